@@ -1,0 +1,31 @@
+# Two entry points for a newcomer: `make demo` (the main job) and `make test`.
+# Both create .venv, install torch and the package, and provision the pretrained weights offline.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HR := $(VENV)/bin/hadamard-restore
+# Real paired images for the tests (see tests/README.md); CI sets HADAMARD_RESTORE_REQUIRE_DATA=1.
+export HADAMARD_RESTORE_DATA ?= $(abspath ../shared/data)
+
+.PHONY: setup demo test weights clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+weights: setup
+	$(HR) weights install
+
+demo: weights
+	$(HR) demo
+
+test: weights
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,3 @@
+from hadamard_restore.cli import main
+
+main()

@@ -1,0 +1,66 @@
+"""The typer application and the helpers every command shares.
+
+Commands stay thin: parse the config, make one library call, print where the result is.
+Library errors that a user can fix (bad config, bad data, missing weights) are printed as
+one clear message and exit with status 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+import typer
+
+from hadamard_restore.config import ConfigError, RunConfig, load_config
+
+app = typer.Typer(
+    name="hadamard-restore",
+    help="Architecture and loss search for Hadamard-based image restoration (HBLALS, IJCAI 2022).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Inspect paired datasets and make pinned splits.", no_args_is_help=True)
+net_app = typer.Typer(help="Inspect networks: parameters, MACs, memory.", no_args_is_help=True)
+weights_app = typer.Typer(help="Provision pretrained backbones offline (VGG16, AlexNet, LPIPS heads).",
+                          no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(net_app, name="net")
+app.add_typer(weights_app, name="weights")
+
+SetOption = typer.Option(None, "--set", "-s", help="dotted override, e.g. --set train.lr=1e-4 (repeatable)")
+OutOption = typer.Option(None, "--out", "-o", help="run directory (default: <out_dir>/<name>-<time>)")
+
+
+class UserError(Exception):
+    """An error the user can fix; printed without a traceback."""
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def not_built(command: str, issue: int) -> None:
+    """Commands whose issue has not landed say so and exit non-zero."""
+    fail(f"'hadamard-restore {command}' is not built yet (tracked in issue #{issue}).", code=3)
+
+
+def config_or_fail(path: Optional[Path], overrides: Optional[list[str]]) -> RunConfig:
+    try:
+        return load_config(path, overrides)
+    except ConfigError as exc:
+        fail(str(exc))
+    raise AssertionError  # unreachable
+
+
+def guarded(fn: Callable[[], object]) -> object:
+    """Run a library call; turn user-fixable errors into a clean message and exit 2."""
+    from hadamard_restore.errors import HadamardRestoreError
+
+    try:
+        return fn()
+    except (HadamardRestoreError, ConfigError, UserError) as exc:
+        fail(str(exc))
+    return None

@@ -1,0 +1,21 @@
+"""The error types a user can act on. Each message says what is wrong and what to do."""
+
+
+class HadamardRestoreError(Exception):
+    """Base class: the CLI prints these as one line instead of a traceback."""
+
+
+class DataError(HadamardRestoreError, ValueError):
+    """Bad input data: unreadable file, size mismatch, empty folder, unmatched names."""
+
+
+class WeightsMissingError(HadamardRestoreError, FileNotFoundError):
+    """A pretrained backbone is not provisioned; the message names the install command."""
+
+
+class GenotypeError(HadamardRestoreError, ValueError):
+    """A genotype file or name is malformed or unknown."""
+
+
+class CheckpointError(HadamardRestoreError, ValueError):
+    """A checkpoint is truncated, of another format, or does not fit the model."""

@@ -1,0 +1,71 @@
+from pathlib import Path
+
+import pytest
+
+from hadamard_restore.config import ConfigError, RunConfig, apply_overrides, config_from_dict, dump_config, load_config
+
+CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.yaml"))
+
+
+def test_defaults_validate():
+    cfg = RunConfig()
+    assert cfg.search.crop == 192 and cfg.net.num_hnu == 7
+
+
+def test_override_parses_yaml_scalars():
+    cfg = config_from_dict(apply_overrides({}, ["train.lr=1e-3", "train.crop=null", "search.upper_betas=[0.9, 0.99]"]))
+    assert cfg.train.lr == pytest.approx(1e-3)
+    assert cfg.train.crop is None
+    assert cfg.search.upper_betas == (0.9, 0.99)
+
+
+def test_unknown_key_names_key_and_allowed():
+    with pytest.raises(ConfigError, match=r"train\.lrr: unknown key \(allowed here: .*lr.*\)"):
+        config_from_dict(apply_overrides({}, ["train.lrr=1"]))
+
+
+def test_unknown_section():
+    with pytest.raises(ConfigError, match=r"trian: unknown key"):
+        config_from_dict({"trian": {"lr": 1}})
+
+
+def test_wrong_type_names_key_and_type():
+    with pytest.raises(ConfigError, match=r"train\.steps: .*expected int, got 'many'"):
+        config_from_dict(apply_overrides({}, ["train.steps=many"]))
+
+
+def test_bad_override_syntax():
+    with pytest.raises(ConfigError, match="must look like"):
+        apply_overrides({}, ["train.lr"])
+
+
+def test_override_into_value_is_error():
+    with pytest.raises(ConfigError, match="is a value, not a section"):
+        apply_overrides({"seed": 1}, ["seed.x=2"])
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_relative_paths_resolve_against_file(tmp_path):
+    (tmp_path / "c.yaml").write_text("data:\n  root: pairs\n")
+    cfg = load_config(tmp_path / "c.yaml")
+    assert cfg.data.root == (tmp_path / "pairs").resolve()
+
+
+def test_dump_round_trips(tmp_path):
+    cfg = config_from_dict(apply_overrides({}, ["train.steps=7", "task=dehaze"]))
+    (tmp_path / "c.yaml").write_text(dump_config(cfg))
+    assert load_config(tmp_path / "c.yaml") == cfg
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_bundled_configs_validate(path):
+    load_config(path)
+
+
+def test_there_is_a_config_per_task():
+    names = {p.stem for p in CONFIGS}
+    assert {"low-light", "dehaze", "underwater", "custom", "demo"} <= names
