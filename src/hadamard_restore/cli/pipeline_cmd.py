@@ -1,4 +1,4 @@
-"""Train, evaluate, enhance, export, the whole run, and the demo."""
+"""Train, evaluate, the whole run, and the demo."""
 
 from __future__ import annotations
 
@@ -25,19 +25,6 @@ def evaluate(checkpoint: Path = typer.Argument(...), data: Path = typer.Option(.
              layout: Optional[str] = typer.Option(None), split: Optional[Path] = typer.Option(None)) -> None:
     """Full-resolution PSNR / SSIM / LPIPS per image and mean, written to metrics.json."""
     not_built("evaluate", 6)
-
-
-@app.command("enhance")
-def enhance(checkpoint: Path = typer.Argument(...), inputs: list[Path] = typer.Argument(...),
-            out: Path = typer.Option(..., "--out")) -> None:
-    """Enhance files or folders of photos of any size."""
-    not_built("enhance", 6)
-
-
-@app.command("export")
-def export(checkpoint: Path = typer.Argument(...), onnx: Path = typer.Option(..., "--onnx")) -> None:
-    """Export to ONNX with dynamic height and width and check parity with PyTorch."""
-    not_built("export", 6)
 
 
 @app.command("run")
