@@ -75,8 +75,22 @@ def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1-8) without decoding pixels (1 when absent or unreadable).
+
+    For PNG only an ``eXIf`` chunk before the image data counts (as the PNG spec asks);
+    Pillow's ``getexif()`` would decode the whole image to look behind it.
+    """
     try:
-        return int(im.getexif().get(EXIF_ORIENTATION, 1))
+        if im.format == "PNG":
+            raw = im.info.get("exif")
+            if not raw:
+                return 1
+            exif = Image.Exif()
+            exif.load(raw)
+        else:
+            exif = im.getexif()
+        value = int(exif.get(EXIF_ORIENTATION, 1))
+        return value if 1 <= value <= 8 else 1
     except Exception:  # a broken EXIF block must not make the pixels unreadable
         return 1
 
@@ -120,7 +134,7 @@ def read_image_array(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: cannot read the file ({exc})") from None
     try:
         with Image.open(io.BytesIO(data)) as im:
-            orientation = _orientation(im)
+            orientation = _orientation(im)  # header only, before any decode error could be hidden
             if png_bit_depth(data) == 16 and im.mode not in ("I", "I;16", "I;16B"):
                 array = decode_png16(data)
                 if array.shape[2] in (2, 4):
