@@ -4,6 +4,7 @@ import torch
 from hadamard_restore.data.dataset import PairedImages
 from hadamard_restore.data.io import read_image
 from hadamard_restore.data.layouts import find_pairs
+from hadamard_restore.data.transforms import random_crop_box
 from hadamard_restore.errors import DataError
 
 from .conftest import random_array, save_png
@@ -36,6 +37,19 @@ def test_getitem_with_generator_is_sample(tiny_pairs):
     a = ds.__getitem__(1, torch.Generator().manual_seed(1))
     b = ds.sample(1, torch.Generator().manual_seed(1))
     assert a[0].shape == (3, 5, 5) and torch.equal(a[0], b[0])
+
+
+def test_sample_crop_equals_crop_of_full_image(tiny_pairs):
+    ds = PairedImages(find_pairs(tiny_pairs), crop=(6, 4))
+    deg, ref = ds.sample(-1, torch.Generator().manual_seed(9))
+    full_deg, full_ref = ds.full(5)
+    top, left, _, _ = random_crop_box(37, 31, (6, 4), torch.Generator().manual_seed(9))
+    assert torch.equal(deg, full_deg[:, top:top + 6, left:left + 4])
+    assert torch.equal(ref, full_ref[:, top:top + 6, left:left + 4])
+    with pytest.raises(DataError, match=r"img0\.png: crop 40x40 is larger than the image \(37x31\)"):
+        PairedImages(find_pairs(tiny_pairs), crop=40).sample(0, torch.Generator())
+    with pytest.raises(IndexError, match="out of range"):
+        ds.full(6)
 
 
 def test_images_are_cached(tiny_pairs):

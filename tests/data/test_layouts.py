@@ -125,3 +125,14 @@ def test_unknown_and_ambiguous_layouts(tmp_path):
 
 def test_every_layout_has_a_description():
     assert all(layout.description for layout in LAYOUTS.values())
+
+
+def test_task_configs_name_known_layouts():
+    from hadamard_restore.config import load_config
+
+    configs = sorted(Path(__file__).resolve().parents[2].joinpath("configs").glob("*.yaml"))
+    assert configs
+    for path in configs:
+        layout = load_config(path).data.layout
+        if layout is not None:
+            assert get_layout(layout).name in LAYOUTS, path

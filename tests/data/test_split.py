@@ -133,3 +133,15 @@ def test_lol_split_keeps_pairs_sharing_a_reference_on_one_side(data_root):
     assert len(shared) >= 5  # LOL repeats references, so the property is really exercised
     assert all(len(sides) == 1 for sides in by_content.values())
     assert len(split.train) + len(split.val) == 160 and 25 <= len(split.val) <= 32
+
+
+@pytest.mark.realdata
+def test_sots_split_keeps_each_scene_on_one_side(data_root):
+    root = data_root / "sots-indoor"
+    split = make_split(find_pairs(root), val_ratio=0.2, seed=1, group_key="auto")
+    side = defaultdict(set)
+    for name, entries in (("train", split.train), ("val", split.val)):
+        for e in entries:
+            side[e.degraded.split("/")[-1].split("_")[0]].add(name)  # scene number before the underscore
+    assert len(side) == 40 and all(len(s) == 1 for s in side.values())
+    assert len(split.val) == 24

@@ -2,7 +2,7 @@ import pytest
 
 from hadamard_restore.config import RunConfig
 from hadamard_restore.data.split import Split
-from hadamard_restore.data.task_data import cache_root, load_pairs
+from hadamard_restore.data.task_data import cache_root, load_pairs, load_test_pairs
 from hadamard_restore.errors import DataError
 
 from .conftest import make_folder_pairs, random_array, save_png
@@ -62,3 +62,12 @@ def test_missing_root_and_custom_folders(tmp_path, rng):
     make_folder_pairs(tmp_path, "in", "target", {f"{i}.png": f"{i}.png" for i in range(5)}, rng, 5, 5)
     train, val = load_pairs(_cfg(root=tmp_path, layout="paired", degraded_dir="in", reference_dir="target"))
     assert len(train) == 4 and len(val) == 1 and val[0].degraded.parent.name == "in"
+
+
+def test_test_pairs_from_test_root_or_validation(tmp_path, rng):
+    make_folder_pairs(tmp_path / "train", "low", "high", {f"{i}.png": f"{i}.png" for i in range(5)}, rng, 5, 5)
+    make_folder_pairs(tmp_path / "eval", "low", "high", {f"e{i}.png": f"e{i}.png" for i in range(3)}, rng, 5, 5)
+    cfg = _cfg(root=tmp_path / "train")
+    assert load_test_pairs(cfg) == load_pairs(cfg)[1]
+    cfg.data.test_root = tmp_path / "eval"
+    assert [p.degraded.name for p in load_test_pairs(cfg)] == ["e0.png", "e1.png", "e2.png"]
