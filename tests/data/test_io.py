@@ -45,6 +45,14 @@ def test_16bit_rgb_keeps_precision_and_agrees_with_pillow_high_byte(tmp_path, ge
     assert np.array_equal(np.asarray(Image.open(path)), (codes >> 8).astype(np.uint8))
 
 
+def test_16bit_rgb_tiff(tmp_path, rng):
+    tifffile = pytest.importorskip("tifffile")
+    codes = rng.integers(0, 65536, size=(5, 7, 3), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "x.tif", codes, photometric="rgb")
+    assert np.array_equal(hio.read_image_array(tmp_path / "x.tif"), codes)
+    assert torch.equal(read_image(tmp_path / "x.tif"), torch.from_numpy(codes / np.float32(65535)).permute(2, 0, 1))
+
+
 def test_16bit_grayscale_to_rgb(tmp_path):
     g = np.array([[0, 1000, 65535]], dtype=np.uint16)
     Image.fromarray(g).save(tmp_path / "g.png")

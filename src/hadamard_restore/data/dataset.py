@@ -18,7 +18,7 @@ import torch
 
 from hadamard_restore.data.io import array_to_tensor, read_image_array
 from hadamard_restore.data.layouts import Pair
-from hadamard_restore.data.transforms import check_same_size, paired_random_flip, random_crop_box
+from hadamard_restore.data.transforms import paired_random_flip, random_crop_box
 from hadamard_restore.errors import DataError
 
 
@@ -123,5 +123,3 @@ class PairedImages:
         """``(H, W)`` of every pair (decodes and caches the images)."""
         return [tuple(self._arrays(i)[0].shape[:2]) for i in range(len(self))]
 
-
-__all__ = ["PairedImages", "check_same_size"]
