@@ -1,7 +1,6 @@
 """net_info: parameters, MACs from torch's FLOP counter (closed form), peak memory; describe()."""
 
 import pytest
-import torch
 from torch import nn
 
 from hadamard_restore.net.genotype import Genotype

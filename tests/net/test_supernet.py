@@ -115,3 +115,13 @@ def test_bad_construction_arguments():
         SuperNet(channels=5, num_hnu=1)
     with pytest.raises(ValueError, match="norm must be"):
         SuperNet(channels=4, num_hnu=1, norm="batch")
+
+
+def test_functional_call_with_swapped_alpha_matches_explicit_mix(net, gen):
+    """The search code swaps alpha through torch.func.functional_call; the forward must see it."""
+    x = torch.rand(1, 3, 9, 7, generator=gen)
+    new = {f"arch.{g}": torch.randn(a.shape, generator=gen) for g, a in net.arch.items()}
+    out = torch.func.functional_call(net, new, (x,))
+    mix = {k.split(".", 1)[1]: torch.softmax(v, -1) for k, v in new.items()}
+    torch.testing.assert_close(out, net(x, mix=mix))
+    assert not torch.allclose(out, net(x))
