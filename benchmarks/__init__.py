@@ -1,0 +1,5 @@
+"""Quality and speed benchmarks (``python -m benchmarks.speed``, ``python -m benchmarks.quality``).
+
+Not part of the installed package: run from the repository root with ``PYTHONPATH=src``.
+Results are committed as Markdown tables under ``benchmarks/results/``.
+"""

@@ -1,0 +1,166 @@
+"""Side-by-side timing: warm-up, interleaved repeats, median and spread; machine description.
+
+Method. Every variant is warmed up first (``warmup`` calls each). Then the repeats are
+*interleaved*: round ``r`` times each variant once, in an order rotated by ``r``, so a change
+in machine load during the run (the benchmark machines are shared) hits every variant alike
+and the ratios between variants stay meaningful even when absolute times drift. Each call
+is bracketed by ``sync()`` (``torch.cuda.synchronize`` on a GPU) and timed with
+``time.perf_counter``.
+
+Reported per variant: median, interquartile range (Q1-Q3), min and max over the repeats.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summary of repeated timings, seconds."""
+
+    median: float
+    q1: float
+    q3: float
+    min: float
+    max: float
+    n: int
+
+    @classmethod
+    def of(cls, times: Sequence[float]) -> "Stats":
+        if not times:
+            raise ValueError("no timings to summarise")
+        xs = sorted(times)
+        if len(xs) >= 2:
+            q1, _, q3 = statistics.quantiles(xs, n=4, method="inclusive")
+        else:
+            q1 = q3 = xs[0]
+        return cls(statistics.median(xs), q1, q3, xs[0], xs[-1], len(xs))
+
+    def ms(self) -> str:
+        """``median [Q1-Q3]`` in milliseconds."""
+        return f"{self.median * 1e3:.1f} [{self.q1 * 1e3:.1f}-{self.q3 * 1e3:.1f}]"
+
+
+def _noop() -> None:
+    return None
+
+
+def measure(variants: Mapping[str, Callable[[], object]], warmup: int = 1, repeats: int = 5,
+            sync: Callable[[], None] = _noop, errors: dict[str, str] | None = None) -> dict[str, Stats]:
+    """Time each zero-argument callable, interleaved; see the module docstring.
+
+    Args:
+        variants: name -> callable (one call = one timed unit, e.g. one forward).
+        warmup: untimed calls per variant before timing (compilation, allocator, caches).
+        repeats: timed calls per variant (>= 1).
+        sync: called before starting and before stopping each clock.
+        errors: when given, a variant whose first (warm-up) call raises is dropped and its
+            error recorded here instead of stopping the benchmark.
+
+    Returns:
+        name -> :class:`Stats`, in the order given (minus dropped variants).
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+    names = []
+    for name in variants:
+        try:
+            for _ in range(max(warmup, 1 if errors is not None else 0)):
+                variants[name]()
+        except Exception as exc:
+            if errors is None:
+                raise
+            errors[name] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            continue
+        names.append(name)
+    sync()
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(repeats):
+        k = r % len(names) if names else 0
+        for name in names[k:] + names[:k]:
+            sync()
+            t0 = time.perf_counter()
+            variants[name]()
+            sync()
+            times[name].append(time.perf_counter() - t0)
+    return {n: Stats.of(times[n]) for n in names}
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (``platform.processor()`` elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def cpu_family() -> str:
+    """``family F model M`` from /proc/cpuinfo (identifies the generation when the name is generic)."""
+    fam = mod = None
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                key = line.split(":", 1)[0].strip().lower()
+                if key == "cpu family" and fam is None:
+                    fam = line.split(":", 1)[1].strip()
+                elif key == "model" and mod is None:
+                    mod = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return f"family {fam} model {mod}" if fam else ""
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def machine_info() -> dict[str, str]:
+    """What the numbers were measured on: CPU (or GPU), cores, threads, library versions."""
+    import torch
+
+    info = {
+        "cpu": f"{cpu_model()} ({cpu_family()})" if cpu_family() else cpu_model(),
+        "cores": str(os.cpu_count()),
+        "torch threads": str(torch.get_num_threads()),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "unset"),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "load average at start (1/5/15 min)": load_average(),
+    }
+    try:
+        import onnxruntime
+
+        info["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        info["onnxruntime"] = "not installed"
+    if torch.cuda.is_available():
+        p = torch.cuda.get_device_properties(0)
+        info["gpu"] = f"{p.name} ({p.total_memory / 2**30:.0f} GiB, {p.multi_processor_count} SMs)"
+        info["cuda"] = str(torch.version.cuda)
+    else:
+        info["gpu"] = "none"
+    return info
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub Markdown table; cells are ``str()``-ed, ``|`` escaped."""
+    def cell(x: object) -> str:
+        return str(x).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in rows]
+    return "\n".join(lines)
