@@ -19,3 +19,7 @@ class GenotypeError(HadamardRestoreError, ValueError):
 
 class CheckpointError(HadamardRestoreError, ValueError):
     """A checkpoint is truncated, of another format, or does not fit the model."""
+
+
+class LossWeightsError(HadamardRestoreError, ValueError):
+    """A loss_weights.json file or name is malformed or unknown, or names VGG layers the backbone lacks."""
