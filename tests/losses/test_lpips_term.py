@@ -10,15 +10,6 @@ from hadamard_restore.losses import functional as LF
 from hadamard_restore.losses.modules import LPIPSLoss
 
 
-@pytest.fixture(scope="module")
-def random_lpips():
-    torch.manual_seed(0)  # lpips builds its layers from the global RNG; seed for repeatability
-    model = lpips.LPIPS(pretrained=False, net="alex", pnet_rand=True, verbose=False).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
-
-
 def test_zero_on_identical_and_positive_otherwise(random_lpips, gen):
     x = torch.rand(2, 3, 33, 35, generator=gen)
     assert LF.lpips_loss(x, x.clone(), random_lpips).item() == 0.0

@@ -10,24 +10,7 @@ from torchvision.models.vgg import cfgs, make_layers
 from hadamard_restore.errors import LossWeightsError
 from hadamard_restore.losses import vgg as V
 
-
-def tiny_features(gen: torch.Generator, dtype=torch.float32) -> nn.Sequential:
-    """A 4-block VGG-shaped stack (2, 2, 3, 1 convs) with few channels, seeded."""
-    layers, c_in = [], 3
-    for block, (n, c) in enumerate([(2, 4), (2, 5), (3, 6), (1, 6)]):
-        for _ in range(n):
-            conv = nn.Conv2d(c_in, c, 3, padding=1)
-            with torch.no_grad():
-                conv.weight.copy_(0.5 * torch.randn(conv.weight.shape, generator=gen))
-                conv.bias.copy_(0.1 * torch.randn(conv.bias.shape, generator=gen))
-            layers += [conv, nn.ReLU(inplace=True)]
-            c_in = c
-        if block < 3:
-            layers.append(nn.MaxPool2d(2, 2))
-    feats = nn.Sequential(*layers).to(dtype)
-    for p in feats.parameters():
-        p.requires_grad_(False)
-    return feats
+from .helpers import make_tiny_features
 
 
 def test_names_match_torchvision_indices():
@@ -59,7 +42,7 @@ def test_check_layers_explains_missing_layer():
 
 
 def test_taps_are_the_post_relu_maps_and_stop_early(gen):
-    feats = tiny_features(gen)
+    feats = make_tiny_features(1)
     calls = []
     feats.append(nn.Identity())
     feats[-1].register_forward_hook(lambda *a: calls.append(1))   # after the deepest tap
@@ -77,7 +60,7 @@ def test_taps_are_the_post_relu_maps_and_stop_early(gen):
 
 
 def test_relaxed_and_discrete_losses_match_manual_sums(gen):
-    feats = tiny_features(gen)
+    feats = make_tiny_features(1)
     loss = V.VGGLoss(features=feats, generator=gen)
     x, y = torch.rand(2, 2, 3, 13, 11, generator=gen)
     fx, fy = loss.taps(x), loss.taps(y)
@@ -92,7 +75,7 @@ def test_relaxed_and_discrete_losses_match_manual_sums(gen):
 
 
 def test_gradcheck_relaxed_vgg_wrt_image_and_logits(gen):
-    feats = tiny_features(gen, torch.float64)
+    feats = make_tiny_features(1, torch.float64)
     loss = V.VGGLoss(features=feats, generator=gen).double()
     x = torch.rand(1, 3, 9, 10, generator=gen, dtype=torch.float64).requires_grad_()
     y = torch.rand(1, 3, 9, 10, generator=gen, dtype=torch.float64)
@@ -105,7 +88,7 @@ def test_gradcheck_relaxed_vgg_wrt_image_and_logits(gen):
 
 
 def test_backbone_stays_frozen_and_logits_get_gradients(gen):
-    loss = V.VGGLoss(features=tiny_features(gen), generator=gen)
+    loss = V.VGGLoss(features=make_tiny_features(1), generator=gen)
     x = torch.rand(1, 3, 12, 12, generator=gen, requires_grad=True)
     loss(x, torch.rand(1, 3, 12, 12, generator=gen)).backward()
     assert all(g.grad is not None and torch.isfinite(g.grad).all() for g in loss.logits)
