@@ -23,3 +23,7 @@ class CheckpointError(HadamardRestoreError, ValueError):
 
 class LossWeightsError(HadamardRestoreError, ValueError):
     """A loss_weights.json file or name is malformed or unknown, or names VGG layers the backbone lacks."""
+
+
+class WeightsSourceError(HadamardRestoreError, ValueError):
+    """A pretrained-weights source is unusable: unsafe pickle, wrong shapes, bad hash."""
