@@ -146,3 +146,10 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Cle
     except (RuntimeError, KeyError) as exc:
         raise CheckpointError(f"{path}: the weights do not fit a {arch} classifier ({exc})") from None
     return freeze_classifier(model.to(device))
+
+
+def train_classifier(cfg, run_dir: str | Path) -> Path:
+    """Train, evaluate and save a classifier; see :mod:`hadamard_restore.losses.classifier_train`."""
+    from hadamard_restore.losses.classifier_train import train_classifier as _train
+
+    return _train(cfg, run_dir)
