@@ -31,7 +31,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "src")]
 
-from benchmarks.quality_entries import ENTRIES, searches_needed, train_and_score
+from benchmarks.quality_entries import ENTRIES, score_inputs, searches_needed, train_and_score
 from benchmarks.quality_presets import PRESETS, TASKS
 from benchmarks.quality_report import statement, task_table
 from benchmarks.timing import machine_info, markdown_table
@@ -39,11 +39,16 @@ from benchmarks.timing import machine_info, markdown_table
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def task_config(task: str, preset, extra: list[str] | None = None):
-    """The task's YAML config with the preset's and the caller's overrides (data seed 0)."""
+def task_config(task: str, preset, extra: list[str] | None = None, split_file: Path | None = None):
+    """The task's YAML config with the preset's and the caller's overrides (data seed 0).
+
+    ``split_file``: where the task's split is pinned (made and saved on first use, then loaded
+    and verified against the files' sha256 on every later use).
+    """
     from hadamard_restore.config import load_config
 
-    return load_config(ROOT / TASKS[task], [*preset.overrides, "seed=0", *(extra or [])])
+    pin = [f"data.split_file={Path(split_file).resolve()}"] if split_file is not None else []
+    return load_config(ROOT / TASKS[task], [*preset.overrides, "seed=0", *pin, *(extra or [])])
 
 
 def run_searches(cfg, work: Path, needed: set[str], log=print) -> dict:
@@ -103,10 +108,12 @@ def run_task(task: str, preset, work_root: Path, out: Path, entries, seeds, extr
     from hadamard_restore.artifacts import write_json
     from hadamard_restore.runtime import pick_device
 
-    cfg = task_config(task, preset, extra)
     work = work_root / task
+    cfg = task_config(task, preset, extra, split_file=work / "split.json")
     found = run_searches(cfg, work, searches_needed(entries), log)
     device = pick_device(cfg.device)
+    if not (work / "input.json").is_file():
+        write_json(work / "input.json", score_inputs(cfg, device))
     for seed in seeds:
         for entry in entries:
             path = work / "entries" / f"{entry.key}-s{seed}.json"
@@ -122,14 +129,16 @@ def run_task(task: str, preset, work_root: Path, out: Path, entries, seeds, extr
     write_markdown(work_root, preset, out)
 
 
-def load_results(work_root: Path) -> dict[str, list[dict]]:
+def load_results(work_root: Path) -> dict[str, tuple[dict | None, list[dict]]]:
+    """``{task: (input record or None, [entry results])}`` for tasks with a finished entry."""
     from hadamard_restore.artifacts import read_json
 
     out = {}
     for task in TASKS:
         files = sorted((work_root / task / "entries").glob("*.json"))
         if files:
-            out[task] = [read_json(f) for f in files]
+            inp = work_root / task / "input.json"
+            out[task] = (read_json(inp) if inp.is_file() else None, [read_json(f) for f in files])
     return out
 
 
@@ -176,15 +185,15 @@ def write_markdown(work_root: Path, preset, out: Path) -> Path:
             "(full resolution, 8-bit outputs; PSNR/SSIM on RGB, LPIPS AlexNet). Values are mean ± std over "
             "seeds (one seed: mean only). See benchmarks/README.md for the commands and caveats.", "",
             "## Does the search pay off?", ""]
-    text += [statement(t, r) for t, r in results.items()] or ["(no finished task yet)"]
+    text += [statement(t, r) for t, (_, r) in results.items()] or ["(no finished task yet)"]
     text.append("")
-    for task, res in results.items():
+    for task, (inp, res) in results.items():
         r0 = res[0]
         b = r0["budget"]
         text += [f"## {task}", "",
                  f"{r0['train_pairs']} training pairs, {r0['held_out']} held-out pairs; budget per entry: "
                  f"{b['steps']} steps, batch {b['batch']}, {b['crop']} px crops, lr {b['lr']}.", "",
-                 task_table(res), ""]
+                 task_table(res, inp), ""]
         text += [f"- {line}" for line in _search_summary(work_root / task)] + [""]
     return atomic_write_text(out, "\n".join(text))
 

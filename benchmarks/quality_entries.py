@@ -102,26 +102,41 @@ def count_weights(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-@torch.no_grad()
-def score(model: torch.nn.Module, pairs, device: torch.device, lpips_net: str = "alex") -> list[dict]:
-    """Per held-out pair: PSNR/SSIM/LPIPS of the 8-bit output and of the input, vs the reference."""
+def _metrics(img: torch.Tensor, ref: torch.Tensor, lpips_net: str) -> dict[str, float]:
     from hadamard_restore import metrics
+
+    img, ref = img.unsqueeze(0), ref.unsqueeze(0)
+    return {"psnr": float(metrics.psnr(img, ref, data_range=1.0)[0]),
+            "ssim": float(metrics.ssim(img, ref, data_range=1.0)[0]),
+            "lpips": float(metrics.lpips(img, ref, net=lpips_net)[0])}
+
+
+@torch.no_grad()
+def score(model: torch.nn.Module | None, pairs, device: torch.device, lpips_net: str = "alex") -> list[dict]:
+    """Per held-out pair: PSNR/SSIM/LPIPS of the 8-bit output vs the reference.
+
+    ``model=None`` scores the (8-bit) degraded input itself: the no-network baseline row.
+    """
     from hadamard_restore.data.io import read_image
     from hadamard_restore.pipeline.validate import infer, quantize_8bit
 
-    model.eval()
+    if model is not None:
+        model.eval()
     rows = []
     for pair in pairs:
         deg, ref = read_image(pair.degraded), read_image(pair.reference)
-        out = quantize_8bit(infer(model, deg, device)).unsqueeze(0)
-        inp, ref4 = quantize_8bit(deg).unsqueeze(0), ref.unsqueeze(0)
-        row = {"name": Path(pair.degraded).name}
-        for tag, img in (("", out), ("input_", inp)):
-            row[tag + "psnr"] = float(metrics.psnr(img, ref4, data_range=1.0)[0])
-            row[tag + "ssim"] = float(metrics.ssim(img, ref4, data_range=1.0)[0])
-            row[tag + "lpips"] = float(metrics.lpips(img, ref4, net=lpips_net)[0])
-        rows.append(row)
+        out = quantize_8bit(deg if model is None else infer(model, deg, device))
+        rows.append({"name": Path(pair.degraded).name, **_metrics(out, ref, lpips_net)})
     return rows
+
+
+def score_inputs(cfg, device: torch.device) -> dict:
+    """The input-vs-reference record of a task's held-out pairs (computed once per task)."""
+    from hadamard_restore.data.task_data import load_pairs
+
+    rows = score(None, load_pairs(cfg)[1], device, cfg.eval.lpips_net)
+    return {"mean": {k: sum(r[k] for r in rows) / len(rows) for k in ("psnr", "ssim", "lpips")},
+            "held_out": len(rows), "per_image": rows}
 
 
 def train_and_score(entry: Entry, cfg, found: dict, seed: int, run_dir: Path, device: torch.device) -> dict:

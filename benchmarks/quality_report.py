@@ -47,14 +47,14 @@ def paired_difference(a: list[dict], b: list[dict], metric: str) -> tuple[float,
     return statistics.fmean(d), se, len(d)
 
 
-def task_table(results: list[dict]) -> str:
+def task_table(results: list[dict], inputs: dict | None = None) -> str:
     """One row per entry: metrics mean ± std over seeds, parameters, seeds; plus the input row."""
     groups = by_entry(results)
     rows = []
-    first = next(iter(groups.values()))[0]
-    inp = first["mean"]
-    rows.append(["input vs reference (no network)", "-", f"{inp['input_psnr']:.2f}", f"{inp['input_ssim']:.4f}",
-                 f"{inp['input_lpips']:.4f}", "-", "-"])
+    if inputs is not None:
+        inp = inputs["mean"]
+        rows.append(["input vs reference (no network)", "baseline", f"{inp['psnr']:.2f}", f"{inp['ssim']:.4f}",
+                     f"{inp['lpips']:.4f}", "0", "-"])
     for key, runs in groups.items():
         vals = {m: [r["mean"][m] for r in runs] for m, _, _ in METRICS}
         rows.append([runs[0]["name"], runs[0]["group"], _spread(vals["psnr"], 2), _spread(vals["ssim"], 4),

@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search-batch", type=int, default=1)
     p.add_argument("--search-repeats", type=int, default=3)
     p.add_argument("--skip", type=_csv, default=[], help="sections to skip: info,inference,train,search")
+    p.add_argument("--update", action="store_true",
+                   help="keep the sections of an earlier run in --out's .json that this run skips")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/speed-cpu.md"))
     return p
@@ -176,6 +178,14 @@ def main(argv: list[str] | None = None) -> Path:
     args = build_parser().parse_args(argv)
     args.command = " ".join(["python -m benchmarks.speed", *argv])
     res = run(args)
+    old_path = args.out.with_suffix(".json")
+    if args.update and old_path.is_file():
+        old = json.loads(old_path.read_text())
+        for section in ("info", "inference", "train", "search", "roofline"):
+            if not res[section] and old.get(section):
+                res[section] = old[section]
+                res["notes"].update({k: v for k, v in old.get("notes", {}).items() if k.startswith(section)})
+        res["command"] = f"{old.get('command', '')} ; then {res['command']}"
     write_json(args.out.with_suffix(".json"), res)
     atomic_write_text(args.out, render(res))
     print(f"wrote {args.out} and {args.out.with_suffix('.json')}")

@@ -70,3 +70,56 @@ def test_speed_script_writes_every_section(tmp_path):
     text = out.read_text()
     assert "## Inference" in text and "## Training step" in text and "| cpu |" in text
     assert "cuda_graphs" in text  # skipped with a note on a machine without a GPU, timed on one
+
+
+def _result(entry: str, psnr: float, ssim: float, lpips: float, seed: int = 0, images=(("a", 0.0), ("b", 1.0))):
+    """A fake entry result whose per-image values average to the given means."""
+    from benchmarks.quality_entries import ENTRIES
+
+    e = next(x for x in ENTRIES if x.key == entry)
+    rows = [{"name": n, "psnr": psnr + d, "ssim": ssim, "lpips": lpips} for n, d in images]
+    mean = {"psnr": sum(r["psnr"] for r in rows) / len(rows), "ssim": ssim, "lpips": lpips}
+    return {"entry": entry, "name": e.name, "group": e.group, "seed": seed, "parameters": 10,
+            "mean": mean, "per_image": rows}
+
+
+def test_statement_reports_wins_losses_and_margins():
+    from benchmarks.quality_report import paired_difference, statement, task_table
+
+    base = [_result(b, 20.0, 0.80, 0.20) for b in ("all-1c", "all-3c", "all-1rc")]
+    wins = statement("lol", [_result("searched", 21.0, 0.85, 0.10), *base, _result("all-3rc", 20.5, 0.84, 0.15)])
+    assert "beats every hand-designed baseline on all three metrics" in wins
+    assert "smallest margin +0.50 dB (vs all-3rc)" in wins and "smallest margin +0.0100 (vs all-3rc)" in wins
+    loses = statement("lol", [_result("searched", 21.0, 0.85, 0.10), *base, _result("all-3rc", 22.0, 0.84, 0.15)])
+    assert "does **not** beat" in loses and "**does not beat** all-3rc" in loses and "-1.00 dB" in loses
+    assert "has not finished" in statement("lol", base)
+    # per-image paired difference: +1 dB on both images -> mean 1, s.e. 0
+    d, se, n = paired_difference([_result("searched", 21.0, 0.8, 0.1)], [_result("all-1c", 20.0, 0.8, 0.1)], "psnr")
+    assert (d, se, n) == (1.0, 0.0, 2)
+    # two seeds -> mean ± std in the table; the input row comes first
+    table = task_table([_result("all-1c", 20.0, 0.8, 0.1, 0), _result("all-1c", 22.0, 0.8, 0.1, 1)],
+                       {"mean": {"psnr": 7.0, "ssim": 0.1, "lpips": 0.5}})
+    lines = table.splitlines()
+    assert lines[2].startswith("| input vs reference") and "21.50 ± 1.41" in lines[3]
+
+
+@pytest.mark.slow
+def test_quality_script_runs_a_task_end_to_end(tmp_path, data_root, provisioned_weights, monkeypatch):
+    pytest.importorskip("hadamard_restore.pipeline.engine")
+    pytest.importorskip("hadamard_restore.search.schedule")
+    from benchmarks import quality
+
+    monkeypatch.setenv("HADAMARD_RESTORE_DATA", str(data_root))
+    tiny = ["net.channels=4", "net.num_hnu=1", "data.max_pairs=4", "classifier.steps=1", "classifier.crop=32",
+            "classifier.batch_size=2", "search.loss_steps=1", "search.arch_steps=1", "search.crop=32",
+            "train.steps=1", "train.crop=32", "train.batch_size=1"]
+    args = ["--preset", "cpu", "--task", "lol", "--entries", "searched,all-1c", "--work", str(tmp_path / "w"),
+            "--out", str(tmp_path / "q.md")] + [x for s in tiny for x in ("--set", s)]
+    out = quality.main(args)
+    text = out.read_text()
+    assert "input vs reference" in text and "all 1-C" in text and "Ours: searched" in text
+    assert "## Does the search pay off?" in text
+    # resumable: a second run finds every entry finished and trains nothing
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "w" / "lol" / "entries").glob("*.json")}
+    quality.main(args)
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "w" / "lol" / "entries").glob("*.json")} == before
