@@ -124,6 +124,11 @@ def run(args: argparse.Namespace) -> dict:
                            "speedup_vs_eager": base.median / s.median if base else None}
                     if v == "compile" and "compile_s" in extra:
                         row["compile_s"] = extra["compile_s"]
+                        res["notes"]["inference | compile s"] = (
+                            "wall time of the first compiled call (TorchInductor, default mode). Inductor keeps "
+                            "compiled kernels in an on-disk cache, so a network/size compiled before on the same "
+                            "machine compiles much faster than a cold one (set TORCHINDUCTOR_FORCE_DISABLE_CACHES=1 "
+                            "for cold numbers)")
                     res["inference"].append(row)
                     if device.type == "cuda" and v != "onnxruntime":
                         flops = net_info(net, size)["flops"] * args.batch
