@@ -15,6 +15,7 @@ state every ``cfg.checkpoint_every`` steps and at the end, and resumes from the 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -156,7 +157,9 @@ def run_bilevel(problem: Problem, cfg: SearchConfig, steps: int, run_dir: Path, 
     logger = StepLogger(run_dir, problem.stage, total=steps, initial=start, enabled=dist_ctx.is_main)
     try:
         for step in range(start, steps):
+            t0 = time.perf_counter()
             record = {"step": step + 1, **bilevel_step(problem, w_opt, up_opt, cfg, dist_ctx)}
+            record["time/step_s"] = time.perf_counter() - t0
             history.append(record)
             logger.log(record)
             done = step + 1
