@@ -75,7 +75,7 @@ def search_arch(cfg: RunConfig, run_dir: str | Path, loss_weights=None, *, alpha
     check_mode(cfg.search.hessian, "arch")
     run_dir = Path(run_dir)
     device, dist_ctx = env if env is not None else setup(cfg)
-    data = search_data(cfg, device)
+    data = search_data(cfg, device, run_dir, dist_ctx)
     mix, lw = fixed_mix(cfg, cfg.loss.weights if loss_weights is None else loss_weights, device)
     model = supernet(cfg, "none", device, alpha)
     model.freeze_arch(False)

@@ -15,11 +15,14 @@ resumed run continues the same streams.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from hadamard_restore.config import RunConfig
 from hadamard_restore.errors import DataError
+from hadamard_restore.runtime import Dist
+from hadamard_restore.search import ddp
 
 _STAGE_CODES = {"loss": 1, "arch": 2, "joint": 3}
 
@@ -46,8 +49,11 @@ class SearchData:
         return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
 
-def search_split(cfg: RunConfig) -> tuple[list, list]:
+def search_split(cfg: RunConfig, run_dir: Path | None = None) -> tuple[list, list]:
     """``(search_train_pairs, search_val_pairs)`` from the task's training pairs.
+
+    With ``run_dir``, the task split (``split.json``) and the search split
+    (``search_split.json``) are written there, and demo data is generated there.
 
     Raises:
         DataError: fewer than two training pairs, or a split that leaves one side empty.
@@ -55,14 +61,15 @@ def search_split(cfg: RunConfig) -> tuple[list, list]:
     from hadamard_restore.data.split import make_split
     from hadamard_restore.data.task_data import load_pairs
 
-    pool, _ = load_pairs(cfg)
+    pool, _ = load_pairs(cfg, run_dir)
     if len(pool) < 2:
         raise DataError(f"the search needs at least 2 training pairs, the task has {len(pool)}; "
                         "add data or lower data.val_ratio")
     split = make_split(list(pool), val_ratio=1.0 - cfg.search.train_portion, seed=cfg.seed,
                        group_key=cfg.data.group_key)
-    root = split.root
-    train, val = split.pairs(root)
+    if run_dir is not None:
+        split.save(Path(run_dir) / "search_split.json")
+    train, val = split.pairs(split.root)
     if not train or not val:
         raise DataError(f"search.train_portion={cfg.search.train_portion} left "
                         f"{len(train)} search-train and {len(val)} search-validation pairs; "
@@ -70,11 +77,20 @@ def search_split(cfg: RunConfig) -> tuple[list, list]:
     return train, val
 
 
-def search_data(cfg: RunConfig, device: torch.device) -> SearchData:
-    """Build the two samplers for ``cfg`` (crops of ``cfg.search.crop``, flips on)."""
+def search_data(cfg: RunConfig, device: torch.device, run_dir: Path | None = None,
+                dist_ctx: Dist = Dist()) -> SearchData:
+    """Build the two samplers for ``cfg`` (crops of ``cfg.search.crop``, flips on).
+
+    Rank 0 goes first (it may generate demo data and write the split files); the others wait
+    for it and then read the same files.
+    """
     from hadamard_restore.data.dataset import PairedImages
 
-    train, val = search_split(cfg)
+    if not dist_ctx.is_main:
+        ddp.barrier(dist_ctx)
+    train, val = search_split(cfg, run_dir)
+    if dist_ctx.is_main:
+        ddp.barrier(dist_ctx)
     crop = cfg.search.crop
     return SearchData(PairedImages(train, crop=crop, flip=True), PairedImages(val, crop=crop, flip=True),
                       cfg.search.batch_size, device)

@@ -40,7 +40,7 @@ def search_joint(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, s
     run_dir = Path(run_dir)
     device, dist_ctx = env if env is not None else setup(cfg)
     clf = classifier_for(cfg, run_dir, device, dist_ctx)
-    data = search_data(cfg, device)
+    data = search_data(cfg, device, run_dir, dist_ctx)
     model = supernet(cfg, "instance", device)
     model.freeze_arch(False)
     mix = search_mix(cfg, device)

@@ -76,7 +76,7 @@ def search_loss(cfg: RunConfig, run_dir: str | Path, *, alpha: Mapping[str, Tens
     run_dir = Path(run_dir)
     device, dist_ctx = env if env is not None else setup(cfg)
     clf = classifier_for(cfg, run_dir, device, dist_ctx)
-    data = search_data(cfg, device)
+    data = search_data(cfg, device, run_dir, dist_ctx)
     model, weights = loss_model(cfg, device, alpha)
     mix = search_mix(cfg, device, round_)
 

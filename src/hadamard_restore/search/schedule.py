@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from hadamard_restore.config import RunConfig
+from hadamard_restore.runtime import Dist
 from hadamard_restore.search import ddp
 from hadamard_restore.search.arch_stage import search_arch
 from hadamard_restore.search.build import log, setup
@@ -37,10 +38,18 @@ def _copy(src: Path, dst: Path) -> None:
     atomic_write_bytes(dst, Path(src).read_bytes())
 
 
-def search(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False) -> dict[str, Path]:
-    """Run the whole search; returns ``{"loss_weights": path, "genotype": path}`` in ``run_dir``."""
+def search(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False,
+           env: tuple[torch.device, Dist] | None = None) -> dict[str, Path]:
+    """Run the whole search; returns ``{"loss_weights": path, "genotype": path}`` in ``run_dir``.
+
+    Args:
+        cfg: the run config (``search.mode``, ``search.alternations``, ...).
+        run_dir: the run directory (stage directories are made inside).
+        resume: skip finished stages and continue the unfinished one from its checkpoint.
+        env: ``(device, dist)`` when the caller has already set up the process.
+    """
     run_dir = Path(run_dir)
-    env = setup(cfg)
+    env = env if env is not None else setup(cfg)
     device, dist_ctx = env
     if cfg.search.mode == "joint":
         return search_joint(cfg, run_dir, resume=resume, env=env)
