@@ -17,10 +17,17 @@ from hadamard_restore.search import ddp
 from hadamard_restore.search.build import log
 
 
+def _train_classifier():
+    """The losses area's ``train_classifier`` (in ``classifier_train`` or ``classifier``)."""
+    try:
+        from hadamard_restore.losses.classifier_train import train_classifier
+    except ImportError:
+        from hadamard_restore.losses.classifier import train_classifier
+    return train_classifier
+
+
 def classifier_path(cfg: RunConfig, run_dir: Path, dist_ctx: Dist) -> Path:
     """The checkpoint to use: the configured one, an earlier one in ``run_dir``, or a new one."""
-    from hadamard_restore.losses.classifier import train_classifier
-
     if cfg.classifier.checkpoint is not None:
         path = Path(cfg.classifier.checkpoint)
         if not path.is_file():
@@ -32,7 +39,7 @@ def classifier_path(cfg: RunConfig, run_dir: Path, dist_ctx: Dist) -> Path:
     marker = run_dir / "classifier" / "path.txt"
     if dist_ctx.is_main and not marker.is_file():
         log.info("no classifier.checkpoint given: training the classifier first (%d steps)", cfg.classifier.steps)
-        trained = train_classifier(cfg, run_dir / "classifier")
+        trained = _train_classifier()(cfg, run_dir / "classifier")
         from hadamard_restore.artifacts import atomic_write_text
 
         atomic_write_text(marker, str(Path(trained).resolve()))
@@ -44,7 +51,7 @@ def classifier_for(cfg: RunConfig, run_dir: Path, device: torch.device, dist_ctx
     """The frozen classifier in eval mode on ``device`` (no parameter requires grad)."""
     from hadamard_restore.losses.classifier import load_classifier
 
-    clf = load_classifier(classifier_path(cfg, run_dir, dist_ctx)).to(device).eval()
+    clf = load_classifier(classifier_path(cfg, run_dir, dist_ctx), device).eval()
     for p in clf.parameters():
         p.requires_grad_(False)
     return clf
