@@ -108,9 +108,12 @@ def search_arch(cfg: RunConfig, run_dir: str | Path, loss_weights=None, *, alpha
         atomic_torch_save(alpha_state(model), run_dir / "alpha.pt")
         plot_genotype_alpha(model, run_dir / "alpha_probabilities.png")
         ops = list(geno.layers.values())
+        start = supernet(cfg, "none", torch.device("cpu"), alpha).genotype().layers
+        changed = sorted(k for k, op in geno.layers.items() if start[k] != op)
         finish_stage(run_dir / "search_arch.json", "arch", cfg, history, time.perf_counter() - t0, dist_ctx,
                      {"loss_weights": lw.weights, "vgg_layers": lw.vgg_layers, "round": round_,
-                      "distinct_ops": sorted(set(ops)), "op_counts": {o: ops.count(o) for o in sorted(set(ops))}})
+                      "distinct_ops": sorted(set(ops)), "op_counts": {o: ops.count(o) for o in sorted(set(ops))},
+                      "layers_changed_from_start": len(changed), "layers": len(ops)})
         log.info("architecture search done: %s", out)
     ddp.barrier(dist_ctx)
     return out
