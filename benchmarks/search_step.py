@@ -8,6 +8,8 @@ round so that machine load (a shared CPU) hits them alike; the table reports the
 * stage 1: :func:`~hadamard_restore.search.loop.bilevel_step` of the loss search (unrolled
   hypergradient for β and the VGG logits against the classifier + the same SGD step).
 * stage 2: the same for the architecture search (α, the fixed searched loss, no norm).
+* stage 1 exact: stage 1 with ``search.hessian=exact`` (double backward instead of the two
+  extra finite-difference evaluations).
 
 Usage::
 
@@ -61,9 +63,12 @@ def main() -> None:
     clf = freeze_classifier(build_classifier(cfg.classifier.arch, pretrained=False, seed=cfg.seed)).to(device)
 
     s1, mix = loss_problem(cfg, clf, data.sample, device)
+    s1x, _ = loss_problem(cfg, clf, data.sample, device)
+    exact_cfg = cfg.search.model_copy(update={"hessian": "exact"})
     s2, _, _ = arch_problem(cfg, "paper-lol", data.sample, device)
     plain, _ = loss_problem(cfg, clf, data.sample, device)
     opts1, opts2 = make_optimizers(s1, cfg.search), make_optimizers(s2, cfg.search)
+    opts1x = make_optimizers(s1x, exact_cfg)
     plain_opt = torch.optim.SGD(list(plain.weights.values()), lr=cfg.search.w_lr, momentum=cfg.search.w_momentum)
     gen = torch.Generator().manual_seed(cfg.seed)
 
@@ -77,7 +82,8 @@ def main() -> None:
 
     runs = {"plain supernet step": plain_step,
             "stage 1 (loss search) step": lambda: bilevel_step(s1, *opts1, cfg.search, Dist()),
-            "stage 2 (arch search) step": lambda: bilevel_step(s2, *opts2, cfg.search, Dist())}
+            "stage 2 (arch search) step": lambda: bilevel_step(s2, *opts2, cfg.search, Dist()),
+            "stage 1 step, exact HVP (double backward)": lambda: bilevel_step(s1x, *opts1x, exact_cfg, Dist())}
     times: dict[str, list[float]] = {k: [] for k in runs}
     for r in range(args.steps + 1):
         for name, fn in runs.items():

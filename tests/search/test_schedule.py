@@ -14,7 +14,7 @@ from search_cfg import tiny_cfg
 @pytest.mark.slow
 @pytest.mark.weights
 def test_two_alternations_chain_alpha_and_write_both_artifacts(tmp_path, provisioned_weights):
-    cfg = tiny_cfg(tmp_path, "search.alternations=2", "search.loss_steps=2", "search.arch_steps=2")
+    cfg = tiny_cfg(tmp_path, "search.alternations=2", "search.loss_steps=1", "search.arch_steps=1")
     out = search(cfg, tmp_path / "run")
     assert load_genotype(out["genotype"]).num_hnu == 1
     load_loss_weights(out["loss_weights"])
@@ -44,7 +44,7 @@ def test_joint_mode_searches_alpha_and_beta_together(tmp_path, provisioned_weigh
 @pytest.mark.slow
 @pytest.mark.weights
 def test_resume_skips_finished_stages(tmp_path, provisioned_weights):
-    cfg = tiny_cfg(tmp_path, "search.loss_steps=2", "search.arch_steps=2")
+    cfg = tiny_cfg(tmp_path, "search.loss_steps=1", "search.arch_steps=1")
     out = search(cfg, tmp_path / "run")
     first = out["genotype"].read_bytes()
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "run").glob("*/checkpoint.pt")}
@@ -53,3 +53,11 @@ def test_resume_skips_finished_stages(tmp_path, provisioned_weights):
     out = search(cfg, tmp_path / "run", resume=True)
     assert out["genotype"].read_bytes() == first
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps, "a finished stage was run again"
+
+
+def test_schedule_refuses_first_order_before_any_work(tmp_path):
+    from hadamard_restore.config import ConfigError
+
+    with pytest.raises(ConfigError, match="zero gradient"):
+        search(tiny_cfg(tmp_path, "search.hessian=first_order"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -28,6 +28,7 @@ from hadamard_restore.search import ddp
 from hadamard_restore.search.arch_stage import search_arch
 from hadamard_restore.search.build import log, setup
 from hadamard_restore.search.classifier import classifier_path
+from hadamard_restore.search.hypergrad import check_mode
 from hadamard_restore.search.joint_stage import search_joint
 from hadamard_restore.search.loss_stage import search_loss
 
@@ -48,6 +49,7 @@ def search(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False,
         resume: skip finished stages and continue the unfinished one from its checkpoint.
         env: ``(device, dist)`` when the caller has already set up the process.
     """
+    check_mode(cfg.search.hessian, "joint" if cfg.search.mode == "joint" else "loss")  # before any work
     run_dir = Path(run_dir)
     env = env if env is not None else setup(cfg)
     device, dist_ctx = env
