@@ -26,9 +26,12 @@ def classifier(config: Path = typer.Argument(..., help="task YAML"),
     typer.echo(str(path))
 
 
+ResumeOption = typer.Option(False, "--resume", help="continue from the last checkpoint in the run directory "
+                            "(--out, else the newest <out_dir>/<name>-<command>-* run); finished stages are skipped")
+
+
 def _run_stage(config: Path, set_, out, resume: bool, stage: str, call) -> None:
     """Load the config, set up the process and the run directory, make one library call."""
-    from hadamard_restore.cli.app import config_or_fail, guarded
     from hadamard_restore.search.build import prepare_run_dir, setup
 
     cfg = config_or_fail(config, set_)
@@ -45,7 +48,7 @@ def _run_stage(config: Path, set_, out, resume: bool, stage: str, call) -> None:
 
 @app.command("search-loss")
 def search_loss(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOption,
-                out: Optional[Path] = OutOption, resume: bool = typer.Option(False, "--resume")) -> None:
+                out: Optional[Path] = OutOption, resume: bool = ResumeOption) -> None:
     """Stage 1: search the loss weights and VGG layers against the classifier."""
     from hadamard_restore.search.loss_stage import search_loss as run
 
@@ -58,7 +61,7 @@ def search_arch(config: Path = typer.Argument(...), set_: Optional[list[str]] = 
                 out: Optional[Path] = OutOption,
                 loss_weights: Optional[str] = typer.Option(
                     None, "--loss-weights", help="loss_weights.json or bundled name (default: loss.weights)"),
-                resume: bool = typer.Option(False, "--resume")) -> None:
+                resume: bool = ResumeOption) -> None:
     """Stage 2: search the architecture with the searched loss."""
     from hadamard_restore.search.arch_stage import search_arch as run
 
@@ -68,7 +71,7 @@ def search_arch(config: Path = typer.Argument(...), set_: Optional[list[str]] = 
 
 @app.command("search")
 def search(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOption,
-           out: Optional[Path] = OutOption, resume: bool = typer.Option(False, "--resume")) -> None:
+           out: Optional[Path] = OutOption, resume: bool = ResumeOption) -> None:
     """Stage 1 then stage 2, alternated t times (or the joint mode)."""
     from hadamard_restore.search.schedule import search as run
 
