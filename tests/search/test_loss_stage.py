@@ -73,3 +73,26 @@ def test_fd_and_exact_hypergradients_agree_on_the_real_stage_one(tmp_path, provi
     # (the colour-angle and LPIPS terms are the least smooth)
     assert torch.nn.functional.cosine_similarity(fd_default, exact, dim=0) > 0.95
     assert (fd_default - exact).norm() > (fd_small - exact).norm()
+
+
+@pytest.mark.slow
+@pytest.mark.weights
+def test_loss_stage_resumes_beta_logits_and_adam_exactly(tmp_path, provisioned_weights):
+    cfg = tiny_cfg(tmp_path, "search.loss_steps=3")
+    search_loss(cfg, tmp_path / "full")
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "classifier").mkdir()
+    # share the trained classifier so both runs judge with the same network
+    (cut / "classifier" / "path.txt").write_text((tmp_path / "full" / "classifier" / "path.txt").read_text())
+    assert search_loss(cfg, cut, stop_after=1) is None
+    search_loss(cfg, cut, resume=True)
+    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=False)
+    b = torch.load(cut / "checkpoint.pt", weights_only=False)
+    assert len(a["upper"]) == 5  # beta and the four VGG logit vectors
+    for x, y in zip(a["upper"], b["upper"]):
+        assert torch.equal(x, y)
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    assert (tmp_path / "full" / "loss_weights.json").read_text().replace("full", "cut") == \
+        (cut / "loss_weights.json").read_text()
