@@ -160,9 +160,13 @@ def save_model(path: str | Path, model: nn.Module, genotype: Any, loss_weights: 
     Returns:
         The path written.
     """
-    blob = {"format": MODEL_FORMAT, "version": VERSION,
-            "meta": make_meta(genotype, loss_weights, cfg, model, **extra),
-            "state_dict": cpu_state_dict(model)}
+    return save_model_meta(path, model, make_meta(genotype, loss_weights, cfg, model, **extra))
+
+
+def save_model_meta(path: str | Path, model: nn.Module, meta: dict, **extra: Any) -> Path:
+    """Write a model file from a ready ``meta`` block (see :func:`make_meta`) plus extras."""
+    meta = {**meta, **json.loads(json.dumps(extra))}
+    blob = {"format": MODEL_FORMAT, "version": VERSION, "meta": meta, "state_dict": cpu_state_dict(model)}
     return atomic_torch_save(blob, path)
 
 
