@@ -21,7 +21,7 @@ class Tiny(nn.Module):
         return self.out(torch.relu(self.conv(x)))
 
 
-GENO = {"head": "conv_3x3", "tail": "conv_1x1"}
+GENO = "all-1c"
 LW = {"weights": {"l1": 1.38, "l2": 1.28}, "vgg_layers": [1, 6, 11, 22]}
 
 
@@ -36,7 +36,7 @@ def test_model_file_round_trip_keeps_weights_and_meta(tmp_path, gen):
     model, path = _saved(tmp_path, gen)
     blob = ck.read_checkpoint(path)
     assert blob["format"] == ck.MODEL_FORMAT
-    assert blob["meta"]["genotype"] == GENO and blob["meta"]["loss_weights"] == LW
+    assert blob["meta"]["genotype"]["name"] == GENO and blob["meta"]["loss_weights"] == LW
     assert blob["meta"]["step"] == 7 and blob["meta"]["val_psnr"] == 21.5
     fresh = Tiny()
     x = torch.rand(1, 3, 37, 31, generator=gen)
@@ -116,3 +116,34 @@ def test_training_state_holds_optimizer_and_rng(tmp_path, gen):
     _, plain = _saved(tmp_path, gen)
     with pytest.raises(CheckpointError, match="not a training state"):
         ck.load_training_state(plain)
+
+
+# --------------------------------------------------------------- the real derived network
+def _hnet(name="all-3c", seed=0):
+    from hadamard_restore.net.network import HadamardNet
+
+    return HadamardNet(name, channels=4, num_hnu=7, generator=torch.Generator().manual_seed(seed))
+
+
+def test_load_model_rebuilds_the_network_and_gives_the_same_outputs(tmp_path, gen):
+    from hadamard_restore.config import RunConfig
+
+    cfg = RunConfig.model_validate({"net": {"channels": 4, "num_hnu": 7}})
+    net = _hnet(seed=1)
+    path = ck.save_model(tmp_path / "model.pt", net, net.genotype, LW, cfg)
+    loaded, meta = ck.load_model(path, "cpu")
+    assert type(loaded) is type(net) and not loaded.training
+    assert meta["net"] == {"channels": 4, "num_hnu": 7, "norm": "instance"}
+    assert meta["genotype"]["layers"] == net.genotype.to_dict()["layers"]
+    assert "channels: 4" in meta["config"]
+    x = torch.rand(1, 3, 37, 31, generator=gen)
+    assert torch.equal(loaded(x), net(x))
+
+
+def test_weights_of_another_genotype_are_a_clear_error(tmp_path):
+    net = _hnet("all-3c")
+    path = ck.save_model(tmp_path / "model.pt", net, net.genotype, LW, None)
+    with pytest.raises(CheckpointError, match="does not fit this network.*different genotype"):
+        ck.load_model(path, "cpu", genotype="paper-lol")
+    with pytest.raises(CheckpointError, match="missing keys|shape mismatches"):
+        ck.load_state_into(_hnet("all-1rc"), ck.read_checkpoint(path)["state_dict"])

@@ -16,7 +16,7 @@ from hadamard_restore.pipeline.validate import quantize_8bit, validate_psnr
 from ._tiny import L1Mix, TinyNet, make_pool, make_sampler
 
 CPU = torch.device("cpu")
-META = ck.make_meta({"layers": {}}, {"weights": {"l1": 1.0, "l2": 0.5}})
+META = ck.make_meta("all-1c", {"weights": {"l1": 1.0, "l2": 0.5}})
 
 
 def _tcfg(**kw):

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -50,38 +49,21 @@ VERSION = 1
 
 # --------------------------------------------------------------------------- conversions
 def genotype_to_dict(genotype: Any) -> dict:
-    """A genotype (``net.genotype.Genotype``, a JSON string or a dict) as a plain JSON dict."""
+    """A genotype (``Genotype``, bundled name, genotype.json path or dict) as a validated JSON dict."""
+    from hadamard_restore.net.genotype import Genotype, load_genotype
+
     if isinstance(genotype, Mapping):
-        return json.loads(json.dumps(dict(genotype)))
-    for name in ("to_dict", "as_dict"):
-        fn = getattr(genotype, name, None)
-        if callable(fn):
-            return json.loads(json.dumps(fn()))
-    fn = getattr(genotype, "to_json", None)
-    if callable(fn):
-        value = fn()
-        return json.loads(value) if isinstance(value, str) else json.loads(json.dumps(value))
-    if isinstance(genotype, str):
-        return json.loads(genotype)
-    raise TypeError(f"cannot turn {type(genotype).__name__} into a genotype dict")
+        genotype = Genotype.from_dict(dict(genotype))
+    elif not isinstance(genotype, Genotype):
+        genotype = load_genotype(genotype)
+    return json.loads(genotype.to_json())
 
 
 def genotype_from_dict(data: Mapping) -> Any:
-    """Rebuild a ``net.genotype.Genotype`` from the dict stored in a checkpoint (validated)."""
-    from hadamard_restore.net import genotype as gmod
+    """Rebuild a validated ``net.genotype.Genotype`` from the dict stored in a checkpoint."""
+    from hadamard_restore.net.genotype import Genotype
 
-    cls = gmod.Genotype
-    for name in ("from_dict", "from_json"):
-        fn = getattr(cls, name, None)
-        if callable(fn):
-            try:
-                return fn(dict(data)) if name == "from_dict" else fn(json.dumps(dict(data)))
-            except TypeError:
-                continue
-    with tempfile.TemporaryDirectory() as tmp:  # fall back to the file loader
-        path = Path(tmp) / "genotype.json"
-        path.write_text(json.dumps(dict(data)))
-        return gmod.load_genotype(str(path))
+    return Genotype.from_dict(dict(data), "the checkpoint's genotype")
 
 
 def loss_weights_to_dict(loss_weights: Any) -> dict:
