@@ -49,17 +49,26 @@ def resolve_genotype(genotype: Any):
 
 
 def build_loss(loss_weights: Any, cfg) -> torch.nn.Module:
-    """The fixed loss mix from a bundled name, a loss_weights.json path, a dict or a LossMix.
+    """The fixed loss mix from a bundled name, a loss_weights.json path, a dict, LossWeights or LossMix.
 
-    The weights are frozen (``requires_grad=False``): final training never moves them.
+    Nothing in it is trainable (``requires_grad=False``): final training never moves the
+    weights. Files whose VGG layers are named (``paper-*`` and searched results) give the
+    discrete VGG term; ``equal`` keeps the uniform average over each group's candidates.
+    The VGG that runs is ``cfg.loss.vgg_backbone`` (layers are matched by name).
     """
-    from hadamard_restore.losses import mix
+    from hadamard_restore.losses.loss_weights import LossWeights, load_loss_weights
+    from hadamard_restore.losses.mix import LossMix
 
-    if isinstance(loss_weights, mix.LossMix):
+    if isinstance(loss_weights, LossMix):
         loss = loss_weights
     else:
-        loaded = mix.load_loss_weights(str(loss_weights)) if isinstance(loss_weights, (str, Path)) else loss_weights
-        loss = loaded if isinstance(loaded, mix.LossMix) else mix.LossMix.from_dict(loaded)
+        if isinstance(loss_weights, LossWeights):
+            lw = loss_weights
+        elif isinstance(loss_weights, dict):
+            lw = LossWeights.from_dict(loss_weights)
+        else:
+            lw = load_loss_weights(loss_weights)
+        loss = LossMix.from_weights(lw, backbone=cfg.loss.vgg_backbone, trainable=False)
     for p in loss.parameters():
         p.requires_grad_(False)
     return loss
@@ -73,14 +82,9 @@ def build_data(cfg) -> TrainData:
     train_pairs, val_pairs = load_pairs(cfg)
     train_set = PairedImages(train_pairs, crop=cfg.train.crop, flip=True)
     val_set = PairedImages(val_pairs[: cfg.train.val_max_images or None], crop=None, flip=False)
-    val = [_item(val_set, i) for i in range(len(val_set))]
+    val = [val_set.full(i) for i in range(len(val_set))]
     log.info("training on %d pairs, validating on %d held-out pairs", len(train_pairs), len(val))
     return TrainData(sample=train_set.sample_batch, val=val)
-
-
-def _item(dataset, i: int):
-    """One full-resolution (degraded, reference) pair, deterministic (no crop, no flip)."""
-    return dataset.__getitem__(i, torch.Generator().manual_seed(0))
 
 
 def build_model(genotype, cfg) -> torch.nn.Module:
