@@ -60,7 +60,7 @@ def stage_evaluate(cfg, run_dir: Path, model: Path) -> dict:
         return evaluate(model, cfg.data.test_root, cfg.data.test_layout, None, run_dir / "eval", cfg.eval, cfg.device)
     from hadamard_restore.data.task_data import load_pairs
 
-    _, val_pairs = load_pairs(cfg)
+    _, val_pairs = load_pairs(cfg, run_dir / "train")
     source = {"data": "held-out validation split of the training pairs (also used to pick the best checkpoint)"}
     return evaluate_pairs(model, val_pairs, run_dir / "eval", cfg.eval, cfg.device, source=source)
 
