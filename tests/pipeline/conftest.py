@@ -63,3 +63,22 @@ def tiny_config(root: Path, **train) -> dict:
                      "group_key": "none"},
             "net": {"channels": 4, "num_hnu": 1},
             "train": t}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_pairs, tiny_genotype, tiny_loss_weights) -> Path:
+    """A finished 12-step training run (shared by the train, evaluate and report tests)."""
+    from hadamard_restore.config import config_from_dict
+    from hadamard_restore.pipeline.train import train
+
+    run_dir = tmp_path_factory.mktemp("run")
+    train(config_from_dict(tiny_config(tiny_pairs)), run_dir, tiny_genotype, tiny_loss_weights, progress=False)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_eval(tiny_run, tiny_pairs) -> dict:
+    """``evaluate`` of the tiny run on all eight pairs (outputs in ``tiny_run/eval``)."""
+    from hadamard_restore.pipeline.evaluate import evaluate
+
+    return evaluate(tiny_run / "model.pt", tiny_pairs, device="cpu")

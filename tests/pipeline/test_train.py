@@ -24,14 +24,6 @@ from .conftest import tiny_config
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory, tiny_pairs, tiny_genotype, tiny_loss_weights) -> Path:
-    """A finished 12-step training run (shared by the evaluate and report tests)."""
-    run_dir = tmp_path_factory.mktemp("run")
-    train(config_from_dict(tiny_config(tiny_pairs)), run_dir, tiny_genotype, tiny_loss_weights, progress=False)
-    return run_dir
-
-
 def test_train_writes_every_artifact(tiny_run, tiny_genotype):
     for name in ("config.yaml", "genotype.json", "loss_weights.json", "split.json", "model.pt", "last.pt",
                  "history.json", "train_summary.json"):

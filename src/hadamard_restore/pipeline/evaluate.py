@@ -25,7 +25,7 @@ import torch
 
 from hadamard_restore.artifacts import write_json
 from hadamard_restore.errors import DataError, WeightsMissingError
-from hadamard_restore.pipeline.checkpoint import load_model
+from hadamard_restore.pipeline.checkpoint import load_model, read_checkpoint
 from hadamard_restore.pipeline.grid import comparison_grid
 from hadamard_restore.pipeline.validate import infer, quantize_8bit
 from hadamard_restore.runtime import get_logger, pick_device
@@ -94,6 +94,7 @@ def evaluate(checkpoint: str | Path, data_root: str | Path, layout: str | None =
     Returns:
         The metrics dict written to ``out/metrics.json`` (with ``"path"`` added).
     """
+    read_checkpoint(checkpoint)  # a bad checkpoint fails before the data are scanned
     root = Path(data_root)
     pairs = eval_pairs(root, layout, split)
     source = {"data": str(root.resolve()), "layout": layout, "split": str(split) if split else None}
