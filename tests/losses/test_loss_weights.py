@@ -47,7 +47,7 @@ def test_relaxed_round_trip(tmp_path, gen, tiny_features, random_lpips, odd_pair
     data = json.loads(path.read_text())
     assert data["weights"]["l1"] == 1.5 and data["vgg"]["layers"] is None
     assert data["vgg"]["backbone"] == "vgg16" and data["conventions"] == CONVENTIONS
-    assert len(data["vgg"]["softmax"]) == 4
+    assert len(data["vgg"]["softmax"]) == 4 and data["vgg"]["argmax"] == mix.selected_layers()
     back = LossMix.from_weights(load_loss_weights(tmp_path), vgg_features=tiny_features, lpips_model=random_lpips)
     assert torch.allclose(back.beta, mix.beta)
     for a, b in zip(back.vgg_logits, mix.vgg_logits):

@@ -151,3 +151,17 @@ def test_bad_arguments_are_explained(tiny_features):
         LossMix(vgg_layers=["relu1_1", "relu2_1", "relu3_4", "relu4_2"])
     with pytest.raises(ValueError, match="differ in shape"):
         LossMix({"l1": 1.0}, vgg_features=tiny_features)(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 9))
+
+
+@pytest.mark.weights
+def test_paper_lol_mix_with_provisioned_networks(provisioned_weights, odd_pair):
+    from hadamard_restore.losses.mix import load_loss_weights
+
+    x, y = odd_pair
+    mix = LossMix.from_weights(load_loss_weights("paper-lol"), backbone="vgg16", trainable=False)
+    total, terms = mix(x, y)
+    assert set(terms) == set(LOSS_NAMES) - {"tv", "laplacian"}
+    assert torch.isfinite(total) and all(v.item() > 0 for v in terms.values())
+    assert torch.allclose(total, sum(mix.beta[LOSS_NAMES.index(n)] * v for n, v in terms.items()))
+    assert mix(y, y.clone())[1]["vgg"].item() == 0.0 and mix(y, y.clone())[1]["lpips"].item() == 0.0
+    assert mix.to_dict()["vgg"]["layers"] == ["relu1_1", "relu2_1", "relu3_1", "relu4_2"]

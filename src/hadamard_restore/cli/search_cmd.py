@@ -7,14 +7,23 @@ from typing import Optional
 
 import typer
 
-from hadamard_restore.cli.app import OutOption, SetOption, app, not_built
+from hadamard_restore.cli.app import OutOption, SetOption, app, config_or_fail, guarded, not_built
 
 
 @app.command("classifier")
 def classifier(config: Path = typer.Argument(..., help="task YAML"),
                set_: Optional[list[str]] = SetOption, out: Optional[Path] = OutOption) -> None:
     """Train the clear-vs-degraded classifier that judges the loss search."""
-    not_built("classifier", 4)
+    cfg = config_or_fail(config, set_)
+
+    def run() -> Path:
+        from hadamard_restore.artifacts import new_run_dir
+        from hadamard_restore.losses.classifier_train import train_classifier
+
+        return train_classifier(cfg, new_run_dir(cfg, out, stage="classifier"))
+
+    path = guarded(run)
+    typer.echo(str(path))
 
 
 def _run_stage(config: Path, set_, out, resume: bool, stage: str, call) -> None:

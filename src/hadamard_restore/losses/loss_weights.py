@@ -78,6 +78,14 @@ class LossWeights:
         """The weights in code order ``[l1, l2, color, ssim, vgg, lpips, tv, laplacian]``."""
         return [self.weights[n] for n in LOSS_NAMES]
 
+    def argmax_layers(self) -> list[str] | None:
+        """The chosen layers, or for a relaxed state the most probable layer of each group."""
+        if self.vgg_layers is not None:
+            return list(self.vgg_layers)
+        if self.vgg_softmax is None:
+            return None
+        return [max(g, key=g.get) for g in self.vgg_softmax]
+
     def without(self, *names: str) -> "LossWeights":
         """A copy with the named terms' weights set to 0 (e.g. stage 2 drops ``tv``, ``laplacian``)."""
         unknown = [n for n in names if n not in LOSS_NAMES]
@@ -90,7 +98,8 @@ class LossWeights:
             "format": FORMAT, "version": VERSION, "name": self.name,
             "order": list(LOSS_NAMES),
             "weights": {n: float(self.weights[n]) for n in LOSS_NAMES},
-            "vgg": {"backbone": self.vgg_backbone, "layers": self.vgg_layers, "softmax": self.vgg_softmax},
+            "vgg": {"backbone": self.vgg_backbone, "layers": self.vgg_layers, "softmax": self.vgg_softmax,
+                    **({"argmax": self.argmax_layers()} if self.vgg_softmax is not None else {})},
             "lpips": {"net": self.lpips_net, "normalize": self.lpips_normalize},
             "conventions": dict(CONVENTIONS),
             "substitute": self.substitute, "source": self.source, "notes": self.notes,

@@ -25,11 +25,14 @@ from torch import Tensor, nn
 
 from hadamard_restore.errors import LossWeightsError
 from hadamard_restore.losses import functional as LF
-from hadamard_restore.losses.loss_weights import LOSS_NAMES, LossWeights
+from hadamard_restore.losses.loss_weights import LOSS_NAMES, LossWeights, load_loss_weights
 from hadamard_restore.losses.vgg import (
     VGGTaps, backbone_layer_names, candidate_groups, check_layers, layer_names, load_features,
     relaxed_layer_weights, vgg_loss,
 )
+
+
+__all__ = ["LossMix", "load_loss_weights"]
 
 
 def _weights_list(weights: Mapping[str, float] | Sequence[float] | None) -> list[float]:
@@ -115,6 +118,10 @@ class LossMix(nn.Module):
             vgg_layers=list(self.vgg_layers) if self.vgg_layers is not None else None,
             vgg_backbone=self.backbone, vgg_softmax=self.vgg_softmax(),
             lpips_net=self.lpips_net, lpips_normalize=self.lpips_normalize, name=name, **provenance)
+
+    def to_dict(self) -> dict:
+        """The ``loss_weights.json`` content of the current state."""
+        return self.to_weights().to_dict()
 
     def save(self, path, name: str | None = None, **provenance):
         """Write ``loss_weights.json`` (atomic)."""
