@@ -16,10 +16,11 @@ from .conftest import tiny_config
 
 @pytest.mark.slow
 def test_run_produces_every_artifact_and_the_report(tmp_path, tiny_pairs):
-    tree = tiny_config(tiny_pairs, steps=4, val_every=2, checkpoint_every=2)
+    tree = tiny_config(tiny_pairs, steps=4, val_every=2, checkpoint_every=2, crop=32)  # LPIPS needs >= 31 px
+    tree["data"] = {"source": "demo", "val_ratio": 0.3, "demo": {"size": 40, "crops_per_image": 1}}
     tree["net"] = {"channels": 4, "num_hnu": 1}
     tree["classifier"] = {"arch": "resnet18", "pretrained": False, "steps": 2, "batch_size": 4, "crop": 16}
-    tree["search"] = {"loss_steps": 2, "arch_steps": 2, "crop": 16, "batch_size": 1, "checkpoint_every": 1,
+    tree["search"] = {"loss_steps": 2, "arch_steps": 2, "crop": 32, "batch_size": 1, "checkpoint_every": 1,
                       "log_every": 1}
     tree["eval"] = {"grid_images": 2}
     report = run(config_from_dict(tree), tmp_path / "run")
