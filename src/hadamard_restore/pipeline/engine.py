@@ -23,6 +23,7 @@ the number of processes and the generator state is one tensor rank 0 can save.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +160,8 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
     from tqdm.auto import tqdm
 
     bar = tqdm(total=tcfg.steps, initial=st.step, disable=not (progress and dist_ctx.is_main),
-               desc="train", dynamic_ncols=True, mininterval=1.0)
+               desc="train", dynamic_ncols=True,
+               mininterval=1.0 if sys.stderr.isatty() else 30.0)
     b, rank = tcfg.batch_size, dist_ctx.rank
     window: dict[str, list[float]] = {}
     t0 = time.time()
@@ -205,7 +207,7 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
             mean = {k: sum(v) / len(v) for k, v in window.items()}
             st.history["train"].append({"step": st.step, "lr": lr, **mean})
             window.clear()
-            bar.set_postfix(loss=f"{mean['loss']:.4f}", best=f"{st.best_val_psnr:.2f}")
+            bar.set_postfix(loss=f"{mean['loss']:.4f}", best=f"{st.best_val_psnr:.2f}", refresh=False)
         bar.update(1)
 
         if dist_ctx.is_main and (st.step % tcfg.val_every == 0 or st.step == tcfg.steps):
