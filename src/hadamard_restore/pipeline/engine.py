@@ -211,7 +211,7 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
         bar.update(1)
 
         if dist_ctx.is_main and (st.step % tcfg.val_every == 0 or st.step == tcfg.steps):
-            psnr = validate_psnr(model, data.val, device, tcfg.val_max_images, amp=tcfg.amp)
+            psnr = validate_psnr(model, data.val, device, tcfg.val_max_images)  # fp32, as evaluate
             st.history["val"].append({"step": st.step, "psnr": psnr})
             if writer is not None:
                 writer.add_scalar("val/psnr", psnr, st.step)
