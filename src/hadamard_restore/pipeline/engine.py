@@ -145,6 +145,10 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
         tr = blob["training"]
         optimizer.load_state_dict(tr["optimizer"])
         scheduler.load_state_dict(tr["scheduler"])
+        # the restored step counter drives the schedule of *this* config (same config: identical;
+        # a larger train.steps: the cosine stretches to the new end instead of staying at its floor)
+        scheduler.lr_lambdas = make_scheduler(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0),
+                                              tcfg).lr_lambdas
         scaler.load_state_dict(tr["scaler"])
         data_gen.set_state(tr["rng"]["data"])
         _set_rng_state(tr["rng"], device)
