@@ -137,6 +137,9 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
     st = LoopState()
     last_path, best_path = run_dir / "last.pt", run_dir / "model.pt"
 
+    if not resume and last_path.is_file() and dist_ctx.is_main:
+        log.warning("%s already holds a training state; starting from scratch overwrites it "
+                    "(use --resume to continue it instead)", run_dir)
     if resume:
         if not last_path.is_file():
             raise CheckpointError(f"--resume: {last_path} does not exist; nothing to resume in {run_dir}")
