@@ -1,0 +1,104 @@
+"""The encoder / HNU chain / decoder layout shared by the supernet and the derived network.
+
+Layout (method.md 1.2; C = ``channels``, C/2 at full resolution)::
+
+    x (B,3,H,W) --reflect-pad to a multiple of 4-->
+    head (S, 3->C/2) -> FCM e1 (C/2) -> down1 (k2 s2, C/2->C) = skip_A
+    -> FCM e2 (C) -> down2 (k2 s2, C->C) = skip_B
+    -> HNU_1 ... HNU_n (C, at H/4) -> + skip_B
+    -> up1 (convT k2 s2, C->C) -> FCM d2 (C) -> + skip_A
+    -> up2 (convT k2 s2, C->C/2) -> FCM d1 (C/2) -> tail (S, C/2->3) --crop--> (B,3,H,W)
+
+The down/up-sampling layers are fixed and bias-free; there is no output activation (the raw
+tail output is the image; clamp only for saving/metrics). Each searched layer is made by a
+*layer factory* ``(label, candidates, c_in, c_out) -> layer``; the supernet passes mixed ops,
+the derived network chosen ops, so both have the same module names (``head``, ``e1.a.op1``,
+``hnus.0.ru.0``, ..., ``tail``).
+
+Weights are initialised with PyTorch's default scheme (method.md 1.5), drawn from a private
+RNG seeded by ``seed``, so construction is reproducible and leaves the global RNG untouched.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hadamard_restore.net.fcm import FCM
+from hadamard_restore.net.hnu import HNU, LayerFactory, Norm
+from hadamard_restore.net.padding import crop_pads, reflect_pad
+from hadamard_restore.net.primitives import FCM_PRIMITIVES, group_names
+
+PAD_MULTIPLE = 4
+
+
+class Backbone(nn.Module):
+    """The shared layout. Subclasses supply the layer factory and the mixing weights.
+
+    Args:
+        make_layer: layer factory (see :class:`hadamard_restore.net.hnu.HNU`).
+        channels: C, the width at H/2 and H/4 (even, >= 2); the full-resolution width is C/2.
+        num_hnu: number of HNUs in the chain (>= 1).
+        norm: HNU normalisation, ``"instance"`` or ``"none"``.
+        seed: seed of the private RNG used for weight initialisation.
+    """
+
+    def __init__(self, make_layer: LayerFactory, channels: int = 32, num_hnu: int = 7,
+                 norm: Norm = "instance", seed: int = 0) -> None:
+        super().__init__()
+        if channels < 2 or channels % 2:
+            raise ValueError(f"channels must be an even number >= 2 (the full-resolution width is "
+                             f"channels // 2), got {channels}")
+        if num_hnu < 1:
+            raise ValueError(f"num_hnu must be >= 1, got {num_hnu}")
+        self.channels, self.num_hnu, self.norm = channels, num_hnu, norm
+        c, c2 = channels, channels // 2
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.head = make_layer("enc.head", FCM_PRIMITIVES, 3, c2)
+            self.e1 = FCM("enc.e1", c2, make_layer)
+            self.down1 = nn.Conv2d(c2, c, 2, stride=2, bias=False)
+            self.e2 = FCM("enc.e2", c, make_layer)
+            self.down2 = nn.Conv2d(c, c, 2, stride=2, bias=False)
+            self.hnus = nn.ModuleList(HNU(g, c, norm, make_layer) for g in group_names(num_hnu)[1:-1])
+            self.up1 = nn.ConvTranspose2d(c, c, 2, stride=2, bias=False)
+            self.d2 = FCM("dec.d2", c, make_layer)
+            self.up2 = nn.ConvTranspose2d(c, c2, 2, stride=2, bias=False)
+            self.d1 = FCM("dec.d1", c2, make_layer)
+            self.tail = make_layer("dec.tail", FCM_PRIMITIVES, c2, 3)
+
+    def layer_modules(self) -> dict[str, nn.Module]:
+        """Searched layers by label, in genotype order."""
+        return {m.layer_label: m for m in self.modules() if hasattr(m, "layer_label")}
+
+    def layer_labels(self) -> list[str]:
+        """Stable labels of the searched layers (``enc.head`` ... ``hnu1.ru0`` ... ``dec.tail``)."""
+        return list(self.layer_modules())
+
+    def run(self, x: torch.Tensor, mix: dict[str, torch.Tensor] | None) -> torch.Tensor:
+        """Forward with per-group mixing weights ``mix[group]`` of shape (layers, K), or None.
+
+        Args:
+            x: (B, 3, H, W), nominally in [0, 1]; any H, W >= 2.
+
+        Returns:
+            (B, 3, H, W), unclamped.
+        """
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected an RGB batch of shape (B, 3, H, W), got {tuple(x.shape)}")
+        enc = None if mix is None else mix["enc"]
+        dec = None if mix is None else mix["dec"]
+        x, pads = reflect_pad(x, PAD_MULTIPLE)
+        h = self.head(x, None if enc is None else enc[0])
+        h = self.e1(h, None if enc is None else enc[1:5])
+        skip_a = self.down1(h)
+        h = self.e2(skip_a, None if enc is None else enc[5:9])
+        skip_b = self.down2(h)
+        h = skip_b
+        for i, hnu in enumerate(self.hnus, start=1):
+            h = hnu(h, None if mix is None else mix[f"hnu{i}"])
+        h = self.up1(h + skip_b)
+        h = self.d2(h, None if dec is None else dec[0:4]) + skip_a
+        h = self.d1(self.up2(h), None if dec is None else dec[4:8])
+        out = self.tail(h, None if dec is None else dec[8])
+        return crop_pads(out, pads)

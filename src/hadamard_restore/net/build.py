@@ -1,0 +1,30 @@
+"""Build the networks from the ``net`` section of a run config (:class:`~hadamard_restore.config.NetConfig`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from hadamard_restore.config import NetConfig
+from hadamard_restore.net.genotype import Genotype, load_genotype
+from hadamard_restore.net.hnu import Norm
+from hadamard_restore.net.network import HadamardNet
+from hadamard_restore.net.supernet import SuperNet
+
+
+def build_supernet(cfg: NetConfig, norm: Norm | None = None, generator: torch.Generator | None = None) -> SuperNet:
+    """A supernet of ``cfg.channels`` x ``cfg.num_hnu``; ``norm`` overrides ``cfg.norm``
+    (pass ``"instance"`` for stage 1 and ``"none"`` for stage 2, method.md 1.4)."""
+    return SuperNet(cfg.channels, cfg.num_hnu, norm or cfg.norm, generator)
+
+
+def build_network(genotype: Genotype | str | Path | None, cfg: NetConfig,
+                  generator: torch.Generator | None = None) -> HadamardNet:
+    """The derived network of ``genotype`` (None: ``cfg.genotype``) at ``cfg.channels`` wide.
+
+    The depth comes from the genotype (its ``num_hnu``), not from ``cfg.num_hnu``, which sizes
+    the supernet only; so a bundled 7-HNU genotype can be trained under a small demo config.
+    """
+    return HadamardNet(load_genotype(cfg.genotype if genotype is None else genotype), cfg.channels,
+                       norm=cfg.norm, generator=generator)

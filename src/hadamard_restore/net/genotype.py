@@ -1,0 +1,237 @@
+"""Genotypes: one op per searched layer, stored as JSON, validated on load.
+
+JSON schema (``format`` and ``version`` identify it; unknown top-level keys are errors)::
+
+    {
+      "format": "hadamard-restore/genotype",
+      "version": 1,
+      "name": "paper-lol",                 # optional, free text
+      "description": "...",                # optional, free text
+      "num_hnu": 7,                        # number of HNUs (labels hnu1..hnuN must match)
+      "channels": 32,                      # width it was searched at (informational) or null
+      "primitives": {"hnu": [9 names], "fcm": [4 names]},   # candidate order; must match
+      "layers": {"enc.head": "dilconv_3x3", ..., "hnu1.ru0": "conv_3x3", ..., "dec.tail": "conv_1x1"},
+      "probabilities": {"enc.head": [p_conv_5x5, p_conv_1x1, p_conv_3x3, p_dilconv_3x3], ...}
+    }                                      # probabilities: optional, softmax(alpha) per layer
+
+``layers`` must name every label of :func:`~hadamard_restore.net.primitives.layer_labels`
+exactly once, each with an op from that layer's candidate set (paper abbreviations such as
+``C3``/``RDIL3`` are accepted and normalised to code names). ``probabilities``, when present,
+lists for a layer one value per candidate in primitive order (finite, >= 0, summing to 1).
+Derivation is the argmax per layer, first maximum winning (method.md 2.3: skip is not
+excluded, no top-k pruning).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from hadamard_restore.errors import GenotypeError
+from hadamard_restore.net.primitives import (ABBREVIATIONS, FCM_PRIMITIVES, HNU_PRIMITIVES,
+                                             label_primitives, layer_labels)
+
+FORMAT = "hadamard-restore/genotype"
+VERSION = 1
+_KEYS = {"format", "version", "name", "description", "num_hnu", "channels", "primitives", "layers",
+         "probabilities"}
+_HNU_LABEL = re.compile(r"^hnu(\d+)\.")
+
+
+@dataclass(frozen=True)
+class Genotype:
+    """A validated genotype. Build with :meth:`from_dict`, :func:`load_genotype` or
+    :func:`derive_genotype`; the constructor trusts its arguments."""
+
+    layers: dict[str, str]
+    num_hnu: int
+    channels: int | None = None
+    probabilities: dict[str, list[float]] | None = None
+    name: str | None = None
+    description: str | None = None
+    primitives: dict[str, list[str]] = field(
+        default_factory=lambda: {"hnu": list(HNU_PRIMITIVES), "fcm": list(FCM_PRIMITIVES)})
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"format": FORMAT, "version": VERSION}
+        if self.name is not None:
+            out["name"] = self.name
+        if self.description is not None:
+            out["description"] = self.description
+        out.update(num_hnu=self.num_hnu, channels=self.channels, primitives=self.primitives,
+                   layers=dict(self.layers))
+        if self.probabilities is not None:
+            out["probabilities"] = {k: list(v) for k, v in self.probabilities.items()}
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def save(self, path: str | Path) -> Path:
+        """Write atomically as JSON (see :mod:`hadamard_restore.artifacts`)."""
+        from hadamard_restore.artifacts import atomic_write_text
+
+        return atomic_write_text(path, self.to_json())
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "genotype") -> Genotype:
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise GenotypeError(f"{source}: not valid JSON ({exc}); was it truncated?") from None
+        return cls.from_dict(obj, source)
+
+    @classmethod
+    def from_dict(cls, obj: Any, source: str = "genotype") -> Genotype:
+        """Validate a parsed JSON object; every problem is listed in one :class:`GenotypeError`."""
+        if not isinstance(obj, Mapping):
+            raise GenotypeError(f"{source}: expected a JSON object with a 'layers' mapping, got {type(obj).__name__}")
+        problems: list[str] = []
+        extra = sorted(set(obj) - _KEYS)
+        if extra:
+            problems.append(f"unknown key(s) {extra} (allowed: {sorted(_KEYS)})")
+        if obj.get("format", FORMAT) != FORMAT or obj.get("version", VERSION) != VERSION:
+            problems.append(f"format/version {obj.get('format')!r}/{obj.get('version')!r} is not "
+                            f"{FORMAT!r}/{VERSION}")
+        layers = obj.get("layers")
+        if not isinstance(layers, Mapping) or not all(isinstance(v, str) for v in layers.values()):
+            raise GenotypeError(f"{source}: 'layers' must be a mapping of layer label -> op name "
+                                f"(e.g. {{\"enc.head\": \"conv_3x3\", ...}}), got {layers!r:.80}")
+        num_hnu = _num_hnu(obj.get("num_hnu"), layers, problems)
+        _check_primitives(obj.get("primitives"), problems)
+        channels = obj.get("channels")
+        if channels is not None and (not isinstance(channels, int) or channels < 2 or channels % 2):
+            problems.append(f"channels must be null or an even integer >= 2, got {channels!r}")
+        resolved = _check_layers(layers, num_hnu, problems)
+        probs = _check_probabilities(obj.get("probabilities"), num_hnu, problems)
+        for key in ("name", "description"):
+            if obj.get(key) is not None and not isinstance(obj[key], str):
+                problems.append(f"{key} must be a string, got {obj[key]!r}")
+        if problems:
+            raise GenotypeError(f"{source} is not a valid genotype:\n  " + "\n  ".join(problems))
+        return cls(layers=resolved, num_hnu=num_hnu, channels=channels, probabilities=probs,
+                   name=obj.get("name"), description=obj.get("description"))
+
+
+def _num_hnu(value: Any, layers: Mapping[str, str], problems: list[str]) -> int:
+    found = [int(m.group(1)) for k in layers if (m := _HNU_LABEL.match(k))]
+    inferred = max(found, default=0)
+    if value is None:
+        if inferred < 1:
+            problems.append("no HNU layers (hnu1.ru0 ...) and no num_hnu given")
+        return max(inferred, 1)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        problems.append(f"num_hnu must be an integer >= 1, got {value!r}")
+        return max(inferred, 1)
+    return value
+
+
+def _check_primitives(value: Any, problems: list[str]) -> None:
+    if value is None:
+        return
+    expected = {"hnu": list(HNU_PRIMITIVES), "fcm": list(FCM_PRIMITIVES)}
+    if not isinstance(value, Mapping) or {k: list(v) for k, v in value.items()} != expected:
+        problems.append(f"primitives {value!r} differ from this version's ordered sets {expected}; "
+                        "the probabilities would be read in the wrong order")
+
+
+def _resolve(op: str) -> str:
+    return ABBREVIATIONS.get(op, op)
+
+
+def _check_layers(layers: Mapping[str, str], num_hnu: int, problems: list[str]) -> dict[str, str]:
+    expected = layer_labels(num_hnu)
+    unknown = [k for k in layers if k not in expected]
+    missing = [k for k in expected if k not in layers]
+    for label in unknown:
+        problems.append(f"unknown layer label {label!r} (labels look like enc.head, enc.e1a-1, "
+                        f"hnu1.ru0 ... hnu{num_hnu}.rv3, dec.tail)")
+    if missing:
+        problems.append(f"missing layer(s): {', '.join(missing)}")
+    resolved: dict[str, str] = {}
+    for label in expected:
+        if label not in layers:
+            continue
+        op, allowed = _resolve(layers[label]), label_primitives(label)
+        if op not in allowed:
+            problems.append(f"layer {label!r}: op {layers[label]!r} is not a candidate here "
+                            f"(choose from {', '.join(allowed)})")
+        resolved[label] = op
+    return resolved
+
+
+def _check_probabilities(value: Any, num_hnu: int, problems: list[str]) -> dict[str, list[float]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        problems.append("probabilities must be a mapping of layer label -> list of numbers")
+        return None
+    expected = set(layer_labels(num_hnu))
+    out: dict[str, list[float]] = {}
+    for label, probs in value.items():
+        if label not in expected:
+            problems.append(f"probabilities: unknown layer label {label!r}")
+            continue
+        n = len(label_primitives(label))
+        ok = (isinstance(probs, list) and len(probs) == n
+              and all(isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p) and p >= 0
+                      for p in probs))
+        if not ok or abs(sum(probs) - 1.0) > 1e-3:
+            problems.append(f"probabilities for layer {label!r} must be {n} finite non-negative numbers "
+                            f"summing to 1 (one per candidate, in primitive order), got {probs!r:.120}")
+            continue
+        out[label] = [float(p) for p in probs]
+    return out
+
+
+def derive_genotype(probabilities: Mapping[str, Sequence[float]], num_hnu: int, channels: int | None = None,
+                    name: str | None = None) -> Genotype:
+    """Argmax per layer (first maximum wins, so primitive order breaks ties).
+
+    Args:
+        probabilities: label -> softmax(alpha) row, one value per candidate in primitive order.
+        num_hnu, channels, name: recorded in the genotype.
+    """
+    probs = {k: [float(p) for p in v] for k, v in probabilities.items()}
+    layers = {}
+    for label in layer_labels(num_hnu):
+        if label not in probs:
+            raise GenotypeError(f"cannot derive a genotype: no probabilities for layer {label!r}")
+        row, cands = probs[label], label_primitives(label)
+        layers[label] = cands[max(range(len(row)), key=row.__getitem__)]
+    return Genotype.from_dict({"num_hnu": num_hnu, "channels": channels, "layers": layers,
+                               "probabilities": probs, "name": name}, "derived genotype")
+
+
+def bundled_genotypes() -> list[str]:
+    """Names of the genotypes shipped in ``resources/genotypes`` (e.g. ``paper-lol``, ``all-3c``)."""
+    folder = resources.files("hadamard_restore") / "resources" / "genotypes"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+def load_genotype(name_or_path: str | Path | Genotype) -> Genotype:
+    """A bundled genotype by name, or a ``genotype.json`` file; a :class:`Genotype` passes through.
+
+    Raises:
+        GenotypeError: unknown name and no such file, unreadable file, or invalid content.
+    """
+    if isinstance(name_or_path, Genotype):
+        return name_or_path
+    text_name = str(name_or_path)
+    if text_name in bundled_genotypes():
+        res = resources.files("hadamard_restore") / "resources" / "genotypes" / f"{text_name}.json"
+        return Genotype.from_json(res.read_text(), f"bundled genotype {text_name!r}")
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise GenotypeError(f"unknown genotype {text_name!r}: not a bundled name "
+                            f"({', '.join(bundled_genotypes())}) and no such file")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GenotypeError(f"cannot read genotype file {path}: {exc}") from None
+    return Genotype.from_json(text, str(path))

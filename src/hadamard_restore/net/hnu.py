@@ -1,0 +1,94 @@
+"""The Hadamard-inspired Neural Unit (method.md 1.3) and its normalisation (1.4).
+
+For an input ``x`` (B, C, H, W), both branches read the same ``x`` (Eq. 1 of the paper)::
+
+    branch(x) = op3(r(N(op2(r(N(op1(r(N(op0(x))))))))))   with N after op3 too, r = ReLU
+    Ru(x)  = ReLU(N(...Ru layers 0-3...) + x)                        >= 0   (numerator)
+    Rv'(x) = max(sigmoid(ReLU(N(...Rv layers 0-3...) + x)), 0.01)    in [0.5, 1]  (divisor)
+    HNU(x) = Ru(x) / Rv'(x)                                          (element-wise)
+
+Since the sigmoid's argument is >= 0, the divisor lies in [0.5, 1] and each HNU multiplies
+Ru by a per-pixel, per-channel gain in [1, 2]; the 0.01 floor of the authors' code is kept
+but never binds. **Division safety:** the sigmoid, floor and division run in float32 and the
+result is cast back to Ru's dtype, so under float16/bfloat16 autocast the quotient cannot
+overflow or divide by an underflowed divisor; the same graph exports to ONNX unchanged
+(Sigmoid, Clip/Max, Div, Cast).
+
+``N`` is an affine-free per-image instance norm (``norm="instance"``, the stage-1 supernet and
+the final network: the authors' train-mode BatchNorm at B = 1) or nothing (``norm="none"``,
+the stage-2 supernet). It is computed in float32 with eps 1e-5 (biased variance).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Literal
+
+import torch
+from torch import nn
+
+from hadamard_restore.net.primitives import HNU_LAYERS, HNU_PRIMITIVES
+
+Norm = Literal["instance", "none"]
+LayerFactory = Callable[[str, tuple[str, ...], int, int], nn.Module]
+
+DIVISOR_FLOOR = 0.01
+
+
+class InstanceNorm(nn.Module):
+    """Affine-free per-image, per-channel normalisation, computed in float32.
+
+    ``y = (x - mean_HW(x)) / sqrt(var_HW(x) + eps)``, cast back to ``x.dtype``; no parameters,
+    no running statistics, so training and inference behave the same.
+    """
+
+    def __init__(self, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.float()
+        var, mean = torch.var_mean(x32, dim=(2, 3), keepdim=True, correction=0)
+        return ((x32 - mean) * torch.rsqrt(var + self.eps)).to(x.dtype)
+
+
+def make_norm(norm: Norm) -> nn.Module:
+    """``"instance"`` -> :class:`InstanceNorm`; ``"none"`` -> identity."""
+    if norm == "instance":
+        return InstanceNorm()
+    if norm == "none":
+        return nn.Identity()
+    raise ValueError(f"norm must be 'instance' or 'none', got {norm!r}")
+
+
+class HNU(nn.Module):
+    """One HNU with 8 searched layers (``ru0..ru3``, ``rv0..rv3``), C -> C channels.
+
+    Args:
+        group: the label prefix, e.g. ``"hnu3"``.
+        channels: C.
+        norm: ``"instance"`` or ``"none"``.
+        make_layer: ``(label, candidates, c_in, c_out) -> layer``; a layer is called as
+            ``layer(x, weights)`` with ``weights`` a (9,) row or None.
+    """
+
+    def __init__(self, group: str, channels: int, norm: Norm, make_layer: LayerFactory) -> None:
+        super().__init__()
+        layers = [make_layer(f"{group}.{name}", HNU_PRIMITIVES, channels, channels) for name in HNU_LAYERS]
+        self.ru = nn.ModuleList(layers[:4])
+        self.rv = nn.ModuleList(layers[4:])
+        self.norm = make_norm(norm)
+
+    def _branch(self, x: torch.Tensor, layers: nn.ModuleList, weights: torch.Tensor | None) -> torch.Tensor:
+        h = x
+        for i, layer in enumerate(layers):
+            h = self.norm(layer(h, None if weights is None else weights[i]))
+            if i < len(layers) - 1:
+                h = torch.relu(h)
+        return torch.relu(h + x)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        """``x``: (B, C, H, W); ``weights``: (8, 9) mixing weights (supernet) or None."""
+        ru = self._branch(x, self.ru, None if weights is None else weights[:4])
+        rv = self._branch(x, self.rv, None if weights is None else weights[4:])
+        divisor = torch.sigmoid(rv.float()).clamp(min=DIVISOR_FLOOR)
+        return (ru.float() / divisor).to(ru.dtype)
