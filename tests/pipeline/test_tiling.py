@@ -97,3 +97,24 @@ def test_weights_sum_to_one_for_many_layouts(gen):
         for start, w in axis_weights(size, tile, overlap):
             total[start:start + w.numel()] += w
         assert torch.allclose(total, torch.ones_like(total), atol=1e-12), (size, tile, overlap)
+
+
+def _max_jump(img: torch.Tensor) -> float:
+    """Largest difference between horizontally or vertically adjacent pixels."""
+    return max((img[..., 1:, :] - img[..., :-1, :]).abs().max().item(),
+               (img[..., :, 1:] - img[..., :, :-1]).abs().max().item())
+
+
+def test_blending_hides_seams_of_per_tile_statistics():
+    # a map that normalises by its input's own mean (as instance norm does) gives each tile
+    # a different offset; hard stitching shows steps, the raised-cosine blend spreads them
+    h, w = 61, 83
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    img = (0.2 + 0.6 * xx * yy)[None, None].repeat(1, 3, 1, 1)
+    per_tile = lambda t: t - t.mean() + 0.5  # noqa: E731
+    hard = tiled_apply(per_tile, img, 24, 0)
+    blended = tiled_apply(per_tile, img, 24, 12)
+    smooth_step = _max_jump(img)
+    assert _max_jump(hard) > 5 * smooth_step  # the seams are visible without overlap
+    assert _max_jump(blended) < 0.5 * _max_jump(hard)
+    assert _max_jump(blended) < 3 * smooth_step

@@ -20,6 +20,8 @@ exporter used, so a deployed file says what it is.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import tempfile
@@ -89,7 +91,8 @@ def _export_proto(model: nn.Module, example: torch.Tensor, opset: int, exporter:
         try:
             from torch.export import Dim
 
-            with warnings.catch_warnings():
+            # the dynamo exporter prints its progress to stdout; keep the CLI output clean
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
                 warnings.simplefilter("ignore")
                 program = torch.onnx.export(
                     model, (example,), dynamo=True, opset_version=opset, verbose=False,
