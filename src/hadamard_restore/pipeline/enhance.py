@@ -121,7 +121,8 @@ def source_bits(path: str | Path) -> int:
 
 
 def enhance_tensor(model: nn.Module, image: torch.Tensor, cfg: EnhanceConfig,
-                   device: torch.device | str = "cpu") -> torch.Tensor:
+                   device: torch.device | str = "cpu",
+                   progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
     """Enhance one image, tiled when it has more than ``cfg.max_untiled_pixels`` pixels.
 
     Args:
@@ -129,6 +130,7 @@ def enhance_tensor(model: nn.Module, image: torch.Tensor, cfg: EnhanceConfig,
         image: ``(3, H, W)`` or ``(1, 3, H, W)`` float in ``[0, 1]`` (on the CPU).
         cfg: tile side, overlap and the one-pass size limit.
         device: where the network runs; tiles move there one at a time.
+        progress: ``progress(done, total)`` after each tile (tiled images only).
 
     Returns:
         ``(3, H, W)`` float32 on the CPU, clamped to ``[0, 1]``.
@@ -150,8 +152,29 @@ def enhance_tensor(model: nn.Module, image: torch.Tensor, cfg: EnhanceConfig,
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
         if out is None:
-            out = tiled_apply(run, x, cfg.tile, cfg.overlap)
+            out = tiled_apply(run, x, cfg.tile, cfg.overlap, progress=progress)
         return out[0].clamp_(0.0, 1.0)
+
+
+class _TileBar:
+    """A tqdm bar over the tiles of one large image (shown on a terminal only)."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.bar = name, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.name, unit="tile", leave=False, disable=None)
+        self.bar.update(1)
+
+    def __enter__(self) -> "_TileBar":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _load(checkpoint: str | Path, device: torch.device) -> nn.Module:
@@ -204,7 +227,8 @@ def enhance(checkpoint: str | Path | nn.Module, inputs: Iterable[str | Path], ou
                 raise DataError(f"output {dst} is already taken by {claimed[key]}; enhance inputs "
                                 "with the same name into different --out folders")
             bits = source_bits(src)
-            result = enhance_tensor(model, read_image(src), cfg, device)
+            with _TileBar(src.name) as bar:
+                result = enhance_tensor(model, read_image(src), cfg, device, progress=bar)
             write_image(dst, result, bits=bits)
             claimed[key] = src
             report.written.append((src, dst))
