@@ -61,7 +61,7 @@ def main() -> None:
             seconds = time.perf_counter() - start
             for check in report.checks:
                 rows.append(f"| {report.exporter} (opset {report.opset}) | {check.name} | "
-                            f"{check.size[1]}x{check.size[0]} | {check.max_abs_diff:.2e} | "
+                            f"{check.size[1]}x{check.size[0]} | {check.max_abs_diff:.2e} | {check.output_max_abs:.3g} | "
                             f"{'pass' if check.max_abs_diff <= report.tolerance else 'FAIL'} | {seconds:.0f} s |")
     text = "\n".join([
         "# ONNX parity: onnxruntime (CPU) vs PyTorch, paper-lol network",
@@ -73,8 +73,8 @@ def main() -> None:
         f"Machine: {cpu_name()} CPU ({os.cpu_count()} logical CPUs, shared), torch {torch.__version__}. Tolerance 1e-3 on the raw "
         "(unclamped) output; H and W are dynamic in the graph (the random image is 131x97, odd).",
         "",
-        "| exporter | image | W x H | max abs diff | verdict | export + check time |",
-        "|---|---|---|---|---|---|",
+        "| exporter | image | W x H | max abs diff | max abs output | verdict | export + check time |",
+        "|---|---|---|---|---|---|---|",
         *rows,
         "",
     ])

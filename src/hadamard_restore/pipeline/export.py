@@ -51,11 +51,13 @@ class ParityError(HadamardRestoreError, RuntimeError):
 
 @dataclass
 class ParityCheck:
-    """One comparison: the image's name, its ``(H, W)`` and ``max |onnx - torch|``."""
+    """One comparison: the image's name, its ``(H, W)``, ``max |onnx - torch|`` and, for scale,
+    ``max |torch|`` (the raw output is not clamped)."""
 
     name: str
     size: tuple[int, int]
     max_abs_diff: float
+    output_max_abs: float = float("nan")
 
 
 @dataclass
@@ -78,7 +80,8 @@ class ExportReport:
 
     def summary(self) -> str:
         lines = [f"ONNX parity (onnxruntime CPU vs PyTorch, tolerance {self.tolerance:g}):"]
-        lines += [f"  {c.name} {c.size[0]}x{c.size[1]}: max abs diff {c.max_abs_diff:.3e}" for c in self.checks]
+        lines += [f"  {c.name} {c.size[0]}x{c.size[1]}: max abs diff {c.max_abs_diff:.3e} "
+                  f"(output max |y| {c.output_max_abs:.3g})" for c in self.checks]
         lines.append(f"{'PASS' if self.ok else 'FAIL'}: {self.path} (exporter {self.exporter}, opset {self.opset})")
         return "\n".join(lines)
 
@@ -142,7 +145,7 @@ def parity_check(model: nn.Module, onnx_bytes: bytes, images: dict[str, torch.Te
             diff = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64))))
         if not math.isfinite(diff):
             diff = math.inf
-        checks.append(ParityCheck(name, (int(x.shape[-2]), int(x.shape[-1])), diff))
+        checks.append(ParityCheck(name, (int(x.shape[-2]), int(x.shape[-1])), diff, float(np.abs(ref).max())))
     return checks
 
 
