@@ -141,3 +141,12 @@ def test_cli_enhance_exit_code_and_summary(model_file, tmp_path, gen):
     res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "good.png"), "--out", str(tmp_path / "o3"),
                               "--tile", "34"])
     assert res.exit_code == 2 and "multiple of 4" in res.output
+
+
+def test_cli_enhance_bad_device_and_missing_input(model_file, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "nope.png"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path), "--out", str(tmp_path / "o"),
+                              "--device", "bogus"])
+    assert res.exit_code == 2 and "error" in res.output

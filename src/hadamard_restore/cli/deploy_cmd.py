@@ -33,8 +33,11 @@ def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or
     if device is not None:
         sets.append(f"device={device}")
     cfg = config_or_fail(config, sets)
-    report = guarded(lambda: run_enhance(checkpoint, inputs, out, cfg.enhance, pick_device(cfg.device),
-                                         recursive=recursive))
+    try:
+        dev = pick_device(cfg.device)
+    except (RuntimeError, ValueError) as exc:
+        fail(str(exc))
+    report = guarded(lambda: run_enhance(checkpoint, inputs, out, cfg.enhance, dev, recursive=recursive))
     typer.echo(report.summary())
     if not report.ok:
         raise typer.Exit(1)
