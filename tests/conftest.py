@@ -54,7 +54,8 @@ def provisioned_weights() -> Path:
     """The weights cache with VGG16, AlexNet and LPIPS heads, or skip with the reason."""
     from hadamard_restore import weights
 
-    missing = [name for name, present in weights.status().items() if not present]
+    present = weights.status()
+    missing = [name for name in weights.REQUIRED if not present[name]]  # vgg19/resnet are optional
     if missing:
         reason = (f"pretrained weights missing: {', '.join(missing)}; "
                   "run `hadamard-restore weights install`")

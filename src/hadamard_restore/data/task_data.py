@@ -11,6 +11,9 @@ Honours the ``data`` section of the config:
   made (``val_ratio``, ``group_key``, ``seed``) and saved there. A copy of the split used is
   written to ``<run_dir>/split.json`` when a run directory is given.
 - ``max_pairs``: a deterministic subset of whole groups, validation keeping its share.
+
+:func:`load_test_pairs` gives the held-out test set: ``test_root`` (``test_layout``, detected
+when null) when set, else the validation pairs.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import os
 from pathlib import Path
 
 from hadamard_restore.data.demo import make_demo_pairs
-from hadamard_restore.data.layouts import Pair, layout_folders, match_folders
+from hadamard_restore.data.layouts import Pair, find_pairs, layout_folders, match_folders
 from hadamard_restore.data.split import Split, limit_split, make_split, verify_split
 from hadamard_restore.errors import DataError
 
@@ -91,3 +94,16 @@ def load_pairs(cfg, run_dir: str | Path | None = None) -> tuple[list[Pair], list
     if cfg.data.max_pairs is not None:
         train, val = limit_split(split, cfg.data.max_pairs, cfg.seed)
     return [e.pair(root) for e in train], [e.pair(root) for e in val]
+
+
+def load_test_pairs(cfg, run_dir: str | Path | None = None) -> list[Pair]:
+    """The pairs to evaluate on: every pair under ``data.test_root`` (all of them, unsplit, read
+    with ``data.test_layout`` or the detected layout), or the validation pairs of
+    :func:`load_pairs` when no ``test_root`` is configured.
+    """
+    if cfg.data.test_root is not None:
+        return find_pairs(cfg.data.test_root, cfg.data.test_layout)
+    from hadamard_restore.runtime import get_logger
+
+    get_logger(__name__).warning("data.test_root is not set: evaluating on the validation split")
+    return load_pairs(cfg, run_dir)[1]

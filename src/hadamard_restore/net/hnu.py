@@ -51,6 +51,18 @@ class InstanceNorm(nn.Module):
         return ((x32 - mean) * torch.rsqrt(var + self.eps)).to(x.dtype)
 
 
+def hadamard_quotient(ru: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``ru / max(sigmoid(v), 0.01)`` element-wise, computed in float32, cast to ``ru.dtype``.
+
+    Args:
+        ru: numerator (B, C, H, W), >= 0 in the HNU.
+        v: the Rv branch before its sigmoid (B, C, H, W), >= 0 in the HNU (so the divisor is in
+            [0.5, 1) there and the quotient is at most 2 * ru).
+    """
+    divisor = torch.sigmoid(v.float()).clamp(min=DIVISOR_FLOOR)
+    return (ru.float() / divisor).to(ru.dtype)
+
+
 def make_norm(norm: Norm) -> nn.Module:
     """``"instance"`` -> :class:`InstanceNorm`; ``"none"`` -> identity."""
     if norm == "instance":
@@ -90,5 +102,4 @@ class HNU(nn.Module):
         """``x``: (B, C, H, W); ``weights``: (8, 9) mixing weights (supernet) or None."""
         ru = self._branch(x, self.ru, None if weights is None else weights[:4])
         rv = self._branch(x, self.rv, None if weights is None else weights[4:])
-        divisor = torch.sigmoid(rv.float()).clamp(min=DIVISOR_FLOOR)
-        return (ru.float() / divisor).to(ru.dtype)
+        return hadamard_quotient(ru, rv)

@@ -1,0 +1,40 @@
+"""``hadamard-restore net info``."""
+
+import json
+
+from typer.testing import CliRunner
+
+from hadamard_restore.cli import app
+from hadamard_restore.net.genotype import load_genotype
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, ["net", "info", *args])
+
+
+def test_reference_parameter_counts():
+    lol = run("paper-lol")
+    assert lol.exit_code == 0, lol.output
+    assert "527,840" in lol.output and "MACs at 600x400" in lol.output and "MiB" in lol.output
+    assert "621,408" in run("all-3c", "--size", "37x31").output
+
+
+def test_json_output_for_supernet_and_a_file(tmp_path):
+    res = run("supernet", "--size", "37x31", "--channels", "4", "--num-hnu", "1", "--json")
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.output)
+    assert info["size"] == [37, 31] and info["arch_parameters"] == 144 and info["macs"] > 0
+    path = load_genotype("all-1c").save(tmp_path / "g.json")
+    res = run(str(path), "--json", "--size", "8x8")
+    assert json.loads(res.output)["parameters"] == 79_968
+
+
+def test_errors_exit_2_with_a_message():
+    res = run("nope")
+    assert res.exit_code == 2 and "unknown genotype 'nope'" in res.output
+    res = run("paper-lol", "--size", "600")
+    assert res.exit_code == 2 and "HxW" in res.output
+    res = run("supernet", "--channels", "5")
+    assert res.exit_code == 2 and "--channels must be even" in res.output

@@ -1,0 +1,36 @@
+"""The search space as data: ordered candidate sets and layer labels (method.md 2.2, 7.2)."""
+
+import pytest
+
+from hadamard_restore.net.ops import OPS
+from hadamard_restore.net.primitives import (ABBREVIATIONS, FCM_PRIMITIVES, HNU_PRIMITIVES, group_names,
+                                             label_primitives, layer_labels)
+
+
+def test_candidate_sets_are_the_code_sets_in_code_order():
+    assert HNU_PRIMITIVES == ("skip_connect", "conv_1x1", "conv_3x3", "dilconv_3x3", "resconv_1x1",
+                              "resconv_3x3", "resdilconv_3x3", "denseblocks_1x1", "denseblocks_3x3")
+    assert FCM_PRIMITIVES == ("conv_5x5", "conv_1x1", "conv_3x3", "dilconv_3x3")
+
+
+def test_every_candidate_and_abbreviation_has_an_op():
+    assert set(OPS) == set(HNU_PRIMITIVES) | set(FCM_PRIMITIVES)
+    assert set(ABBREVIATIONS.values()) == set(OPS)
+
+
+@pytest.mark.parametrize("num_hnu", [1, 2, 7])
+def test_labels_count_order_and_candidate_sets(num_hnu):
+    labels = layer_labels(num_hnu)
+    assert len(labels) == len(set(labels)) == 18 + 8 * num_hnu
+    assert labels[0] == "enc.head" and labels[-1] == "dec.tail"
+    assert labels[1:5] == ["enc.e1a-1", "enc.e1a-2", "enc.e1b-1", "enc.e1b-2"]
+    assert labels[9:17] == [f"hnu1.r{b}{i}" for b in "uv" for i in range(4)]
+    assert labels[-10] == f"hnu{num_hnu}.rv3"
+    assert sum(label_primitives(l) == HNU_PRIMITIVES for l in labels) == 8 * num_hnu
+    assert sum(label_primitives(l) == FCM_PRIMITIVES for l in labels) == 18
+
+
+def test_group_names_rejects_zero_hnus():
+    assert group_names(2) == ["enc", "hnu1", "hnu2", "dec"]
+    with pytest.raises(ValueError, match="num_hnu must be >= 1"):
+        group_names(0)
