@@ -74,6 +74,7 @@ class ClassifierConfig(Strict):
     lr: float = Field(1e-4, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     checkpoint: Path | None = Field(None, description="use this trained classifier instead of training one")
+    eval_crop: int | None = Field(None, ge=16, description="centre crop for held-out accuracy; null: full images")
 
 
 class NetConfig(Strict):

@@ -21,5 +21,9 @@ class CheckpointError(HadamardRestoreError, ValueError):
     """A checkpoint is truncated, of another format, or does not fit the model."""
 
 
+class LossWeightsError(HadamardRestoreError, ValueError):
+    """A loss_weights.json file or name is malformed or unknown, or names VGG layers the backbone lacks."""
+
+
 class WeightsSourceError(HadamardRestoreError, ValueError):
     """A pretrained-weights source is unusable: unsafe pickle, wrong shapes, bad hash."""

@@ -7,34 +7,70 @@ from typing import Optional
 
 import typer
 
-from hadamard_restore.cli.app import OutOption, SetOption, app, not_built
+from hadamard_restore.cli.app import OutOption, SetOption, app, config_or_fail, guarded, not_built
 
 
 @app.command("classifier")
 def classifier(config: Path = typer.Argument(..., help="task YAML"),
                set_: Optional[list[str]] = SetOption, out: Optional[Path] = OutOption) -> None:
     """Train the clear-vs-degraded classifier that judges the loss search."""
-    not_built("classifier", 4)
+    cfg = config_or_fail(config, set_)
+
+    def run() -> Path:
+        from hadamard_restore.artifacts import new_run_dir
+        from hadamard_restore.losses.classifier_train import train_classifier
+
+        return train_classifier(cfg, new_run_dir(cfg, out, stage="classifier"))
+
+    path = guarded(run)
+    typer.echo(str(path))
+
+
+def _run_stage(config: Path, set_, out, resume: bool, stage: str, call) -> None:
+    """Load the config, set up the process and the run directory, make one library call."""
+    from hadamard_restore.cli.app import config_or_fail, guarded
+    from hadamard_restore.search.build import prepare_run_dir, setup
+
+    cfg = config_or_fail(config, set_)
+
+    def go():
+        env = setup(cfg)
+        run_dir = prepare_run_dir(cfg, out, stage, resume, env[1])
+        result = call(cfg, run_dir, env)
+        if env[1].is_main:
+            typer.echo(f"{stage}: {result}")
+
+    guarded(go)
 
 
 @app.command("search-loss")
 def search_loss(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOption,
                 out: Optional[Path] = OutOption, resume: bool = typer.Option(False, "--resume")) -> None:
     """Stage 1: search the loss weights and VGG layers against the classifier."""
-    not_built("search-loss", 5)
+    from hadamard_restore.search.loss_stage import search_loss as run
+
+    _run_stage(config, set_, out, resume, "search-loss",
+               lambda cfg, run_dir, env: run(cfg, run_dir, resume=resume, env=env))
 
 
 @app.command("search-arch")
 def search_arch(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOption,
                 out: Optional[Path] = OutOption,
-                loss_weights: Optional[str] = typer.Option(None, "--loss-weights"),
+                loss_weights: Optional[str] = typer.Option(
+                    None, "--loss-weights", help="loss_weights.json or bundled name (default: loss.weights)"),
                 resume: bool = typer.Option(False, "--resume")) -> None:
     """Stage 2: search the architecture with the searched loss."""
-    not_built("search-arch", 5)
+    from hadamard_restore.search.arch_stage import search_arch as run
+
+    _run_stage(config, set_, out, resume, "search-arch",
+               lambda cfg, run_dir, env: run(cfg, run_dir, loss_weights, resume=resume, env=env))
 
 
 @app.command("search")
 def search(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOption,
            out: Optional[Path] = OutOption, resume: bool = typer.Option(False, "--resume")) -> None:
     """Stage 1 then stage 2, alternated t times (or the joint mode)."""
-    not_built("search", 5)
+    from hadamard_restore.search.schedule import search as run
+
+    _run_stage(config, set_, out, resume, "search",
+               lambda cfg, run_dir, env: run(cfg, run_dir, resume=resume, env=env))

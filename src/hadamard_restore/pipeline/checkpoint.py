@@ -67,11 +67,14 @@ def genotype_from_dict(data: Mapping) -> Any:
 
 
 def loss_weights_to_dict(loss_weights: Any) -> dict:
-    """Loss weights (a ``LossMix``, anything with ``to_dict`` or a dict) as a plain JSON dict."""
+    """Loss weights (``LossMix``, ``LossWeights`` or a dict) as the plain loss_weights.json dict."""
     if loss_weights is None:
         return {}
     if isinstance(loss_weights, Mapping):
         return json.loads(json.dumps(dict(loss_weights)))
+    to_weights = getattr(loss_weights, "to_weights", None)  # a LossMix
+    if callable(to_weights):
+        loss_weights = to_weights()
     fn = getattr(loss_weights, "to_dict", None)
     if callable(fn):
         return json.loads(json.dumps(fn()))

@@ -48,39 +48,47 @@ def resolve_genotype(genotype: Any):
     return load_genotype(str(genotype))
 
 
+def resolve_loss_weights(loss_weights: Any):
+    """``LossWeights`` from a bundled name, a loss_weights.json path, a dict or a LossWeights."""
+    from hadamard_restore.losses.loss_weights import LossWeights, load_loss_weights
+
+    if isinstance(loss_weights, LossWeights):
+        return loss_weights
+    if isinstance(loss_weights, dict):
+        return LossWeights.from_dict(loss_weights)
+    return load_loss_weights(loss_weights)
+
+
 def build_loss(loss_weights: Any, cfg) -> torch.nn.Module:
-    """The fixed loss mix from a bundled name, a loss_weights.json path, a dict or a LossMix.
+    """The fixed loss mix ``sum_i beta_i loss_i`` for final training (nothing trainable).
 
-    The weights are frozen (``requires_grad=False``): final training never moves them.
+    Files whose VGG layers are named (``paper-*`` and searched results) give the discrete VGG
+    term; ``equal`` keeps the uniform average over each group's candidates. The VGG that runs
+    is ``cfg.loss.vgg_backbone`` (layers are matched by name).
     """
-    from hadamard_restore.losses import mix
+    from hadamard_restore.losses.mix import LossMix
 
-    if isinstance(loss_weights, mix.LossMix):
-        loss = loss_weights
-    else:
-        loaded = mix.load_loss_weights(str(loss_weights)) if isinstance(loss_weights, (str, Path)) else loss_weights
-        loss = loaded if isinstance(loaded, mix.LossMix) else mix.LossMix.from_dict(loaded)
+    loss = LossMix.from_weights(resolve_loss_weights(loss_weights), backbone=cfg.loss.vgg_backbone,
+                                trainable=False)
     for p in loss.parameters():
         p.requires_grad_(False)
     return loss
 
 
-def build_data(cfg) -> TrainData:
-    """Train sampler (random crops + flips, seeded generator) and held-out full images."""
+def build_data(cfg, run_dir: str | Path | None = None) -> TrainData:
+    """Train sampler (random crops + flips, seeded generator) and held-out full images.
+
+    The split used is written to ``run_dir/split.json`` (names and sha256 of every file).
+    """
     from hadamard_restore.data.dataset import PairedImages
     from hadamard_restore.data.task_data import load_pairs
 
-    train_pairs, val_pairs = load_pairs(cfg)
+    train_pairs, val_pairs = load_pairs(cfg, run_dir)
     train_set = PairedImages(train_pairs, crop=cfg.train.crop, flip=True)
     val_set = PairedImages(val_pairs[: cfg.train.val_max_images or None], crop=None, flip=False)
-    val = [_item(val_set, i) for i in range(len(val_set))]
+    val = [val_set.full(i) for i in range(len(val_set))]
     log.info("training on %d pairs, validating on %d held-out pairs", len(train_pairs), len(val))
     return TrainData(sample=train_set.sample_batch, val=val)
-
-
-def _item(dataset, i: int):
-    """One full-resolution (degraded, reference) pair, deterministic (no crop, no flip)."""
-    return dataset.__getitem__(i, torch.Generator().manual_seed(0))
 
 
 def build_model(genotype, cfg) -> torch.nn.Module:
@@ -99,7 +107,7 @@ def train(cfg, run_dir: str | Path, genotype: Any = None, loss_weights: Any = No
         cfg: the resolved ``RunConfig``.
         run_dir: the run directory (created by the caller, e.g. ``artifacts.new_run_dir``).
         genotype: name/path/dict/Genotype; default ``cfg.net.genotype``.
-        loss_weights: name/path/dict/LossMix; default ``cfg.loss.weights``.
+        loss_weights: name/path/dict/LossWeights; default ``cfg.loss.weights``.
         resume: continue from ``run_dir/last.pt``.
         on_step: optional callback after each optimizer step (tests).
         progress: show the progress bar.
@@ -109,14 +117,15 @@ def train(cfg, run_dir: str | Path, genotype: Any = None, loss_weights: Any = No
     """
     run_dir = Path(run_dir)
     geno = resolve_genotype(genotype if genotype is not None else cfg.net.genotype)
-    loss = build_loss(loss_weights if loss_weights is not None else cfg.loss.weights, cfg)
+    lw = resolve_loss_weights(loss_weights if loss_weights is not None else cfg.loss.weights)
+    loss = build_loss(lw, cfg)
     device = pick_device(cfg.device)
     dist_ctx = init_distributed(device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    data = build_data(cfg)
+    data = build_data(cfg, run_dir if dist_ctx.is_main else None)
     model = build_model(geno, cfg)
-    meta = ck.make_meta(geno, loss, cfg, model)
+    meta = ck.make_meta(geno, lw, cfg, model, vgg_backbone_used=cfg.loss.vgg_backbone)
     if dist_ctx.is_main:
         write_json(run_dir / "genotype.json", meta["genotype"])
         write_json(run_dir / "loss_weights.json", meta["loss_weights"])

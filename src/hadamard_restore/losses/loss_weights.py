@@ -1,0 +1,204 @@
+"""``loss_weights.json``: the searched (or published) loss weights as plain data.
+
+A file holds the weight ``beta_i`` of each of the eight losses by name, the chosen VGG layers by
+name (or, for a still-relaxed search state, the softmax of the selection logits per group), the
+backbone the layers were chosen on, and the scale conventions the weights assume. Weights are only
+meaningful with those scales (method.md 8.11), so a file recorded with other conventions is
+refused rather than silently mis-scaled.
+
+Bundled names (``resources/loss_weights/<name>.json``, method.md 7.1 and 8.12-8.13):
+
+- ``paper-lol``, ``paper-mit``, ``paper-uie``: the authors' rounded searched weights, TV/Laplacian
+  handled as in their final training (only MIT keeps Laplacian 0.15). MIT's VGG layers are
+  LOL's (a labelled substitute: the authors' MIT layers are not public).
+- ``paper-sihr-substitute``: a **substitute**: the stale 10-loss SIHR list mapped to the
+  ``10*(1-SSIM)`` form, TV and Laplacian dropped, group-2 layer from Fig. 8, other layers guessed.
+- ``equal``: all eight weights 1.0 and no layer choice (the search's starting point; as a fixed
+  loss the VGG term is the uniform average over each group's candidates).
+
+Examples:
+    >>> lw = load_loss_weights("paper-lol")
+    >>> lw.weights["l1"], lw.vgg_layers[0]
+    (1.38, 'relu1_1')
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+from hadamard_restore.errors import LossWeightsError
+
+LOSS_NAMES = ("l1", "l2", "color", "ssim", "vgg", "lpips", "tv", "laplacian")
+FORMAT = "hadamard-restore/loss-weights"
+VERSION = 1
+CONVENTIONS = {
+    "l1": "mean |u - u*|",
+    "l2": "mean (u - u*)^2",
+    "color": "0.1 * mean per-pixel RGB angle in degrees, dot clamped to +-0.999999",
+    "ssim": "10 * (1 - SSIM), 11x11 Gaussian sigma 1.5, C1=0.01^2, C2=0.03^2, zero padding, mean",
+    "vgg": "sum over chosen layers of mean |V(u) - V(u*)|, ImageNet mean/std, post-ReLU taps",
+    "lpips": "mean LPIPS v0.1",
+    "tv": "2 * (sum dy^2 / (C(H-1)W) + sum dx^2 / (CH(W-1))) / B",
+    "laplacian": "sum (valid 3x3 Laplacian)^2 / (CHW) / B",
+}
+
+
+@dataclass
+class LossWeights:
+    """Loss weights by name plus the VGG layer choice.
+
+    Attributes:
+        weights: ``{loss name: beta >= 0}`` for all of :data:`LOSS_NAMES`.
+        vgg_layers: four post-ReLU names (one per group) or ``None`` (relaxed / uniform).
+        vgg_backbone: the backbone the layers (or softmax) were chosen on.
+        vgg_softmax: relaxed state, ``[{name: probability}]`` per group, or ``None``.
+        lpips_net: LPIPS trunk, ``"alex"`` as the authors.
+        lpips_normalize: ``False`` (authors: [0,1] inputs fed directly) or ``True`` ([-1,1]).
+        name, source, notes: provenance; ``substitute`` marks values that are not the authors'.
+    """
+
+    weights: dict[str, float]
+    vgg_layers: list[str] | None = None
+    vgg_backbone: str = "vgg16"
+    vgg_softmax: list[dict[str, float]] | None = None
+    lpips_net: str = "alex"
+    lpips_normalize: bool = False
+    name: str | None = None
+    substitute: bool = False
+    source: str = ""
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_list(self) -> list[float]:
+        """The weights in code order ``[l1, l2, color, ssim, vgg, lpips, tv, laplacian]``."""
+        return [self.weights[n] for n in LOSS_NAMES]
+
+    def argmax_layers(self) -> list[str] | None:
+        """The chosen layers, or for a relaxed state the most probable layer of each group."""
+        if self.vgg_layers is not None:
+            return list(self.vgg_layers)
+        if self.vgg_softmax is None:
+            return None
+        return [max(g, key=g.get) for g in self.vgg_softmax]
+
+    def without(self, *names: str) -> "LossWeights":
+        """A copy with the named terms' weights set to 0 (e.g. stage 2 drops ``tv``, ``laplacian``)."""
+        unknown = [n for n in names if n not in LOSS_NAMES]
+        if unknown:
+            raise LossWeightsError(f"unknown loss names {unknown}; known: {', '.join(LOSS_NAMES)}")
+        return replace(self, weights={n: (0.0 if n in names else w) for n, w in self.weights.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT, "version": VERSION, "name": self.name,
+            "order": list(LOSS_NAMES),
+            "weights": {n: float(self.weights[n]) for n in LOSS_NAMES},
+            "vgg": {"backbone": self.vgg_backbone, "layers": self.vgg_layers, "softmax": self.vgg_softmax,
+                    **({"argmax": self.argmax_layers()} if self.vgg_softmax is not None else {})},
+            "lpips": {"net": self.lpips_net, "normalize": self.lpips_normalize},
+            "conventions": dict(CONVENTIONS),
+            "substitute": self.substitute, "source": self.source, "notes": self.notes,
+            **({"extra": self.extra} if self.extra else {}),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``loss_weights.json`` atomically."""
+        from hadamard_restore.artifacts import write_json
+
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], origin: str = "loss weights") -> "LossWeights":
+        """Validate and parse; every problem raises :class:`LossWeightsError` naming ``origin``."""
+
+        def bad(msg: str) -> LossWeightsError:
+            return LossWeightsError(f"{origin}: {msg}")
+
+        if not isinstance(d, Mapping):
+            raise bad("the top level must be a JSON object")
+        if d.get("format", FORMAT) != FORMAT or d.get("version", VERSION) != VERSION:
+            raise bad(f"unsupported format {d.get('format')!r} version {d.get('version')!r} "
+                      f"(expected {FORMAT!r} version {VERSION})")
+        raw = d.get("weights")
+        if isinstance(raw, list):
+            if len(raw) != len(LOSS_NAMES):
+                raise bad(f"a weight list needs {len(LOSS_NAMES)} values in the order {list(LOSS_NAMES)}")
+            raw = dict(zip(LOSS_NAMES, raw))
+        if not isinstance(raw, Mapping):
+            raise bad("'weights' must map loss names to numbers, e.g. {\"l1\": 1.0, ...}")
+        unknown = sorted(set(raw) - set(LOSS_NAMES))
+        missing = [n for n in LOSS_NAMES if n not in raw]
+        if unknown or missing:
+            raise bad(f"weights must name exactly {list(LOSS_NAMES)} "
+                      f"(unknown: {unknown or 'none'}, missing: {missing or 'none'})")
+        weights = {}
+        for n in LOSS_NAMES:
+            v = raw[n]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise bad(f"weight {n!r} must be a finite number >= 0, got {v!r}")
+            weights[n] = float(v)
+        conv = d.get("conventions")
+        if conv is not None and conv != CONVENTIONS:
+            diff = sorted(k for k in set(conv) | set(CONVENTIONS) if conv.get(k) != CONVENTIONS.get(k))
+            raise bad(f"the weights assume other loss scales than this code for {diff}; "
+                      "re-run the loss search or convert the weights to these conventions")
+        vgg = d.get("vgg") or {}
+        layers, softmax = vgg.get("layers"), vgg.get("softmax")
+        if layers is not None and (not isinstance(layers, list) or not all(isinstance(x, str) for x in layers)):
+            raise bad(f"vgg.layers must be a list of layer names like 'relu3_1', got {layers!r}")
+        if softmax is not None and (not isinstance(softmax, list) or not all(isinstance(g, Mapping) for g in softmax)):
+            raise bad("vgg.softmax must be a list with one {layer: probability} object per group")
+        backbone = vgg.get("backbone", "vgg16")
+        if backbone not in ("vgg16", "vgg19"):
+            raise bad(f"vgg.backbone must be 'vgg16' or 'vgg19', got {backbone!r}")
+        if layers is not None:
+            from hadamard_restore.losses.vgg import backbone_layer_names, candidate_groups, check_layers
+
+            try:
+                check_layers(layers, candidate_groups(backbone_layer_names(backbone)), backbone)
+            except LossWeightsError as exc:
+                raise bad(str(exc)) from None
+        lp = d.get("lpips") or {}
+        return cls(weights=weights, vgg_layers=layers, vgg_backbone=backbone,
+                   vgg_softmax=[dict(g) for g in softmax] if softmax is not None else None,
+                   lpips_net=lp.get("net", "alex"), lpips_normalize=bool(lp.get("normalize", False)),
+                   name=d.get("name"), substitute=bool(d.get("substitute", False)),
+                   source=d.get("source", ""), notes=d.get("notes", ""), extra=dict(d.get("extra", {})))
+
+
+def bundled_names() -> list[str]:
+    """Names of the loss-weight files shipped in ``resources/loss_weights``."""
+    folder = resources.files("hadamard_restore") / "resources" / "loss_weights"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+def load_loss_weights(name_or_path: str | Path) -> LossWeights:
+    """A bundled name (``paper-lol``, ``equal``, ...) or a path to a ``loss_weights.json``.
+
+    Raises:
+        LossWeightsError: unknown name and no such file, invalid JSON, or invalid content.
+    """
+    key = str(name_or_path)
+    names = bundled_names()
+    if key in names:
+        text = (resources.files("hadamard_restore") / "resources" / "loss_weights" / f"{key}.json").read_text()
+        origin = f"bundled loss weights {key!r}"
+    else:
+        path = Path(key)
+        if path.is_dir():
+            path = path / "loss_weights.json"
+        if not path.is_file():
+            raise LossWeightsError(f"no loss weights named {key!r} and no file at {path}; "
+                                   f"use one of {', '.join(names)} or a path to a loss_weights.json")
+        text, origin = path.read_text(), str(path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LossWeightsError(f"{origin} is not valid JSON ({exc}); was it truncated?") from None
+    return LossWeights.from_dict(data, origin)
+

@@ -1,0 +1,245 @@
+"""The loss mix ``L = sum_i beta_i * loss_i`` with searched weights and VGG layers (method.md 3).
+
+:class:`LossMix` owns the upper-level variables of the loss search as ``nn.Parameter``s: ``beta``
+(shape ``(8,)``, code order ``[l1, l2, color, ssim, vgg, lpips, tv, laplacian]``) and, while the
+VGG layer choice is relaxed, one logit vector ``gamma_g`` per VGG group (``vgg_logits``). Its
+``state_dict`` holds only these; the frozen VGG and LPIPS networks are kept outside the module
+tree (built lazily on first use, moved to the input's device and dtype), so checkpoints stay small.
+
+- ``beta`` starts at 1.0 (method.md 3.1); after each upper step call :meth:`LossMix.project_`,
+  which resets negative entries to 0 (the projection of the authors' code).
+- A term whose weight is exactly 0 is not computed when no gradient with respect to ``beta`` is
+  being taken (fixed weights, ``torch.no_grad``, or ``skip_zero=True``). During the search the
+  authors' code computed every term, so a weight projected to 0 can grow again; the default keeps
+  that behaviour whenever ``beta`` requires grad. Pass ``skip_zero=True`` for a lower-level step,
+  where a zero-weight term contributes no gradient to the network weights.
+- :meth:`LossMix.fixed` gives the discrete mix (argmax layer per group, weights as constants).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from hadamard_restore.errors import LossWeightsError
+from hadamard_restore.losses import functional as LF
+from hadamard_restore.losses.loss_weights import LOSS_NAMES, LossWeights, load_loss_weights
+from hadamard_restore.losses.vgg import (
+    VGGTaps, backbone_layer_names, candidate_groups, check_layers, layer_names, load_features,
+    relaxed_layer_weights, vgg_loss,
+)
+
+
+__all__ = ["LossMix", "load_loss_weights"]
+
+
+def _weights_list(weights: Mapping[str, float] | Sequence[float] | None) -> list[float]:
+    if weights is None:
+        return [1.0] * len(LOSS_NAMES)
+    if isinstance(weights, Mapping):
+        unknown = sorted(set(weights) - set(LOSS_NAMES))
+        if unknown:
+            raise LossWeightsError(f"unknown loss names {unknown}; known: {', '.join(LOSS_NAMES)}")
+        return [float(weights.get(n, 0.0)) for n in LOSS_NAMES]
+    values = [float(v) for v in weights]
+    if len(values) != len(LOSS_NAMES):
+        raise LossWeightsError(f"expected {len(LOSS_NAMES)} weights in the order {list(LOSS_NAMES)}, "
+                               f"got {len(values)}")
+    return values
+
+
+class LossMix(nn.Module):
+    """Weighted sum of the eight losses; ``forward(out, target) -> (total, terms)``.
+
+    Args:
+        weights: ``{name: beta}`` (missing names are 0), a list of 8 in code order, or ``None``
+            for all 1.0 (the search's start). Negative values are rejected.
+        vgg_layers: four post-ReLU names (discrete VGG term), or ``None`` for the relaxed term.
+        backbone: ``"vgg16"`` (default, provisionable offline) or ``"vgg19"``.
+        vgg_softmax: relaxed start as probabilities per group (logits = their log); else the
+            logits start at ``1e-3 * N(0, 1)`` from ``generator``, or at 0 without one.
+        vgg_features, lpips_model: explicit frozen networks instead of the weights cache.
+        lpips_net, lpips_normalize: LPIPS trunk and the [-1, 1] mapping flag (authors: ``False``).
+        generator: randomness for the logits.
+        trainable: whether ``beta`` (and the logits) require grad.
+    """
+
+    def __init__(self, weights: Mapping[str, float] | Sequence[float] | None = None,
+                 vgg_layers: Sequence[str] | None = None, backbone: str = "vgg16", *,
+                 vgg_softmax: Sequence[Mapping[str, float]] | None = None,
+                 vgg_features: nn.Sequential | None = None, lpips_model: nn.Module | None = None,
+                 lpips_net: str = "alex", lpips_normalize: bool = False,
+                 generator: torch.Generator | None = None, trainable: bool = True):
+        super().__init__()
+        values = _weights_list(weights)
+        if any(not (v >= 0) for v in values):
+            raise LossWeightsError(f"loss weights must be >= 0, got {dict(zip(LOSS_NAMES, values))}")
+        self.beta = nn.Parameter(torch.tensor(values), requires_grad=trainable)
+        names = layer_names(vgg_features) if vgg_features is not None else backbone_layer_names(backbone)
+        self.backbone = backbone
+        self.groups = candidate_groups(names)
+        self.vgg_layers = None if vgg_layers is None else check_layers(vgg_layers, self.groups, backbone)
+        self.vgg_logits = nn.ParameterList()
+        if self.vgg_layers is None:
+            for g, cands in enumerate(self.groups):
+                self.vgg_logits.append(nn.Parameter(self._init_logits(g, cands, vgg_softmax, generator),
+                                                    requires_grad=trainable))
+        self.lpips_net, self.lpips_normalize = lpips_net, lpips_normalize
+        self._backbones: dict[str, nn.Module] = {}      # outside the module tree on purpose
+        if vgg_features is not None:
+            self._backbones["vgg_features"] = vgg_features
+        if lpips_model is not None:
+            self._backbones["lpips"] = lpips_model
+
+    def _init_logits(self, g: int, cands: list[str], softmax, generator) -> Tensor:
+        if softmax is not None:
+            probs = softmax[g] if g < len(softmax) else {}
+            if sorted(probs) != sorted(cands):
+                raise LossWeightsError(f"VGG group {g + 1}: recorded layers {sorted(probs)} are not this "
+                                       f"backbone's candidates {cands}; use the backbone they were searched on")
+            return torch.log(torch.tensor([max(float(probs[c]), 1e-12) for c in cands]))
+        if generator is None:
+            return torch.zeros(len(cands))
+        return 1e-3 * torch.randn(len(cands), generator=generator)
+
+    # -- construction from / to plain data -------------------------------------------------
+    @classmethod
+    def from_weights(cls, lw: LossWeights, backbone: str = "vgg16", **kwargs) -> "LossMix":
+        """Build from :class:`LossWeights`; ``backbone`` is the VGG that runs (layers by name)."""
+        return cls(lw.weights, lw.vgg_layers, backbone, vgg_softmax=lw.vgg_softmax,
+                   lpips_net=lw.lpips_net, lpips_normalize=lw.lpips_normalize, **kwargs)
+
+    def to_weights(self, name: str | None = None, **provenance) -> LossWeights:
+        """The current state as :class:`LossWeights` (relaxed: with the softmax per group)."""
+        return LossWeights(
+            weights=dict(zip(LOSS_NAMES, self.beta.detach().cpu().tolist())),
+            vgg_layers=list(self.vgg_layers) if self.vgg_layers is not None else None,
+            vgg_backbone=self.backbone, vgg_softmax=self.vgg_softmax(),
+            lpips_net=self.lpips_net, lpips_normalize=self.lpips_normalize, name=name, **provenance)
+
+    def to_dict(self) -> dict:
+        """The ``loss_weights.json`` content of the current state."""
+        return self.to_weights().to_dict()
+
+    def save(self, path, name: str | None = None, **provenance):
+        """Write ``loss_weights.json`` (atomic)."""
+        return self.to_weights(name, **provenance).save(path)
+
+    # -- searched variables -------------------------------------------------------------------
+    @property
+    def relaxed(self) -> bool:
+        return self.vgg_layers is None
+
+    def upper_parameters(self) -> list[nn.Parameter]:
+        """``beta`` and the VGG logits (empty when discrete): the stage-1 upper variables."""
+        return [self.beta, *self.vgg_logits]
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        """Project onto ``beta >= 0`` (reset negative weights to 0), in place."""
+        self.beta.clamp_(min=0.0)
+
+    def vgg_softmax(self) -> list[dict[str, float]] | None:
+        if not self.relaxed:
+            return None
+        return [dict(zip(c, torch.softmax(g.detach(), 0).tolist())) for c, g in zip(self.groups, self.vgg_logits)]
+
+    def selected_layers(self) -> list[str]:
+        """The chosen layer per group: the fixed ones, or the argmax of the logits (first on ties)."""
+        if not self.relaxed:
+            return list(self.vgg_layers)
+        return [c[int(torch.argmax(g.detach()))] for c, g in zip(self.groups, self.vgg_logits)]
+
+    def fixed(self, decimals: int | None = None) -> "LossMix":
+        """The discrete mix: argmax layers, weights as constants (optionally rounded like the paper)."""
+        w = self.beta.detach().cpu().tolist()
+        if decimals is not None:
+            w = [round(v, decimals) for v in w]
+        mix = LossMix(w, self.selected_layers(), self.backbone, lpips_net=self.lpips_net,
+                      lpips_normalize=self.lpips_normalize, trainable=False,
+                      vgg_features=self._backbones.get("vgg_features"), lpips_model=self._backbones.get("lpips"))
+        return mix.to(self.beta.device)
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def _on(self, key: str, module: nn.Module, like: Tensor) -> nn.Module:
+        p = next(module.parameters(), None)
+        if p is not None and (p.device != like.device or p.dtype != like.dtype):
+            module.to(device=like.device, dtype=like.dtype)
+        self._backbones[key] = module
+        return module
+
+    def _taps(self, like: Tensor) -> VGGTaps:
+        if "taps" not in self._backbones:
+            feats = self._backbones.get("vgg_features")
+            if feats is None:
+                feats = self._backbones["vgg_features"] = load_features(self.backbone)
+            names = self.vgg_layers if not self.relaxed else [n for c in self.groups for n in c]
+            self._backbones["taps"] = VGGTaps(feats, names)
+        return self._on("taps", self._backbones["taps"], like)
+
+    def _lpips(self, like: Tensor) -> nn.Module:
+        if "lpips" not in self._backbones:
+            from hadamard_restore import weights
+
+            self._backbones["lpips"] = weights.lpips_model(self.lpips_net)
+        return self._on("lpips", self._backbones["lpips"], like)
+
+    def vgg_layer_weights(self) -> dict[str, float | Tensor]:
+        if not self.relaxed:
+            return {n: 1.0 for n in self.vgg_layers}
+        return relaxed_layer_weights(self.groups, list(self.vgg_logits))
+
+    def term(self, name: str, out: Tensor, target: Tensor) -> Tensor:
+        """The unweighted value of one loss (scalar)."""
+        if name == "l1":
+            return LF.l1(out, target)
+        if name == "l2":
+            return LF.l2(out, target)
+        if name == "color":
+            return LF.color_angle(out, target)
+        if name == "ssim":
+            return LF.ssim_loss(out, target)
+        if name == "vgg":
+            return vgg_loss(out, target, self._taps(out), self.vgg_layer_weights())
+        if name == "lpips":
+            return LF.lpips_loss(out, target, self._lpips(out), self.lpips_normalize)
+        if name == "tv":
+            return LF.tv(out)
+        if name == "laplacian":
+            return LF.laplacian(out)
+        raise LossWeightsError(f"unknown loss {name!r}; known: {', '.join(LOSS_NAMES)}")
+
+    def forward(self, out: Tensor, target: Tensor, skip_zero: bool | None = None
+                ) -> tuple[Tensor, dict[str, Tensor]]:
+        """``total = sum_i beta_i * terms[i]`` over the computed terms.
+
+        Args:
+            out: restored images ``(B, 3, H, W)`` (unclamped).
+            target: references ``(B, 3, H, W)`` in ``[0, 1]``.
+            skip_zero: skip terms whose weight is exactly 0; default: skip unless a gradient with
+                respect to ``beta`` is being taken (see the module docstring).
+
+        Returns:
+            ``(total, terms)``: the scalar loss and ``{name: unweighted value}`` of every computed
+            term (still attached to the graph; call ``.item()`` to log).
+        """
+        if out.shape != target.shape:
+            raise ValueError(f"LossMix: output {tuple(out.shape)} and reference {tuple(target.shape)} "
+                             "differ in shape; crop them to the same size")
+        if skip_zero is None:
+            skip_zero = not (torch.is_grad_enabled() and self.beta.requires_grad)
+        values = self.beta.detach().cpu().tolist()
+        total, terms = out.new_zeros(()), {}
+        for i, name in enumerate(LOSS_NAMES):
+            if skip_zero and values[i] == 0.0:
+                continue
+            terms[name] = self.term(name, out, target)
+            total = total + self.beta[i] * terms[name]
+        return total, terms
+
+    def extra_repr(self) -> str:
+        w = ", ".join(f"{n}={v:.3g}" for n, v in zip(LOSS_NAMES, self.beta.detach().cpu().tolist()))
+        layers = "relaxed" if self.relaxed else ",".join(self.vgg_layers)
+        return f"{w}; vgg={self.backbone}[{layers}]"
