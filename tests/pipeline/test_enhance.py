@@ -15,7 +15,7 @@ from hadamard_restore.data.png16 import png_bit_depth
 from hadamard_restore.errors import DataError
 from hadamard_restore.net.network import HadamardNet
 from hadamard_restore.pipeline.checkpoint import load_model, save_model
-from hadamard_restore.pipeline.enhance import collect_inputs, enhance, enhance_tensor, source_bits
+from hadamard_restore.pipeline.enhance import collect_inputs, enhance, enhance_tensor, read_with_bits
 from hadamard_restore.pipeline.tiling import tiled_apply
 
 
@@ -58,6 +58,8 @@ def test_collect_inputs_files_folders_recursive(tmp_path):
 
 
 def test_enhance_formats_and_a_bad_file(model_file, model, tmp_path, gen):
+    import tifffile
+
     src = tmp_path / "in"
     src.mkdir()
     Image.fromarray(_rgb(gen)).save(src / "rgb.png")
@@ -66,6 +68,8 @@ def test_enhance_formats_and_a_bad_file(model_file, model, tmp_path, gen):
     rgba = np.concatenate([_rgb(gen), np.full((37, 31, 1), 128, np.uint8)], axis=2)
     Image.fromarray(rgba, mode="RGBA").save(src / "alpha.png")
     write_image(src / "deep.png", torch.rand(3, 29, 35, generator=gen), bits=16)
+    tifffile.imwrite(src / "scan.tif", (torch.rand(33, 27, 3, generator=gen).numpy() * 65535).astype(np.uint16),
+                     photometric="rgb")
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise when shown
     Image.fromarray(_rgb(gen, 37, 31)).save(src / "rotated.jpg", exif=exif, quality=95)
@@ -75,15 +79,15 @@ def test_enhance_formats_and_a_bad_file(model_file, model, tmp_path, gen):
     with pytest.warns(UserWarning, match="alpha"):
         report = enhance(model_file, [src], out, EnhanceConfig(), "cpu", on_image=lambda s, d: seen.append(s.name))
     names = sorted(d.name for _, d in report.written)
-    assert names == ["alpha.png", "deep.png", "grey.png", "photo.png", "rgb.png", "rotated.png"]
+    assert names == ["alpha.png", "deep.png", "grey.png", "photo.png", "rgb.png", "rotated.png", "scan.png"]
     assert [s.name for s, _ in report.failed] == ["broken.png"] and "broken.png" in report.failed[0][1]
-    assert not report.ok and "1 failed" in report.summary() and len(seen) == 7
+    assert not report.ok and "1 failed" in report.summary() and len(seen) == 8
     for src_file, dst in report.written:
         got = read_image(dst)
         want = _expected(model, src_file)
         assert got.shape == want.shape
         bits = png_bit_depth(dst.read_bytes())
-        assert bits == (16 if src_file.name == "deep.png" else 8)
+        assert bits == (16 if src_file.name in ("deep.png", "scan.tif") else 8)
         assert (got - want).abs().max() <= 0.5 / (2 ** bits - 1) + 1e-6
     assert read_image(out / "rotated.png").shape == (3, 31, 37)  # upright: EXIF applied
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
@@ -119,11 +123,20 @@ def test_bad_tiling_config_is_explained(model_file, tmp_path, gen):
         enhance(model_file, [tmp_path / "x.png"], tmp_path / "o", EnhanceConfig(tile=34, overlap=8))
 
 
-def test_source_bits(tmp_path, gen):
+def test_read_with_bits(tmp_path, gen):
+    import tifffile
+
     write_image(tmp_path / "16.png", torch.rand(3, 5, 7, generator=gen), bits=16)
     write_image(tmp_path / "8.png", torch.rand(3, 5, 7, generator=gen))
-    Image.fromarray((np.arange(35).reshape(5, 7) * 1000).astype(np.uint16)).save(tmp_path / "g16.tif")
-    assert (source_bits(tmp_path / "16.png"), source_bits(tmp_path / "8.png"), source_bits(tmp_path / "g16.tif")) == (16, 8, 16)
+    grey16 = (np.arange(35).reshape(5, 7) * 1000).astype(np.uint16)
+    Image.fromarray(grey16).save(tmp_path / "g16.tif")
+    colour16 = (torch.rand(5, 7, 3, generator=gen).numpy() * 65535).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "c16.tif", colour16, photometric="rgb")
+    bits = {name: read_with_bits(tmp_path / name)[1] for name in ("16.png", "8.png", "g16.tif", "c16.tif")}
+    assert bits == {"16.png": 16, "8.png": 8, "g16.tif": 16, "c16.tif": 16}
+    img, _ = read_with_bits(tmp_path / "c16.tif")
+    assert torch.allclose(img, torch.from_numpy(colour16.astype(np.float32) / 65535).permute(2, 0, 1))
+    assert torch.allclose(read_with_bits(tmp_path / "g16.tif")[0][1], torch.from_numpy(grey16 / 65535).float())
 
 
 def test_cli_enhance_exit_code_and_summary(model_file, tmp_path, gen):

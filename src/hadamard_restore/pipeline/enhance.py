@@ -10,7 +10,7 @@ Choices (documented here because users ask about them):
   its name. Files found inside a folder keep their path relative to that folder. Two inputs
   that would produce the same output file are an error for the second one (it is reported
   and skipped), and an output never overwrites its own input.
-* **Bit depth.** 16-bit inputs (16-bit PNG, 16-bit greyscale TIFF) are written as 16-bit PNG,
+* **Bit depth.** 16-bit inputs (16-bit PNG or TIFF, colour or grey) are written as 16-bit PNG,
   so no precision is thrown away; everything else is written as 8-bit PNG.
 * **Colour.** Greyscale inputs are enhanced as RGB (grey repeated) and written as RGB; an
   alpha channel is dropped (``data.io`` warns once); EXIF orientation is applied on
@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -44,7 +45,6 @@ from hadamard_restore.pipeline.tiling import check_tiling, tiled_apply
 from hadamard_restore.runtime import get_logger
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 log = get_logger(__name__)
 
@@ -104,20 +104,18 @@ def collect_inputs(inputs: Iterable[str | Path], recursive: bool = False,
     return found
 
 
-def source_bits(path: str | Path) -> int:
-    """16 for a 16-bit PNG or 16-bit greyscale TIFF/PGM (read from the header), else 8."""
-    path = Path(path)
-    with open(path, "rb") as fh:
-        head = fh.read(25)
-    if head[:8] == _PNG_SIGNATURE and len(head) == 25:
-        return 16 if head[24] == 16 else 8  # IHDR bit depth
-    try:
-        from PIL import Image
+def read_with_bits(path: str | Path) -> tuple[torch.Tensor, int]:
+    """Read an image (``data.io``: 8/16-bit, grey, alpha, EXIF) and say its bit depth.
 
-        with Image.open(path) as im:
-            return 16 if im.mode.startswith("I;16") or im.mode == "I" else 8
-    except Exception:
-        return 8  # the reader reports the real problem
+    Returns:
+        ``(image (3, H, W) float32 in [0, 1], bits)`` with ``bits`` 16 when the file holds
+        16-bit samples (16-bit PNG or TIFF, colour or grey), else 8.
+    """
+    from hadamard_restore.data.io import array_to_tensor, read_image_array
+
+    array = read_image_array(path)
+    bits = 16 if array.dtype == np.uint16 else 8
+    return array_to_tensor(array), bits
 
 
 def enhance_tensor(model: nn.Module, image: torch.Tensor, cfg: EnhanceConfig,
@@ -205,7 +203,7 @@ def enhance(checkpoint: str | Path | nn.Module, inputs: Iterable[str | Path], ou
         DataError: no input exists or no image was found; CheckpointError: bad model file;
         ConfigError: tile not a multiple of 4 or overlap above tile / 2.
     """
-    from hadamard_restore.data.io import read_image, write_image
+    from hadamard_restore.data.io import write_image
 
     cfg = cfg or EnhanceConfig()
     try:
@@ -226,9 +224,10 @@ def enhance(checkpoint: str | Path | nn.Module, inputs: Iterable[str | Path], ou
             if key in claimed:
                 raise DataError(f"output {dst} is already taken by {claimed[key]}; enhance inputs "
                                 "with the same name into different --out folders")
-            bits = source_bits(src)
+            image, bits = read_with_bits(src)
             with _TileBar(src.name) as bar:
-                result = enhance_tensor(model, read_image(src), cfg, device, progress=bar)
+                result = enhance_tensor(model, image, cfg, device, progress=bar)
+            del image
             write_image(dst, result, bits=bits)
             claimed[key] = src
             report.written.append((src, dst))
