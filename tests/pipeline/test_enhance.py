@@ -15,7 +15,8 @@ from hadamard_restore.data.png16 import png_bit_depth
 from hadamard_restore.errors import DataError
 from hadamard_restore.net.network import HadamardNet
 from hadamard_restore.pipeline.checkpoint import load_model, save_model
-from hadamard_restore.pipeline.enhance import collect_inputs, enhance, enhance_tensor, read_with_bits
+from hadamard_restore.pipeline.enhance import collect_inputs, enhance, enhance_tensor, read_with_bits, stats_image
+from hadamard_restore.pipeline.norm_stats import record_norm_stats, replay_norm_stats
 from hadamard_restore.pipeline.tiling import tiled_apply
 
 
@@ -95,7 +96,7 @@ def test_enhance_formats_and_a_bad_file(model_file, model, tmp_path, gen):
 
 def test_large_images_are_tiled_and_blended(model, gen):
     img = torch.rand(3, 45, 53, generator=gen)
-    cfg = EnhanceConfig(tile=32, overlap=12, max_untiled_pixels=45 * 53 - 1)
+    cfg = EnhanceConfig(tile=32, overlap=12, max_untiled_pixels=45 * 53 - 1, norm_stats="tile")
     tiled = enhance_tensor(model, img, cfg)
     whole = enhance_tensor(model, img, cfg.model_copy(update={"max_untiled_pixels": 45 * 53}))
     with torch.inference_mode():
@@ -104,6 +105,41 @@ def test_large_images_are_tiled_and_blended(model, gen):
     assert tiled.shape == (3, 45, 53) and 0 <= tiled.min() and tiled.max() <= 1
     # instance norm sees per-tile statistics, so a tiled run is not the one-pass result
     assert (tiled - whole).abs().max() > 1e-3
+
+
+def test_global_norm_stats_remove_the_tiling_error_of_instance_norm(gen):
+    # all-1x1 network: apart from instance norm every output pixel depends on its own 4x4 block,
+    # so with tiles aligned to 4 the only tiling error comes from the normalisation statistics
+    net = HadamardNet("all-1c", channels=8, generator=torch.Generator().manual_seed(2)).eval()
+    img = torch.rand(1, 3, 64, 80, generator=gen) * 0.5
+    with torch.inference_mode():
+        whole = net(img)
+        per_tile = tiled_apply(net, img, 32, 8)
+        with replay_norm_stats(net, record_norm_stats(net, img)):
+            replayed = tiled_apply(net, img, 32, 8)
+    assert (per_tile - whole).abs().mean() > 1e-2
+    assert torch.allclose(replayed, whole, atol=1e-5)
+
+
+def test_enhance_global_mode_uses_statistics_of_the_downscaled_image(model, gen):
+    img = torch.rand(3, 45, 53, generator=gen)
+    cfg = EnhanceConfig(tile=32, overlap=12, max_untiled_pixels=600, norm_stats="global")
+    got = enhance_tensor(model, img, cfg)
+    with torch.inference_mode():
+        small = stats_image(img[None], 600)
+        assert small.shape[-2:] == (22, 26)  # floor(side * sqrt(600 / (45 * 53)))
+        with replay_norm_stats(model, record_norm_stats(model, small)):
+            want = tiled_apply(model, img[None], 32, 12)[0].clamp(0, 1)
+    assert torch.allclose(got, want, atol=1e-6)
+    assert all("forward" not in vars(m) for m in model.modules() if type(m).__name__ == "InstanceNorm")
+
+
+def test_stats_image_fits_the_budget():
+    x = torch.rand(1, 3, 400, 600)
+    small = stats_image(x, 60_000)
+    assert small.shape[-2:] == (200, 300) and small.shape[-2] * small.shape[-1] <= 60_000
+    assert stats_image(x, 10**6) is x
+    assert torch.allclose(small.mean(), x.mean(), atol=1e-5)  # area resampling keeps the mean
 
 
 def test_collisions_and_overwrites_are_refused(model_file, tmp_path, gen):

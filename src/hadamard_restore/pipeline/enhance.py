@@ -18,9 +18,12 @@ Choices (documented here because users ask about them):
 * **Size.** Images with at most ``cfg.max_untiled_pixels`` pixels run in one pass (exactly
   the network's output). Larger ones run tile by tile (:mod:`.tiling`, tiles of
   ``cfg.tile`` with ``cfg.overlap`` overlap), holding only the output buffer and one tile.
-  Because every HNU normalises with whole-image statistics, tiled output differs slightly
-  from a one-pass run; the raised-cosine blending hides the seams. A one-pass run that
-  runs out of GPU memory is retried tiled.
+  Every HNU normalises with whole-image statistics, which a tile cannot see: with
+  ``cfg.norm_stats="global"`` (default) the statistics are recorded once on a copy of the
+  whole image downscaled to ``max_untiled_pixels`` and replayed for every tile
+  (:mod:`.norm_stats`); with ``"tile"`` each tile uses its own (tiles then differ in tone,
+  and the raised-cosine blending turns the differences into smooth transitions, not seams).
+  A one-pass run that runs out of GPU memory is retried tiled.
 * **Failures.** An unreadable or corrupt file (or any error on one image) is logged with its
   reason and skipped; the rest go through. :class:`EnhanceReport` lists both, and the CLI
   exits non-zero when anything failed.
@@ -31,6 +34,7 @@ Choices (documented here because users ask about them):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -41,6 +45,7 @@ from torch import nn
 
 from hadamard_restore.config import ConfigError, EnhanceConfig
 from hadamard_restore.errors import DataError
+from hadamard_restore.pipeline.norm_stats import has_instance_norm, record_norm_stats, replay_norm_stats
 from hadamard_restore.pipeline.tiling import check_tiling, tiled_apply
 from hadamard_restore.runtime import get_logger
 
@@ -150,8 +155,29 @@ def enhance_tensor(model: nn.Module, image: torch.Tensor, cfg: EnhanceConfig,
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
         if out is None:
-            out = tiled_apply(run, x, cfg.tile, cfg.overlap, progress=progress)
+            out = _tiled(model, run, x, cfg, device, progress)
         return out[0].clamp_(0.0, 1.0)
+
+
+def stats_image(x: torch.Tensor, max_pixels: int) -> torch.Tensor:
+    """``x`` (1, 3, H, W) area-downscaled to at most ``max_pixels`` pixels (aspect kept, sides >= 8)."""
+    height, width = x.shape[-2:]
+    scale = min(1.0, math.sqrt(max_pixels / (height * width)))
+    size = (max(8, math.floor(height * scale)), max(8, math.floor(width * scale)))
+    if size == (height, width):
+        return x
+    return torch.nn.functional.interpolate(x, size=size, mode="area")
+
+
+def _tiled(model: nn.Module, run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+           cfg: EnhanceConfig, device: torch.device, progress: Callable[[int, int], None] | None) -> torch.Tensor:
+    """Tiled inference; with ``norm_stats="global"`` every tile is normalised with the statistics
+    of a downscaled copy of the whole image (:mod:`.norm_stats`)."""
+    if cfg.norm_stats == "tile" or not has_instance_norm(model):
+        return tiled_apply(run, x, cfg.tile, cfg.overlap, progress=progress)
+    stats = record_norm_stats(model, stats_image(x, cfg.max_untiled_pixels).to(device))
+    with replay_norm_stats(model, stats):
+        return tiled_apply(run, x, cfg.tile, cfg.overlap, progress=progress)
 
 
 class _TileBar:
