@@ -180,7 +180,7 @@ def test_cli_enhance_exit_code_and_summary(model_file, tmp_path, gen):
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
     runner = CliRunner()
     res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "good.png"), "--out", str(tmp_path / "o"),
-                              "--tile", "32", "--overlap", "8", "--max-untiled-pixels", "100"])
+                              "--tile", "32", "--overlap", "8", "--max-untiled-pixels", "100", "--norm-stats", "tile"])
     assert res.exit_code == 0, res.output
     assert "enhanced 1 image(s), 0 failed" in res.output and (tmp_path / "o" / "good.png").is_file()
     res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "good.png"), str(tmp_path / "bad.jpg"),
@@ -190,6 +190,9 @@ def test_cli_enhance_exit_code_and_summary(model_file, tmp_path, gen):
     res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "good.png"), "--out", str(tmp_path / "o3"),
                               "--tile", "34"])
     assert res.exit_code == 2 and "multiple of 4" in res.output
+    res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "good.png"), "--out", str(tmp_path / "o4"),
+                              "--norm-stats", "batch"])
+    assert res.exit_code == 2 and "norm_stats" in res.output
 
 
 def test_cli_enhance_bad_device_and_missing_input(model_file, tmp_path):

@@ -18,6 +18,9 @@ def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or
             overlap: Optional[int] = typer.Option(None, "--overlap", help="overlap between tiles, pixels"),
             max_untiled_pixels: Optional[int] = typer.Option(
                 None, "--max-untiled-pixels", help="images with more pixels than this are tiled"),
+            norm_stats: Optional[str] = typer.Option(
+                None, "--norm-stats", help="tiled runs: instance-norm statistics 'global' (from a downscaled "
+                                           "copy of the whole image, default) or 'tile'"),
             recursive: bool = typer.Option(False, "--recursive", "-r", help="also enhance sub-folders"),
             device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N"),
             config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (enhance section)"),
@@ -27,7 +30,8 @@ def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or
     from hadamard_restore.runtime import pick_device
 
     sets = list(overrides or [])
-    for key, value in (("tile", tile), ("overlap", overlap), ("max_untiled_pixels", max_untiled_pixels)):
+    for key, value in (("tile", tile), ("overlap", overlap), ("max_untiled_pixels", max_untiled_pixels),
+                       ("norm_stats", norm_stats)):
         if value is not None:
             sets.append(f"enhance.{key}={value}")
     if device is not None:
