@@ -120,7 +120,7 @@ that process measured with {method}).
 | torch | {torch.__version__}, threads {os.environ.get('OMP_NUM_THREADS', 'default')} |
 | network | derived paper-lol, channels 32, 7 HNUs, {params / 1e6:.3f} M parameters (untrained weights) |
 | input | synthetic 8-bit PNG, {args.width}x{args.height} (W x H), {args.width * args.height / 1e6:.0f} Mpixel |
-| tiling | tile {tile}, overlap {overlap} (images above {defaults.max_untiled_pixels} pixels are tiled) |
+| tiling | tile {tile}, overlap {overlap}, norm statistics {defaults.norm_stats} (images above {defaults.max_untiled_pixels} pixels are tiled) |
 | output | {out_size[0]}x{out_size[1]} PNG |
 | wall time | {wall:.0f} s (process start, read, {'tiled ' if args.width * args.height > defaults.max_untiled_pixels else ''}inference, write) |
 | **peak RSS** | **{peak_gb:.2f} GB** (limit {LIMIT_GB:g} GB): {verdict} |
