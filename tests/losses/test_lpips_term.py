@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import lpips
+import copy
+
 import pytest
 import torch
 
@@ -32,8 +33,7 @@ def test_module_equals_function(random_lpips, odd_pair):
 
 
 def test_gradcheck_float64(random_lpips, gen):
-    model = lpips.LPIPS(pretrained=False, net="alex", pnet_rand=True, verbose=False).eval().double()
-    model.load_state_dict({k: v.double() for k, v in random_lpips.state_dict().items()})
+    model = copy.deepcopy(random_lpips).double()
     x = torch.rand(1, 3, 32, 32, generator=gen, dtype=torch.float64).requires_grad_()
     y = torch.rand(1, 3, 32, 32, generator=gen, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda a: LF.lpips_loss(a, y, model), (x,), fast_mode=True)
