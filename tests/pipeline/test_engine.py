@@ -114,3 +114,17 @@ def test_quantize_matches_uint8_round_trip(gen):
     x = torch.rand(3, 7, 5, generator=gen) * 1.4 - 0.2
     as_uint8 = (x.clamp(0, 1) * 255).round().to(torch.uint8)
     assert torch.equal(quantize_8bit(x), as_uint8.float() / 255)
+
+
+def test_resume_with_more_steps_follows_the_new_schedule(tmp_path):
+    fit(TinyNet(), L1Mix(), _data(), _tcfg(steps=10), tmp_path, META, seed=0, device=CPU, progress=False)
+    lrs = []
+    fit(TinyNet(), L1Mix(), _data(), _tcfg(steps=20), tmp_path, META, seed=0, device=CPU, resume=True,
+        progress=False, on_step=lambda s: lrs.append(s))
+    hist = ck.load_training_state(tmp_path / "last.pt")["training"]["history"]
+    assert lrs == list(range(11, 21))
+    from hadamard_restore.pipeline.schedule import LrFactor
+
+    f = LrFactor("cosine", 20, 2)
+    by_step = {e["step"]: e["lr"] for e in hist["train"]}
+    assert by_step[15] == pytest.approx(1e-2 * f(14))  # lr used at step 15 (0-based 14) of the new 20-step run

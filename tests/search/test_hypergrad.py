@@ -54,6 +54,18 @@ def test_quadratic_matches_closed_form(gen, mode, direct):
     torch.testing.assert_close(out.grads[0], q["expected"], rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.parametrize("mode", ["finite_difference", "exact"])
+def test_upper_loss_without_any_path_to_theta(gen, mode):
+    """Stage 1's situation: L_up never touches θ, so only the unrolled term carries a gradient."""
+    q = _quadratic(gen)
+    up = lambda p: 0.5 * ((p["w"] - q["b"]) ** 2).sum()  # noqa: E731
+    out = unrolled_hypergradient({"w": q["w"]}, [q["theta"]], q["train_loss"], up, lr=ETA, momentum=MU,
+                                 momentum_buffers={"w": q["buf"]}, weight_decay=LAM, mode=mode)
+    torch.testing.assert_close(out.grads[0], q["expected"], rtol=1e-7, atol=1e-9)
+    if mode == "finite_difference":
+        assert torch.count_nonzero(out.direct[0]) == 0
+
+
 def test_fd_and_exact_agree_on_quadratic(gen):
     q = _quadratic(gen, direct=0.3)
     fd, ex = _call(q, "finite_difference"), _call(q, "exact")

@@ -39,3 +39,17 @@ def test_joint_mode_searches_alpha_and_beta_together(tmp_path, provisioned_weigh
     assert max(abs(v - 1.0) for v in lw.weights.values()) > 1e-5
     probs = torch.tensor([p for row in geno.probabilities.values() for p in row])
     assert torch.isfinite(probs).all()
+
+
+@pytest.mark.slow
+@pytest.mark.weights
+def test_resume_skips_finished_stages(tmp_path, provisioned_weights):
+    cfg = tiny_cfg(tmp_path, "search.loss_steps=2", "search.arch_steps=2")
+    out = search(cfg, tmp_path / "run")
+    first = out["genotype"].read_bytes()
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "run").glob("*/checkpoint.pt")}
+    assert len(stamps) == 2
+    out["genotype"].unlink()
+    out = search(cfg, tmp_path / "run", resume=True)
+    assert out["genotype"].read_bytes() == first
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps, "a finished stage was run again"

@@ -23,6 +23,7 @@ the number of processes and the generator state is one tensor rank 0 can save.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,9 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
     st = LoopState()
     last_path, best_path = run_dir / "last.pt", run_dir / "model.pt"
 
+    if not resume and last_path.is_file() and dist_ctx.is_main:
+        log.warning("%s already holds a training state; starting from scratch overwrites it "
+                    "(use --resume to continue it instead)", run_dir)
     if resume:
         if not last_path.is_file():
             raise CheckpointError(f"--resume: {last_path} does not exist; nothing to resume in {run_dir}")
@@ -144,6 +148,10 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
         tr = blob["training"]
         optimizer.load_state_dict(tr["optimizer"])
         scheduler.load_state_dict(tr["scheduler"])
+        # the restored step counter drives the schedule of *this* config (same config: identical;
+        # a larger train.steps: the cosine stretches to the new end instead of staying at its floor)
+        scheduler.lr_lambdas = make_scheduler(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0),
+                                              tcfg).lr_lambdas
         scaler.load_state_dict(tr["scaler"])
         data_gen.set_state(tr["rng"]["data"])
         _set_rng_state(tr["rng"], device)
@@ -159,7 +167,8 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
     from tqdm.auto import tqdm
 
     bar = tqdm(total=tcfg.steps, initial=st.step, disable=not (progress and dist_ctx.is_main),
-               desc="train", dynamic_ncols=True, mininterval=1.0)
+               desc="train", dynamic_ncols=True,
+               mininterval=1.0 if sys.stderr.isatty() else 30.0)
     b, rank = tcfg.batch_size, dist_ctx.rank
     window: dict[str, list[float]] = {}
     t0 = time.time()
@@ -205,11 +214,11 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
             mean = {k: sum(v) / len(v) for k, v in window.items()}
             st.history["train"].append({"step": st.step, "lr": lr, **mean})
             window.clear()
-            bar.set_postfix(loss=f"{mean['loss']:.4f}", best=f"{st.best_val_psnr:.2f}")
+            bar.set_postfix(loss=f"{mean['loss']:.4f}", best=f"{st.best_val_psnr:.2f}", refresh=False)
         bar.update(1)
 
         if dist_ctx.is_main and (st.step % tcfg.val_every == 0 or st.step == tcfg.steps):
-            psnr = validate_psnr(model, data.val, device, tcfg.val_max_images, amp=tcfg.amp)
+            psnr = validate_psnr(model, data.val, device, tcfg.val_max_images)  # fp32, as evaluate
             st.history["val"].append({"step": st.step, "psnr": psnr})
             if writer is not None:
                 writer.add_scalar("val/psnr", psnr, st.step)

@@ -18,6 +18,7 @@ the first ``grid_images`` pairs.
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,8 @@ def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None =
     rows, grid_rows = [], []
     from tqdm.auto import tqdm
 
-    for pair in tqdm(pairs, desc="evaluate", dynamic_ncols=True, mininterval=1.0):
+    for pair in tqdm(pairs, desc="evaluate", dynamic_ncols=True,
+                     mininterval=1.0 if sys.stderr.isatty() else 30.0):
         deg, ref = read_image(pair.degraded), read_image(pair.reference)
         if deg.shape != ref.shape:
             raise DataError(f"pair sizes differ: {pair.degraded} {tuple(deg.shape[1:])} vs {pair.reference} "

@@ -65,7 +65,8 @@ def loss_section(run_dir: Path, plots_dir: Path) -> list[str]:
     heat = plots.loss_weight_heatmap(weights, plots_dir / "loss_weights.png")
     lines += ["", f"![loss weights]({_rel(heat, run_dir)})"]
     search_dir = run_dir / "search"
-    extra = sorted(search_dir.rglob("*.png")) if search_dir.is_dir() else []
+    extra = sorted(p for pattern in ("*.png", "*/*.png", "round*/*/*.png") for p in search_dir.glob(pattern)) \
+        if search_dir.is_dir() else []
     if extra:
         lines += ["", "Search-stage plots: " + ", ".join(f"[{p.stem}]({_rel(p, run_dir)})" for p in extra)]
     return lines + [""]

@@ -54,6 +54,25 @@ def plot_genotype_alpha(net, path: Path) -> Path:
     return plot_alpha(probs, {lab: label_primitives(lab) for lab in probs}, path)
 
 
+def arch_problem(cfg: RunConfig, loss_weights, sample, device: torch.device, rank: int = 0,
+                 alpha=None, round_: int = 1):
+    """The stage-2 :class:`Problem`, its supernet and the loss weights used (TV/Lap off)."""
+    mix, lw = fixed_mix(cfg, loss_weights, device)
+    model = supernet(cfg, "none", device, alpha)
+    model.freeze_arch(False)
+
+    def train_loss(params, batch):
+        return mix(forward(model, params, batch[0]), batch[1])
+
+    def upper_loss(params, batch):
+        return mix(forward(model, params, batch[0]), batch[1])[0]
+
+    problem = Problem("arch", model, dict(model.named_weights()), model.arch_parameters(), train_loss,
+                      upper_loss, sample, rank_generators(cfg.seed, "arch", rank, round_),
+                      describe=lambda: describe_alpha(model))
+    return problem, model, lw
+
+
 def search_arch(cfg: RunConfig, run_dir: str | Path, loss_weights=None, *, alpha=None, resume: bool = False,
                 round_: int = 1, stop_after: int | None = None,
                 env: tuple[torch.device, Dist] | None = None) -> Path | None:
@@ -76,20 +95,8 @@ def search_arch(cfg: RunConfig, run_dir: str | Path, loss_weights=None, *, alpha
     run_dir = Path(run_dir)
     device, dist_ctx = env if env is not None else setup(cfg)
     data = search_data(cfg, device, run_dir, dist_ctx)
-    mix, lw = fixed_mix(cfg, cfg.loss.weights if loss_weights is None else loss_weights, device)
-    model = supernet(cfg, "none", device, alpha)
-    model.freeze_arch(False)
-    weights = dict(model.named_weights())
-
-    def train_loss(params, batch):
-        return mix(forward(model, params, batch[0]), batch[1])
-
-    def upper_loss(params, batch):
-        return mix(forward(model, params, batch[0]), batch[1])[0]
-
-    problem = Problem("arch", model, weights, model.arch_parameters(), train_loss, upper_loss, data.sample,
-                      rank_generators(cfg.seed, "arch", dist_ctx.rank, round_),
-                      describe=lambda: describe_alpha(model))
+    problem, model, lw = arch_problem(cfg, cfg.loss.weights if loss_weights is None else loss_weights,
+                                      data.sample, device, dist_ctx.rank, alpha, round_)
     t0 = time.perf_counter()
     history = run_bilevel(problem, cfg.search, cfg.search.arch_steps, run_dir, dist_ctx, resume, stop_after)
     if len(history) < cfg.search.arch_steps:
@@ -101,9 +108,12 @@ def search_arch(cfg: RunConfig, run_dir: str | Path, loss_weights=None, *, alpha
         atomic_torch_save(alpha_state(model), run_dir / "alpha.pt")
         plot_genotype_alpha(model, run_dir / "alpha_probabilities.png")
         ops = list(geno.layers.values())
+        start = supernet(cfg, "none", torch.device("cpu"), alpha).genotype().layers
+        changed = sorted(k for k, op in geno.layers.items() if start[k] != op)
         finish_stage(run_dir / "search_arch.json", "arch", cfg, history, time.perf_counter() - t0, dist_ctx,
                      {"loss_weights": lw.weights, "vgg_layers": lw.vgg_layers, "round": round_,
-                      "distinct_ops": sorted(set(ops)), "op_counts": {o: ops.count(o) for o in sorted(set(ops))}})
+                      "distinct_ops": sorted(set(ops)), "op_counts": {o: ops.count(o) for o in sorted(set(ops))},
+                      "layers_changed_from_start": len(changed), "layers": len(ops)})
         log.info("architecture search done: %s", out)
     ddp.barrier(dist_ctx)
     return out

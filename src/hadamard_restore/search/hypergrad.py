@@ -63,7 +63,8 @@ class HyperGradient:
         grads: one tensor per upper variable, same shapes, the estimate of dL_up/dθ.
         upper_loss: L_up at w' (at w for ``first_order``), a float for logging.
         train_loss: L_tr at w, a float for logging.
-        direct: the direct term d_θ (zero where θ does not enter L_up).
+        direct: the direct term d_θ (zero where θ does not enter L_up; not computed, so empty,
+            in ``exact`` mode, where it is part of one backward).
         epsilon: the finite-difference step (0 for other modes or when v = 0).
         v_norm: ‖∇_{w'} L_up(w')‖₂ (0 for ``first_order``).
         step_norm: ‖w' − w‖₂, which is > 0 whenever the virtual step moved the weights.
@@ -102,6 +103,8 @@ def check_mode(mode: str, stage: str) -> None:
 
 def _grads(loss: Tensor, inputs: Sequence[Tensor], **kw) -> list[Tensor]:
     """``autograd.grad`` with zeros (not None) for inputs that do not enter ``loss``."""
+    if not loss.requires_grad:  # e.g. L_Cval w.r.t. β: no path at all
+        return [torch.zeros_like(x) for x in inputs]
     out = torch.autograd.grad(loss, list(inputs), allow_unused=True, **kw)
     return [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, out)]
 
@@ -190,10 +193,9 @@ def unrolled_hypergradient(
         # d/dθ L_up(w'(θ)) = d_θ + (∂w'/∂θ)ᵀ v = d_θ − η ∇²_{θw} L_tr(w) v, all by autograd.
         loss_up = upper_loss(w_virtual)
         total = _grads(loss_up, upper)
-        direct = _grads(upper_loss({n: t.detach() for n, t in w_virtual.items()}), upper)
         if reduce is not None:
             reduce(total)
-        return HyperGradient(total, float(loss_up.detach()), float(loss_tr.detach()), direct=direct, step_norm=step_norm)
+        return HyperGradient(total, float(loss_up.detach()), float(loss_tr.detach()), step_norm=step_norm)
 
     # 3. d_θ and v at w'.
     loss_up = upper_loss(w_virtual)

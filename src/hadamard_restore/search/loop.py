@@ -131,7 +131,10 @@ def _save(problem: Problem, w_opt, up_opt, ckpt: Path, step: int, history: list,
 
 def run_bilevel(problem: Problem, cfg: SearchConfig, steps: int, run_dir: Path, dist_ctx: Dist,
                 resume: bool = False, stop_after: int | None = None) -> list[dict]:
-    """Run ``steps`` bilevel steps; return the per-step history (identical on every rank).
+    """Run ``steps`` bilevel steps; return the per-step history.
+
+    The parameters are identical on every rank after every step; the logged loss values are
+    each rank's own (rank 0's are the ones written to TensorBoard and the checkpoint).
 
     Args:
         problem: the stage's :class:`Problem`.

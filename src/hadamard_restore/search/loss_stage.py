@@ -55,6 +55,32 @@ def describe_mix(mix) -> dict[str, float]:
     return out
 
 
+def loss_problem(cfg: RunConfig, clf: torch.nn.Module, sample, device: torch.device, rank: int = 0,
+                 alpha: Mapping[str, Tensor] | None = None, round_: int = 1):
+    """The stage-1 :class:`Problem` and its loss mix (see the module docstring).
+
+    Args:
+        clf: the frozen classifier (eval mode).
+        sample: ``(which, generator) -> (degraded, reference)`` batches.
+        rank: this process's rank (picks its data streams).
+    """
+    model, weights = loss_model(cfg, device, alpha)
+    mix = search_mix(cfg, device, round_)
+
+    def train_loss(params, batch):
+        return mix(forward(model, params, batch[0]), batch[1])
+
+    def upper_loss(params, batch):
+        from hadamard_restore.losses.classifier import clear_loss
+
+        return clear_loss(clf, forward(model, params, batch[0]))
+
+    problem = Problem("loss", model, weights, mix.upper_parameters(), train_loss, upper_loss, sample,
+                      rank_generators(cfg.seed, "loss", rank, round_), project=mix.project_,
+                      describe=lambda: describe_mix(mix))
+    return problem, mix
+
+
 def search_loss(cfg: RunConfig, run_dir: str | Path, *, alpha: Mapping[str, Tensor] | None = None,
                 resume: bool = False, round_: int = 1, stop_after: int | None = None,
                 env: tuple[torch.device, Dist] | None = None) -> Path | None:
@@ -77,20 +103,7 @@ def search_loss(cfg: RunConfig, run_dir: str | Path, *, alpha: Mapping[str, Tens
     device, dist_ctx = env if env is not None else setup(cfg)
     clf = classifier_for(cfg, run_dir, device, dist_ctx)
     data = search_data(cfg, device, run_dir, dist_ctx)
-    model, weights = loss_model(cfg, device, alpha)
-    mix = search_mix(cfg, device, round_)
-
-    def train_loss(params, batch):
-        return mix(forward(model, params, batch[0]), batch[1])
-
-    def upper_loss(params, batch):
-        from hadamard_restore.losses.classifier import clear_loss
-
-        return clear_loss(clf, forward(model, params, batch[0]))
-
-    problem = Problem("loss", model, weights, mix.upper_parameters(), train_loss, upper_loss, data.sample,
-                      rank_generators(cfg.seed, "loss", dist_ctx.rank, round_), project=mix.project_,
-                      describe=lambda: describe_mix(mix))
+    problem, mix = loss_problem(cfg, clf, data.sample, device, dist_ctx.rank, alpha, round_)
     t0 = time.perf_counter()
     history = run_bilevel(problem, cfg.search, cfg.search.loss_steps, run_dir, dist_ctx, resume, stop_after)
     if len(history) < cfg.search.loss_steps:

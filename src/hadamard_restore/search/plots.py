@@ -2,8 +2,8 @@
 
 * ``beta_over_steps.png``: every loss weight β_i against the step (stage 1).
 * ``beta_softmax.png``: the final softmax of β as one heatmap row (the paper's Fig. 7a).
-* ``alpha_probabilities.png``: softmax(α) of every searched layer as a heatmap, one row per
-  layer, one column per candidate op (stage 2).
+* ``alpha_probabilities.png``: softmax(α) of every searched layer as heatmaps, one row per
+  layer, one column per candidate op, one panel per candidate set (stage 2).
 """
 
 from __future__ import annotations
@@ -57,33 +57,40 @@ def plot_beta_softmax(beta: Sequence[float], names: Sequence[str], path: Path) -
     im = ax.imshow(probs, cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     ax.set_yticks([])
-    for j, p in enumerate(probs[0]):
-        ax.text(j, 0, f"{p:.3f}", ha="center", va="center", color="w", fontsize=8)
+    for j, (p, b) in enumerate(zip(probs[0], beta)):
+        ax.text(j, 0, f"{p:.3f}\nβ={b:.3g}", ha="center", va="center", color="w", fontsize=7)
     fig.colorbar(im, ax=ax, fraction=0.05)
     ax.set_title("softmax(β) at the end of the loss search")
     return _save(fig, path)
 
 
 def plot_alpha(probs: dict[str, Sequence[float]], op_names: dict[str, Sequence[str]], path: Path) -> Path:
-    """One heatmap row per searched layer of softmax(α) (rows padded to the widest op set).
+    """softmax(α) heatmaps: one panel per candidate set (FCM layers, HNU layers), one row per layer.
+
+    Each panel has its own colour scale (early in a search the rows are close to uniform, so a
+    shared 0..1 scale would show nothing) and marks each row's argmax with a dot.
 
     Args:
         probs: ``{layer label: probabilities}`` in layer order.
-        op_names: ``{layer label: op names}`` (used for the column labels of the widest set).
+        op_names: ``{layer label: op names}`` in the same candidate order.
         path: output PNG.
     """
     plt = _figure()
-    labels = list(probs)
-    width = max(len(p) for p in probs.values())
-    grid = torch.full((len(labels), width), float("nan"))
-    for i, lab in enumerate(labels):
-        grid[i, : len(probs[lab])] = torch.tensor(list(probs[lab]))
-    widest = next(op_names[lab] for lab in labels if len(probs[lab]) == width)
-    fig, ax = plt.subplots(figsize=(1.5 + 0.7 * width, 0.8 + 0.22 * len(labels)))
-    im = ax.imshow(grid.numpy(), cmap="magma", aspect="auto", vmin=0.0)
-    ax.set_xticks(range(width), widest, rotation=40, ha="right", fontsize=7)
-    ax.set_yticks(range(len(labels)), labels, fontsize=6)
-    fig.colorbar(im, ax=ax, fraction=0.04)
-    ax.set_title("softmax(α) per searched layer (columns: HNU op set; FCM rows use the first 4 of theirs)",
-                 fontsize=8)
+    panels: dict[tuple[str, ...], list[str]] = {}
+    for lab in probs:
+        panels.setdefault(tuple(op_names[lab]), []).append(lab)
+    heights = [len(rows) for rows in panels.values()]
+    width = max(len(ops) for ops in panels)
+    fig, axes = plt.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": heights},
+                             figsize=(2.0 + 0.75 * width, 1.2 + 0.22 * sum(heights) + 0.8 * len(panels)))
+    for ax, (ops, rows) in zip(axes[:, 0], panels.items()):
+        grid = torch.tensor([list(probs[r]) for r in rows])
+        im = ax.imshow(grid.numpy(), cmap="magma", aspect="auto")
+        ax.set_xticks(range(len(ops)), ops, rotation=35, ha="right", fontsize=7)
+        ax.set_yticks(range(len(rows)), rows, fontsize=6)
+        best = grid.argmax(1)
+        ax.scatter(best.numpy(), range(len(rows)), s=6, c="cyan", marker="o")
+        fig.colorbar(im, ax=ax, fraction=0.04)
+    axes[0, 0].set_title("softmax(α) per searched layer (dot: argmax)", fontsize=9)
+    fig.tight_layout()
     return _save(fig, path)
