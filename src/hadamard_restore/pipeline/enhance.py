@@ -146,16 +146,17 @@ def enhance_tensor(model: nn.Module, image: torch.Tensor, cfg: EnhanceConfig,
 
     with torch.inference_mode():
         height, width = x.shape[-2:]
-        out = None
+        out, stats_pixels = None, cfg.max_untiled_pixels
         if height * width <= cfg.max_untiled_pixels:
             try:
                 out = run(x)
             except torch.cuda.OutOfMemoryError:
                 log.warning("out of memory on a %dx%d image in one pass; retrying tiled", width, height)
+                stats_pixels = height * width // 4  # the statistics pass must fit too
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
         if out is None:
-            out = _tiled(model, run, x, cfg, device, progress)
+            out = _tiled(model, run, x, cfg, device, progress, stats_pixels)
         return out[0].clamp_(0.0, 1.0)
 
 
@@ -170,12 +171,13 @@ def stats_image(x: torch.Tensor, max_pixels: int) -> torch.Tensor:
 
 
 def _tiled(model: nn.Module, run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-           cfg: EnhanceConfig, device: torch.device, progress: Callable[[int, int], None] | None) -> torch.Tensor:
+           cfg: EnhanceConfig, device: torch.device, progress: Callable[[int, int], None] | None,
+           stats_pixels: int) -> torch.Tensor:
     """Tiled inference; with ``norm_stats="global"`` every tile is normalised with the statistics
-    of a downscaled copy of the whole image (:mod:`.norm_stats`)."""
+    of a copy of the whole image downscaled to ``stats_pixels`` pixels (:mod:`.norm_stats`)."""
     if cfg.norm_stats == "tile" or not has_instance_norm(model):
         return tiled_apply(run, x, cfg.tile, cfg.overlap, progress=progress)
-    stats = record_norm_stats(model, stats_image(x, cfg.max_untiled_pixels).to(device))
+    stats = record_norm_stats(model, stats_image(x, stats_pixels).to(device))
     with replay_norm_stats(model, stats):
         return tiled_apply(run, x, cfg.tile, cfg.overlap, progress=progress)
 
