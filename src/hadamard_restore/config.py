@@ -153,6 +153,9 @@ class EnhanceConfig(Strict):
     tile: int = Field(512, ge=32, description="tile side used above max_untiled_pixels")
     overlap: int = Field(32, ge=0)
     max_untiled_pixels: int = Field(1024 * 1024, ge=1)
+    norm_stats: Literal["global", "tile"] = Field(
+        "global", description="tiled runs: instance-norm statistics from a downscaled copy of the whole "
+                              "image (global) or from each tile's own content (tile)")
 
 
 class RunConfig(Strict):

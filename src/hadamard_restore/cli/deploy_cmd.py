@@ -3,20 +3,67 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
-from hadamard_restore.cli.app import app, not_built
+from hadamard_restore.cli.app import SetOption, app, config_or_fail, fail, guarded
 
 
 @app.command("enhance")
-def enhance(checkpoint: Path = typer.Argument(...), inputs: list[Path] = typer.Argument(...),
-            out: Path = typer.Option(..., "--out")) -> None:
-    """Enhance files or folders of photos of any size."""
-    not_built("enhance", 6)
+def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or last.pt)"),
+            inputs: list[Path] = typer.Argument(..., help="image files and/or folders"),
+            out: Path = typer.Option(..., "--out", help="output folder (same names, PNG)"),
+            tile: Optional[int] = typer.Option(None, "--tile", help="tile side for large images (multiple of 4)"),
+            overlap: Optional[int] = typer.Option(None, "--overlap", help="overlap between tiles, pixels"),
+            max_untiled_pixels: Optional[int] = typer.Option(
+                None, "--max-untiled-pixels", help="images with more pixels than this are tiled"),
+            norm_stats: Optional[str] = typer.Option(
+                None, "--norm-stats", help="tiled runs: instance-norm statistics 'global' (from a downscaled "
+                                           "copy of the whole image, default) or 'tile'"),
+            recursive: bool = typer.Option(False, "--recursive", "-r", help="also enhance sub-folders"),
+            device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N"),
+            config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (enhance section)"),
+            overrides: Optional[list[str]] = SetOption) -> None:
+    """Enhance files or folders of photos of any size; bad files are reported and skipped."""
+    from hadamard_restore.pipeline.enhance import enhance as run_enhance
+    from hadamard_restore.runtime import pick_device
+
+    sets = list(overrides or [])
+    for key, value in (("tile", tile), ("overlap", overlap), ("max_untiled_pixels", max_untiled_pixels),
+                       ("norm_stats", norm_stats)):
+        if value is not None:
+            sets.append(f"enhance.{key}={value}")
+    if device is not None:
+        sets.append(f"device={device}")
+    cfg = config_or_fail(config, sets)
+    try:
+        dev = pick_device(cfg.device)
+    except (RuntimeError, ValueError) as exc:
+        fail(str(exc))
+    report = guarded(lambda: run_enhance(checkpoint, inputs, out, cfg.enhance, dev, recursive=recursive))
+    typer.echo(report.summary())
+    if not report.ok:
+        raise typer.Exit(1)
+    typer.echo(str(out))
 
 
 @app.command("export")
-def export(checkpoint: Path = typer.Argument(...), onnx: Path = typer.Option(..., "--onnx")) -> None:
+def export(checkpoint: Path = typer.Argument(..., help="model file (model.pt or last.pt)"),
+           onnx: Path = typer.Option(..., "--onnx", help="destination .onnx file"),
+           opset: int = typer.Option(18, "--opset", help="ONNX opset"),
+           exporter: str = typer.Option("auto", "--exporter", help="auto, dynamo or torchscript"),
+           check_image: Optional[list[Path]] = typer.Option(
+               None, "--check-image", help="real photo for the parity check (repeatable; default: a bundled photo)"),
+           check_max_side: Optional[int] = typer.Option(None, "--check-max-side",
+                                                        help="shrink check photos to this longer side"),
+           tolerance: float = typer.Option(1e-3, "--tolerance", help="largest allowed max abs difference")) -> None:
     """Export to ONNX with dynamic height and width and check parity with PyTorch."""
-    not_built("export", 6)
+    from hadamard_restore.pipeline.export import export_onnx
+
+    if exporter not in ("auto", "dynamo", "torchscript"):
+        fail(f"--exporter must be auto, dynamo or torchscript, got {exporter!r}")
+    report = guarded(lambda: export_onnx(checkpoint, onnx, opset=opset, exporter=exporter,
+                                         check_images=check_image or (), check_max_side=check_max_side,
+                                         tolerance=tolerance))
+    typer.echo(report.summary())

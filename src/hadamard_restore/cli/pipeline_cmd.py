@@ -2,39 +2,86 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from hadamard_restore.cli.app import OutOption, SetOption, app, not_built
+from hadamard_restore.cli.app import OutOption, SetOption, UserError, app, config_or_fail, guarded
+
+
+def _train_dir(cfg, out: Optional[Path], resume: bool) -> Path:
+    from hadamard_restore.artifacts import new_run_dir
+
+    if out is None and resume:
+        raise UserError("--resume needs --out RUN_DIR: the run directory whose last.pt to continue")
+    if out is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise UserError("under torchrun pass --out RUN_DIR so that every process writes to the same folder")
+    return new_run_dir(cfg, out, stage="train")
 
 
 @app.command("train")
-def train(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOption,
+def train(config: Path = typer.Argument(..., help="YAML config (see configs/)"), set_: Optional[list[str]] = SetOption,
           out: Optional[Path] = OutOption,
-          genotype: Optional[str] = typer.Option(None, "--genotype"),
-          loss_weights: Optional[str] = typer.Option(None, "--loss-weights"),
-          resume: bool = typer.Option(False, "--resume")) -> None:
-    """Train the derived network from scratch with the searched loss."""
-    not_built("train", 6)
+          genotype: Optional[str] = typer.Option(None, "--genotype", help="genotype.json or bundled name "
+                                                 "(default: net.genotype)"),
+          loss_weights: Optional[str] = typer.Option(None, "--loss-weights", help="loss_weights.json or bundled "
+                                                     "name (default: loss.weights)"),
+          resume: bool = typer.Option(False, "--resume", help="continue from RUN_DIR/last.pt (needs --out)")) -> None:
+    """Train the derived network from scratch with the searched loss (torchrun for multi-GPU)."""
+    from hadamard_restore.pipeline.train import train as train_fn
+
+    cfg = config_or_fail(config, set_)
+
+    def go():
+        run_dir = _train_dir(cfg, out, resume)
+        return train_fn(cfg, run_dir, genotype, loss_weights, resume=resume)
+
+    summary = guarded(go)
+    if summary and int(os.environ.get("RANK", "0")) == 0:
+        typer.echo(f"best validation PSNR {summary['best_val_psnr']:.3f} dB at step {summary['best_step']}")
+        typer.echo(summary["model"])
 
 
 @app.command("evaluate")
-def evaluate(checkpoint: Path = typer.Argument(...), data: Path = typer.Option(..., "--data"),
-             layout: Optional[str] = typer.Option(None), split: Optional[Path] = typer.Option(None)) -> None:
+def evaluate(checkpoint: Path = typer.Argument(..., help="model.pt (or last.pt)"),
+             data: Path = typer.Option(..., "--data", help="folder of paired images"),
+             layout: Optional[str] = typer.Option(None, help="layout name (default: detected)"),
+             split: Optional[Path] = typer.Option(None, help="split file: score only its validation pairs"),
+             out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default: "
+                                                "<checkpoint folder>/eval)"),
+             set_: Optional[list[str]] = SetOption) -> None:
     """Full-resolution PSNR / SSIM / LPIPS per image and mean, written to metrics.json."""
-    not_built("evaluate", 6)
+    from hadamard_restore.pipeline.evaluate import evaluate as evaluate_fn
+
+    cfg = config_or_fail(None, set_)
+    result = guarded(lambda: evaluate_fn(checkpoint, data, layout, split, out, cfg.eval, cfg.device))
+    if result:
+        m, i = result["mean"], result["input_mean"]
+        typer.echo(f"{result['count']} images: PSNR {m['psnr']:.3f} dB (input {i['psnr']:.3f}), "
+                   f"SSIM {m['ssim']:.4f} (input {i['ssim']:.4f})"
+                   + (f", LPIPS {m['lpips']:.4f} (input {i['lpips']:.4f})" if m["lpips"] is not None else ""))
+        typer.echo(result["path"])
 
 
 @app.command("run")
 def run(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOption,
         out: Optional[Path] = OutOption) -> None:
     """The whole method: classifier, loss search, architecture search, training, evaluation."""
-    not_built("run", 6)
+    from hadamard_restore.pipeline.run import run as run_fn
+
+    cfg = config_or_fail(config, set_)
+    report = guarded(lambda: run_fn(cfg, out))
+    if report:
+        typer.echo(str(report))
 
 
 @app.command("demo")
-def demo(out: Optional[Path] = OutOption) -> None:
+def demo(out: Optional[Path] = OutOption, set_: Optional[list[str]] = SetOption) -> None:
     """Run the whole method on built-in synthetic low-light data (CPU, under 10 minutes)."""
-    not_built("demo", 6)
+    from hadamard_restore.pipeline.demo import demo as demo_fn
+
+    report = guarded(lambda: demo_fn(out, set_))
+    if report:
+        typer.echo(f"report: {report}")

@@ -1,0 +1,130 @@
+"""The generic training loop: artifacts, best-by-validation, resume bit-exactness, errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from hadamard_restore.config import TrainConfig
+from hadamard_restore.errors import CheckpointError, HadamardRestoreError
+from hadamard_restore.pipeline import checkpoint as ck
+from hadamard_restore.pipeline.engine import TrainData, fit
+from hadamard_restore.pipeline.validate import quantize_8bit, validate_psnr
+
+from ._tiny import L1Mix, TinyNet, make_pool, make_sampler
+
+CPU = torch.device("cpu")
+META = ck.make_meta("all-1c", {"weights": {"l1": 1.0, "l2": 0.5}})
+
+
+def _tcfg(**kw):
+    base = dict(steps=30, batch_size=2, crop=12, lr=1e-2, val_every=10, checkpoint_every=10, log_every=5,
+                schedule="cosine", warmup_steps=2, amp=False)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _data():
+    deg, ref = make_pool()
+    vdeg, vref = make_pool(n=2, h=17, w=21, seed=9)
+    return TrainData(make_sampler(deg, ref), [(vdeg[i], vref[i]) for i in range(2)])
+
+
+def test_fit_writes_artifacts_and_keeps_the_best_by_validation(tmp_path):
+    data = _data()
+    model = TinyNet()
+    input_psnr = validate_psnr(torch.nn.Identity(), data.val, CPU)
+    summary = fit(model, L1Mix(), data, _tcfg(), tmp_path, META, seed=0, device=CPU, progress=False)
+    for name in ("model.pt", "last.pt", "history.json", "train_summary.json"):
+        assert (tmp_path / name).is_file(), name
+    assert any((tmp_path / "tensorboard").iterdir())
+    hist = summary and ck.load_training_state(tmp_path / "last.pt")["training"]["history"]
+    assert [e["step"] for e in hist["val"]] == [10, 20, 30]
+    assert [e["step"] for e in hist["train"]] == [5, 10, 15, 20, 25, 30]
+    assert {"loss", "l1", "l2", "lr"} <= set(hist["train"][0])
+    best = max(hist["val"], key=lambda e: e["psnr"])
+    assert summary["best_val_psnr"] == pytest.approx(best["psnr"]) and summary["best_step"] == best["step"]
+    assert best["psnr"] > input_psnr + 3.0  # learned to brighten
+    blob = ck.read_checkpoint(tmp_path / "model.pt")
+    assert blob["meta"]["step"] == best["step"]
+    again = TinyNet(seed=99)
+    ck.load_state_into(again, blob["state_dict"])
+    assert validate_psnr(again, data.val, CPU) == pytest.approx(best["psnr"], abs=1e-9)
+
+
+class _Killed(Exception):
+    pass
+
+
+def _final_weights(tmp_path, kill_at=None):
+    def hook(step):
+        if step == kill_at:
+            raise _Killed
+
+    try:
+        fit(TinyNet(), L1Mix(), _data(), _tcfg(), tmp_path, META, seed=3, device=CPU, on_step=hook, progress=False)
+    except _Killed:
+        fit(TinyNet(seed=7), L1Mix(), _data(), _tcfg(), tmp_path, META, seed=3, device=CPU, resume=True,
+            progress=False)
+    return ck.read_checkpoint(tmp_path / "last.pt")
+
+
+def test_resume_ends_with_the_same_weights_bitwise(tmp_path):
+    whole = _final_weights(tmp_path / "a")
+    resumed = _final_weights(tmp_path / "b", kill_at=17)  # last checkpoint at 10: steps 11-17 are redone
+    for k, v in whole["state_dict"].items():
+        assert torch.equal(v, resumed["state_dict"][k]), k
+    assert whole["training"]["history"] == resumed["training"]["history"]
+    assert torch.equal(whole["training"]["rng"]["data"], resumed["training"]["rng"]["data"])
+
+
+def test_different_seed_gives_different_weights(tmp_path):
+    a = _final_weights(tmp_path / "a")["state_dict"]
+    fit(TinyNet(), L1Mix(), _data(), _tcfg(), tmp_path / "c", META, seed=4, device=CPU, progress=False)
+    c = ck.read_checkpoint(tmp_path / "c" / "last.pt")["state_dict"]
+    assert not all(torch.equal(a[k], c[k]) for k in a)  # the data order really follows the seed
+
+
+def test_resume_without_a_checkpoint_says_so(tmp_path):
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        fit(TinyNet(), L1Mix(), _data(), _tcfg(), tmp_path, META, seed=0, device=CPU, resume=True)
+
+
+def test_full_images_need_batch_one_and_val_must_exist(tmp_path):
+    with pytest.raises(HadamardRestoreError, match="batch_size 1"):
+        fit(TinyNet(), L1Mix(), _data(), _tcfg(crop=None), tmp_path, META, seed=0, device=CPU)
+    empty = TrainData(_data().sample, [])
+    with pytest.raises(HadamardRestoreError, match="validation split is empty"):
+        fit(TinyNet(), L1Mix(), empty, _tcfg(), tmp_path, META, seed=0, device=CPU)
+
+
+def test_divergence_is_reported(tmp_path):
+    class NanLoss(L1Mix):
+        def forward(self, out, target):
+            total, terms = super().forward(out, target)
+            return total * math.nan, terms
+
+    with pytest.raises(HadamardRestoreError, match="became nan at step 1; lower train.lr"):
+        fit(TinyNet(), NanLoss(), _data(), _tcfg(), tmp_path, META, seed=0, device=CPU, progress=False)
+
+
+def test_quantize_matches_uint8_round_trip(gen):
+    x = torch.rand(3, 7, 5, generator=gen) * 1.4 - 0.2
+    as_uint8 = (x.clamp(0, 1) * 255).round().to(torch.uint8)
+    assert torch.equal(quantize_8bit(x), as_uint8.float() / 255)
+
+
+def test_resume_with_more_steps_follows_the_new_schedule(tmp_path):
+    fit(TinyNet(), L1Mix(), _data(), _tcfg(steps=10), tmp_path, META, seed=0, device=CPU, progress=False)
+    lrs = []
+    fit(TinyNet(), L1Mix(), _data(), _tcfg(steps=20), tmp_path, META, seed=0, device=CPU, resume=True,
+        progress=False, on_step=lambda s: lrs.append(s))
+    hist = ck.load_training_state(tmp_path / "last.pt")["training"]["history"]
+    assert lrs == list(range(11, 21))
+    from hadamard_restore.pipeline.schedule import LrFactor
+
+    f = LrFactor("cosine", 20, 2)
+    by_step = {e["step"]: e["lr"] for e in hist["train"]}
+    assert by_step[15] == pytest.approx(1e-2 * f(14))  # lr used at step 15 (0-based 14) of the new 20-step run
