@@ -86,7 +86,9 @@ def run(args: argparse.Namespace) -> dict:
 
     device = pick_device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    res: dict = {"machine": machine_info(), "device": str(device), "command": getattr(args, "command", ""),
+    from datetime import datetime, timezone
+
+    res: dict = {"measured": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine_info(), "device": str(device), "command": getattr(args, "command", ""),
                  "args": {k: str(v) for k, v in vars(args).items() if k != "command"},
                  "info": [], "inference": [], "train": [], "search": [], "notes": {}, "roofline": []}
     nets = {g: HadamardNet(g, channels=args.channels) for g in args.genotypes}
@@ -191,6 +193,7 @@ def main(argv: list[str] | None = None) -> Path:
                 res[section] = old[section]
                 res["notes"].update({k: v for k, v in old.get("notes", {}).items() if k.startswith(section)})
         res["command"] = f"{old.get('command', '')} ; then {res['command']}"
+        res["measured"] = f"{old.get('measured', '?')} and {res['measured']}"
     write_json(args.out.with_suffix(".json"), res)
     atomic_write_text(args.out, render(res))
     print(f"wrote {args.out} and {args.out.with_suffix('.json')}")

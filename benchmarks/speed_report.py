@@ -38,9 +38,9 @@ def _ratio(rows: list[dict], key_of, base_of) -> dict[int, float | None]:
 
 def render(res: dict, shared: bool = True) -> str:
     m = res["machine"]
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = res.get("measured") or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [f"# Speed benchmark ({'GPU: ' + m['gpu'] if m.get('gpu', 'none') != 'none' else 'CPU'})", "",
-           f"Measured {when} with `{_command(res)}`.", ""]
+           f"Measured (runs started) {when} with `{_command(res)}`.", ""]
     out += [markdown_table(["machine", ""], [[k, v] for k, v in m.items()]), ""]
     if shared:
         out += [SHARED_NOTE, ""]
@@ -84,10 +84,10 @@ def render(res: dict, shared: bool = True) -> str:
         out += ["## Search step", "",
                 f"One bilevel step (hypergradient, Adam on the upper variables, SGD on the weights), batch "
                 f"{r0['batch']}, {r0['crop']}x{r0['crop']} crops, supernet of the table above. "
-                "`x first order` is the first-order median over this row's median.", ""]
+                "`cost vs first order` is this row's median over the first-order median of the same stage.", ""]
         table = [[*[c.strip() for c in r["case"].split("|")], _ms(r), _iqr(r), _minmax(r),
-                  f"{speed[i]:.2f}" if speed[i] else ""] for i, r in enumerate(rows)]
-        out += [markdown_table(["stage", "hypergradient", "median ms", "IQR ms", "min-max ms", "x first order"],
+                  f"{1 / speed[i]:.2f}x" if speed[i] else ""] for i, r in enumerate(rows)]
+        out += [markdown_table(["stage", "hypergradient", "median ms", "IQR ms", "min-max ms", "cost vs first order"],
                                table), ""]
     if res["roofline"]:
         out += ["## GPU: achieved rates against published peaks", "",
@@ -105,5 +105,6 @@ def render(res: dict, shared: bool = True) -> str:
 
 
 def _command(res: dict) -> str:
-    return "OMP_NUM_THREADS={} PYTHONPATH=src {}".format(res["machine"].get("OMP_NUM_THREADS", "unset"),
-                                                       res.get("command") or "python -m benchmarks.speed")
+    env = "OMP_NUM_THREADS={} PYTHONPATH=src ".format(res["machine"].get("OMP_NUM_THREADS", "unset"))
+    parts = [p.strip() for p in (res.get("command") or "python -m benchmarks.speed").split(" ; then ") if p.strip()]
+    return "` then `".join(env + p for p in parts)
