@@ -123,3 +123,17 @@ def test_quality_script_runs_a_task_end_to_end(tmp_path, data_root, provisioned_
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "w" / "lol" / "entries").glob("*.json")}
     quality.main(args)
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "w" / "lol" / "entries").glob("*.json")} == before
+
+
+def test_speed_search_steps_run_every_stage_and_order(provisioned_weights):
+    import torch
+
+    from benchmarks.speed_search import search_cases
+
+    variants, notes = search_cases(channels=4, num_hnu=1, crop=32, batch=1, device=torch.device("cpu"),
+                                   modes=("first_order", "finite_difference"))
+    assert set(variants) == {f"{s} | {m}" for s in ("stage 1 (loss)", "stage 2 (arch)")
+                             for m in ("first_order", "finite_difference")}
+    assert "zero" in notes["stage 1 (loss) | first_order"]  # labelled: the search refuses it
+    for step in variants.values():
+        step()  # one real bilevel step each
