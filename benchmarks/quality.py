@@ -185,7 +185,7 @@ def write_markdown(work_root: Path, preset, out: Path) -> Path:
             "(full resolution, 8-bit outputs; PSNR/SSIM on RGB, LPIPS AlexNet). Values are mean ± std over "
             "seeds (one seed: mean only). See benchmarks/README.md for the commands and caveats.", "",
             "## Does the search pay off?", ""]
-    text += [statement(t, r) for t, (_, r) in results.items()] or ["(no finished task yet)"]
+    text += [statement(t, r, inp) for t, (inp, r) in results.items()] or ["(no finished task yet)"]
     text.append("")
     for task, (inp, res) in results.items():
         r0 = res[0]
@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--set", dest="overrides", action="append", default=[], help="extra config override a.b=c")
     p.add_argument("--work", type=Path, default=None, help="default runs/bench-quality-<preset>")
     p.add_argument("--out", type=Path, default=None, help="default benchmarks/results/quality-<preset>.md")
+    p.add_argument("--render-only", action="store_true", help="only rewrite the table from the finished results")
     args = p.parse_args(argv)
     preset = PRESETS[args.preset]
     entries = ENTRIES if args.entries == "all" else tuple(e for e in ENTRIES if e.key in args.entries.split(","))
@@ -215,6 +216,8 @@ def main(argv: list[str] | None = None) -> Path:
     seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else preset.seeds
     work = args.work or Path("runs") / f"bench-quality-{preset.name}"
     out = args.out or Path("benchmarks/results") / f"quality-{preset.name}.md"
+    if args.render_only:
+        return write_markdown(work, preset, out)
     for task in (TASKS if args.task == "all" else [args.task]):
         run_task(task, preset, work, out, entries, seeds, args.overrides,
                  log=lambda s: print(f"{datetime.now(timezone.utc):%H:%M:%S} {s}", flush=True))

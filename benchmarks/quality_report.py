@@ -62,8 +62,12 @@ def task_table(results: list[dict], inputs: dict | None = None) -> str:
     return markdown_table(["entry", "group", "PSNR dB ↑", "SSIM ↑", "LPIPS ↓", "parameters", "seeds"], rows)
 
 
-def statement(task: str, results: list[dict]) -> str:
-    """Whether the searched entry beats every hand-designed baseline, and by how much."""
+def statement(task: str, results: list[dict], inputs: dict | None = None) -> str:
+    """Whether the searched entry beats every hand-designed baseline, and by how much.
+
+    With ``inputs`` (the input-vs-reference record) it also says which entries, if any, do not
+    even reach the score of the unprocessed input, which bounds what a comparison can show.
+    """
     groups = by_entry(results)
     if "searched" not in groups:
         return f"**{task}**: the searched entry has not finished yet; no comparison."
@@ -101,4 +105,14 @@ def statement(task: str, results: list[dict]) -> str:
         lines.append("  - " + text)
     head = ("beats every hand-designed baseline on all three metrics" if all(verdicts) else
             "does **not** beat every hand-designed baseline on every metric")
+    if inputs is not None:
+        floor = inputs["mean"]["psnr"]
+        below = [k for k, runs in groups.items() if statistics.fmean(r["mean"]["psnr"] for r in runs) <= floor]
+        if len(below) == len(groups):
+            lines.append(f"  - caveat: at this budget **no entry reaches the unprocessed input's PSNR** "
+                         f"({floor:.2f} dB); the networks are under-trained, so these margins compare "
+                         "under-trained networks")
+        elif below:
+            lines.append(f"  - caveat: {len(below)} of {len(groups)} entries do not reach the unprocessed "
+                         f"input's PSNR ({floor:.2f} dB): {', '.join(below)}")
     return f"- **{task}**: the searched entry {head}.\n" + "\n".join(lines)

@@ -137,3 +137,13 @@ def test_speed_search_steps_run_every_stage_and_order(provisioned_weights):
     assert "zero" in notes["stage 1 (loss) | first_order"]  # labelled: the search refuses it
     for step in variants.values():
         step()  # one real bilevel step each
+
+
+def test_statement_says_when_entries_do_not_reach_the_input():
+    from benchmarks.quality_report import statement
+
+    res = [_result(k, 10.0, 0.5, 0.3) for k in ("searched", "all-1c", "all-3c", "all-1rc", "all-3rc")]
+    assert "no entry reaches the unprocessed input's PSNR** (12.00 dB)" in statement(
+        "sots", res, {"mean": {"psnr": 12.0, "ssim": 0.8, "lpips": 0.1}})
+    partial = statement("sots", res, {"mean": {"psnr": 5.0, "ssim": 0.8, "lpips": 0.1}})
+    assert "unprocessed input" not in partial
