@@ -32,6 +32,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+from benchmarks.timing import cpu_model as cpu_name  # noqa: E402
 
 from hadamard_restore.artifacts import atomic_write_text  # noqa: E402
 from hadamard_restore.data.io import write_image  # noqa: E402
@@ -50,15 +52,6 @@ def synthetic_photo(height: int, width: int, seed: int = 0) -> torch.Tensor:
     img.mul_(0.3).add_(torch.randn(3, height, width, generator=gen).mul_(0.02))
     return img.clamp_(0, 1)
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
