@@ -126,3 +126,45 @@ def test_bad_classifier_settings_are_refused(bad):
 
     with pytest.raises(ConfigError, match=bad.split("=")[0].split(".")[1]):
         load_config(None, [bad])
+
+
+def test_search_logs_a_warning_for_an_untrustworthy_judge(tmp_path, caplog):
+    import logging
+
+    from hadamard_restore.losses.classifier import build_classifier, save_classifier
+    from hadamard_restore.search.classifier import record_and_warn
+
+    path = save_classifier(build_classifier("resnet18", pretrained=False), tmp_path / "classifier.pt",
+                           val_accuracy=0.5, eval_crop=48)
+    with caplog.at_level(logging.INFO, logger="hadamard_restore"):
+        assert record_and_warn(path, 48)["reliable"] is False
+    assert [r.levelname for r in caplog.records] == ["WARNING"] and "untrustworthy" in caplog.text
+    caplog.clear()
+    path = save_classifier(build_classifier("resnet18", pretrained=False), tmp_path / "ok" / "classifier.pt",
+                           val_accuracy=0.99, eval_crop=48)
+    with caplog.at_level(logging.INFO, logger="hadamard_restore"):
+        assert record_and_warn(path, 48)["reliable"] is True
+    assert [r.levelname for r in caplog.records] == ["INFO"]
+
+
+def test_train_classifier_records_the_warning(tmp_path, monkeypatch, caplog):
+    """A judge that calls everything clear: classifier_metrics.json and the checkpoint say so."""
+    import logging
+    from pathlib import Path
+
+    from hadamard_restore.losses import classifier_train as T
+
+    monkeypatch.setattr(T, "held_out_accuracy", lambda model, ds, device, crop, n: {
+        "accuracy": 0.5, "accuracy_clear": 1.0, "accuracy_degraded": 0.0, "images": 2 * len(ds),
+        "judged": 2 * n * len(ds)})
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "demo.yaml", [
+        f"out_dir={tmp_path}", "data.demo.size=32", "data.demo.crops_per_image=1", "search.crop=24", "classifier.crop=null",
+        "classifier.steps=1", "classifier.batch_size=2", "classifier.pretrained=false", "device=cpu"])
+    with caplog.at_level(logging.WARNING, logger="hadamard_restore"):
+        path = T.train_classifier(cfg, tmp_path / "clf")
+    metrics = json.loads((tmp_path / "clf" / "classifier_metrics.json").read_text())
+    assert metrics["reliable"] is False and metrics["warn_below"] == ACCURACY_WARN
+    assert metrics["crop"] == metrics["eval_crop"] == 24 and "0.500 < 0.90" in metrics["warning"]
+    assert metrics["warning"] in caplog.text
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["reliable"] is False and ckpt["eval_crop"] == 24 and ckpt["val_accuracy"] == 0.5

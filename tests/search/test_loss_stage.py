@@ -30,6 +30,12 @@ def test_three_step_loss_search_moves_beta(tmp_path, provisioned_weights, model)
     assert {f"terms/{n}" for n in LOSS_NAMES} <= set(hist[0]), "every loss term (TV, Lap included) is logged"
     summary = json.loads((tmp_path / "loss" / "search_loss.json").read_text())
     assert summary["loss_model"] == model and summary["seconds_per_step_median"] > 0
+    # how trustworthy the judge was travels with the searched weights (2 classifier steps: not at all)
+    metrics = json.loads((tmp_path / "loss" / "classifier" / "classifier_metrics.json").read_text())
+    rec = lw.extra["classifier"]
+    assert rec == summary["classifier"] and rec["accuracy"] == metrics["accuracy"]
+    assert rec["eval_crop"] == cfg.search.crop and rec["reliable"] == (metrics["accuracy"] >= 0.9)
+    assert (rec["warning"] is None) == rec["reliable"]
     for png in ("beta_over_steps.png", "beta_softmax.png"):
         assert (tmp_path / "loss" / png).stat().st_size > 1000
     if model == "supernet":  # alpha stayed frozen

@@ -194,9 +194,10 @@ def train_classifier(cfg, run_dir: str | Path) -> Path:
         why = "pretrained=false" if not cc.pretrained else \
             f"no ImageNet {cc.arch} weights in the cache (they cannot be provisioned offline)"
         log.warning("classifier %s: training FROM SCRATCH (%s)", cc.arch, why)
-    log.info("classifier: %d train pairs, %d held-out pairs, %d steps of %d images at %d-%dpx on %s; "
+    sides_txt = f"{sides[0]}" if len(sides) == 1 else f"{sides[0]}-{sides[-1]}"
+    log.info("classifier: %d train pairs, %d held-out pairs, %d steps of %d images at %spx on %s; "
              "judged on %dpx windows", len(train_pairs), len(val_pairs), cc.steps, 2 * max(1, cc.batch_size // 2),
-             sides[0], sides[-1], device, judged)
+             sides_txt, device, judged)
 
     opt = torch.optim.Adam(model.parameters(), lr=cc.lr, weight_decay=cc.weight_decay)
     n_pairs = max(1, cc.batch_size // 2)
