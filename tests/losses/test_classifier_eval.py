@@ -158,7 +158,8 @@ def test_train_classifier_records_the_warning(tmp_path, monkeypatch, caplog):
         "accuracy": 0.5, "accuracy_clear": 1.0, "accuracy_degraded": 0.0, "images": 2 * len(ds),
         "judged": 2 * n * len(ds)})
     cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "demo.yaml", [
-        f"out_dir={tmp_path}", "data.demo.size=32", "data.demo.crops_per_image=1", "search.crop=24", "classifier.crop=null",
+        f"out_dir={tmp_path}", "data.demo.size=32", "data.demo.crops_per_image=1",
+        "search.crop=24", "classifier.crop=null",
         "classifier.steps=1", "classifier.batch_size=2", "classifier.pretrained=false", "device=cpu"])
     with caplog.at_level(logging.WARNING, logger="hadamard_restore"):
         path = T.train_classifier(cfg, tmp_path / "clf")
