@@ -120,7 +120,8 @@ def accuracy_warning(metrics: dict, threshold: float = ACCURACY_WARN) -> str | N
     return (f"classifier held-out accuracy {acc:.3f} < {threshold:.2f} on {where} "
             f"(clear {metrics['accuracy_clear']:.2f}, degraded {metrics['accuracy_degraded']:.2f}): "
             "it cannot tell clear from degraded images, so a loss search judged by it is not trustworthy; "
-            "train longer (classifier.steps), check classifier.lr, or train on crops nearer to the judged size (classifier.crop, search.crop)")
+            "train longer (classifier.steps), check classifier.lr, "
+            "or train on crops nearer to the judged size (classifier.crop, search.crop)")
 
 
 @torch.no_grad()
