@@ -9,7 +9,7 @@ same content, so the network has to learn the degradation rather than the scene.
 **Sizes.** Stage 1 judges network outputs of ``search.crop`` pixels, and a from-scratch ResNet is
 only reliable at the image size its batch-norm statistics were estimated at. Measured on LOL
 (ResNet-18 from scratch, 100 steps of 8 images at 64 px, Adam 1e-4, 32 held-out pairs, 4 random
-windows per image; ``benchmarks/results/classifier_sizes_lol.md``): accuracy 0.996 on 64-px
+windows per image; ``benchmarks/results/classifier_sizes.md``): accuracy 0.996 on 64-px
 windows but 0.508 on 128-px windows and 0.500 on full 600x400 images (everything called
 "clear"); the same without BN recalibration: 0.996 / 0.684 / 0.500. Re-estimating only the BN
 running statistics on 128-px windows (weights unchanged) lifts 128 px to 1.000 (64 px 0.969), so
