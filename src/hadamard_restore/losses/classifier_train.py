@@ -31,8 +31,9 @@ method.md ("random crops the size of the search patches"):
 
 Learning rate was not the problem (SOTS, 64 px, 100 steps: lr 1e-4 / 3e-4 / 1e-3 give
 0.797 / 0.786 / 0.812), so Adam 1e-4 stays. With these defaults at 64 px (300 steps of 16):
-LOL 0.992, LSUI 0.966, SOTS-indoor 0.818 (600 steps: 0.896): haze is hard to see in a small
-window of a flat indoor wall, so dehazing needs more steps or a larger ``search.crop``.
+LOL 0.992, LSUI 0.966, SOTS-indoor 0.818 (600 / 1200 steps: 0.896 / 0.885, a plateau): haze is
+hard to see in a small window of a flat indoor wall, so dehazing needs an ImageNet trunk or a
+larger ``search.crop``.
 
 Deviations from method.md 4: no ImageNet initialisation is obtainable here (it is used when the
 weights cache has it), and training is stopped after ``steps`` rather than "until ~99%"; the
