@@ -70,11 +70,13 @@ class ClassifierConfig(Strict):
     pretrained: bool = True
     steps: int = Field(300, ge=1)
     batch_size: int = Field(16, ge=1)
-    crop: int = Field(128, ge=16)
+    crop: int | None = Field(None, ge=16, description="training crop side; null: search.crop (the size stage 1 judges)")
+    scale_jitter: float = Field(0.0, ge=0, lt=1, description="each step's crop side is uniform in crop*(1 +- jitter)")
     lr: float = Field(1e-4, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     checkpoint: Path | None = Field(None, description="use this trained classifier instead of training one")
-    eval_crop: int | None = Field(None, ge=16, description="centre crop for held-out accuracy; null: full images")
+    eval_crop: int | None = Field(None, ge=16, description="side of the held-out windows judged; null: search.crop")
+    eval_crops_per_image: int = Field(4, ge=1, description="random held-out windows per image")
 
 
 class NetConfig(Strict):

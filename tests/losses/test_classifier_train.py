@@ -19,8 +19,9 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "low-light.yaml"
 @pytest.mark.realdata
 def test_classifier_command_on_lol_pairs(data_root, tmp_path):
     out = tmp_path / "clf"
-    sets = ["data.max_pairs=60", "classifier.steps=40", "classifier.batch_size=8", "classifier.crop=64",
-            "classifier.eval_crop=64", "classifier.pretrained=false", "device=cpu"]
+    # small windows, the size stage 1 judges: training crop, BN statistics and held-out windows follow search.crop
+    sets = ["data.max_pairs=60", "classifier.steps=40", "classifier.batch_size=8", "search.crop=64",
+            "classifier.pretrained=false", "device=cpu"]
     args = ["classifier", str(CONFIG), "--out", str(out)]
     for s in sets:
         args += ["--set", s]
@@ -28,7 +29,9 @@ def test_classifier_command_on_lol_pairs(data_root, tmp_path):
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "classifier_metrics.json").read_text())
     assert metrics["init"] == "scratch" and metrics["images"] == 2 * metrics["val_pairs"] >= 20
+    assert metrics["crop"] == metrics["eval_crop"] == 64 and metrics["judged"] == 4 * metrics["images"]
     assert metrics["accuracy"] >= 0.95, metrics
+    assert metrics["reliable"] is True and metrics["warning"] is None
     assert (out / "config.yaml").is_file() and (out / "split.json").is_file()
 
     # The saved classifier judges held-out references as clearer than their degraded inputs.

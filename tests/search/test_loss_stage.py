@@ -30,6 +30,12 @@ def test_three_step_loss_search_moves_beta(tmp_path, provisioned_weights, model)
     assert {f"terms/{n}" for n in LOSS_NAMES} <= set(hist[0]), "every loss term (TV, Lap included) is logged"
     summary = json.loads((tmp_path / "loss" / "search_loss.json").read_text())
     assert summary["loss_model"] == model and summary["seconds_per_step_median"] > 0
+    # how trustworthy the judge was travels with the searched weights (2 classifier steps: not at all)
+    metrics = json.loads((tmp_path / "loss" / "classifier" / "classifier_metrics.json").read_text())
+    rec = lw.extra["classifier"]
+    assert rec == summary["classifier"] and rec["accuracy"] == metrics["accuracy"]
+    assert rec["eval_crop"] == cfg.search.crop and rec["reliable"] == (metrics["accuracy"] >= 0.9)
+    assert (rec["warning"] is None) == rec["reliable"]
     for png in ("beta_over_steps.png", "beta_softmax.png"):
         assert (tmp_path / "loss" / png).stat().st_size > 1000
     if model == "supernet":  # alpha stayed frozen
@@ -94,5 +100,12 @@ def test_loss_stage_resumes_beta_logits_and_adam_exactly(tmp_path, provisioned_w
         assert torch.equal(x, y)
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
-    assert (tmp_path / "full" / "loss_weights.json").read_text().replace("full", "cut") == \
-        (cut / "loss_weights.json").read_text()
+    full_lw = json.loads((tmp_path / "full" / "loss_weights.json").read_text().replace("full", "cut"))
+    cut_lw = json.loads((cut / "loss_weights.json").read_text())
+    # both runs record the one shared classifier (which lives in "full")
+    shared = (cut / "classifier" / "path.txt").read_text().strip()
+    assert cut_lw["extra"]["classifier"].pop("checkpoint") == shared
+    assert shared in (cut_lw["extra"]["classifier"].pop("warning") or shared)
+    for key in ("checkpoint", "warning"):
+        full_lw["extra"]["classifier"].pop(key)
+    assert full_lw == cut_lw

@@ -25,7 +25,7 @@ from hadamard_restore.runtime import Dist
 from hadamard_restore.search import ddp
 from hadamard_restore.search.arch_stage import plot_genotype_alpha
 from hadamard_restore.search.build import alpha_state, describe_alpha, forward, log, setup, supernet
-from hadamard_restore.search.classifier import classifier_for
+from hadamard_restore.search.classifier import classifier_for, record_and_warn
 from hadamard_restore.search.data import rank_generators, search_data
 from hadamard_restore.search.hypergrad import check_mode
 from hadamard_restore.search.loop import Problem, run_bilevel
@@ -40,6 +40,7 @@ def search_joint(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, s
     run_dir = Path(run_dir)
     device, dist_ctx = env if env is not None else setup(cfg)
     clf = classifier_for(cfg, run_dir, device, dist_ctx)
+    clf_rec = record_and_warn(clf.checkpoint_path, cfg.search.crop) if dist_ctx.is_main else None
     data = search_data(cfg, device, run_dir, dist_ctx)
     model = supernet(cfg, "instance", device)
     model.freeze_arch(False)
@@ -69,6 +70,7 @@ def search_joint(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, s
         lw = mix.to_weights(name=f"joint-{cfg.name}", source=f"hadamard-restore search, joint mode ({run_dir})",
                             notes="Ours_a: alpha and beta searched together against the classifier")
         lw.vgg_layers = mix.selected_layers()
+        lw.extra["classifier"] = clf_rec
         lw.save(out["loss_weights"])
         model.genotype(name=f"joint-{cfg.name}").save(out["genotype"])
         atomic_torch_save(alpha_state(model), run_dir / "alpha.pt")
@@ -76,7 +78,7 @@ def search_joint(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, s
         plot_beta_softmax(mix.beta.detach().cpu().tolist(), LOSS_NAMES, run_dir / "beta_softmax.png")
         plot_genotype_alpha(model, run_dir / "alpha_probabilities.png")
         finish_stage(run_dir / "search_joint.json", "joint", cfg, history, time.perf_counter() - t0, dist_ctx,
-                     {"beta": lw.weights, "vgg_layers": lw.vgg_layers})
+                     {"beta": lw.weights, "vgg_layers": lw.vgg_layers, "classifier": clf_rec})
         log.info("joint search done: %s", run_dir)
     ddp.barrier(dist_ctx)
     return out

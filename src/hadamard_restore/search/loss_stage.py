@@ -30,7 +30,7 @@ from hadamard_restore.config import RunConfig
 from hadamard_restore.runtime import Dist
 from hadamard_restore.search import ddp
 from hadamard_restore.search.build import forward, log, loss_model, setup
-from hadamard_restore.search.classifier import classifier_for
+from hadamard_restore.search.classifier import classifier_for, record_and_warn
 from hadamard_restore.search.data import rank_generators, search_data
 from hadamard_restore.search.hypergrad import check_mode
 from hadamard_restore.search.loop import Problem, run_bilevel
@@ -102,6 +102,7 @@ def search_loss(cfg: RunConfig, run_dir: str | Path, *, alpha: Mapping[str, Tens
     run_dir = Path(run_dir)
     device, dist_ctx = env if env is not None else setup(cfg)
     clf = classifier_for(cfg, run_dir, device, dist_ctx)
+    clf_rec = record_and_warn(clf.checkpoint_path, cfg.search.crop) if dist_ctx.is_main else None
     data = search_data(cfg, device, run_dir, dist_ctx)
     problem, mix = loss_problem(cfg, clf, data.sample, device, dist_ctx.rank, alpha, round_)
     t0 = time.perf_counter()
@@ -116,12 +117,14 @@ def search_loss(cfg: RunConfig, run_dir: str | Path, *, alpha: Mapping[str, Tens
         lw = mix.to_weights(name=f"searched-{cfg.name}", source=f"hadamard-restore search-loss ({run_dir})",
                             notes="raw searched beta; VGG layers = argmax per group; TV/Laplacian as searched")
         lw.vgg_layers = mix.selected_layers()
+        lw.extra["classifier"] = clf_rec
         lw.save(out)
         plot_beta_history(history, LOSS_NAMES, run_dir / "beta_over_steps.png")
         plot_beta_softmax(mix.beta.detach().cpu().tolist(), LOSS_NAMES, run_dir / "beta_softmax.png")
         finish_stage(run_dir / "search_loss.json", "loss", cfg, history, time.perf_counter() - t0,
                      dist_ctx, {"beta": lw.weights, "vgg_layers": lw.vgg_layers,
-                                "loss_model": cfg.search.loss_model, "round": round_})
+                                "loss_model": cfg.search.loss_model, "round": round_,
+                                "classifier": clf_rec})
         log.info("loss search done: %s", out)
     ddp.barrier(dist_ctx)
     return out
