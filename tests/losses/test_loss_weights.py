@@ -102,3 +102,25 @@ def test_relaxed_state_from_other_backbone_is_refused(tmp_path, gen):
     mix19.save(tmp_path / "lw.json")
     with pytest.raises(LossWeightsError, match="group 3.*candidates"):
         LossMix.from_weights(load_loss_weights(tmp_path / "lw.json"), backbone="vgg16")
+
+
+def test_collapsed_weights_are_refused_with_a_reason():
+    """A loss search can project every beta to 0; such a loss has no gradient to train with."""
+    lw = load_loss_weights("equal")
+    collapsed = lw.without(*LOSS_NAMES)
+    with pytest.raises(LossWeightsError, match=r"every loss weight .* is 0, so training would have no gradient"):
+        collapsed.require_active("training")
+    # only TV and Laplacian left: stage 2 drops them, so it must refuse too
+    only_reg = lw.without(*[n for n in LOSS_NAMES if n not in ("tv", "laplacian")])
+    assert only_reg.require_active("training") is only_reg
+    with pytest.raises(LossWeightsError, match="architecture search"):
+        only_reg.without("tv", "laplacian").require_active("the architecture search")
+
+
+def test_train_refuses_collapsed_weights(tmp_path):
+    from hadamard_restore.config import RunConfig
+    from hadamard_restore.pipeline.train import build_loss
+
+    lw = load_loss_weights("equal").without(*LOSS_NAMES)
+    with pytest.raises(LossWeightsError, match="no gradient"):
+        build_loss(lw, RunConfig())

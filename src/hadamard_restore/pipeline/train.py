@@ -68,7 +68,8 @@ def build_loss(loss_weights: Any, cfg) -> torch.nn.Module:
     """
     from hadamard_restore.losses.mix import LossMix
 
-    loss = LossMix.from_weights(resolve_loss_weights(loss_weights), backbone=cfg.loss.vgg_backbone,
+    loss = LossMix.from_weights(resolve_loss_weights(loss_weights).require_active("training"),
+                                backbone=cfg.loss.vgg_backbone,
                                 trainable=False)
     for p in loss.parameters():
         p.requires_grad_(False)

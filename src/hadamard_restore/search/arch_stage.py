@@ -41,7 +41,7 @@ def fixed_mix(cfg: RunConfig, loss_weights, device: torch.device):
     from hadamard_restore.losses.mix import LossMix
 
     lw = loss_weights if isinstance(loss_weights, LossWeights) else load_loss_weights(loss_weights)
-    lw = lw.without("tv", "laplacian")
+    lw = lw.without("tv", "laplacian").require_active("the architecture search (TV and Laplacian off)")
     return LossMix.from_weights(lw, backbone=cfg.loss.vgg_backbone, trainable=False).to(device), lw
 
 

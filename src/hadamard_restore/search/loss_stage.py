@@ -119,6 +119,9 @@ def search_loss(cfg: RunConfig, run_dir: str | Path, *, alpha: Mapping[str, Tens
         lw.vgg_layers = mix.selected_layers()
         lw.extra["classifier"] = clf_rec
         lw.save(out)
+        if not any(w > 0 for w in lw.weights.values()):
+            log.warning("loss search collapsed: every beta was projected to 0 (%s); the next stage "
+                        "and training will refuse these weights", out)
         plot_beta_history(history, LOSS_NAMES, run_dir / "beta_over_steps.png")
         plot_beta_softmax(mix.beta.detach().cpu().tolist(), LOSS_NAMES, run_dir / "beta_softmax.png")
         finish_stage(run_dir / "search_loss.json", "loss", cfg, history, time.perf_counter() - t0,
