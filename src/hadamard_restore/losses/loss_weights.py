@@ -93,13 +93,17 @@ class LossWeights:
             raise LossWeightsError(f"unknown loss names {unknown}; known: {', '.join(LOSS_NAMES)}")
         return replace(self, weights={n: (0.0 if n in names else w) for n, w in self.weights.items()})
 
+    def is_active(self) -> bool:
+        """Whether any weight is positive (an all-zero loss has no gradient)."""
+        return any(w > 0 for w in self.weights.values())
+
     def require_active(self, purpose: str) -> "LossWeights":
         """Return self, or raise when every weight is 0 (such a loss has no gradient at all).
 
         A loss search can end there: β is projected onto β ≥ 0 after each upper step, and an
         upper objective that pushes every β down leaves them all at 0.
         """
-        if not any(w > 0 for w in self.weights.values()):
+        if not self.is_active():
             raise LossWeightsError(
                 f"every loss weight of {self.name!r} is 0, so {purpose} would have no gradient; "
                 "the loss search collapsed (check the classifier's accuracy in extra.classifier, "

@@ -119,7 +119,7 @@ def search_loss(cfg: RunConfig, run_dir: str | Path, *, alpha: Mapping[str, Tens
         lw.vgg_layers = mix.selected_layers()
         lw.extra["classifier"] = clf_rec
         lw.save(out)
-        if not any(w > 0 for w in lw.weights.values()):
+        if not lw.is_active():
             log.warning("loss search collapsed: every beta was projected to 0 (%s); the next stage "
                         "and training will refuse these weights", out)
         plot_beta_history(history, LOSS_NAMES, run_dir / "beta_over_steps.png")
