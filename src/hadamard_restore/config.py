@@ -132,6 +132,8 @@ class TrainConfig(Strict):
     schedule: Literal["constant", "cosine"] = "cosine"
     warmup_steps: int = Field(0, ge=0)
     grad_clip: float = Field(5.0, gt=0)
+    ema_decay: float = Field(0.0, ge=0, lt=1, description="exponential moving average of the weights, "
+                             "validated and saved as model.pt (e.g. 0.999); 0 disables it")
     amp: bool = Field(True, description="bfloat16 autocast on GPU; ignored on CPU")
     channels_last: bool = True
     val_every: int = Field(200, ge=1)

@@ -128,3 +128,50 @@ def test_resume_with_more_steps_follows_the_new_schedule(tmp_path):
     f = LrFactor("cosine", 20, 2)
     by_step = {e["step"]: e["lr"] for e in hist["train"]}
     assert by_step[15] == pytest.approx(1e-2 * f(14))  # lr used at step 15 (0-based 14) of the new 20-step run
+
+
+def test_weight_average_follows_the_closed_form_and_is_what_model_pt_holds(tmp_path):
+    from hadamard_restore.pipeline.engine import WeightAverage
+
+    model = TinyNet()
+    avg = WeightAverage(model, decay=0.9)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    avg.update(model)
+    for name, value in avg.model.state_dict().items():  # avg = w0 + 0.1 * (w1 - w0) = w0 + 0.1
+        if value.is_floating_point():
+            torch.testing.assert_close(value, start[name] + 0.1)
+
+    data = _data()
+    fit(TinyNet(), L1Mix(), data, _tcfg(ema_decay=0.8), tmp_path, META, seed=0, device=CPU, progress=False)
+    state = ck.load_training_state(tmp_path / "last.pt")["training"]
+    best = ck.read_checkpoint(tmp_path / "model.pt")
+    raw = ck.read_checkpoint(tmp_path / "last.pt")["state_dict"]
+    if best["meta"]["step"] == 30:  # the best is the last validation: model.pt is the average, not raw
+        for k, v in best["state_dict"].items():
+            torch.testing.assert_close(v, state["ema"][k])
+        assert any(not torch.equal(v, raw[k]) for k, v in best["state_dict"].items())
+    again = TinyNet(seed=5)
+    ck.load_state_into(again, best["state_dict"])
+    assert validate_psnr(again, data.val, CPU) == pytest.approx(best["meta"]["val_psnr"], abs=1e-9)
+
+
+def test_weight_average_resumes_bitwise(tmp_path):
+    data = _data()
+    full, part = tmp_path / "full", tmp_path / "part"
+    fit(TinyNet(), L1Mix(), data, _tcfg(ema_decay=0.8), full, META, seed=0, device=CPU, progress=False)
+
+    def stop(step):
+        if step == 20:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        fit(TinyNet(), L1Mix(), data, _tcfg(ema_decay=0.8), part, META, seed=0, device=CPU, progress=False,
+            on_step=stop)
+    fit(TinyNet(), L1Mix(), data, _tcfg(ema_decay=0.8), part, META, seed=0, device=CPU, progress=False,
+        resume=True)
+    a = ck.load_training_state(full / "last.pt")["training"]["ema"]
+    b = ck.load_training_state(part / "last.pt")["training"]["ema"]
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -22,6 +22,7 @@ the number of processes and the generator state is one tensor rank 0 can save.
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
@@ -83,6 +84,30 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
+class WeightAverage:
+    """Exponential moving average of a model's parameters and buffers.
+
+    After each optimizer step ``avg <- avg + (1 - decay) * (w - avg)`` for every floating-point
+    tensor of the state dict (others are copied). The average, not the raw weights, is
+    validated and saved as ``model.pt``: it swings far less from one checkpoint to the next.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.model = copy.deepcopy(ck._unwrap(model)).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        live = ck._unwrap(model).state_dict()
+        for name, avg in self.model.state_dict().items():
+            if avg.is_floating_point():
+                avg.lerp_(live[name].detach(), 1.0 - self.decay)
+            else:
+                avg.copy_(live[name])
+
+
 def _autocast(device: torch.device, enabled: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
 
@@ -134,6 +159,7 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
     scheduler = make_scheduler(optimizer, tcfg)
     scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 needs no scaling; kept for fp16
     data_gen = torch.Generator().manual_seed(seed + 1)
+    ema = WeightAverage(model, tcfg.ema_decay) if tcfg.ema_decay > 0 else None
     st = LoopState()
     last_path, best_path = run_dir / "last.pt", run_dir / "model.pt"
 
@@ -154,6 +180,11 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
                                               tcfg).lr_lambdas
         scaler.load_state_dict(tr["scaler"])
         data_gen.set_state(tr["rng"]["data"])
+        if ema is not None:
+            if "ema" not in tr:
+                raise CheckpointError(f"{last_path} was trained without train.ema_decay; resume with "
+                                      "--set train.ema_decay=0 or start a new run")
+            ck.load_state_into(ema.model, tr["ema"], source=f"weight average in {last_path}")
         _set_rng_state(tr["rng"], device)
         st = LoopState(tr["step"], tr["best_val_psnr"], tr["best_step"], tr["history"])
         log.info("resumed from %s at step %d (best val PSNR %.3f dB)", last_path, st.step, st.best_val_psnr)
@@ -178,6 +209,8 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
                     "scaler": scaler.state_dict(), "step": st.step,
                     "rng": {"data": data_gen.get_state(), **_rng_state(device)},
                     "best_val_psnr": st.best_val_psnr, "best_step": st.best_step, "history": st.history}
+        if ema is not None:
+            training["ema"] = ck.cpu_state_dict(ema.model)
         ck.save_training_state(last_path, model, meta, training)
         write_json(run_dir / "history.json", st.history)
 
@@ -198,6 +231,8 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
         scaler.step(optimizer)
         scaler.update()
+        if ema is not None:
+            ema.update(model)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         st.step += 1
@@ -218,13 +253,14 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
         bar.update(1)
 
         if dist_ctx.is_main and (st.step % tcfg.val_every == 0 or st.step == tcfg.steps):
-            psnr = validate_psnr(model, data.val, device, tcfg.val_max_images)  # fp32, as evaluate
+            judged = ema.model if ema is not None else model
+            psnr = validate_psnr(judged, data.val, device, tcfg.val_max_images)  # fp32, as evaluate
             st.history["val"].append({"step": st.step, "psnr": psnr})
             if writer is not None:
                 writer.add_scalar("val/psnr", psnr, st.step)
             if psnr > st.best_val_psnr:
                 st.best_val_psnr, st.best_step = psnr, st.step
-                ck.save_model_meta(best_path, model, meta, step=st.step, val_psnr=psnr)
+                ck.save_model_meta(best_path, judged, meta, step=st.step, val_psnr=psnr)
             log.info("step %d: val PSNR %.3f dB (best %.3f at %d)", st.step, psnr, st.best_val_psnr, st.best_step)
             model.train()
         if dist_ctx.is_main and (st.step % tcfg.checkpoint_every == 0 or st.step == tcfg.steps):
