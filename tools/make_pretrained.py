@@ -1,0 +1,126 @@
+"""Produce one bundled pretrained model with the full method, resumably.
+
+    python tools/make_pretrained.py low-light --out /work/pretrained-runs/low-light
+
+Stages (each one skipped when its artifact exists, so an interrupted run continues):
+
+1. ``heldout.json``: the pinned split of the task's data (``data.val_ratio``, ``data.group_key``,
+   seed 0). Its validation part is the model's **held-out test set**: nothing below reads it
+   until the final evaluation.
+2. ``dev.json``: the training part of (1), split again by whole groups into the pairs the model
+   learns from and a development-validation part that picks the best checkpoint.
+3. classifier -> loss search -> architecture search -> training, each a ``hadamard-restore``
+   command reading ``dev.json`` only.
+4. ``evaluate`` on the held-out part of ``heldout.json``.
+
+The exact commands are written to ``commands.txt`` and their wall times to ``timings.json``;
+both go into the model card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+TASKS = {
+    "low-light": {"config": "configs/low-light.yaml", "data": "lol-v1/our485"},
+    "dehaze": {"config": "configs/dehaze.yaml", "data": "sots-indoor"},
+    "underwater": {"config": "configs/underwater.yaml", "data": "lsui"},
+}
+
+# The budget (see the model cards): a 2-core CPU, one core per training.
+SEARCH = ["net.channels=16", "search.crop=64", "search.loss_steps=100", "search.arch_steps=200",
+          "search.checkpoint_every=25"]
+TRAIN = ["net.channels=32", "train.steps=3000", "train.crop=96", "train.batch_size=4", "train.lr=1e-3",
+         "train.warmup_steps=100", "train.schedule=cosine", "train.ema_decay=0.998", "train.val_every=250",
+         "train.val_max_images=6", "train.checkpoint_every=100"]
+
+
+def hr() -> list[str]:
+    return [str(Path(sys.executable).with_name("hadamard-restore"))]
+
+
+def sets(items: list[str]) -> list[str]:
+    return [arg for item in items for arg in ("--set", item)]
+
+
+def stage(out: Path, name: str, argv: list[str], done: Path, log_lines: list[str]) -> None:
+    """Run one command unless ``done`` exists; record the command and its wall time."""
+    shown = " ".join(shlex.quote(a) for a in ["hadamard-restore", *argv[1:]])
+    log_lines.append(f"# {name}\n{shown}\n")
+    (out / "commands.txt").write_text("\n".join(log_lines))
+    if done.exists():
+        print(f"[{name}] done already ({done})", flush=True)
+        return
+    print(f"[{name}] {shown}", flush=True)
+    t0 = time.time()
+    with open(out / f"{name}.log", "a") as fh:
+        subprocess.run(argv, check=True, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO)
+    timings_path = out / "timings.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
+    timings[name] = timings.get(name, 0.0) + round(time.time() - t0, 1)
+    timings_path.write_text(json.dumps(timings, indent=2))
+
+
+def make_splits(task: str, cfg_path: Path, root: Path, out: Path) -> None:
+    sys.path.insert(0, str(REPO / "src"))
+    from hadamard_restore.config import load_config
+    from hadamard_restore.data.split import Split, make_split, split_entries
+    from hadamard_restore.data.task_data import dataset_pairs
+
+    cfg = load_config(cfg_path)
+    if not (out / "heldout.json").exists():
+        _, layout, pairs = dataset_pairs(cfg)
+        make_split(pairs, cfg.data.val_ratio, 0, cfg.data.group_key, root=root, layout=layout).save(
+            out / "heldout.json")
+    if not (out / "dev.json").exists():
+        held = Split.load(out / "heldout.json")
+        train, val = split_entries(held.train, 0.15, 1)
+        Split(train, val, 1, 0.15, held.group_key, held.layout, held.root,
+              {"note": f"development split of the training part of heldout.json ({task})"}).save(out / "dev.json")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("task", choices=sorted(TASKS))
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--data", type=Path, default=Path(os.environ.get("HADAMARD_RESTORE_DATA", REPO.parent / "shared/data")))
+    args = ap.parse_args()
+    spec = TASKS[args.task]
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ["HADAMARD_RESTORE_DATA"] = str(args.data.resolve())
+    cfg = REPO / spec["config"]
+    root = args.data.resolve() / spec["data"]
+    make_splits(args.task, cfg, root, out)
+    dev = [f"data.split_file={out / 'dev.json'}"]
+    lines: list[str] = [f"# data: {root}\n# held-out split: {out / 'heldout.json'}; development split: {out / 'dev.json'}\n"]
+    stage(out, "classifier", [*hr(), "classifier", str(cfg), *sets(dev + SEARCH), "--out", str(out / "classifier")],
+          out / "classifier" / "classifier.pt", lines)
+    clf = [f"classifier.checkpoint={out / 'classifier' / 'classifier.pt'}"]
+    search_cmd = [*hr(), "search", str(cfg), *sets(dev + SEARCH + clf), "--out", str(out / "search")]
+    if (out / "search").exists():
+        search_cmd.append("--resume")
+    stage(out, "search", search_cmd, out / "search" / "genotype.json", lines)
+    train_cmd = [*hr(), "train", str(cfg), "--genotype", str(out / "search" / "genotype.json"),
+                 "--loss-weights", str(out / "search" / "loss_weights.json"), *sets(dev + TRAIN),
+                 "--out", str(out / "train")]
+    if (out / "train" / "last.pt").exists():
+        train_cmd.append("--resume")
+    stage(out, "train", train_cmd, out / "train" / "train_summary.json", lines)
+    stage(out, "evaluate", [*hr(), "evaluate", str(out / "train" / "model.pt"), "--data", str(root),
+                            "--split", str(out / "heldout.json"), "--out", str(out / "eval")],
+          out / "eval" / "metrics.json", lines)
+    print(f"done: {out / 'eval' / 'metrics.json'}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
