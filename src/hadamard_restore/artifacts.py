@@ -86,7 +86,9 @@ def new_run_dir(cfg: RunConfig, out: str | Path | None = None, stage: str | None
     if out is None:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         out = Path(cfg.out_dir) / f"{cfg.name}{'-' + stage if stage else ''}-{stamp}"
-    out = Path(out)
+    from hadamard_restore.run_session import claim_run_dir
+
+    out = claim_run_dir(Path(out))  # locked for this command (run_session), before anything is written
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yaml", dump_config(cfg))
     return out

@@ -28,9 +28,10 @@ class ConfigError(ValueError):
 
 
 class Strict(BaseModel):
-    """Base for all sections: unknown keys are errors, assignments are validated."""
+    """Base for all sections: unknown keys are errors, assignments are validated, and no number
+    may be infinite or NaN (``train.lr=inf`` would only surface later as a diverged run)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DemoDataConfig(Strict):

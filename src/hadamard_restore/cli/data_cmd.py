@@ -42,10 +42,12 @@ def split(path: Path = typer.Argument(..., help="dataset root"),
     """Make a seeded train/validation split (whole groups on one side) and save it with sha256s."""
     from hadamard_restore.data.layouts import layout_folders, match_folders
     from hadamard_restore.data.split import make_split
+    from hadamard_restore.preflight import split_preflight
 
     def run():
         name, folders = layout_folders(path, layout, degraded_dir, reference_dir)
         pairs = [p for d, r in folders for p in match_folders(d, r)[0]]
+        split_preflight(out, pairs)  # a writable --out, equal sizes in every pair
         result = make_split(pairs, val_ratio, seed, group_key, root=path, layout=name)
         result.save(out)
         return result

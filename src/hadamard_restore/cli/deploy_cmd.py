@@ -41,6 +41,9 @@ def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or
         dev = pick_device(cfg.device)
     except (RuntimeError, ValueError) as exc:
         fail(str(exc))
+    from hadamard_restore.preflight import enhance_preflight
+
+    guarded(lambda: enhance_preflight(checkpoint, inputs, out, recursive))  # nothing overwritten; paths usable
     report = guarded(lambda: run_enhance(checkpoint, inputs, out, cfg.enhance, dev, recursive=recursive))
     typer.echo(report.summary())
     if not report.ok:
@@ -60,10 +63,12 @@ def export(checkpoint: Path = typer.Argument(..., help="model file (model.pt or 
            tolerance: float = typer.Option(1e-3, "--tolerance", help="largest allowed max abs difference")) -> None:
     """Export to ONNX with dynamic height and width and check parity with PyTorch."""
     from hadamard_restore.pipeline.export import export_onnx
+    from hadamard_restore.preflight import export_preflight
 
-    if exporter not in ("auto", "dynamo", "torchscript"):
-        fail(f"--exporter must be auto, dynamo or torchscript, got {exporter!r}")
-    report = guarded(lambda: export_onnx(checkpoint, onnx, opset=opset, exporter=exporter,
-                                         check_images=check_image or (), check_max_side=check_max_side,
-                                         tolerance=tolerance))
+    def go():
+        used = export_preflight(checkpoint, onnx, opset, exporter, check_image or ())
+        return export_onnx(checkpoint, onnx, opset=opset, exporter=used, check_images=check_image or (),
+                           check_max_side=check_max_side, tolerance=tolerance)
+
+    report = guarded(go)
     typer.echo(report.summary())

@@ -13,11 +13,19 @@ from hadamard_restore.cli.app import OutOption, SetOption, UserError, app, confi
 
 def _train_dir(cfg, out: Optional[Path], resume: bool) -> Path:
     from hadamard_restore.artifacts import new_run_dir
+    from hadamard_restore.outputs import refuse_earlier_run
 
     if out is None and resume:
         raise UserError("--resume needs --out RUN_DIR: the run directory whose last.pt to continue")
     if out is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise UserError("under torchrun pass --out RUN_DIR so that every process writes to the same folder")
+    if resume:  # train() checks the run against last.pt before it writes anything (config.yaml included)
+        from hadamard_restore.run_session import claim_run_dir
+
+        if not out.is_dir():
+            raise UserError(f"--resume: {out} is not a run directory; pass the --out of the run to continue")
+        return claim_run_dir(out)
+    refuse_earlier_run(out, resumable=True)
     return new_run_dir(cfg, out, stage="train")
 
 
@@ -28,7 +36,9 @@ def train(config: Path = typer.Argument(..., help="YAML config (see configs/)"),
                                                  "(default: net.genotype)"),
           loss_weights: Optional[str] = typer.Option(None, "--loss-weights", help="loss_weights.json or bundled "
                                                      "name (default: loss.weights)"),
-          resume: bool = typer.Option(False, "--resume", help="continue from RUN_DIR/last.pt (needs --out)")) -> None:
+          resume: bool = typer.Option(False, "--resume", help="continue from RUN_DIR/last.pt (needs --out)"),
+          allow_changes: bool = typer.Option(False, "--allow-changes", help="let --resume continue with other loss "
+                                             "weights or settings (recorded in RUN_DIR/resume_changes.json)")) -> None:
     """Train the derived network from scratch with the searched loss (torchrun for multi-GPU)."""
     from hadamard_restore.pipeline.train import train as train_fn
 
@@ -36,12 +46,17 @@ def train(config: Path = typer.Argument(..., help="YAML config (see configs/)"),
 
     def go():
         run_dir = _train_dir(cfg, out, resume)
-        return train_fn(cfg, run_dir, genotype, loss_weights, resume=resume)
+        return train_fn(cfg, run_dir, genotype, loss_weights, resume=resume, allow_changes=allow_changes)
 
     summary = guarded(go)
     if summary and int(os.environ.get("RANK", "0")) == 0:
         typer.echo(f"best validation PSNR {summary['best_val_psnr']:.3f} dB at step {summary['best_step']}")
         typer.echo(summary["model"])
+
+
+def _num(value: Optional[float], digits: int) -> str:
+    """A mean metric for the summary line; None (e.g. PSNR of identical images, infinite) as 'inf/n.a.'."""
+    return "inf/n.a." if value is None else f"{value:.{digits}f}"
 
 
 @app.command("evaluate")
@@ -56,23 +71,42 @@ def evaluate(checkpoint: Path = typer.Argument(..., help="model.pt (or last.pt)"
     from hadamard_restore.pipeline.evaluate import evaluate as evaluate_fn
 
     cfg = config_or_fail(None, set_)
-    result = guarded(lambda: evaluate_fn(checkpoint, data, layout, split, out, cfg.eval, cfg.device))
+
+    def go():
+        from hadamard_restore.preflight import evaluate_preflight
+        from hadamard_restore.run_session import claim_run_dir
+
+        claim_run_dir(evaluate_preflight(checkpoint, data, split, out))  # one writer per output folder
+        return evaluate_fn(checkpoint, data, layout, split, out, cfg.eval, cfg.device)
+
+    result = guarded(go)
     if result:
+        for bad in result.get("failed", []):
+            typer.echo(f"  FAILED {bad['degraded']}: {bad['reason']}")
         m, i = result["mean"], result["input_mean"]
-        typer.echo(f"{result['count']} images: PSNR {m['psnr']:.3f} dB (input {i['psnr']:.3f}), "
-                   f"SSIM {m['ssim']:.4f} (input {i['ssim']:.4f})"
-                   + (f", LPIPS {m['lpips']:.4f} (input {i['lpips']:.4f})" if m["lpips"] is not None else ""))
+        typer.echo(f"{result['count']} images: PSNR {_num(m['psnr'], 3)} dB (input {_num(i['psnr'], 3)}), "
+                   f"SSIM {_num(m['ssim'], 4)} (input {_num(i['ssim'], 4)})"
+                   + (f", LPIPS {_num(m['lpips'], 4)} (input {_num(i['lpips'], 4)})" if m["lpips"] is not None else ""))
         typer.echo(result["path"])
+        if result.get("failed"):
+            typer.echo(f"{len(result['failed'])} pair(s) could not be evaluated (listed above and in metrics.json)")
+            raise typer.Exit(1)
 
 
 @app.command("run")
 def run(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOption,
         out: Optional[Path] = OutOption) -> None:
     """The whole method: classifier, loss search, architecture search, training, evaluation."""
+    from hadamard_restore.outputs import refuse_earlier_run
     from hadamard_restore.pipeline.run import run as run_fn
 
     cfg = config_or_fail(config, set_)
-    report = guarded(lambda: run_fn(cfg, out))
+
+    def go():
+        refuse_earlier_run(out, resumable=False)
+        return run_fn(cfg, out)
+
+    report = guarded(go)
     if report:
         typer.echo(str(report))
 
@@ -80,8 +114,13 @@ def run(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOptio
 @app.command("demo")
 def demo(out: Optional[Path] = OutOption, set_: Optional[list[str]] = SetOption) -> None:
     """Run the whole method on built-in synthetic low-light data (CPU, under 10 minutes)."""
+    from hadamard_restore.outputs import refuse_earlier_run
     from hadamard_restore.pipeline.demo import demo as demo_fn
 
-    report = guarded(lambda: demo_fn(out, set_))
+    def go():
+        refuse_earlier_run(out, resumable=False)
+        return demo_fn(out, set_)
+
+    report = guarded(go)
     if report:
         typer.echo(f"report: {report}")

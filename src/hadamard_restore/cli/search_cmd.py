@@ -19,7 +19,9 @@ def classifier(config: Path = typer.Argument(..., help="task YAML"),
     def run() -> Path:
         from hadamard_restore.artifacts import new_run_dir
         from hadamard_restore.losses.classifier_train import train_classifier
+        from hadamard_restore.outputs import refuse_earlier_run
 
+        refuse_earlier_run(out, resumable=False)
         return train_classifier(cfg, new_run_dir(cfg, out, stage="classifier"))
 
     path = guarded(run)
@@ -37,6 +39,10 @@ def _run_stage(config: Path, set_, out, resume: bool, stage: str, call) -> None:
     cfg = config_or_fail(config, set_)
 
     def go():
+        from hadamard_restore.outputs import refuse_earlier_run
+
+        if not resume:
+            refuse_earlier_run(out, resumable=True)
         env = setup(cfg)
         run_dir = prepare_run_dir(cfg, out, stage, resume, env[1])
         result = call(cfg, run_dir, env)

@@ -26,6 +26,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from hadamard_restore.artifacts import atomic_write_bytes
+from hadamard_restore.data.integrity import end_marker_missing, strict_decoding
 from hadamard_restore.data.png16 import decode_png16, encode_png16, png_bit_depth
 from hadamard_restore.errors import DataError
 
@@ -161,8 +162,11 @@ def read_image_array(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: file not found") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read the file ({exc})") from None
+    damaged = end_marker_missing(data)
+    if damaged:
+        raise DataError(f"{path}: image data is truncated ({damaged}); re-copy or re-export the file")
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with strict_decoding(), Image.open(io.BytesIO(data)) as im:
             orientation = _orientation(im)  # header only, before any decode error could be hidden
             if png_bit_depth(data) == 16 and im.mode not in ("I", "I;16", "I;16B"):
                 array = _channels_to_rgb(decode_png16(data), path)
@@ -174,7 +178,7 @@ def read_image_array(path: str | Path) -> np.ndarray:
     except UnidentifiedImageError:
         raise DataError(f"{path}: not a readable image (Pillow does not recognise the format); "
                         "remove it from the folder or convert it to PNG") from None
-    except (OSError, ValueError, SyntaxError) as exc:
+    except Exception as exc:  # OSError, ValueError, zlib.error from tifffile ...: all mean a damaged file
         raise DataError(f"{path}: image data is truncated or corrupt ({exc}); "
                         "re-copy or re-export the file") from None
     return apply_orientation(array, orientation)

@@ -234,8 +234,12 @@ def verify_split(split: Split, root: str | Path) -> None:
     """Check that every file of ``split`` exists under ``root`` with the recorded sha256.
 
     Raises:
-        DataError: listing missing files and files whose content changed (a few of each).
+        DataError: a pair (or group) in both train and validation; missing files and files whose
+            content changed (a few of each).
     """
+    from hadamard_restore.data.integrity import check_no_leakage
+
+    check_no_leakage(split)  # a pair on both sides is an error wherever a split is used
     root = Path(root)
     missing, changed = [], []
     seen: set[str] = set()

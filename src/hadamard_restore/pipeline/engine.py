@@ -33,6 +33,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from hadamard_restore import health
 from hadamard_restore.artifacts import write_json
 from hadamard_restore.errors import CheckpointError, HadamardRestoreError
 from hadamard_restore.pipeline import checkpoint as ck
@@ -211,6 +212,7 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
                     "best_val_psnr": st.best_val_psnr, "best_step": st.best_step, "history": st.history}
         if ema is not None:
             training["ema"] = ck.cpu_state_dict(ema.model)
+        health.check_finite(model, st.step, tcfg.lr, run_dir)  # never replace a good last.pt with NaNs
         ck.save_training_state(last_path, model, meta, training)
         write_json(run_dir / "history.json", st.history)
 
@@ -223,8 +225,7 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
             out = net(deg)
         total, terms = loss_fn(out.float(), ref)
         if not torch.isfinite(total):
-            raise TrainingDiverged(f"the training loss became {total.item()} at step {st.step + 1}; "
-                                   f"lower train.lr (now {tcfg.lr}) or train.grad_clip")
+            raise health.diverged(f"the training loss became {total.item()}", st.step + 1, tcfg.lr, run_dir)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(total).backward()
         scaler.unscale_(optimizer)
@@ -254,7 +255,9 @@ def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg, run_dir: st
 
         if dist_ctx.is_main and (st.step % tcfg.val_every == 0 or st.step == tcfg.steps):
             judged = ema.model if ema is not None else model
-            psnr = validate_psnr(judged, data.val, device, tcfg.val_max_images)  # fp32, as evaluate
+            health.check_finite(judged, st.step, tcfg.lr, run_dir)
+            psnr = health.checked_psnr(lambda: validate_psnr(judged, data.val, device, tcfg.val_max_images),
+                                       st.step, tcfg.lr, run_dir)  # fp32, as evaluate
             st.history["val"].append({"step": st.step, "psnr": psnr})
             if writer is not None:
                 writer.add_scalar("val/psnr", psnr, st.step)

@@ -106,12 +106,20 @@ def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None =
                    device: str = "auto", save_outputs: bool = True, source: dict | None = None) -> dict:
     """:func:`evaluate` on an explicit list of ``Pair(degraded, reference)``; ``source`` is recorded."""
     from hadamard_restore.config import EvalConfig
-    from hadamard_restore.data.io import read_image, write_image
+    from hadamard_restore.data.integrity import read_eval_pair
+    from hadamard_restore.data.io import write_image
+    from hadamard_restore.outputs import check_output_dir, guard_outputs
 
     if not pairs:
         raise DataError("no pairs to evaluate")
     ecfg = eval_cfg or EvalConfig()
     out = Path(out) if out is not None else Path(checkpoint).resolve().parent / "eval"
+    check_output_dir(out)  # before the model runs on any image
+    guard_outputs({"checkpoint": checkpoint, "degraded image": [p.degraded for p in pairs],
+                   "reference image": [p.reference for p in pairs]},
+                  {"metrics file": out / "metrics.json", "comparison grid": out / "grid.png",
+                   "output image": [out / "outputs" / f"{Path(p.degraded).stem}.png" for p in pairs] if save_outputs
+                   else None})
     dev = pick_device(device)
     model, meta = load_model(checkpoint, dev)
     lpips_ok, lpips_note = True, None
@@ -122,15 +130,17 @@ def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None =
     except WeightsMissingError as exc:
         lpips_ok, lpips_note = False, str(exc)
         log.warning("LPIPS skipped: %s", exc)
-    rows, grid_rows = [], []
+    rows, grid_rows, failed = [], [], []
     from tqdm.auto import tqdm
 
     for pair in tqdm(pairs, desc="evaluate", dynamic_ncols=True,
                      mininterval=1.0 if sys.stderr.isatty() else 30.0):
-        deg, ref = read_image(pair.degraded), read_image(pair.reference)
-        if deg.shape != ref.shape:
-            raise DataError(f"pair sizes differ: {pair.degraded} {tuple(deg.shape[1:])} vs {pair.reference} "
-                            f"{tuple(ref.shape[1:])}; fix or remove this pair")
+        try:  # a bad pair is listed and skipped; every good pair is scored
+            deg, ref = read_eval_pair(pair, ecfg.crop_border)
+        except DataError as exc:
+            failed.append({"degraded": str(pair.degraded), "reference": str(pair.reference), "reason": str(exc)})
+            log.error("skipped %s: %s", pair.degraded, exc)
+            continue
         restored = quantize_8bit(infer(model, deg, dev))
         name = Path(pair.degraded).name
         if save_outputs:
@@ -142,6 +152,9 @@ def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None =
                      **{f"input_{k}": _finite(v) for k, v in base.items()}})
         if len(grid_rows) < ecfg.grid_images:
             grid_rows.append((deg, restored, ref))
+    if not rows:
+        raise DataError(f"none of the {len(pairs)} pair(s) could be evaluated: "
+                        + "; ".join(f["reason"] for f in failed[:5]))
     result = {
         "checkpoint": str(Path(checkpoint).resolve()),
         "data": None, "layout": None, "split": None, **(source or {}),
@@ -160,6 +173,7 @@ def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None =
         "mean": {k: _mean(rows, k) for k in METRICS},
         "input_mean": {k: _mean(rows, f"input_{k}") for k in METRICS},
         "per_image": rows,
+        "failed": failed,
     }
     path = write_json(out / "metrics.json", result)
     if grid_rows:

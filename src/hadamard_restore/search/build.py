@@ -58,6 +58,7 @@ def prepare_run_dir(cfg: RunConfig, out: Path | None, stage: str, resume: bool, 
             choice = str(Path(cfg.out_dir) / f"{cfg.name}-{stage}-{stamp}")
         else:
             choice = str(out)
+        choice = _claim(choice)
     chosen = ddp.gather_objects(choice, dist_ctx)[0]
     if chosen.startswith("ERROR:"):
         raise CheckpointError(chosen[len("ERROR:"):])
@@ -67,6 +68,20 @@ def prepare_run_dir(cfg: RunConfig, out: Path | None, stage: str, resume: bool, 
         atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
     ddp.barrier(dist_ctx)
     return run_dir
+
+
+def _claim(choice: str) -> str:
+    """Lock the chosen run directory for this command (run_session); an error travels to every rank."""
+    from hadamard_restore.errors import HadamardRestoreError
+    from hadamard_restore.run_session import claim_run_dir
+
+    if choice.startswith("ERROR:"):
+        return choice
+    try:
+        claim_run_dir(choice)
+    except HadamardRestoreError as exc:
+        return f"ERROR:{exc}"
+    return choice
 
 
 def forward(model: torch.nn.Module, params: Mapping[str, Tensor], x: Tensor) -> Tensor:
