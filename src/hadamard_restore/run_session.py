@@ -17,6 +17,7 @@ locks and cleans up.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from contextlib import contextmanager
@@ -25,9 +26,8 @@ from pathlib import Path
 from typing import Iterator
 
 from hadamard_restore.rundir_lock import RunDirLock
-from hadamard_restore.runtime import get_logger
 
-log = get_logger(__name__)
+log = logging.getLogger(__name__)  # a child of the package logger (runtime.get_logger sets its handler)
 
 
 @dataclass
