@@ -29,16 +29,19 @@ def dynamo_max_opset() -> int:
     return int(onnx.defs.onnx_opset_version())
 
 
-def check_opset(opset: int, exporter: str) -> str:
-    """The exporter that writes ``opset`` exactly (``auto`` picks the tracer below 18).
+def check_opset(opset: int | None, exporter: str) -> tuple[str, int]:
+    """``(exporter, opset)`` that writes the asked opset exactly (``auto`` picks the tracer below
+    18); with no opset: 18, or 17 for the TorchScript exporter.
 
     Raises:
         ExportOptionError: no exporter writes this opset (it would be silently replaced).
     """
     low, high = TORCHSCRIPT_OPSETS
+    if opset is None:
+        return exporter, high if exporter == "torchscript" else DYNAMO_MIN_OPSET
     top = dynamo_max_opset()
     ranges = (f"the dynamo exporter writes opsets {DYNAMO_MIN_OPSET}-{top} and the TorchScript exporter "
-              f"(--exporter torchscript) {low}-{high}; the default is 18")
+              f"(--exporter torchscript) {low}-{high}; the default is 18 (17 with --exporter torchscript)")
     if exporter == "dynamo" and not DYNAMO_MIN_OPSET <= opset <= top:
         raise ExportOptionError(f"--opset {opset} cannot be written by --exporter dynamo: {ranges}")
     if exporter == "torchscript" and not low <= opset <= high:
@@ -46,13 +49,13 @@ def check_opset(opset: int, exporter: str) -> str:
     if not low <= opset <= top:
         raise ExportOptionError(f"--opset {opset} is not supported: {ranges}")
     if exporter == "auto" and opset < DYNAMO_MIN_OPSET:
-        return "torchscript"
-    return exporter
+        return "torchscript", opset
+    return exporter, opset
 
 
-def export_preflight(checkpoint: Path, onnx: Path, opset: int, exporter: str,
-                     check_images: Sequence[Path] = ()) -> str:
-    """Paths and options of ``export``; returns the exporter to use (see :func:`check_opset`)."""
+def export_preflight(checkpoint: Path, onnx: Path, opset: int | None, exporter: str,
+                     check_images: Sequence[Path] = ()) -> tuple[str, int]:
+    """Paths and options of ``export``; returns ``(exporter, opset)`` to use (:func:`check_opset`)."""
     if exporter not in ("auto", "dynamo", "torchscript"):
         raise ExportOptionError(f"--exporter must be auto, dynamo or torchscript, got {exporter!r}")
     check_output_file(onnx, "--onnx", "model.onnx")
@@ -87,6 +90,17 @@ def evaluate_preflight(checkpoint: Path, data: Path, split: Path | None, out: Pa
     check_output_dir(folder)
     guard_outputs({"checkpoint": checkpoint, "--split": split}, {"--out": folder})
     return folder
+
+
+def evaluate_outputs(checkpoint: Path, pairs, out: Path, save_outputs: bool = True) -> None:
+    """The files ``evaluate`` writes into ``out`` can be written and replace no input, and no two
+    pairs share an output name."""
+    check_output_dir(out)
+    guard_outputs({"checkpoint": checkpoint, "degraded image": [p.degraded for p in pairs],
+                   "reference image": [p.reference for p in pairs]},
+                  {"metrics file": out / "metrics.json", "comparison grid": out / "grid.png",
+                   "output image": [out / "outputs" / f"{Path(p.degraded).stem}.png" for p in pairs]
+                   if save_outputs else None})
 
 
 def split_preflight(out: Path, pairs) -> None:

@@ -54,7 +54,8 @@ def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or
 @app.command("export")
 def export(checkpoint: Path = typer.Argument(..., help="model file (model.pt or last.pt)"),
            onnx: Path = typer.Option(..., "--onnx", help="destination .onnx file"),
-           opset: int = typer.Option(18, "--opset", help="ONNX opset"),
+           opset: Optional[int] = typer.Option(None, "--opset", help="ONNX opset (default 18; 17 with "
+                                               "--exporter torchscript, which writes 11-17)"),
            exporter: str = typer.Option("auto", "--exporter", help="auto, dynamo or torchscript"),
            check_image: Optional[list[Path]] = typer.Option(
                None, "--check-image", help="real photo for the parity check (repeatable; default: a bundled photo)"),
@@ -66,8 +67,8 @@ def export(checkpoint: Path = typer.Argument(..., help="model file (model.pt or 
     from hadamard_restore.preflight import export_preflight
 
     def go():
-        used = export_preflight(checkpoint, onnx, opset, exporter, check_image or ())
-        return export_onnx(checkpoint, onnx, opset=opset, exporter=used, check_images=check_image or (),
+        used, opset_used = export_preflight(checkpoint, onnx, opset, exporter, check_image or ())
+        return export_onnx(checkpoint, onnx, opset=opset_used, exporter=used, check_images=check_image or (),
                            check_max_side=check_max_side, tolerance=tolerance)
 
     report = guarded(go)

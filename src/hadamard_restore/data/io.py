@@ -164,7 +164,7 @@ def read_image_array(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: cannot read the file ({exc})") from None
     damaged = end_marker_missing(data)
     if damaged:
-        raise DataError(f"{path}: image data is truncated ({damaged}); re-copy or re-export the file")
+        raise DataError(f"{path}: image data is truncated or corrupt ({damaged}); re-copy or re-export the file")
     try:
         with strict_decoding(), Image.open(io.BytesIO(data)) as im:
             orientation = _orientation(im)  # header only, before any decode error could be hidden

@@ -108,18 +108,13 @@ def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None =
     from hadamard_restore.config import EvalConfig
     from hadamard_restore.data.integrity import read_eval_pair
     from hadamard_restore.data.io import write_image
-    from hadamard_restore.outputs import check_output_dir, guard_outputs
+    from hadamard_restore.preflight import evaluate_outputs
 
     if not pairs:
         raise DataError("no pairs to evaluate")
     ecfg = eval_cfg or EvalConfig()
     out = Path(out) if out is not None else Path(checkpoint).resolve().parent / "eval"
-    check_output_dir(out)  # before the model runs on any image
-    guard_outputs({"checkpoint": checkpoint, "degraded image": [p.degraded for p in pairs],
-                   "reference image": [p.reference for p in pairs]},
-                  {"metrics file": out / "metrics.json", "comparison grid": out / "grid.png",
-                   "output image": [out / "outputs" / f"{Path(p.degraded).stem}.png" for p in pairs] if save_outputs
-                   else None})
+    evaluate_outputs(checkpoint, pairs, out, save_outputs)  # before the model runs on any image
     dev = pick_device(device)
     model, meta = load_model(checkpoint, dev)
     lpips_ok, lpips_note = True, None
