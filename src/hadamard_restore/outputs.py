@@ -92,9 +92,10 @@ def _nearest_existing(path: Path) -> Path:
     return p
 
 
-def _check_parents(path: Path, label: str) -> None:
-    """The folders above ``path`` can be created and written."""
+def _check_parents(path: Path, label: str, shown: Path | None = None) -> None:
+    """The folders above ``path`` can be created and written (``shown`` names it in messages)."""
     base = _nearest_existing(path.parent)
+    path = shown if shown is not None else path
     if not base.is_dir():
         raise OutputPathError(f"{label} {path}: {base} is a file, not a folder, so nothing can be written "
                               "below it; choose another path or move that file")
@@ -132,7 +133,7 @@ def check_output_dir(path: PathLike, label: str = "--out") -> Path:
         if not os.access(path, os.W_OK | os.X_OK):
             raise OutputPathError(f"{label} {path}: no permission to write in this folder; choose another --out")
         return path
-    _check_parents(path / "x", label)
+    _check_parents(path / "x", label, shown=path)
     return path
 
 

@@ -101,8 +101,9 @@ def check_resume(run_dir: str | Path, genotype, loss_weights, cfg, allow_changes
             "--genotype to continue it with its own, or train the new genotype into another --out")
     changes = config_changes(meta.get("config", ""), cfg)
     lw_now = ck.loss_weights_to_dict(loss_weights)
-    if json.dumps(meta["loss_weights"], sort_keys=True) != json.dumps(lw_now, sort_keys=True):
-        changes.insert(0, {"key": "loss_weights", "checkpoint": meta["loss_weights"], "now": lw_now})
+    lw_was, lw_now = _weights_only(meta["loss_weights"]), _weights_only(lw_now)
+    if json.dumps(lw_was, sort_keys=True) != json.dumps(lw_now, sort_keys=True):
+        changes.insert(0, {"key": "loss_weights", "checkpoint": lw_was, "now": lw_now})
     net_changes = [c for c in changes if c["key"].startswith("net.")]
     if net_changes:
         raise ResumeMismatchError(f"--resume: {last} was trained with {_format(net_changes, 'checkpoint')}, "
@@ -115,6 +116,11 @@ def check_resume(run_dir: str | Path, genotype, loss_weights, cfg, allow_changes
             + ". Nothing was written. Resume with the run's own settings (its config.yaml), or pass "
               "--allow-changes to continue with these changes recorded in " + CHANGES_FILE)
     return changes
+
+
+def _weights_only(lw: dict) -> dict:
+    """The part of a loss_weights.json that defines the loss: β per term, the VGG and LPIPS choices."""
+    return {k: lw[k] for k in ("weights", "vgg", "lpips") if k in lw} or lw
 
 
 def _short(value: Any) -> str:
