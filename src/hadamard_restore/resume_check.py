@@ -124,7 +124,7 @@ def _weights_only(lw: dict) -> dict:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else repr(value)
+    text = json.dumps(value) if isinstance(value, (dict, list)) else repr(value)
     return text if len(text) <= 120 else text[:117] + "..."
 
 
