@@ -17,7 +17,7 @@ def classifier(config: Path = typer.Argument(..., help="task YAML"),
     cfg = config_or_fail(config, set_)
 
     def run() -> Path:
-        from hadamard_restore.artifacts import new_run_dir
+        from hadamard_restore.runtime.rundir import new_run_dir
         from hadamard_restore.losses.classifier_train import train_classifier
 
         return train_classifier(cfg, new_run_dir(cfg, out, stage="classifier"))

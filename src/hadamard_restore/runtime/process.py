@@ -69,3 +69,21 @@ def all_reduce_grads(params, dist_ctx: Dist) -> None:
         if p.grad is not None:
             dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
             p.grad /= dist_ctx.world_size
+
+
+def setup_process(device: str, seed: int | None = None) -> tuple[torch.device, Dist]:
+    """The one process setup of every command: device, torchrun process group, global seeds.
+
+    Under torchrun each rank uses ``cuda:LOCAL_RANK`` (or the CPU with gloo). ``seed`` seeds
+    Python, NumPy and torch's global generators; None leaves them alone (for code that draws
+    only from explicit generators).
+    """
+    dev = pick_device(device)
+    dist_ctx = init_distributed(dev)
+    if dev.type == "cuda":
+        if dist_ctx.enabled:
+            dev = torch.device("cuda", dist_ctx.local_rank)
+        torch.cuda.set_device(dev)
+    if seed is not None:
+        seed_everything(seed)
+    return dev, dist_ctx
