@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from hadamard_restore.cli import app
 from hadamard_restore.config import ConfigError, EnhanceConfig
 from hadamard_restore.data.io import read_image, write_image
-from hadamard_restore.data.png16 import png_bit_depth
+from hadamard_restore.data.codec16 import png_bit_depth
 from hadamard_restore.errors import DataError
 from hadamard_restore.net.network import HadamardNet
 from hadamard_restore.net.model_file import load_model, save_model

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from hadamard_restore.cli.app import OutOption, SetOption, app, config_or_fail, guarded, not_built
+from hadamard_restore.cli.app import OutOption, SetOption, app, config_or_fail, guarded
 
 
 @app.command("classifier")
