@@ -53,7 +53,7 @@ def data_root() -> Path:
 @pytest.fixture(scope="session")
 def provisioned_weights() -> Path:
     """The weights cache with VGG16, AlexNet and LPIPS heads, or skip with the reason."""
-    from hadamard_restore import weights
+    from hadamard_restore.pretrained import weights
 
     present = weights.status()
     missing = [name for name in weights.REQUIRED if not present[name]]  # vgg19/resnet are optional

@@ -7,6 +7,7 @@ artifact behind: the previous version stays intact until the new one is complete
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -69,3 +70,12 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     buf = io.BytesIO()
     torch.save(obj, buf)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

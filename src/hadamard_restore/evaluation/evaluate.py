@@ -116,7 +116,7 @@ def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None =
     model, meta = load_model(checkpoint, dev)
     lpips_ok, lpips_note = True, None
     try:
-        from hadamard_restore import weights
+        from hadamard_restore.pretrained import weights
 
         weights.lpips_model(ecfg.lpips_net)
     except WeightsMissingError as exc:

@@ -44,12 +44,11 @@ import torch
 from torch import nn
 
 from hadamard_restore.config import ConfigError, EnhanceConfig
+from hadamard_restore.data.io import IMAGE_SUFFIXES, is_image_file
 from hadamard_restore.errors import DataError
 from hadamard_restore.inference.norm_stats import has_instance_norm, record_norm_stats, replay_norm_stats
 from hadamard_restore.inference.tiling import check_tiling, tiled_apply
 from hadamard_restore.runtime import get_logger
-
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 
 log = get_logger(__name__)
 
@@ -69,10 +68,6 @@ class EnhanceReport:
         lines = [f"enhanced {len(self.written)} image(s), {len(self.failed)} failed"]
         lines += [f"  FAILED {src}: {why}" for src, why in self.failed]
         return "\n".join(lines)
-
-
-def _is_image(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def collect_inputs(inputs: Iterable[str | Path], recursive: bool = False,
@@ -97,7 +92,7 @@ def collect_inputs(inputs: Iterable[str | Path], recursive: bool = False,
         if item.is_dir():
             files = sorted(item.rglob("*") if recursive else item.iterdir())
             for f in files:
-                if _is_image(f) and not (excluded and excluded in f.resolve().parents):
+                if is_image_file(f) and not (excluded and excluded in f.resolve().parents):
                     found.append((f, f.relative_to(item).with_suffix(".png")))
         elif item.exists():
             found.append((item, Path(item.name).with_suffix(".png")))

@@ -22,11 +22,11 @@ import os
 from pathlib import Path
 
 from hadamard_restore.artifacts import atomic_write_text, read_json
+from hadamard_restore.net.primitives import ABBREVIATIONS
 from hadamard_restore.reporting import plots
 
-SHORT = {"skip_connect": "SC", "conv_1x1": "C1", "conv_3x3": "C3", "conv_5x5": "C5", "dilconv_3x3": "DIL3",
-         "resconv_1x1": "RC1", "resconv_3x3": "RC3", "resdilconv_3x3": "RDIL3",
-         "denseblocks_1x1": "DN1", "denseblocks_3x3": "DN3"}
+#: code name -> the paper's abbreviation (the inverse of net.primitives.ABBREVIATIONS)
+SHORT = {name: short for short, name in ABBREVIATIONS.items()}
 SECTIONS = ("## Searched loss weights", "## Architecture", "## Training curves", "## Metrics", "## Sample images")
 
 

@@ -14,6 +14,8 @@ is ignored, :func:`~hadamard_restore.runtime.rng.restore_rng` reads the old layo
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from torch import nn
@@ -21,6 +23,23 @@ from torch import nn
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.net.model_file import cpu_state_dict, read_model_file
 from hadamard_restore.runtime.checkpoint import save_checkpoint
+
+
+@dataclass
+class LoopState:
+    """The loop's counters and curves (saved in ``last.pt``)."""
+
+    step: int = 0
+    best_val_psnr: float = -math.inf
+    best_step: int = 0
+    history: dict = field(default_factory=lambda: {"train": [], "val": []})
+
+
+def rng_in_current_layout(rng: dict) -> dict:
+    """A version-1 RNG block (``{"data", "torch", "cuda"}``) in :func:`~hadamard_restore.runtime.rng.capture_rng`'s layout."""
+    if "generators" in rng:
+        return rng
+    return {"generators": {"data": rng["data"]}, "torch": rng["torch"], "cuda": rng.get("cuda")}
 
 
 def save_training_state(path: str | Path, model: nn.Module, meta: dict, training: dict) -> Path:

@@ -22,10 +22,8 @@ the number of processes and the generator state is one tensor rank 0 can save.
 
 from __future__ import annotations
 
-import math
-import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -37,11 +35,11 @@ from hadamard_restore.config import TrainConfig
 from hadamard_restore.errors import CheckpointError, HadamardRestoreError
 from hadamard_restore.net.model_file import cpu_state_dict, load_state_into, save_model_meta
 from hadamard_restore.runtime import Dist, get_logger
-from hadamard_restore.runtime.log import tensorboard_writer
 from hadamard_restore.runtime.rng import capture_rng, restore_rng
 from hadamard_restore.training.ema import WeightAverage
 from hadamard_restore.training.lr_schedule import make_optimizer, make_scheduler
-from hadamard_restore.training.state import load_training_state, save_training_state
+from hadamard_restore.training.state import LoopState, load_training_state, rng_in_current_layout, save_training_state
+from hadamard_restore.training.train_log import TrainLogger
 from hadamard_restore.training.validation import validate_psnr
 
 log = get_logger("hadamard_restore.train")
@@ -63,14 +61,6 @@ class TrainData:
     val: Sequence[tuple[Tensor, Tensor]]
 
 
-@dataclass
-class LoopState:
-    step: int = 0
-    best_val_psnr: float = -math.inf
-    best_step: int = 0
-    history: dict = field(default_factory=lambda: {"train": [], "val": []})
-
-
 class TrainingDiverged(HadamardRestoreError):
     """The loss became NaN or infinite."""
 
@@ -81,13 +71,6 @@ def _check_settings(tcfg: TrainConfig, data: TrainData) -> None:
                                    f"{tcfg.batch_size}; full images differ in size, so use batch_size 1 or set a crop")
     if not data.val:
         raise HadamardRestoreError("the held-out validation split is empty; raise data.val_ratio or add pairs")
-
-
-def _legacy_rng(rng: dict) -> dict:
-    """A version-1 ``last.pt`` RNG block (``{"data", "torch", "cuda"}``) in capture_rng's layout."""
-    if "generators" in rng:
-        return rng
-    return {"generators": {"data": rng["data"]}, "torch": rng["torch"], "cuda": rng.get("cuda")}
 
 
 class Trainer:
@@ -141,21 +124,21 @@ class Trainer:
                 raise CheckpointError(f"{self.last_path} was trained without train.ema_decay; resume with "
                                       "--set train.ema_decay=0 or start a new run")
             load_state_into(self.ema.model, saved["ema"], source=f"weight average in {self.last_path}")
-        restore_rng(_legacy_rng(saved["rng"]), {"data": self.data_gen}, self.device)
+        restore_rng(rng_in_current_layout(saved["rng"]), {"data": self.data_gen}, self.device)
         self.state = LoopState(saved["step"], saved["best_val_psnr"], saved["best_step"], saved["history"])
         log.info("resumed from %s at step %d (best val PSNR %.3f dB)", self.last_path, self.state.step,
                  self.state.best_val_psnr)
 
     def save_state(self) -> None:
         """Write ``last.pt`` and ``history.json``."""
-        st = self.state
+        state = self.state
         training = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                    "step": st.step, "rng": capture_rng({"data": self.data_gen}),
-                    "best_val_psnr": st.best_val_psnr, "best_step": st.best_step, "history": st.history}
+                    "step": state.step, "rng": capture_rng({"data": self.data_gen}),
+                    "best_val_psnr": state.best_val_psnr, "best_step": state.best_step, "history": state.history}
         if self.ema is not None:
             training["ema"] = cpu_state_dict(self.ema.model)
         save_training_state(self.last_path, self.model, self.meta, training)
-        write_json(self.run_dir / "history.json", st.history)
+        write_json(self.run_dir / "history.json", state.history)
 
     # ------------------------------------------------------------------ one step
     def train_step(self, net: nn.Module) -> tuple[dict[str, float], float, float]:
@@ -186,16 +169,16 @@ class Trainer:
 
     def validate(self, writer) -> None:
         """Validation PSNR (fp32, as evaluate) of the weights being judged; keep the best as model.pt."""
-        st = self.state
+        state = self.state
         judged = self.ema.model if self.ema is not None else self.model
         psnr = validate_psnr(judged, self.data.val, self.device, self.tcfg.val_max_images)
-        st.history["val"].append({"step": st.step, "psnr": psnr})
+        state.history["val"].append({"step": state.step, "psnr": psnr})
         if writer is not None:
-            writer.add_scalar("val/psnr", psnr, st.step)
-        if psnr > st.best_val_psnr:
-            st.best_val_psnr, st.best_step = psnr, st.step
-            save_model_meta(self.best_path, judged, self.meta, step=st.step, val_psnr=psnr)
-        log.info("step %d: val PSNR %.3f dB (best %.3f at %d)", st.step, psnr, st.best_val_psnr, st.best_step)
+            writer.add_scalar("val/psnr", psnr, state.step)
+        if psnr > state.best_val_psnr:
+            state.best_val_psnr, state.best_step = psnr, state.step
+            save_model_meta(self.best_path, judged, self.meta, step=state.step, val_psnr=psnr)
+        log.info("step %d: val PSNR %.3f dB (best %.3f at %d)", state.step, psnr, state.best_val_psnr, state.best_step)
         self.model.train()
 
     # ------------------------------------------------------------------ the loop
@@ -206,56 +189,32 @@ class Trainer:
 
         return DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
-    def _progress_bar(self):
-        from tqdm.auto import tqdm
-
-        return tqdm(total=self.tcfg.steps, initial=self.state.step, desc="train", dynamic_ncols=True,
-                    disable=not (self.progress and self.dist_ctx.is_main),
-                    mininterval=1.0 if sys.stderr.isatty() else 30.0)
-
-    def _log_step(self, values: dict[str, float], lr: float, grad_norm: float, window: dict, writer, bar) -> None:
-        st, steps = self.state, self.tcfg.steps
-        for k, v in values.items():
-            window.setdefault(k, []).append(v)
-        if writer is not None:
-            for k, v in values.items():
-                writer.add_scalar(f"train/{k}", v, st.step)
-            writer.add_scalar("train/lr", lr, st.step)
-            writer.add_scalar("train/grad_norm", grad_norm, st.step)
-        if st.step % self.tcfg.log_every == 0 or st.step == steps:
-            mean = {k: sum(v) / len(v) for k, v in window.items()}
-            st.history["train"].append({"step": st.step, "lr": lr, **mean})
-            window.clear()
-            bar.set_postfix(loss=f"{mean['loss']:.4f}", best=f"{st.best_val_psnr:.2f}", refresh=False)
-        bar.update(1)
-
     def _due(self, every: int) -> bool:
         return self.dist_ctx.is_main and (self.state.step % every == 0 or self.state.step == self.tcfg.steps)
 
     def fit(self, on_step: Callable[[int], None] | None = None) -> dict:
         """Run the remaining steps; returns the summary (also written to ``train_summary.json``)."""
-        net = self._wrapped()
-        writer = tensorboard_writer(self.run_dir, self.state.step) if self.dist_ctx.is_main else None
-        bar, window, t0 = self._progress_bar(), {}, time.time()
+        net, t0 = self._wrapped(), time.time()
+        logger = TrainLogger(self.run_dir, self.tcfg, self.state, self.dist_ctx.is_main, self.progress)
         self.model.train()
-        while self.state.step < self.tcfg.steps:
-            values, lr, grad_norm = self.train_step(net)
-            self._log_step(values, lr, grad_norm, window, writer, bar)
-            if self._due(self.tcfg.val_every):
-                self.validate(writer)
-            if self._due(self.tcfg.checkpoint_every):
-                self.save_state()
-            if on_step is not None:
-                on_step(self.state.step)
-        bar.close()
-        if writer is not None:
-            writer.close()
+        try:
+            while self.state.step < self.tcfg.steps:
+                values, lr, grad_norm = self.train_step(net)
+                logger.log(values, lr, grad_norm)
+                if self._due(self.tcfg.val_every):
+                    self.validate(logger.writer)
+                if self._due(self.tcfg.checkpoint_every):
+                    self.save_state()
+                if on_step is not None:
+                    on_step(self.state.step)
+        finally:
+            logger.close()
         return self._summary(t0)
 
     def _summary(self, t0: float) -> dict:
-        st = self.state
-        summary = {"model": str(self.best_path), "last": str(self.last_path), "steps": st.step,
-                   "best_val_psnr": st.best_val_psnr, "best_step": st.best_step,
+        state = self.state
+        summary = {"model": str(self.best_path), "last": str(self.last_path), "steps": state.step,
+                   "best_val_psnr": state.best_val_psnr, "best_step": state.best_step,
                    "wall_s_this_session": round(time.time() - t0, 1)}
         if self.dist_ctx.is_main:
             write_json(self.run_dir / "train_summary.json", summary)

@@ -9,7 +9,7 @@ import torch
 import torchvision
 from typer.testing import CliRunner
 
-from hadamard_restore import weights
+from hadamard_restore.pretrained import weights
 from hadamard_restore.cli import app
 from hadamard_restore.errors import WeightsMissingError, WeightsSourceError
 from hadamard_restore.pretrained import convert

@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from hadamard_restore.artifacts import atomic_torch_save, read_json, write_json
+from hadamard_restore.artifacts import atomic_torch_save, read_json, sha256_file, write_json
 from hadamard_restore.errors import HadamardRestoreError, WeightsMissingError, WeightsSourceError
 from hadamard_restore.pretrained import convert, sources
 
@@ -147,7 +147,7 @@ def resnet_state_dict(arch: str) -> dict[str, torch.Tensor] | None:
 def _save(name: str, state: dict[str, torch.Tensor], source: str, manifest: dict) -> None:
     path = weight_path(name)
     atomic_torch_save({k: v.contiguous() for k, v in state.items()}, path)
-    manifest[name] = {"file": path.name, "sha256": sources.sha256_file(path), "source": source,
+    manifest[name] = {"file": path.name, "sha256": sha256_file(path), "source": source,
                       "installed": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
