@@ -20,11 +20,11 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from hadamard_restore.artifacts import write_json
+from hadamard_restore.config import EvalConfig
 from hadamard_restore.errors import DataError, WeightsMissingError
 from hadamard_restore.net.model_file import load_model, read_model_file
 from hadamard_restore.reporting.grid import comparison_grid
@@ -56,7 +56,7 @@ def eval_pairs(data_root: str | Path, layout: str | None = None, split: str | Pa
     return pairs
 
 
-def _score(x: torch.Tensor, y: torch.Tensor, ecfg, lpips_ok: bool) -> dict[str, float | None]:
+def _score(x: torch.Tensor, y: torch.Tensor, ecfg: EvalConfig, lpips_ok: bool) -> dict[str, float | None]:
     from hadamard_restore import metrics
 
     x, y = x.unsqueeze(0), y.unsqueeze(0)
@@ -77,8 +77,22 @@ def _finite(value: float) -> float | None:
     return value if value is None or math.isfinite(value) else None
 
 
+def _protocol(ecfg: EvalConfig, lpips_note: str | None) -> dict:
+    """How the numbers were computed (stored in metrics.json)."""
+    return {
+        "computed_on": "8-bit outputs (clamped to [0,1], rounded to 1/255, as saved)",
+        "color_space": "Y (BT.601)" if ecfg.y_channel else "RGB",
+        "y_channel": ecfg.y_channel, "crop_border": ecfg.crop_border,
+        "data_range": 1.0, "data_range_uint8": 255,
+        "ssim": "Gaussian window 11, sigma 1.5, per channel, averaged",
+        "lpips_net": ecfg.lpips_net, "lpips_version": "0.1", "lpips_input_range": "[-1, 1]",
+        "lpips_skipped": lpips_note,
+        "inference": "full resolution, batch 1, reflect-pad to a multiple of 4 inside the network",
+    }
+
+
 def evaluate(checkpoint: str | Path, data_root: str | Path, layout: str | None = None,
-             split: str | Path | None = None, out: str | Path | None = None, eval_cfg: Any = None,
+             split: str | Path | None = None, out: str | Path | None = None, eval_cfg: EvalConfig | None = None,
              device: str = "auto", save_outputs: bool = True) -> dict:
     """Score ``checkpoint`` on the pairs under ``data_root``; see the module docstring.
 
@@ -102,10 +116,10 @@ def evaluate(checkpoint: str | Path, data_root: str | Path, layout: str | None =
     return evaluate_pairs(checkpoint, pairs, out, eval_cfg, device, save_outputs, source)
 
 
-def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None = None, eval_cfg: Any = None,
+def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None = None,
+                   eval_cfg: EvalConfig | None = None,
                    device: str = "auto", save_outputs: bool = True, source: dict | None = None) -> dict:
     """:func:`evaluate` on an explicit list of ``Pair(degraded, reference)``; ``source`` is recorded."""
-    from hadamard_restore.config import EvalConfig
     from hadamard_restore.data.io import read_image, write_image
 
     if not pairs:
@@ -146,16 +160,7 @@ def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None =
         "checkpoint": str(Path(checkpoint).resolve()),
         "data": None, "layout": None, "split": None, **(source or {}),
         "count": len(rows),
-        "protocol": {
-            "computed_on": "8-bit outputs (clamped to [0,1], rounded to 1/255, as saved)",
-            "color_space": "Y (BT.601)" if ecfg.y_channel else "RGB",
-            "y_channel": ecfg.y_channel, "crop_border": ecfg.crop_border,
-            "data_range": 1.0, "data_range_uint8": 255,
-            "ssim": "Gaussian window 11, sigma 1.5, per channel, averaged",
-            "lpips_net": ecfg.lpips_net, "lpips_version": "0.1", "lpips_input_range": "[-1, 1]",
-            "lpips_skipped": lpips_note,
-            "inference": "full resolution, batch 1, reflect-pad to a multiple of 4 inside the network",
-        },
+        "protocol": _protocol(ecfg, lpips_note),
         "genotype": meta.get("genotype"), "loss_weights": meta.get("loss_weights"), "net": meta.get("net"),
         "mean": {k: _mean(rows, k) for k in METRICS},
         "input_mean": {k: _mean(rows, f"input_{k}") for k in METRICS},
