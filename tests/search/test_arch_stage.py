@@ -59,8 +59,8 @@ def test_arch_stage_resumes_to_the_same_parameters(tmp_path, provisioned_weights
     assert search_arch(cfg, tmp_path / "cut", "paper-lol", stop_after=2) is None
     assert not (tmp_path / "cut" / "genotype.json").exists()
     search_arch(cfg, tmp_path / "cut", "paper-lol", resume=True)
-    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=False)
-    b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)
+    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)
     assert a["step"] == b["step"] == 4
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k

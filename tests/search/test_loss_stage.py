@@ -22,7 +22,7 @@ def test_three_step_loss_search_moves_beta(tmp_path, provisioned_weights, model)
     assert (beta >= 0).all()
     assert (beta - 1.0).abs().max() > 1e-4, "beta never left 1.0: the hypergradient was zero"
     assert lw.vgg_layers is not None and len(lw.vgg_layers) == 4
-    ckpt = torch.load(tmp_path / "loss" / "checkpoint.pt", weights_only=False)
+    ckpt = torch.load(tmp_path / "loss" / "checkpoint.pt", weights_only=True)
     hist = ckpt["history"]
     assert len(hist) == 3
     # the classifier loss has no direct path to beta: every step's gradient came from the unrolled term
@@ -93,8 +93,8 @@ def test_loss_stage_resumes_beta_logits_and_adam_exactly(tmp_path, provisioned_w
     (cut / "classifier" / "path.txt").write_text((tmp_path / "full" / "classifier" / "path.txt").read_text())
     assert search_loss(cfg, cut, stop_after=1) is None
     search_loss(cfg, cut, resume=True)
-    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=False)
-    b = torch.load(cut / "checkpoint.pt", weights_only=False)
+    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
+    b = torch.load(cut / "checkpoint.pt", weights_only=True)
     assert len(a["upper"]) == 5  # beta and the four VGG logit vectors
     for x, y in zip(a["upper"], b["upper"]):
         assert torch.equal(x, y)

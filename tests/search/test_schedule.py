@@ -23,7 +23,7 @@ def test_two_alternations_chain_alpha_and_write_both_artifacts(tmp_path, provisi
     assert not (tmp_path / "run" / "round1" / "loss" / "classifier").exists()
     # round 2's stage 1 froze the supernet at round 1's searched alpha
     a1 = torch.load(tmp_path / "run" / "round1" / "arch" / "alpha.pt")
-    ck = torch.load(tmp_path / "run" / "round2" / "loss" / "checkpoint.pt", weights_only=False)
+    ck = torch.load(tmp_path / "run" / "round2" / "loss" / "checkpoint.pt", weights_only=True)
     for g, a in a1.items():
         assert torch.equal(ck["model"][f"arch.{g}"], a)
     # the top-level artifacts are the last round's

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from hadamard_restore.cli.app import OutOption, SetOption, app, config_or_fail, guarded, not_built
+from hadamard_restore.cli.app import OutOption, SetOption, app, config_or_fail, guarded
 
 
 @app.command("classifier")
@@ -17,7 +17,7 @@ def classifier(config: Path = typer.Argument(..., help="task YAML"),
     cfg = config_or_fail(config, set_)
 
     def run() -> Path:
-        from hadamard_restore.artifacts import new_run_dir
+        from hadamard_restore.runtime.rundir import new_run_dir
         from hadamard_restore.losses.classifier_train import train_classifier
 
         return train_classifier(cfg, new_run_dir(cfg, out, stage="classifier"))

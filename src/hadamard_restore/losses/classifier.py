@@ -58,7 +58,7 @@ def build_classifier(arch: str = "resnet18", pretrained: bool = True, seed: int 
     """
     state = None
     if pretrained:
-        from hadamard_restore import weights
+        from hadamard_restore.pretrained import weights
 
         state = weights.resnet_state_dict(arch)
     with torch.random.fork_rng(devices=[]):

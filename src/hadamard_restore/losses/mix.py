@@ -181,7 +181,7 @@ class LossMix(nn.Module):
 
     def _lpips(self, like: Tensor) -> nn.Module:
         if "lpips" not in self._backbones:
-            from hadamard_restore import weights
+            from hadamard_restore.pretrained import weights
 
             self._backbones["lpips"] = weights.lpips_model(self.lpips_net)
         return self._on("lpips", self._backbones["lpips"], like)

@@ -48,7 +48,7 @@ def fixed_mix(cfg: RunConfig, loss_weights, device: torch.device):
 def plot_genotype_alpha(net, path: Path) -> Path:
     """The softmax(α) heatmap with each row's op names."""
     from hadamard_restore.net.primitives import label_primitives
-    from hadamard_restore.search.plots import plot_alpha
+    from hadamard_restore.reporting.plots import plot_alpha
 
     probs = net.probabilities()
     return plot_alpha(probs, {lab: label_primitives(lab) for lab in probs}, path)

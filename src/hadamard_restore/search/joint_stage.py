@@ -65,7 +65,7 @@ def search_joint(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, s
     out = {"loss_weights": run_dir / "loss_weights.json", "genotype": run_dir / "genotype.json"}
     if dist_ctx.is_main:
         from hadamard_restore.losses.loss_weights import LOSS_NAMES
-        from hadamard_restore.search.plots import plot_beta_history, plot_beta_softmax
+        from hadamard_restore.reporting.plots import plot_beta_history, plot_beta_softmax
 
         lw = mix.to_weights(name=f"joint-{cfg.name}", source=f"hadamard-restore search, joint mode ({run_dir})",
                             notes="Ours_a: alpha and beta searched together against the classifier")

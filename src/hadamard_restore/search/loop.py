@@ -27,7 +27,8 @@ from hadamard_restore.config import SearchConfig
 from hadamard_restore.runtime import Dist, all_reduce_grads, get_logger
 from hadamard_restore.search import ddp
 from hadamard_restore.search.hypergrad import momentum_buffers, unrolled_hypergradient
-from hadamard_restore.search.state import SearchState, copy_into, load_state, rng_state, save_state, set_rng_state
+from hadamard_restore.runtime.rng import capture_rng as rng_state, restore_rng as set_rng_state
+from hadamard_restore.search.state import SearchState, copy_into, load_state, save_state
 
 Batch = tuple[Tensor, Tensor]
 log = get_logger("hadamard_restore.search")

@@ -112,7 +112,7 @@ def search_loss(cfg: RunConfig, run_dir: str | Path, *, alpha: Mapping[str, Tens
     out = run_dir / "loss_weights.json"
     if dist_ctx.is_main:
         from hadamard_restore.losses.loss_weights import LOSS_NAMES
-        from hadamard_restore.search.plots import plot_beta_history, plot_beta_softmax
+        from hadamard_restore.reporting.plots import plot_beta_history, plot_beta_softmax
 
         lw = mix.to_weights(name=f"searched-{cfg.name}", source=f"hadamard-restore search-loss ({run_dir})",
                             notes="raw searched beta; VGG layers = argmax per group; TV/Laplacian as searched")
