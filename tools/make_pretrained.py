@@ -93,6 +93,7 @@ def main() -> None:
     ap.add_argument("task", choices=sorted(TASKS))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("HADAMARD_RESTORE_DATA", REPO.parent / "shared/data")))
+    ap.add_argument("--stop-after", choices=["search", "train"], help="stop after this stage")
     args = ap.parse_args()
     spec = TASKS[args.task]
     out = args.out.resolve()
@@ -110,12 +111,16 @@ def main() -> None:
     if (out / "search").exists():
         search_cmd.append("--resume")
     stage(out, "search", search_cmd, out / "search" / "genotype.json", lines)
+    if args.stop_after == "search":
+        return
     train_cmd = [*hr(), "train", str(cfg), "--genotype", str(out / "search" / "genotype.json"),
                  "--loss-weights", str(out / "search" / "loss_weights.json"), *sets(dev + TRAIN),
                  "--out", str(out / "train")]
     if (out / "train" / "last.pt").exists():
         train_cmd.append("--resume")
     stage(out, "train", train_cmd, out / "train" / "train_summary.json", lines)
+    if args.stop_after == "train":
+        return
     stage(out, "evaluate", [*hr(), "evaluate", str(out / "train" / "model.pt"), "--data", str(root),
                             "--split", str(out / "heldout.json"), "--out", str(out / "eval")],
           out / "eval" / "metrics.json", lines)
