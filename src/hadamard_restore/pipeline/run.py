@@ -3,8 +3,8 @@
 Each stage is one call and writes into its own folder of the run directory::
 
     <run>/config.yaml           the resolved config
-    <run>/classifier/           clear-vs-degraded classifier (losses.classifier.train_classifier)
-    <run>/search/               stage 1 + stage 2 (search.schedule.search): loss_weights.json,
+    <run>/classifier/           clear-vs-degraded classifier (classifier.provide_classifier)
+    <run>/search/               stage 1 + stage 2 (search.hierarchy.search): loss_weights.json,
                                 genotype.json, their plots and checkpoints
     <run>/train/                model.pt (best by validation PSNR), last.pt, history.json, tensorboard/
     <run>/eval/                 metrics.json, grid.png, outputs/
@@ -30,18 +30,19 @@ log = get_logger("hadamard_restore.run")
 
 def stage_classifier(cfg, run_dir: Path) -> Path:
     """Train the classifier (or use ``classifier.checkpoint``); returns its checkpoint path."""
-    if cfg.classifier.checkpoint is not None:
-        return Path(cfg.classifier.checkpoint)
-    from hadamard_restore.losses.classifier import train_classifier
+    from hadamard_restore.classifier import provide_classifier
+    from hadamard_restore.jobs import classifier_job
 
-    return Path(train_classifier(cfg, run_dir / "classifier"))
+    return provide_classifier(classifier_job(cfg), run_dir / "classifier")
 
 
-def stage_search(cfg, run_dir: Path) -> tuple[Path, Path]:
-    """Loss search then architecture search; returns ``(loss_weights.json, genotype.json)``."""
-    from hadamard_restore.search.schedule import search
+def stage_search(cfg, run_dir: Path, classifier: Path) -> tuple[Path, Path]:
+    """Loss search then architecture search judged by ``classifier``; returns
+    ``(loss_weights.json, genotype.json)``."""
+    from hadamard_restore.jobs import search_job
+    from hadamard_restore.search.hierarchy import search
 
-    found = search(cfg, run_dir / "search")
+    found = search(search_job(cfg), run_dir / "search", classifier=classifier)
     return Path(found["loss_weights"]), Path(found["genotype"])
 
 
@@ -80,12 +81,10 @@ def run(cfg, out: str | Path | None = None) -> Path:
     from hadamard_restore.pipeline.report import write_report
 
     run_dir = new_run_dir(cfg, out)
-    cfg = cfg.model_copy(deep=True)
     wall: dict[str, float] = {}
     t0 = time.time()
     clf = _timed("classifier", wall, run_dir, lambda: stage_classifier(cfg, run_dir))
-    cfg.classifier.checkpoint = clf
-    lw, geno = _timed("search", wall, run_dir, lambda: stage_search(cfg, run_dir))
+    lw, geno = _timed("search", wall, run_dir, lambda: stage_search(cfg, run_dir, clf))
     model = _timed("train", wall, run_dir, lambda: stage_train(cfg, run_dir, geno, lw))
     _timed("evaluate", wall, run_dir, lambda: stage_evaluate(cfg, run_dir, model))
     wall["total"] = round(time.time() - t0, 1)
