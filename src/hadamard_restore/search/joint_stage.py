@@ -52,14 +52,13 @@ def search_joint(job: SearchJob, run_dir: str | Path, *, classifier: Path | None
     def build(ctx: StageContext):
         problem, model, mix = joint_problem(job, ctx.judge.model, ctx.sample, ctx.device, ctx.dist.rank)
 
+        provenance = {"name": f"joint-{job.name}", "source": f"hadamard-restore search, joint mode ({run_dir})",
+                      "notes": "Ours_a: alpha and beta searched together against the classifier"}
+
         def write(history: list[dict]) -> dict:
-            record = ctx.judge.record
-            weights = write_searched_loss(
-                mix, history, run_dir, name=f"joint-{job.name}", judge_record=record,
-                source=f"hadamard-restore search, joint mode ({run_dir})",
-                notes="Ours_a: alpha and beta searched together against the classifier")
-            write_searched_arch(model, run_dir, f"joint-{job.name}")
-            return {"beta": weights.weights, "vgg_layers": weights.vgg_layers, "classifier": record}
+            results = write_searched_loss(mix, history, run_dir, ctx.judge.record, provenance)
+            write_searched_arch(model, run_dir, provenance["name"])
+            return results
 
         return problem, write
 

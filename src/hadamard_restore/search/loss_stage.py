@@ -94,14 +94,12 @@ def search_loss(job: SearchJob, run_dir: str | Path, *, classifier: Path | None 
     def build(ctx: StageContext):
         problem, mix = loss_problem(job, ctx.judge.model, ctx.sample, ctx.device, ctx.dist.rank, alpha, round_index)
 
+        provenance = {"name": f"searched-{job.name}", "source": f"hadamard-restore search-loss ({run_dir})",
+                      "notes": "raw searched beta; VGG layers = argmax per group; TV/Laplacian as searched"}
+
         def write(history: list[dict]) -> dict:
-            record = ctx.judge.record
-            weights = write_searched_loss(
-                mix, history, run_dir, name=f"searched-{job.name}", judge_record=record,
-                source=f"hadamard-restore search-loss ({run_dir})",
-                notes="raw searched beta; VGG layers = argmax per group; TV/Laplacian as searched")
-            return {"beta": weights.weights, "vgg_layers": weights.vgg_layers,
-                    "loss_model": job.search.loss_model, "round": round_index, "classifier": record}
+            results = write_searched_loss(mix, history, run_dir, ctx.judge.record, provenance)
+            return {**results, "loss_model": job.search.loss_model, "round": round_index}
 
         return problem, write
 
