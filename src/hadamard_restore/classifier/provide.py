@@ -39,7 +39,10 @@ def provide_classifier(job: ClassifierJob, out_dir: str | Path, dist_ctx: Dist =
         log.info("using the classifier classifier.checkpoint names: %s", configured)
         return Path(configured)
     marker = Path(out_dir) / MARKER
-    if dist_ctx.is_main and not marker.is_file():
+    if dist_ctx.is_main and marker.is_file():
+        log.info("reusing the classifier trained earlier into %s (%s names it; delete it to train again)",
+                 out_dir, MARKER)
+    elif dist_ctx.is_main:
         from hadamard_restore.artifacts import atomic_write_text
         from hadamard_restore.classifier.training import train_classifier
 
