@@ -51,7 +51,6 @@ def search_joint(job: SearchJob, run_dir: str | Path, *, classifier: Path | None
 
     def build(ctx: StageContext):
         problem, model, mix = joint_problem(job, ctx.judge.model, ctx.sample, ctx.device, ctx.dist.rank)
-
         provenance = {"name": f"joint-{job.name}", "source": f"hadamard-restore search, joint mode ({run_dir})",
                       "notes": "Ours_a: alpha and beta searched together against the classifier"}
 

@@ -93,7 +93,6 @@ def search_loss(job: SearchJob, run_dir: str | Path, *, classifier: Path | None 
 
     def build(ctx: StageContext):
         problem, mix = loss_problem(job, ctx.judge.model, ctx.sample, ctx.device, ctx.dist.rank, alpha, round_index)
-
         provenance = {"name": f"searched-{job.name}", "source": f"hadamard-restore search-loss ({run_dir})",
                       "notes": "raw searched beta; VGG layers = argmax per group; TV/Laplacian as searched"}
 
