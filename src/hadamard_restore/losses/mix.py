@@ -18,6 +18,7 @@ tree (built lazily on first use, moved to the input's device and dtype), so chec
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Mapping, Sequence
 
 import torch
@@ -118,6 +119,10 @@ class LossMix(nn.Module):
             vgg_layers=list(self.vgg_layers) if self.vgg_layers is not None else None,
             vgg_backbone=self.backbone, vgg_softmax=self.vgg_softmax(),
             lpips_net=self.lpips_net, lpips_normalize=self.lpips_normalize, name=name, **provenance)
+
+    def searched_weights(self, name: str | None = None, **provenance) -> LossWeights:
+        """A loss search's result: :meth:`to_weights` with each VGG group's argmax as the chosen layer."""
+        return replace(self.to_weights(name, **provenance), vgg_layers=self.selected_layers())
 
     def to_dict(self) -> dict:
         """The ``loss_weights.json`` content of the current state."""

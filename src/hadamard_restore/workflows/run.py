@@ -3,8 +3,8 @@
 Each stage is one call and writes into its own folder of the run directory::
 
     <run>/config.yaml           the resolved config
-    <run>/classifier/           clear-vs-degraded classifier (losses.classifier.train_classifier)
-    <run>/search/               stage 1 + stage 2 (search.schedule.search): loss_weights.json,
+    <run>/classifier/           clear-vs-degraded classifier (classifier.provide_classifier)
+    <run>/search/               stage 1 + stage 2 (search.hierarchy.search): loss_weights.json,
                                 genotype.json, their plots and checkpoints
     <run>/train/                model.pt (best by validation PSNR), last.pt, history.json, tensorboard/
     <run>/eval/                 metrics.json, grid.png, outputs/
@@ -32,20 +32,19 @@ log = get_logger("hadamard_restore.run")
 
 def stage_classifier(cfg: RunConfig, run_dir: Path) -> Path:
     """Train the classifier (or use ``classifier.checkpoint``); returns its checkpoint path."""
-    if cfg.classifier.checkpoint is not None:
-        return Path(cfg.classifier.checkpoint)
-    from hadamard_restore.losses.classifier import train_classifier
+    from hadamard_restore.classifier import provide_classifier
+    from hadamard_restore.jobs import classifier_job
 
-    return Path(train_classifier(cfg, run_dir / "classifier"))
+    return provide_classifier(classifier_job(cfg), run_dir / "classifier")
 
 
 def stage_search(cfg: RunConfig, run_dir: Path, classifier: Path) -> tuple[Path, Path]:
-    """Loss search then architecture search with ``classifier``; returns ``(loss_weights.json, genotype.json)``."""
-    from hadamard_restore.search.schedule import search
+    """Loss search then architecture search judged by ``classifier``; returns
+    ``(loss_weights.json, genotype.json)``."""
+    from hadamard_restore.jobs import search_job
+    from hadamard_restore.search.hierarchy import search
 
-    # the search reads its classifier from its config: give it a copy that names this one
-    search_cfg = cfg.model_copy(update={"classifier": cfg.classifier.model_copy(update={"checkpoint": classifier})})
-    found = search(search_cfg, run_dir / "search")
+    found = search(search_job(cfg), run_dir / "search", classifier=classifier)
     return Path(found["loss_weights"]), Path(found["genotype"])
 
 

@@ -7,14 +7,14 @@ import torch
 
 from hadamard_restore.losses.loss_weights import load_loss_weights
 from hadamard_restore.net.genotype import load_genotype
-from hadamard_restore.search.schedule import search
-from search_cfg import tiny_cfg
+from hadamard_restore.search.hierarchy import search
+from search_cfg import tiny_job
 
 
 @pytest.mark.slow
 @pytest.mark.weights
 def test_two_alternations_chain_alpha_and_write_both_artifacts(tmp_path, provisioned_weights):
-    cfg = tiny_cfg(tmp_path, "search.alternations=2", "search.loss_steps=1", "search.arch_steps=1")
+    cfg = tiny_job(tmp_path, "search.alternations=2", "search.loss_steps=1", "search.arch_steps=1")
     out = search(cfg, tmp_path / "run")
     assert load_genotype(out["genotype"]).num_hnu == 1
     load_loss_weights(out["loss_weights"])
@@ -32,7 +32,7 @@ def test_two_alternations_chain_alpha_and_write_both_artifacts(tmp_path, provisi
 
 @pytest.mark.weights
 def test_joint_mode_searches_alpha_and_beta_together(tmp_path, provisioned_weights):
-    cfg = tiny_cfg(tmp_path, "search.mode=joint", "search.loss_steps=2")
+    cfg = tiny_job(tmp_path, "search.mode=joint", "search.loss_steps=2")
     out = search(cfg, tmp_path / "joint")
     lw = load_loss_weights(out["loss_weights"])
     geno = load_genotype(out["genotype"])
@@ -44,7 +44,7 @@ def test_joint_mode_searches_alpha_and_beta_together(tmp_path, provisioned_weigh
 @pytest.mark.slow
 @pytest.mark.weights
 def test_resume_skips_finished_stages(tmp_path, provisioned_weights):
-    cfg = tiny_cfg(tmp_path, "search.loss_steps=1", "search.arch_steps=1")
+    cfg = tiny_job(tmp_path, "search.loss_steps=1", "search.arch_steps=1")
     out = search(cfg, tmp_path / "run")
     first = out["genotype"].read_bytes()
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "run").glob("*/checkpoint.pt")}
@@ -59,5 +59,5 @@ def test_schedule_refuses_first_order_before_any_work(tmp_path):
     from hadamard_restore.config import ConfigError
 
     with pytest.raises(ConfigError, match="zero gradient"):
-        search(tiny_cfg(tmp_path, "search.hessian=first_order"), tmp_path / "run")
+        search(tiny_job(tmp_path, "search.hessian=first_order"), tmp_path / "run")
     assert not (tmp_path / "run").exists()

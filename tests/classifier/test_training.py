@@ -10,7 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 from hadamard_restore.cli import app
-from hadamard_restore.losses.classifier import clear_loss, load_classifier
+from hadamard_restore.classifier import clear_loss, load_classifier
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "low-light.yaml"
 

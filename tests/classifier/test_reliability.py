@@ -8,9 +8,10 @@ import pytest
 import torch
 from torch import nn
 
+from hadamard_restore.classifier.reliability import ACCURACY_WARN, held_out_accuracy, reliability_warning
+from hadamard_restore.classifier.training import train_sides
 from hadamard_restore.config import load_config
-from hadamard_restore.losses.classifier_train import (
-    ACCURACY_WARN, accuracy_warning, held_out_accuracy, judge_crop, train_sides)
+from hadamard_restore.jobs import classifier_job
 
 
 class Brightness(nn.Module):
@@ -81,12 +82,12 @@ def test_accuracy_depends_on_the_window_not_only_on_the_image(gen):
 
 def test_accuracy_warning_below_threshold():
     ok = {"accuracy": ACCURACY_WARN, "accuracy_clear": 0.9, "accuracy_degraded": 0.9, "eval_crop": 64}
-    assert accuracy_warning(ok) is None
+    assert reliability_warning(ok) is None
     bad = {"accuracy": 0.5, "accuracy_clear": 1.0, "accuracy_degraded": 0.0, "eval_crop": 64}
-    msg = accuracy_warning(bad)
+    msg = reliability_warning(bad)
     assert "0.500 < 0.90" in msg and "64px windows" in msg and "degraded 0.00" in msg and "classifier.steps" in msg
-    assert accuracy_warning({**bad, "eval_crop": None}).count("full images") == 1
-    assert accuracy_warning(ok, threshold=0.95) is not None
+    assert reliability_warning({**bad, "eval_crop": None}).count("full images") == 1
+    assert reliability_warning(ok, threshold=0.95) is not None
 
 
 def test_train_sides_cover_the_jittered_range():
@@ -99,13 +100,12 @@ def test_train_sides_cover_the_jittered_range():
 
 def test_judged_size_defaults_to_the_search_crop():
     cfg = load_config(None, ["search.crop=72"])
-    assert cfg.classifier.crop is None and judge_crop(cfg) == 72
-    assert judge_crop(load_config(None, ["search.crop=72", "classifier.eval_crop=96"])) == 96
+    assert cfg.classifier.crop is None and classifier_job(cfg).judged_crop == 72 == classifier_job(cfg).train_crop
+    assert classifier_job(load_config(None, ["search.crop=72", "classifier.eval_crop=96"])).judged_crop == 96
 
 
 def test_classifier_record_flags_low_accuracy_and_size_mismatch(tmp_path):
-    from hadamard_restore.losses.classifier import build_classifier, save_classifier
-    from hadamard_restore.search.classifier import classifier_record
+    from hadamard_restore.classifier import build_classifier, classifier_record, save_classifier
 
     path = save_classifier(build_classifier("resnet18", pretrained=False), tmp_path / "classifier.pt",
                            val_accuracy=0.97, eval_crop=64)
@@ -131,19 +131,18 @@ def test_bad_classifier_settings_are_refused(bad):
 def test_search_logs_a_warning_for_an_untrustworthy_judge(tmp_path, caplog):
     import logging
 
-    from hadamard_restore.losses.classifier import build_classifier, save_classifier
-    from hadamard_restore.search.classifier import record_and_warn
+    from hadamard_restore.classifier import build_classifier, judge_record, save_classifier
 
     path = save_classifier(build_classifier("resnet18", pretrained=False), tmp_path / "classifier.pt",
                            val_accuracy=0.5, eval_crop=48)
     with caplog.at_level(logging.INFO, logger="hadamard_restore"):
-        assert record_and_warn(path, 48)["reliable"] is False
+        assert judge_record(path, 48)["reliable"] is False
     assert [r.levelname for r in caplog.records] == ["WARNING"] and "untrustworthy" in caplog.text
     caplog.clear()
     path = save_classifier(build_classifier("resnet18", pretrained=False), tmp_path / "ok" / "classifier.pt",
                            val_accuracy=0.99, eval_crop=48)
     with caplog.at_level(logging.INFO, logger="hadamard_restore"):
-        assert record_and_warn(path, 48)["reliable"] is True
+        assert judge_record(path, 48)["reliable"] is True
     assert [r.levelname for r in caplog.records] == ["INFO"]
 
 
@@ -152,7 +151,7 @@ def test_train_classifier_records_the_warning(tmp_path, monkeypatch, caplog):
     import logging
     from pathlib import Path
 
-    from hadamard_restore.losses import classifier_train as T
+    from hadamard_restore.classifier import training as T
 
     monkeypatch.setattr(T, "held_out_accuracy", lambda model, ds, device, crop, n: {
         "accuracy": 0.5, "accuracy_clear": 1.0, "accuracy_degraded": 0.0, "images": 2 * len(ds),
@@ -162,7 +161,7 @@ def test_train_classifier_records_the_warning(tmp_path, monkeypatch, caplog):
         "search.crop=24", "classifier.crop=null",
         "classifier.steps=1", "classifier.batch_size=2", "classifier.pretrained=false", "device=cpu"])
     with caplog.at_level(logging.WARNING, logger="hadamard_restore"):
-        path = T.train_classifier(cfg, tmp_path / "clf")
+        path = T.train_classifier(classifier_job(cfg), tmp_path / "clf")
     metrics = json.loads((tmp_path / "clf" / "classifier_metrics.json").read_text())
     assert metrics["reliable"] is False and metrics["warn_below"] == ACCURACY_WARN
     assert metrics["crop"] == metrics["eval_crop"] == 24 and "0.500 < 0.90" in metrics["warning"]

@@ -10,8 +10,8 @@ import torchvision
 from torch import nn
 
 from hadamard_restore.errors import CheckpointError
-from hadamard_restore.losses import classifier as C
-from hadamard_restore.losses.classifier_train import recalibrate_batchnorm
+from hadamard_restore import classifier as C
+from hadamard_restore.classifier.training import recalibrate_batchnorm
 from hadamard_restore.losses.preprocess import imagenet_normalize
 
 
@@ -102,7 +102,7 @@ def test_checkpoint_errors(tmp_path):
     with pytest.raises(CheckpointError, match="truncated"):
         C.load_classifier(tmp_path / "trunc.pt")
     torch.save({"state_dict": {}}, tmp_path / "other.pt")
-    with pytest.raises(CheckpointError, match="not a hadamard-restore classifier"):
+    with pytest.raises(CheckpointError, match="not a hadamard-restore checkpoint.*classifier"):
         C.load_classifier(tmp_path / "other.pt")
     model = C.build_classifier("resnet18", pretrained=False)
     C.save_classifier(model, tmp_path / "c.pt")
@@ -124,3 +124,31 @@ def test_batchnorm_recalibration_is_the_plain_average(gen):
     expected = torch.stack([b.mean((0, 2, 3)) for b in batches]).mean(0)
     assert torch.allclose(model[1].running_mean, expected, atol=1e-6)
     assert not model.training and model[1].momentum == 0.1
+
+
+class _Payload:
+    """Unpickling this object would create the file ``marker`` (it must never run)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import pathlib
+
+        return pathlib.Path.touch, (pathlib.Path(self.marker),)
+
+
+def test_crafted_pickle_is_refused_without_running_it(tmp_path):
+    """A classifier.pt whose pickle carries code: refused with CheckpointError, the code never runs."""
+    model = C.build_classifier("resnet18", pretrained=False)
+    C.save_classifier(model, tmp_path / "good.pt")
+    ckpt = torch.load(tmp_path / "good.pt", weights_only=True)
+    marker = tmp_path / "payload-ran"
+    torch.save({**ckpt, "init": _Payload(marker)}, tmp_path / "classifier.pt")
+    for load in (C.load_classifier, C.classifier_record):
+        with pytest.raises(CheckpointError, match="could run code"):
+            load(tmp_path / "classifier.pt")
+    assert not marker.exists(), "the pickled payload was executed"
+    # the same file read without the safeguard would have run it: the test's payload is real
+    torch.load(tmp_path / "classifier.pt", weights_only=False)
+    assert marker.exists()
