@@ -20,16 +20,17 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hadamard_restore.errors import HadamardRestoreError
+
 Task = Literal["low-light", "dehaze", "underwater", "custom"]
 
 
-class ConfigError(ValueError):
+class ConfigError(HadamardRestoreError, ValueError):
     """A configuration file or override is invalid; the message names every bad key."""
 
 
 class Strict(BaseModel):
-    """Base for all sections: unknown keys are errors, assignments are validated, and no number
-    may be infinite or NaN (``train.lr=inf`` would only surface later as a diverged run)."""
+    """Base for all sections: unknown keys are errors, assignments are validated, numbers are finite."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 

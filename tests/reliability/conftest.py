@@ -52,8 +52,8 @@ def loss_weights_file(tmp_path_factory) -> Path:
 def model_file(tmp_path_factory, genotype_file) -> Path:
     """An untrained 4-channel one-HNU model.pt (enough for every deployment command)."""
     from hadamard_restore.net.genotype import load_genotype
+    from hadamard_restore.net.model_file import save_model
     from hadamard_restore.net.network import HadamardNet
-    from hadamard_restore.pipeline.checkpoint import save_model
 
     geno = load_genotype(str(genotype_file))
     net = HadamardNet(geno, channels=4, num_hnu=1, generator=torch.Generator().manual_seed(0))

@@ -10,7 +10,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from hadamard_restore.cli import app
-from hadamard_restore.outputs import OutputConflictError, guard_outputs
+from hadamard_restore.runtime.output_guard import OutputConflictError, guard_outputs
 
 runner = CliRunner()
 

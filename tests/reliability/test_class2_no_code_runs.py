@@ -60,25 +60,63 @@ def test_a_crafted_checkpoint_is_refused_by_every_command(tmp_path, pairs, confi
 
 
 def test_a_crafted_classifier_checkpoint_runs_nothing(tmp_path):
+    from hadamard_restore.classifier.checkpoint import load_classifier, read_classifier_checkpoint
     from hadamard_restore.errors import CheckpointError
-    from hadamard_restore.losses.classifier import load_classifier
 
     marker = tmp_path / "ran"
-    with pytest.raises(CheckpointError):
-        load_classifier(_crafted(tmp_path / "classifier.pt", marker, fmt="hadamard-restore/classifier"))
+    path = _crafted(tmp_path / "classifier.pt", marker, fmt="hadamard-restore/classifier")
+    for load in (load_classifier, read_classifier_checkpoint):
+        with pytest.raises(CheckpointError, match="could run code"):
+            load(path)
+    with pytest.raises(CheckpointError, match="could run code"):
+        read_classifier_checkpoint(tmp_path)  # a run directory holding classifier.pt
     assert not marker.exists()
 
 
-@pytest.mark.xfail(reason="search/state.py loads with weights_only=False on main; fixed on branch "
-                          "restructure-infra (issue 10): remove this marker when it is merged", strict=False)
 def test_a_crafted_search_checkpoint_runs_nothing(tmp_path):
+    from hadamard_restore.errors import CheckpointError
     from hadamard_restore.search.state import load_state
 
     marker = tmp_path / "ran"
-    try:
-        load_state(_crafted(tmp_path / "checkpoint.pt", marker, fmt="hadamard-restore/search"), "loss")
-    except Exception:
-        pass
+    for stage in ("loss", "arch", "joint"):
+        with pytest.raises(CheckpointError, match="could run code"):
+            load_state(_crafted(tmp_path / "checkpoint.pt", marker, fmt="hadamard-restore/search"), stage)
+    assert not marker.exists()
+
+
+SEARCH_TOY = ["--set", "search.crop=16", "--set", "search.loss_steps=2", "--set", "search.arch_steps=2"]
+
+
+@pytest.mark.parametrize("command", ["search-loss", "search"])
+def test_search_resume_with_a_crafted_classifier_in_the_run_runs_nothing(tmp_path, config_file, command):
+    """The judge an earlier run trained is reused on --resume (``classifier/path.txt``): a crafted
+    file there is refused before the search starts."""
+    marker = tmp_path / "ran"
+    run = tmp_path / "run"
+    (run / "classifier").mkdir(parents=True)
+    crafted = _crafted(run / "classifier" / "classifier.pt", marker, fmt="hadamard-restore/classifier")
+    (run / "classifier" / "path.txt").write_text(str(crafted))
+    res = runner.invoke(app, [command, str(config_file), "--out", str(run), "--resume", *SEARCH_TOY])
+    assert res.exit_code == 2 and "could run code" in res.output, res.output
+    assert not marker.exists()
+
+
+def test_a_crafted_classifier_checkpoint_option_runs_nothing(tmp_path, config_file):
+    marker = tmp_path / "ran"
+    crafted = _crafted(tmp_path / "clf.pt", marker, fmt="hadamard-restore/classifier")
+    res = runner.invoke(app, ["search-loss", str(config_file), "--out", str(tmp_path / "run"),
+                              "--set", f"classifier.checkpoint={crafted}", *SEARCH_TOY])
+    assert res.exit_code == 2 and "could run code" in res.output, res.output
+    assert not marker.exists()
+
+
+def test_search_arch_resume_from_a_crafted_checkpoint_runs_nothing(tmp_path, config_file):
+    marker = tmp_path / "ran"
+    run = tmp_path / "run"
+    run.mkdir()
+    _crafted(run / "checkpoint.pt", marker, fmt="hadamard-restore/search")
+    res = runner.invoke(app, ["search-arch", str(config_file), "--out", str(run), "--resume", *SEARCH_TOY])
+    assert res.exit_code == 2 and "could run code" in res.output, res.output
     assert not marker.exists()
 
 

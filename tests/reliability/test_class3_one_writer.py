@@ -16,13 +16,13 @@ import pytest
 from typer.testing import CliRunner
 
 from hadamard_restore.cli import app
-from hadamard_restore.rundir_lock import LOCK_NAME, RunDirLock, RunDirLockedError
+from hadamard_restore.runtime.rundir_lock import LOCK_NAME, RunDirLock, RunDirLockedError
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]
 HOLDER = """
 import sys, time
-from hadamard_restore.rundir_lock import RunDirLock
+from hadamard_restore.runtime.rundir_lock import RunDirLock
 lock = RunDirLock(sys.argv[1], "hadamard-restore train holder.yaml").acquire()
 open(sys.argv[2], "w").close()
 time.sleep(120)

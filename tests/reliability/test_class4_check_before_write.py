@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from hadamard_restore.cli import app
 from hadamard_restore.config import config_from_dict
-from hadamard_restore.pipeline.train import train
+from hadamard_restore.training.train import train
 
 from .conftest import run_config
 

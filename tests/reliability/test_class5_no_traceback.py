@@ -78,7 +78,7 @@ def test_evaluate_on_a_1x1_pair_is_explained(model_file, tmp_path):
 
 
 def test_a_bug_prints_its_traceback_and_where_to_report_it(monkeypatch, model_file, tmp_path):
-    import hadamard_restore.pipeline.export as export
+    import hadamard_restore.inference.export as export
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("an internal slip")
@@ -92,9 +92,9 @@ def test_a_bug_prints_its_traceback_and_where_to_report_it(monkeypatch, model_fi
 
 def test_divergence_stops_with_its_own_message_and_keeps_the_last_good_checkpoint(tmp_path, pairs, genotype_file,
                                                                                    loss_weights_file):
-    from hadamard_restore.pipeline import checkpoint as ck
-    from hadamard_restore.pipeline.engine import TrainingDiverged
-    from hadamard_restore.pipeline.train import train
+    from hadamard_restore.training.health import TrainingDiverged
+    from hadamard_restore.training.state import load_training_state
+    from hadamard_restore.training.train import train
 
     cfg = config_from_dict(run_config(pairs, genotype_file, loss_weights_file, tmp_path, steps=8, lr=1e30,
                                       val_every=2, checkpoint_every=1))
@@ -102,7 +102,7 @@ def test_divergence_stops_with_its_own_message_and_keeps_the_last_good_checkpoin
         train(cfg, tmp_path / "run", genotype_file, loss_weights_file, progress=False)
     assert "lower train.lr" in str(err.value)
     if (tmp_path / "run" / "last.pt").exists():
-        state = ck.read_checkpoint(tmp_path / "run" / "last.pt")
+        state = load_training_state(tmp_path / "run" / "last.pt")
         assert all(bool(torch.isfinite(v).all()) for v in state["state_dict"].values())
         assert "last.pt" in str(err.value)
     cfg = config_from_dict(run_config(pairs, genotype_file, loss_weights_file, tmp_path, steps=4, lr=1e30,

@@ -15,7 +15,7 @@ runner = CliRunner()
 @pytest.fixture
 def no_model_run(monkeypatch):
     """Fail the test if a command gets as far as loading the model."""
-    import hadamard_restore.pipeline.checkpoint as ck
+    import hadamard_restore.net.model_file as ck
 
     def refuse(*args, **kwargs):
         raise AssertionError("the model was loaded before the output path was checked")

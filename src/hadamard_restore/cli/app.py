@@ -13,6 +13,7 @@ from typing import Callable, Optional
 import typer
 
 from hadamard_restore.config import ConfigError, RunConfig, load_config
+from hadamard_restore.errors import HadamardRestoreError
 
 app = typer.Typer(
     name="hadamard-restore",
@@ -33,18 +34,13 @@ SetOption = typer.Option(None, "--set", "-s", help="dotted override, e.g. --set 
 OutOption = typer.Option(None, "--out", "-o", help="run directory (default: <out_dir>/<name>-<time>)")
 
 
-class UserError(Exception):
-    """An error the user can fix; printed without a traceback."""
+class UserError(HadamardRestoreError):
+    """A wrong combination of command-line options; printed without a traceback."""
 
 
 def fail(message: str, code: int = 2) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
-
-
-def not_built(command: str, issue: int) -> None:
-    """Commands whose issue has not landed say so and exit non-zero."""
-    fail(f"'hadamard-restore {command}' is not built yet (tracked in issue #{issue}).", code=3)
 
 
 def config_or_fail(path: Optional[Path], overrides: Optional[list[str]]) -> RunConfig:
@@ -67,15 +63,15 @@ def _command_line() -> str:
 
 def guarded(fn: Callable[[], object]) -> object:
     """Run a library call inside a command session (run-directory locks, clean-up of half-made
-    run directories, see ``run_session``); user-fixable errors become one clean message and exit
-    2; anything else is a bug: its traceback is printed with a line saying where to report it."""
-    from hadamard_restore.errors import HadamardRestoreError
-    from hadamard_restore.run_session import command_session
+    run directories, see ``runtime.run_session``); user-fixable errors (config errors included)
+    become one clean message and exit 2; anything else is a bug: its traceback is printed with a
+    line saying where to report it (exit 70)."""
+    from hadamard_restore.runtime.run_session import command_session
 
     try:
         with command_session(_command_line()):
             return fn()
-    except (HadamardRestoreError, ConfigError, UserError) as exc:
+    except HadamardRestoreError as exc:
         fail(str(exc))
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise

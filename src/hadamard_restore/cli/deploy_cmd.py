@@ -26,7 +26,7 @@ def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or
             config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (enhance section)"),
             overrides: Optional[list[str]] = SetOption) -> None:
     """Enhance files or folders of photos of any size; bad files are reported and skipped."""
-    from hadamard_restore.pipeline.enhance import enhance as run_enhance
+    from hadamard_restore.inference.enhance import enhance as run_enhance
     from hadamard_restore.runtime import pick_device
 
     sets = list(overrides or [])
@@ -41,7 +41,7 @@ def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or
         dev = pick_device(cfg.device)
     except (RuntimeError, ValueError) as exc:
         fail(str(exc))
-    from hadamard_restore.preflight import enhance_preflight
+    from hadamard_restore.cli.preflight import enhance_preflight
 
     guarded(lambda: enhance_preflight(checkpoint, inputs, out, recursive))  # nothing overwritten; paths usable
     report = guarded(lambda: run_enhance(checkpoint, inputs, out, cfg.enhance, dev, recursive=recursive))
@@ -63,8 +63,8 @@ def export(checkpoint: Path = typer.Argument(..., help="model file (model.pt or 
                                                         help="shrink check photos to this longer side"),
            tolerance: float = typer.Option(1e-3, "--tolerance", help="largest allowed max abs difference")) -> None:
     """Export to ONNX with dynamic height and width and check parity with PyTorch."""
-    from hadamard_restore.pipeline.export import export_onnx
-    from hadamard_restore.preflight import export_preflight
+    from hadamard_restore.cli.preflight import export_preflight
+    from hadamard_restore.inference.export import export_onnx
 
     def go():
         used, opset_used = export_preflight(checkpoint, onnx, opset, exporter, check_image or ())

@@ -12,15 +12,15 @@ from hadamard_restore.cli.app import OutOption, SetOption, UserError, app, confi
 
 
 def _train_dir(cfg, out: Optional[Path], resume: bool) -> Path:
-    from hadamard_restore.artifacts import new_run_dir
-    from hadamard_restore.outputs import refuse_earlier_run
+    from hadamard_restore.runtime.output_guard import refuse_earlier_run
+    from hadamard_restore.runtime.rundir import new_run_dir
 
     if out is None and resume:
         raise UserError("--resume needs --out RUN_DIR: the run directory whose last.pt to continue")
     if out is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise UserError("under torchrun pass --out RUN_DIR so that every process writes to the same folder")
     if resume:  # train() checks the run against last.pt before it writes anything (config.yaml included)
-        from hadamard_restore.run_session import claim_run_dir
+        from hadamard_restore.runtime.run_session import claim_run_dir
 
         if not out.is_dir():
             raise UserError(f"--resume: {out} is not a run directory; pass the --out of the run to continue")
@@ -40,7 +40,7 @@ def train(config: Path = typer.Argument(..., help="YAML config (see configs/)"),
           allow_changes: bool = typer.Option(False, "--allow-changes", help="let --resume continue with other loss "
                                              "weights or settings (recorded in RUN_DIR/resume_changes.json)")) -> None:
     """Train the derived network from scratch with the searched loss (torchrun for multi-GPU)."""
-    from hadamard_restore.pipeline.train import train as train_fn
+    from hadamard_restore.training.train import train as train_fn
 
     cfg = config_or_fail(config, set_)
 
@@ -68,13 +68,13 @@ def evaluate(checkpoint: Path = typer.Argument(..., help="model.pt (or last.pt)"
                                                 "<checkpoint folder>/eval)"),
              set_: Optional[list[str]] = SetOption) -> None:
     """Full-resolution PSNR / SSIM / LPIPS per image and mean, written to metrics.json."""
-    from hadamard_restore.pipeline.evaluate import evaluate as evaluate_fn
+    from hadamard_restore.evaluation.evaluate import evaluate as evaluate_fn
 
     cfg = config_or_fail(None, set_)
 
     def go():
-        from hadamard_restore.preflight import evaluate_preflight
-        from hadamard_restore.run_session import claim_run_dir
+        from hadamard_restore.cli.preflight import evaluate_preflight
+        from hadamard_restore.runtime.run_session import claim_run_dir
 
         claim_run_dir(evaluate_preflight(checkpoint, data, split, out))  # one writer per output folder
         return evaluate_fn(checkpoint, data, layout, split, out, cfg.eval, cfg.device)
@@ -97,8 +97,8 @@ def evaluate(checkpoint: Path = typer.Argument(..., help="model.pt (or last.pt)"
 def run(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOption,
         out: Optional[Path] = OutOption) -> None:
     """The whole method: classifier, loss search, architecture search, training, evaluation."""
-    from hadamard_restore.outputs import refuse_earlier_run
-    from hadamard_restore.pipeline.run import run as run_fn
+    from hadamard_restore.runtime.output_guard import refuse_earlier_run
+    from hadamard_restore.workflows.run import run as run_fn
 
     cfg = config_or_fail(config, set_)
 
@@ -114,8 +114,8 @@ def run(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOptio
 @app.command("demo")
 def demo(out: Optional[Path] = OutOption, set_: Optional[list[str]] = SetOption) -> None:
     """Run the whole method on built-in synthetic low-light data (CPU, under 10 minutes)."""
-    from hadamard_restore.outputs import refuse_earlier_run
-    from hadamard_restore.pipeline.demo import demo as demo_fn
+    from hadamard_restore.runtime.output_guard import refuse_earlier_run
+    from hadamard_restore.workflows.demo import demo as demo_fn
 
     def go():
         refuse_earlier_run(out, resumable=False)

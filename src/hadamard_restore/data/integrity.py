@@ -3,26 +3,25 @@
 * :func:`check_no_leakage`: a pair (by name or by content) or a group on both sides of a split
   is an error wherever a split is used (``data verify``, ``train``, ``evaluate``), since the
   validation score would then measure memorisation.
+* :func:`verify_split`: that check, then every file of the split present with its sha256.
 * :func:`check_pair_sizes`: ``data split`` refuses pairs whose two images differ in size.
 * :func:`read_eval_pair`: one evaluation pair read and checked (same size, large enough for the
   metrics); any problem is a :class:`DataError` naming the files, so ``evaluate`` can list the
   bad pairs and score the rest.
-* :func:`end_marker_missing`: a PNG without its ``IEND`` chunk is damaged (cut off), even when
-  the pixels happen to decode; ``data.io.read_image_array`` and ``data check`` both use it.
+
+Damaged files (a cut-off PNG, a truncated JPEG) are found by :mod:`.damage`, which
+``data.io.read_image_array`` uses, so ``enhance``, ``evaluate`` and ``data check --full`` agree.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-from PIL import ImageFile
-
+from hadamard_restore.artifacts import sha256_file
+from hadamard_restore.data.io import image_size, read_image
+from hadamard_restore.data.layouts import SHOW
 from hadamard_restore.errors import DataError
 
-SHOW = 5
-PNG_IEND = b"IEND\xaeB`\x82"  # the IEND chunk type and its (constant) CRC
 SSIM_WINDOW = 11
 
 
@@ -55,14 +54,45 @@ def check_no_leakage(split, source: str = "the split") -> None:
                           "only; make a new split with `hadamard-restore data split`")
 
 
+def verify_split(split, root: str | Path) -> None:
+    """Check that ``split`` (a ``data.split.Split``) does not leak and that every file exists under
+    ``root`` with the recorded sha256.
+
+    Raises:
+        DataError: a pair (or group) in both train and validation; missing files and files whose
+            content changed (a few of each).
+    """
+    check_no_leakage(split)  # a pair on both sides is an error wherever a split is used
+    root = Path(root)
+    missing, changed = [], []
+    seen: set[str] = set()
+    for e in split.train + split.val:
+        for name, digest in ((e.degraded, e.degraded_sha256), (e.reference, e.reference_sha256)):
+            if name in seen:
+                continue
+            seen.add(name)
+            path = root / name
+            if not path.is_file():
+                missing.append(name)
+            elif sha256_file(path) != digest:
+                changed.append(name)
+    if missing or changed:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing file(s): {_few(missing)}")
+        if changed:
+            parts.append(f"{len(changed)} file(s) whose content changed (sha256 differs): {_few(changed)}")
+        raise DataError(f"the split does not match the files under {root}: " + "; ".join(parts)
+                        + ". Restore the original files, point at the right root, or make a new split "
+                          "(hadamard-restore data split)")
+
+
 def check_pair_sizes(pairs) -> None:
     """Raise when any pair's degraded and reference images differ in size (headers only).
 
     Raises:
         DataError: listing every mismatched pair (a few) with both sizes.
     """
-    from hadamard_restore.data.io import image_size
-
     bad = []
     for p in pairs:
         (h0, w0), (h1, w1) = image_size(p.degraded), image_size(p.reference)
@@ -85,8 +115,6 @@ def read_eval_pair(pair, crop_border: int = 0):
         DataError: unreadable or damaged file, sizes that differ, or an image smaller than
             :func:`min_eval_side`.
     """
-    from hadamard_restore.data.io import read_image
-
     deg, ref = read_image(pair.degraded), read_image(pair.reference)
     if deg.shape != ref.shape:
         raise DataError(f"pair sizes differ: {pair.degraded} {tuple(deg.shape[1:])} vs {pair.reference} "
@@ -97,22 +125,3 @@ def read_eval_pair(pair, crop_border: int = 0):
                         f"{side}x{side} (the 11-pixel SSIM window after eval.crop_border {crop_border}); "
                         "remove this pair")
     return deg, ref
-
-
-def end_marker_missing(data: bytes) -> str | None:
-    """Why the file's bytes look cut off (a PNG without its IEND chunk), else None."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and PNG_IEND not in data:
-        return "the PNG ends without its IEND chunk (the file was cut off)"
-    return None
-
-
-@contextmanager
-def strict_decoding() -> Iterator[None]:
-    """Decode with Pillow's ``LOAD_TRUNCATED_IMAGES`` off, whatever another library set it to:
-    a truncated file is an error, never an image whose missing part the decoder fills in."""
-    previous = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        yield
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = previous
