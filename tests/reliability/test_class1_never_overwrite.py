@@ -81,3 +81,23 @@ def test_a_new_training_into_a_finished_run_is_refused(config_file, tmp_path):
     res = runner.invoke(app, ["train", str(config_file), "--out", str(run)])
     assert res.exit_code == 2 and "--resume" in res.output and "last.pt" in res.output, res.output
     assert (run / "last.pt").read_bytes() == b"earlier run" and not (run / "config.yaml").exists()
+
+
+def test_the_classifier_command_reuses_its_earlier_classifier_and_overwrites_no_other(config_file, tmp_path):
+    """With ``path.txt`` (written by an earlier ``classifier --out X``) the classifier is reused, not
+    retrained; a folder holding checkpoints of something else is refused, its files untouched."""
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "classifier.pt").write_bytes(b"earlier classifier")
+    (earlier / "path.txt").write_text(str(earlier / "classifier.pt"))
+    res = runner.invoke(app, ["classifier", str(config_file), "--out", str(earlier)])
+    assert res.exit_code == 0 and str(earlier / "classifier.pt") in res.output, res.output
+    assert (earlier / "classifier.pt").read_bytes() == b"earlier classifier"
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "model.pt").write_bytes(b"someone's model")
+    res = runner.invoke(app, ["classifier", str(config_file), "--out", str(other)])
+    assert res.exit_code == 2 and "already holds checkpoints" in res.output and "model.pt" in res.output, res.output
+    assert sorted(p.name for p in other.iterdir()) == ["model.pt"]
+    assert (other / "model.pt").read_bytes() == b"someone's model"
