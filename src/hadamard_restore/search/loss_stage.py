@@ -42,7 +42,8 @@ def search_mix(cfg: RunConfig, device: torch.device, round_: int = 1):
     from hadamard_restore.losses.mix import LossMix
 
     gen = torch.Generator().manual_seed(cfg.seed * 7919 + round_)
-    return LossMix(None, None, cfg.loss.vgg_backbone, lpips_net=cfg.loss.lpips_net, generator=gen).to(device)
+    return LossMix(None, None, cfg.loss.vgg_backbone, lpips_net=cfg.loss.lpips_net, generator=gen,
+                   beta_param=cfg.search.beta_param).to(device)
 
 
 def describe_mix(mix) -> dict[str, float]:
