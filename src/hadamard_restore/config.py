@@ -104,6 +104,9 @@ class SearchConfig(Strict):
     alternations: int = Field(1, ge=1, description="t in the paper: stage 1 then stage 2, t times")
     mode: Literal["hierarchical", "joint"] = "hierarchical"
     loss_model: Literal["supernet", "unet"] = "supernet"
+    upper: Literal["classifier", "reference"] = Field(
+        "classifier", description="stage-1 upper objective: the clear-vs-degraded classifier (the paper) or "
+                                  "L1 + (1 - SSIM) against the references of search-validation pairs")
     beta_param: Literal["projected", "softmax"] = Field(
         "projected", description="stage-1 loss weights: projected (the paper: beta >= 0, the stage stops with an "
                                  "error if every beta would be 0) or softmax (beta = T*softmax(logits), fixed total)")

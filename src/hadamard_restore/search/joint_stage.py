@@ -25,12 +25,12 @@ from hadamard_restore.runtime import Dist
 from hadamard_restore.search import ddp
 from hadamard_restore.search.arch_stage import plot_genotype_alpha
 from hadamard_restore.search.build import alpha_state, describe_alpha, forward, log, setup, supernet
-from hadamard_restore.search.classifier import classifier_for, record_and_warn
 from hadamard_restore.search.data import rank_generators, search_data
 from hadamard_restore.search.hypergrad import check_mode
 from hadamard_restore.search.loop import Problem, run_bilevel
 from hadamard_restore.search.loss_stage import describe_mix, search_mix
 from hadamard_restore.search.summary import finish_stage
+from hadamard_restore.search.upper import judge_for, upper_objective
 
 
 def search_joint(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, stop_after: int | None = None,
@@ -39,8 +39,7 @@ def search_joint(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, s
     check_mode(cfg.search.hessian, "joint")
     run_dir = Path(run_dir)
     device, dist_ctx = env if env is not None else setup(cfg)
-    clf = classifier_for(cfg, run_dir, device, dist_ctx)
-    clf_rec = record_and_warn(clf.checkpoint_path, cfg.search.crop) if dist_ctx.is_main else None
+    clf, clf_rec = judge_for(cfg, run_dir, device, dist_ctx)
     data = search_data(cfg, device, run_dir, dist_ctx)
     model = supernet(cfg, "instance", device)
     model.freeze_arch(False)
@@ -49,10 +48,10 @@ def search_joint(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, s
     def train_loss(params, batch):
         return mix(forward(model, params, batch[0]), batch[1])
 
-    def upper_loss(params, batch):
-        from hadamard_restore.losses.classifier import clear_loss
+    objective = upper_objective(cfg.search.upper, clf)
 
-        return clear_loss(clf, forward(model, params, batch[0]))
+    def upper_loss(params, batch):
+        return objective(forward(model, params, batch[0]), batch[1])
 
     problem = Problem("joint", model, dict(model.named_weights()), model.arch_parameters() + mix.upper_parameters(),
                       train_loss, upper_loss, data.sample, rank_generators(cfg.seed, "joint", dist_ctx.rank),
@@ -70,7 +69,7 @@ def search_joint(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, s
         lw = mix.to_weights(name=f"joint-{cfg.name}", source=f"hadamard-restore search, joint mode ({run_dir})",
                             notes="Ours_a: alpha and beta searched together against the classifier")
         lw.vgg_layers = mix.selected_layers()
-        lw.extra["classifier"] = clf_rec
+        lw.extra["classifier"], lw.extra["upper"] = clf_rec, cfg.search.upper
         lw.save(out["loss_weights"])
         model.genotype(name=f"joint-{cfg.name}").save(out["genotype"])
         atomic_torch_save(alpha_state(model), run_dir / "alpha.pt")

@@ -30,11 +30,11 @@ from hadamard_restore.config import RunConfig
 from hadamard_restore.runtime import Dist
 from hadamard_restore.search import ddp
 from hadamard_restore.search.build import forward, log, loss_model, setup
-from hadamard_restore.search.classifier import classifier_for, record_and_warn
 from hadamard_restore.search.data import rank_generators, search_data
 from hadamard_restore.search.hypergrad import check_mode
 from hadamard_restore.search.loop import Problem, run_bilevel
 from hadamard_restore.search.summary import finish_stage
+from hadamard_restore.search.upper import judge_for, upper_objective
 
 
 def search_mix(cfg: RunConfig, device: torch.device, round_: int = 1):
@@ -71,10 +71,10 @@ def loss_problem(cfg: RunConfig, clf: torch.nn.Module, sample, device: torch.dev
     def train_loss(params, batch):
         return mix(forward(model, params, batch[0]), batch[1])
 
-    def upper_loss(params, batch):
-        from hadamard_restore.losses.classifier import clear_loss
+    objective = upper_objective(cfg.search.upper, clf)
 
-        return clear_loss(clf, forward(model, params, batch[0]))
+    def upper_loss(params, batch):
+        return objective(forward(model, params, batch[0]), batch[1])
 
     problem = Problem("loss", model, weights, mix.upper_parameters(), train_loss, upper_loss, sample,
                       rank_generators(cfg.seed, "loss", rank, round_), project=mix.project_,
@@ -102,8 +102,7 @@ def search_loss(cfg: RunConfig, run_dir: str | Path, *, alpha: Mapping[str, Tens
     check_mode(cfg.search.hessian, "loss")
     run_dir = Path(run_dir)
     device, dist_ctx = env if env is not None else setup(cfg)
-    clf = classifier_for(cfg, run_dir, device, dist_ctx)
-    clf_rec = record_and_warn(clf.checkpoint_path, cfg.search.crop) if dist_ctx.is_main else None
+    clf, clf_rec = judge_for(cfg, run_dir, device, dist_ctx)
     data = search_data(cfg, device, run_dir, dist_ctx)
     problem, mix = loss_problem(cfg, clf, data.sample, device, dist_ctx.rank, alpha, round_)
     t0 = time.perf_counter()
@@ -118,7 +117,7 @@ def search_loss(cfg: RunConfig, run_dir: str | Path, *, alpha: Mapping[str, Tens
         lw = mix.to_weights(name=f"searched-{cfg.name}", source=f"hadamard-restore search-loss ({run_dir})",
                             notes="raw searched beta; VGG layers = argmax per group; TV/Laplacian as searched")
         lw.vgg_layers = mix.selected_layers()
-        lw.extra["classifier"] = clf_rec
+        lw.extra["classifier"], lw.extra["upper"] = clf_rec, cfg.search.upper
         lw.save(out)
         if not lw.is_active():
             log.warning("loss search collapsed: every beta was projected to 0 (%s); the next stage "

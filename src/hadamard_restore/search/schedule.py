@@ -56,7 +56,8 @@ def search(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False,
     if cfg.search.mode == "joint":
         return search_joint(cfg, run_dir, resume=resume, env=env)
     cfg = cfg.model_copy(deep=True)
-    cfg.classifier.checkpoint = classifier_path(cfg, run_dir, dist_ctx)
+    if cfg.search.upper == "classifier":  # search.upper=reference needs no classifier
+        cfg.classifier.checkpoint = classifier_path(cfg, run_dir, dist_ctx)
     t = cfg.search.alternations
     alpha = None
     lw_path = geno_path = None
