@@ -137,6 +137,8 @@ def input_record(tdir: Path, test_pairs, lpips_net: str) -> dict:
 
 def run(args, log=print) -> int:
     """Fill the ledger; returns the number of cells finished by this call."""
+    from hadamard_restore.errors import HadamardRestoreError
+
     preset, mach = PRESETS[args.preset], L.machine()
     tag = args.machine_tag or mach["tag"]
     mach["tag"] = tag
@@ -162,8 +164,6 @@ def run(args, log=print) -> int:
             log(f"--max-minutes {args.max_minutes} reached: stopping before {task}/{entry.key} b{budget} s{seed}")
             break
         scfg = base_config(task, [*preset.search, *SEARCH_VARIANTS[entry.variant], *args.search_set], dev)
-        from hadamard_restore.errors import HadamardRestoreError
-
         try:
             found = ensure_search(task, entry.variant, NEEDS.get(entry.key, {"hier"}), scfg, args.work / tag, tdir, log)
         except HadamardRestoreError as exc:

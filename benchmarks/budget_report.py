@@ -140,6 +140,27 @@ def _inputs(ledger: Path, tag: str, tasks) -> dict[str, float]:
     return out
 
 
+def search_lines(tdir: Path) -> list[str]:
+    """One line per search variant of a task: its β (or why it failed) and its judge's accuracy."""
+    from hadamard_restore.artifacts import read_json
+
+    lines = []
+    for sdir in sorted(p for p in (tdir / "searches").glob("*") if p.is_dir()):
+        if (sdir / "failed.json").is_file():
+            lines.append(f"- search `{sdir.name}` **failed**: {read_json(sdir / 'failed.json')['error']}")
+            continue
+        if not (sdir / "loss_weights.json").is_file():
+            continue
+        lw = read_json(sdir / "loss_weights.json")
+        beta = ", ".join(f"{k} {v:.2f}" for k, v in lw["weights"].items())
+        judge = (lw.get("extra") or {}).get("classifier") or {}
+        acc = judge.get("accuracy")
+        lines.append(f"- search `{sdir.name}` ({lw.get('beta_param') or 'projected'} β, upper "
+                     f"{(lw.get('extra') or {}).get('upper', 'classifier')}"
+                     + (f", judge accuracy {acc:.3f}" if isinstance(acc, float) else "") + f"): β = {beta}")
+    return lines
+
+
 def _header(cells: list[dict], tag: str) -> list[str]:
     m = cells[0]["machine"]
     commits = sorted({c["commit"] for c in cells})
@@ -167,6 +188,7 @@ def write_report(ledger: Path, tag: str, out_dir: Path) -> Path | None:
         body += [f"## {task}", ""]
         if task in inputs:
             body += [f"Input vs reference (no network): PSNR {inputs[task]:.2f} dB.", ""]
+        body += search_lines(task_dir(ledger, tag, task)) + [""]
         for budget in sorted(grid[task]):
             table, sentences = comparisons(grid[task][budget])
             summary += [f"- **{task}, {budget} steps**: " + ("; ".join(sentences) or "no comparison yet")]

@@ -84,12 +84,19 @@ def test_one_toy_cell_resumes_stops_and_reports(tmp_path, provisioned_weights, m
     assert inp["held_out"] == len(test_names) and cell["input_vs_reference"] == inp["mean"]
     report = (ledger / f"budget-curves-{tag}.md").read_text()
     assert "searched beats all-1c: +" in report or "searched does not beat all-1c: -" in report
+    assert "- search `paper` (projected β, upper classifier): β = l1 1.00, l2 0.00" in report
     assert "(one seed, no s.e.)" in report and (ledger / f"budget-curves-{tag}.png").stat().st_size > 1000
 
     stamps = {p: p.stat().st_mtime_ns for p in tdir.glob("*/b*.json")}
     assert budget_curves.main(args + ["--seeds", "0,1", "--max-minutes", "0"]) == 0   # stops before seed 1
     assert budget_curves.main(args) == 0                                               # all done already
     assert {p: p.stat().st_mtime_ns for p in tdir.glob("*/b*.json")} == stamps
+
+    failed = tdir / "searches" / "best" / "failed.json"
+    failed.parent.mkdir()
+    failed.write_text(json.dumps({"error": "the loss search collapsed: toy"}))
+    assert budget_curves.main(args + ["--entries", "searched-best"]) == 0            # skipped, recorded
+    assert "search `best` **failed**: the loss search collapsed: toy" in (ledger / f"budget-curves-{tag}.md").read_text()
 
     with pytest.raises(LedgerError, match="other settings"):
         budget_curves.main(args + ["--train-set", "train.lr=5e-4"])

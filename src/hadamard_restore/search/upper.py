@@ -35,7 +35,8 @@ def upper_objective(kind: str, clf: torch.nn.Module | None) -> Callable[[Tensor,
     if kind == "reference":
         return reference_upper
     if kind != "classifier" or clf is None:
-        raise ValueError(f"search.upper={kind!r} needs {'a classifier' if kind == 'classifier' else 'one of ' + str(UPPERS)}")
+        need = "a classifier" if kind == "classifier" else f"to be one of {', '.join(UPPERS)}"
+        raise ValueError(f"search.upper={kind!r} needs {need}")
     from hadamard_restore.losses.classifier import clear_loss
 
     return lambda out, _ref: clear_loss(clf, out)
