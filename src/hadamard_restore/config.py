@@ -20,10 +20,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hadamard_restore.errors import HadamardRestoreError
+
 Task = Literal["low-light", "dehaze", "underwater", "custom"]
 
 
-class ConfigError(ValueError):
+class ConfigError(HadamardRestoreError, ValueError):
     """A configuration file or override is invalid; the message names every bad key."""
 
 
@@ -104,12 +106,10 @@ class SearchConfig(Strict):
     alternations: int = Field(1, ge=1, description="t in the paper: stage 1 then stage 2, t times")
     mode: Literal["hierarchical", "joint"] = "hierarchical"
     loss_model: Literal["supernet", "unet"] = "supernet"
-    upper: Literal["classifier", "reference"] = Field(
-        "classifier", description="stage-1 upper objective: the clear-vs-degraded classifier (the paper) or "
-                                  "L1 + (1 - SSIM) against the references of search-validation pairs")
-    beta_param: Literal["projected", "softmax"] = Field(
-        "projected", description="stage-1 loss weights: projected (the paper: beta >= 0, the stage stops with an "
-                                 "error if every beta would be 0) or softmax (beta = T*softmax(logits), fixed total)")
+    upper: Literal["classifier", "reference"] = Field("classifier", description="stage-1 upper objective: "
+                                                      "the classifier (paper) or L1 + (1 - SSIM) vs references")
+    beta_param: Literal["projected", "softmax"] = Field("projected", description="stage-1 beta: projected >= 0 "
+                                                        "(paper; all-zero stops) or T * softmax(logits), fixed T")
     crop: int = Field(192, ge=8)
     batch_size: int = Field(1, ge=1)
     train_portion: float = Field(0.5, gt=0.0, lt=1.0)

@@ -6,12 +6,10 @@ VGG layer choice is relaxed, one logit vector ``gamma_g`` per VGG group (``vgg_l
 ``state_dict`` holds only these; the frozen VGG and LPIPS networks are kept outside the module
 tree (built lazily on first use, moved to the input's device and dtype), so checkpoints stay small.
 
-- ``beta`` starts at 1.0 (method.md 3.1); after each upper step call :meth:`LossMix.project_`,
-  which resets negative entries to 0 (the projection of the authors' code) and refuses the step
-  that would zero every weight (:mod:`~hadamard_restore.losses.beta_param`).
-- ``beta_param="softmax"`` searches logits instead, ``beta = T * softmax(beta_logits)`` with the
-  total ``T`` fixed at the starting sum (:mod:`~hadamard_restore.losses.beta_param`); ``mix.beta``
-  is then the derived weight tensor (differentiable in the logits), not a parameter.
+- ``beta`` starts at 1.0 (method.md 3.1); :meth:`LossMix.project_` after each upper step resets
+  negative entries to 0 (the authors' projection), refusing a step that zeroes every weight. With
+  ``beta_param="softmax"`` the logits are searched, ``beta = T * softmax(beta_logits)`` (fixed total
+  ``T``; derived on access, not a parameter). Both: :mod:`~hadamard_restore.losses.beta_param`.
 - A term whose weight is exactly 0 is not computed when no gradient with respect to ``beta`` is
   being taken (fixed weights, ``torch.no_grad``, or ``skip_zero=True``). During the search the
   authors' code computed every term, so a weight projected to 0 can grow again; the default keeps
@@ -22,6 +20,7 @@ tree (built lazily on first use, moved to the input's device and dtype), so chec
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Mapping, Sequence
 
 import torch
@@ -94,8 +93,7 @@ class LossMix(nn.Module):
         if lpips_model is not None:
             self._backbones["lpips"] = lpips_model
 
-    def __getattr__(self, name: str):
-        # softmax parametrisation: ``beta`` is derived from the logits on every access
+    def __getattr__(self, name: str):  # softmax parametrisation: ``beta`` derived from the logits
         params = self.__dict__.get("_parameters", {})
         if name == "beta" and "beta_logits" in params:
             return softmax_weights(params["beta_logits"], self.__dict__["_buffers"]["beta_active"],
@@ -118,6 +116,10 @@ class LossMix(nn.Module):
             lpips_net=self.lpips_net, lpips_normalize=self.lpips_normalize, name=name,
             beta_param=self.beta_param if self.upper_parameters()[0].requires_grad else None, **provenance)
 
+    def searched_weights(self, name: str | None = None, **provenance) -> LossWeights:
+        """A loss search's result: :meth:`to_weights` with each VGG group's argmax as the chosen layer."""
+        return replace(self.to_weights(name, **provenance), vgg_layers=self.selected_layers())
+
     def to_dict(self) -> dict:
         """The ``loss_weights.json`` content of the current state."""
         return self.to_weights().to_dict()
@@ -138,9 +140,8 @@ class LossMix(nn.Module):
 
     @torch.no_grad()
     def project_(self) -> None:
-        """Projected: onto ``beta >= 0`` in place, refusing an all-zero result
-        (:class:`~hadamard_restore.losses.beta_param.LossSearchCollapsedError`). Softmax: nothing
-        to do (the weights are positive with a fixed total by construction)."""
+        """Projected: onto ``beta >= 0`` in place, refusing an all-zero result (``LossSearchCollapsedError``).
+        Softmax: nothing to do (the weights are positive with a fixed total by construction)."""
         if self.beta_param == "projected":
             project_nonnegative_(self.beta)
 
@@ -184,7 +185,7 @@ class LossMix(nn.Module):
 
     def _lpips(self, like: Tensor) -> nn.Module:
         if "lpips" not in self._backbones:
-            from hadamard_restore import weights
+            from hadamard_restore.pretrained import weights
 
             self._backbones["lpips"] = weights.lpips_model(self.lpips_net)
         return self._on("lpips", self._backbones["lpips"], like)

@@ -10,18 +10,18 @@ from typing import Any
 import torch
 
 from hadamard_restore.artifacts import write_json
-from hadamard_restore.config import RunConfig
+from hadamard_restore.config import SearchConfig
 from hadamard_restore.runtime import Dist
 
 
-def beta_trajectory(cfg: RunConfig, history: list[dict]) -> dict[str, Any]:
+def beta_trajectory(settings: SearchConfig, history: list[dict]) -> dict[str, Any]:
     """``{"beta_param", "beta_trajectory"}`` when the records hold β values, else ``{}``."""
     rows = [{"step": r["step"], **{k: v for k, v in r.items() if k.startswith("beta/")}}
             for r in history if any(k.startswith("beta/") for k in r)]
-    return {"beta_param": cfg.search.beta_param, "beta_trajectory": rows} if rows else {}
+    return {"beta_param": settings.beta_param, "beta_trajectory": rows} if rows else {}
 
 
-def finish_stage(path: Path, stage: str, cfg: RunConfig, history: list[dict], seconds: float,
+def finish_stage(path: Path, stage: str, settings: SearchConfig, history: list[dict], seconds: float,
                  dist_ctx: Dist, results: dict[str, Any]) -> Path:
     """Write ``path`` with the stage's settings, timing and results.
 
@@ -36,9 +36,9 @@ def finish_stage(path: Path, stage: str, cfg: RunConfig, history: list[dict], se
     return write_json(path, {
         "stage": stage,
         "steps": len(history),
-        "hessian": cfg.search.hessian,
-        "crop": cfg.search.crop,
-        "batch_size_per_rank": cfg.search.batch_size,
+        "hessian": settings.hessian,
+        "crop": settings.crop,
+        "batch_size_per_rank": settings.batch_size,
         "world_size": dist_ctx.world_size,
         "seconds_per_step_median": median,
         "seconds_this_process": seconds,
@@ -46,6 +46,6 @@ def finish_stage(path: Path, stage: str, cfg: RunConfig, history: list[dict], se
                     "torch": torch.__version__, "threads": torch.get_num_threads(),
                     "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
         "final": {k: v for k, v in last.items() if k.startswith(("loss/", "terms/"))},
-        **beta_trajectory(cfg, history),
+        **beta_trajectory(settings, history),
         **results,
     })

@@ -1,8 +1,10 @@
 """The stage-1 upper objective (``search.upper``): the paper's classifier or the clean references.
 
 * ``classifier`` (the paper, method.md 4): ``L_Cval`` = the frozen clear-vs-degraded classifier's
-  cross-entropy of "clear" on the outputs for search-validation inputs; the references of the
-  validation pairs are never used.
+  cross-entropy of "clear" on the outputs for search-validation inputs
+  (:func:`~hadamard_restore.search.build.judge_objective`); the references of the validation
+  pairs are never used. The stage is *judged*: :func:`~hadamard_restore.search.stage.run_stage`
+  provides the classifier.
 * ``reference`` (beyond the paper, issue 11): ``L1 + (1 − SSIM)`` of the outputs against the
   clean references of the same search-validation pairs (SSIM: the loss space's Gaussian SSIM,
   i.e. ``ssim_loss / 10``). No classifier is trained or read. Like ``L_Cval`` it contains no loss
@@ -13,11 +15,13 @@ Both see search-validation pairs only (part of the training split), never the he
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Callable
+from typing import Mapping
 
 import torch
 from torch import Tensor
+
+from hadamard_restore.search.build import Objective, forward, judge_objective
+from hadamard_restore.search.loop import Batch
 
 UPPERS = ("classifier", "reference")
 REFERENCE_OBJECTIVE = "L1 + (1 - SSIM) against the clean references of search-validation pairs"
@@ -30,26 +34,37 @@ def reference_upper(out: Tensor, ref: Tensor) -> Tensor:
     return LF.l1(out, ref) + LF.ssim_loss(out, ref) / 10.0
 
 
-def upper_objective(kind: str, clf: torch.nn.Module | None) -> Callable[[Tensor, Tensor], Tensor]:
-    """``(outputs, references) -> L_up`` for ``search.upper = kind``."""
+def reference_objective(model: torch.nn.Module) -> Objective:
+    """``(params, batch) -> L1 + (1 − SSIM)`` of ``model``'s outputs against the batch's references."""
+
+    def reference_loss(params: Mapping[str, Tensor], batch: Batch) -> Tensor:
+        return reference_upper(forward(model, params, batch[0]), batch[1])
+
+    return reference_loss
+
+
+def is_judged(kind: str) -> bool:
+    """Whether ``search.upper = kind`` needs the classifier (a judge is then provided)."""
+    return kind == "classifier"
+
+
+def upper_objective(kind: str, model: torch.nn.Module, classifier: torch.nn.Module | None) -> Objective:
+    """Stage 1's (and the joint mode's) upper objective ``(params, batch) -> L_up`` for ``search.upper = kind``.
+
+    Raises:
+        ValueError: ``kind`` is unknown, or ``classifier`` with no classifier given.
+    """
     if kind == "reference":
-        return reference_upper
-    if kind != "classifier" or clf is None:
+        return reference_objective(model)
+    if kind != "classifier" or classifier is None:
         need = "a classifier" if kind == "classifier" else f"to be one of {', '.join(UPPERS)}"
         raise ValueError(f"search.upper={kind!r} needs {need}")
-    from hadamard_restore.losses.classifier import clear_loss
-
-    return lambda out, _ref: clear_loss(clf, out)
+    return judge_objective(model, classifier)
 
 
-def judge_for(cfg, run_dir: Path, device: torch.device, dist_ctx) -> tuple[torch.nn.Module | None, dict | None]:
-    """The frozen classifier and its record (``classifier``), or ``(None, record)`` (``reference``).
-
-    The record travels with the searched ``loss_weights.json`` (``extra.classifier``).
-    """
-    if cfg.search.upper == "reference":
-        return None, {"upper": "reference", "objective": REFERENCE_OBJECTIVE}
-    from hadamard_restore.search.classifier import classifier_for, record_and_warn
-
-    clf = classifier_for(cfg, run_dir, device, dist_ctx)
-    return clf, record_and_warn(clf.checkpoint_path, cfg.search.crop) if dist_ctx.is_main else None
+def upper_record(kind: str, judge_record: dict | None) -> dict | None:
+    """What travels with the searched ``loss_weights.json`` under ``extra.classifier``: the
+    judge's reliability record (``classifier``), or what the reference objective was."""
+    if kind == "reference":
+        return {"upper": "reference", "objective": REFERENCE_OBJECTIVE}
+    return judge_record
