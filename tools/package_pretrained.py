@@ -34,7 +34,6 @@ def render(models: Path, docs: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from hadamard_restore.zoo.package import DEFAULT_TOLERANCE, package_run
     from hadamard_restore.zoo.registry import models_dir
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -44,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", type=Path, default=REPO / "docs" / "models.md", help="Markdown page to render")
     ap.add_argument("--data-root", type=Path, default=os.environ.get("HADAMARD_RESTORE_DATA"),
                     help="the data folder (default: $HADAMARD_RESTORE_DATA)")
-    ap.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
-                    help="largest fp16-vs-fp32 output difference for which fp16 weights are shipped")
+    ap.add_argument("--tolerance", type=float, default=1.0 / 255.0,
+                    help="largest fp16-vs-fp32 output difference for which fp16 weights are shipped (default 1/255)")
     ap.add_argument("--machine", help='what trained it, e.g. "GPU: NVIDIA H100 80GB" (default: '
                                       "RUN_DIR/machine.json, else this machine's CPU)")
     ap.add_argument("--render-only", action="store_true", help="only rewrite --docs from the cards")
@@ -54,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.render_only:
             if args.run_dir is None or not args.name:
                 ap.error("RUN_DIR and --name are needed (or --render-only)")
+            from hadamard_restore.zoo.package import package_run
+
             folder = package_run(args.run_dir, args.name, args.models, args.data_root, args.tolerance, args.machine)
             print(f"model: {folder}")
         print(f"docs: {render(args.models, args.docs)}")
