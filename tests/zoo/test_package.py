@@ -108,3 +108,14 @@ def test_colour_error_closed_forms():
 def test_unfinished_runs_are_explained(fake_run, tmp_path):
     with pytest.raises(PackageError, match="missing .*train/model.pt"):
         package_run(tmp_path, "x", tmp_path / "m")
+
+
+def test_a_moved_run_directory_is_still_made_portable(fake_run, tmp_path):
+    import shutil
+
+    run, data = fake_run
+    moved = tmp_path / "moved"
+    shutil.copytree(run, moved)
+    package_run(moved, "moved", tmp_path / "models", data)
+    text = (tmp_path / "models" / "moved" / "card.json").read_text()
+    assert str(run) not in text and str(moved) not in text and "RUN_DIR/train" in text

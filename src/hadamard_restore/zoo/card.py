@@ -64,9 +64,17 @@ def portable(text: str, run_dir: Path, data_root: Path | None) -> str:
 
 
 def commands(run_dir: Path, task: str, data_root: Path | None) -> dict:
-    """The one reproducing command and every stage command of ``commands.txt``, in order."""
+    """The one reproducing command and every stage command of ``commands.txt``, in order.
+
+    The run directory is recognised where it was when the commands ran (the ``# held-out
+    split:`` header line names it), so a moved run directory is made portable too.
+    """
+    text = (run_dir / "commands.txt").read_text()
+    original = re.search(r"^# held-out split: (\S+)/heldout\.json", text, re.MULTILINE)
+    if original and original.group(1) != str(run_dir):
+        text = text.replace(original.group(1), str(run_dir))
     stages, name = [], None
-    for line in (run_dir / "commands.txt").read_text().splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if line.startswith("# ") and " " not in line[2:] and not line.endswith(":"):
             name = line[2:]

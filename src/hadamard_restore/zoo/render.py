@@ -63,7 +63,7 @@ def _rows(c: dict) -> list[tuple[str, str]]:
                             f"EMA {t.get('ema_decay')}; best step {b.get('best_step')}"),
         ("wall time", _wall(b)), ("machine", b["machine"].get("description", "n/a")),
         ("development-validation PSNR", f"{_num(b.get('dev_val_psnr'), '{:.2f}')} dB"),
-        *[(f"held-out {label}", _metric_cell(c, k, f) + " (model (input))") for k, label, f in METRICS],
+        *[(f"held-out {label}, model (input)", _metric_cell(c, k, f)) for k, label, f in METRICS],
         ("weights", f"`{w['file']}` {w['dtype']}, {w['bytes']:,} bytes, sha256 `{w['sha256']}`"),
         ("fp16 parity", f"max abs difference {w['parity']['max_abs_diff']:.2e} on `{w['parity']['image']}` "
                         f"(tolerance {w['parity']['tolerance']:.2e})"),
