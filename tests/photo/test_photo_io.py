@@ -9,9 +9,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from hadamard_restore.cli import app
+from hadamard_restore.data.codec16 import png_bit_depth
 from hadamard_restore.data.io import read_image, write_image
-from hadamard_restore.data.png16 import png_bit_depth
 from hadamard_restore.photo import Photo, read_photo, write_photo
+
 from .conftest import smooth_rgb, srgb_icc
 
 runner = CliRunner()

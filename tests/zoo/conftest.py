@@ -72,8 +72,8 @@ def _commands(run: Path, data: Path) -> None:
 def fake_run(tmp_path_factory) -> tuple[Path, Path]:
     """``(run_dir, data_root)`` of a finished tiny run; the pairs are under ``data_root/tiny``."""
     from hadamard_restore.config import config_from_dict
-    from hadamard_restore.pipeline.evaluate import evaluate
-    from hadamard_restore.pipeline.train import train
+    from hadamard_restore.evaluation.evaluate import evaluate
+    from hadamard_restore.training.train import train
 
     data, run = tmp_path_factory.mktemp("data"), tmp_path_factory.mktemp("run")
     _pairs(data / "tiny")

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from hadamard_restore.artifacts import sha256_file
 from hadamard_restore.data.io import read_image
-from hadamard_restore.data.split import sha256_file
 from hadamard_restore.zoo import available_models, load_pretrained, read_card
 from hadamard_restore.zoo.registry import heldout_split_path, model_path
 
@@ -45,7 +45,7 @@ def test_weights_load_safely_and_match_the_card(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_beats_the_input_on_heldout_pairs(name, data_root):
     from hadamard_restore.metrics import psnr
-    from hadamard_restore.pipeline.validate import infer, quantize_8bit
+    from hadamard_restore.training.validation import infer, quantize_8bit
 
     card = read_card(name)
     root = Path(card["data"]["path"].replace("${HADAMARD_RESTORE_DATA}", str(data_root)))

@@ -8,9 +8,16 @@ import shutil
 import pytest
 import torch
 
-from hadamard_restore.data.split import Split, sha256_file
-from hadamard_restore.zoo import ModelIntegrityError, UnknownModelError, available_models, load_pretrained, read_card
-from hadamard_restore.zoo import registry
+from hadamard_restore.artifacts import sha256_file
+from hadamard_restore.data.split import Split
+from hadamard_restore.zoo import (
+    ModelIntegrityError,
+    UnknownModelError,
+    available_models,
+    load_pretrained,
+    read_card,
+    registry,
+)
 
 
 def test_names_card_and_weights_only_load(zoo):

@@ -115,7 +115,7 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
 
 def _png16(array: np.ndarray, photo: Photo) -> bytes:
     """A 16-bit PNG with iCCP and eXIf chunks placed right after IHDR (before IDAT, as the spec asks)."""
-    from hadamard_restore.data.png16 import encode_png16
+    from hadamard_restore.data.codec16 import encode_png16
 
     data = encode_png16(array)
     extra = b""

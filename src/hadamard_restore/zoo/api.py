@@ -48,7 +48,7 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
         UnknownModelError: no model of that name (the message lists the names).
         ModelIntegrityError: the weight file does not match its card.
     """
-    from hadamard_restore.pipeline.checkpoint import load_model
+    from hadamard_restore.net.model_file import load_model
     from hadamard_restore.zoo.registry import model_path
 
     model, _ = load_model(model_path(name), torch.device(device))
@@ -148,7 +148,7 @@ def enhance_image(image: Any, model: str | nn.Module = "low-light", device: str 
         DataError: an unsupported kind, shape or dtype; UnknownModelError: unknown name.
     """
     from hadamard_restore.config import EnhanceConfig
-    from hadamard_restore.pipeline.enhance import enhance_tensor
+    from hadamard_restore.inference.enhance import enhance_tensor
 
     x, restore = _to_tensor(image)
     if isinstance(model, str):

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from hadamard_restore.data.split import sha256_file
+from hadamard_restore.artifacts import sha256_file
 from hadamard_restore.errors import HadamardRestoreError
 
 DATASETS = {"lol-v1": "LOL-v1", "lol-v2": "LOL-v2", "reside": "RESIDE SOTS-indoor", "lsui": "LSUI",

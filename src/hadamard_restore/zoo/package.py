@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-from hadamard_restore.artifacts import atomic_torch_save, atomic_write_bytes, atomic_write_text
-from hadamard_restore.data.split import Split, sha256_file
+from hadamard_restore.artifacts import atomic_write_bytes, atomic_write_text, sha256_file
+from hadamard_restore.data.split import Split
 from hadamard_restore.zoo import card as facts
 from hadamard_restore.zoo.registry import CARD_FORMAT, CARD_VERSION, models_dir
 
@@ -50,11 +50,11 @@ def _heldout_pairs(run_dir: Path, data_root: Path | None) -> tuple[list, Path]:
 
 def parity(blob: dict, image: torch.Tensor) -> dict:
     """Outputs of the fp32 and the fp16-stored weights on ``image`` (3, H, W): differences."""
-    from hadamard_restore.pipeline.checkpoint import build_model, load_state_into
+    from hadamard_restore.net.model_file import load_state_into, network_from_meta
 
     outs = []
     for dtype in (torch.float32, torch.float16):
-        net = build_model(blob["meta"]).eval()
+        net = network_from_meta(blob["meta"]).eval()  # the run's own net settings (norm included)
         load_state_into(net, {k: v.to(dtype) if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
         with torch.inference_mode():
             outs.append(net(image[None]).clamp(0, 1)[0])
@@ -64,17 +64,24 @@ def parity(blob: dict, image: torch.Tensor) -> dict:
             "fraction_8bit_codes_changed": float(codes)}
 
 
-def shipped_blob(blob: dict, name: str, dtype: torch.dtype) -> dict:
-    """The model file to ship: the run's meta plus ``pretrained``; floating tensors in ``dtype``."""
-    meta = dict(blob["meta"], pretrained={"name": name, "dtype": str(dtype).replace("torch.", "")})
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def save_shipped(path: Path, blob: dict, name: str, dtype: torch.dtype) -> Path:
+    """Write the model file to ship (a ``model`` checkpoint): the run's meta plus ``pretrained``,
+    floating tensors in ``dtype``."""
+    from hadamard_restore.runtime.checkpoint import save_checkpoint
+
+    meta = dict(blob["meta"], pretrained={"name": name, "dtype": _dtype_name(dtype)})
     state = {k: v.to(dtype).contiguous() if v.is_floating_point() else v.contiguous()
              for k, v in sorted(blob["state_dict"].items())}
-    return {"format": blob["format"], "version": blob["version"], "meta": meta, "state_dict": state}
+    return save_checkpoint(path, "model", {"meta": meta, "state_dict": state})
 
 
 def heldout_metrics(run_dir: Path, weights: Path, fp32: bool, pairs: list, data_root: Path | None) -> dict:
     """Mean held-out metrics of ``weights`` with the input-vs-reference row, colour errors included."""
-    from hadamard_restore.pipeline.evaluate import evaluate_pairs
+    from hadamard_restore.evaluation.evaluate import evaluate_pairs
 
     with tempfile.TemporaryDirectory() as tmp:
         metrics_file = run_dir / "eval" / "metrics.json"
@@ -98,8 +105,8 @@ def heldout_metrics(run_dir: Path, weights: Path, fp32: bool, pairs: list, data_
 def _colour(pairs: list, outputs: Path, weights: Path) -> dict:
     """Colour errors from the saved outputs (re-enhanced with ``weights`` where one is missing)."""
     from hadamard_restore.data.io import read_image
-    from hadamard_restore.pipeline.checkpoint import load_model
-    from hadamard_restore.pipeline.validate import infer, quantize_8bit
+    from hadamard_restore.net.model_file import load_model
+    from hadamard_restore.training.validation import infer, quantize_8bit
     from hadamard_restore.zoo.colour import colour_errors
 
     model, rows = None, []
@@ -120,8 +127,8 @@ def _parameters(blob: dict) -> int:
                    and not k.endswith(("running_mean", "running_var"))))
 
 
-def build_card(run_dir: Path, name: str, blob: dict, weights: Path, parity_facts: dict, metrics: dict,
-               data_root: Path | None, machine: str | None) -> dict:
+def build_card(run_dir: Path, name: str, blob: dict, weights: Path, dtype: torch.dtype, parity_facts: dict,
+               metrics: dict, data_root: Path | None, machine: str | None) -> dict:
     """The card dict (see :mod:`.registry` for where it lives and how it is checked)."""
     task = facts.train_config(run_dir).get("task") or name
     data = facts.split_facts(run_dir, data_root)
@@ -142,8 +149,7 @@ def build_card(run_dir: Path, name: str, blob: dict, weights: Path, parity_facts
         "budget": facts.budget(run_dir, facts.machine(run_dir, machine)),
         "heldout": metrics,
         "weights": {"file": weights.name, "sha256": sha256_file(weights), "bytes": weights.stat().st_size,
-                    "dtype": str(next(v.dtype for v in torch.load(weights, weights_only=True)["state_dict"].values()
-                                      if v.is_floating_point())).replace("torch.", ""),
+                    "dtype": _dtype_name(dtype),
                     "parity": parity_facts},
     }
 
@@ -170,20 +176,21 @@ def package_run(run_dir: str | Path, name: str, out_root: str | Path | None = No
         PackageError: a stage's artifact is missing; DataError: held-out files differ from the split.
     """
     from hadamard_restore.data.io import read_image
-    from hadamard_restore.pipeline.checkpoint import read_checkpoint
+    from hadamard_restore.net.model_file import read_model_file
 
     run_dir = Path(run_dir).resolve()
     facts.check_run_dir(run_dir)
     data_root = Path(data_root).resolve() if data_root is not None else None
     out = Path(out_root if out_root is not None else models_dir()) / name
-    blob = read_checkpoint(run_dir / "train" / "model.pt")
+    blob = read_model_file(run_dir / "train" / "model.pt")
     pairs, _ = _heldout_pairs(run_dir, data_root)
     parity_facts = dict(parity(blob, read_image(pairs[0].degraded)), image=Path(pairs[0].degraded).name,
                         tolerance=tolerance)
     fp16 = parity_facts["max_abs_diff"] <= tolerance
-    weights = atomic_torch_save(shipped_blob(blob, name, torch.float16 if fp16 else torch.float32), out / "model.pt")
+    dtype = torch.float16 if fp16 else torch.float32
+    weights = save_shipped(out / "model.pt", blob, name, dtype)
     metrics = heldout_metrics(run_dir, weights, not fp16, pairs, data_root)
-    card = build_card(run_dir, name, blob, weights, parity_facts, metrics, data_root, machine)
+    card = build_card(run_dir, name, blob, weights, dtype, parity_facts, metrics, data_root, machine)
     atomic_write_text(out / "card.json", json.dumps(card, indent=2) + "\n")
     atomic_write_bytes(out / "heldout.json", (run_dir / "heldout.json").read_bytes())
     return out

@@ -2,7 +2,7 @@
 
 Each model is a folder ``resources/models/<name>/`` inside the package with
 
-* ``model.pt``: an ordinary model file (``pipeline.checkpoint`` format, readable with
+* ``model.pt``: an ordinary model file (``net.model_file`` format, readable with
   ``torch.load(weights_only=True)``), fp16 or fp32 weights as the card says;
 * ``card.json``: the model card (format ``hadamard-restore/model-card``, see :mod:`.card`),
   whose ``weights.sha256`` is checked against ``model.pt`` before the file is used;
@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hadamard_restore.data.split import sha256_file
+from hadamard_restore.artifacts import sha256_file
 from hadamard_restore.errors import HadamardRestoreError
 
 CARD_FORMAT = "hadamard-restore/model-card"
