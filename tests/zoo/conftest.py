@@ -1,5 +1,8 @@
 """A tiny finished make_pretrained run (real split, 12 training steps, real evaluation) and its package.
 
+Like ``tools/make_pretrained.py`` it trains with ``net.norm=none``: the packaged and loaded
+network must be rebuilt from the checkpoint's own net settings, not the defaults.
+
 The run directory has every artifact ``tools/make_pretrained.py`` leaves (heldout.json, dev.json,
 classifier/, search/, train/, eval/, commands.txt with absolute paths, timings.json); only the
 classifier metrics are written by hand (training a classifier would take a minute).
@@ -83,7 +86,7 @@ def fake_run(tmp_path_factory) -> tuple[Path, Path]:
     cfg = {"task": "low-light", "name": "tiny", "seed": 3, "device": "cpu",
            "data": {"source": "folder", "root": str(data / "tiny"), "layout": "paired",
                     "split_file": str(run / "dev.json"), "group_key": "none"},
-           "net": {"channels": 4, "num_hnu": 1},
+           "net": {"channels": 4, "num_hnu": 1, "norm": "none"},  # as tools/make_pretrained.py trains
            "train": dict(steps=12, batch_size=2, crop=16, lr=3e-3, val_every=4, checkpoint_every=4, log_every=2,
                          warmup_steps=2, amp=False)}
     train(config_from_dict(cfg), run / "train", run / "search" / "genotype.json", run / "search" / "loss_weights.json",

@@ -93,6 +93,7 @@ def test_output_is_deterministic_and_docs_render(packaged, fake_run, tmp_path):
     card = _card(packaged)
     assert "| `tiny-light` | low-light | paired folders | 2 |" in text
     assert f"sha256 `{card['weights']['sha256']}`" in text and "## `tiny-light`" in text
+    assert "1 HNUs, norm `none`," in text
     assert f"{card['heldout']['model']['psnr']:.2f} ({card['heldout']['input']['psnr']:.2f})" in text
 
 

@@ -53,7 +53,8 @@ def _rows(c: dict) -> list[tuple[str, str]]:
                   f"{split['heldout_pairs']} held-out pairs (seed {split['seed']}, groups `{split['group_key']}`)"),
         ("held-out pairs", ", ".join(e["degraded"] for e in split["heldout"])),
         ("network", f"genotype `{c['net'].get('genotype_name')}`, {c['net'].get('channels')} channels, "
-                    f"{c['net'].get('num_hnu')} HNUs, {c['net'].get('parameters'):,} parameters"),
+                    f"{c['net'].get('num_hnu')} HNUs, norm `{c['net'].get('norm')}`, "
+                    f"{c['net'].get('parameters'):,} parameters"),
         ("loss weights", weights), ("VGG layers", f"{', '.join(lw['vgg_layers'] or [])} ({lw['vgg_backbone']})"),
         ("classifier accuracy", f"{_num(clf.get('accuracy'), '{:.3f}')} ({clf.get('arch')}, {clf.get('steps')} steps)"),
         ("search budget", f"{s.get('loss_steps')} loss + {s.get('arch_steps')} architecture steps, "
