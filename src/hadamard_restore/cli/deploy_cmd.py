@@ -8,12 +8,17 @@ from typing import Optional
 import typer
 
 from hadamard_restore.cli.app import SetOption, app, config_or_fail, fail, guarded
+from hadamard_restore.cli.zoo_cmd import ModelOption, checkpoint_or_model, split_enhance_paths
 
 
 @app.command("enhance")
-def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or last.pt)"),
-            inputs: list[Path] = typer.Argument(..., help="image files and/or folders"),
-            out: Path = typer.Option(..., "--out", help="output folder (same names, PNG)"),
+def enhance(paths: list[Path] = typer.Argument(..., metavar="[CHECKPOINT] INPUT...",
+                                             help="model file (model.pt or last.pt; omit it with --model), "
+                                                  "then image files and/or folders"),
+            out: Path = typer.Option(..., "--out", help="output folder (same names and formats)"),
+            model: Optional[str] = ModelOption,
+            suffix: str = typer.Option("", "--suffix", help="appended to every output name, e.g. _enhanced"),
+            quality: int = typer.Option(95, "--quality", help="JPEG / WebP output quality (1-100)"),
             tile: Optional[int] = typer.Option(None, "--tile", help="tile side for large images (multiple of 4)"),
             overlap: Optional[int] = typer.Option(None, "--overlap", help="overlap between tiles, pixels"),
             max_untiled_pixels: Optional[int] = typer.Option(
@@ -41,7 +46,9 @@ def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or
         dev = pick_device(cfg.device)
     except (RuntimeError, ValueError) as exc:
         fail(str(exc))
-    report = guarded(lambda: run_enhance(checkpoint, inputs, out, cfg.enhance, dev, recursive=recursive))
+    checkpoint, inputs = guarded(lambda: split_enhance_paths(paths, model))
+    report = guarded(lambda: run_enhance(checkpoint, inputs, out, cfg.enhance, dev, recursive=recursive,
+                                         suffix=suffix, quality=quality))
     typer.echo(report.summary())
     if not report.ok:
         raise typer.Exit(1)
@@ -49,7 +56,8 @@ def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or
 
 
 @app.command("export")
-def export(checkpoint: Path = typer.Argument(..., help="model file (model.pt or last.pt)"),
+def export(checkpoint: Optional[Path] = typer.Argument(None, help="model file (model.pt or last.pt), or --model"),
+           model: Optional[str] = ModelOption,
            onnx: Path = typer.Option(..., "--onnx", help="destination .onnx file"),
            opset: int = typer.Option(18, "--opset", help="ONNX opset"),
            exporter: str = typer.Option("auto", "--exporter", help="auto, dynamo or torchscript"),
@@ -63,6 +71,7 @@ def export(checkpoint: Path = typer.Argument(..., help="model file (model.pt or 
 
     if exporter not in ("auto", "dynamo", "torchscript"):
         fail(f"--exporter must be auto, dynamo or torchscript, got {exporter!r}")
+    checkpoint = guarded(lambda: checkpoint_or_model(checkpoint, model))
     report = guarded(lambda: export_onnx(checkpoint, onnx, opset=opset, exporter=exporter,
                                          check_images=check_image or (), check_max_side=check_max_side,
                                          tolerance=tolerance))
