@@ -139,8 +139,13 @@ def score_inputs(cfg, device: torch.device) -> dict:
             "held_out": len(rows), "per_image": rows}
 
 
-def train_and_score(entry: Entry, cfg, found: dict, seed: int, run_dir: Path, device: torch.device) -> dict:
-    """Train ``entry`` for ``cfg.train.steps`` and score it; returns the result record."""
+def train_and_score(entry: Entry, cfg, found: dict, seed: int, run_dir: Path, device: torch.device,
+                    test_pairs=None) -> dict:
+    """Train ``entry`` for ``cfg.train.steps`` and score it; returns the result record.
+
+    Scored on the validation part of ``cfg``'s split, or on ``test_pairs`` when given (then the
+    validation part only serves the training loop's end-of-run check and is never scored).
+    """
     from hadamard_restore.data.dataset import PairedImages
     from hadamard_restore.data.task_data import load_pairs
     from hadamard_restore.losses.mix import LossMix
@@ -161,7 +166,7 @@ def train_and_score(entry: Entry, cfg, found: dict, seed: int, run_dir: Path, de
     fit(model, loss, data, tcfg, run_dir, meta, seed=seed, device=device, progress=False)
     train_s = time.time() - t0
     t0 = time.time()
-    rows = score(model, val_pairs, device, cfg.eval.lpips_net)
+    rows = score(model, val_pairs if test_pairs is None else test_pairs, device, cfg.eval.lpips_net)
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != "name"}
     return {"entry": entry.key, "name": entry.name, "group": entry.group, "seed": seed,
             "parameters": count_weights(model), "loss_weights": lw.weights, "vgg_layers": lw.vgg_layers,

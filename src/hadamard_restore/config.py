@@ -106,6 +106,10 @@ class SearchConfig(Strict):
     alternations: int = Field(1, ge=1, description="t in the paper: stage 1 then stage 2, t times")
     mode: Literal["hierarchical", "joint"] = "hierarchical"
     loss_model: Literal["supernet", "unet"] = "supernet"
+    upper: Literal["classifier", "reference"] = Field("classifier", description="stage-1 upper objective: "
+                                                      "the classifier (paper) or L1 + (1 - SSIM) vs references")
+    beta_param: Literal["projected", "softmax"] = Field("projected", description="stage-1 beta: projected >= 0 "
+                                                        "(paper; all-zero stops) or T * softmax(logits), fixed T")
     crop: int = Field(192, ge=8)
     batch_size: int = Field(1, ge=1)
     train_portion: float = Field(0.5, gt=0.0, lt=1.0)

@@ -10,14 +10,14 @@ from typer.testing import CliRunner
 
 from hadamard_restore.cli import app
 from hadamard_restore.config import ConfigError, EnhanceConfig
-from hadamard_restore.data.io import read_image, write_image
 from hadamard_restore.data.codec16 import png_bit_depth
+from hadamard_restore.data.io import read_image, write_image
 from hadamard_restore.errors import DataError
-from hadamard_restore.net.network import HadamardNet
-from hadamard_restore.net.model_file import load_model, save_model
-from hadamard_restore.inference.enhance import collect_inputs, enhance, enhance_tensor, read_with_bits, stats_image
+from hadamard_restore.inference.enhance import enhance, enhance_tensor, stats_image
 from hadamard_restore.inference.norm_stats import record_norm_stats, replay_norm_stats
 from hadamard_restore.inference.tiling import tiled_apply
+from hadamard_restore.net.model_file import load_model, save_model
+from hadamard_restore.net.network import HadamardNet
 
 
 @pytest.fixture(scope="module")
@@ -38,24 +38,6 @@ def _rgb(gen, h=37, w=31):
 def _expected(model, src) -> torch.Tensor:
     with torch.inference_mode():
         return model(read_image(src)[None])[0].clamp(0, 1)
-
-
-def test_collect_inputs_files_folders_recursive(tmp_path):
-    (tmp_path / "in" / "sub").mkdir(parents=True)
-    for name in ("in/b.jpg", "in/a.png", "in/sub/c.png", "in/notes.txt", "single.tif"):
-        (tmp_path / name).write_bytes(b"x")
-    out = tmp_path / "in" / "out"
-    out.mkdir()
-    (out / "old.png").write_bytes(b"x")
-    flat = collect_inputs([tmp_path / "in", tmp_path / "single.tif"])
-    assert [(s.name, str(r)) for s, r in flat] == [("a.png", "a.png"), ("b.jpg", "b.png"), ("single.tif", "single.png")]
-    deep = collect_inputs([tmp_path / "in"], recursive=True, exclude=out)
-    assert [str(r) for _, r in deep] == ["a.png", "b.png", "sub/c.png"]
-    with pytest.raises(DataError, match="does not exist"):
-        collect_inputs([tmp_path / "missing.png"])
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match="no images found"):
-        collect_inputs([tmp_path / "empty"])
 
 
 def test_enhance_formats_and_a_bad_file(model_file, model, tmp_path, gen):
@@ -80,17 +62,20 @@ def test_enhance_formats_and_a_bad_file(model_file, model, tmp_path, gen):
     with pytest.warns(UserWarning, match="alpha"):
         report = enhance(model_file, [src], out, EnhanceConfig(), "cpu", on_image=lambda s, d: seen.append(s.name))
     names = sorted(d.name for _, d in report.written)
-    assert names == ["alpha.png", "deep.png", "grey.png", "photo.png", "rgb.png", "rotated.png", "scan.png"]
+    assert names == ["alpha.png", "deep.png", "grey.png", "photo.jpg", "rgb.png", "rotated.jpg", "scan.tif"]
     assert [s.name for s, _ in report.failed] == ["broken.png"] and "broken.png" in report.failed[0][1]
     assert not report.ok and "1 failed" in report.summary() and len(seen) == 8
     for src_file, dst in report.written:
         got = read_image(dst)
         want = _expected(model, src_file)
         assert got.shape == want.shape
-        bits = png_bit_depth(dst.read_bytes())
-        assert bits == (16 if src_file.name in ("deep.png", "scan.tif") else 8)
+        if dst.suffix == ".jpg":  # lossy: close to the network output, not exact
+            assert (got - want).abs().mean() < 0.02
+            continue
+        bits = 16 if src_file.name in ("deep.png", "scan.tif") else 8
+        assert bits == (png_bit_depth(dst.read_bytes()) if dst.suffix == ".png" else 16)
         assert (got - want).abs().max() <= 0.5 / (2 ** bits - 1) + 1e-6
-    assert read_image(out / "rotated.png").shape == (3, 31, 37)  # upright: EXIF applied
+    assert read_image(out / "rotated.jpg").shape == (3, 31, 37)  # upright: EXIF applied
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
 
 
@@ -147,32 +132,18 @@ def test_collisions_and_overwrites_are_refused(model_file, tmp_path, gen):
     a.mkdir(), b.mkdir()
     Image.fromarray(_rgb(gen)).save(a / "x.png")
     Image.fromarray(_rgb(gen)).save(b / "x.jpg")
-    report = enhance(model_file, [a, b], tmp_path / "out")
-    assert len(report.written) == 1 and "already taken" in report.failed[0][1]
-    report = enhance(model_file, [a / "x.png"], a)
-    assert "overwrite its input" in report.failed[0][1]
+    Image.fromarray(_rgb(gen)).save(b / "x.png")
+    with pytest.raises(DataError, match="would both be written to"):
+        enhance(model_file, [a, b], tmp_path / "out")
+    with pytest.raises(DataError, match="would overwrite the input"):
+        enhance(model_file, [a / "x.png"], a)
+    assert not (tmp_path / "out").exists()  # refused before any work
 
 
 def test_bad_tiling_config_is_explained(model_file, tmp_path, gen):
     Image.fromarray(_rgb(gen)).save(tmp_path / "x.png")
     with pytest.raises(ConfigError, match="multiple of 4"):
         enhance(model_file, [tmp_path / "x.png"], tmp_path / "o", EnhanceConfig(tile=34, overlap=8))
-
-
-def test_read_with_bits(tmp_path, gen):
-    import tifffile
-
-    write_image(tmp_path / "16.png", torch.rand(3, 5, 7, generator=gen), bits=16)
-    write_image(tmp_path / "8.png", torch.rand(3, 5, 7, generator=gen))
-    grey16 = (np.arange(35).reshape(5, 7) * 1000).astype(np.uint16)
-    Image.fromarray(grey16).save(tmp_path / "g16.tif")
-    colour16 = (torch.rand(5, 7, 3, generator=gen).numpy() * 65535).astype(np.uint16)
-    tifffile.imwrite(tmp_path / "c16.tif", colour16, photometric="rgb")
-    bits = {name: read_with_bits(tmp_path / name)[1] for name in ("16.png", "8.png", "g16.tif", "c16.tif")}
-    assert bits == {"16.png": 16, "8.png": 8, "g16.tif": 16, "c16.tif": 16}
-    img, _ = read_with_bits(tmp_path / "c16.tif")
-    assert torch.allclose(img, torch.from_numpy(colour16.astype(np.float32) / 65535).permute(2, 0, 1))
-    assert torch.allclose(read_with_bits(tmp_path / "g16.tif")[0][1], torch.from_numpy(grey16 / 65535).float())
 
 
 def test_cli_enhance_exit_code_and_summary(model_file, tmp_path, gen):

@@ -26,24 +26,52 @@ def test_export_onto_its_own_checkpoint_is_refused_and_the_checkpoint_kept(model
 
 
 def test_enhance_output_that_is_another_input_is_refused(model_file, tmp_path, pairs):
+    """The issue's example: an output checked only against its own source. ``pic.ppm`` is written as
+    PNG (formats without a writer become PNG), so into ``--out d`` it would replace ``d/pic.png``."""
     d = tmp_path / "d"
     d.mkdir()
     shutil.copy(pairs / "degraded" / "img0.png", d / "pic.png")
-    Image.open(pairs / "degraded" / "img1.png").save(d / "pic.jpg")
+    Image.open(pairs / "degraded" / "img1.png").save(d / "pic.ppm")
     before = (d / "pic.png").read_bytes()
-    res = runner.invoke(app, ["enhance", str(model_file), str(d / "pic.jpg"), str(d / "pic.png"), "--out", str(d)])
+    res = runner.invoke(app, ["enhance", str(model_file), str(d / "pic.ppm"), str(d / "pic.png"), "--out", str(d)])
     assert res.exit_code == 2, res.output
-    assert f"{d / 'pic.jpg'}" in res.output and f"{d / 'pic.png'}" in res.output  # both paths named
+    assert f"{d / 'pic.ppm'}" in res.output and f"{d / 'pic.png'}" in res.output  # both paths named
     assert (d / "pic.png").read_bytes() == before
+    assert sorted(p.name for p in d.iterdir()) == ["pic.png", "pic.ppm"]
+
+
+def test_enhance_output_that_is_a_hard_link_to_an_input_is_refused(model_file, tmp_path, pairs):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir(), out.mkdir()
+    shutil.copy(pairs / "degraded" / "img0.png", src / "pic.png")
+    os.link(src / "pic.png", out / "pic.png")  # out/pic.png is the same file under another name
+    before = (src / "pic.png").read_bytes()
+    res = runner.invoke(app, ["enhance", str(model_file), str(src / "pic.png"), "--out", str(out)])
+    assert res.exit_code == 2 and "refusing to write" in res.output and str(src / "pic.png") in res.output, res.output
+    assert (src / "pic.png").read_bytes() == before
+
+
+def test_enhance_output_onto_the_checkpoint_is_refused(model_file, tmp_path, pairs):
+    d = tmp_path / "d"
+    d.mkdir()
+    ckpt = d / "model.png"  # an oddly named model file in the output folder
+    shutil.copy(model_file, ckpt)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(pairs / "degraded" / "img0.png", photos / "model.png")
+    before = ckpt.read_bytes()
+    res = runner.invoke(app, ["enhance", str(ckpt), str(photos), "--out", str(d)])
+    assert res.exit_code == 2 and "checkpoint" in res.output and str(ckpt) in res.output, res.output
+    assert ckpt.read_bytes() == before
 
 
 def test_enhance_two_inputs_with_one_output_name_are_refused_before_any_work(model_file, tmp_path, pairs):
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()
     shutil.copy(pairs / "degraded" / "img0.png", a / "x.png")
-    Image.open(pairs / "degraded" / "img1.png").save(b / "x.jpg")
+    shutil.copy(pairs / "degraded" / "img1.png", b / "x.png")
     res = runner.invoke(app, ["enhance", str(model_file), str(a), str(b), "--out", str(tmp_path / "o")])
-    assert res.exit_code == 2 and "same file" in res.output, res.output
+    assert res.exit_code == 2 and str(a / "x.png") in res.output and str(b / "x.png") in res.output, res.output
     assert not (tmp_path / "o").exists()
 
 

@@ -41,3 +41,12 @@ def test_run_produces_every_artifact_and_the_report(tmp_path, tiny_pairs):
     assert all(s in text for s in SECTIONS) and "_No " not in text
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
         assert (run_dir / link).is_file(), link
+
+
+def test_reference_upper_runs_without_a_classifier_stage(tmp_path, tiny_pairs):
+    from hadamard_restore.workflows.run import stage_classifier
+
+    tree = tiny_config(tiny_pairs)
+    tree["search"] = {"upper": "reference"}
+    assert stage_classifier(config_from_dict(tree), tmp_path) is None
+    assert not (tmp_path / "classifier").exists(), "search.upper=reference judges nothing with a classifier"

@@ -30,6 +30,21 @@ app.add_typer(data_app, name="data")
 app.add_typer(net_app, name="net")
 app.add_typer(weights_app, name="weights")
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from hadamard_restore.zoo.registry import version_text
+
+        typer.echo(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                       help="print the version and the bundled models' sha256 prefixes")) -> None:
+    """Architecture and loss search for Hadamard-based image restoration (HBLALS, IJCAI 2022)."""
+
+
 SetOption = typer.Option(None, "--set", "-s", help="dotted override, e.g. --set train.lr=1e-4 (repeatable)")
 OutOption = typer.Option(None, "--out", "-o", help="run directory (default: <out_dir>/<name>-<time>)")
 

@@ -8,12 +8,17 @@ from typing import Optional
 import typer
 
 from hadamard_restore.cli.app import SetOption, app, config_or_fail, fail, guarded
+from hadamard_restore.cli.zoo_cmd import ModelOption, checkpoint_or_model, split_enhance_paths
 
 
 @app.command("enhance")
-def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or last.pt)"),
-            inputs: list[Path] = typer.Argument(..., help="image files and/or folders"),
-            out: Path = typer.Option(..., "--out", help="output folder (same names, PNG)"),
+def enhance(paths: list[Path] = typer.Argument(..., metavar="[CHECKPOINT] INPUT...",
+                                             help="model file (model.pt or last.pt; omit it with --model), "
+                                                  "then image files and/or folders"),
+            out: Path = typer.Option(..., "--out", help="output folder (same names and formats)"),
+            model: Optional[str] = ModelOption,
+            suffix: str = typer.Option("", "--suffix", help="appended to every output name, e.g. _enhanced"),
+            quality: int = typer.Option(95, "--quality", help="JPEG / WebP output quality (1-100)"),
             tile: Optional[int] = typer.Option(None, "--tile", help="tile side for large images (multiple of 4)"),
             overlap: Optional[int] = typer.Option(None, "--overlap", help="overlap between tiles, pixels"),
             max_untiled_pixels: Optional[int] = typer.Option(
@@ -26,6 +31,7 @@ def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or
             config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (enhance section)"),
             overrides: Optional[list[str]] = SetOption) -> None:
     """Enhance files or folders of photos of any size; bad files are reported and skipped."""
+    from hadamard_restore.cli.preflight import enhance_preflight
     from hadamard_restore.inference.enhance import enhance as run_enhance
     from hadamard_restore.runtime import pick_device
 
@@ -41,10 +47,14 @@ def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or
         dev = pick_device(cfg.device)
     except (RuntimeError, ValueError) as exc:
         fail(str(exc))
-    from hadamard_restore.cli.preflight import enhance_preflight
 
-    guarded(lambda: enhance_preflight(checkpoint, inputs, out, recursive))  # nothing overwritten; paths usable
-    report = guarded(lambda: run_enhance(checkpoint, inputs, out, cfg.enhance, dev, recursive=recursive))
+    def go():
+        checkpoint, inputs = split_enhance_paths(paths, model)
+        enhance_preflight(checkpoint, inputs, out, recursive, suffix)  # nothing overwritten; paths usable
+        return run_enhance(checkpoint, inputs, out, cfg.enhance, dev, recursive=recursive, suffix=suffix,
+                           quality=quality)
+
+    report = guarded(go)
     typer.echo(report.summary())
     if not report.ok:
         raise typer.Exit(1)
@@ -52,7 +62,8 @@ def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or
 
 
 @app.command("export")
-def export(checkpoint: Path = typer.Argument(..., help="model file (model.pt or last.pt)"),
+def export(checkpoint: Optional[Path] = typer.Argument(None, help="model file (model.pt or last.pt), or --model"),
+           model: Optional[str] = ModelOption,
            onnx: Path = typer.Option(..., "--onnx", help="destination .onnx file"),
            opset: Optional[int] = typer.Option(None, "--opset", help="ONNX opset (default 18; 17 with "
                                                "--exporter torchscript, which writes 11-17)"),
@@ -67,8 +78,9 @@ def export(checkpoint: Path = typer.Argument(..., help="model file (model.pt or 
     from hadamard_restore.inference.export import export_onnx
 
     def go():
-        used, opset_used = export_preflight(checkpoint, onnx, opset, exporter, check_image or ())
-        return export_onnx(checkpoint, onnx, opset=opset_used, exporter=used, check_images=check_image or (),
+        path = checkpoint_or_model(checkpoint, model)
+        used, opset_used = export_preflight(path, onnx, opset, exporter, check_image or ())
+        return export_onnx(path, onnx, opset=opset_used, exporter=used, check_images=check_image or (),
                            check_max_side=check_max_side, tolerance=tolerance)
 
     report = guarded(go)

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from hadamard_restore.cli.app import OutOption, SetOption, UserError, app, config_or_fail, guarded
+from hadamard_restore.cli.zoo_cmd import ModelOption, checkpoint_or_model
 
 
 def _train_dir(cfg, out: Optional[Path], resume: bool) -> Path:
@@ -60,12 +61,14 @@ def _num(value: Optional[float], digits: int) -> str:
 
 
 @app.command("evaluate")
-def evaluate(checkpoint: Path = typer.Argument(..., help="model.pt (or last.pt)"),
+def evaluate(checkpoint: Optional[Path] = typer.Argument(None, help="model.pt (or last.pt), or --model"),
+             model: Optional[str] = ModelOption,
              data: Path = typer.Option(..., "--data", help="folder of paired images"),
              layout: Optional[str] = typer.Option(None, help="layout name (default: detected)"),
-             split: Optional[Path] = typer.Option(None, help="split file: score only its validation pairs"),
+             split: Optional[Path] = typer.Option(None, help="split file: score only its validation pairs "
+                                                  "(with --model: default the model's held-out split)"),
              out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default: "
-                                                "<checkpoint folder>/eval)"),
+                                                "<checkpoint folder>/eval; with --model ./<NAME>-eval)"),
              set_: Optional[list[str]] = SetOption) -> None:
     """Full-resolution PSNR / SSIM / LPIPS per image and mean, written to metrics.json."""
     from hadamard_restore.evaluation.evaluate import evaluate as evaluate_fn
@@ -76,8 +79,13 @@ def evaluate(checkpoint: Path = typer.Argument(..., help="model.pt (or last.pt)"
         from hadamard_restore.cli.preflight import evaluate_preflight
         from hadamard_restore.runtime.run_session import claim_run_dir
 
-        claim_run_dir(evaluate_preflight(checkpoint, data, split, out))  # one writer per output folder
-        return evaluate_fn(checkpoint, data, layout, split, out, cfg.eval, cfg.device)
+        path, split_, out_ = checkpoint_or_model(checkpoint, model), split, out
+        if model is not None:
+            from hadamard_restore.zoo.registry import heldout_split_path
+
+            split_, out_ = split or heldout_split_path(model), out or Path(f"{model}-eval")
+        claim_run_dir(evaluate_preflight(path, data, split_, out_))  # one writer per output folder
+        return evaluate_fn(path, data, layout, split_, out_, cfg.eval, cfg.device)
 
     result = guarded(go)
     if result:

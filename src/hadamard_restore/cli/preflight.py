@@ -64,20 +64,22 @@ def export_preflight(checkpoint: Path, onnx: Path, opset: int | None, exporter: 
     return check_opset(opset, exporter)
 
 
-def enhance_preflight(checkpoint: Path, inputs: Iterable[Path], out: Path, recursive: bool = False) -> None:
+def enhance_preflight(checkpoint: Path, inputs: Iterable[Path], out: Path, recursive: bool = False,
+                      suffix: str = "") -> None:
     """``enhance``: ``--out`` usable and not an input folder; no output replaces an input, the
-    checkpoint or another output (two inputs with one output name)."""
-    from hadamard_restore.inference.enhance import collect_inputs
+    checkpoint or another output (:func:`hadamard_restore.photo.plan_outputs`, plus the checkpoint
+    and hard links to an input)."""
+    from hadamard_restore.photo import plan_outputs
 
     inputs = [Path(p) for p in inputs]
     for item in inputs:
         if item.is_dir() and same_file(item, out):
             raise OutputPathError(f"--out {out} is the input folder {item}: the enhanced photos would be written "
-                                  "among the originals (a photo.png would be replaced); choose another --out")
+                                  "among the originals; choose another --out")
     check_output_dir(out)
-    jobs = collect_inputs(inputs, recursive, exclude=out)
+    jobs = plan_outputs(inputs, out, recursive, suffix)
     guard_outputs({"checkpoint": checkpoint, "input image": [src for src, _ in jobs]},
-                  {f"output for {src}": out / rel for src, rel in jobs})
+                  {f"output for {src}": dst for src, dst in jobs})
 
 
 def evaluate_preflight(checkpoint: Path, data: Path, split: Path | None, out: Path | None) -> Path:

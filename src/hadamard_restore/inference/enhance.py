@@ -2,19 +2,19 @@
 
 ``enhance(checkpoint, inputs, out_dir, cfg, device)`` loads a model file, finds the images
 (explicit files, and image files inside folders; sub-folders with ``recursive=True``), runs
-the network on each and writes the result under ``out_dir`` with the same name.
+the network on each and writes the result under ``out_dir`` with the same name and format.
 
 Choices (documented here because users ask about them):
 
-* **Output format.** Always PNG (lossless): ``photo.jpg`` becomes ``photo.png``; a PNG keeps
-  its name. Files found inside a folder keep their path relative to that folder. Two inputs
-  that would produce the same output file are an error for the second one (it is reported
-  and skipped), and an output never overwrites its own input.
-* **Bit depth.** 16-bit inputs (16-bit PNG or TIFF, colour or grey) are written as 16-bit PNG,
-  so no precision is thrown away; everything else is written as 8-bit PNG.
+* **Output format and paths** (:mod:`hadamard_restore.photo`): the format is kept (JPEG in,
+  JPEG out at ``quality``; PNG in, PNG out; 16-bit PNG/TIFF stay 16-bit) with the EXIF
+  (orientation reset to 1) and ICC profile carried over where the format allows; ``suffix``
+  is appended to every name; files found inside a folder keep their path relative to that
+  folder. An output that would overwrite any input of the call, or another output, refuses
+  the whole call before anything is read.
 * **Colour.** Greyscale inputs are enhanced as RGB (grey repeated) and written as RGB; an
   alpha channel is dropped (``data.io`` warns once); EXIF orientation is applied on
-  reading, so the output is upright and carries no orientation tag.
+  reading, so the output is upright and its EXIF says orientation 1.
 * **Size.** Images with at most ``cfg.max_untiled_pixels`` pixels run in one pass (exactly
   the network's output). Larger ones run tile by tile (:mod:`.tiling`, tiles of
   ``cfg.tile`` with ``cfg.overlap`` overlap), holding only the output buffer and one tile.
@@ -39,12 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-import numpy as np
 import torch
 from torch import nn
 
 from hadamard_restore.config import ConfigError, EnhanceConfig
-from hadamard_restore.data.io import IMAGE_SUFFIXES, is_image_file
 from hadamard_restore.errors import DataError
 from hadamard_restore.inference.norm_stats import has_instance_norm, record_norm_stats, replay_norm_stats
 from hadamard_restore.inference.tiling import check_tiling, tiled_apply
@@ -68,54 +66,6 @@ class EnhanceReport:
         lines = [f"enhanced {len(self.written)} image(s), {len(self.failed)} failed"]
         lines += [f"  FAILED {src}: {why}" for src, why in self.failed]
         return "\n".join(lines)
-
-
-def collect_inputs(inputs: Iterable[str | Path], recursive: bool = False,
-                   exclude: Path | None = None) -> list[tuple[Path, Path]]:
-    """Expand files and folders into ``(image file, output path relative to out_dir)``.
-
-    Args:
-        inputs: image files (any suffix; unreadable ones fail later, per file) and folders
-            (their image files, sorted; sub-folders too when ``recursive``).
-        recursive: descend into sub-folders of folder inputs, keeping their relative paths.
-        exclude: a folder whose contents are never collected (the output folder).
-
-    Returns:
-        ``[(source, relative_output)]`` with ``relative_output`` ending in ``.png``.
-
-    Raises:
-        DataError: an input does not exist, or nothing at all was found.
-    """
-    found: list[tuple[Path, Path]] = []
-    excluded = exclude.resolve() if exclude is not None else None
-    for item in map(Path, inputs):
-        if item.is_dir():
-            files = sorted(item.rglob("*") if recursive else item.iterdir())
-            for f in files:
-                if is_image_file(f) and not (excluded and excluded in f.resolve().parents):
-                    found.append((f, f.relative_to(item).with_suffix(".png")))
-        elif item.exists():
-            found.append((item, Path(item.name).with_suffix(".png")))
-        else:
-            raise DataError(f"input {item} does not exist; pass image files or folders of images")
-    if not found:
-        raise DataError(f"no images found in {', '.join(map(str, inputs))} (suffixes "
-                        f"{', '.join(sorted(IMAGE_SUFFIXES))}); use --recursive for sub-folders")
-    return found
-
-
-def read_with_bits(path: str | Path) -> tuple[torch.Tensor, int]:
-    """Read an image (``data.io``: 8/16-bit, grey, alpha, EXIF) and say its bit depth.
-
-    Returns:
-        ``(image (3, H, W) float32 in [0, 1], bits)`` with ``bits`` 16 when the file holds
-        16-bit samples (16-bit PNG or TIFF, colour or grey), else 8.
-    """
-    from hadamard_restore.data.io import array_to_tensor, read_image_array
-
-    array = read_image_array(path)
-    bits = 16 if array.dtype == np.uint16 else 8
-    return array_to_tensor(array), bits
 
 
 def enhance_tensor(model: nn.Module, image: torch.Tensor, cfg: EnhanceConfig,
@@ -207,7 +157,8 @@ def _load(checkpoint: str | Path, device: torch.device) -> nn.Module:
 
 def enhance(checkpoint: str | Path | nn.Module, inputs: Iterable[str | Path], out_dir: str | Path,
             cfg: EnhanceConfig | None = None, device: str | torch.device = "cpu", recursive: bool = False,
-            on_image: Callable[[Path, Path | None], None] | None = None) -> EnhanceReport:
+            on_image: Callable[[Path, Path | None], None] | None = None, suffix: str = "",
+            quality: int = 95) -> EnhanceReport:
     """Enhance image files and folders into ``out_dir``; bad files are reported and skipped.
 
     Args:
@@ -218,43 +169,39 @@ def enhance(checkpoint: str | Path | nn.Module, inputs: Iterable[str | Path], ou
         device: ``cpu``, ``cuda`` ...
         recursive: also enhance images in sub-folders of folder inputs.
         on_image: callback ``(source, output or None on failure)`` after each image.
+        suffix: appended to every output stem (``pic.jpg`` -> ``pic<suffix>.jpg``).
+        quality: JPEG / WebP quality of JPEG / WebP outputs (1-100).
 
     Returns:
         :class:`EnhanceReport` with written outputs and failures with reasons.
 
     Raises:
-        DataError: no input exists or no image was found; CheckpointError: bad model file;
+        DataError: no input exists, no image was found, or an output would overwrite an input
+        or another output (refused before any work); CheckpointError: bad model file;
         ConfigError: tile not a multiple of 4 or overlap above tile / 2.
     """
-    from hadamard_restore.data.io import write_image
+    from hadamard_restore.photo import plan_outputs, read_photo, write_photo
 
     cfg = cfg or EnhanceConfig()
     try:
         check_tiling(cfg.tile, cfg.overlap)
     except ValueError as exc:
         raise ConfigError(f"enhance.tile/overlap: {exc}") from None
-    out_dir = Path(out_dir)
-    jobs = collect_inputs(inputs, recursive, exclude=out_dir)
+    if not 1 <= quality <= 100:
+        raise DataError(f"--quality must be between 1 and 100, got {quality}")
+    jobs = plan_outputs(inputs, out_dir, recursive, suffix)
     device = torch.device(device)
     model = checkpoint.to(device).eval() if isinstance(checkpoint, nn.Module) else _load(checkpoint, device)
-    report, claimed = EnhanceReport(), {}
-    for src, rel in jobs:
-        dst = out_dir / rel
+    report = EnhanceReport()
+    for src, dst in jobs:
         try:
-            key = dst.resolve()
-            if key == src.resolve():
-                raise DataError(f"the output {dst} would overwrite its input; choose another --out")
-            if key in claimed:
-                raise DataError(f"output {dst} is already taken by {claimed[key]}; enhance inputs "
-                                "with the same name into different --out folders")
-            image, bits = read_with_bits(src)
+            photo = read_photo(src)
             with _TileBar(src.name) as bar:
-                result = enhance_tensor(model, image, cfg, device, progress=bar)
-            del image
-            write_image(dst, result, bits=bits)
-            claimed[key] = src
+                result = enhance_tensor(model, photo.tensor(), cfg, device, progress=bar)
+            write_photo(dst, result, photo, quality)
             report.written.append((src, dst))
-            log.info("%s -> %s (%dx%d, %d-bit)", src, dst, result.shape[-1], result.shape[-2], bits)
+            log.info("%s -> %s (%dx%d, %d-bit)", src, dst, result.shape[-1], result.shape[-2], photo.bits)
+            del photo
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # one bad image must not stop the others

@@ -32,7 +32,7 @@ Consequences:
   of its own content, not of the whole photo, and tiled output differs from untiled output
   by a slowly varying tone shift. The raised-cosine blend over the overlap hides the seams
   (it makes the transition between two tiles' tones smooth); larger tiles and overlaps
-  bring the result closer to the untiled one. ``pipeline.enhance`` goes further by default
+  bring the result closer to the untiled one. ``inference.enhance`` goes further by default
   and feeds every tile the statistics of a downscaled copy of the whole image
   (:mod:`.norm_stats`, ``EnhanceConfig.norm_stats``); ``EnhanceConfig.max_untiled_pixels``
   keeps images up to that size untiled.

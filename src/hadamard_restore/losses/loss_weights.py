@@ -60,6 +60,8 @@ class LossWeights:
         lpips_net: LPIPS trunk, ``"alex"`` as the authors.
         lpips_normalize: ``False`` (authors: [0,1] inputs fed directly) or ``True`` ([-1,1]).
         name, source, notes: provenance; ``substitute`` marks values that are not the authors'.
+        beta_param: the search parametrisation that produced the weights (``projected`` or
+            ``softmax``, :mod:`~hadamard_restore.losses.beta_param`); ``None`` for published values.
     """
 
     weights: dict[str, float]
@@ -73,6 +75,7 @@ class LossWeights:
     source: str = ""
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    beta_param: str | None = None
 
     def as_list(self) -> list[float]:
         """The weights in code order ``[l1, l2, color, ssim, vgg, lpips, tv, laplacian]``."""
@@ -121,6 +124,7 @@ class LossWeights:
             "lpips": {"net": self.lpips_net, "normalize": self.lpips_normalize},
             "conventions": dict(CONVENTIONS),
             "substitute": self.substitute, "source": self.source, "notes": self.notes,
+            **({"beta_param": self.beta_param} if self.beta_param is not None else {}),
             **({"extra": self.extra} if self.extra else {}),
         }
 
@@ -182,11 +186,15 @@ class LossWeights:
             except LossWeightsError as exc:
                 raise bad(str(exc)) from None
         lp = d.get("lpips") or {}
+        beta_param = d.get("beta_param")
+        if beta_param not in (None, "projected", "softmax"):
+            raise bad(f"beta_param must be 'projected' or 'softmax' (the search parametrisation), got {beta_param!r}")
         return cls(weights=weights, vgg_layers=layers, vgg_backbone=backbone,
                    vgg_softmax=[dict(g) for g in softmax] if softmax is not None else None,
                    lpips_net=lp.get("net", "alex"), lpips_normalize=bool(lp.get("normalize", False)),
                    name=d.get("name"), substitute=bool(d.get("substitute", False)),
-                   source=d.get("source", ""), notes=d.get("notes", ""), extra=dict(d.get("extra", {})))
+                   source=d.get("source", ""), notes=d.get("notes", ""), extra=dict(d.get("extra", {})),
+                   beta_param=beta_param)
 
 
 def bundled_names() -> list[str]:

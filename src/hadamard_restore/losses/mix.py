@@ -6,8 +6,10 @@ VGG layer choice is relaxed, one logit vector ``gamma_g`` per VGG group (``vgg_l
 ``state_dict`` holds only these; the frozen VGG and LPIPS networks are kept outside the module
 tree (built lazily on first use, moved to the input's device and dtype), so checkpoints stay small.
 
-- ``beta`` starts at 1.0 (method.md 3.1); after each upper step call :meth:`LossMix.project_`,
-  which resets negative entries to 0 (the projection of the authors' code).
+- ``beta`` starts at 1.0 (method.md 3.1); :meth:`LossMix.project_` after each upper step resets
+  negative entries to 0 (the authors' projection), refusing a step that zeroes every weight. With
+  ``beta_param="softmax"`` the logits are searched, ``beta = T * softmax(beta_logits)`` (fixed total
+  ``T``; derived on access, not a parameter). Both: :mod:`~hadamard_restore.losses.beta_param`.
 - A term whose weight is exactly 0 is not computed when no gradient with respect to ``beta`` is
   being taken (fixed weights, ``torch.no_grad``, or ``skip_zero=True``). During the search the
   authors' code computed every term, so a weight projected to 0 can grow again; the default keeps
@@ -26,29 +28,17 @@ from torch import Tensor, nn
 
 from hadamard_restore.errors import LossWeightsError
 from hadamard_restore.losses import functional as LF
+from hadamard_restore.losses.beta_param import (
+    check_beta_param, project_nonnegative_, softmax_init, softmax_weights, weights_list,
+)
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, LossWeights, load_loss_weights
 from hadamard_restore.losses.vgg import (
-    VGGTaps, backbone_layer_names, candidate_groups, check_layers, layer_names, load_features,
-    relaxed_layer_weights, vgg_loss,
+    VGGTaps, backbone_layer_names, candidate_groups, check_layers, init_group_logits, layer_names,
+    load_features, relaxed_layer_weights, vgg_loss,
 )
 
 
 __all__ = ["LossMix", "load_loss_weights"]
-
-
-def _weights_list(weights: Mapping[str, float] | Sequence[float] | None) -> list[float]:
-    if weights is None:
-        return [1.0] * len(LOSS_NAMES)
-    if isinstance(weights, Mapping):
-        unknown = sorted(set(weights) - set(LOSS_NAMES))
-        if unknown:
-            raise LossWeightsError(f"unknown loss names {unknown}; known: {', '.join(LOSS_NAMES)}")
-        return [float(weights.get(n, 0.0)) for n in LOSS_NAMES]
-    values = [float(v) for v in weights]
-    if len(values) != len(LOSS_NAMES):
-        raise LossWeightsError(f"expected {len(LOSS_NAMES)} weights in the order {list(LOSS_NAMES)}, "
-                               f"got {len(values)}")
-    return values
 
 
 class LossMix(nn.Module):
@@ -65,6 +55,8 @@ class LossMix(nn.Module):
         lpips_net, lpips_normalize: LPIPS trunk and the [-1, 1] mapping flag (authors: ``False``).
         generator: randomness for the logits.
         trainable: whether ``beta`` (and the logits) require grad.
+        beta_param: ``projected`` (β is the parameter, projected onto β ≥ 0) or ``softmax``
+            (β = T·softmax(logits), T = the starting total; see the module docstring).
     """
 
     def __init__(self, weights: Mapping[str, float] | Sequence[float] | None = None,
@@ -72,12 +64,19 @@ class LossMix(nn.Module):
                  vgg_softmax: Sequence[Mapping[str, float]] | None = None,
                  vgg_features: nn.Sequential | None = None, lpips_model: nn.Module | None = None,
                  lpips_net: str = "alex", lpips_normalize: bool = False,
-                 generator: torch.Generator | None = None, trainable: bool = True):
+                 generator: torch.Generator | None = None, trainable: bool = True,
+                 beta_param: str = "projected"):
         super().__init__()
-        values = _weights_list(weights)
+        values = weights_list(weights)
         if any(not (v >= 0) for v in values):
             raise LossWeightsError(f"loss weights must be >= 0, got {dict(zip(LOSS_NAMES, values))}")
-        self.beta = nn.Parameter(torch.tensor(values), requires_grad=trainable)
+        self.beta_param = check_beta_param(beta_param)
+        if beta_param == "softmax":
+            logits, active, self.beta_total = softmax_init(values)
+            self.beta_logits = nn.Parameter(logits, requires_grad=trainable)
+            self.register_buffer("beta_active", active, persistent=False)
+        else:
+            self.beta = nn.Parameter(torch.tensor(values), requires_grad=trainable)
         names = layer_names(vgg_features) if vgg_features is not None else backbone_layer_names(backbone)
         self.backbone = backbone
         self.groups = candidate_groups(names)
@@ -85,7 +84,7 @@ class LossMix(nn.Module):
         self.vgg_logits = nn.ParameterList()
         if self.vgg_layers is None:
             for g, cands in enumerate(self.groups):
-                self.vgg_logits.append(nn.Parameter(self._init_logits(g, cands, vgg_softmax, generator),
+                self.vgg_logits.append(nn.Parameter(init_group_logits(g, cands, vgg_softmax, generator),
                                                     requires_grad=trainable))
         self.lpips_net, self.lpips_normalize = lpips_net, lpips_normalize
         self._backbones: dict[str, nn.Module] = {}      # outside the module tree on purpose
@@ -94,16 +93,12 @@ class LossMix(nn.Module):
         if lpips_model is not None:
             self._backbones["lpips"] = lpips_model
 
-    def _init_logits(self, g: int, cands: list[str], softmax, generator) -> Tensor:
-        if softmax is not None:
-            probs = softmax[g] if g < len(softmax) else {}
-            if sorted(probs) != sorted(cands):
-                raise LossWeightsError(f"VGG group {g + 1}: recorded layers {sorted(probs)} are not this "
-                                       f"backbone's candidates {cands}; use the backbone they were searched on")
-            return torch.log(torch.tensor([max(float(probs[c]), 1e-12) for c in cands]))
-        if generator is None:
-            return torch.zeros(len(cands))
-        return 1e-3 * torch.randn(len(cands), generator=generator)
+    def __getattr__(self, name: str):  # softmax parametrisation: ``beta`` derived from the logits
+        params = self.__dict__.get("_parameters", {})
+        if name == "beta" and "beta_logits" in params:
+            return softmax_weights(params["beta_logits"], self.__dict__["_buffers"]["beta_active"],
+                                   self.__dict__["beta_total"])
+        return super().__getattr__(name)
 
     # -- construction from / to plain data -------------------------------------------------
     @classmethod
@@ -118,7 +113,8 @@ class LossMix(nn.Module):
             weights=dict(zip(LOSS_NAMES, self.beta.detach().cpu().tolist())),
             vgg_layers=list(self.vgg_layers) if self.vgg_layers is not None else None,
             vgg_backbone=self.backbone, vgg_softmax=self.vgg_softmax(),
-            lpips_net=self.lpips_net, lpips_normalize=self.lpips_normalize, name=name, **provenance)
+            lpips_net=self.lpips_net, lpips_normalize=self.lpips_normalize, name=name,
+            beta_param=self.beta_param if self.upper_parameters()[0].requires_grad else None, **provenance)
 
     def searched_weights(self, name: str | None = None, **provenance) -> LossWeights:
         """A loss search's result: :meth:`to_weights` with each VGG group's argmax as the chosen layer."""
@@ -138,13 +134,16 @@ class LossMix(nn.Module):
         return self.vgg_layers is None
 
     def upper_parameters(self) -> list[nn.Parameter]:
-        """``beta`` and the VGG logits (empty when discrete): the stage-1 upper variables."""
-        return [self.beta, *self.vgg_logits]
+        """``beta`` (or its logits) and the VGG logits (when relaxed): the stage-1 upper variables."""
+        first = self.beta_logits if self.beta_param == "softmax" else self.beta
+        return [first, *self.vgg_logits]
 
     @torch.no_grad()
     def project_(self) -> None:
-        """Project onto ``beta >= 0`` (reset negative weights to 0), in place."""
-        self.beta.clamp_(min=0.0)
+        """Projected: onto ``beta >= 0`` in place, refusing an all-zero result (``LossSearchCollapsedError``).
+        Softmax: nothing to do (the weights are positive with a fixed total by construction)."""
+        if self.beta_param == "projected":
+            project_nonnegative_(self.beta)
 
     def vgg_softmax(self) -> list[dict[str, float]] | None:
         if not self.relaxed:
@@ -234,14 +233,15 @@ class LossMix(nn.Module):
             raise ValueError(f"LossMix: output {tuple(out.shape)} and reference {tuple(target.shape)} "
                              "differ in shape; crop them to the same size")
         if skip_zero is None:
-            skip_zero = not (torch.is_grad_enabled() and self.beta.requires_grad)
-        values = self.beta.detach().cpu().tolist()
+            skip_zero = not (torch.is_grad_enabled() and self.upper_parameters()[0].requires_grad)
+        beta = self.beta
+        values = beta.detach().cpu().tolist()
         total, terms = out.new_zeros(()), {}
         for i, name in enumerate(LOSS_NAMES):
             if skip_zero and values[i] == 0.0:
                 continue
             terms[name] = self.term(name, out, target)
-            total = total + self.beta[i] * terms[name]
+            total = total + beta[i] * terms[name]
         return total, terms
 
     def extra_repr(self) -> str:

@@ -135,6 +135,19 @@ class VGGTaps(nn.Module):
         return out
 
 
+def init_group_logits(g: int, cands: list[str], softmax, generator) -> Tensor:
+    """Starting logits of VGG group ``g``: log of recorded probabilities, else 1e-3·N(0,1) (0 without generator)."""
+    if softmax is not None:
+        probs = softmax[g] if g < len(softmax) else {}
+        if sorted(probs) != sorted(cands):
+            raise LossWeightsError(f"VGG group {g + 1}: recorded layers {sorted(probs)} are not this "
+                                   f"backbone's candidates {cands}; use the backbone they were searched on")
+        return torch.log(torch.tensor([max(float(probs[c]), 1e-12) for c in cands]))
+    if generator is None:
+        return torch.zeros(len(cands))
+    return 1e-3 * torch.randn(len(cands), generator=generator)
+
+
 def feature_l1(fx: Mapping[str, Tensor], fy: Mapping[str, Tensor],
                layer_weights: Mapping[str, float | Tensor]) -> Tensor:
     """``sum_j w_j * mean |fx[j] - fy[j]|``; layers whose weight is the float 0.0 are skipped."""

@@ -9,7 +9,8 @@ Round k (1 ≤ k ≤ t = ``search.alternations``):
 With t = 1 (the paper's code) the stage directories are ``<run_dir>/loss`` and
 ``<run_dir>/arch``; with t > 1 they are ``<run_dir>/round<k>/{loss,arch}``. The final
 ``loss_weights.json`` and ``genotype.json`` are copied to ``<run_dir>``. The classifier is
-provided once for all rounds (passed in, or reused or trained into ``<run_dir>/classifier``).
+provided once for all rounds (passed in, or reused or trained into ``<run_dir>/classifier``);
+with ``search.upper: reference`` none is needed and none is trained.
 ``search.mode: joint`` runs
 :func:`~hadamard_restore.search.joint_stage.search_joint` instead (Ours_a).
 
@@ -31,6 +32,7 @@ from hadamard_restore.search.build import log, setup
 from hadamard_restore.search.hypergrad import check_mode
 from hadamard_restore.search.joint_stage import search_joint
 from hadamard_restore.search.loss_stage import search_loss
+from hadamard_restore.search.upper import is_judged
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -56,7 +58,7 @@ def search(job: SearchJob, run_dir: str | Path, *, classifier: Path | None = Non
     device, dist_ctx = env
     if job.search.mode == "joint":
         return search_joint(job, run_dir, classifier=classifier, resume=resume, env=env)
-    if classifier is None:
+    if classifier is None and is_judged(job.search.upper):  # search.upper=reference needs no classifier
         from hadamard_restore.classifier import provide_classifier
 
         classifier = provide_classifier(job.classifier, run_dir / "classifier", dist_ctx)

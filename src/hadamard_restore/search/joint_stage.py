@@ -4,8 +4,10 @@ searched together as one upper level against the classifier.
 * Network: the supernet with trainable α and instance norm (the classifier-driven stage-1
   setting, with α released).
 * Lower level: the weights on the relaxed loss mix (TV and Laplacian active), as in stage 1.
-* Upper level: α + β + VGG logits, Adam, β ≥ 0; objective the classifier's "clear"
-  cross-entropy on search-validation outputs. α enters that objective directly and through the
+* Upper level: α + β + VGG logits, Adam, β as ``search.beta_param`` says (projected β ≥ 0 or a
+  softmax with a fixed total); objective ``search.upper``: the classifier's "clear"
+  cross-entropy on search-validation outputs (or ``reference``: L1 + (1 − SSIM) against their
+  references). α enters that objective directly and through the
   weights; β only through the weights, so first order is refused here too.
 
 Outputs in ``run_dir``: ``loss_weights.json``, ``genotype.json``, ``alpha.pt``,
@@ -20,21 +22,22 @@ import torch
 
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.runtime import Dist
-from hadamard_restore.search.build import alpha_scalars, judge_objective, mix_objective, supernet
+from hadamard_restore.search.build import alpha_scalars, mix_objective, supernet
 from hadamard_restore.search.data import rank_generators
 from hadamard_restore.search.loop import Problem
 from hadamard_restore.search.loss_stage import mix_scalars, search_mix
 from hadamard_restore.search.outputs import write_searched_arch, write_searched_loss
 from hadamard_restore.search.stage import StageContext, StageSpec, run_stage
+from hadamard_restore.search.upper import is_judged, upper_objective, upper_record
 
 
-def joint_problem(job: SearchJob, classifier: torch.nn.Module, sample, device: torch.device, rank: int = 0):
+def joint_problem(job: SearchJob, classifier: torch.nn.Module | None, sample, device: torch.device, rank: int = 0):
     """The joint :class:`Problem`, its supernet and its loss mix (see the module docstring)."""
     model = supernet(job.net, job.seed, "instance", device)
     model.freeze_arch(False)
-    mix = search_mix(job.loss, job.seed, device)
+    mix = search_mix(job.loss, job.seed, device, beta_param=job.search.beta_param)
     problem = Problem("joint", model, dict(model.named_weights()), model.arch_parameters() + mix.upper_parameters(),
-                      mix_objective(model, mix), judge_objective(model, classifier), sample,
+                      mix_objective(model, mix), upper_objective(job.search.upper, model, classifier), sample,
                       rank_generators(job.seed, "joint", rank), project=mix.project_,
                       scalars=lambda: {**mix_scalars(mix), **alpha_scalars(model)})
     return problem, model, mix
@@ -50,17 +53,20 @@ def search_joint(job: SearchJob, run_dir: str | Path, *, classifier: Path | None
     run_dir = Path(run_dir)
 
     def build(ctx: StageContext):
-        problem, model, mix = joint_problem(job, ctx.judge.model, ctx.sample, ctx.device, ctx.dist.rank)
+        judge = ctx.judge
+        problem, model, mix = joint_problem(job, judge.model if judge else None, ctx.sample, ctx.device, ctx.dist.rank)
+        against = "the classifier" if judge is not None else "the references"
         provenance = {"name": f"joint-{job.name}", "source": f"hadamard-restore search, joint mode ({run_dir})",
-                      "notes": "Ours_a: alpha and beta searched together against the classifier"}
+                      "notes": f"Ours_a: alpha and beta searched together against {against}"}
 
         def write(history: list[dict]) -> dict:
-            results = write_searched_loss(mix, history, run_dir, ctx.judge.record, provenance)
+            record = upper_record(job.search.upper, judge.record if judge is not None else None)
+            results = write_searched_loss(mix, history, run_dir, record, provenance, job.search.upper)
             write_searched_arch(model, run_dir, provenance["name"])
             return results
 
         return problem, write
 
-    done = run_stage(StageSpec("joint", job.search.loss_steps, True, build), job, run_dir,
+    done = run_stage(StageSpec("joint", job.search.loss_steps, is_judged(job.search.upper), build), job, run_dir,
                      classifier=classifier, resume=resume, stop_after=stop_after, env=env)
     return {"loss_weights": run_dir / "loss_weights.json", "genotype": run_dir / "genotype.json"} if done else None

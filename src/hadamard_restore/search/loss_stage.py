@@ -7,13 +7,18 @@
   clip 5) on ``Σ β_i loss_i`` with the relaxed VGG term and TV and Laplacian active, on
   search-train crops.
 * Upper level: β (8, init 1.0) and the VGG logits, Adam (5e-4, betas (0.5, 0.999), wd 1e-4),
-  then β projected onto β ≥ 0. Objective: the frozen classifier's cross-entropy of "clear" on
-  the outputs for search-validation inputs drawn at random each step (their references are
-  never used). The hypergradient is second order (finite differences by default, or exact);
-  first order is refused because it gives β exactly zero gradient (method.md 6.3).
+  then β projected onto β ≥ 0 (``search.beta_param: projected``, the paper; a step that would
+  zero every β stops the stage with ``LossSearchCollapsedError``) or β = T·softmax(logits) with a
+  fixed total (``softmax``: cannot collapse). Objective (``search.upper``): the frozen
+  classifier's cross-entropy of "clear" on the outputs for search-validation inputs drawn at
+  random each step (``classifier``, the paper: their references are never used), or
+  ``L1 + (1 − SSIM)`` against those references (``reference``; no classifier,
+  :mod:`~hadamard_restore.search.upper`). The hypergradient is second order (finite differences
+  by default, or exact); first order is refused because it gives β exactly zero gradient
+  (method.md 6.3).
 
 Outputs in ``run_dir``: ``loss_weights.json`` (raw β, argmax VGG layers, the softmax per group,
-TV/Laplacian as searched), ``search_loss.json`` (summary, time per step), the plots
+TV/Laplacian as searched), ``search_loss.json`` (summary, time per step, the β trajectory), the plots
 ``beta_over_steps.png`` and ``beta_softmax.png``, ``checkpoint.pt`` and ``tensorboard/``.
 """
 
@@ -28,19 +33,23 @@ from torch import Tensor
 from hadamard_restore.config import LossConfig
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.runtime import Dist
-from hadamard_restore.search.build import judge_objective, loss_model, mix_objective
+from hadamard_restore.search.build import loss_model, mix_objective
 from hadamard_restore.search.data import rank_generators
 from hadamard_restore.search.loop import Problem
 from hadamard_restore.search.outputs import write_searched_loss
 from hadamard_restore.search.stage import StageContext, StageSpec, run_stage
+from hadamard_restore.search.upper import is_judged, upper_objective, upper_record
 
 
-def search_mix(loss_cfg: LossConfig, seed: int, device: torch.device, round_index: int = 1):
-    """The stage-1 loss mix: all β = 1.0, relaxed VGG logits 1e-3·N(0,1), TV and Lap active."""
+def search_mix(loss_cfg: LossConfig, seed: int, device: torch.device, round_index: int = 1,
+               beta_param: str = "projected"):
+    """The stage-1 loss mix: all β = 1.0, relaxed VGG logits 1e-3·N(0,1), TV and Lap active;
+    β parametrised as ``search.beta_param`` says (:mod:`~hadamard_restore.losses.beta_param`)."""
     from hadamard_restore.losses.mix import LossMix
 
     init = torch.Generator().manual_seed(seed * 7919 + round_index)
-    return LossMix(None, None, loss_cfg.vgg_backbone, lpips_net=loss_cfg.lpips_net, generator=init).to(device)
+    return LossMix(None, None, loss_cfg.vgg_backbone, lpips_net=loss_cfg.lpips_net, generator=init,
+                   beta_param=beta_param).to(device)
 
 
 def mix_scalars(mix) -> dict[str, float]:
@@ -53,19 +62,19 @@ def mix_scalars(mix) -> dict[str, float]:
     return out
 
 
-def loss_problem(job: SearchJob, classifier: torch.nn.Module, sample, device: torch.device, rank: int = 0,
+def loss_problem(job: SearchJob, classifier: torch.nn.Module | None, sample, device: torch.device, rank: int = 0,
                  alpha: Mapping[str, Tensor] | None = None, round_index: int = 1):
     """The stage-1 :class:`Problem` and its loss mix (see the module docstring).
 
     Args:
-        classifier: the frozen classifier (eval mode).
+        classifier: the frozen classifier (eval mode); None with ``search.upper = reference``.
         sample: ``(which, generator) -> (degraded, reference)`` batches.
         rank: this process's rank (picks its data streams).
     """
     model, weights = loss_model(job, device, alpha)
-    mix = search_mix(job.loss, job.seed, device, round_index)
+    mix = search_mix(job.loss, job.seed, device, round_index, job.search.beta_param)
     problem = Problem("loss", model, weights, mix.upper_parameters(), mix_objective(model, mix),
-                      judge_objective(model, classifier), sample,
+                      upper_objective(job.search.upper, model, classifier), sample,
                       rank_generators(job.seed, "loss", rank, round_index), project=mix.project_,
                       scalars=lambda: mix_scalars(mix))
     return problem, mix
@@ -92,16 +101,18 @@ def search_loss(job: SearchJob, run_dir: str | Path, *, classifier: Path | None 
     run_dir = Path(run_dir)
 
     def build(ctx: StageContext):
-        problem, mix = loss_problem(job, ctx.judge.model, ctx.sample, ctx.device, ctx.dist.rank, alpha, round_index)
+        clf = ctx.judge.model if ctx.judge is not None else None
+        problem, mix = loss_problem(job, clf, ctx.sample, ctx.device, ctx.dist.rank, alpha, round_index)
         provenance = {"name": f"searched-{job.name}", "source": f"hadamard-restore search-loss ({run_dir})",
                       "notes": "raw searched beta; VGG layers = argmax per group; TV/Laplacian as searched"}
 
         def write(history: list[dict]) -> dict:
-            results = write_searched_loss(mix, history, run_dir, ctx.judge.record, provenance)
+            record = upper_record(job.search.upper, ctx.judge.record if ctx.judge is not None else None)
+            results = write_searched_loss(mix, history, run_dir, record, provenance, job.search.upper)
             return {**results, "loss_model": job.search.loss_model, "round": round_index}
 
         return problem, write
 
-    done = run_stage(StageSpec("loss", job.search.loss_steps, True, build), job, run_dir,
+    done = run_stage(StageSpec("loss", job.search.loss_steps, is_judged(job.search.upper), build), job, run_dir,
                      classifier=classifier, resume=resume, stop_after=stop_after, env=env)
     return run_dir / "loss_weights.json" if done else None

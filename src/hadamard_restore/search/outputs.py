@@ -13,17 +13,18 @@ from hadamard_restore.search.build import alpha_state, log
 
 
 def write_searched_loss(mix, history: list[dict], run_dir: Path, judge_record: dict | None,
-                        provenance: dict[str, str]) -> dict:
+                        provenance: dict[str, str], upper: str = "classifier") -> dict:
     """``loss_weights.json`` (raw β, argmax VGG layers with the softmax per group, the judge's
-    reliability under ``extra.classifier``, ``provenance``: name, source, notes) and the plots
-    ``beta_over_steps.png`` and ``beta_softmax.png``; warns when every β was projected to 0.
+    reliability under ``extra.classifier`` and the upper objective ``search.upper`` under
+    ``extra.upper``, ``provenance``: name, source, notes) and the plots ``beta_over_steps.png``
+    and ``beta_softmax.png``; warns when every β was projected to 0.
 
     Returns:
         The stage summary's part about the loss: ``{"beta", "vgg_layers", "classifier"}``.
     """
     from hadamard_restore.reporting.plots import plot_beta_history, plot_beta_softmax
 
-    weights = mix.searched_weights(**provenance, extra={"classifier": judge_record})
+    weights = mix.searched_weights(**provenance, extra={"classifier": judge_record, "upper": upper})
     out = weights.save(run_dir / "loss_weights.json")
     if not weights.is_active():
         log.warning("loss search collapsed: every beta was projected to 0 (%s); the next stage "

@@ -14,12 +14,21 @@ from hadamard_restore.config import SearchConfig
 from hadamard_restore.runtime import Dist
 
 
+def beta_trajectory(settings: SearchConfig, history: list[dict]) -> dict[str, Any]:
+    """``{"beta_param", "beta_trajectory"}`` when the records hold β values, else ``{}``."""
+    rows = [{"step": r["step"], **{k: v for k, v in r.items() if k.startswith("beta/")}}
+            for r in history if any(k.startswith("beta/") for k in r)]
+    return {"beta_param": settings.beta_param, "beta_trajectory": rows} if rows else {}
+
+
 def finish_stage(path: Path, stage: str, settings: SearchConfig, history: list[dict], seconds: float,
                  dist_ctx: Dist, results: dict[str, Any]) -> Path:
     """Write ``path`` with the stage's settings, timing and results.
 
     ``seconds_per_step`` is the median over the steps run in this process (resumed steps carry
-    the times of the process that ran them).
+    the times of the process that ran them). Stages that search loss weights also record the
+    parametrisation and ``beta_trajectory``: every step's β (``{"step", "beta/<name>"...}``), so
+    a report can plot the weights without reading the checkpoint.
     """
     times = sorted(r["time/step_s"] for r in history if "time/step_s" in r)
     median = times[len(times) // 2] if times else None
@@ -37,5 +46,6 @@ def finish_stage(path: Path, stage: str, settings: SearchConfig, history: list[d
                     "torch": torch.__version__, "threads": torch.get_num_threads(),
                     "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
         "final": {k: v for k, v in last.items() if k.startswith(("loss/", "terms/"))},
+        **beta_trajectory(settings, history),
         **results,
     })

@@ -30,15 +30,18 @@ from hadamard_restore.runtime.rundir import new_run_dir
 log = get_logger("hadamard_restore.run")
 
 
-def stage_classifier(cfg: RunConfig, run_dir: Path) -> Path:
-    """Train the classifier (or use ``classifier.checkpoint``); returns its checkpoint path."""
+def stage_classifier(cfg: RunConfig, run_dir: Path) -> Path | None:
+    """Train the classifier (or use ``classifier.checkpoint``); returns its checkpoint path
+    (None with ``search.upper: reference``, whose stage 1 needs no classifier)."""
+    if cfg.search.upper == "reference":
+        return None
     from hadamard_restore.classifier import provide_classifier
     from hadamard_restore.jobs import classifier_job
 
     return provide_classifier(classifier_job(cfg), run_dir / "classifier")
 
 
-def stage_search(cfg: RunConfig, run_dir: Path, classifier: Path) -> tuple[Path, Path]:
+def stage_search(cfg: RunConfig, run_dir: Path, classifier: Path | None) -> tuple[Path, Path]:
     """Loss search then architecture search judged by ``classifier``; returns
     ``(loss_weights.json, genotype.json)``."""
     from hadamard_restore.jobs import search_job

@@ -1,0 +1,154 @@
+"""The facts of a model card, read from a ``tools/make_pretrained.py`` run directory.
+
+A run directory holds ``heldout.json`` (pinned split; its validation part is the held-out
+test set), ``dev.json``, ``classifier/``, ``search/`` (``loss_weights.json``,
+``genotype.json``), ``train/`` (``model.pt``, ``train_summary.json``, ``config.yaml``),
+``eval/metrics.json``, ``commands.txt`` and ``timings.json``. Every function here reads some
+of them and returns JSON-ready values; :mod:`.package` assembles the card.
+
+Paths are made portable: the run directory is written ``RUN_DIR``, the data folder
+``${HADAMARD_RESTORE_DATA}`` and the repository's ``configs/`` relative, so a card never
+names the machine it was made on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hadamard_restore.artifacts import sha256_file
+from hadamard_restore.errors import HadamardRestoreError
+
+DATASETS = {"lol-v1": "LOL-v1", "lol-v2": "LOL-v2", "reside": "RESIDE SOTS-indoor", "lsui": "LSUI",
+            "uieb": "UIEB", "euvp": "EUVP", "paired": "paired folders"}
+REQUIRED = ("heldout.json", "dev.json", "classifier/classifier_metrics.json", "search/loss_weights.json",
+            "search/genotype.json", "train/model.pt", "train/train_summary.json", "train/config.yaml",
+            "commands.txt", "timings.json")
+
+
+class PackageError(HadamardRestoreError, ValueError):
+    """A run directory cannot be packaged (a stage's artifact is missing or inconsistent)."""
+
+
+def _json(run_dir: Path, rel: str) -> Any:
+    try:
+        return json.loads((run_dir / rel).read_text())
+    except (OSError, ValueError) as exc:
+        raise PackageError(f"{run_dir / rel} is unreadable ({exc}); finish or re-run that stage") from None
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """Every artifact the card needs is present, or one error listing the missing ones."""
+    missing = [rel for rel in REQUIRED if not (run_dir / rel).is_file()]
+    if missing:
+        raise PackageError(f"{run_dir} is not a finished make_pretrained run: missing {', '.join(missing)}; "
+                           "run `python tools/make_pretrained.py TASK --out RUN_DIR` to finish it")
+
+
+def train_config(run_dir: Path) -> dict:
+    return yaml.safe_load((run_dir / "train" / "config.yaml").read_text())
+
+
+def portable(text: str, run_dir: Path, data_root: Path | None) -> str:
+    """``text`` with the run directory, data folder and repository paths made portable."""
+    text = text.replace(str(run_dir), "RUN_DIR")
+    if data_root is not None:
+        text = text.replace(str(data_root), "${HADAMARD_RESTORE_DATA}")
+    return re.sub(r"(?<![\w$}])/\S*/(configs|tools)/", r"\1/", text)
+
+
+def commands(run_dir: Path, task: str, data_root: Path | None) -> dict:
+    """The one reproducing command and every stage command of ``commands.txt``, in order.
+
+    The run directory is recognised where it was when the commands ran (the ``# held-out
+    split:`` header line names it), so a moved run directory is made portable too.
+    """
+    text = (run_dir / "commands.txt").read_text()
+    original = re.search(r"^# held-out split: (\S+)/heldout\.json", text, re.MULTILINE)
+    if original and original.group(1) != str(run_dir):
+        text = text.replace(original.group(1), str(run_dir))
+    stages, name = [], None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("# ") and " " not in line[2:] and not line.endswith(":"):
+            name = line[2:]
+        elif line and not line.startswith("#"):
+            stages.append({"stage": name, "command": portable(line, run_dir, data_root)})
+    return {"reproduce": f"python tools/make_pretrained.py {task} --out RUN_DIR", "stages": stages}
+
+
+def split_facts(run_dir: Path, data_root: Path | None) -> dict:
+    """The pinned split: sha256, how it was made, counts and the held-out pair names."""
+    held, dev = _json(run_dir, "heldout.json"), _json(run_dir, "dev.json")
+    root = Path(held.get("root", ""))
+    try:
+        rel = root.relative_to(data_root).as_posix() if data_root is not None else root.name
+    except ValueError:
+        rel = root.name
+    return {
+        "dataset": DATASETS.get(held.get("layout"), held.get("layout")), "layout": held.get("layout"),
+        "path": f"${{HADAMARD_RESTORE_DATA}}/{rel}",
+        "split": {"file": "heldout.json", "sha256": sha256_file(run_dir / "heldout.json"),
+                  "seed": held.get("seed"), "val_ratio": held.get("val_ratio"), "group_key": held.get("group_key"),
+                  "train_pairs": len(held["train"]), "heldout_pairs": len(held["val"]),
+                  "heldout": [{"degraded": e["degraded"], "reference": e["reference"]} for e in held["val"]]},
+        "development_split": {"sha256": sha256_file(run_dir / "dev.json"), "seed": dev.get("seed"),
+                              "train_pairs": len(dev["train"]), "validation_pairs": len(dev["val"]),
+                              "note": "the training part of heldout.json split again by groups; its validation "
+                                      "part picks the best checkpoint, the held-out pairs are never seen"},
+    }
+
+
+def loss_facts(run_dir: Path) -> dict:
+    lw = _json(run_dir, "search/loss_weights.json")
+    vgg = lw.get("vgg") or {}
+    return {"weights": lw.get("weights"), "vgg_layers": vgg.get("layers"), "vgg_backbone": vgg.get("backbone"),
+            "lpips_net": (lw.get("lpips") or {}).get("net")}
+
+
+def classifier_facts(run_dir: Path) -> dict:
+    m = _json(run_dir, "classifier/classifier_metrics.json")
+    keys = ("accuracy", "accuracy_clear", "accuracy_degraded", "images", "arch", "init", "steps", "crop")
+    return {k: m.get(k) for k in keys}
+
+
+def machine(run_dir: Path, override: str | None = None) -> dict:
+    """What trained it: ``--machine`` text, else ``RUN_DIR/machine.json``, else this machine's CPU."""
+    if override:
+        return {"description": override}
+    if (run_dir / "machine.json").is_file():
+        return _json(run_dir, "machine.json")
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = os.cpu_count()
+    return {"description": f"CPU: {cpu}, {cores} cores, no GPU", "cpu": cpu, "cores": cores, "gpu": None}
+
+
+def budget(run_dir: Path, machine_facts: dict) -> dict:
+    """Steps and sizes of every stage, wall time per stage (timings.json) and the machine."""
+    cfg, summary = train_config(run_dir), _json(run_dir, "train/train_summary.json")
+    search_cfg = run_dir / "search" / "config.yaml"
+    scfg = yaml.safe_load(search_cfg.read_text()) if search_cfg.is_file() else {}
+    t, s = cfg.get("train", {}), scfg.get("search", {})
+    return {
+        "classifier_steps": _json(run_dir, "classifier/classifier_metrics.json").get("steps"),
+        "search": {k: s.get(k) for k in ("loss_steps", "arch_steps", "crop", "batch_size")}
+        | {"channels": scfg.get("net", {}).get("channels")},
+        "train": {k: t.get(k) for k in ("steps", "batch_size", "crop", "optimizer", "lr", "schedule",
+                                          "warmup_steps", "ema_decay")},
+        "best_step": summary.get("best_step"), "dev_val_psnr": summary.get("best_val_psnr"),
+        "wall_seconds": _json(run_dir, "timings.json"),
+        "machine": machine_facts,
+    }

@@ -1,0 +1,196 @@
+"""Turn a finished ``tools/make_pretrained.py`` run into a bundled model (``model.pt`` + card).
+
+``package_run(run_dir, name)`` writes ``<models>/<name>/{model.pt, card.json, heldout.json}``:
+
+1. **Weights**: the run's ``train/model.pt`` (best EMA weights by development-validation PSNR)
+   with its ``state_dict`` stored in fp16 when the output parity holds, else fp32. Parity:
+   the full-resolution first held-out image through the fp32 and the fp16-stored network
+   (both computing in fp32); fp16 is shipped when the largest absolute output difference is
+   at most ``tolerance`` (default 1/255: the 8-bit outputs then differ by at most one code).
+2. **Held-out metrics**: PSNR/SSIM/LPIPS from ``eval/metrics.json`` when the shipped weights
+   are the evaluated fp32 ones; fp16 weights are evaluated again (``evaluate_pairs``, the code
+   of ``hadamard-restore evaluate``) so the card holds the numbers of the file it describes.
+   Colour errors (mean CIEDE2000, mean colour angle; :mod:`.colour`) come from the saved 8-bit
+   outputs when ``eval/metrics.json`` lacks them.
+3. **Card**: :mod:`.card` facts plus the above and the weights' sha256.
+
+The output is deterministic: the same run directory gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+
+from hadamard_restore.artifacts import atomic_write_bytes, atomic_write_text, sha256_file
+from hadamard_restore.data.split import Split
+from hadamard_restore.zoo import card as facts
+from hadamard_restore.zoo.registry import CARD_FORMAT, CARD_VERSION, models_dir
+
+DEFAULT_TOLERANCE = 1.0 / 255.0
+
+
+def _heldout_pairs(run_dir: Path, data_root: Path | None) -> tuple[list, Path]:
+    """The held-out pairs (files verified against the split's sha256s) and the dataset root used."""
+    from hadamard_restore.data.integrity import verify_split
+
+    split = Split.load(run_dir / "heldout.json")
+    root = Path(split.root)
+    if not root.is_dir() and data_root is not None:
+        root = data_root / Path(split.root).name
+    if not root.is_dir():
+        raise facts.PackageError(f"the held-out images of {run_dir / 'heldout.json'} are not at {split.root}; "
+                                 "set HADAMARD_RESTORE_DATA (or --data-root) to the data folder")
+    verify_split(split, root)
+    return split.pairs(root)[1], root
+
+
+def parity(blob: dict, image: torch.Tensor) -> dict:
+    """Outputs of the fp32 and the fp16-stored weights on ``image`` (3, H, W): differences."""
+    from hadamard_restore.net.model_file import load_state_into, network_from_meta
+
+    outs = []
+    for dtype in (torch.float32, torch.float16):
+        net = network_from_meta(blob["meta"]).eval()  # the run's own net settings (norm included)
+        load_state_into(net, {k: v.to(dtype) if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
+        with torch.inference_mode():
+            outs.append(net(image[None]).clamp(0, 1)[0])
+    diff = (outs[0] - outs[1]).abs()
+    codes = ((outs[0] * 255).round() != (outs[1] * 255).round()).float().mean()
+    return {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()),
+            "fraction_8bit_codes_changed": float(codes)}
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def save_shipped(path: Path, blob: dict, name: str, dtype: torch.dtype) -> Path:
+    """Write the model file to ship (a ``model`` checkpoint): the run's meta plus ``pretrained``,
+    floating tensors in ``dtype``."""
+    from hadamard_restore.runtime.checkpoint import save_checkpoint
+
+    meta = dict(blob["meta"], pretrained={"name": name, "dtype": _dtype_name(dtype)})
+    state = {k: v.to(dtype).contiguous() if v.is_floating_point() else v.contiguous()
+             for k, v in sorted(blob["state_dict"].items())}
+    return save_checkpoint(path, "model", {"meta": meta, "state_dict": state})
+
+
+def heldout_metrics(run_dir: Path, weights: Path, fp32: bool, pairs: list, data_root: Path | None) -> dict:
+    """Mean held-out metrics of ``weights`` with the input-vs-reference row, colour errors included."""
+    from hadamard_restore.evaluation.evaluate import evaluate_pairs
+
+    with tempfile.TemporaryDirectory() as tmp:
+        metrics_file = run_dir / "eval" / "metrics.json"
+        if fp32 and metrics_file.is_file():
+            result, outputs = json.loads(metrics_file.read_text()), run_dir / "eval" / "outputs"
+        else:
+            result = evaluate_pairs(weights, pairs, Path(tmp), device="cpu")
+            outputs = Path(tmp) / "outputs"
+        mean, base = dict(result["mean"]), dict(result["input_mean"])
+        if "ciede2000" not in mean:
+            colour = _colour(pairs, outputs, weights)
+            mean.update(colour["model"])
+            base.update(colour["input"])
+    return {"count": result["count"], "model": mean, "input": base,
+            "protocol": "full resolution, 8-bit outputs, RGB PSNR/SSIM (Gaussian 11, sigma 1.5), "
+                        "LPIPS AlexNet v0.1; colour: mean CIEDE2000 and mean RGB angle (degrees)",
+            "evaluated_weights": "shipped file" if not fp32 else "train/model.pt (identical to the shipped fp32 file)",
+            "fp32_eval": json.loads(metrics_file.read_text())["mean"] if metrics_file.is_file() else None}
+
+
+def _colour(pairs: list, outputs: Path, weights: Path) -> dict:
+    """Colour errors from the saved outputs (re-enhanced with ``weights`` where one is missing)."""
+    from hadamard_restore.data.io import read_image
+    from hadamard_restore.net.model_file import load_model
+    from hadamard_restore.training.validation import infer, quantize_8bit
+    from hadamard_restore.zoo.colour import colour_errors
+
+    model, rows = None, []
+    for pair in pairs:
+        deg, ref = read_image(pair.degraded), read_image(pair.reference)
+        saved = outputs / f"{Path(pair.degraded).stem}.png"
+        if saved.is_file():
+            out = read_image(saved)
+        else:
+            model = model or load_model(weights, "cpu")[0]
+            out = quantize_8bit(infer(model, deg, torch.device("cpu")))
+        rows.append((quantize_8bit(deg), out, ref))
+    return colour_errors(rows)
+
+
+def _parameters(blob: dict) -> int:
+    return int(sum(v.numel() for k, v in blob["state_dict"].items() if v.is_floating_point()
+                   and not k.endswith(("running_mean", "running_var"))))
+
+
+def build_card(run_dir: Path, name: str, blob: dict, weights: Path, dtype: torch.dtype, parity_facts: dict,
+               metrics: dict, data_root: Path | None, machine: str | None) -> dict:
+    """The card dict (see :mod:`.registry` for where it lives and how it is checked)."""
+    task = facts.train_config(run_dir).get("task") or name
+    data = facts.split_facts(run_dir, data_root)
+    m, i = metrics["model"], metrics["input"]
+    summary = (f"{task}, {data['dataset']}: held-out PSNR {m['psnr']:.2f} dB (input {i['psnr']:.2f}), "
+               f"SSIM {m['ssim']:.3f} (input {i['ssim']:.3f}), CIEDE2000 {m['ciede2000']:.2f} "
+               f"(input {i['ciede2000']:.2f}) on {metrics['count']} pairs")
+    genotype = blob["meta"]["genotype"]
+    return {
+        "format": CARD_FORMAT, "version": CARD_VERSION, "name": name, "task": task, "summary": summary,
+        "data": data,
+        "net": dict(blob["meta"].get("net") or {}, parameters=_parameters(blob),
+                    genotype_name=genotype.get("name")),
+        "genotype": genotype,
+        "loss": facts.loss_facts(run_dir),
+        "classifier": facts.classifier_facts(run_dir),
+        "commands": facts.commands(run_dir, task, data_root),
+        "budget": facts.budget(run_dir, facts.machine(run_dir, machine)),
+        "heldout": metrics,
+        "weights": {"file": weights.name, "sha256": sha256_file(weights), "bytes": weights.stat().st_size,
+                    "dtype": _dtype_name(dtype),
+                    "parity": parity_facts},
+    }
+
+
+def package_run(run_dir: str | Path, name: str, out_root: str | Path | None = None,
+                data_root: str | Path | None = None, tolerance: float = DEFAULT_TOLERANCE,
+                machine: str | None = None) -> Path:
+    """Write ``<out_root>/<name>/{model.pt, card.json, heldout.json}`` from a finished run.
+
+    Args:
+        run_dir: a ``tools/make_pretrained.py`` run directory (all stages done).
+        name: the model name (``low-light``, ``dehaze``, ``underwater``).
+        out_root: the models folder (default: the package's ``resources/models``).
+        data_root: ``$HADAMARD_RESTORE_DATA`` (the held-out images are read through the split's
+            root, or ``data_root/<its last folder>`` when that moved).
+        tolerance: the largest fp16-vs-fp32 output difference for which fp16 is shipped.
+        machine: what trained it, e.g. ``"GPU: NVIDIA H100"`` (default: ``RUN_DIR/machine.json``,
+            else this machine's CPU model and cores).
+
+    Returns:
+        The model's folder.
+
+    Raises:
+        PackageError: a stage's artifact is missing; DataError: held-out files differ from the split.
+    """
+    from hadamard_restore.data.io import read_image
+    from hadamard_restore.net.model_file import read_model_file
+
+    run_dir = Path(run_dir).resolve()
+    facts.check_run_dir(run_dir)
+    data_root = Path(data_root).resolve() if data_root is not None else None
+    out = Path(out_root if out_root is not None else models_dir()) / name
+    blob = read_model_file(run_dir / "train" / "model.pt")
+    pairs, _ = _heldout_pairs(run_dir, data_root)
+    parity_facts = dict(parity(blob, read_image(pairs[0].degraded)), image=Path(pairs[0].degraded).name,
+                        tolerance=tolerance)
+    fp16 = parity_facts["max_abs_diff"] <= tolerance
+    dtype = torch.float16 if fp16 else torch.float32
+    weights = save_shipped(out / "model.pt", blob, name, dtype)
+    metrics = heldout_metrics(run_dir, weights, not fp16, pairs, data_root)
+    card = build_card(run_dir, name, blob, weights, dtype, parity_facts, metrics, data_root, machine)
+    atomic_write_text(out / "card.json", json.dumps(card, indent=2) + "\n")
+    atomic_write_bytes(out / "heldout.json", (run_dir / "heldout.json").read_bytes())
+    return out

@@ -1,0 +1,109 @@
+"""The budget-curve benchmark at toy size: one cell, resume, the time limit, the ledger's refusals
+and the report's statistics (closed forms)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TOY = ["net.channels=4", "train.crop=16", "train.batch_size=1", "train.warmup_steps=0", "train.lr=1e-3"]
+
+
+def test_verdict_and_paired_seed_differences_closed_form():
+    from benchmarks.budget_report import seed_differences, verdict
+
+    def cells(offsets):  # seed -> cell with two images
+        return {s: {"per_image": [{"name": "a", "psnr": 20 + o}, {"name": "b", "psnr": 22 + o}]}
+                for s, o in enumerate(offsets)}
+
+    d = seed_differences(cells([1.0, 2.0, 3.0]), cells([0.0, 0.0, 0.0]))
+    assert d == [1.0, 2.0, 3.0]
+    mean, se, word = verdict(d)
+    assert mean == 2.0 and se == pytest.approx(1 / math.sqrt(3)) and word == "beats"
+    assert verdict([-1.0, -1.2, -0.8])[2] == "loses to"
+    assert verdict([1.0, -1.0, 0.5])[2] == "is within 2 s.e. of"
+    assert verdict([0.3])[2] == "beats" and math.isnan(verdict([0.3])[1]) and verdict([-0.3])[2] == "does not beat"
+    # only common seeds are paired
+    assert seed_differences(cells([1.0, 5.0]), {0: cells([0.0])[0]}) == [1.0]
+
+
+def test_cells_are_filled_in_order_of_value():
+    from benchmarks.budget_presets import ENTRIES, order_cells
+
+    order = order_cells(["lol"], [1000, 250], [0, 1], ENTRIES)
+    assert order[0][:3] == ("lol", 250, 0) and order[0][3].key == "searched"
+    assert [e.key for _, b, s, e in order[:5]] == ["searched", "searched-best", "all-1c", "all-3c", "equal"]
+    tier1_250 = [(s, e.key) for _, b, s, e in order if b == 250][:10]
+    assert {k for _, k in tier1_250} == {"searched", "searched-best", "all-1c", "all-3c", "equal"}
+    assert all(b == 250 for _, b, _, _ in order[:len(ENTRIES) * 2])
+
+
+def _seed_search(sdir: Path) -> None:
+    import torch
+
+    from hadamard_restore.losses.loss_weights import LOSS_NAMES, LossWeights
+    from hadamard_restore.net.genotype import load_genotype
+
+    sdir.mkdir(parents=True)
+    LossWeights({n: {"l1": 1.0, "ssim": 0.1}.get(n, 0.0) for n in LOSS_NAMES}, name="toy").save(sdir / "loss_weights.json")
+    load_genotype("all-3c").save(sdir / "genotype.json")
+    torch.save({}, sdir / "alpha.pt")
+
+
+@pytest.mark.weights
+def test_one_toy_cell_resumes_stops_and_reports(tmp_path, provisioned_weights, monkeypatch):
+    from benchmarks import budget_curves
+    from benchmarks.budget_ledger import LedgerError, load_cells
+
+    monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
+    ledger, tag = tmp_path / "cells", "toy-machine"
+    _seed_search(ledger / tag / "demo" / "searches" / "paper")   # a finished search: nothing to search
+    args = ["--tasks", "demo", "--entries", "searched,all-1c", "--budgets", "2", "--seeds", "0",
+            "--ledger", str(ledger), "--work", str(tmp_path / "w"), "--machine-tag", tag,
+            *[x for s in TOY for x in ("--train-set", s)]]
+    assert budget_curves.main(args) == 2
+    tdir = ledger / tag / "demo"
+    held = json.loads((tdir / "heldout.json").read_text())
+    dev = json.loads((tdir / "dev.json").read_text())
+    test_names = {e["degraded"] for e in held["val"]}
+    assert not test_names & {e["degraded"] for e in dev["train"] + dev["val"]}, "test pairs leak into dev"
+    cell = json.loads((tdir / "searched" / "b2-s0.json").read_text())
+    assert cell["machine"]["tag"] == tag and cell["commit"] and cell["budget"] == 2 and cell["seed"] == 0
+    assert {r["name"] for r in cell["per_image"]} == {Path(n).name for n in test_names}
+    assert cell["wall_s"] > 0 and "before" in cell["load_average"] and cell["search_artifacts"]
+    inp = json.loads((tdir / "input.json").read_text())
+    assert inp["held_out"] == len(test_names) and cell["input_vs_reference"] == inp["mean"]
+    report = (ledger / f"budget-curves-{tag}.md").read_text()
+    assert "searched beats all-1c: +" in report or "searched does not beat all-1c: -" in report
+    assert "- search `paper` (projected β, upper classifier): β = l1 1.00, l2 0.00" in report
+    assert "(one seed, no s.e.)" in report and (ledger / f"budget-curves-{tag}.png").stat().st_size > 1000
+
+    stamps = {p: p.stat().st_mtime_ns for p in tdir.glob("*/b*.json")}
+    assert budget_curves.main(args + ["--seeds", "0,1", "--max-minutes", "0"]) == 0   # stops before seed 1
+    assert budget_curves.main(args) == 0                                               # all done already
+    assert {p: p.stat().st_mtime_ns for p in tdir.glob("*/b*.json")} == stamps
+
+    failed = tdir / "searches" / "best" / "failed.json"
+    failed.parent.mkdir()
+    failed.write_text(json.dumps({"error": "the loss search collapsed: toy"}))
+    assert budget_curves.main(args + ["--entries", "searched-best"]) == 0            # skipped, recorded
+    assert "search `best` **failed**: the loss search collapsed: toy" in (ledger / f"budget-curves-{tag}.md").read_text()
+
+    with pytest.raises(LedgerError, match="other settings"):
+        budget_curves.main(args + ["--train-set", "train.lr=5e-4"])
+    foreign = tdir / "all-1c" / "b2-s9.json"
+    shutil.copyfile(tdir / "all-1c" / "b2-s0.json", foreign)
+    data = json.loads(foreign.read_text())
+    data["machine"]["tag"] = "gpu-other"
+    foreign.write_text(json.dumps(data))
+    with pytest.raises(LedgerError, match="never mixed"):
+        load_cells(ledger, tag)

@@ -1,0 +1,122 @@
+"""package_run: a portable, deterministic card with the run's facts; fp16 only where parity holds."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hadamard_restore.data.io import read_image
+from hadamard_restore.zoo import colour
+from hadamard_restore.zoo.card import PackageError
+from hadamard_restore.zoo.package import package_run
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("package_pretrained", REPO / "tools" / "package_pretrained.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _card(models: Path, name: str = "tiny-light") -> dict:
+    return json.loads((models / name / "card.json").read_text())
+
+
+def test_card_holds_the_runs_facts_and_is_portable(packaged, fake_run):
+    run, data = fake_run
+    text = (packaged / "tiny-light" / "card.json").read_text()
+    assert str(run) not in text and str(data) not in text and "/somewhere/checkout" not in text
+    card = json.loads(text)
+    assert card["task"] == "low-light" and card["data"]["path"] == "${HADAMARD_RESTORE_DATA}/tiny"
+    assert card["genotype"]["layers"] == json.loads((run / "search" / "genotype.json").read_text())["layers"]
+    assert card["loss"]["vgg_layers"] == ["relu1_1", "relu2_1", "relu3_1", "relu4_2"]
+    assert card["loss"]["weights"]["ssim"] == 0.2 and card["classifier"]["accuracy"] == 0.9375
+    stages = card["commands"]["stages"]
+    assert [s["stage"] for s in stages] == ["classifier", "train", "evaluate"]
+    assert stages[0]["command"].startswith("hadamard-restore classifier configs/low-light.yaml --set "
+                                           "data.split_file=RUN_DIR/dev.json")
+    assert card["budget"]["wall_seconds"]["train"] == 1200.5 and card["budget"]["train"]["steps"] == 12
+    summary = json.loads((run / "train" / "train_summary.json").read_text())
+    assert card["budget"]["best_step"] == summary["best_step"]
+    assert card["budget"]["machine"]["cores"] >= 1 and card["budget"]["machine"]["description"].startswith("CPU: ")
+
+
+def test_fp16_parity_and_heldout_metrics_of_the_shipped_file(packaged, fake_run):
+    card = _card(packaged)
+    parity = card["weights"]["parity"]
+    assert card["weights"]["dtype"] == "float16" and parity["max_abs_diff"] <= parity["tolerance"]
+    fp32 = json.loads((fake_run[0] / "eval" / "metrics.json").read_text())["mean"]
+    held = card["heldout"]
+    assert held["count"] == 2 and held["fp32_eval"] == fp32
+    assert abs(held["model"]["psnr"] - fp32["psnr"]) < 0.05  # fp16 storage barely moves the score
+    assert held["input"]["psnr"] == pytest.approx(
+        json.loads((fake_run[0] / "eval" / "metrics.json").read_text())["input_mean"]["psnr"])
+
+
+def test_fp32_when_parity_fails_reuses_the_evaluation(fake_run, tmp_path):
+    run, data = fake_run
+    folder = package_run(run, "strict", tmp_path, data, tolerance=0.0, machine="GPU: test card")
+    card = _card(tmp_path, "strict")
+    blob = torch.load(folder / "model.pt", weights_only=True)
+    train_blob = torch.load(run / "train" / "model.pt", weights_only=True)
+    assert card["weights"]["dtype"] == "float32" and card["budget"]["machine"] == {"description": "GPU: test card"}
+    assert all(torch.equal(blob["state_dict"][k], v) for k, v in train_blob["state_dict"].items())
+    metrics = json.loads((run / "eval" / "metrics.json").read_text())
+    assert card["heldout"]["model"]["psnr"] == metrics["mean"]["psnr"]
+    # colour errors from the evaluated outputs, checked against a direct computation
+    rows = [(read_image(data / "tiny" / e["degraded"]), read_image(run / "eval" / "outputs" / Path(e["degraded"]).name),
+             read_image(data / "tiny" / e["reference"])) for e in card["data"]["split"]["heldout"]]
+    assert card["heldout"]["model"]["ciede2000"] == pytest.approx(np.mean([colour.ciede2000(o, r) for _, o, r in rows]))
+    assert card["heldout"]["input"]["colour_angle"] == pytest.approx(
+        np.mean([colour.colour_angle(i, r) for i, _, r in rows]))
+
+
+def test_output_is_deterministic_and_docs_render(packaged, fake_run, tmp_path):
+    run, data = fake_run
+    again = tmp_path / "models"
+    package_run(run, "tiny-light", again, data)
+    for name in ("model.pt", "card.json", "heldout.json"):
+        assert (again / "tiny-light" / name).read_bytes() == (packaged / "tiny-light" / name).read_bytes(), name
+    docs = [tmp_path / "a.md", tmp_path / "b.md"]
+    tool = _tool()
+    for doc, models in zip(docs, (packaged, again)):
+        assert tool.main(["--render-only", "--models", str(models), "--docs", str(doc)]) == 0
+    text = docs[0].read_text()
+    assert text == docs[1].read_text()
+    card = _card(packaged)
+    assert "| `tiny-light` | low-light | paired folders | 2 |" in text
+    assert f"sha256 `{card['weights']['sha256']}`" in text and "## `tiny-light`" in text
+    assert "1 HNUs, norm `none`," in text
+    assert f"{card['heldout']['model']['psnr']:.2f} ({card['heldout']['input']['psnr']:.2f})" in text
+
+
+def test_colour_error_closed_forms():
+    red, green = torch.zeros(3, 2, 2), torch.zeros(3, 2, 2)
+    red[0], green[1] = 1.0, 1.0
+    assert colour.colour_angle(red, green) == pytest.approx(90.0)
+    grey = torch.full((3, 2, 2), 0.2)
+    assert colour.colour_angle(grey, 3 * grey) == pytest.approx(0.0, abs=1e-6)  # blind to brightness
+    assert colour.ciede2000(grey, grey) == 0.0 and colour.ciede2000(grey, 3 * grey) > 10
+
+
+def test_unfinished_runs_are_explained(fake_run, tmp_path):
+    with pytest.raises(PackageError, match="missing .*train/model.pt"):
+        package_run(tmp_path, "x", tmp_path / "m")
+
+
+def test_a_moved_run_directory_is_still_made_portable(fake_run, tmp_path):
+    import shutil
+
+    run, data = fake_run
+    moved = tmp_path / "moved"
+    shutil.copytree(run, moved)
+    package_run(moved, "moved", tmp_path / "models", data)
+    text = (tmp_path / "models" / "moved" / "card.json").read_text()
+    assert str(run) not in text and str(moved) not in text and "RUN_DIR/train" in text
