@@ -211,6 +211,15 @@ class LossMix(nn.Module):
             return LF.laplacian(out)
         raise LossWeightsError(f"unknown loss {name!r}; known: {', '.join(LOSS_NAMES)}")
 
+    def _host_weights(self) -> list[float]:
+        """``beta`` as Python floats, read from the device only when ``beta`` changed (its version
+        counter moves on every in-place update): a fixed mix costs no device-to-host sync per step,
+        which a GPU training step (and a CUDA graph capture of it) needs."""
+        key = (self.beta._version, self.beta.data_ptr(), self.beta.device)
+        if getattr(self, "_host_cache", (None,))[0] != key:
+            self._host_cache = (key, self.beta.detach().cpu().tolist())
+        return self._host_cache[1]
+
     def forward(self, out: Tensor, target: Tensor, skip_zero: bool | None = None
                 ) -> tuple[Tensor, dict[str, Tensor]]:
         """``total = sum_i beta_i * terms[i]`` over the computed terms.
@@ -230,10 +239,10 @@ class LossMix(nn.Module):
                              "differ in shape; crop them to the same size")
         if skip_zero is None:
             skip_zero = not (torch.is_grad_enabled() and self.beta.requires_grad)
-        values = self.beta.detach().cpu().tolist()
+        values = self._host_weights() if skip_zero else None
         total, terms = out.new_zeros(()), {}
         for i, name in enumerate(LOSS_NAMES):
-            if skip_zero and values[i] == 0.0:
+            if values is not None and values[i] == 0.0:
                 continue
             terms[name] = self.term(name, out, target)
             total = total + self.beta[i] * terms[name]
