@@ -6,7 +6,7 @@ command and what to carry)::
     PYTHONPATH=src:. python -m benchmarks.gpu_check --out-dir $OUT/gpu-check
 
 Parts, in order; each runs in its own subprocess under its own time budget (the whole stays
-under ``--budget`` seconds, 450 by default), writes what it measured as it goes, and a part that
+under ``--budget`` seconds, 420 by default), writes what it measured as it goes, and a part that
 fails or runs out of time is recorded in the report, never fatal to the others:
 
 * ``env``: the device, library versions; measured matmul/conv FLOP/s and copy bandwidth against
@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the table is copied on a GPU (not in a dry run)")
     p.add_argument("--dry-run", action="store_true", help="CPU, toy sizes, parts in this process")
     p.add_argument("--parts", default=",".join(PARTS), help="comma separated subset of " + ",".join(PARTS))
-    p.add_argument("--budget", type=float, default=450.0, help="seconds for all parts together")
+    p.add_argument("--budget", type=float, default=420.0, help="seconds for all parts together (<= 8 min with start-up)")
     p.add_argument("--ddp-on-cpu", action="store_true", help="dry run: also run the torchrun part (gloo)")
     p.add_argument("--part", help=argparse.SUPPRESS)  # internal: run one part, write --part-json
     p.add_argument("--part-json", type=Path, help=argparse.SUPPRESS)
