@@ -69,7 +69,7 @@ def graphed_train_step(model: torch.nn.Module, loss: torch.nn.Module, x: torch.T
     xi = x.contiguous(memory_format=torch.channels_last)
 
     def body() -> torch.Tensor:
-        with torch.autocast("cuda", dtype=AMP, enabled=amp):
+        with torch.autocast("cuda", dtype=AMP, enabled=amp, cache_enabled=False):  # no weight-cast cache in a graph
             pred = m(xi)
         total = loss(pred.float(), y)[0]
         total.backward()
