@@ -20,8 +20,8 @@ from hadamard_restore.config import load_config
 from hadamard_restore.data.task_data import load_pairs
 from hadamard_restore.data.dataset import PairedImages
 from hadamard_restore.data.transforms import random_crop_box
-from hadamard_restore.losses.classifier import build_classifier
-from hadamard_restore.losses.classifier_train import recalibrate_batchnorm
+from hadamard_restore.classifier import build_classifier
+from hadamard_restore.classifier.training import recalibrate_batchnorm
 p = argparse.ArgumentParser()
 p.add_argument("--cfg", default="configs/low-light.yaml")
 p.add_argument("--steps", type=int, default=100); p.add_argument("--bs", type=int, default=8)

@@ -38,7 +38,7 @@ from benchmarks.timing import cpu_model as cpu_name  # noqa: E402
 from hadamard_restore.artifacts import atomic_write_text  # noqa: E402
 from hadamard_restore.data.io import write_image  # noqa: E402
 from hadamard_restore.net.network import HadamardNet  # noqa: E402
-from hadamard_restore.pipeline.checkpoint import save_model  # noqa: E402
+from hadamard_restore.net.model_file import save_model  # noqa: E402
 
 LIMIT_GB = 4.0
 

@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in unpack_weights(args.unpack, args.to):
             print(f"unpacked {path}")
         return 0
-    from hadamard_restore import weights
+    from hadamard_restore.pretrained import weights
 
     args.out.mkdir(parents=True, exist_ok=True)
     pack_weights(weights.cache_dir(), args.out / "weights-fp16.pt", deepest_tap())

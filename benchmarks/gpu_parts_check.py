@@ -45,7 +45,7 @@ def onnx_from_device(p) -> dict:
     import onnxruntime as ort
 
     from hadamard_restore.net import HadamardNet
-    from hadamard_restore.pipeline.export import export_onnx
+    from hadamard_restore.inference.export import export_onnx
 
     s = p.sizes
     net = HadamardNet(s["genotype"], channels=s["channels"]).to(p.device).eval()

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.timing import cpu_model as cpu_name  # noqa: E402
 
 from hadamard_restore.artifacts import atomic_write_text  # noqa: E402
-from hadamard_restore.pipeline.export import export_onnx  # noqa: E402
+from hadamard_restore.inference.export import export_onnx  # noqa: E402
 
 
 
@@ -44,7 +44,7 @@ def main() -> None:
         checkpoint, weights = args.checkpoint, f"trained ({args.checkpoint})"
         if checkpoint is None:
             from hadamard_restore.net.network import HadamardNet
-            from hadamard_restore.pipeline.checkpoint import save_model
+            from hadamard_restore.net.model_file import save_model
 
             net = HadamardNet("paper-lol")
             checkpoint = save_model(Path(tmp) / "model.pt", net, net.genotype, {}, None)

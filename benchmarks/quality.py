@@ -61,42 +61,41 @@ def run_searches(cfg, work: Path, needed: set[str], log=print) -> dict:
     hier = work / "search-hier"
     if needed & {"hier", "joint", "unet"}:
         if not (hier / "genotype.json").is_file():
-            from hadamard_restore.search.schedule import search
+            from hadamard_restore.jobs import search_job
+            from hadamard_restore.search.hierarchy import search
 
             log(f"[{cfg.name}] hierarchical search (classifier, stage 1, stage 2)")
             t0 = time.time()
-            search(cfg, hier, resume=True)
+            search(search_job(cfg), hier, resume=True)
             times["hier"] = round(time.time() - t0, 1)
             write_json(times_path, times)
         found.update(hier_loss=hier / "loss_weights.json", hier_genotype=hier / "genotype.json",
                      hier_alpha=hier / "arch" / "alpha.pt")
     clf = hier / "classifier" / "path.txt"
-    shared = cfg.model_copy(deep=True)
-    if clf.is_file():
-        shared.classifier.checkpoint = Path(clf.read_text().strip())
+    classifier = Path(clf.read_text().strip()) if clf.is_file() else None  # judge every search alike
     if "joint" in needed:
         joint = work / "search-joint"
         if not (joint / "genotype.json").is_file():
+            from hadamard_restore.jobs import search_job
             from hadamard_restore.search.joint_stage import search_joint
 
             log(f"[{cfg.name}] joint search (Ours_a)")
-            jc = shared.model_copy(deep=True)
-            jc.search.mode = "joint"
             t0 = time.time()
-            search_joint(jc, joint, resume=True)
+            search_joint(search_job(cfg), joint, classifier=classifier, resume=True)
             times["joint"] = round(time.time() - t0, 1)
             write_json(times_path, times)
         found.update(joint_genotype=joint / "genotype.json", joint_loss=joint / "loss_weights.json")
     if "unet" in needed:
         unet = work / "search-unet"
         if not (unet / "loss_weights.json").is_file():
+            from hadamard_restore.jobs import search_job
             from hadamard_restore.search.loss_stage import search_loss
 
             log(f"[{cfg.name}] stage 1 on the U-Net (Fig. 6)")
-            uc = shared.model_copy(deep=True)
-            uc.search.loss_model = "unet"
+            unet_cfg = cfg.model_copy(deep=True)
+            unet_cfg.search.loss_model = "unet"
             t0 = time.time()
-            search_loss(uc, unet, resume=True)
+            search_loss(search_job(unet_cfg), unet, classifier=classifier, resume=True)
             times["unet"] = round(time.time() - t0, 1)
             write_json(times_path, times)
         found.update(unet_loss=unet / "loss_weights.json")

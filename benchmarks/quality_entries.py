@@ -10,7 +10,7 @@ An entry is ``(name, kind, model, loss)``:
   Fig. 6), ``paper`` (the task config's bundled weights), ``equal`` (all eight 1.0) or ``l1``.
 
 Every entry trains from scratch with the SAME ``train`` budget through the pipeline's training
-loop (:func:`hadamard_restore.pipeline.engine.fit`) and is scored at its final weights on the
+loop (:func:`hadamard_restore.training.trainer.fit`) and is scored at its final weights on the
 held-out pairs at full resolution: output clamped and quantised to 8 bits, PSNR/SSIM on RGB
 (peak 1), LPIPS AlexNet v0.1 on [-1, 1] (design.md section 4).
 """
@@ -118,7 +118,7 @@ def score(model: torch.nn.Module | None, pairs, device: torch.device, lpips_net:
     ``model=None`` scores the (8-bit) degraded input itself: the no-network baseline row.
     """
     from hadamard_restore.data.io import read_image
-    from hadamard_restore.pipeline.validate import infer, quantize_8bit
+    from hadamard_restore.training.validation import infer, quantize_8bit
 
     if model is not None:
         model.eval()
@@ -144,7 +144,7 @@ def train_and_score(entry: Entry, cfg, found: dict, seed: int, run_dir: Path, de
     from hadamard_restore.data.dataset import PairedImages
     from hadamard_restore.data.task_data import load_pairs
     from hadamard_restore.losses.mix import LossMix
-    from hadamard_restore.pipeline.engine import TrainData, fit
+    from hadamard_restore.training.trainer import TrainData, fit
 
     train_pairs, val_pairs = load_pairs(cfg)
     lw = loss_weights_for(entry, cfg, found)

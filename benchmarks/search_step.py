@@ -43,7 +43,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from hadamard_restore.config import load_config
-    from hadamard_restore.losses.classifier import build_classifier, freeze_classifier
+    from hadamard_restore.classifier import build_classifier, freeze_classifier
+    from hadamard_restore.jobs import search_job
     from hadamard_restore.runtime import Dist, pick_device
     from hadamard_restore.search.arch_stage import arch_problem
     from hadamard_restore.search.data import search_data
@@ -53,14 +54,15 @@ def main() -> None:
     cfg = load_config(args.config, args.sets)
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
-    data = search_data(cfg, device)
+    job = search_job(cfg)
+    data = search_data(job, device)
     clf = freeze_classifier(build_classifier(cfg.classifier.arch, pretrained=False, seed=cfg.seed)).to(device)
 
-    s1, mix = loss_problem(cfg, clf, data.sample, device)
-    s1x, _ = loss_problem(cfg, clf, data.sample, device)
+    s1, mix = loss_problem(job, clf, data.sample, device)
+    s1x, _ = loss_problem(job, clf, data.sample, device)
     exact_cfg = cfg.search.model_copy(update={"hessian": "exact"})
-    s2, _, _ = arch_problem(cfg, "paper-lol", data.sample, device)
-    plain, _ = loss_problem(cfg, clf, data.sample, device)
+    s2, _, _ = arch_problem(job, "paper-lol", data.sample, device)
+    plain, _ = loss_problem(job, clf, data.sample, device)
     opts1, opts2 = make_optimizers(s1, cfg.search), make_optimizers(s2, cfg.search)
     opts1x = make_optimizers(s1x, exact_cfg)
     plain_opt = torch.optim.SGD(list(plain.weights.values()), lr=cfg.search.w_lr, momentum=cfg.search.w_momentum)

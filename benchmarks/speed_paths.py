@@ -7,12 +7,12 @@ Run on a quiet machine (the load average is recorded in the table)::
     OMP_NUM_THREADS=2 PYTHONPATH=src:. python -m benchmarks.speed_paths --section train \\
         --crop 96 --batch 8 --threads 2 --old-path --compile
 
-* ``enhance``: :func:`hadamard_restore.pipeline.enhance.enhance_tensor` (the Python single-image
+* ``enhance``: :func:`hadamard_restore.inference.enhance.enhance_tensor` (the Python single-image
   path, tiling included) with ``backend="auto"`` (the new default) against ``--old-path``
   ``backend="eager"`` (the default before the fast path). The one-off cost of the choice (timing
   the candidates, the ONNX export) is reported apart; it is paid once per model and size class.
 * ``train``: one training step of the derived network with the searched loss mix (VGG and LPIPS
-  included): the step as the engine runs it now, against ``--old-path`` the same step with the
+  included): the step with the code as it is now, against ``--old-path`` the same step with the
   per-step code as it was (the loss mix read its weights from the device every step; the VGG input
   normalisation rebuilt its constants every call), in contiguous and channels-last layouts, and
   with ``--compile`` a ``torch.compile``-d network (compile time reported apart).
@@ -56,7 +56,7 @@ def old_step_code():
 
 def _model(args):
     from hadamard_restore.net import HadamardNet
-    from hadamard_restore.pipeline.checkpoint import load_model
+    from hadamard_restore.net.model_file import load_model
 
     if args.checkpoint:
         return load_model(args.checkpoint, "cpu")[0].eval()
@@ -65,7 +65,7 @@ def _model(args):
 
 def enhance_section(args) -> tuple[list, dict]:
     from hadamard_restore.config import EnhanceConfig
-    from hadamard_restore.pipeline.enhance import enhance_tensor
+    from hadamard_restore.inference.enhance import enhance_tensor
 
     model, rows, extra = _model(args), [], {}
     for h, w in args.sizes:
@@ -84,7 +84,7 @@ def enhance_section(args) -> tuple[list, dict]:
         base = stats.get("old: eager")
         rows += [[f"{w}x{h}", k, f"{s.median * 1e3:,.1f}", f"{s.q1 * 1e3:,.1f}-{s.q3 * 1e3:,.1f}",
                   f"{base.median / s.median:.2f}" if base else ""] for k, s in stats.items()]
-    from hadamard_restore import fastpath
+    from hadamard_restore.inference import fastpath
 
     extra["choices"] = fastpath.cache_path().read_text() if fastpath.cache_path().is_file() else "none"
     return [["size", "path", "median ms", "IQR ms", "x old"], *rows], extra

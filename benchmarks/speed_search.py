@@ -33,10 +33,10 @@ def search_cases(channels: int, num_hnu: int, crop: int, batch: int, device: tor
     """``{"stage N | mode": step}``; on an import failure, one note says which area is missing."""
     try:
         from hadamard_restore.config import RunConfig
-        from hadamard_restore.losses.classifier import build_classifier, clear_loss, freeze_classifier
+        from hadamard_restore.classifier import build_classifier, freeze_classifier
         from hadamard_restore.runtime import Dist
         from hadamard_restore.search.arch_stage import fixed_mix
-        from hadamard_restore.search.build import forward, supernet
+        from hadamard_restore.search.build import judge_objective, mix_objective, supernet
         from hadamard_restore.search.loop import Problem, bilevel_step, make_optimizers
         from hadamard_restore.search.loss_stage import search_mix
     except ImportError as exc:
@@ -56,24 +56,19 @@ def search_cases(channels: int, num_hnu: int, crop: int, batch: int, device: tor
     out: Variants = {}
     notes: Notes = {}
     for stage in ("loss", "arch"):
-        model = supernet(cfg, "instance" if stage == "loss" else "none", device)
+        model = supernet(cfg.net, cfg.seed, "instance" if stage == "loss" else "none", device)
         model.freeze_arch(stage == "loss")
         weights = dict(model.named_weights())
         if stage == "loss":
-            mix = search_mix(cfg, device)
+            mix = search_mix(cfg.loss, cfg.seed, device)
             upper = mix.upper_parameters()
-
-            def upper_loss(params, b, model=model):
-                return clear_loss(clf, forward(model, params, b[0]))
+            train_loss = mix_objective(model, mix)
+            upper_loss = judge_objective(model, clf)
         else:
-            mix, _ = fixed_mix(cfg, "paper-lol", device)
+            mix, _ = fixed_mix(cfg.loss, "paper-lol", device)
             upper = model.arch_parameters()
-
-            def upper_loss(params, b, model=model, mix=mix):
-                return mix(forward(model, params, b[0]), b[1])[0]
-
-        def train_loss(params, b, model=model, mix=mix):
-            return mix(forward(model, params, b[0]), b[1])
+            train_loss = mix_objective(model, mix)
+            upper_loss = (lambda params, b, weighted=train_loss: weighted(params, b)[0])
 
         problem = Problem(stage, model, weights, upper, train_loss, upper_loss, sample,
                           {"train": torch.Generator(), "val": torch.Generator()},

@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT / "src"))
 from hadamard_restore.artifacts import atomic_write_text  # noqa: E402
 from hadamard_restore.config import EnhanceConfig  # noqa: E402
 from hadamard_restore.data.io import read_image  # noqa: E402
-from hadamard_restore.pipeline.checkpoint import load_model  # noqa: E402
-from hadamard_restore.pipeline.enhance import enhance_tensor  # noqa: E402
-from hadamard_restore.pipeline.tiling import tile_starts  # noqa: E402
+from hadamard_restore.net.model_file import load_model  # noqa: E402
+from hadamard_restore.inference.enhance import enhance_tensor  # noqa: E402
+from hadamard_restore.inference.tiling import tile_starts  # noqa: E402
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:

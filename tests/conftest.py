@@ -1,4 +1,4 @@
-"""Shared fixtures: seeded generators, odd image sizes, the real data and weights gates.
+"""Shared fixtures: seeded generators, odd image sizes, the real data and weights gates, the tiny run.
 
 Tests that read the real pairs find them through ``$HADAMARD_RESTORE_DATA`` (the Makefile
 points it at ``../shared/data``). Without it they skip and say why; with
@@ -9,6 +9,7 @@ provisioned pretrained weights.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def data_root() -> Path:
 @pytest.fixture(scope="session")
 def provisioned_weights() -> Path:
     """The weights cache with VGG16, AlexNet and LPIPS heads, or skip with the reason."""
-    from hadamard_restore import weights
+    from hadamard_restore.pretrained import weights
 
     present = weights.status()
     missing = [name for name in weights.REQUIRED if not present[name]]  # vgg19/resnet are optional
@@ -63,3 +64,70 @@ def provisioned_weights() -> Path:
             pytest.fail(reason + " -- HADAMARD_RESTORE_REQUIRE_WEIGHTS is set, so this is a failure")
         pytest.skip(reason)
     return weights.cache_dir()
+
+
+# ------------------------------------------- the tiny end-to-end run (training, evaluation, report)
+N_PAIRS, H, W = 8, 37, 31
+
+
+def _smooth_image(gen: torch.Generator) -> torch.Tensor:
+    """A smooth random RGB image (3, H, W) in [0, 1]: upsampled noise, so crops carry structure."""
+    low = torch.rand(1, 3, 5, 4, generator=gen)
+    return torch.nn.functional.interpolate(low, size=(H, W), mode="bilinear", align_corners=False)[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_pairs(tmp_path_factory) -> Path:
+    """``paired`` layout: degraded/ and reference/ with 8 low-light pairs of 37x31 pixels."""
+    from hadamard_restore.data.io import write_image
+
+    root = tmp_path_factory.mktemp("pairs")
+    gen = torch.Generator().manual_seed(11)
+    for i in range(N_PAIRS):
+        ref = _smooth_image(gen)
+        deg = (0.25 * ref + 0.02 * torch.rand(3, H, W, generator=gen)).clamp(0, 1)
+        write_image(root / "reference" / f"img{i}.png", ref)
+        write_image(root / "degraded" / f"img{i}.png", deg)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_genotype(tmp_path_factory) -> Path:
+    """A one-HNU genotype (encoder/decoder of paper-lol, HNU 1 of paper-lol) as genotype.json."""
+    from hadamard_restore.net.genotype import load_genotype
+
+    g = load_genotype("paper-lol").to_dict()
+    layers = {k: v for k, v in g["layers"].items() if k.split(".")[0] in ("enc", "dec", "hnu1")}
+    path = tmp_path_factory.mktemp("geno") / "genotype.json"
+    path.write_text(json.dumps({"num_hnu": 1, "name": "tiny", "layers": layers}))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_loss_weights(tmp_path_factory) -> Path:
+    """l1 + l2 + colour + SSIM (no pretrained backbones needed)."""
+    path = tmp_path_factory.mktemp("lw") / "loss_weights.json"
+    weights = dict(l1=1.0, l2=1.0, color=0.1, ssim=0.2, vgg=0.0, lpips=0.0, tv=0.0, laplacian=0.0)
+    path.write_text(json.dumps({"weights": weights, "name": "tiny"}))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_pairs, tiny_genotype, tiny_loss_weights) -> Path:
+    """A finished 12-step training run (shared by the train, evaluate and report tests)."""
+    from tiny import tiny_config
+
+    from hadamard_restore.config import config_from_dict
+    from hadamard_restore.training.train import train
+
+    run_dir = tmp_path_factory.mktemp("run")
+    train(config_from_dict(tiny_config(tiny_pairs)), run_dir, tiny_genotype, tiny_loss_weights, progress=False)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_eval(tiny_run, tiny_pairs) -> dict:
+    """``evaluate`` of the tiny run on all eight pairs (outputs in ``tiny_run/eval``)."""
+    from hadamard_restore.evaluation.evaluate import evaluate
+
+    return evaluate(tiny_run / "model.pt", tiny_pairs, device="cpu")

@@ -69,3 +69,18 @@ def test_bundled_configs_validate(path):
 def test_there_is_a_config_per_task():
     names = {p.stem for p in CONFIGS}
     assert {"low-light", "dehaze", "underwater", "custom", "demo"} <= names
+
+
+def test_config_errors_are_package_errors_printed_without_traceback(tmp_path):
+    """ConfigError is a HadamardRestoreError, so the CLI prints it as one line (exit 2)."""
+    from typer.testing import CliRunner
+
+    from hadamard_restore.cli import app
+    from hadamard_restore.errors import HadamardRestoreError
+
+    assert issubclass(ConfigError, HadamardRestoreError) and issubclass(ConfigError, ValueError)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  stepz: 3\n")
+    result = CliRunner().invoke(app, ["train", str(bad)])
+    assert result.exit_code == 2
+    assert "error:" in result.output and "stepz" in result.output and "Traceback" not in result.output

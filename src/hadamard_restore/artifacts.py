@@ -1,23 +1,20 @@
-"""The run directory and atomic writes.
+"""Atomic writes.
 
-Everything a run produces (resolved config, genotype.json, loss_weights.json, checkpoints,
-metrics.json, plots, report.md) lives in one run directory. Every file is written to a
+Every file the package writes is written to a
 temporary sibling and renamed into place, so a killed process never leaves a half-written
 artifact behind: the previous version stays intact until the new one is complete.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import tempfile
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
-
-from hadamard_restore.config import RunConfig, dump_config
 
 
 @contextmanager
@@ -75,18 +72,10 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def new_run_dir(cfg: RunConfig, out: str | Path | None = None, stage: str | None = None) -> Path:
-    """Create (or reuse) a run directory and write the resolved config into it.
-
-    Args:
-        cfg: the resolved configuration; written as ``config.yaml``.
-        out: explicit directory; default ``cfg.out_dir / <name>-<UTC timestamp>``.
-        stage: optional sub-name appended to the default directory name.
-    """
-    if out is None:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        out = Path(cfg.out_dir) / f"{cfg.name}{'-' + stage if stage else ''}-{stamp}"
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", dump_config(cfg))
-    return out
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

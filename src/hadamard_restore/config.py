@@ -20,10 +20,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hadamard_restore.errors import HadamardRestoreError
+
 Task = Literal["low-light", "dehaze", "underwater", "custom"]
 
 
-class ConfigError(ValueError):
+class ConfigError(HadamardRestoreError, ValueError):
     """A configuration file or override is invalid; the message names every bad key."""
 
 

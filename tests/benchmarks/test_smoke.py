@@ -105,8 +105,8 @@ def test_statement_reports_wins_losses_and_margins():
 
 @pytest.mark.slow
 def test_quality_script_runs_a_task_end_to_end(tmp_path, data_root, provisioned_weights, monkeypatch):
-    pytest.importorskip("hadamard_restore.pipeline.engine")
-    pytest.importorskip("hadamard_restore.search.schedule")
+    pytest.importorskip("hadamard_restore.training.trainer")
+    pytest.importorskip("hadamard_restore.search.hierarchy")
     from benchmarks import quality
 
     monkeypatch.setenv("HADAMARD_RESTORE_DATA", str(data_root))

@@ -119,7 +119,7 @@ def test_collapsed_weights_are_refused_with_a_reason():
 
 def test_train_refuses_collapsed_weights(tmp_path):
     from hadamard_restore.config import RunConfig
-    from hadamard_restore.pipeline.train import build_loss
+    from hadamard_restore.training.train import build_loss
 
     lw = load_loss_weights("equal").without(*LOSS_NAMES)
     with pytest.raises(LossWeightsError, match="no gradient"):

@@ -1,8 +1,10 @@
 """Building the networks from the net section of a run config."""
 
+import pytest
 import torch
 
 from hadamard_restore.config import NetConfig
+from hadamard_restore.errors import GenotypeError
 from hadamard_restore.net.build import build_network, build_supernet
 
 
@@ -13,8 +15,14 @@ def test_build_supernet_honours_config_and_norm_override():
     assert build_supernet(cfg).norm == "instance"
 
 
-def test_build_network_takes_depth_from_genotype_and_width_from_config():
-    cfg = NetConfig(channels=6, num_hnu=2, genotype="all-1rc")
-    net = build_network(None, cfg, generator=torch.Generator().manual_seed(0))
+def test_build_network_takes_width_and_depth_from_config_and_weights_from_seed():
+    cfg = NetConfig(channels=6, num_hnu=7, genotype="all-1rc")
+    net = build_network(None, cfg, seed=0)
     assert (net.channels, net.num_hnu, net.genotype.name) == (6, 7, "all-1rc")
-    assert build_network("paper-uie", cfg).genotype.name == "paper-uie"
+    assert build_network("paper-uie", cfg, seed=0).genotype.name == "paper-uie"
+    same, other = build_network(None, cfg, seed=0), build_network(None, cfg, seed=1)
+    sd, sd_same, sd_other = net.state_dict(), same.state_dict(), other.state_dict()
+    assert all(torch.equal(sd[k], sd_same[k]) for k in sd)
+    assert not all(torch.equal(sd[k], sd_other[k]) for k in sd if sd[k].is_floating_point())
+    with pytest.raises(GenotypeError, match="describes 7 HNUs but num_hnu=2"):
+        build_network(None, NetConfig(channels=6, num_hnu=2, genotype="all-1rc"), seed=0)

@@ -1,10 +1,10 @@
-"""net_info: parameters, MACs from torch's FLOP counter (closed form), peak memory; describe()."""
+"""net_info: parameters, MACs from torch's FLOP counter (closed form), peak memory; network_report()."""
 
 import pytest
 from torch import nn
 
 from hadamard_restore.net.genotype import Genotype
-from hadamard_restore.net.info import describe, format_info, net_info, parse_size
+from hadamard_restore.net.info import network_report, format_info, net_info, parse_size
 from hadamard_restore.net.network import HadamardNet
 from hadamard_restore.net.primitives import layer_labels
 
@@ -37,9 +37,9 @@ def test_meta_and_cpu_runs_agree():
 
 
 def test_describe_supernet_and_genotype():
-    sup = describe("supernet", (37, 31), channels=4, num_hnu=2)
+    sup = network_report("supernet", (37, 31), channels=4, num_hnu=2)
     assert sup["arch_parameters"] == 72 + 72 * 2 and "supernet" in format_info(sup)
-    lol = describe("paper-lol", (600, 400))
+    lol = network_report("paper-lol", (600, 400))
     assert lol["parameters"] == 527_840 and "527,840" in format_info(lol)
     assert sup["peak_activation_bytes"] > 0
 

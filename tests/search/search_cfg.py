@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hadamard_restore.config import load_config
+from hadamard_restore.jobs import search_job
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -15,3 +16,8 @@ def tiny_cfg(tmp_path, *extra: str):
         "data.demo.crops_per_image=2", "search.crop=32", "search.batch_size=1", "search.loss_steps=3",
         "search.arch_steps=3", "search.checkpoint_every=2", "classifier.steps=2", "classifier.batch_size=2",
         "classifier.crop=32", "classifier.pretrained=false", "device=cpu", *extra])
+
+
+def tiny_job(tmp_path, *extra: str):
+    """:func:`tiny_cfg` as the search takes it."""
+    return search_job(tiny_cfg(tmp_path, *extra))

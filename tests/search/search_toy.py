@@ -57,7 +57,7 @@ def toy_problem(seed: int, rank_seeds=(0,), size: int = 9) -> Problem:
             beta.clamp_(min=0)
 
     return Problem("toy", net, weights, [beta, net.gate], train_loss, upper_loss, sample, gens,
-                   project=project, describe=lambda: {"beta/l1": float(beta[0].detach()), "beta/l2": float(beta[1].detach())})
+                   project=project, scalars=lambda: {"beta/l1": float(beta[0].detach()), "beta/l2": float(beta[1].detach())})
 
 
 def toy_cfg(**kw) -> SearchConfig:

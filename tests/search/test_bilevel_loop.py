@@ -30,7 +30,7 @@ def test_steps_move_weights_and_upper_variables(tmp_path):
     assert not torch.equal(before["a.weight"], after["a.weight"])
     assert all(r["hyper/virtual_step_norm"] > 0 for r in hist)
     assert {"terms/l1", "terms/l2", "loss/upper", "beta/l1"} <= set(hist[0])
-    assert (tmp_path / "checkpoint.pt").is_file() and any((tmp_path / "tb").iterdir())
+    assert (tmp_path / "checkpoint.pt").is_file() and any((tmp_path / "tensorboard").iterdir())
 
 
 def test_resume_after_a_stop_equals_an_uninterrupted_run(tmp_path):

@@ -9,20 +9,20 @@ import torch
 
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, load_loss_weights
 from hadamard_restore.search.loss_stage import search_loss
-from search_cfg import tiny_cfg
+from search_cfg import tiny_job
 
 
 @pytest.mark.weights
 @pytest.mark.parametrize("model", ["supernet", "unet"])
 def test_three_step_loss_search_moves_beta(tmp_path, provisioned_weights, model):
-    cfg = tiny_cfg(tmp_path, f"search.loss_model={model}")
-    out = search_loss(cfg, tmp_path / "loss")
+    job = tiny_job(tmp_path, f"search.loss_model={model}")
+    out = search_loss(job, tmp_path / "loss")
     lw = load_loss_weights(out)
     beta = torch.tensor([lw.weights[n] for n in LOSS_NAMES])
     assert (beta >= 0).all()
     assert (beta - 1.0).abs().max() > 1e-4, "beta never left 1.0: the hypergradient was zero"
     assert lw.vgg_layers is not None and len(lw.vgg_layers) == 4
-    ckpt = torch.load(tmp_path / "loss" / "checkpoint.pt", weights_only=False)
+    ckpt = torch.load(tmp_path / "loss" / "checkpoint.pt", weights_only=True)
     hist = ckpt["history"]
     assert len(hist) == 3
     # the classifier loss has no direct path to beta: every step's gradient came from the unrolled term
@@ -34,14 +34,14 @@ def test_three_step_loss_search_moves_beta(tmp_path, provisioned_weights, model)
     metrics = json.loads((tmp_path / "loss" / "classifier" / "classifier_metrics.json").read_text())
     rec = lw.extra["classifier"]
     assert rec == summary["classifier"] and rec["accuracy"] == metrics["accuracy"]
-    assert rec["eval_crop"] == cfg.search.crop and rec["reliable"] == (metrics["accuracy"] >= 0.9)
+    assert rec["eval_crop"] == job.search.crop and rec["reliable"] == (metrics["accuracy"] >= 0.9)
     assert (rec["warning"] is None) == rec["reliable"]
     for png in ("beta_over_steps.png", "beta_softmax.png"):
         assert (tmp_path / "loss" / png).stat().st_size > 1000
     if model == "supernet":  # alpha stayed frozen
         from hadamard_restore.search.build import alpha_state, supernet
 
-        init = alpha_state(supernet(cfg, "instance", torch.device("cpu")))
+        init = alpha_state(supernet(job.net, job.seed, "instance", torch.device("cpu")))
         for g, a in init.items():
             assert torch.equal(ckpt["model"][f"arch.{g}"], a)
 
@@ -50,16 +50,16 @@ def test_three_step_loss_search_moves_beta(tmp_path, provisioned_weights, model)
 def test_fd_and_exact_hypergradients_agree_on_the_real_stage_one(tmp_path, provisioned_weights):
     """Same state, same batches (float64): finite differences converge to the double-backward
     β/VGG-logit hypergradient as ε shrinks."""
-    from hadamard_restore.losses.classifier import build_classifier, freeze_classifier
+    from hadamard_restore.classifier import build_classifier, freeze_classifier
     from hadamard_restore.search.data import search_data
     from hadamard_restore.search.hypergrad import unrolled_hypergradient
     from hadamard_restore.search.loss_stage import loss_problem
 
-    cfg = tiny_cfg(tmp_path)
+    job = tiny_job(tmp_path)
     torch.manual_seed(0)
     clf = freeze_classifier(build_classifier("resnet18", pretrained=False, seed=0))
-    data = search_data(cfg, torch.device("cpu"), tmp_path)
-    problem, mix = loss_problem(cfg, clf, data.sample, torch.device("cpu"))
+    data = search_data(job, torch.device("cpu"), tmp_path)
+    problem, mix = loss_problem(job, clf, data.sample, torch.device("cpu"))
     for m in (problem.model, mix, clf):  # float64: the finite difference is then limited by ε, not rounding
         m.double()
     tr = tuple(t.double() for t in data.sample("train", torch.Generator().manual_seed(1)))
@@ -84,17 +84,17 @@ def test_fd_and_exact_hypergradients_agree_on_the_real_stage_one(tmp_path, provi
 @pytest.mark.slow
 @pytest.mark.weights
 def test_loss_stage_resumes_beta_logits_and_adam_exactly(tmp_path, provisioned_weights):
-    cfg = tiny_cfg(tmp_path, "search.loss_steps=3")
-    search_loss(cfg, tmp_path / "full")
+    job = tiny_job(tmp_path, "search.loss_steps=3")
+    search_loss(job, tmp_path / "full")
     cut = tmp_path / "cut"
     cut.mkdir()
     (cut / "classifier").mkdir()
     # share the trained classifier so both runs judge with the same network
     (cut / "classifier" / "path.txt").write_text((tmp_path / "full" / "classifier" / "path.txt").read_text())
-    assert search_loss(cfg, cut, stop_after=1) is None
-    search_loss(cfg, cut, resume=True)
-    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=False)
-    b = torch.load(cut / "checkpoint.pt", weights_only=False)
+    assert search_loss(job, cut, stop_after=1) is None
+    search_loss(job, cut, resume=True)
+    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
+    b = torch.load(cut / "checkpoint.pt", weights_only=True)
     assert len(a["upper"]) == 5  # beta and the four VGG logit vectors
     for x, y in zip(a["upper"], b["upper"]):
         assert torch.equal(x, y)

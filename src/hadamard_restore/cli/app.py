@@ -13,6 +13,7 @@ from typing import Callable, Optional
 import typer
 
 from hadamard_restore.config import ConfigError, RunConfig, load_config
+from hadamard_restore.errors import HadamardRestoreError
 
 app = typer.Typer(
     name="hadamard-restore",
@@ -33,18 +34,13 @@ SetOption = typer.Option(None, "--set", "-s", help="dotted override, e.g. --set 
 OutOption = typer.Option(None, "--out", "-o", help="run directory (default: <out_dir>/<name>-<time>)")
 
 
-class UserError(Exception):
-    """An error the user can fix; printed without a traceback."""
+class UserError(HadamardRestoreError):
+    """A wrong combination of command-line options; printed without a traceback."""
 
 
 def fail(message: str, code: int = 2) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
-
-
-def not_built(command: str, issue: int) -> None:
-    """Commands whose issue has not landed say so and exit non-zero."""
-    fail(f"'hadamard-restore {command}' is not built yet (tracked in issue #{issue}).", code=3)
 
 
 def config_or_fail(path: Optional[Path], overrides: Optional[list[str]]) -> RunConfig:
@@ -56,11 +52,9 @@ def config_or_fail(path: Optional[Path], overrides: Optional[list[str]]) -> RunC
 
 
 def guarded(fn: Callable[[], object]) -> object:
-    """Run a library call; turn user-fixable errors into a clean message and exit 2."""
-    from hadamard_restore.errors import HadamardRestoreError
-
+    """Run a library call; turn user-fixable errors (config errors included) into a clean message and exit 2."""
     try:
         return fn()
-    except (HadamardRestoreError, ConfigError, UserError) as exc:
+    except HadamardRestoreError as exc:
         fail(str(exc))
     return None

@@ -32,7 +32,7 @@ def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or
             config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (enhance section)"),
             overrides: Optional[list[str]] = SetOption) -> None:
     """Enhance files or folders of photos of any size; bad files are reported and skipped."""
-    from hadamard_restore.pipeline.enhance import enhance as run_enhance
+    from hadamard_restore.inference.enhance import enhance as run_enhance
     from hadamard_restore.runtime import pick_device
 
     sets = list(overrides or [])
@@ -44,7 +44,7 @@ def enhance(checkpoint: Path = typer.Argument(..., help="model file (model.pt or
         sets.append(f"device={device}")
     cfg = config_or_fail(config, sets)
     if cfg.enhance.threads is None:
-        from hadamard_restore.fastpath import default_threads
+        from hadamard_restore.inference.fastpath import default_threads
 
         cfg.enhance.threads = default_threads()
     try:
@@ -69,7 +69,7 @@ def export(checkpoint: Path = typer.Argument(..., help="model file (model.pt or 
                                                         help="shrink check photos to this longer side"),
            tolerance: float = typer.Option(1e-3, "--tolerance", help="largest allowed max abs difference")) -> None:
     """Export to ONNX with dynamic height and width and check parity with PyTorch."""
-    from hadamard_restore.pipeline.export import export_onnx
+    from hadamard_restore.inference.export import export_onnx
 
     if exporter not in ("auto", "dynamo", "torchscript"):
         fail(f"--exporter must be auto, dynamo or torchscript, got {exporter!r}")

@@ -16,7 +16,7 @@ def info(genotype: str = typer.Argument(..., help="bundled genotype name, genoty
          num_hnu: int = typer.Option(7, "--num-hnu", help="HNUs of the supernet (a genotype fixes its own)"),
          as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON")) -> None:
     """Report parameters, MACs (torch FLOP counter) and peak activation memory."""
-    from hadamard_restore.net.info import describe, format_info, parse_size
+    from hadamard_restore.net.info import network_report, format_info, parse_size
 
     try:
         hw = parse_size(size)
@@ -24,5 +24,5 @@ def info(genotype: str = typer.Argument(..., help="bundled genotype name, genoty
         fail(str(exc))
     if channels < 2 or channels % 2 or num_hnu < 1:
         fail(f"--channels must be even and >= 2 and --num-hnu >= 1 (got {channels}, {num_hnu})")
-    result = guarded(lambda: describe(genotype, hw, channels=channels, num_hnu=num_hnu))
+    result = guarded(lambda: network_report(genotype, hw, channels=channels, num_hnu=num_hnu))
     typer.echo(json.dumps(result, indent=2) if as_json else format_info(result))

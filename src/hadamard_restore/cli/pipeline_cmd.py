@@ -12,7 +12,7 @@ from hadamard_restore.cli.app import OutOption, SetOption, UserError, app, confi
 
 
 def _train_dir(cfg, out: Optional[Path], resume: bool) -> Path:
-    from hadamard_restore.artifacts import new_run_dir
+    from hadamard_restore.runtime.rundir import new_run_dir
 
     if out is None and resume:
         raise UserError("--resume needs --out RUN_DIR: the run directory whose last.pt to continue")
@@ -30,7 +30,7 @@ def train(config: Path = typer.Argument(..., help="YAML config (see configs/)"),
                                                      "name (default: loss.weights)"),
           resume: bool = typer.Option(False, "--resume", help="continue from RUN_DIR/last.pt (needs --out)")) -> None:
     """Train the derived network from scratch with the searched loss (torchrun for multi-GPU)."""
-    from hadamard_restore.pipeline.train import train as train_fn
+    from hadamard_restore.training.train import train as train_fn
 
     cfg = config_or_fail(config, set_)
 
@@ -53,7 +53,7 @@ def evaluate(checkpoint: Path = typer.Argument(..., help="model.pt (or last.pt)"
                                                 "<checkpoint folder>/eval)"),
              set_: Optional[list[str]] = SetOption) -> None:
     """Full-resolution PSNR / SSIM / LPIPS per image and mean, written to metrics.json."""
-    from hadamard_restore.pipeline.evaluate import evaluate as evaluate_fn
+    from hadamard_restore.evaluation.evaluate import evaluate as evaluate_fn
 
     cfg = config_or_fail(None, set_)
     result = guarded(lambda: evaluate_fn(checkpoint, data, layout, split, out, cfg.eval, cfg.device))
@@ -69,7 +69,7 @@ def evaluate(checkpoint: Path = typer.Argument(..., help="model.pt (or last.pt)"
 def run(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOption,
         out: Optional[Path] = OutOption) -> None:
     """The whole method: classifier, loss search, architecture search, training, evaluation."""
-    from hadamard_restore.pipeline.run import run as run_fn
+    from hadamard_restore.workflows.run import run as run_fn
 
     cfg = config_or_fail(config, set_)
     report = guarded(lambda: run_fn(cfg, out))
@@ -80,7 +80,7 @@ def run(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOptio
 @app.command("demo")
 def demo(out: Optional[Path] = OutOption, set_: Optional[list[str]] = SetOption) -> None:
     """Run the whole method on built-in synthetic low-light data (CPU, under 10 minutes)."""
-    from hadamard_restore.pipeline.demo import demo as demo_fn
+    from hadamard_restore.workflows.demo import demo as demo_fn
 
     report = guarded(lambda: demo_fn(out, set_))
     if report:

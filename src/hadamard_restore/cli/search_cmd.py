@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from hadamard_restore.cli.app import OutOption, SetOption, app, config_or_fail, guarded, not_built
+from hadamard_restore.cli.app import OutOption, SetOption, app, config_or_fail, guarded
+
+if TYPE_CHECKING:
+    from hadamard_restore.config import RunConfig
+    from hadamard_restore.runtime import Dist
 
 
 @app.command("classifier")
@@ -17,10 +22,11 @@ def classifier(config: Path = typer.Argument(..., help="task YAML"),
     cfg = config_or_fail(config, set_)
 
     def run() -> Path:
-        from hadamard_restore.artifacts import new_run_dir
-        from hadamard_restore.losses.classifier_train import train_classifier
+        from hadamard_restore.classifier import provide_classifier
+        from hadamard_restore.jobs import classifier_job
+        from hadamard_restore.runtime.rundir import new_run_dir
 
-        return train_classifier(cfg, new_run_dir(cfg, out, stage="classifier"))
+        return provide_classifier(classifier_job(cfg), new_run_dir(cfg, out, stage="classifier"))
 
     path = guarded(run)
     typer.echo(str(path))
@@ -30,16 +36,52 @@ ResumeOption = typer.Option(False, "--resume", help="continue from the last chec
                             "(--out, else the newest <out_dir>/<name>-<command>-* run); finished stages are skipped")
 
 
+def prepare_run_dir(cfg: RunConfig, out: Path | None, stage: str, resume: bool, dist_ctx: Dist) -> Path:
+    """The run directory: ``out``, or a new ``<out_dir>/<name>-<stage>-<UTC time>``.
+
+    With ``resume`` and no ``out``, the newest existing ``<name>-<stage>-*`` directory is used.
+    Rank 0 decides and every rank receives its choice; only rank 0 writes ``config.yaml``.
+    """
+    from hadamard_restore.artifacts import atomic_write_text
+    from hadamard_restore.config import dump_config
+    from hadamard_restore.errors import CheckpointError
+    from hadamard_restore.search import ddp
+
+    choice: str | None = None
+    if dist_ctx.is_main:
+        if out is None and resume:
+            found = sorted(Path(cfg.out_dir).glob(f"{cfg.name}-{stage}-*"))
+            choice = str(found[-1]) if found else (
+                f"ERROR:--resume found no earlier run {cfg.out_dir}/{cfg.name}-{stage}-*; "
+                "pass --out RUN_DIR or start without --resume")
+        elif out is None:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+            choice = str(Path(cfg.out_dir) / f"{cfg.name}-{stage}-{stamp}")
+        else:
+            choice = str(out)
+    chosen = ddp.gather_objects(choice, dist_ctx)[0]
+    if chosen.startswith("ERROR:"):
+        raise CheckpointError(chosen[len("ERROR:"):])
+    run_dir = Path(chosen)
+    if dist_ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
+    ddp.barrier(dist_ctx)
+    return run_dir
+
+
 def _run_stage(config: Path, set_, out, resume: bool, stage: str, call) -> None:
     """Load the config, set up the process and the run directory, make one library call."""
-    from hadamard_restore.search.build import prepare_run_dir, setup
+    from hadamard_restore.jobs import search_job
+    from hadamard_restore.search.build import setup
 
     cfg = config_or_fail(config, set_)
 
     def go():
-        env = setup(cfg)
+        job = search_job(cfg)
+        env = setup(job.device, job.seed)
         run_dir = prepare_run_dir(cfg, out, stage, resume, env[1])
-        result = call(cfg, run_dir, env)
+        result = call(job, run_dir, env)
         if env[1].is_main:
             typer.echo(f"{stage}: {result}")
 
@@ -53,7 +95,7 @@ def search_loss(config: Path = typer.Argument(...), set_: Optional[list[str]] = 
     from hadamard_restore.search.loss_stage import search_loss as run
 
     _run_stage(config, set_, out, resume, "search-loss",
-               lambda cfg, run_dir, env: run(cfg, run_dir, resume=resume, env=env))
+               lambda job, run_dir, env: run(job, run_dir, resume=resume, env=env))
 
 
 @app.command("search-arch")
@@ -66,14 +108,14 @@ def search_arch(config: Path = typer.Argument(...), set_: Optional[list[str]] = 
     from hadamard_restore.search.arch_stage import search_arch as run
 
     _run_stage(config, set_, out, resume, "search-arch",
-               lambda cfg, run_dir, env: run(cfg, run_dir, loss_weights, resume=resume, env=env))
+               lambda job, run_dir, env: run(job, run_dir, loss_weights, resume=resume, env=env))
 
 
 @app.command("search")
 def search(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOption,
            out: Optional[Path] = OutOption, resume: bool = ResumeOption) -> None:
     """Stage 1 then stage 2, alternated t times (or the joint mode)."""
-    from hadamard_restore.search.schedule import search as run
+    from hadamard_restore.search.hierarchy import search as run
 
     _run_stage(config, set_, out, resume, "search",
-               lambda cfg, run_dir, env: run(cfg, run_dir, resume=resume, env=env))
+               lambda job, run_dir, env: run(job, run_dir, resume=resume, env=env))

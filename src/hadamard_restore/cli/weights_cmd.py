@@ -20,7 +20,7 @@ def install(
     force: bool = typer.Option(False, "--force", help="reinstall weights already present"),
 ) -> None:
     """Provision ImageNet VGG16/AlexNet convolution weights and LPIPS v0.1 heads."""
-    from hadamard_restore import weights
+    from hadamard_restore.pretrained import weights
 
     start = time.perf_counter()
     guarded(lambda: weights.install(allow_download=not no_download, timeout=timeout,
@@ -31,7 +31,7 @@ def install(
 @weights_app.command("status")
 def status() -> None:
     """Say which weights are present and where."""
-    from hadamard_restore import weights
+    from hadamard_restore.pretrained import weights
 
     root = weights.cache_dir()
     manifest = weights.read_manifest()

@@ -1,7 +1,7 @@
 """Image files in and out: ``(3, H, W)`` float32 RGB tensors in ``[0, 1]``.
 
-Reading (Pillow, plus :mod:`.png16` for 16-bit colour PNGs and ``tifffile`` for 16-bit colour
-TIFFs, both of which Pillow truncates to 8 bits):
+Reading (Pillow, plus OpenCV through :mod:`.codec16` for 16-bit colour PNGs and TIFFs, which
+Pillow truncates to 8 bits):
 
 - 8-bit images are divided by 255, 16-bit images (PNG, TIFF) by 65535.
 - Greyscale is repeated to three channels; palette images are expanded.
@@ -26,7 +26,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from hadamard_restore.artifacts import atomic_write_bytes
-from hadamard_restore.data.png16 import decode_png16, encode_png16, png_bit_depth
+from hadamard_restore.data.codec16 import decode16, encode_png16, png_bit_depth
 from hadamard_restore.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -134,20 +134,6 @@ def _is_16bit_colour_tiff(im: Image.Image) -> bool:
     return im.mode in ("RGB", "RGBA") and "16" in rawmode
 
 
-def _decode_tiff16(data: bytes) -> np.ndarray:
-    """First page of a 16-bit colour TIFF as ``uint16 (H, W, C)`` through ``tifffile``."""
-    try:
-        import tifffile
-    except ImportError:  # pragma: no cover - tifffile comes with scikit-image
-        raise ValueError("16-bit colour TIFFs need the tifffile package (pip install tifffile)") from None
-    array = np.asarray(tifffile.imread(io.BytesIO(data), key=0))
-    if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (3, 4):
-        array = np.moveaxis(array, 0, 2)  # planar configuration
-    if array.dtype != np.uint16 or array.ndim != 3:
-        raise ValueError(f"unexpected TIFF data {array.dtype} {array.shape}")
-    return array
-
-
 def read_image_array(path: str | Path) -> np.ndarray:
     """Read an image as an upright ``uint8`` or ``uint16`` array ``(H, W, 3)`` (no scaling).
 
@@ -164,10 +150,9 @@ def read_image_array(path: str | Path) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as im:
             orientation = _orientation(im)  # header only, before any decode error could be hidden
-            if png_bit_depth(data) == 16 and im.mode not in ("I", "I;16", "I;16B"):
-                array = _channels_to_rgb(decode_png16(data), path)
-            elif im.format == "TIFF" and _is_16bit_colour_tiff(im):
-                array = _channels_to_rgb(_decode_tiff16(data), path)
+            sixteen_bit_png = png_bit_depth(data) == 16 and im.mode not in ("I", "I;16", "I;16B")
+            if sixteen_bit_png or (im.format == "TIFF" and _is_16bit_colour_tiff(im)):
+                array = _channels_to_rgb(decode16(data), path)
             else:
                 im.load()
                 array = _pil_to_array(im, path)

@@ -25,7 +25,6 @@ Names are POSIX paths relative to the dataset root.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -33,21 +32,12 @@ from pathlib import Path
 
 import torch
 
-from hadamard_restore.artifacts import read_json, write_json
+from hadamard_restore.artifacts import read_json, sha256_file, write_json
 from hadamard_restore.data.layouts import SHOW, Pair
 from hadamard_restore.errors import DataError
 
 FORMAT = "hadamard-restore-split/1"
 GROUP_KEYS = ("auto", "reference_hash", "scene", "stem", "none")
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""The loss search space (method.md 3) and the clear-vs-degraded classifier (method.md 4).
+"""The loss search space (method.md 3).
 
 - :mod:`.functional`: the eight losses as pure functions in the authors' scales.
 - :mod:`.modules`: thin ``nn.Module`` wrappers; :mod:`.vgg`: VGG taps and the searched-layer loss.
 - :mod:`.mix`: :class:`LossMix` (``beta`` and VGG logits as parameters).
 - :mod:`.loss_weights`: ``loss_weights.json`` and the bundled published weights.
-- :mod:`.classifier`: the ResNet judge and ``clear_loss`` (imported on demand).
+
+The clear-vs-degraded classifier that judges the loss search lives in :mod:`hadamard_restore.classifier`.
 """
 
 from hadamard_restore.losses.functional import (

@@ -18,6 +18,7 @@ tree (built lazily on first use, moved to the input's device and dtype), so chec
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Mapping, Sequence
 
 import torch
@@ -119,6 +120,10 @@ class LossMix(nn.Module):
             vgg_backbone=self.backbone, vgg_softmax=self.vgg_softmax(),
             lpips_net=self.lpips_net, lpips_normalize=self.lpips_normalize, name=name, **provenance)
 
+    def searched_weights(self, name: str | None = None, **provenance) -> LossWeights:
+        """A loss search's result: :meth:`to_weights` with each VGG group's argmax as the chosen layer."""
+        return replace(self.to_weights(name, **provenance), vgg_layers=self.selected_layers())
+
     def to_dict(self) -> dict:
         """The ``loss_weights.json`` content of the current state."""
         return self.to_weights().to_dict()
@@ -181,7 +186,7 @@ class LossMix(nn.Module):
 
     def _lpips(self, like: Tensor) -> nn.Module:
         if "lpips" not in self._backbones:
-            from hadamard_restore import weights
+            from hadamard_restore.pretrained import weights
 
             self._backbones["lpips"] = weights.lpips_model(self.lpips_net)
         return self._on("lpips", self._backbones["lpips"], like)

@@ -72,7 +72,7 @@ class LPIPSLoss(nn.Module):
     def __init__(self, model: nn.Module | None = None, net: str = "alex", normalize: bool = False):
         super().__init__()
         if model is None:
-            from hadamard_restore import weights
+            from hadamard_restore.pretrained import weights
 
             model = weights.lpips_model(net)
         self.model = model

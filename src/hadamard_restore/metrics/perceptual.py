@@ -14,7 +14,7 @@ def _model(net: str, device: torch.device) -> nn.Module:
     """One frozen ``lpips.LPIPS`` per (net, device), built from the weights cache."""
     key = (net, str(device))
     if key not in _MODELS:
-        from hadamard_restore import weights
+        from hadamard_restore.pretrained import weights
 
         _MODELS[key] = weights.lpips_model(net).to(device)
     return _MODELS[key]

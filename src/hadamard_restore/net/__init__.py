@@ -13,7 +13,7 @@
 
 from hadamard_restore.net.build import build_network, build_supernet
 from hadamard_restore.net.genotype import Genotype, bundled_genotypes, derive_genotype, load_genotype
-from hadamard_restore.net.info import describe, net_info
+from hadamard_restore.net.info import net_info, network_report
 from hadamard_restore.net.network import HadamardNet, copy_supernet_weights
 from hadamard_restore.net.primitives import FCM_PRIMITIVES, HNU_PRIMITIVES, layer_labels
 from hadamard_restore.net.supernet import SuperNet
@@ -21,4 +21,4 @@ from hadamard_restore.net.unet import UNet
 
 __all__ = ["FCM_PRIMITIVES", "HNU_PRIMITIVES", "Genotype", "HadamardNet", "SuperNet", "UNet",
            "build_network", "build_supernet", "bundled_genotypes", "copy_supernet_weights", "derive_genotype",
-           "describe", "layer_labels", "load_genotype", "net_info"]
+           "layer_labels", "load_genotype", "net_info", "network_report"]

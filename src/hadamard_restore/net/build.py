@@ -19,12 +19,12 @@ def build_supernet(cfg: NetConfig, norm: Norm | None = None, generator: torch.Ge
     return SuperNet(cfg.channels, cfg.num_hnu, norm or cfg.norm, generator)
 
 
-def build_network(genotype: Genotype | str | Path | None, cfg: NetConfig,
-                  generator: torch.Generator | None = None) -> HadamardNet:
-    """The derived network of ``genotype`` (None: ``cfg.genotype``) at ``cfg.channels`` wide.
+def build_network(genotype: Genotype | str | Path | None, cfg: NetConfig, seed: int) -> HadamardNet:
+    """The derived network of ``genotype`` (None: ``cfg.genotype``), initialised from ``seed``.
 
-    The depth comes from the genotype (its ``num_hnu``), not from ``cfg.num_hnu``, which sizes
-    the supernet only; so a bundled 7-HNU genotype can be trained under a small demo config.
+    Width and norm come from ``cfg``; the genotype must have ``cfg.num_hnu`` HNUs (a
+    mismatch is a GenotypeError). The one builder of a fresh HadamardNet from a config; a
+    saved one is rebuilt from its file by :func:`hadamard_restore.net.model_file.load_model`.
     """
-    return HadamardNet(load_genotype(cfg.genotype if genotype is None else genotype), cfg.channels,
-                       norm=cfg.norm, generator=generator)
+    return HadamardNet(load_genotype(cfg.genotype if genotype is None else genotype), channels=cfg.channels,
+                       num_hnu=cfg.num_hnu, norm=cfg.norm, generator=torch.Generator().manual_seed(seed))

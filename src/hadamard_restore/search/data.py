@@ -1,13 +1,13 @@
 """Search-train / search-validation data (method.md 5.3 and 8.15).
 
-The task's training pairs (``task_data.load_pairs(cfg)[0]``; the held-out validation pairs are
+The task's training pairs (the first half of ``job.pairs``; the held-out validation pairs are
 never searched on) are split by whole groups with the data layer's grouping rule
-(``cfg.data.group_key``, e.g. LOL's repeated references stay on one side): a share
-``cfg.search.train_portion`` (0.5, the DARTS convention) becomes search-train and the rest
-search-validation. Both are sampled as random ``cfg.search.crop`` crops with flips, batches of
-``cfg.search.batch_size``.
+(``job.group_key``, e.g. LOL's repeated references stay on one side): a share
+``search.train_portion`` (0.5, the DARTS convention) becomes search-train and the rest
+search-validation. Both are sampled as random ``search.crop`` crops with flips, batches of
+``search.batch_size``.
 
-Every rank draws from its own two generators (train, validation) derived from ``cfg.seed``,
+Every rank draws from its own two generators (train, validation) derived from the seed,
 the stage and the rank, so ranks see different samples (a random shard each step) and a
 resumed run continues the same streams.
 """
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from hadamard_restore.config import RunConfig
 from hadamard_restore.errors import DataError
+from hadamard_restore.jobs import SearchJob
 from hadamard_restore.runtime import Dist
 from hadamard_restore.search import ddp
 
@@ -49,7 +49,7 @@ class SearchData:
         return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
 
-def search_split(cfg: RunConfig, run_dir: Path | None = None) -> tuple[list, list]:
+def search_split(job: SearchJob, run_dir: Path | None = None) -> tuple[list, list]:
     """``(search_train_pairs, search_val_pairs)`` from the task's training pairs.
 
     With ``run_dir``, the task split (``split.json``) and the search split
@@ -59,27 +59,26 @@ def search_split(cfg: RunConfig, run_dir: Path | None = None) -> tuple[list, lis
         DataError: fewer than two training pairs, or a split that leaves one side empty.
     """
     from hadamard_restore.data.split import make_split
-    from hadamard_restore.data.task_data import load_pairs
 
-    pool, _ = load_pairs(cfg, run_dir)
+    pool, _ = job.pairs(run_dir)
     if len(pool) < 2:
         raise DataError(f"the search needs at least 2 training pairs, the task has {len(pool)}; "
                         "add data or lower data.val_ratio")
-    split = make_split(list(pool), val_ratio=1.0 - cfg.search.train_portion, seed=cfg.seed,
-                       group_key=cfg.data.group_key)
+    portion = job.search.train_portion
+    split = make_split(list(pool), val_ratio=1.0 - portion, seed=job.seed, group_key=job.group_key)
     if run_dir is not None:
         split.save(Path(run_dir) / "search_split.json")
     train, val = split.pairs(split.root)
     if not train or not val:
-        raise DataError(f"search.train_portion={cfg.search.train_portion} left "
+        raise DataError(f"search.train_portion={portion} left "
                         f"{len(train)} search-train and {len(val)} search-validation pairs; "
                         "use a value nearer 0.5 or more pairs")
     return train, val
 
 
-def search_data(cfg: RunConfig, device: torch.device, run_dir: Path | None = None,
+def search_data(job: SearchJob, device: torch.device, run_dir: Path | None = None,
                 dist_ctx: Dist = Dist()) -> SearchData:
-    """Build the two samplers for ``cfg`` (crops of ``cfg.search.crop``, flips on).
+    """Build the two samplers of a job (crops of ``search.crop``, flips on).
 
     Rank 0 goes first (it may generate demo data and write the split files); the others wait
     for it and then read the same files.
@@ -88,15 +87,15 @@ def search_data(cfg: RunConfig, device: torch.device, run_dir: Path | None = Non
 
     if not dist_ctx.is_main:
         ddp.barrier(dist_ctx)
-    train, val = search_split(cfg, run_dir)
+    train, val = search_split(job, run_dir)
     if dist_ctx.is_main:
         ddp.barrier(dist_ctx)
-    crop = cfg.search.crop
+    crop = job.search.crop
     return SearchData(PairedImages(train, crop=crop, flip=True), PairedImages(val, crop=crop, flip=True),
-                      cfg.search.batch_size, device)
+                      job.search.batch_size, device)
 
 
-def rank_generators(seed: int, stage: str, rank: int, round_: int = 1) -> dict[str, torch.Generator]:
+def rank_generators(seed: int, stage: str, rank: int, round_index: int = 1) -> dict[str, torch.Generator]:
     """This rank's ``{"train", "val"}`` generators, distinct per seed, stage, round and rank."""
-    base = (seed * 1_000_003 + _STAGE_CODES.get(stage, 9) * 10_007 + round_ * 101 + rank * 2) % (2**62)
+    base = (seed * 1_000_003 + _STAGE_CODES.get(stage, 9) * 10_007 + round_index * 101 + rank * 2) % (2**62)
     return {"train": torch.Generator().manual_seed(base), "val": torch.Generator().manual_seed(base + 1)}

@@ -14,71 +14,53 @@ Outputs in ``run_dir``: ``loss_weights.json``, ``genotype.json``, ``alpha.pt``,
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
 
-from hadamard_restore.artifacts import atomic_torch_save
-from hadamard_restore.config import RunConfig
+from hadamard_restore.jobs import SearchJob
 from hadamard_restore.runtime import Dist
-from hadamard_restore.search import ddp
-from hadamard_restore.search.arch_stage import plot_genotype_alpha
-from hadamard_restore.search.build import alpha_state, describe_alpha, forward, log, setup, supernet
-from hadamard_restore.search.classifier import classifier_for, record_and_warn
-from hadamard_restore.search.data import rank_generators, search_data
-from hadamard_restore.search.hypergrad import check_mode
-from hadamard_restore.search.loop import Problem, run_bilevel
-from hadamard_restore.search.loss_stage import describe_mix, search_mix
-from hadamard_restore.search.summary import finish_stage
+from hadamard_restore.search.build import alpha_scalars, judge_objective, mix_objective, supernet
+from hadamard_restore.search.data import rank_generators
+from hadamard_restore.search.loop import Problem
+from hadamard_restore.search.loss_stage import mix_scalars, search_mix
+from hadamard_restore.search.outputs import write_searched_arch, write_searched_loss
+from hadamard_restore.search.stage import StageContext, StageSpec, run_stage
 
 
-def search_joint(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, stop_after: int | None = None,
-                 env: tuple[torch.device, Dist] | None = None) -> dict[str, Path] | None:
-    """Run the joint search for ``cfg.search.loss_steps`` steps; returns both artifact paths."""
-    check_mode(cfg.search.hessian, "joint")
-    run_dir = Path(run_dir)
-    device, dist_ctx = env if env is not None else setup(cfg)
-    clf = classifier_for(cfg, run_dir, device, dist_ctx)
-    clf_rec = record_and_warn(clf.checkpoint_path, cfg.search.crop) if dist_ctx.is_main else None
-    data = search_data(cfg, device, run_dir, dist_ctx)
-    model = supernet(cfg, "instance", device)
+def joint_problem(job: SearchJob, classifier: torch.nn.Module, sample, device: torch.device, rank: int = 0):
+    """The joint :class:`Problem`, its supernet and its loss mix (see the module docstring)."""
+    model = supernet(job.net, job.seed, "instance", device)
     model.freeze_arch(False)
-    mix = search_mix(cfg, device)
-
-    def train_loss(params, batch):
-        return mix(forward(model, params, batch[0]), batch[1])
-
-    def upper_loss(params, batch):
-        from hadamard_restore.losses.classifier import clear_loss
-
-        return clear_loss(clf, forward(model, params, batch[0]))
-
+    mix = search_mix(job.loss, job.seed, device)
     problem = Problem("joint", model, dict(model.named_weights()), model.arch_parameters() + mix.upper_parameters(),
-                      train_loss, upper_loss, data.sample, rank_generators(cfg.seed, "joint", dist_ctx.rank),
-                      project=mix.project_, describe=lambda: {**describe_mix(mix), **describe_alpha(model)})
-    t0 = time.perf_counter()
-    steps = cfg.search.loss_steps
-    history = run_bilevel(problem, cfg.search, steps, run_dir, dist_ctx, resume, stop_after)
-    if len(history) < steps:
-        return None
-    out = {"loss_weights": run_dir / "loss_weights.json", "genotype": run_dir / "genotype.json"}
-    if dist_ctx.is_main:
-        from hadamard_restore.losses.loss_weights import LOSS_NAMES
-        from hadamard_restore.search.plots import plot_beta_history, plot_beta_softmax
+                      mix_objective(model, mix), judge_objective(model, classifier), sample,
+                      rank_generators(job.seed, "joint", rank), project=mix.project_,
+                      scalars=lambda: {**mix_scalars(mix), **alpha_scalars(model)})
+    return problem, model, mix
 
-        lw = mix.to_weights(name=f"joint-{cfg.name}", source=f"hadamard-restore search, joint mode ({run_dir})",
-                            notes="Ours_a: alpha and beta searched together against the classifier")
-        lw.vgg_layers = mix.selected_layers()
-        lw.extra["classifier"] = clf_rec
-        lw.save(out["loss_weights"])
-        model.genotype(name=f"joint-{cfg.name}").save(out["genotype"])
-        atomic_torch_save(alpha_state(model), run_dir / "alpha.pt")
-        plot_beta_history(history, LOSS_NAMES, run_dir / "beta_over_steps.png")
-        plot_beta_softmax(mix.beta.detach().cpu().tolist(), LOSS_NAMES, run_dir / "beta_softmax.png")
-        plot_genotype_alpha(model, run_dir / "alpha_probabilities.png")
-        finish_stage(run_dir / "search_joint.json", "joint", cfg, history, time.perf_counter() - t0, dist_ctx,
-                     {"beta": lw.weights, "vgg_layers": lw.vgg_layers, "classifier": clf_rec})
-        log.info("joint search done: %s", run_dir)
-    ddp.barrier(dist_ctx)
-    return out
+
+def search_joint(job: SearchJob, run_dir: str | Path, *, classifier: Path | None = None, resume: bool = False,
+                 stop_after: int | None = None,
+                 env: tuple[torch.device, Dist] | None = None) -> dict[str, Path] | None:
+    """Run the joint search for ``search.loss_steps`` steps; returns both artifact paths.
+
+    Arguments as for :func:`~hadamard_restore.search.loss_stage.search_loss`; None when stopped early.
+    """
+    run_dir = Path(run_dir)
+
+    def build(ctx: StageContext):
+        problem, model, mix = joint_problem(job, ctx.judge.model, ctx.sample, ctx.device, ctx.dist.rank)
+        provenance = {"name": f"joint-{job.name}", "source": f"hadamard-restore search, joint mode ({run_dir})",
+                      "notes": "Ours_a: alpha and beta searched together against the classifier"}
+
+        def write(history: list[dict]) -> dict:
+            results = write_searched_loss(mix, history, run_dir, ctx.judge.record, provenance)
+            write_searched_arch(model, run_dir, provenance["name"])
+            return results
+
+        return problem, write
+
+    done = run_stage(StageSpec("joint", job.search.loss_steps, True, build), job, run_dir,
+                     classifier=classifier, resume=resume, stop_after=stop_after, env=env)
+    return {"loss_weights": run_dir / "loss_weights.json", "genotype": run_dir / "genotype.json"} if done else None

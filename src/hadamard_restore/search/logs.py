@@ -2,7 +2,7 @@
 
 Every scalar of a step record (each loss term, the train and upper losses, the hypergradient
 diagnostics, every β, every VGG-logit softmax, every α row's entropy and top probability) goes
-to TensorBoard under ``<run_dir>/tb`` with the step as x-axis. On resume the writer purges
+to TensorBoard under ``<run_dir>/tensorboard`` with the step as x-axis. On resume the writer purges
 events after the resumed step, so curves do not double back.
 """
 
@@ -12,6 +12,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from hadamard_restore.runtime.log import tensorboard_writer
+
 _BAR_KEYS = ("loss/train", "loss/upper", "hyper/grad_norm")
 
 
@@ -19,7 +21,7 @@ class StepLogger:
     """Progress bar + TensorBoard writer; a silent no-op when ``enabled`` is False.
 
     Args:
-        run_dir: the stage directory (TensorBoard events go to ``run_dir/tb``).
+        run_dir: the stage directory (TensorBoard events go to ``run_dir/tensorboard``).
         stage: shown in the bar's description.
         total: number of steps of the stage.
         initial: steps already done (after a resume).
@@ -32,9 +34,7 @@ class StepLogger:
         self.bar = None
         if not enabled:
             return
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.writer = SummaryWriter(str(Path(run_dir) / "tb"), purge_step=initial + 1 if initial else None)
+        self.writer = tensorboard_writer(run_dir, initial)
         self.bar = tqdm(total=total, initial=initial, desc=f"search {stage}", dynamic_ncols=True,
                         mininterval=1.0)
 
@@ -43,7 +43,7 @@ class StepLogger:
             return
         step = int(record["step"])
         for key, value in record.items():
-            if key != "step" and isinstance(value, (int, float)):
+            if key != "step" and isinstance(value, (int, float)) and self.writer is not None:
                 self.writer.add_scalar(key, value, step)
         self.bar.set_postfix({k.split("/")[-1]: f"{record[k]:.4g}" for k in _BAR_KEYS if k in record},
                              refresh=False)

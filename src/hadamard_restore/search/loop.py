@@ -27,7 +27,8 @@ from hadamard_restore.config import SearchConfig
 from hadamard_restore.runtime import Dist, all_reduce_grads, get_logger
 from hadamard_restore.search import ddp
 from hadamard_restore.search.hypergrad import momentum_buffers, unrolled_hypergradient
-from hadamard_restore.search.state import SearchState, copy_into, load_state, rng_state, save_state, set_rng_state
+from hadamard_restore.runtime.rng import capture_rng as rng_state, restore_rng as set_rng_state
+from hadamard_restore.search.state import SearchState, copy_into, load_state, save_state
 
 Batch = tuple[Tensor, Tensor]
 log = get_logger("hadamard_restore.search")
@@ -47,7 +48,7 @@ class Problem:
         sample: ``(which, generator) -> batch`` with ``which`` in {"train", "val"}.
         generators: this rank's named generators (all sampling draws from these).
         project: applied to the upper variables after each Adam step (e.g. β ≥ 0).
-        describe: extra scalars to log each step (β values, α entropies, ...).
+        scalars: extra scalars to log each step (β values, α entropies, ...).
     """
 
     stage: str
@@ -59,7 +60,7 @@ class Problem:
     sample: Callable[[str, torch.Generator], Batch]
     generators: dict[str, torch.Generator]
     project: Callable[[], None] = lambda: None
-    describe: Callable[[], dict[str, float]] = lambda: {}
+    scalars: Callable[[], dict[str, float]] = lambda: {}
 
 
 def make_optimizers(problem: Problem, cfg: SearchConfig) -> tuple[torch.optim.SGD, torch.optim.Adam]:
@@ -77,7 +78,7 @@ def bilevel_step(problem: Problem, w_opt: torch.optim.Optimizer, up_opt: torch.o
     val_batch = problem.sample("val", problem.generators["val"])
     lr = w_opt.param_groups[0]["lr"]
 
-    hg = unrolled_hypergradient(
+    hypergrad = unrolled_hypergradient(
         problem.weights, problem.upper,
         lambda p: problem.train_loss(p, train_batch)[0],
         lambda p: problem.upper_loss(p, val_batch),
@@ -85,9 +86,9 @@ def bilevel_step(problem: Problem, w_opt: torch.optim.Optimizer, up_opt: torch.o
         weight_decay=cfg.virtual_weight_decay, mode=cfg.hessian,
         reduce=(lambda ts: ddp.average_(ts, dist_ctx)) if dist_ctx.enabled else None)
     up_opt.zero_grad(set_to_none=True)
-    for p, g in zip(problem.upper, hg.grads):
+    for p, g in zip(problem.upper, hypergrad.grads):
         p.grad = g.detach().to(p.dtype).clone()
-    hyper_norm = float(torch.sqrt(sum((g.double() ** 2).sum() for g in hg.grads)))
+    hyper_norm = float(torch.sqrt(sum((g.double() ** 2).sum() for g in hypergrad.grads)))
     up_opt.step()
     problem.project()
 
@@ -98,12 +99,12 @@ def bilevel_step(problem: Problem, w_opt: torch.optim.Optimizer, up_opt: torch.o
     grad_norm = float(torch.nn.utils.clip_grad_norm_(list(problem.weights.values()), cfg.grad_clip))
     w_opt.step()
 
-    record = {"loss/train": float(total.detach()), "loss/upper": hg.upper_loss,
-              "hyper/grad_norm": hyper_norm, "hyper/epsilon": hg.epsilon,
-              "hyper/v_norm": hg.v_norm, "hyper/virtual_step_norm": hg.step_norm,
+    record = {"loss/train": float(total.detach()), "loss/upper": hypergrad.upper_loss,
+              "hyper/grad_norm": hyper_norm, "hyper/epsilon": hypergrad.epsilon,
+              "hyper/v_norm": hypergrad.v_norm, "hyper/virtual_step_norm": hypergrad.step_norm,
               "weights/grad_norm": grad_norm}
     record.update({f"terms/{k}": float(v.detach()) for k, v in terms.items()})
-    record.update(problem.describe())
+    record.update(problem.scalars())
     return record
 
 
@@ -140,7 +141,7 @@ def run_bilevel(problem: Problem, cfg: SearchConfig, steps: int, run_dir: Path, 
         problem: the stage's :class:`Problem`.
         cfg: the ``search`` config section (learning rates, momentum, clip, hessian, intervals).
         steps: total steps of this stage.
-        run_dir: the stage's directory (``checkpoint.pt`` and ``tb/`` go there).
+        run_dir: the stage's directory (``checkpoint.pt`` and ``tensorboard/`` go there).
         dist_ctx: the distributed context (rank 0 writes files).
         resume: continue from ``run_dir/checkpoint.pt`` when it exists.
         stop_after: stop (as if killed) once this many steps are done, after checkpointing;

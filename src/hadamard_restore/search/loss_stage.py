@@ -14,38 +14,36 @@
 
 Outputs in ``run_dir``: ``loss_weights.json`` (raw β, argmax VGG layers, the softmax per group,
 TV/Laplacian as searched), ``search_loss.json`` (summary, time per step), the plots
-``beta_over_steps.png`` and ``beta_softmax.png``, ``checkpoint.pt`` and ``tb/``.
+``beta_over_steps.png`` and ``beta_softmax.png``, ``checkpoint.pt`` and ``tensorboard/``.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Mapping
 
 import torch
 from torch import Tensor
 
-from hadamard_restore.config import RunConfig
+from hadamard_restore.config import LossConfig
+from hadamard_restore.jobs import SearchJob
 from hadamard_restore.runtime import Dist
-from hadamard_restore.search import ddp
-from hadamard_restore.search.build import forward, log, loss_model, setup
-from hadamard_restore.search.classifier import classifier_for, record_and_warn
-from hadamard_restore.search.data import rank_generators, search_data
-from hadamard_restore.search.hypergrad import check_mode
-from hadamard_restore.search.loop import Problem, run_bilevel
-from hadamard_restore.search.summary import finish_stage
+from hadamard_restore.search.build import judge_objective, loss_model, mix_objective
+from hadamard_restore.search.data import rank_generators
+from hadamard_restore.search.loop import Problem
+from hadamard_restore.search.outputs import write_searched_loss
+from hadamard_restore.search.stage import StageContext, StageSpec, run_stage
 
 
-def search_mix(cfg: RunConfig, device: torch.device, round_: int = 1):
+def search_mix(loss_cfg: LossConfig, seed: int, device: torch.device, round_index: int = 1):
     """The stage-1 loss mix: all β = 1.0, relaxed VGG logits 1e-3·N(0,1), TV and Lap active."""
     from hadamard_restore.losses.mix import LossMix
 
-    gen = torch.Generator().manual_seed(cfg.seed * 7919 + round_)
-    return LossMix(None, None, cfg.loss.vgg_backbone, lpips_net=cfg.loss.lpips_net, generator=gen).to(device)
+    init = torch.Generator().manual_seed(seed * 7919 + round_index)
+    return LossMix(None, None, loss_cfg.vgg_backbone, lpips_net=loss_cfg.lpips_net, generator=init).to(device)
 
 
-def describe_mix(mix) -> dict[str, float]:
+def mix_scalars(mix) -> dict[str, float]:
     """Every β and every VGG-candidate probability, as log scalars."""
     from hadamard_restore.losses.loss_weights import LOSS_NAMES
 
@@ -55,79 +53,55 @@ def describe_mix(mix) -> dict[str, float]:
     return out
 
 
-def loss_problem(cfg: RunConfig, clf: torch.nn.Module, sample, device: torch.device, rank: int = 0,
-                 alpha: Mapping[str, Tensor] | None = None, round_: int = 1):
+def loss_problem(job: SearchJob, classifier: torch.nn.Module, sample, device: torch.device, rank: int = 0,
+                 alpha: Mapping[str, Tensor] | None = None, round_index: int = 1):
     """The stage-1 :class:`Problem` and its loss mix (see the module docstring).
 
     Args:
-        clf: the frozen classifier (eval mode).
+        classifier: the frozen classifier (eval mode).
         sample: ``(which, generator) -> (degraded, reference)`` batches.
         rank: this process's rank (picks its data streams).
     """
-    model, weights = loss_model(cfg, device, alpha)
-    mix = search_mix(cfg, device, round_)
-
-    def train_loss(params, batch):
-        return mix(forward(model, params, batch[0]), batch[1])
-
-    def upper_loss(params, batch):
-        from hadamard_restore.losses.classifier import clear_loss
-
-        return clear_loss(clf, forward(model, params, batch[0]))
-
-    problem = Problem("loss", model, weights, mix.upper_parameters(), train_loss, upper_loss, sample,
-                      rank_generators(cfg.seed, "loss", rank, round_), project=mix.project_,
-                      describe=lambda: describe_mix(mix))
+    model, weights = loss_model(job, device, alpha)
+    mix = search_mix(job.loss, job.seed, device, round_index)
+    problem = Problem("loss", model, weights, mix.upper_parameters(), mix_objective(model, mix),
+                      judge_objective(model, classifier), sample,
+                      rank_generators(job.seed, "loss", rank, round_index), project=mix.project_,
+                      scalars=lambda: mix_scalars(mix))
     return problem, mix
 
 
-def search_loss(cfg: RunConfig, run_dir: str | Path, *, alpha: Mapping[str, Tensor] | None = None,
-                resume: bool = False, round_: int = 1, stop_after: int | None = None,
-                env: tuple[torch.device, Dist] | None = None) -> Path | None:
+def search_loss(job: SearchJob, run_dir: str | Path, *, classifier: Path | None = None,
+                alpha: Mapping[str, Tensor] | None = None, resume: bool = False, round_index: int = 1,
+                stop_after: int | None = None, env: tuple[torch.device, Dist] | None = None) -> Path | None:
     """Run stage 1 and write ``loss_weights.json`` into ``run_dir``.
 
     Args:
-        cfg: the run config (``search``, ``classifier``, ``net``, ``loss``, ``data`` sections).
+        job: the search settings and data.
         run_dir: the stage directory.
+        classifier: the judge's checkpoint; None provides one (trained into ``run_dir/classifier``).
         alpha: ``{group: logits}`` to freeze the supernet at (a previous round's α).
         resume: continue from ``run_dir/checkpoint.pt`` when present.
-        round_: the alternation round (seeds the data streams and the VGG-logit init).
+        round_index: the alternation round (seeds the data streams and the VGG-logit init).
         stop_after: stop after this many steps without writing results (tests of resume).
         env: ``(device, dist)`` when the caller has already set up the process.
 
     Returns:
         The path of ``loss_weights.json`` (None when stopped early).
     """
-    check_mode(cfg.search.hessian, "loss")
     run_dir = Path(run_dir)
-    device, dist_ctx = env if env is not None else setup(cfg)
-    clf = classifier_for(cfg, run_dir, device, dist_ctx)
-    clf_rec = record_and_warn(clf.checkpoint_path, cfg.search.crop) if dist_ctx.is_main else None
-    data = search_data(cfg, device, run_dir, dist_ctx)
-    problem, mix = loss_problem(cfg, clf, data.sample, device, dist_ctx.rank, alpha, round_)
-    t0 = time.perf_counter()
-    history = run_bilevel(problem, cfg.search, cfg.search.loss_steps, run_dir, dist_ctx, resume, stop_after)
-    if len(history) < cfg.search.loss_steps:
-        return None
-    out = run_dir / "loss_weights.json"
-    if dist_ctx.is_main:
-        from hadamard_restore.losses.loss_weights import LOSS_NAMES
-        from hadamard_restore.search.plots import plot_beta_history, plot_beta_softmax
 
-        lw = mix.to_weights(name=f"searched-{cfg.name}", source=f"hadamard-restore search-loss ({run_dir})",
-                            notes="raw searched beta; VGG layers = argmax per group; TV/Laplacian as searched")
-        lw.vgg_layers = mix.selected_layers()
-        lw.extra["classifier"] = clf_rec
-        lw.save(out)
-        if not lw.is_active():
-            log.warning("loss search collapsed: every beta was projected to 0 (%s); the next stage "
-                        "and training will refuse these weights", out)
-        plot_beta_history(history, LOSS_NAMES, run_dir / "beta_over_steps.png")
-        plot_beta_softmax(mix.beta.detach().cpu().tolist(), LOSS_NAMES, run_dir / "beta_softmax.png")
-        finish_stage(run_dir / "search_loss.json", "loss", cfg, history, time.perf_counter() - t0,
-                     dist_ctx, {"beta": lw.weights, "vgg_layers": lw.vgg_layers,
-                                "loss_model": cfg.search.loss_model, "round": round_,
-                                "classifier": clf_rec})
-        log.info("loss search done: %s", out)
-    ddp.barrier(dist_ctx)
-    return out
+    def build(ctx: StageContext):
+        problem, mix = loss_problem(job, ctx.judge.model, ctx.sample, ctx.device, ctx.dist.rank, alpha, round_index)
+        provenance = {"name": f"searched-{job.name}", "source": f"hadamard-restore search-loss ({run_dir})",
+                      "notes": "raw searched beta; VGG layers = argmax per group; TV/Laplacian as searched"}
+
+        def write(history: list[dict]) -> dict:
+            results = write_searched_loss(mix, history, run_dir, ctx.judge.record, provenance)
+            return {**results, "loss_model": job.search.loss_model, "round": round_index}
+
+        return problem, write
+
+    done = run_stage(StageSpec("loss", job.search.loss_steps, True, build), job, run_dir,
+                     classifier=classifier, resume=resume, stop_after=stop_after, env=env)
+    return run_dir / "loss_weights.json" if done else None

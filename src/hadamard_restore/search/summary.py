@@ -10,11 +10,11 @@ from typing import Any
 import torch
 
 from hadamard_restore.artifacts import write_json
-from hadamard_restore.config import RunConfig
+from hadamard_restore.config import SearchConfig
 from hadamard_restore.runtime import Dist
 
 
-def finish_stage(path: Path, stage: str, cfg: RunConfig, history: list[dict], seconds: float,
+def finish_stage(path: Path, stage: str, settings: SearchConfig, history: list[dict], seconds: float,
                  dist_ctx: Dist, results: dict[str, Any]) -> Path:
     """Write ``path`` with the stage's settings, timing and results.
 
@@ -27,9 +27,9 @@ def finish_stage(path: Path, stage: str, cfg: RunConfig, history: list[dict], se
     return write_json(path, {
         "stage": stage,
         "steps": len(history),
-        "hessian": cfg.search.hessian,
-        "crop": cfg.search.crop,
-        "batch_size_per_rank": cfg.search.batch_size,
+        "hessian": settings.hessian,
+        "crop": settings.crop,
+        "batch_size_per_rank": settings.batch_size,
         "world_size": dist_ctx.world_size,
         "seconds_per_step_median": median,
         "seconds_this_process": seconds,

@@ -1,0 +1,226 @@
+"""ONNX export with dynamic height and width, checked against PyTorch with onnxruntime.
+
+``export_onnx(checkpoint, onnx_path)`` loads a model file, exports the network with input
+``image`` ``(1, 3, H, W)`` and output ``restored`` ``(1, 3, H, W)`` where H and W are dynamic
+(any size, odd included: the reflection padding to a multiple of 4 and the crop back are
+computed from the input's shape inside the graph), runs the exported graph with
+onnxruntime (CPU) on a random image of odd size and on a real photo, and compares with
+the PyTorch output. The file is written (atomically) only when every max abs difference is
+at most ``tolerance``; otherwise :class:`ParityError` says by how much it failed.
+
+Exporter: ``exporter="dynamo"`` (``torch.onnx.export(..., dynamo=True)`` with
+``Dim.DYNAMIC`` height and width; the default and the recommended path in torch 2.x) or
+``"torchscript"`` (the legacy tracer with ``dynamic_axes``); ``"auto"`` tries dynamo and
+falls back to the tracer if it raises. Both export the reflection pad, the HNU division and
+the instance norm; the output is the raw network value (no clamp), as in PyTorch.
+
+The ONNX file carries ``metadata_props``: the genotype (JSON), the net settings and the
+exporter used, so a deployed file says what it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from hadamard_restore.artifacts import atomic_write_bytes
+from hadamard_restore.errors import HadamardRestoreError
+from hadamard_restore.runtime import get_logger
+
+Exporter = Literal["auto", "dynamo", "torchscript"]
+INPUT_NAME, OUTPUT_NAME = "image", "restored"
+RANDOM_SIZE = (131, 97)  # odd on both axes: exercises the pad-to-4 path at run time
+
+log = get_logger(__name__)
+
+
+class ParityError(HadamardRestoreError, RuntimeError):
+    """The exported graph disagrees with PyTorch by more than the tolerance."""
+
+
+@dataclass
+class ParityCheck:
+    """One comparison: the image's name, its ``(H, W)``, ``max |onnx - torch|`` and, for scale,
+    ``max |torch|`` (the raw output is not clamped)."""
+
+    name: str
+    size: tuple[int, int]
+    max_abs_diff: float
+    output_max_abs: float = float("nan")
+
+
+@dataclass
+class ExportReport:
+    """Where the file went, how it was made and the parity checks."""
+
+    path: Path
+    exporter: str
+    opset: int
+    tolerance: float
+    checks: list[ParityCheck] = field(default_factory=list)
+
+    @property
+    def max_abs_diff(self) -> float:
+        return max((c.max_abs_diff for c in self.checks), default=float("nan"))
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.max_abs_diff <= self.tolerance for c in self.checks)
+
+    def summary(self) -> str:
+        lines = [f"ONNX parity (onnxruntime CPU vs PyTorch, tolerance {self.tolerance:g}):"]
+        lines += [f"  {c.name} {c.size[0]}x{c.size[1]}: max abs diff {c.max_abs_diff:.3e} "
+                  f"(output max |y| {c.output_max_abs:.3g})" for c in self.checks]
+        lines.append(f"{'PASS' if self.ok else 'FAIL'}: {self.path} (exporter {self.exporter}, opset {self.opset})")
+        return "\n".join(lines)
+
+
+def _export_proto(model: nn.Module, example: torch.Tensor, opset: int, exporter: str):
+    """Export ``model`` and return ``(onnx.ModelProto, exporter used)``."""
+    import onnx
+
+    if exporter in ("auto", "dynamo"):
+        try:
+            from torch.export import Dim
+
+            # the dynamo exporter prints its progress to stdout; keep the CLI output clean
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
+                program = torch.onnx.export(
+                    model, (example,), dynamo=True, opset_version=opset, verbose=False,
+                    input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                    dynamic_shapes=({2: Dim.DYNAMIC, 3: Dim.DYNAMIC},))
+            return program.model_proto, "dynamo"
+        except Exception as exc:
+            if exporter == "dynamo":
+                raise
+            log.warning("dynamo exporter failed (%s: %s); falling back to the TorchScript tracer",
+                        type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "")
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = Path(tmp) / "model.onnx"
+        torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=min(opset, 17),
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                          dynamic_axes={INPUT_NAME: {2: "height", 3: "width"},
+                                        OUTPUT_NAME: {2: "height", 3: "width"}})
+        return onnx.load(str(path)), "torchscript"
+
+
+def parity_check(model: nn.Module, onnx_bytes: bytes, images: dict[str, torch.Tensor]) -> list[ParityCheck]:
+    """Run each image through PyTorch and onnxruntime (CPU) and compare the raw outputs.
+
+    Args:
+        model: the network (eval mode, CPU).
+        onnx_bytes: the serialised ONNX model.
+        images: name -> ``(3, H, W)`` or ``(1, 3, H, W)`` float32 in ``[0, 1]``.
+
+    Returns:
+        One :class:`ParityCheck` per image with ``max |onnx - torch|`` over all pixels.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, torch.get_num_threads())
+    session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+    checks = []
+    for name, img in images.items():
+        x = (img if img.dim() == 4 else img[None]).float().cpu().contiguous()
+        with torch.inference_mode():
+            ref = model(x).float().numpy()
+        got = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+        if got.shape != ref.shape:
+            diff = math.inf
+        else:
+            diff = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64))))
+        if not math.isfinite(diff):
+            diff = math.inf
+        checks.append(ParityCheck(name, (int(x.shape[-2]), int(x.shape[-1])), diff, float(np.abs(ref).max())))
+    return checks
+
+
+def default_check_images(real: Sequence[str | Path] = (), max_side: int | None = None,
+                         seed: int = 0) -> dict[str, torch.Tensor]:
+    """The images a parity check uses: one random image of odd size and real photos.
+
+    Args:
+        real: image files to check on; when empty, scikit-image's bundled ``astronaut``
+            photo (512x512), cropped to 511x509 so that both sides are odd.
+        max_side: shrink real photos (area resampling) so the longer side is at most this.
+        seed: seed of the random image (explicit generator).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    images = {"random": torch.rand(1, 3, *RANDOM_SIZE, generator=gen)}
+    if real:
+        from hadamard_restore.data.io import read_image
+
+        photos = {Path(p).name: read_image(p) for p in real}
+    else:
+        from skimage import data as skdata
+
+        photo = torch.from_numpy(skdata.astronaut().copy()).permute(2, 0, 1).float() / 255.0
+        photos = {"astronaut (scikit-image)": photo[:, :511, :509]}
+    for name, img in photos.items():
+        if max_side is not None and max(img.shape[-2:]) > max_side:
+            scale = max_side / max(img.shape[-2:])
+            size = [max(4, round(s * scale)) for s in img.shape[-2:]]
+            img = torch.nn.functional.interpolate(img[None], size=size, mode="area")[0]
+        images[name] = img
+    return images
+
+
+def export_onnx(checkpoint: str | Path | nn.Module, onnx_path: str | Path, opset: int = 18,
+                exporter: Exporter = "auto", check_images: Sequence[str | Path] = (),
+                check_max_side: int | None = None, tolerance: float = 1e-3) -> ExportReport:
+    """Export a model file to ONNX (dynamic H and W) and check it against PyTorch.
+
+    Args:
+        checkpoint: a model file (``model.pt``/``last.pt``) or a built network.
+        onnx_path: destination ``.onnx`` file (written atomically, only if parity passes).
+        opset: ONNX opset (18 by default; the TorchScript tracer uses at most 17).
+        exporter: ``auto``, ``dynamo`` or ``torchscript`` (see the module docstring).
+        check_images: real photos for the parity check (default: a bundled photo).
+        check_max_side: shrink the real photos to this longer side first (None: full size).
+        tolerance: largest allowed max abs difference.
+
+    Returns:
+        :class:`ExportReport` (``.summary()`` prints the differences).
+
+    Raises:
+        ParityError: some max abs difference exceeds ``tolerance`` (nothing is written).
+        CheckpointError: the model file is bad.
+    """
+    meta: dict = {}
+    if isinstance(checkpoint, nn.Module):
+        model = checkpoint
+    else:
+        from hadamard_restore.net.model_file import load_model
+
+        model, meta = load_model(checkpoint, "cpu")
+    model = model.cpu().eval()
+    example = torch.rand(1, 3, *RANDOM_SIZE, generator=torch.Generator().manual_seed(1))
+    proto, used = _export_proto(model, example, opset, exporter)
+    props = {"producer": "hadamard-restore", "exporter": used,
+             "genotype": json.dumps(meta.get("genotype", {})), "net": json.dumps(meta.get("net", {}))}
+    for key, value in props.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    data = proto.SerializeToString()
+    opset_used = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), opset)
+    report = ExportReport(Path(onnx_path), used, int(opset_used), tolerance)
+    report.checks = parity_check(model, data, default_check_images(check_images, check_max_side))
+    if not report.ok:
+        raise ParityError(report.summary() + f"\nnot written: the exported graph differs from PyTorch by "
+                          f"more than {tolerance:g}; try --exporter torchscript or another --opset")
+    atomic_write_bytes(onnx_path, data)
+    return report

@@ -1,0 +1,89 @@
+"""Process setup: device choice, seeding, the torch.distributed context."""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} asked for, but no CUDA GPU is visible; use device=cpu or auto")
+    return dev
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a CPU generator seeded the same way."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class Dist:
+    """The torch.distributed context (a single process when not launched by torchrun)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: torch.device) -> Dist:
+    """Join the process group when launched by torchrun (NCCL on GPU, gloo on CPU)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def all_reduce_grads(params, dist_ctx: Dist) -> None:
+    """Average the ``.grad`` of ``params`` over ranks (no-op in a single process)."""
+    if not dist_ctx.enabled:
+        return
+    import torch.distributed as dist
+
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+            p.grad /= dist_ctx.world_size
+
+
+def setup_process(device: str, seed: int | None = None) -> tuple[torch.device, Dist]:
+    """The one process setup of every command: device, torchrun process group, global seeds.
+
+    Under torchrun each rank uses ``cuda:LOCAL_RANK`` (or the CPU with gloo). ``seed`` seeds
+    Python, NumPy and torch's global generators; None leaves them alone (for code that draws
+    only from explicit generators).
+    """
+    dev = pick_device(device)
+    dist_ctx = init_distributed(dev)
+    if dev.type == "cuda":
+        if dist_ctx.enabled:
+            dev = torch.device("cuda", dist_ctx.local_rank)
+        torch.cuda.set_device(dev)
+    if seed is not None:
+        seed_everything(seed)
+    return dev, dist_ctx

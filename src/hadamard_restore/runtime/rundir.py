@@ -1,0 +1,38 @@
+"""Run directories: ``<out_dir>/<name>[-<stage>]-<UTC time>``, holding the resolved config.
+
+Everything a run produces (resolved config, genotype.json, loss_weights.json, checkpoints,
+metrics.json, plots, report.md) lives in one run directory.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from hadamard_restore.artifacts import atomic_write_text
+from hadamard_restore.config import RunConfig, dump_config
+
+
+def stamped_dir(out_dir: str | Path, name: str, stage: str | None = None) -> Path:
+    """``out_dir/<name>[-<stage>]-<YYYYmmdd-HHMMSS UTC>`` (not created)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path(out_dir) / f"{name}{'-' + stage if stage else ''}-{stamp}"
+
+
+def write_run_config(run_dir: str | Path, cfg: RunConfig) -> Path:
+    """Create ``run_dir`` and write the resolved config into it as ``config.yaml``."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
+    return run_dir
+
+
+def new_run_dir(cfg: RunConfig, out: str | Path | None = None, stage: str | None = None) -> Path:
+    """Create (or reuse) a run directory and write the resolved config into it.
+
+    Args:
+        cfg: the resolved configuration; written as ``config.yaml``.
+        out: explicit directory; default :func:`stamped_dir` under ``cfg.out_dir``.
+        stage: optional sub-name appended to the default directory name.
+    """
+    return write_run_config(stamped_dir(cfg.out_dir, cfg.name, stage) if out is None else out, cfg)

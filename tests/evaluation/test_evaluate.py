@@ -1,0 +1,91 @@
+"""evaluate(): metrics.json agrees with hadamard_restore.metrics computed directly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from hadamard_restore import metrics
+from hadamard_restore.config import EvalConfig
+from hadamard_restore.data.io import read_image
+from hadamard_restore.errors import CheckpointError, DataError
+from hadamard_restore.net.model_file import load_model
+from hadamard_restore.evaluation.evaluate import evaluate
+from hadamard_restore.training.validation import quantize_8bit
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_metrics_json_matches_direct_computation(tiny_eval, tiny_run, tiny_pairs):
+    m = json.loads(Path(tiny_eval["path"]).read_text())
+    assert m["count"] == 8 and len(m["per_image"]) == 8
+    model, _ = load_model(tiny_run / "model.pt")
+    for row in m["per_image"]:
+        deg, ref = read_image(tiny_pairs / "degraded" / row["name"]), read_image(tiny_pairs / "reference" / row["name"])
+        saved = read_image(tiny_run / "eval" / "outputs" / row["name"])
+        with torch.no_grad():
+            direct = quantize_8bit(model(deg[None]))
+        assert torch.equal(saved[None], direct)  # the PNG holds exactly the scored 8-bit values
+        assert row["psnr"] == pytest.approx(float(metrics.psnr(saved[None], ref[None])[0]), abs=1e-9)
+        assert row["ssim"] == pytest.approx(float(metrics.ssim(saved[None], ref[None])[0]), abs=1e-9)
+        assert row["input_psnr"] == pytest.approx(float(metrics.psnr(deg[None], ref[None])[0]), abs=1e-9)
+        if row["lpips"] is not None:
+            assert row["lpips"] == pytest.approx(float(metrics.lpips(saved[None], ref[None])[0]), abs=1e-6)
+    for key in ("psnr", "ssim"):
+        assert m["mean"][key] == pytest.approx(sum(r[key] for r in m["per_image"]) / 8)
+        assert m["input_mean"][key] == pytest.approx(sum(r[f"input_{key}"] for r in m["per_image"]) / 8)
+
+
+def test_metrics_json_records_protocol_and_model(tiny_eval, tiny_run):
+    m = json.loads(Path(tiny_eval["path"]).read_text())
+    p = m["protocol"]
+    assert p["y_channel"] is False and p["crop_border"] == 0 and p["data_range"] == 1.0
+    assert p["lpips_net"] == "alex" and "8-bit" in p["computed_on"]
+    assert m["genotype"]["name"] == "tiny" and m["loss_weights"]["weights"]["ssim"] == 0.2
+    assert m["net"]["channels"] == 4
+
+
+def test_grid_has_one_row_per_sample(tiny_eval, tiny_run):
+    grid = read_image(tiny_run / "eval" / "grid.png")
+    assert grid.shape[1] == 4 * (160 + 4) + 4  # grid_images=4 rows of height 160 plus gaps
+    assert grid.shape[2] > 3 * 160 * 31 / 37  # three images side by side
+
+
+def test_split_limits_to_its_validation_names_and_flags_apply(tiny_run, tiny_pairs, tmp_path):
+    split = json.loads((tiny_run / "split.json").read_text())
+    cfg = EvalConfig(y_channel=True, crop_border=2, grid_images=1)
+    result = evaluate(tiny_run / "model.pt", tiny_pairs, split=tiny_run / "split.json", out=tmp_path,
+                      eval_cfg=cfg, device="cpu", save_outputs=False)
+    names = sorted(Path(e["degraded"]).name for e in split["val"])
+    assert sorted(r["name"] for r in result["per_image"]) == names
+    row = result["per_image"][0]
+    deg = read_image(tiny_pairs / "degraded" / row["name"])[None]
+    ref = read_image(tiny_pairs / "reference" / row["name"])[None]
+    assert row["input_psnr"] == pytest.approx(float(metrics.psnr(deg, ref, y_channel=True, crop_border=2)[0]))
+    assert result["protocol"]["y_channel"] is True and result["protocol"]["color_space"].startswith("Y")
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_bad_inputs_are_clear(tiny_run, tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        evaluate(tiny_run / "model.pt", tmp_path / "nowhere", device="cpu")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes((tiny_run / "model.pt").read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="truncated"):
+        evaluate(bad, tmp_path, device="cpu")
+
+
+def test_cli_prints_means_and_path(tiny_run, tiny_pairs, tmp_path):
+    env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin",
+           "HOME": str(Path.home())}
+    done = subprocess.run([sys.executable, "-m", "hadamard_restore", "evaluate", str(tiny_run / "model.pt"),
+                           "--data", str(tiny_pairs), "--out", str(tmp_path), "--set", "eval.grid_images=0"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "8 images: PSNR" in done.stdout and str(tmp_path / "metrics.json") in done.stdout
+    assert not (tmp_path / "grid.png").exists()

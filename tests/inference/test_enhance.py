@@ -1,0 +1,204 @@
+"""enhance: same names out, odd types in (16-bit, grey, RGBA, EXIF), tiling, bad files skipped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from hadamard_restore.cli import app
+from hadamard_restore.config import ConfigError, EnhanceConfig
+from hadamard_restore.data.io import read_image, write_image
+from hadamard_restore.data.codec16 import png_bit_depth
+from hadamard_restore.errors import DataError
+from hadamard_restore.net.network import HadamardNet
+from hadamard_restore.net.model_file import load_model, save_model
+from hadamard_restore.inference.enhance import collect_inputs, enhance, enhance_tensor, read_with_bits, stats_image
+from hadamard_restore.inference.norm_stats import record_norm_stats, replay_norm_stats
+from hadamard_restore.inference.tiling import tiled_apply
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    net = HadamardNet("paper-lol", channels=8, generator=torch.Generator().manual_seed(4))
+    return save_model(tmp_path_factory.mktemp("ck") / "model.pt", net, net.genotype, {"l1": 1.0}, None)
+
+
+@pytest.fixture(scope="module")
+def model(model_file):
+    return load_model(model_file, "cpu")[0]
+
+
+def _rgb(gen, h=37, w=31):
+    return (torch.rand(h, w, 3, generator=gen).numpy() * 255).astype(np.uint8)
+
+
+def _expected(model, src) -> torch.Tensor:
+    with torch.inference_mode():
+        return model(read_image(src)[None])[0].clamp(0, 1)
+
+
+def test_collect_inputs_files_folders_recursive(tmp_path):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    for name in ("in/b.jpg", "in/a.png", "in/sub/c.png", "in/notes.txt", "single.tif"):
+        (tmp_path / name).write_bytes(b"x")
+    out = tmp_path / "in" / "out"
+    out.mkdir()
+    (out / "old.png").write_bytes(b"x")
+    flat = collect_inputs([tmp_path / "in", tmp_path / "single.tif"])
+    assert [(s.name, str(r)) for s, r in flat] == [("a.png", "a.png"), ("b.jpg", "b.png"), ("single.tif", "single.png")]
+    deep = collect_inputs([tmp_path / "in"], recursive=True, exclude=out)
+    assert [str(r) for _, r in deep] == ["a.png", "b.png", "sub/c.png"]
+    with pytest.raises(DataError, match="does not exist"):
+        collect_inputs([tmp_path / "missing.png"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no images found"):
+        collect_inputs([tmp_path / "empty"])
+
+
+def test_enhance_formats_and_a_bad_file(model_file, model, tmp_path, gen):
+    import tifffile
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(_rgb(gen)).save(src / "rgb.png")
+    Image.fromarray(_rgb(gen)).save(src / "photo.jpg", quality=95)
+    Image.fromarray(_rgb(gen)[..., 0], mode="L").save(src / "grey.png")
+    rgba = np.concatenate([_rgb(gen), np.full((37, 31, 1), 128, np.uint8)], axis=2)
+    Image.fromarray(rgba, mode="RGBA").save(src / "alpha.png")
+    write_image(src / "deep.png", torch.rand(3, 29, 35, generator=gen), bits=16)
+    tifffile.imwrite(src / "scan.tif", (torch.rand(33, 27, 3, generator=gen).numpy() * 65535).astype(np.uint16),
+                     photometric="rgb")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when shown
+    Image.fromarray(_rgb(gen, 37, 31)).save(src / "rotated.jpg", exif=exif, quality=95)
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    out = tmp_path / "out"
+    seen = []
+    with pytest.warns(UserWarning, match="alpha"):
+        report = enhance(model_file, [src], out, EnhanceConfig(), "cpu", on_image=lambda s, d: seen.append(s.name))
+    names = sorted(d.name for _, d in report.written)
+    assert names == ["alpha.png", "deep.png", "grey.png", "photo.png", "rgb.png", "rotated.png", "scan.png"]
+    assert [s.name for s, _ in report.failed] == ["broken.png"] and "broken.png" in report.failed[0][1]
+    assert not report.ok and "1 failed" in report.summary() and len(seen) == 8
+    for src_file, dst in report.written:
+        got = read_image(dst)
+        want = _expected(model, src_file)
+        assert got.shape == want.shape
+        bits = png_bit_depth(dst.read_bytes())
+        assert bits == (16 if src_file.name in ("deep.png", "scan.tif") else 8)
+        assert (got - want).abs().max() <= 0.5 / (2 ** bits - 1) + 1e-6
+    assert read_image(out / "rotated.png").shape == (3, 31, 37)  # upright: EXIF applied
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_large_images_are_tiled_and_blended(model, gen):
+    img = torch.rand(3, 45, 53, generator=gen)
+    cfg = EnhanceConfig(tile=32, overlap=12, max_untiled_pixels=45 * 53 - 1, norm_stats="tile")
+    tiled = enhance_tensor(model, img, cfg)
+    whole = enhance_tensor(model, img, cfg.model_copy(update={"max_untiled_pixels": 45 * 53}))
+    with torch.inference_mode():
+        assert torch.equal(whole, model(img[None])[0].clamp(0, 1))
+        assert torch.allclose(tiled, tiled_apply(model, img[None], 32, 12)[0].clamp(0, 1), atol=1e-6)
+    assert tiled.shape == (3, 45, 53) and 0 <= tiled.min() and tiled.max() <= 1
+    # instance norm sees per-tile statistics, so a tiled run is not the one-pass result
+    assert (tiled - whole).abs().max() > 1e-3
+
+
+def test_global_norm_stats_remove_the_tiling_error_of_instance_norm(gen):
+    # all-1x1 network: apart from instance norm every output pixel depends on its own 4x4 block,
+    # so with tiles aligned to 4 the only tiling error comes from the normalisation statistics
+    net = HadamardNet("all-1c", channels=8, generator=torch.Generator().manual_seed(2)).eval()
+    img = torch.rand(1, 3, 64, 80, generator=gen) * 0.5
+    with torch.inference_mode():
+        whole = net(img)
+        per_tile = tiled_apply(net, img, 32, 8)
+        with replay_norm_stats(net, record_norm_stats(net, img)):
+            replayed = tiled_apply(net, img, 32, 8)
+    assert (per_tile - whole).abs().mean() > 1e-2
+    assert torch.allclose(replayed, whole, atol=1e-5)
+
+
+def test_enhance_global_mode_uses_statistics_of_the_downscaled_image(model, gen):
+    img = torch.rand(3, 45, 53, generator=gen)
+    cfg = EnhanceConfig(tile=32, overlap=12, max_untiled_pixels=600, norm_stats="global")
+    got = enhance_tensor(model, img, cfg)
+    with torch.inference_mode():
+        small = stats_image(img[None], 600)
+        assert small.shape[-2:] == (22, 26)  # floor(side * sqrt(600 / (45 * 53)))
+        with replay_norm_stats(model, record_norm_stats(model, small)):
+            want = tiled_apply(model, img[None], 32, 12)[0].clamp(0, 1)
+    assert torch.allclose(got, want, atol=1e-6)
+    assert all("forward" not in vars(m) for m in model.modules() if type(m).__name__ == "InstanceNorm")
+
+
+def test_stats_image_fits_the_budget():
+    x = torch.rand(1, 3, 400, 600)
+    small = stats_image(x, 60_000)
+    assert small.shape[-2:] == (200, 300) and small.shape[-2] * small.shape[-1] <= 60_000
+    assert stats_image(x, 10**6) is x
+    assert torch.allclose(small.mean(), x.mean(), atol=1e-5)  # area resampling keeps the mean
+
+
+def test_collisions_and_overwrites_are_refused(model_file, tmp_path, gen):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    Image.fromarray(_rgb(gen)).save(a / "x.png")
+    Image.fromarray(_rgb(gen)).save(b / "x.jpg")
+    report = enhance(model_file, [a, b], tmp_path / "out")
+    assert len(report.written) == 1 and "already taken" in report.failed[0][1]
+    report = enhance(model_file, [a / "x.png"], a)
+    assert "overwrite its input" in report.failed[0][1]
+
+
+def test_bad_tiling_config_is_explained(model_file, tmp_path, gen):
+    Image.fromarray(_rgb(gen)).save(tmp_path / "x.png")
+    with pytest.raises(ConfigError, match="multiple of 4"):
+        enhance(model_file, [tmp_path / "x.png"], tmp_path / "o", EnhanceConfig(tile=34, overlap=8))
+
+
+def test_read_with_bits(tmp_path, gen):
+    import tifffile
+
+    write_image(tmp_path / "16.png", torch.rand(3, 5, 7, generator=gen), bits=16)
+    write_image(tmp_path / "8.png", torch.rand(3, 5, 7, generator=gen))
+    grey16 = (np.arange(35).reshape(5, 7) * 1000).astype(np.uint16)
+    Image.fromarray(grey16).save(tmp_path / "g16.tif")
+    colour16 = (torch.rand(5, 7, 3, generator=gen).numpy() * 65535).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "c16.tif", colour16, photometric="rgb")
+    bits = {name: read_with_bits(tmp_path / name)[1] for name in ("16.png", "8.png", "g16.tif", "c16.tif")}
+    assert bits == {"16.png": 16, "8.png": 8, "g16.tif": 16, "c16.tif": 16}
+    img, _ = read_with_bits(tmp_path / "c16.tif")
+    assert torch.allclose(img, torch.from_numpy(colour16.astype(np.float32) / 65535).permute(2, 0, 1))
+    assert torch.allclose(read_with_bits(tmp_path / "g16.tif")[0][1], torch.from_numpy(grey16 / 65535).float())
+
+
+def test_cli_enhance_exit_code_and_summary(model_file, tmp_path, gen):
+    Image.fromarray(_rgb(gen)).save(tmp_path / "good.png")
+    (tmp_path / "bad.jpg").write_bytes(b"not an image")
+    runner = CliRunner()
+    res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "good.png"), "--out", str(tmp_path / "o"),
+                              "--tile", "32", "--overlap", "8", "--max-untiled-pixels", "100", "--norm-stats", "tile"])
+    assert res.exit_code == 0, res.output
+    assert "enhanced 1 image(s), 0 failed" in res.output and (tmp_path / "o" / "good.png").is_file()
+    res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "good.png"), str(tmp_path / "bad.jpg"),
+                              "--out", str(tmp_path / "o2")])
+    assert res.exit_code == 1
+    assert "1 failed" in res.output and "bad.jpg" in res.output and (tmp_path / "o2" / "good.png").is_file()
+    res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "good.png"), "--out", str(tmp_path / "o3"),
+                              "--tile", "34"])
+    assert res.exit_code == 2 and "multiple of 4" in res.output
+    res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "good.png"), "--out", str(tmp_path / "o4"),
+                              "--norm-stats", "batch"])
+    assert res.exit_code == 2 and "norm_stats" in res.output
+
+
+def test_cli_enhance_bad_device_and_missing_input(model_file, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "nope.png"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path), "--out", str(tmp_path / "o"),
+                              "--device", "bogus"])
+    assert res.exit_code == 2 and "error" in res.output

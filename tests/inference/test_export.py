@@ -1,0 +1,111 @@
+"""ONNX export: dynamic H/W (odd sizes), parity with PyTorch under 1e-3, atomic and gated writes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from hadamard_restore.cli import app
+from hadamard_restore.errors import CheckpointError
+from hadamard_restore.net.network import HadamardNet
+from hadamard_restore.net.model_file import save_model
+from hadamard_restore.inference.export import ParityError, default_check_images, export_onnx
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    """The real paper-lol network at width 8 (untrained weights), saved as a model file."""
+    net = HadamardNet("paper-lol", channels=8, generator=torch.Generator().manual_seed(3))
+    return save_model(tmp_path_factory.mktemp("ck") / "model.pt", net, net.genotype, {"l1": 1.0}, None)
+
+
+def _run(path, x: torch.Tensor) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(["restored"], {"image": x.numpy()})[0]
+
+
+def _torch(model_path, x):
+    from hadamard_restore.net.model_file import load_model
+
+    model, _ = load_model(model_path, "cpu")
+    with torch.inference_mode():
+        return model(x).numpy()
+
+
+def _check_dynamic(onnx_path, model_path, gen):
+    for h, w in [(37, 31), (40, 44), (21, 58)]:  # odd, multiple of 4, mixed
+        x = torch.rand(1, 3, h, w, generator=gen)
+        got = _run(onnx_path, x)
+        assert got.shape == (1, 3, h, w)
+        assert np.abs(got - _torch(model_path, x)).max() < 1e-3
+
+
+def test_torchscript_export_parity_and_dynamic_shapes(model_file, tmp_path, gen):
+    out = tmp_path / "net.onnx"
+    report = export_onnx(model_file, out, exporter="torchscript", check_max_side=64)
+    assert report.ok and report.exporter == "torchscript"
+    assert [c.name for c in report.checks][0] == "random"
+    assert all(0 <= c.max_abs_diff < 1e-3 for c in report.checks)
+    assert report.checks[1].size == (64, 64)  # the bundled photo, shrunk
+    assert "PASS" in report.summary() and "max abs diff" in report.summary()
+    _check_dynamic(out, model_file, gen)
+    props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert json.loads(props["genotype"])["layers"] == HadamardNet("paper-lol", channels=8).genotype.layers
+    assert props["exporter"] == "torchscript"
+    assert not [p for p in tmp_path.iterdir() if p.name != "net.onnx"]  # no temp files left
+
+
+@pytest.mark.slow
+def test_dynamo_export_parity_and_dynamic_shapes(model_file, tmp_path, gen):
+    out = tmp_path / "net.onnx"
+    report = export_onnx(model_file, out, exporter="dynamo", check_max_side=48)
+    assert report.ok and report.exporter == "dynamo" and report.max_abs_diff < 1e-3
+    _check_dynamic(out, model_file, gen)
+
+
+def test_parity_failure_writes_nothing(model_file, tmp_path):
+    out = tmp_path / "net.onnx"
+    out.write_bytes(b"previous")
+    with pytest.raises(ParityError, match="not written: the exported graph differs"):
+        export_onnx(model_file, out, exporter="torchscript", check_max_side=32, tolerance=0.0)
+    assert out.read_bytes() == b"previous"
+
+
+def test_check_images_random_is_odd_and_seeded():
+    a = default_check_images(max_side=40, seed=5)
+    b = default_check_images(max_side=40, seed=5)
+    assert torch.equal(a["random"], b["random"])
+    h, w = a["random"].shape[-2:]
+    assert h % 2 == 1 and w % 2 == 1
+    photo = [v for k, v in a.items() if k != "random"][0]
+    assert max(photo.shape[-2:]) == 40 and 0.0 <= photo.min() and photo.max() <= 1.0
+
+
+@pytest.mark.realdata
+def test_parity_on_a_real_lol_image(model_file, tmp_path, data_root):
+    low = sorted((data_root / "lol-v1" / "our485" / "low").glob("*.png"))[0]
+    report = export_onnx(model_file, tmp_path / "n.onnx", exporter="torchscript",
+                         check_images=[low], check_max_side=150)
+    assert report.checks[1].name == low.name and report.checks[1].size == (100, 150)
+    assert report.ok and report.max_abs_diff < 1e-3
+
+
+def test_cli_export_prints_differences_and_fails_on_bad_checkpoint(model_file, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "cli.onnx"
+    res = runner.invoke(app, ["export", str(model_file), "--onnx", str(out),
+                                         "--exporter", "torchscript", "--check-max-side", "32"])
+    assert res.exit_code == 0, res.output
+    assert "max abs diff" in res.output and "PASS" in res.output and out.is_file()
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(model_file.read_bytes()[:100])
+    res = runner.invoke(app, ["export", str(bad), "--onnx", str(tmp_path / "x.onnx")])
+    assert res.exit_code == 2 and "truncated" in res.output
+    with pytest.raises(CheckpointError, match="truncated"):
+        export_onnx(bad, tmp_path / "x.onnx")
