@@ -113,9 +113,9 @@ def infer_part(p) -> None:
 
 
 def search_part(p) -> None:
-    """Item 6: the second-order bilevel step (both stages) vs a supernet training step."""
-    from benchmarks.speed_cases import train_cases
+    """Item 6: the second-order bilevel step (both stages) vs a supernet training step (``Trainer.train_step``)."""
     from benchmarks.speed_search import search_cases
+    from benchmarks.trainer_step import trainer_step
     from hadamard_restore.losses.loss_weights import load_loss_weights
     from hadamard_restore.losses.mix import LossMix
     from hadamard_restore.net import SuperNet
@@ -124,8 +124,10 @@ def search_part(p) -> None:
     crop, batch = s["search_crop"], s["search_batch"]
     p.record("shape", f"supernet width {s['channels']}, {s['num_hnu']} HNUs, {batch} x {crop} px crops")
     mix = LossMix.from_weights(load_loss_weights("paper-lol"), trainable=False).to(p.device)
-    train, _ = train_cases({"supernet": SuperNet(s["channels"], s["num_hnu"])}, {"mix": mix}, crop, batch, p.device)
-    variants = {"supernet training step (eager fp32, loss mix)": train["supernet | mix | eager"]}
+    gen = torch.Generator().manual_seed(1)
+    x, y = (torch.rand(batch, 3, crop, crop, generator=gen).to(p.device) for _ in range(2))
+    base = "supernet training step (Trainer, fp32, loss mix)"
+    variants = {base: trainer_step(SuperNet(s["channels"], s["num_hnu"]), mix, x, y)}
     search, notes = search_cases(s["channels"], s["num_hnu"], crop, batch, p.device,
                                  modes=tuple(s["search_modes"]))
     variants.update(search)
@@ -133,7 +135,7 @@ def search_part(p) -> None:
         p.note(k, v)
     errors: dict[str, str] = {}
     stats = measure(variants, s["warmup"], s["search_repeats"], p.sync, errors)
-    rows = _rows(stats, "supernet training step (eager fp32, loss mix)")
+    rows = _rows(stats, base)
     for r in rows.values():  # here the ratio reads "cost in supernet training steps"
         r["x_train_step"] = 1 / r.pop("x_eager") if r.get("x_eager") else None
     p.record("steps", rows)

@@ -116,19 +116,22 @@ def _compiled_train_step(model, loss, x, y) -> Callable[[], None]:
 
 
 def train_part(p) -> None:
-    """Item 4: the derived network's training step with the searched loss mix, eager vs the fast paths."""
-    from benchmarks.speed_cases import train_cases
+    """Item 4: the derived network's training step with the searched loss mix, eager vs the fast paths.
+
+    The eager, channels-last and bf16 rows are ``Trainer.train_step`` itself (:mod:`benchmarks.trainer_step`),
+    the step ``hadamard-restore train`` runs; the CUDA graph and compile rows are the same work captured whole.
+    """
+    from benchmarks.trainer_step import trainer_cases
 
     s = p.sizes
     net, mix = _net_and_mix(p)
     mix = mix.to(p.device)
     p.record("shape", f"{s['train_batch']} x 3 x {s['train_crop']} x {s['train_crop']}, {s['genotype']} "
                       f"width {s['channels']}, loss mix paper-lol (VGG and LPIPS included)")
-    variants, _ = train_cases({"net": net}, {"mix": mix}, s["train_crop"], s["train_batch"], p.device)
-    variants = {k.split("|")[-1].strip(): v for k, v in variants.items()}
     gen = torch.Generator().manual_seed(1)
     x = torch.rand(s["train_batch"], 3, s["train_crop"], s["train_crop"], generator=gen).to(p.device)
     y = torch.rand(s["train_batch"], 3, s["train_crop"], s["train_crop"], generator=gen).to(p.device)
+    variants: dict[str, Callable[[], object]] = dict(trainer_cases(net, mix, x, y))
     if p.cuda:
         try:
             variants["channels_last + bf16 + CUDA graph (whole step)"] = graphed_train_step(net, mix, x, y)

@@ -12,10 +12,11 @@ Run on a quiet machine (the load average is recorded in the table)::
   ``backend="eager"`` (the default before the fast path). The one-off cost of the choice (timing
   the candidates, the ONNX export) is reported apart; it is paid once per model and size class.
 * ``train``: one training step of the derived network with the searched loss mix (VGG and LPIPS
-  included): the step with the code as it is now, against ``--old-path`` the same step with the
-  per-step code as it was (the loss mix read its weights from the device every step; the VGG input
-  normalisation rebuilt its constants every call), in contiguous and channels-last layouts, and
-  with ``--compile`` a ``torch.compile``-d network (compile time reported apart).
+  included): ``Trainer.train_step`` as training runs it now (:mod:`benchmarks.trainer_step`),
+  against ``--old-path`` the same step with the per-step code as it was (the loss mix read its
+  weights from the device every step; the VGG input normalisation rebuilt its constants every
+  call), in contiguous and channels-last layouts, and with ``--compile`` a ``torch.compile``-d
+  network (compile time reported apart).
 """
 
 from __future__ import annotations
@@ -91,16 +92,16 @@ def enhance_section(args) -> tuple[list, dict]:
 
 
 def train_section(args) -> tuple[list, dict]:
-    from benchmarks.speed_cases import train_cases
+    from benchmarks.trainer_step import trainer_cases
     from hadamard_restore.losses.loss_weights import load_loss_weights
     from hadamard_restore.losses.mix import LossMix
 
     net = _model(args).train()
     mix = LossMix.from_weights(load_loss_weights("paper-lol"), trainable=False)
-    cases, _ = train_cases({"net": net}, {"mix": mix}, args.crop, args.batch, torch.device("cpu"))
+    gen = torch.Generator().manual_seed(1)
+    x, y = (torch.rand(args.batch, 3, args.crop, args.crop, generator=gen) for _ in range(2))
     variants, extra = {}, {}
-    for key, step in cases.items():
-        fmt = key.split("|")[-1].strip()
+    for fmt, step in trainer_cases(net, mix, x, y).items():
         variants[f"new | {fmt}"] = step
         if args.old_path:
             def old(step=step):
@@ -121,7 +122,8 @@ def train_section(args) -> tuple[list, dict]:
 
 
 def _compiled_step(net, mix, crop: int, batch: int):
-    """The step of :func:`benchmarks.speed_cases.train_cases` with a ``torch.compile``-d channels-last network."""
+    """The work of ``Trainer.train_step`` (forward, loss mix, backward, clip, AdamW) with a ``torch.compile``-d
+    channels-last network (the Trainer itself runs no compiled network)."""
     m = copy.deepcopy(net).train().to(memory_format=torch.channels_last)
     compiled = torch.compile(m)
     opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
