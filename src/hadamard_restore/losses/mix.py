@@ -27,13 +27,13 @@ from torch import Tensor, nn
 from hadamard_restore.errors import LossWeightsError
 from hadamard_restore.losses import functional as LF
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, LossWeights, load_loss_weights
-from hadamard_restore.losses.vgg import (
-    VGGTaps, backbone_layer_names, candidate_groups, check_layers, layer_names, load_features,
-    relaxed_layer_weights, vgg_loss,
-)
-
+from hadamard_restore.losses.vgg import (VGGTaps, backbone_layer_names, candidate_groups, check_layers, layer_names,
+                                         load_features, relaxed_layer_weights, vgg_loss)
 
 __all__ = ["LossMix", "load_loss_weights"]
+
+_PAIR_TERMS = {"l1": LF.l1, "l2": LF.l2, "color": LF.color_angle, "ssim": LF.ssim_loss}  # f(out, target)
+_OUTPUT_TERMS = {"tv": LF.tv, "laplacian": LF.laplacian}  # f(out): priors on the output alone
 
 
 def _weights_list(weights: Mapping[str, float] | Sequence[float] | None) -> list[float]:
@@ -198,28 +198,19 @@ class LossMix(nn.Module):
 
     def term(self, name: str, out: Tensor, target: Tensor) -> Tensor:
         """The unweighted value of one loss (scalar)."""
-        if name == "l1":
-            return LF.l1(out, target)
-        if name == "l2":
-            return LF.l2(out, target)
-        if name == "color":
-            return LF.color_angle(out, target)
-        if name == "ssim":
-            return LF.ssim_loss(out, target)
+        if name in _PAIR_TERMS:
+            return _PAIR_TERMS[name](out, target)
+        if name in _OUTPUT_TERMS:
+            return _OUTPUT_TERMS[name](out)
         if name == "vgg":
             return vgg_loss(out, target, self._taps(out), self.vgg_layer_weights())
         if name == "lpips":
             return LF.lpips_loss(out, target, self._lpips(out), self.lpips_normalize)
-        if name == "tv":
-            return LF.tv(out)
-        if name == "laplacian":
-            return LF.laplacian(out)
         raise LossWeightsError(f"unknown loss {name!r}; known: {', '.join(LOSS_NAMES)}")
 
     def _host_weights(self) -> list[float]:
-        """``beta`` as Python floats, read from the device only when ``beta`` changed (its version
-        counter moves on every in-place update): a fixed mix costs no device-to-host sync per step,
-        which a GPU training step (and a CUDA graph capture of it) needs."""
+        """``beta`` as floats, read from the device only when it changed (its version counter moves on
+        every in-place update): no device sync per step, which a CUDA graph capture needs."""
         key = (self.beta._version, self.beta.data_ptr(), self.beta.device)
         if getattr(self, "_host_cache", (None,))[0] != key:
             self._host_cache = (key, self.beta.detach().cpu().tolist())
