@@ -82,3 +82,46 @@ def roofline_row(flops: float, nbytes: float, seconds: float, peaks: dict[str, f
     return {"tflops": fl / 1e12, "tbps": bw / 1e12, "intensity": flops / nbytes if nbytes else None,
             "flop_pct": 100 * fl / peaks[precision] if peaks else None,
             "bw_pct": 100 * bw / peaks["bandwidth"] if peaks else None}
+
+
+def measure_peaks(device: torch.device, matmul_n: int = 8192, conv_size: tuple[int, int, int, int] = (64, 128, 128, 128),
+                  copy_mib: int = 1024, repeats: int = 10) -> dict[str, float]:
+    """What this device reaches on three simple kernels, to set beside the published peaks.
+
+    * ``matmul_tflops``: an ``n x n x n`` matrix product (bf16 on a GPU, float32 on a CPU);
+    * ``conv_tflops``: a 3x3 convolution of ``(B, C, H, W)`` to C channels (same dtype, channels-last);
+    * ``copy_tbps``: a device-to-device copy of ``copy_mib`` MiB, counting bytes read and written.
+
+    Each is the median of ``repeats`` timed calls after two warm-ups.
+    """
+    import statistics
+    import time
+
+    cuda = device.type == "cuda"
+    dtype = torch.bfloat16 if cuda else torch.float32
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+
+    def timed(fn) -> float:
+        for _ in range(2):
+            fn()
+        times = []
+        for _ in range(repeats):
+            sync()
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    n = matmul_n
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    out = {"matmul_tflops": 2 * n ** 3 / timed(lambda: a @ b) / 1e12}
+    bsz, c, h, w = conv_size
+    x = torch.randn(bsz, c, h, w, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    conv = torch.nn.Conv2d(c, c, 3, padding=1, bias=False).to(device=device, dtype=dtype, memory_format=torch.channels_last)
+    with torch.no_grad():
+        out["conv_tflops"] = 2 * bsz * c * c * 9 * h * w / timed(lambda: conv(x)) / 1e12
+    src = torch.empty(copy_mib * 2 ** 20, dtype=torch.uint8, device=device)
+    dst = torch.empty_like(src)
+    out["copy_tbps"] = 2 * src.numel() / timed(lambda: dst.copy_(src)) / 1e12
+    return out

@@ -166,6 +166,11 @@ class EnhanceConfig(Strict):
     norm_stats: Literal["global", "tile"] = Field(
         "global", description="tiled runs: instance-norm statistics from a downscaled copy of the whole "
                               "image (global) or from each tile's own content (tile)")
+    backend: Literal["auto", "eager", "channels-last", "compile", "onnx"] = Field(
+        "auto", description="how the network runs: auto (the fastest backend whose output matches eager "
+                            "within 1e-3, timed once per model and size class and cached), or one by name")
+    threads: int | None = Field(None, ge=1, description="CPU threads (default: torch's, i.e. the physical "
+                                                           "cores or OMP_NUM_THREADS)")
 
 
 class RunConfig(Strict):

@@ -147,3 +147,19 @@ def test_statement_says_when_entries_do_not_reach_the_input():
         "sots", res, {"mean": {"psnr": 12.0, "ssim": 0.8, "lpips": 0.1}})
     partial = statement("sots", res, {"mean": {"psnr": 5.0, "ssim": 0.8, "lpips": 0.1}})
     assert "unprocessed input" not in partial
+
+
+@pytest.mark.weights
+def test_speed_paths_times_old_and_new_side_by_side(tmp_path, provisioned_weights):
+    from benchmarks import speed_paths
+
+    small = ["--genotype", "all-1c", "--channels", "4", "--warmup", "1", "--repeats", "1", "--threads", "1"]
+    out = speed_paths.main(["--section", "enhance", "--sizes", "300x260", "--old-path", *small,
+                            "--out", str(tmp_path / "e.md")])
+    text = out.read_text()
+    assert "| new: auto |" in text and "| old: eager |" in text and "choice s" in text
+    out = speed_paths.main(["--section", "train", "--crop", "32", "--batch", "1", "--old-path", *small,
+                            "--out", str(tmp_path / "t.md")])
+    text = out.read_text()
+    for row in ("new \\| eager", "old \\| eager", "new \\| channels_last", "old \\| channels_last"):
+        assert f"| {row} |" in text

@@ -83,3 +83,18 @@ def test_batch_without_crop_needs_equal_sizes(tmp_path, rng):
 def test_bad_construction():
     with pytest.raises(DataError, match="got no pairs"):
         PairedImages([])
+
+
+def test_training_batches_decode_each_file_once(tiny_pairs, monkeypatch):
+    """The sampler that training and search draw from every step never decodes a PNG twice."""
+    from hadamard_restore.data import dataset
+
+    calls = []
+    real = dataset.read_image_array
+    monkeypatch.setattr(dataset, "read_image_array", lambda path: calls.append(path) or real(path))
+    pairs = find_pairs(tiny_pairs)
+    ds = PairedImages(pairs, crop=8, flip=True)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        ds.sample_batch(2, gen)
+    assert len(calls) == len(set(calls)) <= 2 * len(pairs)

@@ -28,6 +28,12 @@ def enhance(paths: list[Path] = typer.Argument(..., metavar="[CHECKPOINT] INPUT.
                                            "copy of the whole image, default) or 'tile'"),
             recursive: bool = typer.Option(False, "--recursive", "-r", help="also enhance sub-folders"),
             device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N"),
+            backend: Optional[str] = typer.Option(
+                None, "--backend", help="auto (default: the fastest backend whose output matches eager within "
+                                        "1e-3, timed once per model and size class and cached), eager, "
+                                        "channels-last, compile or onnx"),
+            threads: Optional[int] = typer.Option(
+                None, "--threads", help="CPU threads (default: OMP_NUM_THREADS if set, else the physical cores)"),
             config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (enhance section)"),
             overrides: Optional[list[str]] = SetOption) -> None:
     """Enhance files or folders of photos of any size; bad files are reported and skipped."""
@@ -37,12 +43,16 @@ def enhance(paths: list[Path] = typer.Argument(..., metavar="[CHECKPOINT] INPUT.
 
     sets = list(overrides or [])
     for key, value in (("tile", tile), ("overlap", overlap), ("max_untiled_pixels", max_untiled_pixels),
-                       ("norm_stats", norm_stats)):
+                       ("norm_stats", norm_stats), ("backend", backend), ("threads", threads)):
         if value is not None:
             sets.append(f"enhance.{key}={value}")
     if device is not None:
         sets.append(f"device={device}")
     cfg = config_or_fail(config, sets)
+    if cfg.enhance.threads is None:
+        from hadamard_restore.inference.fastpath import default_threads
+
+        cfg.enhance.threads = default_threads()
     try:
         dev = pick_device(cfg.device)
     except (RuntimeError, ValueError) as exc:

@@ -121,7 +121,8 @@ def run(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOptio
 
 @app.command("demo")
 def demo(out: Optional[Path] = OutOption, set_: Optional[list[str]] = SetOption) -> None:
-    """Run the whole method on built-in synthetic low-light data (CPU, under 10 minutes)."""
+    """The bundled models on built-in degraded photos (seconds), then the whole method on built-in
+    synthetic low-light data (CPU, under 10 minutes)."""
     from hadamard_restore.runtime.output_guard import refuse_earlier_run
     from hadamard_restore.workflows.demo import demo as demo_fn
 

@@ -44,6 +44,7 @@ from torch import nn
 
 from hadamard_restore.config import ConfigError, EnhanceConfig
 from hadamard_restore.errors import DataError
+from hadamard_restore.inference.fastpath import for_enhance
 from hadamard_restore.inference.norm_stats import has_instance_norm, record_norm_stats, replay_norm_stats
 from hadamard_restore.inference.tiling import check_tiling, tiled_apply
 from hadamard_restore.runtime import get_logger
@@ -85,6 +86,7 @@ def enhance_tensor(model: nn.Module, image: torch.Tensor, cfg: EnhanceConfig,
     """
     x = image if image.dim() == 4 else image.unsqueeze(0)
     device = torch.device(device)
+    model = for_enhance(model, x, cfg, device)  # the fastest backend verified against eager (cfg.backend)
 
     def run(t: torch.Tensor) -> torch.Tensor:
         return model(t.to(device)).float().to(x.device)

@@ -40,6 +40,9 @@ from hadamard_restore.losses.vgg import (
 
 __all__ = ["LossMix", "load_loss_weights"]
 
+_PAIR_TERMS = {"l1": LF.l1, "l2": LF.l2, "color": LF.color_angle, "ssim": LF.ssim_loss}  # f(out, target)
+_OUTPUT_TERMS = {"tv": LF.tv, "laplacian": LF.laplacian}  # f(out): priors on the output alone
+
 
 class LossMix(nn.Module):
     """Weighted sum of the eight losses; ``forward(out, target) -> (total, terms)``.
@@ -197,23 +200,24 @@ class LossMix(nn.Module):
 
     def term(self, name: str, out: Tensor, target: Tensor) -> Tensor:
         """The unweighted value of one loss (scalar)."""
-        if name == "l1":
-            return LF.l1(out, target)
-        if name == "l2":
-            return LF.l2(out, target)
-        if name == "color":
-            return LF.color_angle(out, target)
-        if name == "ssim":
-            return LF.ssim_loss(out, target)
+        if name in _PAIR_TERMS:
+            return _PAIR_TERMS[name](out, target)
+        if name in _OUTPUT_TERMS:
+            return _OUTPUT_TERMS[name](out)
         if name == "vgg":
             return vgg_loss(out, target, self._taps(out), self.vgg_layer_weights())
         if name == "lpips":
             return LF.lpips_loss(out, target, self._lpips(out), self.lpips_normalize)
-        if name == "tv":
-            return LF.tv(out)
-        if name == "laplacian":
-            return LF.laplacian(out)
         raise LossWeightsError(f"unknown loss {name!r}; known: {', '.join(LOSS_NAMES)}")
+
+    def _host_weights(self) -> list[float]:
+        """``beta`` as floats, read from the device only when beta (or its logits) changed: no device
+        sync per step, which a CUDA graph capture needs."""
+        source = self.upper_parameters()[0]
+        key = (source._version, source.data_ptr(), source.device)
+        if getattr(self, "_host_cache", (None,))[0] != key:
+            self._host_cache = (key, self.beta.detach().cpu().tolist())
+        return self._host_cache[1]
 
     def forward(self, out: Tensor, target: Tensor, skip_zero: bool | None = None
                 ) -> tuple[Tensor, dict[str, Tensor]]:
@@ -226,8 +230,7 @@ class LossMix(nn.Module):
                 respect to ``beta`` is being taken (see the module docstring).
 
         Returns:
-            ``(total, terms)``: the scalar loss and ``{name: unweighted value}`` of every computed
-            term (still attached to the graph; call ``.item()`` to log).
+            ``(total, terms)``: the scalar loss and ``{name: unweighted value}`` (still attached).
         """
         if out.shape != target.shape:
             raise ValueError(f"LossMix: output {tuple(out.shape)} and reference {tuple(target.shape)} "
@@ -235,10 +238,10 @@ class LossMix(nn.Module):
         if skip_zero is None:
             skip_zero = not (torch.is_grad_enabled() and self.upper_parameters()[0].requires_grad)
         beta = self.beta
-        values = beta.detach().cpu().tolist()
+        values = self._host_weights() if skip_zero else None
         total, terms = out.new_zeros(()), {}
         for i, name in enumerate(LOSS_NAMES):
-            if skip_zero and values[i] == 0.0:
+            if values is not None and values[i] == 0.0:
                 continue
             terms[name] = self.term(name, out, target)
             total = total + beta[i] * terms[name]

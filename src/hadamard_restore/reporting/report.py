@@ -11,6 +11,9 @@ Sections (always present; a section whose artifact is missing says so):
    reference, with the protocol flags, and the first images' rows.
 5. **Sample images**: the input | output | reference grid.
 
+A run that holds ``showcase/showcase.json`` (the demo) starts with a **Pretrained models**
+section (:mod:`.showcase`): the bundled models' before/after grids and their metrics.
+
 Artifacts are looked up in the run directory's stage folders (``search/``, ``train/``,
 ``eval/``), falling back to the run directory itself, so the report also works for a folder
 made by ``train --out DIR`` followed by ``evaluate``.
@@ -24,6 +27,7 @@ from pathlib import Path
 from hadamard_restore.artifacts import atomic_write_text, read_json
 from hadamard_restore.net.primitives import ABBREVIATIONS
 from hadamard_restore.reporting import plots
+from hadamard_restore.reporting.showcase import showcase_section
 
 #: code name -> the paper's abbreviation (the inverse of net.primitives.ABBREVIATIONS)
 SHORT = {name: short for short, name in ABBREVIATIONS.items()}
@@ -164,6 +168,7 @@ def write_report(run_dir: str | Path, title: str | None = None) -> Path:
     run_dir = Path(run_dir)
     plots_dir = run_dir / "plots"
     lines = [f"# {title or 'hadamard-restore run'}", "", f"Run directory: `{run_dir.resolve()}`", ""]
+    lines += showcase_section(run_dir)
     summary = _find(run_dir, "run_summary.json", ("",))
     if summary is not None:
         s = read_json(summary)

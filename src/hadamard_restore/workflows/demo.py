@@ -1,4 +1,13 @@
-"""``hadamard-restore demo``: the whole method on built-in synthetic low-light data, on a CPU.
+"""``hadamard-restore demo``: the bundled pretrained models first, then the whole method on a CPU.
+
+1. **Pretrained models** (seconds): every bundled model enhances built-in degraded photos of its
+   task, and real held-out pairs where ``$HADAMARD_RESTORE_DATA`` holds them
+   (:mod:`hadamard_restore.workflows.showcase`, into ``<run>/showcase/``). With no model
+   bundled the demo says so in one line and goes on.
+2. **The method, end to end** on built-in synthetic low-light data
+   (:func:`hadamard_restore.workflows.run.run`): classifier, search, training, evaluation.
+
+``report.md`` starts with the pretrained models' before/after grids and metrics, then the run.
 
 The config ships inside the package (``hadamard_restore/resources/configs/demo.yaml``, an
 exact copy of ``configs/demo.yaml``; a test keeps the two identical), so the demo works from
@@ -22,8 +31,15 @@ def demo_config(overrides: list[str] | None = None) -> RunConfig:
         return load_config(path, overrides)
 
 
-def demo(out: str | Path | None = None, overrides: list[str] | None = None) -> Path:
-    """Run :func:`hadamard_restore.workflows.run.run` on the demo config; returns report.md's path."""
+def demo(out: str | Path | None = None, overrides: list[str] | None = None, pretrained: bool = True) -> Path:
+    """The pretrained showcase (unless ``pretrained`` is False), then
+    :func:`hadamard_restore.workflows.run.run` on the demo config; returns report.md's path."""
+    from hadamard_restore.runtime.rundir import new_run_dir
     from hadamard_restore.workflows.run import run
+    from hadamard_restore.workflows.showcase import showcase
 
-    return run(demo_config(overrides), out)
+    cfg = demo_config(overrides)
+    run_dir = new_run_dir(cfg, out)
+    if pretrained:
+        showcase(run_dir / "showcase", seed=cfg.seed)
+    return run(cfg, run_dir)

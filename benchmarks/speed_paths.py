@@ -1,0 +1,186 @@
+"""Before/after ratios of the speed issue, each measured side by side in ONE process, interleaved.
+
+Run on a quiet machine (the load average is recorded in the table)::
+
+    OMP_NUM_THREADS=2 PYTHONPATH=src:. python -m benchmarks.speed_paths --section enhance \\
+        --checkpoint MODEL.pt --sizes 600x400,4000x3000 --threads 2 --old-path
+    OMP_NUM_THREADS=2 PYTHONPATH=src:. python -m benchmarks.speed_paths --section train \\
+        --crop 96 --batch 8 --threads 2 --old-path --compile
+
+* ``enhance``: :func:`hadamard_restore.inference.enhance.enhance_tensor` (the Python single-image
+  path, tiling included) with ``backend="auto"`` (the new default) against ``--old-path``
+  ``backend="eager"`` (the default before the fast path). The one-off cost of the choice (timing
+  the candidates, the ONNX export) is reported apart; it is paid once per model and size class.
+* ``train``: one training step of the derived network with the searched loss mix (VGG and LPIPS
+  included): ``Trainer.train_step`` as training runs it now (:mod:`benchmarks.trainer_step`),
+  against ``--old-path`` the same step with the per-step code as it was (the loss mix read its
+  weights from the device every step; the VGG input normalisation rebuilt its constants every
+  call), in contiguous and channels-last layouts, and with ``--compile`` a ``torch.compile``-d
+  network (compile time reported apart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "src")]
+
+import torch
+
+from benchmarks.speed import _csv, parse_wh
+from benchmarks.timing import machine_info, markdown_table, measure
+
+
+@contextlib.contextmanager
+def old_step_code():
+    """The loss-mix code as it was before this change: a device read of β and fresh constants per call."""
+    from hadamard_restore.losses import mix, preprocess
+
+    saved = mix.LossMix._host_weights, preprocess._constants
+    mix.LossMix._host_weights = lambda self: self.beta.detach().cpu().tolist()
+    preprocess._constants = lambda dtype, device: (
+        torch.tensor(preprocess.IMAGENET_MEAN, dtype=dtype, device=device).view(1, 3, 1, 1),
+        torch.tensor(preprocess.IMAGENET_STD, dtype=dtype, device=device).view(1, 3, 1, 1))
+    try:
+        yield
+    finally:
+        mix.LossMix._host_weights, preprocess._constants = saved
+
+
+def _model(args):
+    from hadamard_restore.net import HadamardNet
+    from hadamard_restore.net.model_file import load_model
+
+    if args.checkpoint:
+        return load_model(args.checkpoint, "cpu")[0].eval()
+    return HadamardNet(args.genotype, channels=args.channels).eval()
+
+
+def enhance_section(args) -> tuple[list, dict]:
+    from hadamard_restore.config import EnhanceConfig
+    from hadamard_restore.inference.enhance import enhance_tensor
+
+    model, rows, extra = _model(args), [], {}
+    for h, w in args.sizes:
+        img = torch.nn.functional.interpolate(torch.rand(1, 3, max(8, h // 16), max(8, w // 16),
+                                                         generator=torch.Generator().manual_seed(0)),
+                                              size=(h, w), mode="bilinear")[0]
+        new_cfg = EnhanceConfig(backend="auto", threads=args.threads)
+        t0 = time.perf_counter()
+        enhance_tensor(model, img, new_cfg)  # the choice: timed once, cached
+        extra[f"{w}x{h} choice s"] = round(time.perf_counter() - t0, 2)
+        variants = {"new: auto": lambda img=img, c=new_cfg: enhance_tensor(model, img, c)}
+        if args.old_path:
+            old_cfg = new_cfg.model_copy(update={"backend": "eager"})
+            variants["old: eager"] = lambda img=img, c=old_cfg: enhance_tensor(model, img, c)
+        stats = measure(variants, args.warmup, args.repeats)
+        base = stats.get("old: eager")
+        rows += [[f"{w}x{h}", k, f"{s.median * 1e3:,.1f}", f"{s.q1 * 1e3:,.1f}-{s.q3 * 1e3:,.1f}",
+                  f"{base.median / s.median:.2f}" if base else ""] for k, s in stats.items()]
+    from hadamard_restore.inference import fastpath
+
+    extra["choices"] = fastpath.cache_path().read_text() if fastpath.cache_path().is_file() else "none"
+    return [["size", "path", "median ms", "IQR ms", "x old"], *rows], extra
+
+
+def train_section(args) -> tuple[list, dict]:
+    from benchmarks.trainer_step import trainer_cases
+    from hadamard_restore.losses.loss_weights import load_loss_weights
+    from hadamard_restore.losses.mix import LossMix
+
+    net = _model(args).train()
+    mix = LossMix.from_weights(load_loss_weights("paper-lol"), trainable=False)
+    gen = torch.Generator().manual_seed(1)
+    x, y = (torch.rand(args.batch, 3, args.crop, args.crop, generator=gen) for _ in range(2))
+    variants, extra = {}, {}
+    for fmt, step in trainer_cases(net, mix, x, y).items():
+        variants[f"new | {fmt}"] = step
+        if args.old_path:
+            def old(step=step):
+                with old_step_code():
+                    step()
+            variants[f"old | {fmt}"] = old
+    if args.compile:
+        fn = _compiled_step(net, mix, args.crop, args.batch)
+        t0 = time.perf_counter()
+        fn()
+        extra["compile s"] = round(time.perf_counter() - t0, 1)
+        variants["new | channels_last + compile"] = fn
+    stats = measure(variants, args.warmup, args.repeats)
+    base = stats.get("old | eager") or stats.get("new | eager")
+    rows = [[k, f"{s.median * 1e3:,.1f}", f"{s.q1 * 1e3:,.1f}-{s.q3 * 1e3:,.1f}", f"{base.median / s.median:.2f}"]
+            for k, s in stats.items()]
+    return [["path | layout", "median ms", "IQR ms", "x old eager"], *rows], extra
+
+
+def _compiled_step(net, mix, crop: int, batch: int):
+    """The work of ``Trainer.train_step`` (forward, loss mix, backward, clip, AdamW) with a ``torch.compile``-d
+    channels-last network (the Trainer itself runs no compiled network)."""
+    m = copy.deepcopy(net).train().to(memory_format=torch.channels_last)
+    compiled = torch.compile(m)
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.rand(batch, 3, crop, crop, generator=gen).contiguous(memory_format=torch.channels_last)
+    y = torch.rand(batch, 3, crop, crop, generator=gen)
+
+    def step() -> None:
+        total = mix(compiled(x).float(), y)[0]
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(m.parameters(), 5.0)
+        opt.step()
+    return step
+
+
+def main(argv: list[str] | None = None) -> Path:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--section", choices=("enhance", "train"), required=True)
+    p.add_argument("--old-path", action="store_true", help="also time the path as it was, side by side")
+    p.add_argument("--checkpoint", help="model file (default: an untrained network: same cost)")
+    p.add_argument("--genotype", default="paper-lol")
+    p.add_argument("--channels", type=int, default=32)
+    p.add_argument("--sizes", type=lambda s: [parse_wh(x) for x in _csv(s)], default=[(400, 600), (3000, 4000)])
+    p.add_argument("--crop", type=int, default=96)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--compile", action="store_true", help="train: add a torch.compile-d network (minutes)")
+    p.add_argument("--threads", type=int, default=None, help="torch and onnxruntime threads")
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--out", type=Path, default=None, help="default benchmarks/results/speed-paths-SECTION.md")
+    args = p.parse_args(sys.argv[1:] if argv is None else argv)
+    threads_before = torch.get_num_threads()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from hadamard_restore.artifacts import atomic_write_text
+
+    saved = os.environ.get("HADAMARD_RESTORE_CACHE")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["HADAMARD_RESTORE_CACHE"] = tmp  # a fresh choice, not one cached earlier
+        try:
+            table, extra = (enhance_section if args.section == "enhance" else train_section)(args)
+        finally:
+            if saved is None:
+                os.environ.pop("HADAMARD_RESTORE_CACHE", None)
+            else:
+                os.environ["HADAMARD_RESTORE_CACHE"] = saved
+    out = args.out or Path(f"benchmarks/results/speed-paths-{args.section}.md")
+    text = [f"# Speed, old vs new path: {args.section}", "", f"`python -m benchmarks.speed_paths "
+            f"{' '.join(sys.argv[1:] if argv is None else argv)}`", "",
+            markdown_table(["machine", ""], [[k, v] for k, v in machine_info().items()]), "",
+            markdown_table(table[0], table[1:]), "", *[f"- {k}: {v}" for k, v in extra.items()], ""]
+    torch.set_num_threads(threads_before)
+    atomic_write_text(out, "\n".join(text))
+    print("\n".join(text))
+    return out
+
+
+if __name__ == "__main__":
+    main()

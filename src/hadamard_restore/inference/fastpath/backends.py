@@ -1,0 +1,123 @@
+"""The backends the fast path chooses among, and the helpers it keys and times them with."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import os
+import time
+
+import torch
+from torch import nn
+
+from hadamard_restore.errors import HadamardRestoreError
+
+BACKENDS = ("auto", "eager", "channels-last", "compile", "onnx")
+
+
+class ChannelsLast(nn.Module):
+    """A copy of ``model`` in channels-last memory format; inputs are converted on the way in."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.inner = copy.deepcopy(model).to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x.contiguous(memory_format=torch.channels_last)).contiguous()
+
+
+class OnnxRunner(nn.Module):
+    """The model exported to ONNX with dynamic H and W, run by onnxruntime on the CPU."""
+
+    def __init__(self, model: nn.Module, example: torch.Tensor, threads: int) -> None:
+        super().__init__()
+        import onnxruntime as ort
+
+        from hadamard_restore.inference.export import INPUT_NAME, _export_proto
+
+        proto, _ = _export_proto(copy.deepcopy(model).cpu().eval(), example.cpu(), 17, "torchscript")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        self.input_name = INPUT_NAME
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.session.run(None, {self.input_name: x.detach().cpu().float().contiguous().numpy()})[0]
+        return torch.from_numpy(out).to(x.device)
+
+
+def build(backend: str, model: nn.Module, example: torch.Tensor, threads: int) -> nn.Module:
+    """The module that runs ``model`` with ``backend``."""
+    if backend == "eager":
+        return model
+    if backend == "channels-last":
+        return ChannelsLast(model).eval()
+    if backend == "compile":
+        return torch.compile(copy.deepcopy(model).eval(), dynamic=True)
+    if backend == "onnx":
+        if example.device.type != "cpu":
+            raise HadamardRestoreError("the onnx backend runs on the CPU only; use --device cpu or another --backend")
+        return OnnxRunner(model, example, threads)
+    raise HadamardRestoreError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def default_threads() -> int:
+    """``OMP_NUM_THREADS`` when set, else the physical cores this process may use."""
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores: set[tuple[str, str]] = set()
+    try:
+        phys = core = ""
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                key, value = key.strip(), value.strip()
+                if key == "physical id":
+                    phys = value
+                elif key == "core id":
+                    core = value
+                    cores.add((phys, core))
+    except OSError:
+        pass
+    return max(1, min(allowed, len(cores) or allowed))
+
+
+def size_class(height: int, width: int) -> str:
+    """``px<=2^k``: the smallest power of two of pixels that holds ``height x width``."""
+    return f"px<={2 ** math.ceil(math.log2(max(1, height * width)))}"
+
+
+def weights_sha(model: nn.Module) -> str:
+    """sha256 over the names, shapes, dtypes and bytes of the model's state dict (and its class)."""
+    h = hashlib.sha256(type(model).__qualname__.encode())
+    for name, t in model.state_dict().items():
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{tuple(t.shape)}|{t.dtype}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def candidates(device: torch.device, replay: bool) -> tuple[str, ...]:
+    """What ``auto`` tries here: ONNX Runtime only on the CPU and when no statistics replay is needed."""
+    out = ("eager", "channels-last")
+    return out + ("onnx",) if device.type == "cpu" and not replay else out
+
+
+def _time(runners: dict[str, nn.Module], x: torch.Tensor, repeats: int) -> dict[str, float]:
+    """Median seconds per call of each runner on ``x``, interleaved round by round after one warm-up."""
+    sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
+    times: dict[str, list[float]] = {k: [] for k in runners}
+    names = list(runners)
+    for r in range(repeats):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            sync()
+            t0 = time.perf_counter()
+            runners[name](x)
+            sync()
+            times[name].append(time.perf_counter() - t0)
+    return {k: sorted(v)[len(v) // 2] for k, v in times.items()}

@@ -1,0 +1,146 @@
+"""The inference fast path: the chosen backend matches eager within the tolerance, the choice is
+cached (a second call does not time again), a backend that fails parity is never chosen, and
+tiles that replay whole-image statistics never run on a backend that cannot replay them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from hadamard_restore.inference import fastpath
+from hadamard_restore.cli import app
+from hadamard_restore.config import EnhanceConfig
+from hadamard_restore.data.io import read_image, write_image
+from hadamard_restore.errors import HadamardRestoreError
+from hadamard_restore.inference.fastpath import choice
+from hadamard_restore.net.network import HadamardNet
+from hadamard_restore.net.model_file import save_model
+from hadamard_restore.inference.enhance import enhance_tensor
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """A private cache dir, no remembered runners, and ``auto`` active even on tiny test images."""
+    monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(choice, "AUTO_MIN_PIXELS", 0)
+    choice._RUNNERS.clear()
+    yield
+    choice._RUNNERS.clear()
+
+
+@pytest.fixture(scope="module")
+def net():
+    return HadamardNet("all-1c", channels=4, generator=torch.Generator().manual_seed(2)).eval()
+
+
+def _image(h=36, w=44, seed=0):
+    return torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(seed))
+
+
+def _eager(net, x):
+    with torch.inference_mode():
+        return net(x)
+
+
+def test_auto_matches_eager_and_the_choice_is_cached(net, monkeypatch):
+    x = _image()
+    runner = fastpath.runner_for(net, x, "cpu", "auto", threads=1)
+    with torch.inference_mode():
+        got = runner(x)
+    assert (got - _eager(net, x)).abs().max() <= fastpath.TOLERANCE
+    entries = json.loads(fastpath.cache_path().read_text())["entries"]
+    (key, entry), = entries.items()
+    assert "px<=2048" in key and "1 threads" in key  # 36 x 44 = 1584 pixels
+    assert set(entry["parity"]) == {"eager", "channels-last", "onnx"}  # every CPU candidate checked once
+    assert all(d <= fastpath.TOLERANCE for d in entry["parity"].values()) and entry["backend"] in entry["times_s"]
+    # a new process (no remembered runners) reuses the cached choice: nothing is timed or checked again
+    choice._RUNNERS.clear()
+    real_choose, calls = choice.choose, []
+    monkeypatch.setattr(choice, "choose", lambda *a, **k: calls.append(a) or real_choose(*a, **k))
+    again = fastpath.runner_for(net, _image(seed=1), "cpu", "auto", threads=1)  # same size class
+    assert calls == [] and (again is net if entry["backend"] == "eager" else again is not net)
+    # another size class is a new entry, timed once
+    fastpath.runner_for(net, _image(70, 50), "cpu", "auto", threads=1)
+    assert len(calls) == 1 and len(json.loads(fastpath.cache_path().read_text())["entries"]) == 2
+
+
+class _FastButWrong(torch.nn.Module):
+    def forward(self, x):
+        return torch.zeros_like(x)  # far faster than the network, and wrong
+
+
+def test_a_backend_failing_parity_is_never_chosen(net, monkeypatch):
+    real = choice.build
+    monkeypatch.setattr(choice, "build", lambda name, *a: _FastButWrong() if name == "channels-last" else real(name, *a))
+    x = _image()
+    runner = fastpath.runner_for(net, x, "cpu", "auto", threads=1)
+    assert not isinstance(runner, _FastButWrong)
+    entry, = json.loads(fastpath.cache_path().read_text())["entries"].values()
+    assert entry["backend"] != "channels-last" and "tolerance" in entry["rejected"]["channels-last"]
+    assert "channels-last" not in entry["times_s"]
+    with pytest.raises(fastpath.BackendParityError, match="differs from eager"):
+        fastpath.runner_for(net, x, "cpu", "channels-last", threads=1)
+
+
+def test_named_backends_match_eager(net):
+    x = _image(33, 47)
+    for backend in ("eager", "channels-last", "onnx"):
+        with torch.inference_mode():
+            got = fastpath.runner_for(net, x, "cpu", backend, threads=1)(x)
+        assert (got - _eager(net, x)).abs().max() <= fastpath.TOLERANCE, backend
+    with pytest.raises(HadamardRestoreError, match="unknown backend"):
+        fastpath.runner_for(net, x, "cpu", "tensorrt")
+
+
+def test_tiles_replaying_whole_image_statistics_never_run_on_onnx(net, monkeypatch):
+    cfg = EnhanceConfig(tile=32, overlap=8, max_untiled_pixels=32 * 32, norm_stats="global")
+    img = _image(60, 70)[0]
+    seen = []
+    real = choice.candidates
+    monkeypatch.setattr(choice, "candidates", lambda dev, replay: seen.append(replay) or real(dev, replay))
+    got = enhance_tensor(net, img, cfg)
+    assert seen == [True] and "onnx" not in real(torch.device("cpu"), True)
+    want = enhance_tensor(net, img, cfg.model_copy(update={"backend": "eager"}))
+    # parity is checked on the first tile (1e-3); replayed statistics of this random 4-channel network
+    # amplify float rounding a little across the whole tiled image
+    assert (got - want).abs().max() <= 3 * fastpath.TOLERANCE
+    with pytest.raises(HadamardRestoreError, match="cannot replay"):
+        enhance_tensor(net, img, cfg.model_copy(update={"backend": "onnx"}))
+    # per-tile statistics need no replay: onnx may run the tiles
+    tile_cfg = cfg.model_copy(update={"backend": "onnx", "norm_stats": "tile"})
+    eager_tiles = enhance_tensor(net, img, tile_cfg.model_copy(update={"backend": "eager"}))
+    assert (enhance_tensor(net, img, tile_cfg) - eager_tiles).abs().max() <= fastpath.TOLERANCE
+
+
+def test_default_threads_respects_omp_num_threads(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert fastpath.default_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    import os
+
+    assert 1 <= fastpath.default_threads() <= (os.cpu_count() or 1)
+
+
+def test_enhance_cli_backend_and_threads(tmp_path, net):
+    model_file = save_model(tmp_path / "model.pt", net, net.genotype, {"l1": 1.0}, None)
+    write_image(tmp_path / "in" / "a.png", _image(40, 52)[0])
+    threads = torch.get_num_threads()
+    outs = {}
+    try:
+        for backend in ("eager", "onnx"):
+            res = CliRunner().invoke(app, ["enhance", str(model_file), str(tmp_path / "in"), "--out",
+                                           str(tmp_path / backend), "--backend", backend, "--threads", "1"])
+            assert res.exit_code == 0, res.output
+            outs[backend] = read_image(tmp_path / backend / "a.png")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+    assert (outs["onnx"] - outs["eager"]).abs().max() <= 1 / 255 + 1e-6  # at most one 8-bit level
+    res = CliRunner().invoke(app, ["enhance", str(model_file), str(tmp_path / "in"), "--out", str(tmp_path / "x"),
+                                   "--backend", "fastest"])
+    assert res.exit_code != 0 and "backend" in res.output
+    assert np.isfinite(outs["onnx"].numpy()).all()
