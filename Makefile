@@ -7,7 +7,7 @@ HR := $(VENV)/bin/hadamard-restore
 # Real paired images for the tests (see tests/README.md); CI sets HADAMARD_RESTORE_REQUIRE_DATA=1.
 export HADAMARD_RESTORE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: setup demo test weights clean
+.PHONY: setup demo test lint weights clean
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,14 @@ demo: weights
 
 test: weights
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q
+
+# ruff (lint, import order, formatting), mypy on src/, and the structural limits (file and function
+# length, import cycles); CI runs this before the tests.
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks tools
+	$(VENV)/bin/ruff format --check src tests benchmarks tools
+	$(VENV)/bin/mypy
+	$(PY) tools/check_structure.py
 
 clean:
 	rm -rf $(VENV) runs
