@@ -96,8 +96,9 @@ def test_split_out_onto_a_dataset_image_is_refused(pairs):
 
 
 def test_evaluate_out_inside_the_dataset_is_refused(model_file, pairs):
-    res = runner.invoke(app, ["evaluate", str(model_file), "--data", str(pairs), "--layout", "paired",
-                              "--out", str(pairs / "degraded")])
+    res = runner.invoke(
+        app, ["evaluate", str(model_file), "--data", str(pairs), "--layout", "paired", "--out", str(pairs / "degraded")]
+    )
     assert res.exit_code == 2 and "inside the dataset" in res.output, res.output
     assert sorted(p.name for p in (pairs / "degraded").iterdir()) == [f"img{i}.png" for i in range(6)]
 

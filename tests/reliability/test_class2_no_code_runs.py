@@ -29,10 +29,13 @@ def _crafted(path, marker, fmt: str = "hadamard-restore/training"):
     return path
 
 
-@pytest.mark.parametrize("text", [
-    "name: !!python/object/apply:os.system ['touch {marker}']\n",
-    "train: !!python/object/new:subprocess.Popen [['touch', '{marker}']]\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name: !!python/object/apply:os.system ['touch {marker}']\n",
+        "train: !!python/object/new:subprocess.Popen [['touch', '{marker}']]\n",
+    ],
+)
 def test_a_yaml_config_with_python_tags_is_refused_and_runs_nothing(tmp_path, text):
     marker = tmp_path / "ran"
     cfg = tmp_path / "cfg.yaml"
@@ -50,10 +53,13 @@ def test_a_crafted_checkpoint_is_refused_by_every_command(tmp_path, pairs, confi
     run = tmp_path / "run"
     run.mkdir()
     ckpt = _crafted(run / ("last.pt" if command == "resume" else "model.pt"), marker)
-    argv = {"evaluate": ["evaluate", str(ckpt), "--data", str(pairs), "--layout", "paired", "--out", str(tmp_path / "e")],
-            "enhance": ["enhance", str(ckpt), str(pairs / "degraded"), "--out", str(tmp_path / "o")],
-            "export": ["export", str(ckpt), "--onnx", str(tmp_path / "m.onnx")],
-            "resume": ["train", str(config_file), "--out", str(run), "--resume"]}[command]
+    evaluate = ["evaluate", str(ckpt), "--data", str(pairs), "--layout", "paired", "--out", str(tmp_path / "e")]
+    argv = {
+        "evaluate": evaluate,
+        "enhance": ["enhance", str(ckpt), str(pairs / "degraded"), "--out", str(tmp_path / "o")],
+        "export": ["export", str(ckpt), "--onnx", str(tmp_path / "m.onnx")],
+        "resume": ["train", str(config_file), "--out", str(run), "--resume"],
+    }[command]
     res = runner.invoke(app, argv)
     assert res.exit_code != 0 and "could run code" in res.output, res.output
     assert not marker.exists()
@@ -104,8 +110,18 @@ def test_search_resume_with_a_crafted_classifier_in_the_run_runs_nothing(tmp_pat
 def test_a_crafted_classifier_checkpoint_option_runs_nothing(tmp_path, config_file):
     marker = tmp_path / "ran"
     crafted = _crafted(tmp_path / "clf.pt", marker, fmt="hadamard-restore/classifier")
-    res = runner.invoke(app, ["search-loss", str(config_file), "--out", str(tmp_path / "run"),
-                              "--set", f"classifier.checkpoint={crafted}", *SEARCH_TOY])
+    res = runner.invoke(
+        app,
+        [
+            "search-loss",
+            str(config_file),
+            "--out",
+            str(tmp_path / "run"),
+            "--set",
+            f"classifier.checkpoint={crafted}",
+            *SEARCH_TOY,
+        ],
+    )
     assert res.exit_code == 2 and "could run code" in res.output, res.output
     assert not marker.exists()
 

@@ -62,8 +62,9 @@ def test_evaluate_into_a_locked_folder_is_refused(tmp_path, model_file, pairs):
     out = tmp_path / "eval"
     holder = _hold(out, tmp_path)
     try:
-        res = runner.invoke(app, ["evaluate", str(model_file), "--data", str(pairs), "--layout", "paired",
-                                  "--out", str(out)])
+        res = runner.invoke(
+            app, ["evaluate", str(model_file), "--data", str(pairs), "--layout", "paired", "--out", str(out)]
+        )
         assert res.exit_code == 2 and f"pid {holder.pid}" in res.output, res.output
         assert not (out / "metrics.json").exists()
     finally:

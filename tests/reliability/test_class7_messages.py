@@ -38,8 +38,9 @@ def test_a_file_in_the_way_of_the_output_is_reported_first(model_file, tmp_path,
     out = blocker if where == "file" else blocker / "sub"
     res = runner.invoke(app, ["enhance", str(model_file), str(pairs / "degraded"), "--out", str(out)])
     assert res.exit_code == 2 and str(blocker) in res.output and "is a file" in res.output, res.output
-    res = runner.invoke(app, ["evaluate", str(model_file), "--data", str(pairs), "--layout", "paired",
-                              "--out", str(out)])
+    res = runner.invoke(
+        app, ["evaluate", str(model_file), "--data", str(pairs), "--layout", "paired", "--out", str(out)]
+    )
     assert res.exit_code == 2 and "is a file" in res.output, res.output
     res = runner.invoke(app, ["export", str(model_file), "--onnx", str(blocker / "m.onnx")])
     assert res.exit_code == 2 and "is a file" in res.output, res.output
@@ -56,11 +57,21 @@ def test_an_unwritable_output_folder_is_reported_first(model_file, tmp_path, pai
     assert res.exit_code == 2 and "no permission" in res.output, res.output
 
 
-def test_a_checkpoint_for_another_genotype_says_which_it_holds(tmp_path, config_file, genotype_file,
-                                                              loss_weights_file):
+def test_a_checkpoint_for_another_genotype_says_which_it_holds(tmp_path, config_file, genotype_file, loss_weights_file):
     run = tmp_path / "run"
-    res = runner.invoke(app, ["train", str(config_file), "--out", str(run), "--genotype", str(genotype_file),
-                              "--loss-weights", str(loss_weights_file)])
+    res = runner.invoke(
+        app,
+        [
+            "train",
+            str(config_file),
+            "--out",
+            str(run),
+            "--genotype",
+            str(genotype_file),
+            "--loss-weights",
+            str(loss_weights_file),
+        ],
+    )
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["train", str(config_file), "--out", str(run), "--resume", "--genotype", "paper-lol"])
     assert res.exit_code == 2 and "holds genotype 'tiny'" in res.output, res.output

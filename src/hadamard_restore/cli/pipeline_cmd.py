@@ -20,7 +20,7 @@ def _train_dir(cfg, out: Optional[Path], resume: bool) -> Path:
         raise UserError("--resume needs --out RUN_DIR: the run directory whose last.pt to continue")
     if out is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise UserError("under torchrun pass --out RUN_DIR so that every process writes to the same folder")
-    if resume:  # train() checks the run against last.pt before it writes anything (config.yaml included)
+    if out is not None and resume:  # train() checks the run against last.pt before it writes (config.yaml too)
         from hadamard_restore.runtime.run_session import claim_run_dir
 
         if not out.is_dir():

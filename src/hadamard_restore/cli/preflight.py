@@ -8,15 +8,21 @@ a traceback, and nothing is written or computed first (:mod:`hadamard_restore.ru
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from hadamard_restore.errors import HadamardRestoreError
-from hadamard_restore.runtime.output_guard import (OutputPathError, check_output_dir, check_output_file, guard_outputs,
-                                                   resolved, same_file)
+from hadamard_restore.runtime.output_guard import (
+    OutputPathError,
+    check_output_dir,
+    check_output_file,
+    guard_outputs,
+    resolved,
+    same_file,
+)
 
 TORCHSCRIPT_OPSETS = (11, 17)  # the tracer's reflection pad needs opset 11; it writes at most 17
-DYNAMO_MIN_OPSET = 18          # the dynamo exporter writes 18 or newer (it silently used 18 below that)
+DYNAMO_MIN_OPSET = 18  # the dynamo exporter writes 18 or newer (it silently used 18 below that)
 
 
 class ExportOptionError(HadamardRestoreError, ValueError):
@@ -41,8 +47,10 @@ def check_opset(opset: int | None, exporter: str) -> tuple[str, int]:
     if opset is None:
         return exporter, high if exporter == "torchscript" else DYNAMO_MIN_OPSET
     top = dynamo_max_opset()
-    ranges = (f"the dynamo exporter writes opsets {DYNAMO_MIN_OPSET}-{top} and the TorchScript exporter "
-              f"(--exporter torchscript) {low}-{high}; the default is 18 (17 with --exporter torchscript)")
+    ranges = (
+        f"the dynamo exporter writes opsets {DYNAMO_MIN_OPSET}-{top} and the TorchScript exporter "
+        f"(--exporter torchscript) {low}-{high}; the default is 18 (17 with --exporter torchscript)"
+    )
     if exporter == "dynamo" and not DYNAMO_MIN_OPSET <= opset <= top:
         raise ExportOptionError(f"--opset {opset} cannot be written by --exporter dynamo: {ranges}")
     if exporter == "torchscript" and not low <= opset <= high:
@@ -54,8 +62,9 @@ def check_opset(opset: int | None, exporter: str) -> tuple[str, int]:
     return exporter, opset
 
 
-def export_preflight(checkpoint: Path, onnx: Path, opset: int | None, exporter: str,
-                     check_images: Sequence[Path] = ()) -> tuple[str, int]:
+def export_preflight(
+    checkpoint: Path, onnx: Path, opset: int | None, exporter: str, check_images: Sequence[Path] = ()
+) -> tuple[str, int]:
     """Paths and options of ``export``; returns ``(exporter, opset)`` to use (:func:`check_opset`)."""
     if exporter not in ("auto", "dynamo", "torchscript"):
         raise ExportOptionError(f"--exporter must be auto, dynamo or torchscript, got {exporter!r}")
@@ -64,8 +73,9 @@ def export_preflight(checkpoint: Path, onnx: Path, opset: int | None, exporter: 
     return check_opset(opset, exporter)
 
 
-def enhance_preflight(checkpoint: Path, inputs: Iterable[Path], out: Path, recursive: bool = False,
-                      suffix: str = "") -> None:
+def enhance_preflight(
+    checkpoint: Path, inputs: Iterable[Path], out: Path, recursive: bool = False, suffix: str = ""
+) -> None:
     """``enhance``: ``--out`` usable and not an input folder; no output replaces an input, the
     checkpoint or another output (:func:`hadamard_restore.photo.plan_outputs`, plus the checkpoint
     and hard links to an input)."""
@@ -74,12 +84,16 @@ def enhance_preflight(checkpoint: Path, inputs: Iterable[Path], out: Path, recur
     inputs = [Path(p) for p in inputs]
     for item in inputs:
         if item.is_dir() and same_file(item, out):
-            raise OutputPathError(f"--out {out} is the input folder {item}: the enhanced photos would be written "
-                                  "among the originals; choose another --out")
+            raise OutputPathError(
+                f"--out {out} is the input folder {item}: the enhanced photos would be written "
+                "among the originals; choose another --out"
+            )
     check_output_dir(out)
     jobs = plan_outputs(inputs, out, recursive, suffix)
-    guard_outputs({"checkpoint": checkpoint, "input image": [src for src, _ in jobs]},
-                  {f"output for {src}": dst for src, dst in jobs})
+    guard_outputs(
+        {"checkpoint": checkpoint, "input image": [src for src, _ in jobs]},
+        {f"output for {src}": dst for src, dst in jobs},
+    )
 
 
 def evaluate_preflight(checkpoint: Path, data: Path, split: Path | None, out: Path | None) -> Path:
@@ -88,8 +102,10 @@ def evaluate_preflight(checkpoint: Path, data: Path, split: Path | None, out: Pa
     folder = Path(out) if out is not None else resolved(checkpoint).parent / "eval"
     data_root = resolved(data)
     if resolved(folder) == data_root or data_root in resolved(folder).parents:
-        raise OutputPathError(f"--out {folder} is inside the dataset {data}: evaluation outputs would be mixed "
-                              "with the pairs; choose a folder outside it")
+        raise OutputPathError(
+            f"--out {folder} is inside the dataset {data}: evaluation outputs would be mixed "
+            "with the pairs; choose a folder outside it"
+        )
     check_output_dir(folder)
     guard_outputs({"checkpoint": checkpoint, "--split": split}, {"--out": folder})
     return folder

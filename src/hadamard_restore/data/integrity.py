@@ -40,8 +40,11 @@ def check_no_leakage(split, source: str = "the split") -> None:
         DataError: listing the leaked names (a few) and what to do.
     """
     problems = []
-    for what, key in (("pair", lambda e: e.degraded), ("degraded image content (sha256)", lambda e: e.degraded_sha256),
-                      ("group", lambda e: e.group)):
+    for what, key in (
+        ("pair", lambda e: e.degraded),
+        ("degraded image content (sha256)", lambda e: e.degraded_sha256),
+        ("group", lambda e: e.group),
+    ):
         both = sorted({key(e) for e in split.train} & {key(e) for e in split.val})
         if both:
             names = both if what == "pair" else [e.degraded for e in split.val if key(e) in set(both)]
@@ -49,9 +52,12 @@ def check_no_leakage(split, source: str = "the split") -> None:
             if what == "pair":
                 break
     if problems:
-        raise DataError(f"{source} leaks validation data into training: " + "; ".join(problems)
-                        + ". Every pair (and every group of pairs sharing a reference) must be on one side "
-                          "only; make a new split with `hadamard-restore data split`")
+        raise DataError(
+            f"{source} leaks validation data into training: "
+            + "; ".join(problems)
+            + ". Every pair (and every group of pairs sharing a reference) must be on one side "
+            "only; make a new split with `hadamard-restore data split`"
+        )
 
 
 def verify_split(split, root: str | Path) -> None:
@@ -82,9 +88,12 @@ def verify_split(split, root: str | Path) -> None:
             parts.append(f"{len(missing)} missing file(s): {_few(missing)}")
         if changed:
             parts.append(f"{len(changed)} file(s) whose content changed (sha256 differs): {_few(changed)}")
-        raise DataError(f"the split does not match the files under {root}: " + "; ".join(parts)
-                        + ". Restore the original files, point at the right root, or make a new split "
-                          "(hadamard-restore data split)")
+        raise DataError(
+            f"the split does not match the files under {root}: "
+            + "; ".join(parts)
+            + ". Restore the original files, point at the right root, or make a new split "
+            "(hadamard-restore data split)"
+        )
 
 
 def check_pair_sizes(pairs) -> None:
@@ -99,8 +108,10 @@ def check_pair_sizes(pairs) -> None:
         if (h0, w0) != (h1, w1):
             bad.append(f"{Path(p.degraded).name} {w0}x{h0} vs {Path(p.reference).name} {w1}x{h1}")
     if bad:
-        raise DataError(f"{len(bad)} pair(s) have images of different sizes (W x H): {_few(bad)}; fix or remove "
-                        "them (`hadamard-restore data check` lists all) before making a split")
+        raise DataError(
+            f"{len(bad)} pair(s) have images of different sizes (W x H): {_few(bad)}; fix or remove "
+            "them (`hadamard-restore data check` lists all) before making a split"
+        )
 
 
 def min_eval_side(crop_border: int = 0) -> int:
@@ -117,11 +128,15 @@ def read_eval_pair(pair, crop_border: int = 0):
     """
     deg, ref = read_image(pair.degraded), read_image(pair.reference)
     if deg.shape != ref.shape:
-        raise DataError(f"pair sizes differ: {pair.degraded} {tuple(deg.shape[1:])} vs {pair.reference} "
-                        f"{tuple(ref.shape[1:])}; fix or remove this pair")
+        raise DataError(
+            f"pair sizes differ: {pair.degraded} {tuple(deg.shape[1:])} vs {pair.reference} "
+            f"{tuple(ref.shape[1:])}; fix or remove this pair"
+        )
     side = min_eval_side(crop_border)
     if min(ref.shape[1:]) < side:
-        raise DataError(f"{pair.degraded} is {ref.shape[2]}x{ref.shape[1]} pixels; evaluation needs at least "
-                        f"{side}x{side} (the 11-pixel SSIM window after eval.crop_border {crop_border}); "
-                        "remove this pair")
+        raise DataError(
+            f"{pair.degraded} is {ref.shape[2]}x{ref.shape[1]} pixels; evaluation needs at least "
+            f"{side}x{side} (the 11-pixel SSIM window after eval.crop_border {crop_border}); "
+            "remove this pair"
+        )
     return deg, ref

@@ -28,8 +28,8 @@ from hadamard_restore.config import EvalConfig
 from hadamard_restore.errors import DataError, WeightsMissingError
 from hadamard_restore.net.model_file import load_model, read_model_file
 from hadamard_restore.reporting.grid import comparison_grid
-from hadamard_restore.training.validation import infer, quantize_8bit
 from hadamard_restore.runtime import get_logger, pick_device
+from hadamard_restore.training.validation import infer, quantize_8bit
 
 log = get_logger("hadamard_restore.evaluate")
 METRICS = ("psnr", "ssim", "lpips")
@@ -142,7 +142,9 @@ def _score_pairs(model, pairs: list, out: Path, ecfg: EvalConfig, dev, lpips_ok:
     from hadamard_restore.data.integrity import read_eval_pair
     from hadamard_restore.data.io import write_image
 
-    rows, grid_rows, failed = [], [], []
+    rows: list[dict] = []
+    grid_rows: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    failed: list[dict] = []
     for pair in tqdm(pairs, desc="evaluate", dynamic_ncols=True,
                      mininterval=1.0 if sys.stderr.isatty() else 30.0):
         try:  # a bad pair is listed and skipped; every good pair is scored

@@ -15,13 +15,13 @@ Examples:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping, Union
 
 from hadamard_restore.errors import HadamardRestoreError
 
-PathLike = Union[str, Path]
-Paths = Union[PathLike, Iterable[PathLike], None]
+PathLike = str | Path
+Paths = PathLike | Iterable[PathLike] | None
 
 
 class OutputConflictError(HadamardRestoreError, ValueError):
@@ -74,14 +74,16 @@ def guard_outputs(inputs: Mapping[str, Paths], outputs: Mapping[str, Paths]) -> 
             if same_file(out, src):
                 raise OutputConflictError(
                     f"refusing to write {out_label} {out}: it is the {in_label} {src}, which this command "
-                    "reads; writing it would destroy the original. Choose another output path")
+                    "reads; writing it would destroy the original. Choose another output path"
+                )
     seen: list[tuple[str, Path]] = []
     for out_label, out in written:
         for other_label, other in seen:
             if same_file(out, other):
                 raise OutputConflictError(
                     f"refusing to write {out_label} {out}: the {other_label} {other} of this same command "
-                    "is the same file, so one result would replace the other. Give them different paths")
+                    "is the same file, so one result would replace the other. Give them different paths"
+                )
         seen.append((out_label, out))
 
 
@@ -97,8 +99,10 @@ def _check_parents(path: Path, label: str, shown: Path | None = None) -> None:
     base = _nearest_existing(path.parent)
     path = shown if shown is not None else path
     if not base.is_dir():
-        raise OutputPathError(f"{label} {path}: {base} is a file, not a folder, so nothing can be written "
-                              "below it; choose another path or move that file")
+        raise OutputPathError(
+            f"{label} {path}: {base} is a file, not a folder, so nothing can be written "
+            "below it; choose another path or move that file"
+        )
     if not os.access(base, os.W_OK | os.X_OK):
         raise OutputPathError(f"{label} {path}: no permission to write in {base}; choose a folder you can write to")
 
@@ -111,8 +115,7 @@ def check_output_file(path: PathLike, label: str = "output", example: str = "out
     """
     path = Path(path)
     if path.is_dir():
-        raise OutputPathError(f"{label} {path} is an existing folder; give a file name, "
-                              f"e.g. {path / example}")
+        raise OutputPathError(f"{label} {path} is an existing folder; give a file name, e.g. {path / example}")
     _check_parents(path, label)
     if path.exists() and not os.access(path, os.W_OK):
         raise OutputPathError(f"{label} {path} exists and is read-only; choose another path or make it writable")
@@ -127,8 +130,9 @@ def check_output_dir(path: PathLike, label: str = "--out") -> Path:
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise OutputPathError(f"{label} {path} is a file, not a folder; choose a folder path "
-                              "(it is created when missing)")
+        raise OutputPathError(
+            f"{label} {path} is a file, not a folder; choose a folder path (it is created when missing)"
+        )
     if path.is_dir():
         if not os.access(path, os.W_OK | os.X_OK):
             raise OutputPathError(f"{label} {path}: no permission to write in this folder; choose another --out")
@@ -149,5 +153,7 @@ def refuse_earlier_run(run_dir: PathLike | None, resumable: bool) -> None:
     if found:
         names = ", ".join(str(p) for p in found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
         hint = "pass --resume to continue that run, or " if resumable else ""
-        raise OutputConflictError(f"--out {run_dir} already holds checkpoints of an earlier run ({names}); a new "
-                                  f"run would overwrite them: {hint}choose another --out")
+        raise OutputConflictError(
+            f"--out {run_dir} already holds checkpoints of an earlier run ({names}); a new "
+            f"run would overwrite them: {hint}choose another --out"
+        )

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from hadamard_restore.runtime.log import get_logger
 from hadamard_restore.runtime.rundir_lock import RunDirLock
@@ -34,8 +34,8 @@ log = get_logger(__name__)
 class _Claim:
     path: Path
     lock: RunDirLock | None
-    fresh: bool            # the directory did not exist, or was empty, before this command
-    created: list[Path]    # folders this command created (deepest first)
+    fresh: bool  # the directory did not exist, or was empty, before this command
+    created: list[Path]  # folders this command created (deepest first)
 
 
 @dataclass

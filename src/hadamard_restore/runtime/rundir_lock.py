@@ -61,8 +61,7 @@ def pid_alive(pid: int) -> bool:
 
 def describe(info: dict) -> str:
     """``pid 123 on host h since 2024-... : hadamard-restore train ...``."""
-    return (f"pid {info.get('pid')} on {info.get('host')} since {info.get('started')}: "
-            f"{info.get('command') or '?'}")
+    return f"pid {info.get('pid')} on {info.get('host')} since {info.get('started')}: {info.get('command') or '?'}"
 
 
 def read_lock(path: Path) -> dict | None:
@@ -111,9 +110,13 @@ class RunDirLock:
         self.info: dict | None = None
 
     def _payload(self) -> dict:
-        return {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
-                "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "proc_start": _process_start(os.getpid())}
+        return {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": self.command,
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "proc_start": _process_start(os.getpid()),
+        }
 
     def _create(self) -> bool:
         """Create the lock file exclusively; False when one exists."""
@@ -138,13 +141,15 @@ class RunDirLock:
         finally:
             os.close(fd)  # closing releases the flock
 
-    def acquire(self) -> "RunDirLock":
+    def acquire(self) -> RunDirLock:
         """Take the lock or raise :class:`RunDirLockedError` naming the running writer."""
         above = live_lock_above(self.run_dir)
         if above is not None:
-            raise RunDirLockedError(f"{self.run_dir} is inside the run directory {above[0]}, which "
-                                    f"another command is writing ({describe(above[1])}); wait for it or "
-                                    "choose another --out")
+            raise RunDirLockedError(
+                f"{self.run_dir} is inside the run directory {above[0]}, which "
+                f"another command is writing ({describe(above[1])}); wait for it or "
+                "choose another --out"
+            )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for _ in range(3):
             if self._create():
@@ -158,10 +163,12 @@ class RunDirLock:
                 raise RunDirLockedError(
                     f"{self.run_dir} is being written by another command ({describe(info)}); wait for it "
                     f"to finish or choose another --out. If that run is gone (e.g. its machine "
-                    f"rebooted), delete {self.path}")
+                    f"rebooted), delete {self.path}"
+                )
             self._take_over_stale(info)
-        raise RunDirLockedError(f"could not lock {self.run_dir}: its lock file keeps changing; "
-                                "another command is starting there")
+        raise RunDirLockedError(
+            f"could not lock {self.run_dir}: its lock file keeps changing; another command is starting there"
+        )
 
     def release(self) -> None:
         """Remove the lock file if it is still ours."""
@@ -169,7 +176,7 @@ class RunDirLock:
             self.path.unlink(missing_ok=True)
         self.info = None
 
-    def __enter__(self) -> "RunDirLock":
+    def __enter__(self) -> RunDirLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

@@ -1,8 +1,9 @@
 """Divergence: stop a training with the tool's own message and keep the last good checkpoint.
 
 The training loop (:class:`~hadamard_restore.training.trainer.Trainer`) checks the loss at
-every step; the weights are checked before each validation and before each checkpoint (a NaN that appears in the update after the last loss
-check would otherwise reach ``psnr`` as a traceback, or overwrite ``last.pt`` with NaN weights).
+every step; the weights are checked before each validation and before each checkpoint (a NaN
+that appears in the update after the last loss check would otherwise reach ``psnr`` as a
+traceback, or overwrite ``last.pt`` with NaN weights).
 """
 
 from __future__ import annotations
@@ -41,14 +42,18 @@ def _kept(run_dir: Path) -> str:
             parts.append(f"{path} ({what}, step {step})")
     if not parts:
         return "No checkpoint had been written yet."
-    return ("The last good files are kept: " + ", ".join(parts) + "; to continue from last.pt with other "
-            "settings add --resume --allow-changes.")
+    return (
+        "The last good files are kept: " + ", ".join(parts) + "; to continue from last.pt with other "
+        "settings add --resume --allow-changes."
+    )
 
 
 def diverged(what: str, step: int, lr: float, run_dir: str | Path) -> HadamardRestoreError:
     """The error to raise: what happened, what to change, and which files are still good."""
-    return TrainingDiverged(f"training diverged: {what} at step {step}; lower train.lr (now {lr:g}) or "
-                            f"train.grad_clip. {_kept(Path(run_dir))}")
+    return TrainingDiverged(
+        f"training diverged: {what} at step {step}; lower train.lr (now {lr:g}) or "
+        f"train.grad_clip. {_kept(Path(run_dir))}"
+    )
 
 
 def check_finite(model: nn.Module, step: int, lr: float, run_dir: str | Path) -> None:
@@ -67,8 +72,7 @@ def checked_psnr(validate, step: int, lr: float, run_dir: str | Path) -> float:
     except ValueError as exc:
         if "NaN or inf" not in str(exc):
             raise
-        raise diverged("the network output on the held-out images became NaN or infinite", step, lr,
-                       run_dir) from None
+        raise diverged("the network output on the held-out images became NaN or infinite", step, lr, run_dir) from None
     if math.isnan(psnr):
         raise diverged("the validation PSNR became NaN", step, lr, run_dir)
     return psnr

@@ -27,8 +27,9 @@ from hadamard_restore.net.model_file import genotype_to_dict, loss_weights_to_di
 from hadamard_restore.training.state import load_training_state
 
 RUN_SECTIONS = ("task", "seed", "data", "net", "loss", "train")
-FREE_KEYS = frozenset({"train.steps", "train.val_every", "train.checkpoint_every", "train.log_every",
-                       "net.genotype", "loss.weights"})  # the last two are compared by content
+FREE_KEYS = frozenset(
+    {"train.steps", "train.val_every", "train.checkpoint_every", "train.log_every", "net.genotype", "loss.weights"}
+)  # the last two are compared by content
 CHANGES_FILE = "resume_changes.json"
 
 
@@ -54,8 +55,11 @@ def config_changes(old_yaml: str, cfg) -> list[dict]:
     old_flat = _flat({k: old.get(k) for k in RUN_SECTIONS})
     new_flat = _flat({k: new.get(k) for k in RUN_SECTIONS})
     keys = sorted((set(old_flat) | set(new_flat)) - FREE_KEYS)
-    return [{"key": k, "checkpoint": old_flat.get(k), "now": new_flat.get(k)}
-            for k in keys if old_flat.get(k) != new_flat.get(k)]
+    return [
+        {"key": k, "checkpoint": old_flat.get(k), "now": new_flat.get(k)}
+        for k in keys
+        if old_flat.get(k) != new_flat.get(k)
+    ]
 
 
 def _describe_genotype(geno: dict) -> str:
@@ -72,8 +76,10 @@ def stored_choices(run_dir: str | Path) -> tuple[dict, dict]:
 def _last(run_dir: str | Path) -> Path:
     last = Path(run_dir) / "last.pt"
     if not last.is_file():
-        raise CheckpointError(f"--resume: {last} does not exist; nothing to resume in {run_dir} "
-                              "(start without --resume, or pass the --out of the run to continue)")
+        raise CheckpointError(
+            f"--resume: {last} does not exist; nothing to resume in {run_dir} "
+            "(start without --resume, or pass the --out of the run to continue)"
+        )
     return last
 
 
@@ -91,12 +97,14 @@ def check_resume(run_dir: str | Path, genotype, loss_weights, cfg, allow_changes
     blob = load_training_state(last)
     meta, step = blob["meta"], blob["training"].get("step")
     geno_now = genotype_to_dict(genotype)
-    if meta["genotype"].get("layers") != geno_now.get("layers") or meta["genotype"].get("num_hnu") != \
-            geno_now.get("num_hnu"):
+    if meta["genotype"].get("layers") != geno_now.get("layers") or meta["genotype"].get("num_hnu") != geno_now.get(
+        "num_hnu"
+    ):
         raise ResumeMismatchError(
             f"--resume: {last} holds genotype {_describe_genotype(meta['genotype'])}, but this command asks "
             f"for genotype {_describe_genotype(geno_now)}; a run's network cannot change. Resume without "
-            "--genotype to continue it with its own, or train the new genotype into another --out")
+            "--genotype to continue it with its own, or train the new genotype into another --out"
+        )
     changes = config_changes(meta.get("config", ""), cfg)
     lw_now = loss_weights_to_dict(loss_weights)
     lw_was, lw_now = _weights_only(meta["loss_weights"]), _weights_only(lw_now)
@@ -104,15 +112,18 @@ def check_resume(run_dir: str | Path, genotype, loss_weights, cfg, allow_changes
         changes.insert(0, {"key": "loss_weights", "checkpoint": lw_was, "now": lw_now})
     net_changes = [c for c in changes if c["key"].startswith("net.")]
     if net_changes:
-        raise ResumeMismatchError(f"--resume: {last} was trained with {_format(net_changes, 'checkpoint')}, "
-                                  f"this command asks for {_format(net_changes, 'now')}; a run's network "
-                                  "cannot change. Use the run's own config, or train into another --out")
+        raise ResumeMismatchError(
+            f"--resume: {last} was trained with {_format(net_changes, 'checkpoint')}, "
+            f"this command asks for {_format(net_changes, 'now')}; a run's network "
+            "cannot change. Use the run's own config, or train into another --out"
+        )
     if changes and not allow_changes:
         raise ResumeMismatchError(
-            f"--resume would change the run in {run_dir} (at step {step}): " + "; ".join(
-                f"{c['key']}: {_short(c['checkpoint'])} -> {_short(c['now'])}" for c in changes)
+            f"--resume would change the run in {run_dir} (at step {step}): "
+            + "; ".join(f"{c['key']}: {_short(c['checkpoint'])} -> {_short(c['now'])}" for c in changes)
             + ". Nothing was written. Resume with the run's own settings (its config.yaml), or pass "
-              "--allow-changes to continue with these changes recorded in " + CHANGES_FILE)
+            "--allow-changes to continue with these changes recorded in " + CHANGES_FILE
+        )
     return changes
 
 
@@ -139,6 +150,7 @@ def record_changes(run_dir: str | Path, changes: list[dict]) -> Path | None:
     step = load_training_state(_last(run_dir))["training"].get("step")
     path = Path(run_dir) / CHANGES_FILE
     history = read_json(path) if path.is_file() else []
-    history.append({"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "resumed_at_step": step,
-                    "changes": changes})
+    history.append(
+        {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "resumed_at_step": step, "changes": changes}
+    )
     return write_json(path, history)
