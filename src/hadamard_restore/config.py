@@ -30,9 +30,9 @@ class ConfigError(HadamardRestoreError, ValueError):
 
 
 class Strict(BaseModel):
-    """Base for all sections: unknown keys are errors, assignments are validated."""
+    """Base for all sections: unknown keys are errors, assignments are validated, numbers are finite."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DemoDataConfig(Strict):

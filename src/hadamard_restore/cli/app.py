@@ -66,10 +66,42 @@ def config_or_fail(path: Optional[Path], overrides: Optional[list[str]]) -> RunC
     raise AssertionError  # unreachable
 
 
+BUG_EXIT_CODE = 70  # EX_SOFTWARE: an internal error, not the user's
+
+
+def _command_line() -> str:
+    import shlex
+    import sys
+
+    return shlex.join(["hadamard-restore", *sys.argv[1:]])
+
+
 def guarded(fn: Callable[[], object]) -> object:
-    """Run a library call; turn user-fixable errors (config errors included) into a clean message and exit 2."""
+    """Run a library call inside a command session (run-directory locks, clean-up of half-made
+    run directories, see ``runtime.run_session``); user-fixable errors (config errors included)
+    become one clean message and exit 2; anything else is a bug: its traceback is printed with a
+    line saying where to report it (exit 70)."""
+    from hadamard_restore.runtime.run_session import command_session
+
     try:
-        return fn()
+        with command_session(_command_line()):
+            return fn()
     except HadamardRestoreError as exc:
         fail(str(exc))
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception:
+        report_bug()
     return None
+
+
+def report_bug() -> None:
+    """Print the current exception's traceback as a bug report and exit 70."""
+    import traceback
+
+    from hadamard_restore import __version__
+
+    typer.echo(traceback.format_exc(), err=True)
+    fail(f"internal error in hadamard-restore {__version__}: this is a bug, not a mistake in your input. "
+         "Please report it on the project's issue tracker with the command line and the traceback "
+         "above.", code=BUG_EXIT_CODE)

@@ -40,12 +40,14 @@ def split(path: Path = typer.Argument(..., help="dataset root"),
           group_key: str = typer.Option("auto", help="auto (=reference_hash), reference_hash, scene, stem, none"),
           ) -> None:
     """Make a seeded train/validation split (whole groups on one side) and save it with sha256s."""
+    from hadamard_restore.cli.preflight import split_preflight
     from hadamard_restore.data.layouts import layout_folders, match_folders
     from hadamard_restore.data.split import make_split
 
     def run():
         name, folders = layout_folders(path, layout, degraded_dir, reference_dir)
         pairs = [p for d, r in folders for p in match_folders(d, r)[0]]
+        split_preflight(out, pairs)  # a writable --out, equal sizes in every pair
         result = make_split(pairs, val_ratio, seed, group_key, root=path, layout=name)
         result.save(out)
         return result
@@ -60,7 +62,8 @@ def split(path: Path = typer.Argument(..., help="dataset root"),
 def verify(split_file: Path = typer.Argument(..., help="split JSON made by `data split`"),
            path: Path = typer.Argument(..., help="dataset root the split's names are relative to")) -> None:
     """Check that every file of a split exists under PATH with the recorded sha256."""
-    from hadamard_restore.data.split import Split, verify_split
+    from hadamard_restore.data.integrity import verify_split
+    from hadamard_restore.data.split import Split
 
     def run():
         loaded = Split.load(split_file)

@@ -37,6 +37,7 @@ def enhance(paths: list[Path] = typer.Argument(..., metavar="[CHECKPOINT] INPUT.
             config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (enhance section)"),
             overrides: Optional[list[str]] = SetOption) -> None:
     """Enhance files or folders of photos of any size; bad files are reported and skipped."""
+    from hadamard_restore.cli.preflight import enhance_preflight
     from hadamard_restore.inference.enhance import enhance as run_enhance
     from hadamard_restore.runtime import pick_device
 
@@ -56,9 +57,14 @@ def enhance(paths: list[Path] = typer.Argument(..., metavar="[CHECKPOINT] INPUT.
         dev = pick_device(cfg.device)
     except (RuntimeError, ValueError) as exc:
         fail(str(exc))
-    checkpoint, inputs = guarded(lambda: split_enhance_paths(paths, model))
-    report = guarded(lambda: run_enhance(checkpoint, inputs, out, cfg.enhance, dev, recursive=recursive,
-                                         suffix=suffix, quality=quality))
+
+    def go():
+        checkpoint, inputs = split_enhance_paths(paths, model)
+        enhance_preflight(checkpoint, inputs, out, recursive, suffix)  # nothing overwritten; paths usable
+        return run_enhance(checkpoint, inputs, out, cfg.enhance, dev, recursive=recursive, suffix=suffix,
+                           quality=quality)
+
+    report = guarded(go)
     typer.echo(report.summary())
     if not report.ok:
         raise typer.Exit(1)
@@ -69,7 +75,8 @@ def enhance(paths: list[Path] = typer.Argument(..., metavar="[CHECKPOINT] INPUT.
 def export(checkpoint: Optional[Path] = typer.Argument(None, help="model file (model.pt or last.pt), or --model"),
            model: Optional[str] = ModelOption,
            onnx: Path = typer.Option(..., "--onnx", help="destination .onnx file"),
-           opset: int = typer.Option(18, "--opset", help="ONNX opset"),
+           opset: Optional[int] = typer.Option(None, "--opset", help="ONNX opset (default 18; 17 with "
+                                               "--exporter torchscript, which writes 11-17)"),
            exporter: str = typer.Option("auto", "--exporter", help="auto, dynamo or torchscript"),
            check_image: Optional[list[Path]] = typer.Option(
                None, "--check-image", help="real photo for the parity check (repeatable; default: a bundled photo)"),
@@ -77,12 +84,14 @@ def export(checkpoint: Optional[Path] = typer.Argument(None, help="model file (m
                                                         help="shrink check photos to this longer side"),
            tolerance: float = typer.Option(1e-3, "--tolerance", help="largest allowed max abs difference")) -> None:
     """Export to ONNX with dynamic height and width and check parity with PyTorch."""
+    from hadamard_restore.cli.preflight import export_preflight
     from hadamard_restore.inference.export import export_onnx
 
-    if exporter not in ("auto", "dynamo", "torchscript"):
-        fail(f"--exporter must be auto, dynamo or torchscript, got {exporter!r}")
-    checkpoint = guarded(lambda: checkpoint_or_model(checkpoint, model))
-    report = guarded(lambda: export_onnx(checkpoint, onnx, opset=opset, exporter=exporter,
-                                         check_images=check_image or (), check_max_side=check_max_side,
-                                         tolerance=tolerance))
+    def go():
+        path = checkpoint_or_model(checkpoint, model)
+        used, opset_used = export_preflight(path, onnx, opset, exporter, check_image or ())
+        return export_onnx(path, onnx, opset=opset_used, exporter=used, check_images=check_image or (),
+                           check_max_side=check_max_side, tolerance=tolerance)
+
+    report = guarded(go)
     typer.echo(report.summary())

@@ -13,12 +13,20 @@ from hadamard_restore.cli.zoo_cmd import ModelOption, checkpoint_or_model
 
 
 def _train_dir(cfg, out: Optional[Path], resume: bool) -> Path:
+    from hadamard_restore.runtime.output_guard import refuse_earlier_run
     from hadamard_restore.runtime.rundir import new_run_dir
 
     if out is None and resume:
         raise UserError("--resume needs --out RUN_DIR: the run directory whose last.pt to continue")
     if out is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise UserError("under torchrun pass --out RUN_DIR so that every process writes to the same folder")
+    if out is not None and resume:  # train() checks the run against last.pt before it writes (config.yaml too)
+        from hadamard_restore.runtime.run_session import claim_run_dir
+
+        if not out.is_dir():
+            raise UserError(f"--resume: {out} is not a run directory; pass the --out of the run to continue")
+        return claim_run_dir(out)
+    refuse_earlier_run(out, resumable=True)
     return new_run_dir(cfg, out, stage="train")
 
 
@@ -29,7 +37,9 @@ def train(config: Path = typer.Argument(..., help="YAML config (see configs/)"),
                                                  "(default: net.genotype)"),
           loss_weights: Optional[str] = typer.Option(None, "--loss-weights", help="loss_weights.json or bundled "
                                                      "name (default: loss.weights)"),
-          resume: bool = typer.Option(False, "--resume", help="continue from RUN_DIR/last.pt (needs --out)")) -> None:
+          resume: bool = typer.Option(False, "--resume", help="continue from RUN_DIR/last.pt (needs --out)"),
+          allow_changes: bool = typer.Option(False, "--allow-changes", help="let --resume continue with other loss "
+                                             "weights or settings (recorded in RUN_DIR/resume_changes.json)")) -> None:
     """Train the derived network from scratch with the searched loss (torchrun for multi-GPU)."""
     from hadamard_restore.training.train import train as train_fn
 
@@ -37,12 +47,17 @@ def train(config: Path = typer.Argument(..., help="YAML config (see configs/)"),
 
     def go():
         run_dir = _train_dir(cfg, out, resume)
-        return train_fn(cfg, run_dir, genotype, loss_weights, resume=resume)
+        return train_fn(cfg, run_dir, genotype, loss_weights, resume=resume, allow_changes=allow_changes)
 
     summary = guarded(go)
     if summary and int(os.environ.get("RANK", "0")) == 0:
         typer.echo(f"best validation PSNR {summary['best_val_psnr']:.3f} dB at step {summary['best_step']}")
         typer.echo(summary["model"])
+
+
+def _num(value: Optional[float], digits: int) -> str:
+    """A mean metric for the summary line; None (e.g. PSNR of identical images, infinite) as 'inf/n.a.'."""
+    return "inf/n.a." if value is None else f"{value:.{digits}f}"
 
 
 @app.command("evaluate")
@@ -59,29 +74,47 @@ def evaluate(checkpoint: Optional[Path] = typer.Argument(None, help="model.pt (o
     from hadamard_restore.evaluation.evaluate import evaluate as evaluate_fn
 
     cfg = config_or_fail(None, set_)
-    checkpoint = guarded(lambda: checkpoint_or_model(checkpoint, model))
-    if model is not None:
-        from hadamard_restore.zoo.registry import heldout_split_path
 
-        split = split or guarded(lambda: heldout_split_path(model))
-        out = out or Path(f"{model}-eval")
-    result = guarded(lambda: evaluate_fn(checkpoint, data, layout, split, out, cfg.eval, cfg.device))
+    def go():
+        from hadamard_restore.cli.preflight import evaluate_preflight
+        from hadamard_restore.runtime.run_session import claim_run_dir
+
+        path, split_, out_ = checkpoint_or_model(checkpoint, model), split, out
+        if model is not None:
+            from hadamard_restore.zoo.registry import heldout_split_path
+
+            split_, out_ = split or heldout_split_path(model), out or Path(f"{model}-eval")
+        claim_run_dir(evaluate_preflight(path, data, split_, out_))  # one writer per output folder
+        return evaluate_fn(path, data, layout, split_, out_, cfg.eval, cfg.device)
+
+    result = guarded(go)
     if result:
+        for bad in result.get("failed", []):
+            typer.echo(f"  FAILED {bad['degraded']}: {bad['reason']}")
         m, i = result["mean"], result["input_mean"]
-        typer.echo(f"{result['count']} images: PSNR {m['psnr']:.3f} dB (input {i['psnr']:.3f}), "
-                   f"SSIM {m['ssim']:.4f} (input {i['ssim']:.4f})"
-                   + (f", LPIPS {m['lpips']:.4f} (input {i['lpips']:.4f})" if m["lpips"] is not None else ""))
+        typer.echo(f"{result['count']} images: PSNR {_num(m['psnr'], 3)} dB (input {_num(i['psnr'], 3)}), "
+                   f"SSIM {_num(m['ssim'], 4)} (input {_num(i['ssim'], 4)})"
+                   + (f", LPIPS {_num(m['lpips'], 4)} (input {_num(i['lpips'], 4)})" if m["lpips"] is not None else ""))
         typer.echo(result["path"])
+        if result.get("failed"):
+            typer.echo(f"{len(result['failed'])} pair(s) could not be evaluated (listed above and in metrics.json)")
+            raise typer.Exit(1)
 
 
 @app.command("run")
 def run(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOption,
         out: Optional[Path] = OutOption) -> None:
     """The whole method: classifier, loss search, architecture search, training, evaluation."""
+    from hadamard_restore.runtime.output_guard import refuse_earlier_run
     from hadamard_restore.workflows.run import run as run_fn
 
     cfg = config_or_fail(config, set_)
-    report = guarded(lambda: run_fn(cfg, out))
+
+    def go():
+        refuse_earlier_run(out, resumable=False)
+        return run_fn(cfg, out)
+
+    report = guarded(go)
     if report:
         typer.echo(str(report))
 
@@ -90,8 +123,13 @@ def run(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOptio
 def demo(out: Optional[Path] = OutOption, set_: Optional[list[str]] = SetOption) -> None:
     """The bundled models on built-in degraded photos (seconds), then the whole method on built-in
     synthetic low-light data (CPU, under 10 minutes)."""
+    from hadamard_restore.runtime.output_guard import refuse_earlier_run
     from hadamard_restore.workflows.demo import demo as demo_fn
 
-    report = guarded(lambda: demo_fn(out, set_))
+    def go():
+        refuse_earlier_run(out, resumable=False)
+        return demo_fn(out, set_)
+
+    report = guarded(go)
     if report:
         typer.echo(f"report: {report}")

@@ -23,9 +23,13 @@ def classifier(config: Path = typer.Argument(..., help="task YAML"),
 
     def run() -> Path:
         from hadamard_restore.classifier import provide_classifier
+        from hadamard_restore.classifier.provide import MARKER
         from hadamard_restore.jobs import classifier_job
+        from hadamard_restore.runtime.output_guard import refuse_earlier_run
         from hadamard_restore.runtime.rundir import new_run_dir
 
+        if out is None or not (Path(out) / MARKER).is_file():  # with path.txt the earlier one is reused
+            refuse_earlier_run(out, resumable=False)
         return provide_classifier(classifier_job(cfg), new_run_dir(cfg, out, stage="classifier"))
 
     path = guarded(run)
@@ -59,6 +63,7 @@ def prepare_run_dir(cfg: RunConfig, out: Path | None, stage: str, resume: bool, 
             choice = str(Path(cfg.out_dir) / f"{cfg.name}-{stage}-{stamp}")
         else:
             choice = str(out)
+        choice = _claim(choice)
     chosen = ddp.gather_objects(choice, dist_ctx)[0]
     if chosen.startswith("ERROR:"):
         raise CheckpointError(chosen[len("ERROR:"):])
@@ -70,6 +75,21 @@ def prepare_run_dir(cfg: RunConfig, out: Path | None, stage: str, resume: bool, 
     return run_dir
 
 
+def _claim(choice: str) -> str:
+    """Lock the chosen run directory for this command (``runtime.run_session``); an error travels
+    to every rank as ``ERROR:<message>``."""
+    from hadamard_restore.errors import HadamardRestoreError
+    from hadamard_restore.runtime.run_session import claim_run_dir
+
+    if choice.startswith("ERROR:"):
+        return choice
+    try:
+        claim_run_dir(choice)
+    except HadamardRestoreError as exc:
+        return f"ERROR:{exc}"
+    return choice
+
+
 def _run_stage(config: Path, set_, out, resume: bool, stage: str, call) -> None:
     """Load the config, set up the process and the run directory, make one library call."""
     from hadamard_restore.jobs import search_job
@@ -78,6 +98,10 @@ def _run_stage(config: Path, set_, out, resume: bool, stage: str, call) -> None:
     cfg = config_or_fail(config, set_)
 
     def go():
+        from hadamard_restore.runtime.output_guard import refuse_earlier_run
+
+        if not resume:
+            refuse_earlier_run(out, resumable=True)
         job = search_job(cfg)
         env = setup(job.device, job.seed)
         run_dir = prepare_run_dir(cfg, out, stage, resume, env[1])

@@ -67,7 +67,7 @@ def _check_pair(pair: Pair, full: bool, problems: list[str]) -> tuple[int, int] 
     for path in (pair.degraded, pair.reference):
         try:
             size = image_size(path)
-            if full:
+            if full:  # read_image_array refuses cut-off files too (data.damage)
                 array = read_image_array(path)
                 size = tuple(array.shape[:2])
             elif looks_truncated(path):

@@ -10,9 +10,11 @@ Pillow truncates to 8 bits):
 - The EXIF orientation tag (0x0112) is applied, so the tensor is upright as a viewer shows it.
 - Unreadable, truncated or non-image files raise :class:`~hadamard_restore.errors.DataError`
   naming the file.
+- A PNG cut off before its ``IEND`` chunk is damaged even when its pixels decode, and Pillow's
+  ``LOAD_TRUNCATED_IMAGES`` is ignored (:mod:`.damage`): missing data is never filled in.
 
-Writing: :func:`write_image` stores 8-bit (default) or 16-bit RGB PNGs through
-:mod:`hadamard_restore.artifacts` (temporary file + rename).
+Writing (:mod:`.image_write`, re-exported here): :func:`write_image` stores 8-bit (default) or
+16-bit RGB PNGs through :mod:`hadamard_restore.artifacts` (temporary file + rename).
 """
 
 from __future__ import annotations
@@ -25,9 +27,14 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from hadamard_restore.artifacts import atomic_write_bytes
-from hadamard_restore.data.codec16 import decode16, encode_png16, png_bit_depth
+from hadamard_restore.data.codec16 import decode16, png_bit_depth
+from hadamard_restore.data.damage import end_marker_missing, strict_decoding
+from hadamard_restore.data.image_write import encode_image, write_image
 from hadamard_restore.errors import DataError
+
+__all__ = ["IMAGE_SUFFIXES", "AlphaDroppedWarning", "apply_orientation", "array_to_tensor", "encode_image",
+           "image_size", "is_image_file", "looks_truncated", "read_image", "read_image_array",
+           "reset_alpha_warning", "write_image"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 EXIF_ORIENTATION = 0x0112
@@ -147,8 +154,11 @@ def read_image_array(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: file not found") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read the file ({exc})") from None
+    damaged = end_marker_missing(data)
+    if damaged:
+        raise DataError(f"{path}: image data is truncated or corrupt ({damaged}); re-copy or re-export the file")
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with strict_decoding(), Image.open(io.BytesIO(data)) as im:
             orientation = _orientation(im)  # header only, before any decode error could be hidden
             sixteen_bit_png = png_bit_depth(data) == 16 and im.mode not in ("I", "I;16", "I;16B")
             if sixteen_bit_png or (im.format == "TIFF" and _is_16bit_colour_tiff(im)):
@@ -159,7 +169,7 @@ def read_image_array(path: str | Path) -> np.ndarray:
     except UnidentifiedImageError:
         raise DataError(f"{path}: not a readable image (Pillow does not recognise the format); "
                         "remove it from the folder or convert it to PNG") from None
-    except (OSError, ValueError, SyntaxError) as exc:
+    except Exception as exc:  # OSError, ValueError, zlib/OpenCV errors ...: all mean a damaged file
         raise DataError(f"{path}: image data is truncated or corrupt ({exc}); "
                         "re-copy or re-export the file") from None
     return apply_orientation(array, orientation)
@@ -223,40 +233,3 @@ def looks_truncated(path: str | Path) -> bool:
     if suffix in (".jpg", ".jpeg"):
         return b"\xff\xd9" not in tail
     return False
-
-
-def _to_array(img: torch.Tensor, bits: int) -> np.ndarray:
-    if img.ndim == 4 and img.shape[0] == 1:
-        img = img[0]
-    if img.ndim != 3 or img.shape[0] not in (1, 3):
-        raise DataError(f"write_image needs a (3, H, W) or (1, H, W) tensor, got shape {tuple(img.shape)}")
-    if not torch.isfinite(img).all():
-        raise DataError("write_image got NaN or infinite values; check the network output")
-    peak = 255 if bits == 8 else 65535
-    x = (img.detach().float().cpu().clamp(0, 1) * peak).round()
-    array = x.permute(1, 2, 0).numpy().astype(np.uint8 if bits == 8 else np.uint16)
-    return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array
-
-
-def encode_image(img: torch.Tensor, bits: int = 8) -> bytes:
-    """PNG bytes of a ``(3, H, W)`` tensor in ``[0, 1]`` (values outside are clipped, then rounded)."""
-    if bits not in (8, 16):
-        raise DataError(f"bits must be 8 or 16, got {bits}")
-    array = _to_array(img, bits)
-    if bits == 16:
-        return encode_png16(array)
-    buf = io.BytesIO()
-    Image.fromarray(array, mode="RGB").save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def write_image(path: str | Path, img: torch.Tensor, bits: int = 8) -> Path:
-    """Atomically write ``img`` (``(3, H, W)`` float in ``[0, 1]``) as an 8- or 16-bit RGB PNG.
-
-    Values are clipped to ``[0, 1]`` and rounded to the nearest code (``round(x * 255)``), so
-    reading the file back gives the input to within ``0.5 / 255`` (or ``0.5 / 65535``).
-    """
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise DataError(f"{path}: write_image writes PNG only; give the file a .png suffix")
-    return atomic_write_bytes(path, encode_image(img, bits))

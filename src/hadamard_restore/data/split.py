@@ -1,7 +1,8 @@
 """Pinned train/validation splits: JSON files with names and a sha256 of every file.
 
 A split is made once (seeded), saved, and verified against the files on disk each time it is
-used, so a reported number can be reproduced with exactly the same images.
+used (:func:`hadamard_restore.data.integrity.verify_split`, also importable from here), so a
+reported number can be reproduced with exactly the same images.
 
 Pairs are split by **group**, never one by one, so pairs that share a reference cannot
 straddle train and validation (the validation score would leak). Group keys:
@@ -33,7 +34,8 @@ from pathlib import Path
 import torch
 
 from hadamard_restore.artifacts import read_json, sha256_file, write_json
-from hadamard_restore.data.layouts import SHOW, Pair
+from hadamard_restore.data.integrity import verify_split as verify_split  # re-exported: it lives with the checks
+from hadamard_restore.data.layouts import Pair
 from hadamard_restore.errors import DataError
 
 FORMAT = "hadamard-restore-split/1"
@@ -218,39 +220,6 @@ def make_split(pairs: list[Pair], val_ratio: float = 0.2, seed: int = 0, group_k
     train, val = split_entries(entries, val_ratio, seed)
     base = Path(root) if root is not None else Path(_common_root(pairs))
     return Split(train, val, seed, val_ratio, key, layout, str(base.resolve()))
-
-
-def verify_split(split: Split, root: str | Path) -> None:
-    """Check that every file of ``split`` exists under ``root`` with the recorded sha256.
-
-    Raises:
-        DataError: listing missing files and files whose content changed (a few of each).
-    """
-    root = Path(root)
-    missing, changed = [], []
-    seen: set[str] = set()
-    for e in split.train + split.val:
-        for name, digest in ((e.degraded, e.degraded_sha256), (e.reference, e.reference_sha256)):
-            if name in seen:
-                continue
-            seen.add(name)
-            path = root / name
-            if not path.is_file():
-                missing.append(name)
-            elif sha256_file(path) != digest:
-                changed.append(name)
-    if missing or changed:
-        def few(names: list[str]) -> str:
-            return ", ".join(names[:SHOW]) + (f" and {len(names) - SHOW} more" if len(names) > SHOW else "")
-
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing file(s): {few(missing)}")
-        if changed:
-            parts.append(f"{len(changed)} file(s) whose content changed (sha256 differs): {few(changed)}")
-        raise DataError(f"the split does not match the files under {root}: " + "; ".join(parts)
-                        + ". Restore the original files, point at the right root, or make a new split "
-                          "(hadamard-restore data split)")
 
 
 def subset_entries(entries: list[SplitEntry], n: int, seed: int) -> list[SplitEntry]:

@@ -28,8 +28,8 @@ from hadamard_restore.config import EvalConfig
 from hadamard_restore.errors import DataError, WeightsMissingError
 from hadamard_restore.net.model_file import load_model, read_model_file
 from hadamard_restore.reporting.grid import comparison_grid
-from hadamard_restore.training.validation import infer, quantize_8bit
 from hadamard_restore.runtime import get_logger, pick_device
+from hadamard_restore.training.validation import infer, quantize_8bit
 
 log = get_logger("hadamard_restore.evaluate")
 METRICS = ("psnr", "ssim", "lpips")
@@ -40,8 +40,9 @@ def eval_pairs(data_root: str | Path, layout: str | None = None, split: str | Pa
 
     A split file is verified against the files (names and sha256) before use.
     """
+    from hadamard_restore.data.integrity import verify_split
     from hadamard_restore.data.layouts import find_pairs
-    from hadamard_restore.data.split import Split, verify_split
+    from hadamard_restore.data.split import Split
 
     root = Path(data_root)
     if not root.exists():
@@ -116,35 +117,42 @@ def evaluate(checkpoint: str | Path, data_root: str | Path, layout: str | None =
     return evaluate_pairs(checkpoint, pairs, out, eval_cfg, device, save_outputs, source)
 
 
-def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None = None,
-                   eval_cfg: EvalConfig | None = None,
-                   device: str = "auto", save_outputs: bool = True, source: dict | None = None) -> dict:
-    """:func:`evaluate` on an explicit list of ``Pair(degraded, reference)``; ``source`` is recorded."""
-    from hadamard_restore.data.io import read_image, write_image
+def check_outputs(checkpoint: str | Path, pairs: list, out: Path, save_outputs: bool = True) -> None:
+    """The files :func:`evaluate_pairs` writes into ``out`` can be written, replace no input, and
+    no two pairs share an output name.
 
-    if not pairs:
-        raise DataError("no pairs to evaluate")
-    ecfg = eval_cfg or EvalConfig()
-    out = Path(out) if out is not None else Path(checkpoint).resolve().parent / "eval"
-    dev = pick_device(device)
-    model, meta = load_model(checkpoint, dev)
-    lpips_ok, lpips_note = True, None
-    try:
-        from hadamard_restore.pretrained import weights
+    Raises:
+        OutputConflictError, OutputPathError: naming the paths involved.
+    """
+    from hadamard_restore.runtime.output_guard import check_output_dir, guard_outputs
 
-        weights.lpips_model(ecfg.lpips_net)
-    except WeightsMissingError as exc:
-        lpips_ok, lpips_note = False, str(exc)
-        log.warning("LPIPS skipped: %s", exc)
-    rows, grid_rows = [], []
+    check_output_dir(out)
+    guard_outputs({"checkpoint": checkpoint, "degraded image": [p.degraded for p in pairs],
+                   "reference image": [p.reference for p in pairs]},
+                  {"metrics file": out / "metrics.json", "comparison grid": out / "grid.png",
+                   "output image": [out / "outputs" / f"{Path(p.degraded).stem}.png" for p in pairs]
+                   if save_outputs else None})
+
+
+def _score_pairs(model, pairs: list, out: Path, ecfg: EvalConfig, dev, lpips_ok: bool,
+                 save_outputs: bool) -> tuple[list[dict], list, list[dict]]:
+    """``(rows, grid_rows, failed)``: every good pair scored; a bad one listed in ``failed`` and skipped."""
     from tqdm.auto import tqdm
 
+    from hadamard_restore.data.integrity import read_eval_pair
+    from hadamard_restore.data.io import write_image
+
+    rows: list[dict] = []
+    grid_rows: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    failed: list[dict] = []
     for pair in tqdm(pairs, desc="evaluate", dynamic_ncols=True,
                      mininterval=1.0 if sys.stderr.isatty() else 30.0):
-        deg, ref = read_image(pair.degraded), read_image(pair.reference)
-        if deg.shape != ref.shape:
-            raise DataError(f"pair sizes differ: {pair.degraded} {tuple(deg.shape[1:])} vs {pair.reference} "
-                            f"{tuple(ref.shape[1:])}; fix or remove this pair")
+        try:  # a bad pair is listed and skipped; every good pair is scored
+            deg, ref = read_eval_pair(pair, ecfg.crop_border)
+        except DataError as exc:
+            failed.append({"degraded": str(pair.degraded), "reference": str(pair.reference), "reason": str(exc)})
+            log.error("skipped %s: %s", pair.degraded, exc)
+            continue
         restored = quantize_8bit(infer(model, deg, dev))
         name = Path(pair.degraded).name
         if save_outputs:
@@ -156,6 +164,34 @@ def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None =
                      **{f"input_{k}": _finite(v) for k, v in base.items()}})
         if len(grid_rows) < ecfg.grid_images:
             grid_rows.append((deg, restored, ref))
+    return rows, grid_rows, failed
+
+
+def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None = None,
+                   eval_cfg: EvalConfig | None = None,
+                   device: str = "auto", save_outputs: bool = True, source: dict | None = None) -> dict:
+    """:func:`evaluate` on an explicit list of ``Pair(degraded, reference)``; ``source`` is recorded."""
+    from hadamard_restore.data.io import write_image
+
+    if not pairs:
+        raise DataError("no pairs to evaluate")
+    ecfg = eval_cfg or EvalConfig()
+    out = Path(out) if out is not None else Path(checkpoint).resolve().parent / "eval"
+    check_outputs(checkpoint, pairs, out, save_outputs)  # before the model runs on any image
+    dev = pick_device(device)
+    model, meta = load_model(checkpoint, dev)
+    lpips_ok, lpips_note = True, None
+    try:
+        from hadamard_restore.pretrained import weights
+
+        weights.lpips_model(ecfg.lpips_net)
+    except WeightsMissingError as exc:
+        lpips_ok, lpips_note = False, str(exc)
+        log.warning("LPIPS skipped: %s", exc)
+    rows, grid_rows, failed = _score_pairs(model, pairs, out, ecfg, dev, lpips_ok, save_outputs)
+    if not rows:
+        raise DataError(f"none of the {len(pairs)} pair(s) could be evaluated: "
+                        + "; ".join(f["reason"] for f in failed[:5]))
     result = {
         "checkpoint": str(Path(checkpoint).resolve()),
         "data": None, "layout": None, "split": None, **(source or {}),
@@ -165,6 +201,7 @@ def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None =
         "mean": {k: _mean(rows, k) for k in METRICS},
         "input_mean": {k: _mean(rows, f"input_{k}") for k in METRICS},
         "per_image": rows,
+        "failed": failed,
     }
     path = write_json(out / "metrics.json", result)
     if grid_rows:

@@ -1,7 +1,9 @@
 """Run directories: ``<out_dir>/<name>[-<stage>]-<UTC time>``, holding the resolved config.
 
 Everything a run produces (resolved config, genotype.json, loss_weights.json, checkpoints,
-metrics.json, plots, report.md) lives in one run directory.
+metrics.json, plots, report.md) lives in one run directory. Inside a CLI command the directory
+is claimed (:func:`.run_session.claim_run_dir`: locked for this command) before anything is
+written into it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from hadamard_restore.artifacts import atomic_write_text
 from hadamard_restore.config import RunConfig, dump_config
+from hadamard_restore.runtime.run_session import claim_run_dir
 
 
 def stamped_dir(out_dir: str | Path, name: str, stage: str | None = None) -> Path:
@@ -20,8 +23,9 @@ def stamped_dir(out_dir: str | Path, name: str, stage: str | None = None) -> Pat
 
 
 def write_run_config(run_dir: str | Path, cfg: RunConfig) -> Path:
-    """Create ``run_dir`` and write the resolved config into it as ``config.yaml``."""
-    run_dir = Path(run_dir)
+    """Claim ``run_dir`` for this command (locked while it writes, see :mod:`.run_session`), create
+    it and write the resolved config into it as ``config.yaml``."""
+    run_dir = claim_run_dir(Path(run_dir))
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
     return run_dir

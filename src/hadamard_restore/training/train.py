@@ -95,7 +95,7 @@ def build_data(cfg: RunConfig, run_dir: str | Path | None = None) -> TrainData:
 
 
 def train(cfg: RunConfig, run_dir: str | Path, genotype: Any = None, loss_weights: Any = None, resume: bool = False,
-          on_step: Callable[[int], None] | None = None, progress: bool = True) -> dict:
+          on_step: Callable[[int], None] | None = None, progress: bool = True, allow_changes: bool = False) -> dict:
     """Train the derived network; see the module docstring.
 
     Args:
@@ -103,22 +103,33 @@ def train(cfg: RunConfig, run_dir: str | Path, genotype: Any = None, loss_weight
         run_dir: the run directory (created by the caller, e.g. ``runtime.rundir.new_run_dir``).
         genotype: name/path/dict/Genotype; default ``cfg.net.genotype``.
         loss_weights: name/path/dict/LossWeights; default ``cfg.loss.weights``.
-        resume: continue from ``run_dir/last.pt``.
+        resume: continue from ``run_dir/last.pt``; everything is checked against it before anything
+            is written (:mod:`.resume_check`); a genotype or loss weights not given default to its own.
+        allow_changes: let a resume change the loss weights or run-defining config (recorded in
+            ``resume_changes.json``); without it such a change is refused.
         on_step: optional callback after each optimizer step (tests).
         progress: show the progress bar.
 
     Returns:
         The summary of :func:`~hadamard_restore.training.trainer.fit` (paths of model.pt and last.pt, best val PSNR).
     """
+    from hadamard_restore.training import resume_check
+
     run_dir = Path(run_dir)
+    if resume:
+        stored_geno, stored_lw = resume_check.stored_choices(run_dir)
+        genotype = stored_geno if genotype is None else genotype
+        loss_weights = stored_lw if loss_weights is None else loss_weights
     geno = resolve_genotype(genotype if genotype is not None else cfg.net.genotype)
     lw = resolve_loss_weights(loss_weights if loss_weights is not None else cfg.loss.weights)
+    changes = resume_check.check_resume(run_dir, geno, lw, cfg, allow_changes) if resume else []
     loss = build_loss(lw, cfg.loss.vgg_backbone)
     device, dist_ctx = setup_process(cfg.device)
     data = build_data(cfg, run_dir if dist_ctx.is_main else None)
     model = build_network(geno, cfg.net, cfg.seed)
     meta = make_meta(geno, lw, cfg, model, vgg_backbone_used=cfg.loss.vgg_backbone)
     if dist_ctx.is_main:
+        resume_check.record_changes(run_dir, changes)
         write_json(run_dir / "genotype.json", meta["genotype"])
         write_json(run_dir / "loss_weights.json", meta["loss_weights"])
         atomic_write_text(run_dir / "config.yaml", meta["config"])

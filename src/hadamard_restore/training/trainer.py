@@ -36,6 +36,7 @@ from hadamard_restore.errors import CheckpointError, HadamardRestoreError
 from hadamard_restore.net.model_file import cpu_state_dict, load_state_into, save_model_meta
 from hadamard_restore.runtime import Dist, get_logger
 from hadamard_restore.runtime.rng import capture_rng, restore_rng
+from hadamard_restore.training import health
 from hadamard_restore.training.ema import WeightAverage
 from hadamard_restore.training.lr_schedule import make_optimizer, make_scheduler
 from hadamard_restore.training.state import LoopState, load_training_state, rng_in_current_layout, save_training_state
@@ -59,10 +60,6 @@ class TrainData:
 
     sample: Sampler
     val: Sequence[tuple[Tensor, Tensor]]
-
-
-class TrainingDiverged(HadamardRestoreError):
-    """The loss became NaN or infinite."""
 
 
 def _check_settings(tcfg: TrainConfig, data: TrainData) -> None:
@@ -137,6 +134,7 @@ class Trainer:
                     "best_val_psnr": state.best_val_psnr, "best_step": state.best_step, "history": state.history}
         if self.ema is not None:
             training["ema"] = cpu_state_dict(self.ema.model)
+        health.check_finite(self.model, state.step, self.tcfg.lr, self.run_dir)  # never replace a good last.pt
         save_training_state(self.last_path, self.model, self.meta, training)
         write_json(self.run_dir / "history.json", state.history)
 
@@ -153,8 +151,8 @@ class Trainer:
             out = net(deg)
         total, terms = self.loss_fn(out.float(), ref)
         if not torch.isfinite(total):
-            raise TrainingDiverged(f"the training loss became {total.item()} at step {self.state.step + 1}; "
-                                   f"lower train.lr (now {self.tcfg.lr}) or train.grad_clip")
+            raise health.diverged(f"the training loss became {total.item()}", self.state.step + 1, self.tcfg.lr,
+                                  self.run_dir)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.tcfg.grad_clip)
@@ -171,7 +169,9 @@ class Trainer:
         """Validation PSNR (fp32, as evaluate) of the weights being judged; keep the best as model.pt."""
         state = self.state
         judged = self.ema.model if self.ema is not None else self.model
-        psnr = validate_psnr(judged, self.data.val, self.device, self.tcfg.val_max_images)
+        health.check_finite(judged, state.step, self.tcfg.lr, self.run_dir)
+        psnr = health.checked_psnr(lambda: validate_psnr(judged, self.data.val, self.device, self.tcfg.val_max_images),
+                                   state.step, self.tcfg.lr, self.run_dir)
         state.history["val"].append({"step": state.step, "psnr": psnr})
         if writer is not None:
             writer.add_scalar("val/psnr", psnr, state.step)

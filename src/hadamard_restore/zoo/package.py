@@ -35,7 +35,7 @@ DEFAULT_TOLERANCE = 1.0 / 255.0
 
 def _heldout_pairs(run_dir: Path, data_root: Path | None) -> tuple[list, Path]:
     """The held-out pairs (files verified against the split's sha256s) and the dataset root used."""
-    from hadamard_restore.data.split import verify_split
+    from hadamard_restore.data.integrity import verify_split
 
     split = Split.load(run_dir / "heldout.json")
     root = Path(split.root)
