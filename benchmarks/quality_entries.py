@@ -6,13 +6,13 @@ An entry is ``(name, kind, model, loss)``:
   genotype, or a bundled name such as ``all-3c``), ``supernet`` (the supernet with α frozen at
   the searched values: the continuous network before derivation) or ``unet`` (the bundled U-Net);
 * ``loss``: ``searched`` (the hierarchical search's β and VGG layers, TV and Laplacian dropped as
-  in the stage-2 and final losses, method.md 8.12), ``unet-searched`` (stage 1 run on the U-Net,
+  in the stage-2 and final losses, docs/method.md 8.12), ``unet-searched`` (stage 1 run on the U-Net,
   Fig. 6), ``paper`` (the task config's bundled weights), ``equal`` (all eight 1.0) or ``l1``.
 
 Every entry trains from scratch with the SAME ``train`` budget through the pipeline's training
 loop (:func:`hadamard_restore.training.trainer.fit`) and is scored at its final weights on the
 held-out pairs at full resolution: output clamped and quantised to 8 bits, PSNR/SSIM on RGB
-(peak 1), LPIPS AlexNet v0.1 on [-1, 1] (design.md section 4).
+(peak 1), LPIPS AlexNet v0.1 on [-1, 1] (docs/evaluation.md §4).
 """
 
 from __future__ import annotations

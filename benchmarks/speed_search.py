@@ -80,5 +80,5 @@ def search_cases(channels: int, num_hnu: int, crop: int, batch: int, device: tor
             out[f"{label} | {mode}"] = (lambda p=problem, a=w_opt, b=up_opt, s=scfg: bilevel_step(p, a, b, s, Dist()))
         if "first_order" in modes and stage == "loss":
             notes[f"{label} | first_order"] = ("timed for comparison only: it gives beta exactly zero "
-                                               "gradient, so the search refuses it (method.md 6.3)")
+                                               "gradient, so the search refuses it (docs/method.md 6.3)")
     return out, notes

@@ -66,7 +66,7 @@ class DataConfig(Strict):
 
 
 class ClassifierConfig(Strict):
-    """The clear-vs-degraded classifier that judges stage 1 (method.md section 4)."""
+    """The clear-vs-degraded classifier that judges stage 1 (docs/method.md section 4)."""
 
     arch: Literal["resnet18", "resnet50"] = "resnet18"
     pretrained: bool = True
@@ -82,7 +82,7 @@ class ClassifierConfig(Strict):
 
 
 class NetConfig(Strict):
-    """The Hadamard network (method.md sections 1-2)."""
+    """The Hadamard network (docs/method.md sections 1-2)."""
 
     channels: int = Field(32, ge=4)
     num_hnu: int = Field(7, ge=1)
@@ -91,7 +91,7 @@ class NetConfig(Strict):
 
 
 class LossConfig(Strict):
-    """The loss mix (method.md section 3)."""
+    """The loss mix (docs/method.md section 3)."""
 
     weights: str = Field("equal", description="bundled name or path of loss_weights.json")
     vgg_backbone: Literal["vgg16", "vgg19"] = "vgg16"
@@ -99,7 +99,7 @@ class LossConfig(Strict):
 
 
 class SearchConfig(Strict):
-    """Both bilevel stages and their schedule (method.md sections 5-6)."""
+    """Both bilevel stages and their schedule (docs/method.md sections 5-6)."""
 
     loss_steps: int = Field(200, ge=1)
     arch_steps: int = Field(200, ge=1)
@@ -126,7 +126,7 @@ class SearchConfig(Strict):
 
 
 class TrainConfig(Strict):
-    """Training of the derived network (method.md section 5.4)."""
+    """Training of the derived network (docs/method.md section 5.4)."""
 
     steps: int = Field(2000, ge=1)
     batch_size: int = Field(1, ge=1)
@@ -149,7 +149,7 @@ class TrainConfig(Strict):
 
 
 class EvalConfig(Strict):
-    """Evaluation protocol (design.md section 4)."""
+    """Evaluation protocol (docs/evaluation.md §4)."""
 
     y_channel: bool = False
     crop_border: int = Field(0, ge=0)

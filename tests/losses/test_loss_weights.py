@@ -19,7 +19,7 @@ def test_bundled_names_and_published_values():
     assert lol.vgg_layers == ["relu1_1", "relu2_1", "relu3_1", "relu4_2"] and lol.vgg_backbone == "vgg19"
     assert load_loss_weights("paper-uie").vgg_layers == ["relu1_2", "relu2_2", "relu3_3", "relu4_2"]
     mit = load_loss_weights("paper-mit")
-    assert (mit.weights["tv"], mit.weights["laplacian"]) == (0.0, 0.15)      # method.md 8.12
+    assert (mit.weights["tv"], mit.weights["laplacian"]) == (0.0, 0.15)      # docs/method.md 8.12
     assert "vgg.layers" in mit.extra["substitute_parts"]
     sihr = load_loss_weights("paper-sihr-substitute")
     assert sihr.substitute and "SUBSTITUTE" in sihr.notes

@@ -34,7 +34,7 @@ def test_bundled_genotypes_load_by_name():
 
 
 def test_paper_lol_transcription_spot_checks():
-    """Rows of method.md 7.2, LLIE-LOL."""
+    """Rows of docs/method.md 7.2, LLIE-LOL."""
     g = load_genotype("paper-lol").layers
     assert [g[f"enc.{k}"] for k in ("head", "e1a-1", "e1a-2", "e2a-2")] == [
         "dilconv_3x3", "dilconv_3x3", "conv_5x5", "conv_3x3"]

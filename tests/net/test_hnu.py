@@ -1,4 +1,4 @@
-"""The HNU against its formula (method.md 1.3), its norm (1.4) and low-precision safety."""
+"""The HNU against its formula (docs/method.md 1.3), its norm (1.4) and low-precision safety."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""Derived network: equals the one-hot supernet, gradients, sizes, parameter counts (method.md 1.5)."""
+"""Derived network: equals the one-hot supernet, gradients, sizes, parameter counts (docs/method.md 1.5)."""
 
 import pytest
 import torch
@@ -63,7 +63,7 @@ def test_parameter_counts_of_the_reference_genotypes():
     counts = {name: n_params(HadamardNet(name)) for name in bundled_genotypes()}
     assert counts["paper-lol"] == 527_840
     assert counts["all-3c"] == counts["all-3rc"] == 621_408
-    # method.md 1.5: MIT 0.454 M, UIE 0.432 M, SIHR 0.521 M, all-1x1 0.080 M
+    # docs/method.md 1.5: MIT 0.454 M, UIE 0.432 M, SIHR 0.521 M, all-1x1 0.080 M
     assert {k: round(counts[k] / 1e6, 3) for k in ("paper-mit", "paper-uie", "paper-sihr", "all-1c", "all-1rc")} == {
         "paper-mit": 0.454, "paper-uie": 0.432, "paper-sihr": 0.521, "all-1c": 0.080, "all-1rc": 0.080}
 

@@ -1,4 +1,4 @@
-"""Candidate operations against their definitions (method.md 2.1)."""
+"""Candidate operations against their definitions (docs/method.md 2.1)."""
 
 import pytest
 import torch

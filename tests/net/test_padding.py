@@ -1,4 +1,4 @@
-"""Reflection padding to a multiple of 4, split floor/ceil, and the crop back (method.md 1.1)."""
+"""Reflection padding to a multiple of 4, split floor/ceil, and the crop back (docs/method.md 1.1)."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""The search space as data: ordered candidate sets and layer labels (method.md 2.2, 7.2)."""
+"""The search space as data: ordered candidate sets and layer labels (docs/method.md 2.2, 7.2)."""
 
 import pytest
 

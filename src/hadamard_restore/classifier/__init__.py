@@ -1,4 +1,4 @@
-"""The clear-vs-degraded classifier that judges the loss search (method.md 4).
+"""The clear-vs-degraded classifier that judges the loss search (docs/method.md 4).
 
 - :mod:`.model`: the ResNet with a 2-logit head, ``clear_loss`` (stage 1's upper objective).
 - :mod:`.checkpoint`: ``classifier.pt``, saved and loaded without running code.

@@ -1,4 +1,4 @@
-"""The clear-vs-degraded classifier network and the stage-1 upper objective ``L_Cval`` (method.md 4).
+"""The clear-vs-degraded classifier network and the stage-1 upper objective ``L_Cval`` (docs/method.md 4).
 
 A torchvision ResNet (``resnet18`` default, as in the authors' checkpoints; ``resnet50``, the
 paper's text, selectable) with a 2-logit head: label **1 = clear** (reference images), label

@@ -1,14 +1,14 @@
-"""Training of the clear-vs-degraded classifier (method.md 4; the authors did not release theirs).
+"""Training of the clear-vs-degraded classifier (docs/method.md 4; the authors did not release theirs).
 
 Recipe (config section ``classifier``): each step draws ``max(1, batch_size // 2)`` training
 pairs, cuts the same random window from the degraded input and its reference, flips both at
 random, and trains on the batch ``[degraded (label 0), reference (label 1)]`` with cross-entropy
-and Adam (``lr``, ``weight_decay``; method.md's Adam option). Both images of a pair show the
+and Adam (``lr``, ``weight_decay``; docs/method.md's Adam option). Both images of a pair show the
 same content, so the network has to learn the degradation rather than the scene.
 
 Sizes. Stage 1 judges network outputs of ``search.crop`` pixels, and a from-scratch ResNet is
 only reliable at the image size its batch-norm statistics were estimated at (zero-padding
-borders fill a larger part of a small feature map). Hence, following method.md ("random crops
+borders fill a larger part of a small feature map). Hence, following docs/method.md ("random crops
 the size of the search patches"):
 
 - training windows of side ``crop``, by default ``search.crop``; ``scale_jitter`` (default 0)
@@ -25,7 +25,7 @@ the size of the search patches"):
 The measurements behind these choices (accuracy against window size, BN recalibration, scale
 jitter, learning rates, the three tasks) are in ``benchmarks/results/classifier_sizes.md``.
 
-Deviations from method.md 4: the ImageNet initialisation is used only when the weights cache
+Deviations from docs/method.md 4: the ImageNet initialisation is used only when the weights cache
 has it, and training stops after ``steps`` rather than "until ~99%"; the warning is how a reader
 learns that a run stopped short of that.
 

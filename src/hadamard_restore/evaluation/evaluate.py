@@ -1,4 +1,4 @@
-"""Full-resolution evaluation of a trained model on paired images (design.md section 4).
+"""Full-resolution evaluation of a trained model on paired images (docs/evaluation.md §4).
 
 For each pair: the whole degraded image goes through the network (B = 1; the network
 reflect-pads to a multiple of 4 and crops back), the output is clamped to [0, 1] and

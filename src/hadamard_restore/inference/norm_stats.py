@@ -1,7 +1,7 @@
 """Whole-image instance-norm statistics for tiled inference.
 
 Every HNU normalises its features with per-image statistics (affine-free instance norm,
-method.md 1.4): ``y = (x - mean_HW(x)) / sqrt(var_HW(x) + eps)``. Run tile by tile, each tile
+docs/method.md 1.4): ``y = (x - mean_HW(x)) / sqrt(var_HW(x) + eps)``. Run tile by tile, each tile
 would use the statistics of its own content, and a tiled result drifts from the one-pass
 result (tone shifts between tiles). This module records the statistics of every norm call
 during one forward pass, and replays them (in the same call order) during later passes:

@@ -28,7 +28,7 @@ Consequences:
   so ``overlap >= 4 r`` suffices), since pixels within ``g`` of an inner tile border get
   zero weight.
 * HadamardNet normalises features per image (affine-free instance norm in every HNU,
-  method.md 1.4), so its receptive field is the whole image: a tile sees statistics
+  docs/method.md 1.4), so its receptive field is the whole image: a tile sees statistics
   of its own content, not of the whole photo, and tiled output differs from untiled output
   by a slowly varying tone shift. The raised-cosine blend over the overlap hides the seams
   (it makes the transition between two tiles' tones smooth); larger tiles and overlaps

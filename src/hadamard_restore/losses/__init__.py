@@ -1,4 +1,4 @@
-"""The loss search space (method.md 3).
+"""The loss search space (docs/method.md 3).
 
 - :mod:`.functional`: the eight losses as pure functions in the authors' scales.
 - :mod:`.modules`: thin ``nn.Module`` wrappers; :mod:`.vgg`: VGG taps and the searched-layer loss.

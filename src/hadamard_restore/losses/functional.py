@@ -1,13 +1,13 @@
-"""The image-quality losses of the loss search space as pure functions (method.md section 3).
+"""The image-quality losses of the loss search space as pure functions (docs/method.md section 3).
 
 Every function takes images ``(B, C, H, W)`` (restored output ``x``, unclamped, and reference
 ``y`` in ``[0, 1]``) and returns a **scalar** tensor: the mean over the batch, in the scale
-conventions of the authors' code. Those scales matter: the published loss weights (method.md
+conventions of the authors' code. Those scales matter: the published loss weights (docs/method.md
 7.1) were searched with exactly these scales, so e.g. SSIM enters as ``10 * (1 - SSIM)`` and the
 colour term as ``0.1 *`` the mean angle in *degrees*. Metrics (``hadamard_restore.metrics``)
 follow the evaluation protocol instead and must not be confused with these training terms.
 
-No function clamps its input: the network output is unclamped during training (method.md 1.1).
+No function clamps its input: the network output is unclamped during training (docs/method.md 1.1).
 
 Examples:
     >>> import torch
@@ -142,7 +142,7 @@ def ssim_loss(x: Tensor, y: Tensor, window_size: int = SSIM_WINDOW, sigma: float
     """SSIM loss in the authors' scale: ``10 * (1 - mean(ssim_map(x, y)))``.
 
     The factor 10 is in the authors' code (not in the paper's Table 1); the published SSIM weights
-    (method.md 7.1) assume it. The mean runs over batch, channels and pixels (pytorch-ssim's
+    (docs/method.md 7.1) assume it. The mean runs over batch, channels and pixels (pytorch-ssim's
     ``size_average=True``). 0 on identical images.
 
     Returns:

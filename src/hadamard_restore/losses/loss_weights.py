@@ -3,10 +3,10 @@
 A file holds the weight ``beta_i`` of each of the eight losses by name, the chosen VGG layers by
 name (or, for a still-relaxed search state, the softmax of the selection logits per group), the
 backbone the layers were chosen on, and the scale conventions the weights assume. Weights are only
-meaningful with those scales (method.md 8.11), so a file recorded with other conventions is
+meaningful with those scales (docs/method.md 8.11), so a file recorded with other conventions is
 refused rather than silently mis-scaled.
 
-Bundled names (``resources/loss_weights/<name>.json``, method.md 7.1 and 8.12-8.13):
+Bundled names (``resources/loss_weights/<name>.json``, docs/method.md 7.1 and 8.12-8.13):
 
 - ``paper-lol``, ``paper-mit``, ``paper-uie``: the authors' rounded searched weights, TV/Laplacian
   handled as in their final training (only MIT keeps Laplacian 0.15). MIT's VGG layers are

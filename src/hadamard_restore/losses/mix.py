@@ -1,4 +1,4 @@
-"""The loss mix ``L = sum_i beta_i * loss_i`` with searched weights and VGG layers (method.md 3).
+"""The loss mix ``L = sum_i beta_i * loss_i`` with searched weights and VGG layers (docs/method.md 3).
 
 :class:`LossMix` owns the upper-level variables of the loss search as ``nn.Parameter``s: ``beta``
 (shape ``(8,)``, code order ``[l1, l2, color, ssim, vgg, lpips, tv, laplacian]``) and, while the
@@ -6,7 +6,7 @@ VGG layer choice is relaxed, one logit vector ``gamma_g`` per VGG group (``vgg_l
 ``state_dict`` holds only these; the frozen VGG and LPIPS networks are kept outside the module
 tree (built lazily on first use, moved to the input's device and dtype), so checkpoints stay small.
 
-- ``beta`` starts at 1.0 (method.md 3.1); :meth:`LossMix.project_` after each upper step resets
+- ``beta`` starts at 1.0 (docs/method.md 3.1); :meth:`LossMix.project_` after each upper step resets
   negative entries to 0 (the authors' projection), refusing a step that zeroes every weight. With
   ``beta_param="softmax"`` the logits are searched, ``beta = T * softmax(beta_logits)`` (fixed total
   ``T``; derived on access, not a parameter). Both: :mod:`~hadamard_restore.losses.beta_param`.

@@ -2,7 +2,7 @@
 
 Both backbones were trained on ImageNet with inputs ``(x - mean) / std`` where ``x`` is RGB in
 ``[0, 1]``. The same transform is applied at training and at use time; inputs are **not**
-clamped first (the restored output may leave ``[0, 1]``; method.md 3.2 and 4).
+clamped first (the restored output may leave ``[0, 1]``; docs/method.md 3.2 and 4).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""VGG perceptual loss with a searched layer per group (method.md 3.2).
+"""VGG perceptual loss with a searched layer per group (docs/method.md 3.2).
 
 Layers are named, not indexed: ``conv{b}_{k}``, ``relu{b}_{k}`` and ``pool{b}`` for the ``k``-th
 convolution of block ``b``, so a choice transfers between VGG16 and VGG19 (the paper's LOL choice,
@@ -8,7 +8,7 @@ VGG19 indices ``[1, 6, 11, 22]``, is ``relu1_1, relu2_1, relu3_1, relu4_2``; UIE
 **Candidates.** Group ``g`` (blocks 1-4) offers the **post-ReLU** maps of block ``g``:
 VGG16 has 2, 2, 3, 3 candidates, VGG19 2, 2, 4, 4. The authors' extractor also listed the conv
 outputs, but torchvision's in-place ReLU overwrites each captured conv output, so every "conv"
-candidate returned the same tensor as the ReLU after it (method.md 3.2, quirk). Listing only the
+candidate returned the same tensor as the ReLU after it (docs/method.md 3.2, quirk). Listing only the
 post-ReLU maps gives the same set of distinct features without the aliasing; a ReLU output is
 never modified in place afterwards (the next module is a conv or a pool), so the taps are safe.
 

@@ -2,7 +2,7 @@
 
 Each takes a restored batch ``x`` and a reference batch ``y`` of shape (B, 3, H, W) (a single
 (3, H, W) image is treated as B = 1) and returns a float64 (B,) tensor (LPIPS: float32), one
-score per image. Protocol (design.md section 4): RGB by default, ``data_range`` explicit,
+score per image. Protocol (docs/evaluation.md §4): RGB by default, ``data_range`` explicit,
 optional BT.601 ``y_channel`` and ``crop_border``.
 """
 

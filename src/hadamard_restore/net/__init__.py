@@ -1,4 +1,4 @@
-"""The searchable Hadamard network (method.md sections 1, 2 and 8).
+"""The searchable Hadamard network (docs/method.md sections 1, 2 and 8).
 
 - :mod:`~hadamard_restore.net.primitives`: the ordered candidate sets and layer labels;
   :mod:`~hadamard_restore.net.ops`: ``OPS[name](c_in, c_out)``.

@@ -1,6 +1,6 @@
 """The encoder / HNU chain / decoder layout shared by the supernet and the derived network.
 
-Layout (method.md 1.2; C = ``channels``, C/2 at full resolution)::
+Layout (docs/method.md 1.2; C = ``channels``, C/2 at full resolution)::
 
     x (B,3,H,W) --reflect-pad to a multiple of 4-->
     head (S, 3->C/2) -> FCM e1 (C/2) -> down1 (k2 s2, C/2->C) = skip_A
@@ -15,7 +15,7 @@ tail output is the image; clamp only for saving/metrics). Each searched layer is
 the derived network chosen ops, so both have the same module names (``head``, ``e1.a.op1``,
 ``hnus.0.ru.0``, ..., ``tail``).
 
-Weights are initialised with PyTorch's default scheme (method.md 1.5), drawn from a private
+Weights are initialised with PyTorch's default scheme (docs/method.md 1.5), drawn from a private
 RNG seeded by ``seed``, so construction is reproducible and leaves the global RNG untouched.
 """
 

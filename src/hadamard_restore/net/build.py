@@ -15,7 +15,7 @@ from hadamard_restore.net.supernet import SuperNet
 
 def build_supernet(cfg: NetConfig, norm: Norm | None = None, generator: torch.Generator | None = None) -> SuperNet:
     """A supernet of ``cfg.channels`` x ``cfg.num_hnu``; ``norm`` overrides ``cfg.norm``
-    (pass ``"instance"`` for stage 1 and ``"none"`` for stage 2, method.md 1.4)."""
+    (pass ``"instance"`` for stage 1 and ``"none"`` for stage 2, docs/method.md 1.4)."""
     return SuperNet(cfg.channels, cfg.num_hnu, norm or cfg.norm, generator)
 
 

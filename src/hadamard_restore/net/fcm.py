@@ -1,4 +1,4 @@
-"""Feature Convert Modules (method.md 1.2): two fixed residual sub-blocks of searched layers.
+"""Feature Convert Modules (docs/method.md 1.2): two fixed residual sub-blocks of searched layers.
 
 A sub-block is ``y = x + op2(ReLU(op1(x)))``: no normalisation anywhere and no activation
 after the add. An FCM is two sub-blocks ``a`` then ``b`` at a fixed width, so it has four

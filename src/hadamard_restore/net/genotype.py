@@ -18,7 +18,7 @@ JSON schema (``format`` and ``version`` identify it; unknown top-level keys are 
 exactly once, each with an op from that layer's candidate set (paper abbreviations such as
 ``C3``/``RDIL3`` are accepted and normalised to code names). ``probabilities``, when present,
 lists for a layer one value per candidate in primitive order (finite, >= 0, summing to 1).
-Derivation is the argmax per layer, first maximum winning (method.md 2.3: skip is not
+Derivation is the argmax per layer, first maximum winning (docs/method.md 2.3: skip is not
 excluded, no top-k pruning).
 """
 

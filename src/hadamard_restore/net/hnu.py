@@ -1,4 +1,4 @@
-"""The Hadamard-inspired Neural Unit (method.md 1.3) and its normalisation (1.4).
+"""The Hadamard-inspired Neural Unit (docs/method.md 1.3) and its normalisation (1.4).
 
 For an input ``x`` (B, C, H, W), both branches read the same ``x`` (Eq. 1 of the paper)::
 

@@ -5,7 +5,7 @@ Both are ``nn.ModuleDict`` keyed by op name, so the state-dict keys of a derived
 supernet's weights into the derived network is a plain ``load_state_dict`` of that subset
 (see :func:`hadamard_restore.net.network.copy_supernet_weights`).
 
-The mixed op is one weighted sum (DARTS, method.md 2.3):
+The mixed op is one weighted sum (DARTS, docs/method.md 2.3):
 ``MixedOp(x) = sum_k w_k * op_k(x)`` with ``w = softmax(alpha_layer)`` computed once per
 forward by the supernet and passed in. No per-op norm, no drop-path.
 """

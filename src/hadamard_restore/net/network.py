@@ -4,7 +4,7 @@ Same module tree and names as :class:`~hadamard_restore.net.supernet.SuperNet`, 
 searched layer holds only its chosen op, under the op's name; its state-dict keys are a
 subset of the supernet's, so :func:`copy_supernet_weights` is a subset ``load_state_dict``.
 ``norm`` defaults to ``"instance"``: the authors' final network uses affine-free BatchNorm in
-train mode at B = 1, i.e. per-image instance norm (method.md 1.4, 8.9).
+train mode at B = 1, i.e. per-image instance norm (docs/method.md 1.4, 8.9).
 """
 
 from __future__ import annotations

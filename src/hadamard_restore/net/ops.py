@@ -1,8 +1,8 @@
-"""Candidate operations (method.md 2.1) and the ``OPS`` registry.
+"""Candidate operations (docs/method.md 2.1) and the ``OPS`` registry.
 
 Every factory has one signature, ``OPS[name](c_in, c_out) -> nn.Module``; every module maps
 ``(B, c_in, H, W) -> (B, c_out, H, W)`` (same spatial size: padding ``dilation * (k - 1) / 2``).
-No convolution has a bias (method.md 1.5) and none has a norm or activation inside, except
+No convolution has a bias (docs/method.md 1.5) and none has a norm or activation inside, except
 the ReLU between the two convolutions of a dense block. Initialisation is PyTorch's default.
 
 =================  =========  ===========================================================

@@ -1,4 +1,4 @@
-"""Reflection padding to a multiple of ``m`` and the crop back (method.md 1.1).
+"""Reflection padding to a multiple of ``m`` and the crop back (docs/method.md 1.1).
 
 The pad on each axis is split as evenly as possible: ``floor(pad / 2)`` before (top/left) and
 the rest after (bottom/right). The network runs on the padded image and the pad is cropped

@@ -1,6 +1,6 @@
 """The search space as data: ordered primitive sets and the labels of every searched layer.
 
-Two candidate sets (method.md 2.2, the authors' ``PRIMITIVES`` and ``PRIMITIVES2``). The order
+Two candidate sets (docs/method.md 2.2, the authors' ``PRIMITIVES`` and ``PRIMITIVES2``). The order
 is part of the definition: it fixes the column order of every alpha row and decides argmax
 ties (the first maximum wins).
 
@@ -41,7 +41,7 @@ FCM_PRIMITIVES: tuple[str, ...] = (
     "dilconv_3x3",
 )
 
-#: Paper / method.md 7.2 abbreviations -> code names (accepted in hand-written genotypes).
+#: Paper / docs/method.md 7.2 abbreviations -> code names (accepted in hand-written genotypes).
 ABBREVIATIONS: dict[str, str] = {
     "SC": "skip_connect",
     "C1": "conv_1x1",

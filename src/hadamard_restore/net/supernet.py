@@ -6,7 +6,7 @@
   that group in :func:`~hadamard_restore.net.primitives.layer_labels`; columns follow the
   group's primitive order.
 - Initialisation: ``alpha = 1e-3 * N(0, 1)`` drawn from the given ``torch.Generator``
-  (method.md 2.3); weights use PyTorch's default init from a private RNG seeded by the same
+  (docs/method.md 2.3); weights use PyTorch's default init from a private RNG seeded by the same
   generator.
 - :meth:`weights` and :meth:`arch_parameters` split the parameters; ``parameters()`` is not
   overridden and returns both. :meth:`freeze_arch` keeps alpha at its value (stage 1).
@@ -14,7 +14,7 @@
   the rows down. ``forward(x, mix=...)`` accepts explicit mixing weights instead, e.g. the
   exact one-hot weights of :meth:`onehot_mix` (softmax of finite logits is never exactly one-hot).
 - ``norm``: ``"instance"`` for the stage-1 (loss-search) supernet, ``"none"`` for the stage-2
-  (architecture-search) supernet (method.md 1.4).
+  (architecture-search) supernet (docs/method.md 1.4).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The hierarchical bilevel search (method.md sections 4-6), read top to bottom:
+"""The hierarchical bilevel search (docs/method.md sections 4-6), read top to bottom:
 
 - :mod:`.hypergrad`: the one unrolled hypergradient both stages use (FD / exact / first order).
 - :mod:`.loop`: one bilevel step (upper then lower) and the loop with logging and checkpoints.

@@ -1,12 +1,12 @@
-"""Stage 2, the architecture search (method.md 5.2, 6): α with the searched loss.
+"""Stage 2, the architecture search (docs/method.md 5.2, 6): α with the searched loss.
 
-* Network: the supernet with trainable α and no normalisation (method.md 1.4).
+* Network: the supernet with trainable α and no normalisation (docs/method.md 1.4).
 * Loss: the searched loss weights as constants, the VGG term on the fixed chosen layers with
-  equal weights, and TV and Laplacian forced to 0 whatever their searched β (method.md 5.2).
+  equal weights, and TV and Laplacian forced to 0 whatever their searched β (docs/method.md 5.2).
 * Lower level: the weights, SGD (lr ``search.w_lr``, momentum 0.9, no wd, clip 5) on the loss
   over search-train crops. Upper level: α, Adam (5e-4, (0.5, 0.999), wd 1e-4), no clipping
-  (method.md 8.20), objective the same loss on search-validation pairs. Hypergradient: second
-  order by default; ``search.hessian: first_order`` is allowed here (method.md 6.3).
+  (docs/method.md 8.20), objective the same loss on search-validation pairs. Hypergradient: second
+  order by default; ``search.hessian: first_order`` is allowed here (docs/method.md 6.3).
 
 Outputs in ``run_dir``: ``genotype.json`` (argmax op per layer plus softmax(α) per layer),
 ``alpha.pt`` (the raw logits, for the next round), ``search_arch.json``,

@@ -49,7 +49,7 @@ def supernet(net_cfg: NetConfig, seed: int, norm: str, device: torch.device,
     """A supernet of ``net_cfg``'s size, weights and α seeded from ``seed``.
 
     Args:
-        norm: ``instance`` (stage 1, joint) or ``none`` (stage 2), method.md 1.4.
+        norm: ``instance`` (stage 1, joint) or ``none`` (stage 2), docs/method.md 1.4.
         alpha: ``{group: logits}`` to start from (a previous round's α), else the 1e-3·N(0,1) init.
     """
     from hadamard_restore.net.build import build_supernet

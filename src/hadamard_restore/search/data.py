@@ -1,4 +1,4 @@
-"""Search-train / search-validation data (method.md 5.3 and 8.15).
+"""Search-train / search-validation data (docs/method.md 5.3 and 8.15).
 
 The task's training pairs (the first half of ``job.pairs``; the held-out validation pairs are
 never searched on) are split by whole groups with the data layer's grouping rule

@@ -1,4 +1,4 @@
-"""The hierarchical schedule (method.md 5): stage 1 then stage 2, alternated t times.
+"""The hierarchical schedule (docs/method.md 5): stage 1 then stage 2, alternated t times.
 
 Round k (1 ≤ k ≤ t = ``search.alternations``):
 

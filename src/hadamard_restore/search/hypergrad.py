@@ -1,10 +1,10 @@
-"""The one-step unrolled hypergradient shared by both search stages (method.md section 6).
+"""The one-step unrolled hypergradient shared by both search stages (docs/method.md section 6).
 
-Notation (method.md 6.1): ``w`` are the lower-level weights, ``θ`` the upper variables
+Notation (docs/method.md 6.1): ``w`` are the lower-level weights, ``θ`` the upper variables
 (β and the VGG logits in stage 1, α in stage 2, both in the joint mode), ``L_tr`` the
 weighted training loss on a train batch and ``L_up`` the upper objective on a validation batch.
 
-The approximation (method.md 6.2, the DARTS ``unrolled=True`` step)::
+The approximation (docs/method.md 6.2, the DARTS ``unrolled=True`` step)::
 
     g   = ∇_w L_tr(w)
     w'  = w − η (μ·buf + g + λ w)                       virtual SGD-with-momentum step
@@ -21,7 +21,7 @@ The approximation (method.md 6.2, the DARTS ``unrolled=True`` step)::
 
 ``first_order`` returns ``∇_θ L_up(w)`` at the current weights. It is valid for stage 2 only:
 the stage-1 objective (the classifier's cross-entropy) does not contain β or the VGG logits,
-so first order gives them exactly zero gradient (method.md 6.3); :func:`check_mode` refuses it.
+so first order gives them exactly zero gradient (docs/method.md 6.3); :func:`check_mode` refuses it.
 
 Everything works on explicit parameter dicts: the closures receive ``{name: tensor}`` and are
 expected to call ``torch.func.functional_call(model, params, inputs)``. No model is copied and
@@ -97,7 +97,7 @@ def check_mode(mode: str, stage: str) -> None:
             "search.hessian=first_order cannot search loss weights: the stage-1 objective "
             "(the classifier's cross-entropy of 'clear' on the outputs, L_Cval) does not depend "
             "on beta or the VGG logits directly, so a first-order hypergradient gives them exactly "
-            "zero gradient (method.md 6.3). Use search.hessian=finite_difference (the paper's "
+            "zero gradient (docs/method.md 6.3). Use search.hessian=finite_difference (the paper's "
             "code) or exact; first_order is allowed for the architecture stage only.")
 
 
@@ -127,7 +127,7 @@ def unrolled_hypergradient(
     fd_scale: float = 0.01,
     reduce: Reduce | None = None,
 ) -> HyperGradient:
-    """Estimate dL_up(w*(θ))/dθ with one unrolled SGD-with-momentum step (method.md 6.2).
+    """Estimate dL_up(w*(θ))/dθ with one unrolled SGD-with-momentum step (docs/method.md 6.2).
 
     Args:
         weights: ``{name: tensor}`` of the lower-level weights w at their current values (the

@@ -1,4 +1,4 @@
-"""The joint mode (the paper's "Ours_a", Table 5; method.md 8.21): α, β and the VGG logits are
+"""The joint mode (the paper's "Ours_a", Table 5; docs/method.md 8.21): α, β and the VGG logits are
 searched together as one upper level against the classifier.
 
 * Network: the supernet with trainable α and instance norm (the classifier-driven stage-1

@@ -1,6 +1,6 @@
 """The bilevel step and loop that both stages (and the joint mode) run.
 
-One step (method.md 5.1/5.2, the order of the authors' code and DARTS):
+One step (docs/method.md 5.1/5.2, the order of the authors' code and DARTS):
 
 1. draw a train batch and a validation batch from this rank's generators;
 2. **upper step**: the unrolled hypergradient of ``L_up`` w.r.t. the upper variables
@@ -64,7 +64,7 @@ class Problem:
 
 
 def make_optimizers(problem: Problem, cfg: SearchConfig) -> tuple[torch.optim.SGD, torch.optim.Adam]:
-    """SGD for w (lr η, momentum μ, no weight decay: method.md 5.1) and Adam for θ (3.1)."""
+    """SGD for w (lr η, momentum μ, no weight decay: docs/method.md 5.1) and Adam for θ (3.1)."""
     w_opt = torch.optim.SGD(list(problem.weights.values()), lr=cfg.w_lr, momentum=cfg.w_momentum)
     up_opt = torch.optim.Adam(problem.upper, lr=cfg.upper_lr, betas=tuple(cfg.upper_betas),
                               weight_decay=cfg.upper_weight_decay)

@@ -1,7 +1,7 @@
-"""Stage 1, the loss search (method.md 4, 5.1, 6): β and the VGG-layer logits against a classifier.
+"""Stage 1, the loss search (docs/method.md 4, 5.1, 6): β and the VGG-layer logits against a classifier.
 
 * Network: the supernet with α frozen (at its random ≈ uniform init, or at the previous
-  round's α), instance norm (method.md 1.4); or the bundled U-Net (``search.loss_model: unet``,
+  round's α), instance norm (docs/method.md 1.4); or the bundled U-Net (``search.loss_model: unet``,
   the paper's Fig. 6: the loss search is not tied to the supernet).
 * Lower level: the network weights, SGD (lr ``search.w_lr``, momentum 0.9, no weight decay,
   clip 5) on ``Σ β_i loss_i`` with the relaxed VGG term and TV and Laplacian active, on
@@ -15,7 +15,7 @@
   ``L1 + (1 − SSIM)`` against those references (``reference``; no classifier,
   :mod:`~hadamard_restore.search.upper`). The hypergradient is second order (finite differences
   by default, or exact); first order is refused because it gives β exactly zero gradient
-  (method.md 6.3).
+  (docs/method.md 6.3).
 
 Outputs in ``run_dir``: ``loss_weights.json`` (raw β, argmax VGG layers, the softmax per group,
 TV/Laplacian as searched), ``search_loss.json`` (summary, time per step, the β trajectory), the plots

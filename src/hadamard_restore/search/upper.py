@@ -1,6 +1,6 @@
 """The stage-1 upper objective (``search.upper``): the paper's classifier or the clean references.
 
-* ``classifier`` (the paper, method.md 4): ``L_Cval`` = the frozen clear-vs-degraded classifier's
+* ``classifier`` (the paper, docs/method.md 4): ``L_Cval`` = the frozen clear-vs-degraded classifier's
   cross-entropy of "clear" on the outputs for search-validation inputs
   (:func:`~hadamard_restore.search.build.judge_objective`); the references of the validation
   pairs are never used. The stage is *judged*: :func:`~hadamard_restore.search.stage.run_stage`

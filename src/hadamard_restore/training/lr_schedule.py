@@ -4,7 +4,7 @@ The factor multiplies the configured ``train.lr`` at step ``s`` (0-based, counte
 optimizer steps) of ``T`` total, with ``W`` warm-up steps:
 
 * warm-up (``s < W``): ``(s + 1) / W`` (linear, reaching 1 at the end of warm-up);
-* ``constant``: ``1`` afterwards (the authors' code, method.md 5.4: no schedule);
+* ``constant``: ``1`` afterwards (the authors' code, docs/method.md 5.4: no schedule);
 * ``cosine``: ``eta_min_ratio + (1 - eta_min_ratio) * 0.5 * (1 + cos(pi * p))`` with
   ``p = (s - W) / max(1, T - W)`` in ``[0, 1]``, so the lr decays from ``lr`` to
   ``eta_min_ratio * lr`` at the last step.

@@ -1,4 +1,4 @@
-"""Training the derived network from scratch with the searched loss (method.md 5.4).
+"""Training the derived network from scratch with the searched loss (docs/method.md 5.4).
 
 ``train(cfg, run_dir, genotype, loss_weights)`` builds
 
@@ -11,7 +11,7 @@
 
 and hands them to :func:`hadamard_restore.training.trainer.fit`.
 
-Choices (recorded here, see method.md 8.6): the authors' code trains with SGD lr 5e-4,
+Choices (recorded here, see docs/method.md 8.6): the authors' code trains with SGD lr 5e-4,
 momentum 0.9, wd 3e-4, clip 5, no schedule, batch 1 on full images for ~350 epochs; the
 default config uses AdamW with a cosine schedule on 192 px crops, which reaches a given PSNR
 in far fewer steps on a CPU/GPU budget. ``train.optimizer: sgd``, ``train.schedule:

@@ -1,6 +1,6 @@
 """Full-resolution inference and the validation PSNR used to pick the best checkpoint.
 
-Outputs are scored the way they are saved (design.md section 4): clamped to [0, 1] and
+Outputs are scored the way they are saved (docs/evaluation.md §4): clamped to [0, 1] and
 quantised to 8 bits, ``q(x) = round(255 * clamp(x, 0, 1)) / 255``.
 """
 
