@@ -33,8 +33,13 @@ from benchmarks import budget_ledger as L
 from benchmarks.budget_presets import ENTRIES, PRESETS, SEARCH_VARIANTS, TASKS, order_cells
 
 # search artifact in the work folder -> its copy in the ledger (what the cells train with)
-ARTIFACTS = {"hier_loss": "loss_weights.json", "hier_genotype": "genotype.json", "hier_alpha": "alpha.pt",
-             "joint_loss": "joint_loss_weights.json", "joint_genotype": "joint_genotype.json"}
+ARTIFACTS = {
+    "hier_loss": "loss_weights.json",
+    "hier_genotype": "genotype.json",
+    "hier_alpha": "alpha.pt",
+    "joint_loss": "joint_loss_weights.json",
+    "joint_genotype": "joint_genotype.json",
+}
 NEEDS = {"joint": {"hier", "joint"}}
 
 
@@ -64,8 +69,16 @@ def prepare_splits(task: str, preset, tdir: Path, extra) -> tuple[Path, list]:
     verify_split(held, root)
     if not dev_path.is_file():
         train, val = split_entries(held.train, 0.15, 1)
-        Split(train, val, 1, 0.15, held.group_key, held.layout, held.root,
-              {"note": "development split of the training part of heldout.json"}).save(dev_path)
+        Split(
+            train,
+            val,
+            1,
+            0.15,
+            held.group_key,
+            held.layout,
+            held.root,
+            {"note": "development split of the training part of heldout.json"},
+        ).save(dev_path)
     return dev_path, held.pairs(root)[1]
 
 
@@ -91,8 +104,11 @@ def ensure_search(task: str, variant: str, needed: set[str], scfg, work: Path, t
         for k in wanted:
             shutil.copyfile(found[k], sdir / ARTIFACTS[k])
         hier = work / task / variant / "search-hier"
-        for src in (hier / "loss" / "search_loss.json", hier / "classifier" / "classifier_metrics.json",
-                    work / task / variant / "searches.json"):
+        for src in (
+            hier / "loss" / "search_loss.json",
+            hier / "classifier" / "classifier_metrics.json",
+            work / task / variant / "searches.json",
+        ):
             if src.is_file():
                 shutil.copyfile(src, sdir / src.name)
     return {k: sdir / ARTIFACTS[k] for k in wanted}
@@ -111,27 +127,54 @@ def run_cell(task, budget, seed, entry, ccfg, found, test_pairs, meta: dict, pat
     load_before, t0 = L.load_average(), time.time()
     run_dir = work / task / "runs" / f"{entry.key}-b{budget}-s{seed}"
     res = train_and_score(qentry, cfg, found, seed, run_dir, pick_device(cfg.device), test_pairs=test_pairs)
-    cell = {"task": task, "entry": entry.key, "label": entry.label, "search_variant": entry.variant,
-            "budget": budget, "seed": seed, **meta, "wall_s": round(time.time() - t0, 1),
-            "load_average": {"before": load_before, "after": L.load_average()},
-            "search_artifacts": {k: L.file_sha256(p) for k, p in sorted(found.items())},
-            **{k: res[k] for k in ("parameters", "loss_weights", "vgg_layers", "train_s", "eval_s", "held_out",
-                                   "train_pairs", "mean", "per_image")}}
+    cell = {
+        "task": task,
+        "entry": entry.key,
+        "label": entry.label,
+        "search_variant": entry.variant,
+        "budget": budget,
+        "seed": seed,
+        **meta,
+        "wall_s": round(time.time() - t0, 1),
+        "load_average": {"before": load_before, "after": L.load_average()},
+        "search_artifacts": {k: L.file_sha256(p) for k, p in sorted(found.items())},
+        **{
+            k: res[k]
+            for k in (
+                "parameters",
+                "loss_weights",
+                "vgg_layers",
+                "train_s",
+                "eval_s",
+                "held_out",
+                "train_pairs",
+                "mean",
+                "per_image",
+            )
+        },
+    }
     write_json(path, cell)
-    shutil.rmtree(run_dir, ignore_errors=True)       # checkpoints are large; the cell is the result
+    shutil.rmtree(run_dir, ignore_errors=True)  # checkpoints are large; the cell is the result
     return cell
 
 
 def input_record(tdir: Path, test_pairs, lpips_net: str) -> dict:
+    import torch
+
     from benchmarks.quality_entries import score
     from hadamard_restore.artifacts import read_json, write_json
-    import torch
 
     path = tdir / "input.json"
     if not path.is_file():
         rows = score(None, test_pairs, torch.device("cpu"), lpips_net)
-        write_json(path, {"mean": {k: sum(r[k] for r in rows) / len(rows) for k in ("psnr", "ssim", "lpips")},
-                          "held_out": len(rows), "per_image": rows})
+        write_json(
+            path,
+            {
+                "mean": {k: sum(r[k] for r in rows) / len(rows) for k in ("psnr", "ssim", "lpips")},
+                "held_out": len(rows),
+                "per_image": rows,
+            },
+        )
     return read_json(path)
 
 
@@ -152,8 +195,12 @@ def run(args, log=print) -> int:
         if task not in prepared:
             dev, test_pairs = prepare_splits(task, preset, tdir, args.train_set)
             ccfg = base_config(task, [*preset.train, *args.train_set], dev)
-            settings = {"preset": preset.name, "train": [*preset.train, *args.train_set],
-                        "search": [*preset.search, *args.search_set], "heldout": L.file_sha256(tdir / "heldout.json")}
+            settings = {
+                "preset": preset.name,
+                "train": [*preset.train, *args.train_set],
+                "search": [*preset.search, *args.search_set],
+                "heldout": L.file_sha256(tdir / "heldout.json"),
+            }
             inp = input_record(tdir, test_pairs, ccfg.eval.lpips_net)["mean"]
             prepared[task] = (dev, test_pairs, ccfg, settings, L.settings_key(settings), inp)
         dev, test_pairs, ccfg, settings, key, inp = prepared[task]
@@ -170,10 +217,11 @@ def run(args, log=print) -> int:
             log(f"[{task}] {entry.key}: its search ({entry.variant}) failed, cell skipped: {exc}")
             continue
         log(f"[{task}] {entry.key} budget {budget} seed {seed}: training")
-        meta = {"machine": mach, "commit": commit, "settings": settings, "settings_key": key,
-                "input_vs_reference": inp}
+        meta = {"machine": mach, "commit": commit, "settings": settings, "settings_key": key, "input_vs_reference": inp}
         cell = run_cell(task, budget, seed, entry, ccfg, found, test_pairs, meta, path, args.work / tag)
-        log(f"[{task}] {entry.key} budget {budget} seed {seed}: PSNR {cell['mean']['psnr']:.2f} dB ({cell['wall_s']} s)")
+        log(
+            f"[{task}] {entry.key} budget {budget} seed {seed}: PSNR {cell['mean']['psnr']:.2f} dB ({cell['wall_s']} s)"
+        )
         done += 1
         report(args.ledger, tag)
     return done

@@ -44,17 +44,29 @@ def machine() -> dict:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     cpu, cores = cpu_model(), os.cpu_count() or 0
     tag = f"gpu-{_slug(gpu)}" if gpu else f"cpu-{_slug(cpu)}-{cores}core"
-    return {"tag": tag, "cpu": cpu, "cores": cores, "gpu": gpu, "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads()}
+    return {
+        "tag": tag,
+        "cpu": cpu,
+        "cores": cores,
+        "gpu": gpu,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def code_commit() -> str:
     """``git rev-parse HEAD`` of the repository (``+dirty`` when tracked files differ), or unknown."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")
@@ -90,8 +102,10 @@ def finished(path: Path, key: str) -> bool:
         return False
     cell = json.loads(path.read_text())
     if cell.get("settings_key") != key:
-        raise LedgerError(f"{path} was made with other settings (key {cell.get('settings_key')}, this run {key}); "
-                          "use another --ledger folder for other settings, or delete the stale cells")
+        raise LedgerError(
+            f"{path} was made with other settings (key {cell.get('settings_key')}, this run {key}); "
+            "use another --ledger folder for other settings, or delete the stale cells"
+        )
     return True
 
 
@@ -105,8 +119,10 @@ def load_cells(ledger: Path, tag: str) -> list[dict]:
     for path in sorted((Path(ledger) / tag).glob("*/*/b*-s*.json")):
         cell = json.loads(path.read_text())
         if cell.get("machine", {}).get("tag") != tag:
-            raise LedgerError(f"{path} records machine {cell.get('machine', {}).get('tag')!r}, not {tag!r}: "
-                              "cells from different machines are never mixed; move it to its own folder")
+            raise LedgerError(
+                f"{path} records machine {cell.get('machine', {}).get('tag')!r}, not {tag!r}: "
+                "cells from different machines are never mixed; move it to its own folder"
+            )
         cells.append(cell)
     return sorted(cells, key=lambda c: (c["task"], c["entry"], c["budget"], c["seed"]))
 
@@ -114,5 +130,6 @@ def load_cells(ledger: Path, tag: str) -> list[dict]:
 def machine_tags(ledger: Path) -> list[str]:
     """The machine folders of a ledger that hold at least one cell."""
     root = Path(ledger)
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*/*/b*-s*.json"))) \
-        if root.is_dir() else []
+    return (
+        sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*/*/b*-s*.json"))) if root.is_dir() else []
+    )

@@ -31,10 +31,10 @@ TASKS = {**QUALITY_TASKS, "demo": "configs/demo.yaml"}
 
 @dataclass(frozen=True)
 class CurveEntry:
-    key: str         # cell file name and table row
-    entry: str       # key in benchmarks.quality_entries.ENTRIES
-    variant: str     # search variant whose artifacts it trains with
-    tier: int        # 1 = filled first
+    key: str  # cell file name and table row
+    entry: str  # key in benchmarks.quality_entries.ENTRIES
+    variant: str  # search variant whose artifacts it trains with
+    tier: int  # 1 = filled first
     label: str
 
 
@@ -65,28 +65,67 @@ class BudgetPreset:
     name: str
     budgets: tuple[int, ...]
     seeds: tuple[int, ...]
-    train: tuple[str, ...]      # overrides of every training cell (train.steps is the budget)
-    search: tuple[str, ...]     # overrides of every search (classifier, stage 1, stage 2)
-    max_pairs: int | None       # whole-group subset of the dataset before the held-out split
+    train: tuple[str, ...]  # overrides of every training cell (train.steps is the budget)
+    search: tuple[str, ...]  # overrides of every search (classifier, stage 1, stage 2)
+    max_pairs: int | None  # whole-group subset of the dataset before the held-out split
     description: str
 
 
-_TRAIN = ("net.channels=32", "net.norm=instance", "train.crop=64", "train.batch_size=4", "train.lr=1e-3",
-          "train.optimizer=adamw", "train.schedule=cosine", "train.warmup_steps=20", "train.grad_clip=5.0",
-          "train.ema_decay=0", "train.val_max_images=1", "train.log_every=50", "train.checkpoint_every=500",
-          "eval.y_channel=false", "eval.crop_border=0", "eval.lpips_net=alex")
-_SEARCH = ("net.channels=16", "net.norm=instance", "classifier.steps=300", "classifier.batch_size=8",
-           "classifier.crop=64", "search.crop=64", "search.batch_size=1", "search.loss_steps=100",
-           "search.arch_steps=200", "search.upper_lr=0.01", "search.w_lr=0.005", "search.alternations=1",
-           "search.hessian=finite_difference", "search.checkpoint_every=25", "search.mode=hierarchical")
+_TRAIN = (
+    "net.channels=32",
+    "net.norm=instance",
+    "train.crop=64",
+    "train.batch_size=4",
+    "train.lr=1e-3",
+    "train.optimizer=adamw",
+    "train.schedule=cosine",
+    "train.warmup_steps=20",
+    "train.grad_clip=5.0",
+    "train.ema_decay=0",
+    "train.val_max_images=1",
+    "train.log_every=50",
+    "train.checkpoint_every=500",
+    "eval.y_channel=false",
+    "eval.crop_border=0",
+    "eval.lpips_net=alex",
+)
+_SEARCH = (
+    "net.channels=16",
+    "net.norm=instance",
+    "classifier.steps=300",
+    "classifier.batch_size=8",
+    "classifier.crop=64",
+    "search.crop=64",
+    "search.batch_size=1",
+    "search.loss_steps=100",
+    "search.arch_steps=200",
+    "search.upper_lr=0.01",
+    "search.w_lr=0.005",
+    "search.alternations=1",
+    "search.hessian=finite_difference",
+    "search.checkpoint_every=25",
+    "search.mode=hierarchical",
+)
 
-CPU = BudgetPreset("cpu", (250, 1000, 3000), (0, 1, 2), _TRAIN + ("train.channels_last=false", "train.amp=false"),
-                   _SEARCH, 160,
-                   "2-core CPU, one thread: 160 pairs (whole groups) split 0.8/0.2 into training and held-out; "
-                   "width 32, 4 x 64 px crops")
-GPU = BudgetPreset("gpu", (1000, 3000, 10000), (0, 1, 2), _TRAIN + ("train.channels_last=true", "train.amp=true"),
-                   _SEARCH, None,
-                   "one GPU: every pair, split 0.8/0.2 into training and held-out; width 32, 4 x 64 px crops")
+CPU = BudgetPreset(
+    "cpu",
+    (250, 1000, 3000),
+    (0, 1, 2),
+    _TRAIN + ("train.channels_last=false", "train.amp=false"),
+    _SEARCH,
+    160,
+    "2-core CPU, one thread: 160 pairs (whole groups) split 0.8/0.2 into training and held-out; "
+    "width 32, 4 x 64 px crops",
+)
+GPU = BudgetPreset(
+    "gpu",
+    (1000, 3000, 10000),
+    (0, 1, 2),
+    _TRAIN + ("train.channels_last=true", "train.amp=true"),
+    _SEARCH,
+    None,
+    "one GPU: every pair, split 0.8/0.2 into training and held-out; width 32, 4 x 64 px crops",
+)
 PRESETS = {p.name: p for p in (CPU, GPU)}
 
 

@@ -68,8 +68,16 @@ def budget_table(by_entry: dict[str, dict[int, dict]]) -> str:
     for key in [k for k in ORDER if k in by_entry]:
         runs = list(by_entry[key].values())
         vals = {m: [r["mean"][m] for r in runs] for m in ("psnr", "ssim", "lpips")}
-        rows.append([LABELS.get(key, key), len(runs), _spread(vals["psnr"], 2), _spread(vals["ssim"], 4),
-                     _spread(vals["lpips"], 4), f"{statistics.fmean(r['wall_s'] for r in runs):.0f}"])
+        rows.append(
+            [
+                LABELS.get(key, key),
+                len(runs),
+                _spread(vals["psnr"], 2),
+                _spread(vals["ssim"], 4),
+                _spread(vals["lpips"], 4),
+                f"{statistics.fmean(r['wall_s'] for r in runs):.0f}",
+            ]
+        )
     return markdown_table(["entry", "seeds", "PSNR dB ↑", "SSIM ↑", "LPIPS ↓", "wall s / cell"], rows)
 
 
@@ -77,7 +85,7 @@ def comparisons(by_entry: dict[str, dict[int, dict]]) -> tuple[str, list[str]]:
     """The paired-difference table and one plain sentence per (searched entry, baseline)."""
     rows, sentences = [], []
     for s in [k for k in SEARCHED if k in by_entry]:
-        others = BASELINES + SEARCHED[:SEARCHED.index(s)]      # the best variant is also compared with the paper's
+        others = BASELINES + SEARCHED[: SEARCHED.index(s)]  # the best variant is also compared with the paper's
         for b in [k for k in others if k in by_entry]:
             diffs = seed_differences(by_entry[s], by_entry[b])
             if not diffs:
@@ -85,8 +93,10 @@ def comparisons(by_entry: dict[str, dict[int, dict]]) -> tuple[str, list[str]]:
             mean, se, word = verdict(diffs)
             se_text = f"{se:.2f}" if math.isfinite(se) else "n/a"
             rows.append([s, b, len(diffs), f"{mean:+.2f}", se_text, word])
-            sentences.append(f"{s} {word} {b}: {mean:+.2f} dB" + (f" ± {se:.2f} (s.e., {len(diffs)} seeds)"
-                                                                  if math.isfinite(se) else " (one seed, no s.e.)"))
+            sentences.append(
+                f"{s} {word} {b}: {mean:+.2f} dB"
+                + (f" ± {se:.2f} (s.e., {len(diffs)} seeds)" if math.isfinite(se) else " (one seed, no s.e.)")
+            )
     table = markdown_table(["searched", "baseline", "seeds", "Δ PSNR dB (mean)", "s.e.", "statement"], rows)
     return (table if rows else "(no pair of entries with a common seed yet)"), sentences
 
@@ -107,14 +117,16 @@ def plot(grid: dict, inputs: dict[str, float], path: Path) -> Path:
     for ax, task in zip(axes[0], tasks):
         budgets = sorted(grid[task])
         for key in ORDER:
-            pts = [(b, [c["mean"]["psnr"] for c in grid[task][b][key].values()]) for b in budgets
-                   if grid[task][b].get(key)]
+            pts = [
+                (b, [c["mean"]["psnr"] for c in grid[task][b][key].values()]) for b in budgets if grid[task][b].get(key)
+            ]
             if pts:
                 xs = [b for b, _ in pts]
                 ys = [statistics.fmean(v) for _, v in pts]
                 es = [statistics.stdev(v) if len(v) > 1 else 0.0 for _, v in pts]
-                ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=key,
-                            linewidth=2.2 if key in SEARCHED else 1.0)
+                ax.errorbar(
+                    xs, ys, yerr=es, marker="o", capsize=3, label=key, linewidth=2.2 if key in SEARCHED else 1.0
+                )
         if task in inputs:
             ax.axhline(inputs[task], color="grey", linestyle="--", label="input")
         ax.set_xscale("log")
@@ -155,22 +167,30 @@ def search_lines(tdir: Path) -> list[str]:
         beta = ", ".join(f"{k} {v:.2f}" for k, v in lw["weights"].items())
         judge = (lw.get("extra") or {}).get("classifier") or {}
         acc = judge.get("accuracy")
-        lines.append(f"- search `{sdir.name}` ({lw.get('beta_param') or 'projected'} β, upper "
-                     f"{(lw.get('extra') or {}).get('upper', 'classifier')}"
-                     + (f", judge accuracy {acc:.3f}" if isinstance(acc, float) else "") + f"): β = {beta}")
+        lines.append(
+            f"- search `{sdir.name}` ({lw.get('beta_param') or 'projected'} β, upper "
+            f"{(lw.get('extra') or {}).get('upper', 'classifier')}"
+            + (f", judge accuracy {acc:.3f}" if isinstance(acc, float) else "")
+            + f"): β = {beta}"
+        )
     return lines
 
 
 def _header(cells: list[dict], tag: str) -> list[str]:
     m = cells[0]["machine"]
     commits = sorted({c["commit"] for c in cells})
-    return [f"# Budget curves: does the search pay off? ({tag})", "",
-            f"Updated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}. Machine: {m['gpu'] or m['cpu']}, "
-            f"{m['cores']} cores, torch {m['torch']}. {len(cells)} cells; code commit(s): {', '.join(commits)}.", "",
-            "Every entry trains from scratch with the same budget and is scored at its final weights on "
-            "the held-out pairs, which nothing else reads (training, searches and the classifier use a "
-            "development split of the training part). Δ is the paired per-image PSNR difference "
-            "searched − baseline, averaged per seed; s.e. across seeds. See benchmarks/budget_report.py.", ""]
+    return [
+        f"# Budget curves: does the search pay off? ({tag})",
+        "",
+        f"Updated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}. Machine: {m['gpu'] or m['cpu']}, "
+        f"{m['cores']} cores, torch {m['torch']}. {len(cells)} cells; code commit(s): {', '.join(commits)}.",
+        "",
+        "Every entry trains from scratch with the same budget and is scored at its final weights on "
+        "the held-out pairs, which nothing else reads (training, searches and the classifier use a "
+        "development split of the training part). Δ is the paired per-image PSNR difference "
+        "searched − baseline, averaged per seed; s.e. across seeds. See benchmarks/budget_report.py.",
+        "",
+    ]
 
 
 def write_report(ledger: Path, tag: str, out_dir: Path) -> Path | None:

@@ -34,11 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 from benchmarks.timing import cpu_model as cpu_name  # noqa: E402
-
 from hadamard_restore.artifacts import atomic_write_text  # noqa: E402
 from hadamard_restore.data.io import write_image  # noqa: E402
-from hadamard_restore.net.network import HadamardNet  # noqa: E402
 from hadamard_restore.net.model_file import save_model  # noqa: E402
+from hadamard_restore.net.network import HadamardNet  # noqa: E402
 
 LIMIT_GB = 4.0
 
@@ -51,7 +50,6 @@ def synthetic_photo(height: int, width: int, seed: int = 0) -> torch.Tensor:
     img = torch.nn.functional.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=False)[0]
     img.mul_(0.3).add_(torch.randn(3, height, width, generator=gen).mul_(0.02))
     return img.clamp_(0, 1)
-
 
 
 def main() -> None:
@@ -103,19 +101,19 @@ def main() -> None:
     verdict = "PASS" if peak_gb < LIMIT_GB and out_size == (args.width, args.height) else "FAIL"
     text = f"""# enhance: peak memory on a {args.width}x{args.height} photo
 
-Command: `OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} PYTHONPATH=src python benchmarks/enhance_memory.py{''.join(' ' + a for a in sys.argv[1:])}`
+Command: `OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "unset")} PYTHONPATH=src python benchmarks/enhance_memory.py{"".join(" " + a for a in sys.argv[1:])}`
 (runs `hadamard-restore enhance model.pt photo.png --out DIR` in a child process; peak RSS of
 that process measured with {method}).
 
 | item | value |
 |---|---|
 | machine | {cpu_name()}, {os.cpu_count()} logical CPUs (shared with other jobs), {platform.system()} |
-| torch | {torch.__version__}, threads {os.environ.get('OMP_NUM_THREADS', 'default')} |
+| torch | {torch.__version__}, threads {os.environ.get("OMP_NUM_THREADS", "default")} |
 | network | derived paper-lol, channels 32, 7 HNUs, {params / 1e6:.3f} M parameters (untrained weights) |
 | input | synthetic 8-bit PNG, {args.width}x{args.height} (W x H), {args.width * args.height / 1e6:.0f} Mpixel |
 | tiling | tile {tile}, overlap {overlap}, norm statistics {defaults.norm_stats} (images above {defaults.max_untiled_pixels} pixels are tiled) |
 | output | {out_size[0]}x{out_size[1]} PNG |
-| wall time | {wall:.0f} s (process start, read, {'tiled ' if args.width * args.height > defaults.max_untiled_pixels else ''}inference, write) |
+| wall time | {wall:.0f} s (process start, read, {"tiled " if args.width * args.height > defaults.max_untiled_pixels else ""}inference, write) |
 | **peak RSS** | **{peak_gb:.2f} GB** (limit {LIMIT_GB:g} GB): {verdict} |
 """
     atomic_write_text(args.out, text)

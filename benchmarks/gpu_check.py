@@ -38,8 +38,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 if __package__ in (None, ""):  # run as a file: make ``benchmarks`` and ``src`` importable
     sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "src")]
@@ -47,14 +48,44 @@ if __package__ in (None, ""):  # run as a file: make ``benchmarks`` and ``src`` 
 ROOT = Path(__file__).resolve().parents[1]
 # part -> share of the budget in seconds at --budget 450 (the order is the run order; sums to 450)
 PARTS: dict[str, int] = {"env": 25, "correct": 80, "ddp": 80, "train": 115, "infer": 80, "search": 70}
-FULL = {"genotype": "paper-lol", "channels": 32, "num_hnu": 7, "train_batch": 16, "train_crop": 256,
-        "infer_size": (1080, 1920), "search_crop": 96, "search_batch": 1, "warmup": 3, "repeats": 20,
-        "matmul_n": 8192, "conv_size": (64, 128, 128, 128), "copy_mib": 1024, "onnx_side": 256, "onnx_exporter": "auto",
-        "search_repeats": 5, "search_modes": ("first_order", "finite_difference", "exact")}
-TOY = {"genotype": "all-1c", "channels": 4, "num_hnu": 1, "train_batch": 2, "train_crop": 32,
-       "infer_size": (24, 40), "search_crop": 32, "search_batch": 1, "warmup": 1, "repeats": 2,
-       "matmul_n": 64, "conv_size": (1, 8, 16, 16), "copy_mib": 1, "onnx_side": 24,
-       "onnx_exporter": "torchscript", "search_repeats": 1, "search_modes": ("finite_difference",)}
+FULL = {
+    "genotype": "paper-lol",
+    "channels": 32,
+    "num_hnu": 7,
+    "train_batch": 16,
+    "train_crop": 256,
+    "infer_size": (1080, 1920),
+    "search_crop": 96,
+    "search_batch": 1,
+    "warmup": 3,
+    "repeats": 20,
+    "matmul_n": 8192,
+    "conv_size": (64, 128, 128, 128),
+    "copy_mib": 1024,
+    "onnx_side": 256,
+    "onnx_exporter": "auto",
+    "search_repeats": 5,
+    "search_modes": ("first_order", "finite_difference", "exact"),
+}
+TOY = {
+    "genotype": "all-1c",
+    "channels": 4,
+    "num_hnu": 1,
+    "train_batch": 2,
+    "train_crop": 32,
+    "infer_size": (24, 40),
+    "search_crop": 32,
+    "search_batch": 1,
+    "warmup": 1,
+    "repeats": 2,
+    "matmul_n": 64,
+    "conv_size": (1, 8, 16, 16),
+    "copy_mib": 1,
+    "onnx_side": 24,
+    "onnx_exporter": "torchscript",
+    "search_repeats": 1,
+    "search_modes": ("finite_difference",),
+}
 
 
 class Part:
@@ -94,8 +125,14 @@ def part_functions() -> dict[str, Callable[[Part], None]]:
     from benchmarks import gpu_parts_infer as infer
     from benchmarks import gpu_parts_speed as speed
 
-    return {"env": speed.env_part, "correct": check.correct_part, "ddp": check.ddp_part,
-            "train": speed.train_part, "infer": infer.infer_part, "search": infer.search_part}
+    return {
+        "env": speed.env_part,
+        "correct": check.correct_part,
+        "ddp": check.ddp_part,
+        "train": speed.train_part,
+        "infer": infer.infer_part,
+        "search": infer.search_part,
+    }
 
 
 def run_part_here(name: str, path: Path, dry: bool, ddp_on_cpu: bool = False) -> dict:
@@ -123,8 +160,9 @@ def run_isolated(cmd: list[str], path: Path, timeout: float, log: Path) -> dict:
     paths = [str(ROOT / "src"), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join(paths))
     # its own process group, so a timeout also ends what it started (torchrun and its workers)
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         out, _ = proc.communicate(timeout=timeout)
         status = None if proc.returncode == 0 else f"failed (exit {proc.returncode})"
@@ -146,11 +184,17 @@ def run_isolated(cmd: list[str], path: Path, timeout: float, log: Path) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out-dir", type=Path, default=Path("runs/gpu-check"), help="every output goes here")
-    p.add_argument("--md", type=Path, default=Path("benchmarks/results/speed-gpu.md"),
-                   help="where the table is copied on a GPU (not in a dry run)")
+    p.add_argument(
+        "--md",
+        type=Path,
+        default=Path("benchmarks/results/speed-gpu.md"),
+        help="where the table is copied on a GPU (not in a dry run)",
+    )
     p.add_argument("--dry-run", action="store_true", help="CPU, toy sizes, parts in this process")
     p.add_argument("--parts", default=",".join(PARTS), help="comma separated subset of " + ",".join(PARTS))
-    p.add_argument("--budget", type=float, default=420.0, help="seconds for all parts together (<= 8 min with start-up)")
+    p.add_argument(
+        "--budget", type=float, default=420.0, help="seconds for all parts together (<= 8 min with start-up)"
+    )
     p.add_argument("--ddp-on-cpu", action="store_true", help="dry run: also run the torchrun part (gloo)")
     p.add_argument("--part", help=argparse.SUPPRESS)  # internal: run one part, write --part-json
     p.add_argument("--part-json", type=Path, help=argparse.SUPPRESS)
@@ -162,10 +206,10 @@ def main(argv: list[str] | None = None) -> Path:
     if args.part:  # a child process: one part
         run_part_here(args.part, args.part_json, args.dry_run, args.ddp_on_cpu)
         return args.part_json
+    import torch
+
     from benchmarks.gpu_report import render
     from hadamard_restore.artifacts import atomic_write_text, write_json
-
-    import torch
 
     if not args.dry_run and not torch.cuda.is_available():
         raise SystemExit("no CUDA GPU is visible here: run with --dry-run (CPU, toy sizes) or on a GPU machine")
@@ -191,8 +235,11 @@ def main(argv: list[str] | None = None) -> Path:
                 cmd = [sys.executable, "-m", "benchmarks.gpu_check", "--part", name, "--part-json", str(path)]
                 res = run_isolated(cmd, path, min(PARTS[name] * args.budget / 450.0, left), log)
             results["parts"][name] = res
-            print(f"[gpu_check] {name}: {res['status']} in {res.get('seconds', '?')} s"
-                  + (f" ({res['error']})" if res.get("error") else ""), flush=True)
+            print(
+                f"[gpu_check] {name}: {res['status']} in {res.get('seconds', '?')} s"
+                + (f" ({res['error']})" if res.get("error") else ""),
+                flush=True,
+            )
             write_json(args.out_dir / "results.json", results)
     text = render(results)
     atomic_write_text(args.out_dir / "speed-gpu.md", text)

@@ -27,10 +27,22 @@ import torch.distributed as dist  # noqa: E402
 
 from hadamard_restore.runtime import Dist  # noqa: E402
 
-TINY = ["net.channels=4", "net.num_hnu=1", "data.demo.size=32", "data.demo.crops_per_image=2",
-        "search.crop=32", "search.batch_size=1", "search.arch_steps=2", "search.checkpoint_every=2",
-        "train.steps=3", "train.crop=32", "train.batch_size=2", "train.val_every=3", "train.checkpoint_every=3",
-        "train.val_max_images=1"]
+TINY = [
+    "net.channels=4",
+    "net.num_hnu=1",
+    "data.demo.size=32",
+    "data.demo.crops_per_image=2",
+    "search.crop=32",
+    "search.batch_size=1",
+    "search.arch_steps=2",
+    "search.checkpoint_every=2",
+    "train.steps=3",
+    "train.crop=32",
+    "train.batch_size=2",
+    "train.val_every=3",
+    "train.checkpoint_every=3",
+    "train.val_max_images=1",
+]
 
 
 @dataclass(frozen=True)
@@ -58,13 +70,28 @@ def main(argv: list[str] | None = None) -> int:
 
     # training joins through runtime.process.setup_process, the search through search.build.setup
     process_mod.init_distributed = build_mod.init_distributed = lambda device: ctx
-    sets = [x for s in [f"device={args.device}", "train.amp=" + ("true" if cuda else "false"), *TINY]
-            for x in ("--set", s)]
+    sets = [
+        x for s in [f"device={args.device}", "train.amp=" + ("true" if cuda else "false"), *TINY] for x in ("--set", s)
+    ]
     demo = str(ROOT / "configs" / "demo.yaml")
-    app(["search-arch", demo, "--loss-weights", "paper-lol", "--out", str(args.out / "search"), *sets],
-        standalone_mode=False)
-    app(["train", demo, "--genotype", str(args.out / "search" / "genotype.json"), "--loss-weights", "paper-lol",
-         "--out", str(args.out / "train"), *sets], standalone_mode=False)
+    app(
+        ["search-arch", demo, "--loss-weights", "paper-lol", "--out", str(args.out / "search"), *sets],
+        standalone_mode=False,
+    )
+    app(
+        [
+            "train",
+            demo,
+            "--genotype",
+            str(args.out / "search" / "genotype.json"),
+            "--loss-weights",
+            "paper-lol",
+            "--out",
+            str(args.out / "train"),
+            *sets,
+        ],
+        standalone_mode=False,
+    )
     dist.barrier()
     dist.destroy_process_group()
     ok = (args.out / "search" / "genotype.json").is_file() and (args.out / "train" / "last.pt").is_file()

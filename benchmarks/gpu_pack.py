@@ -29,10 +29,15 @@ from pathlib import Path
 
 import torch
 
-LIMIT = 64 * 2 ** 20
+LIMIT = 64 * 2**20
 WHEELS = ("pydantic", "pydantic-core", "annotated-types", "typing-inspection", "typing-extensions", "lpips")
-PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
-             "manylinux1_x86_64")
+PLATFORMS = (
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+)
 HALF = ("vgg16", "alexnet")  # stored as float16
 HEADS = ("lpips-alex", "lpips-vgg")
 
@@ -84,18 +89,36 @@ def download_wheels(dest: Path, names=WHEELS) -> list[Path]:
     dest.mkdir(parents=True, exist_ok=True)
     for name in names:
         spec = f"{name}=={metadata.version(name)}"
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-               "--python-version", "3.12", "--implementation", "cp", "-d", str(dest), spec]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.12",
+            "--implementation",
+            "cp",
+            "-d",
+            str(dest),
+            spec,
+        ]
         cmd += [x for plat in PLATFORMS for x in ("--platform", plat)]
         if subprocess.run(cmd).returncode != 0:
-            subprocess.run(cmd[:-2 * len(PLATFORMS)] + ["--platform", "any"], check=True)
+            subprocess.run(cmd[: -2 * len(PLATFORMS)] + ["--platform", "any"], check=True)
     return sorted(dest.glob("*.whl"))
 
 
 def tree_bytes(root: Path) -> int:
     """Bytes of the files git would send: tracked plus untracked-not-ignored."""
-    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
-                         capture_output=True, check=True).stdout.split(b"\0")
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
     return sum((root / p.decode()).stat().st_size for p in out if p and (root / p.decode()).is_file())
 
 
@@ -105,8 +128,10 @@ def size_report(pack: Path, root: Path) -> tuple[str, bool]:
     pack_b, tree_b = sum(p.stat().st_size for p in files), tree_bytes(root)
     total = pack_b + tree_b
     ok = total <= LIMIT
-    rows += [f"pack {pack_b / 2**20:.2f} MiB + working tree {tree_b / 2**20:.2f} MiB = {total / 2**20:.2f} MiB "
-             f"of the {LIMIT / 2**20:.0f} MiB one call may carry: {'fits' if ok else 'DOES NOT FIT'}"]
+    rows += [
+        f"pack {pack_b / 2**20:.2f} MiB + working tree {tree_b / 2**20:.2f} MiB = {total / 2**20:.2f} MiB "
+        f"of the {LIMIT / 2**20:.0f} MiB one call may carry: {'fits' if ok else 'DOES NOT FIT'}"
+    ]
     return "\n".join(rows), ok
 
 

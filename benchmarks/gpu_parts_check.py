@@ -33,19 +33,24 @@ def bf16_finite(p) -> dict:
     total, terms = mix(out.float(), y)
     total.backward()
     grads = [q.grad for q in net.parameters() if q.grad is not None]
-    return {"device": str(p.device), "output dtype under autocast": str(out.dtype),
-            "loss": float(total.detach()), "terms": {k: float(v.detach()) for k, v in terms.items()},
-            "loss finite": bool(torch.isfinite(total)), "output finite": bool(torch.isfinite(out).all()),
-            "grads finite": bool(grads) and all(bool(torch.isfinite(g).all()) for g in grads),
-            "params with grad": len(grads)}
+    return {
+        "device": str(p.device),
+        "output dtype under autocast": str(out.dtype),
+        "loss": float(total.detach()),
+        "terms": {k: float(v.detach()) for k, v in terms.items()},
+        "loss finite": bool(torch.isfinite(total)),
+        "output finite": bool(torch.isfinite(out).all()),
+        "grads finite": bool(grads) and all(bool(torch.isfinite(g).all()) for g in grads),
+        "params with grad": len(grads),
+    }
 
 
 def onnx_from_device(p) -> dict:
     """``export_onnx`` of a model living on the device; parity of onnxruntime against that device's fp32 output."""
     import onnxruntime as ort
 
-    from hadamard_restore.net import HadamardNet
     from hadamard_restore.inference.export import export_onnx
+    from hadamard_restore.net import HadamardNet
 
     s = p.sizes
     net = HadamardNet(s["genotype"], channels=s["channels"]).to(p.device).eval()
@@ -53,18 +58,24 @@ def onnx_from_device(p) -> dict:
         path = Path(tmp) / "model.onnx"
         report = export_onnx(net, path, exporter=s["onnx_exporter"], check_max_side=s["onnx_side"])
         data = path.read_bytes()
-    res = {"exporter": report.exporter, "opset": report.opset, "export parity (CPU torch vs onnxruntime)":
-           report.max_abs_diff, "model device after export": str(next(net.parameters()).device)}
+    res = {
+        "exporter": report.exporter,
+        "opset": report.opset,
+        "export parity (CPU torch vs onnxruntime)": report.max_abs_diff,
+        "model device after export": str(next(net.parameters()).device),
+    }
     net.to(p.device)
     side = s["onnx_side"]
     x = torch.rand(1, 3, side + 3, side - 1, generator=torch.Generator().manual_seed(4))
     sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     got = torch.from_numpy(sess.run(None, {"image": x.numpy()})[0])
-    for tf32 in ((True, False) if p.cuda else (False,)):
+    for tf32 in (True, False) if p.cuda else (False,):
         torch.backends.cudnn.allow_tf32 = tf32
         with torch.no_grad():
             ref = net(x.to(p.device)).float().cpu()
-        res[f"max |onnxruntime - {p.device.type} fp32| (TF32 {'on' if tf32 else 'off'})"] = float((got - ref).abs().max())
+        res[f"max |onnxruntime - {p.device.type} fp32| (TF32 {'on' if tf32 else 'off'})"] = float(
+            (got - ref).abs().max()
+        )
     torch.backends.cudnn.allow_tf32 = True
     return res
 
@@ -86,13 +97,29 @@ def ddp_part(p) -> None:
         p.note("ddp", "GPU only: skipped in the CPU dry run (--ddp-on-cpu runs it with gloo)")
         return
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "1",
-               str(ROOT / "benchmarks" / "gpu_ddp_smoke.py"), "--out", tmp, "--device", "cuda" if p.cuda else "cpu"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "1",
+            str(ROOT / "benchmarks" / "gpu_ddp_smoke.py"),
+            "--out",
+            tmp,
+            "--device",
+            "cuda" if p.cuda else "cpu",
+        ]
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         tail = (proc.stdout + proc.stderr).strip().splitlines()
-        p.record("torchrun", {"command": f"torchrun --standalone --nproc_per_node 1 benchmarks/gpu_ddp_smoke.py "
-                                         f"--device {cmd[-1]}", "exit": proc.returncode,
-                              "ok": proc.returncode == 0 and "): OK" in proc.stdout,
-                              "last lines": tail[-6:]})
+        p.record(
+            "torchrun",
+            {
+                "command": f"torchrun --standalone --nproc_per_node 1 benchmarks/gpu_ddp_smoke.py --device {cmd[-1]}",
+                "exit": proc.returncode,
+                "ok": proc.returncode == 0 and "): OK" in proc.stdout,
+                "last lines": tail[-6:],
+            },
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"torchrun smoke exited {proc.returncode}: {tail[-1] if tail else ''}")

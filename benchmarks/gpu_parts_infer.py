@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -23,6 +23,7 @@ def _forward(net: torch.nn.Module, x: torch.Tensor, amp: torch.dtype | None = No
     def call() -> torch.Tensor:
         with torch.no_grad(), torch.autocast(x.device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
             return net(x)
+
     return call
 
 
@@ -31,8 +32,10 @@ def inference_variants(net: torch.nn.Module, x: torch.Tensor) -> tuple[dict, dic
     from benchmarks.speed_cases import cuda_graph_fn
 
     cl = torch.channels_last
-    out = {"fp32 eager": _forward(net, x),
-           "fp32 channels-last": _forward(copy.deepcopy(net).to(memory_format=cl), x.contiguous(memory_format=cl))}
+    out = {
+        "fp32 eager": _forward(net, x),
+        "fp32 channels-last": _forward(copy.deepcopy(net).to(memory_format=cl), x.contiguous(memory_format=cl)),
+    }
     notes: dict[str, str] = {}
     if x.device.type != "cuda":
         notes["fp16/bf16, CUDA graphs, compile"] = "GPU only: skipped in the CPU dry run"
@@ -107,8 +110,16 @@ def infer_part(p) -> None:
     p.record("compile_s", time.perf_counter() - t0)
     p.record("parity compile", parity(ref, got))
     best = "fp16 channels-last + CUDA graph" if "fp16 channels-last + CUDA graph" in variants else "fp16 channels-last"
-    stats = measure({"fp32 eager": variants["fp32 eager"], best: variants[best],
-                     "fp16 channels-last + compile(reduce-overhead)": call}, s["warmup"], s["repeats"], p.sync)
+    stats = measure(
+        {
+            "fp32 eager": variants["fp32 eager"],
+            best: variants[best],
+            "fp16 channels-last + compile(reduce-overhead)": call,
+        },
+        s["warmup"],
+        s["repeats"],
+        p.sync,
+    )
     p.record("phase 2", _rows(stats, "fp32 eager"))
 
 
@@ -128,8 +139,7 @@ def search_part(p) -> None:
     x, y = (torch.rand(batch, 3, crop, crop, generator=gen).to(p.device) for _ in range(2))
     base = "supernet training step (Trainer, fp32, loss mix)"
     variants = {base: trainer_step(SuperNet(s["channels"], s["num_hnu"]), mix, x, y)}
-    search, notes = search_cases(s["channels"], s["num_hnu"], crop, batch, p.device,
-                                 modes=tuple(s["search_modes"]))
+    search, notes = search_cases(s["channels"], s["num_hnu"], crop, batch, p.device, modes=tuple(s["search_modes"]))
     variants.update(search)
     for k, v in notes.items():
         p.note(k, v)

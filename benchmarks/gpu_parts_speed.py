@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -19,8 +19,13 @@ AMP = torch.bfloat16
 
 
 def _row(s: Stats, base: Stats | None) -> dict:
-    return {"median_ms": s.median * 1e3, "q1_ms": s.q1 * 1e3, "q3_ms": s.q3 * 1e3, "n": s.n,
-            "x_eager": (base.median / s.median) if base else None}
+    return {
+        "median_ms": s.median * 1e3,
+        "q1_ms": s.q1 * 1e3,
+        "q3_ms": s.q3 * 1e3,
+        "n": s.n,
+        "x_eager": (base.median / s.median) if base else None,
+    }
 
 
 def _rows(stats: dict[str, Stats], base: str) -> dict[str, dict]:
@@ -43,8 +48,10 @@ def env_part(p) -> None:
     else:
         p.note("peaks", "dry run on the CPU: no published GPU peaks; the measured rates are the CPU's")
     s = p.sizes
-    p.record("measured", measure_peaks(p.device, s["matmul_n"], tuple(s["conv_size"]), s["copy_mib"],
-                                       repeats=max(3, s["repeats"] // 2)))
+    p.record(
+        "measured",
+        measure_peaks(p.device, s["matmul_n"], tuple(s["conv_size"]), s["copy_mib"], repeats=max(3, s["repeats"] // 2)),
+    )
 
 
 def _net_and_mix(p):
@@ -56,8 +63,9 @@ def _net_and_mix(p):
     return net, LossMix.from_weights(load_loss_weights("paper-lol"), trainable=False)
 
 
-def graphed_train_step(model: torch.nn.Module, loss: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-                       amp: bool = True) -> Callable[[], torch.Tensor]:
+def graphed_train_step(
+    model: torch.nn.Module, loss: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool = True
+) -> Callable[[], torch.Tensor]:
     """The whole training step (bf16 forward, loss mix, backward, clip, AdamW) captured as one CUDA graph.
 
     The input batch lives in static tensors (copy new data into ``x``/``y`` before a replay); the
@@ -97,8 +105,9 @@ def graphed_train_step(model: torch.nn.Module, loss: torch.nn.Module, x: torch.T
 
 
 def _compiled_train_step(model, loss, x, y) -> Callable[[], None]:
-    m = torch.compile(copy.deepcopy(model).to(x.device).train().to(memory_format=torch.channels_last),
-                      mode="reduce-overhead")
+    m = torch.compile(
+        copy.deepcopy(model).to(x.device).train().to(memory_format=torch.channels_last), mode="reduce-overhead"
+    )
     opt = torch.optim.AdamW([q for q in m.parameters() if q.requires_grad], lr=1e-4, fused=True)
     xi = x.contiguous(memory_format=torch.channels_last)
 
@@ -126,8 +135,11 @@ def train_part(p) -> None:
     s = p.sizes
     net, mix = _net_and_mix(p)
     mix = mix.to(p.device)
-    p.record("shape", f"{s['train_batch']} x 3 x {s['train_crop']} x {s['train_crop']}, {s['genotype']} "
-                      f"width {s['channels']}, loss mix paper-lol (VGG and LPIPS included)")
+    p.record(
+        "shape",
+        f"{s['train_batch']} x 3 x {s['train_crop']} x {s['train_crop']}, {s['genotype']} "
+        f"width {s['channels']}, loss mix paper-lol (VGG and LPIPS included)",
+    )
     gen = torch.Generator().manual_seed(1)
     x = torch.rand(s["train_batch"], 3, s["train_crop"], s["train_crop"], generator=gen).to(p.device)
     y = torch.rand(s["train_batch"], 3, s["train_crop"], s["train_crop"], generator=gen).to(p.device)
@@ -155,6 +167,7 @@ def train_part(p) -> None:
         p.note("compile", f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
         return
     p.record("compile_s", time.perf_counter() - t0)
-    stats = measure({"eager": eager, "channels_last + bf16 + compile(reduce-overhead)": compiled},
-                    s["warmup"], s["repeats"], p.sync)
+    stats = measure(
+        {"eager": eager, "channels_last + bf16 + compile(reduce-overhead)": compiled}, s["warmup"], s["repeats"], p.sync
+    )
     p.record("phase 2", _rows(stats, "eager"))

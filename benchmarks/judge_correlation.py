@@ -46,7 +46,7 @@ def clear_score(clf: torch.nn.Module, image: torch.Tensor, crop: int, device: to
     from hadamard_restore.classifier import CLEAR
 
     _, h, w = image.shape
-    wins = [image[:, y:y + crop, x:x + crop] for y in window_starts(h, crop) for x in window_starts(w, crop)]
+    wins = [image[:, y : y + crop, x : x + crop] for y in window_starts(h, crop) for x in window_starts(w, crop)]
     probs = torch.softmax(clf(torch.stack(wins).to(device)).float(), dim=1)[:, CLEAR]
     return float(probs.mean())
 
@@ -57,10 +57,17 @@ def score_outputs(source: str, step: int, outputs, refs, names, clf, crop, devic
     rows = []
     for out, ref, name in zip(outputs, refs, names):
         o, r = out.unsqueeze(0), ref.unsqueeze(0)
-        rows.append({"source": source, "step": step, "name": name, "clear": clear_score(clf, out, crop, device),
-                     "psnr": float(metrics.psnr(o, r, data_range=1.0)[0]),
-                     "ssim": float(metrics.ssim(o, r, data_range=1.0)[0]),
-                     "lpips": float(metrics.lpips(o, r, net=lpips_net)[0])})
+        rows.append(
+            {
+                "source": source,
+                "step": step,
+                "name": name,
+                "clear": clear_score(clf, out, crop, device),
+                "psnr": float(metrics.psnr(o, r, data_range=1.0)[0]),
+                "ssim": float(metrics.ssim(o, r, data_range=1.0)[0]),
+                "lpips": float(metrics.lpips(o, r, net=lpips_net)[0]),
+            }
+        )
     return rows
 
 
@@ -72,7 +79,7 @@ def trained_outputs(genotype: str, ccfg, train_pairs, val, snapshots: list[int],
     from hadamard_restore.training.trainer import TrainData, fit
     from hadamard_restore.training.validation import infer, quantize_8bit
 
-    kind = ccfg.loss.weights if ccfg.loss.weights in ("equal", "l1") else "paper"   # paper: cfg.loss.weights
+    kind = ccfg.loss.weights if ccfg.loss.weights in ("equal", "l1") else "paper"  # paper: cfg.loss.weights
     entry = Entry(f"judge-{genotype}", genotype, "judge", genotype, kind)
     model = build_model(entry, ccfg, {}, seed=0)
     loss = LossMix.from_weights(loss_weights_for(entry, ccfg, {}), backbone=ccfg.loss.vgg_backbone, trainable=False)
@@ -90,16 +97,26 @@ def trained_outputs(genotype: str, ccfg, train_pairs, val, snapshots: list[int],
     if max(snapshots) > 0:
         tcfg = ccfg.train.model_copy(update={"steps": max(snapshots), "val_every": max(snapshots)})
         data = TrainData(sample=PairedImages(train_pairs, crop=tcfg.crop, flip=True).sample_batch, val=[val[0]])
-        fit(model, loss, data, tcfg, work / f"train-{genotype}", {"judge_correlation": genotype}, seed=0,
-            device=device, progress=False, on_step=snap)
+        fit(
+            model,
+            loss,
+            data,
+            tcfg,
+            work / f"train-{genotype}",
+            {"judge_correlation": genotype},
+            seed=0,
+            device=device,
+            progress=False,
+            on_step=snap,
+        )
     return rows
 
 
 def collect(task: str, args, tag: str, log=print) -> dict:
     """Every output's clear score and quality for one task (see the module docstring)."""
+    from hadamard_restore.classifier import classifier_record, load_classifier, provide_classifier
     from hadamard_restore.data.io import read_image
     from hadamard_restore.data.task_data import load_pairs
-    from hadamard_restore.classifier import classifier_record, load_classifier, provide_classifier
     from hadamard_restore.jobs import classifier_job
     from hadamard_restore.runtime import pick_device
 
@@ -128,14 +145,22 @@ def collect(task: str, args, tag: str, log=print) -> dict:
         log(f"[{task}] training {g} with loss {args.loss}, snapshots at {snapshots}")
         rows += trained_outputs(g, ccfg, train_pairs, val, snapshots, device, score, work)
     ref_clear = sum(clear_score(clf, r, crop, device) for r in refs) / len(refs)
-    return {"task": task, "machine": tag, "commit": L.code_commit(), "crop": crop, "loss": args.loss,
-            "classifier": classifier_record(clf_path, crop), "reference_clear": ref_clear,
-            "input_clear": sum(r["clear"] for r in rows if r["source"] == "input") / len(pairs), "rows": rows}
+    return {
+        "task": task,
+        "machine": tag,
+        "commit": L.code_commit(),
+        "crop": crop,
+        "loss": args.loss,
+        "classifier": classifier_record(clf_path, crop),
+        "reference_clear": ref_clear,
+        "input_clear": sum(r["clear"] for r in rows if r["source"] == "input") / len(pairs),
+        "rows": rows,
+    }
 
 
 def main(argv=None) -> Path:
-    from hadamard_restore.artifacts import read_json, write_json
     from benchmarks.judge_stats import render
+    from hadamard_restore.artifacts import read_json, write_json
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")

@@ -26,10 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 from benchmarks.timing import cpu_model as cpu_name  # noqa: E402
-
 from hadamard_restore.artifacts import atomic_write_text  # noqa: E402
 from hadamard_restore.inference.export import export_onnx  # noqa: E402
-
 
 
 def main() -> None:
@@ -43,36 +41,40 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint, weights = args.checkpoint, f"trained ({args.checkpoint})"
         if checkpoint is None:
-            from hadamard_restore.net.network import HadamardNet
             from hadamard_restore.net.model_file import save_model
+            from hadamard_restore.net.network import HadamardNet
 
             net = HadamardNet("paper-lol")
             checkpoint = save_model(Path(tmp) / "model.pt", net, net.genotype, {}, None)
             weights = "untrained (seed 0)"
         for exporter in args.exporters.split(","):
             start = time.perf_counter()
-            report = export_onnx(checkpoint, Path(tmp) / f"{exporter}.onnx", exporter=exporter,
-                                 check_images=[args.image])
+            report = export_onnx(
+                checkpoint, Path(tmp) / f"{exporter}.onnx", exporter=exporter, check_images=[args.image]
+            )
             seconds = time.perf_counter() - start
             for check in report.checks:
-                rows.append(f"| {report.exporter} (opset {report.opset}) | {check.name} | "
-                            f"{check.size[1]}x{check.size[0]} | {check.max_abs_diff:.2e} | {check.output_max_abs:.3g} | "
-                            f"{'pass' if check.max_abs_diff <= report.tolerance else 'FAIL'} | {seconds:.0f} s |")
-    text = "\n".join([
-        "# ONNX parity: onnxruntime (CPU) vs PyTorch, paper-lol network",
-        "",
-        f"Command: `OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/onnx_parity.py "
-        f"{' '.join(sys.argv[1:])}`",
-        "",
-        f"Network: derived paper-lol, channels 32, 7 HNUs, weights {weights}. "
-        f"Machine: {cpu_name()} CPU ({os.cpu_count()} logical CPUs, shared), torch {torch.__version__}. Tolerance 1e-3 on the raw "
-        "(unclamped) output; H and W are dynamic in the graph (the random image is 131x97, odd).",
-        "",
-        "| exporter | image | W x H | max abs diff | max abs output | verdict | export + check time |",
-        "|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-    ])
+                rows.append(
+                    f"| {report.exporter} (opset {report.opset}) | {check.name} | "
+                    f"{check.size[1]}x{check.size[0]} | {check.max_abs_diff:.2e} | {check.output_max_abs:.3g} | "
+                    f"{'pass' if check.max_abs_diff <= report.tolerance else 'FAIL'} | {seconds:.0f} s |"
+                )
+    text = "\n".join(
+        [
+            "# ONNX parity: onnxruntime (CPU) vs PyTorch, paper-lol network",
+            "",
+            f"Command: `OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/onnx_parity.py {' '.join(sys.argv[1:])}`",
+            "",
+            f"Network: derived paper-lol, channels 32, 7 HNUs, weights {weights}. "
+            f"Machine: {cpu_name()} CPU ({os.cpu_count()} logical CPUs, shared), torch {torch.__version__}. Tolerance 1e-3 on the raw "
+            "(unclamped) output; H and W are dynamic in the graph (the random image is 131x97, odd).",
+            "",
+            "| exporter | image | W x H | max abs diff | max abs output | verdict | export + check time |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
     atomic_write_text(args.out, text)
     print(text)
 

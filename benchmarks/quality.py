@@ -69,8 +69,11 @@ def run_searches(cfg, work: Path, needed: set[str], log=print) -> dict:
             search(search_job(cfg), hier, resume=True)
             times["hier"] = round(time.time() - t0, 1)
             write_json(times_path, times)
-        found.update(hier_loss=hier / "loss_weights.json", hier_genotype=hier / "genotype.json",
-                     hier_alpha=hier / "arch" / "alpha.pt")
+        found.update(
+            hier_loss=hier / "loss_weights.json",
+            hier_genotype=hier / "genotype.json",
+            hier_alpha=hier / "arch" / "alpha.pt",
+        )
     clf = hier / "classifier" / "path.txt"
     classifier = Path(clf.read_text().strip()) if clf.is_file() else None  # judge every search alike
     if "joint" in needed:
@@ -122,8 +125,10 @@ def run_task(task: str, preset, work_root: Path, out: Path, entries, seeds, extr
             result = train_and_score(entry, cfg, found, seed, work / "runs" / f"{entry.key}-s{seed}", device)
             result["task"] = task
             write_json(path, result)
-            log(f"[{task}] {entry.key} seed {seed}: PSNR {result['mean']['psnr']:.2f} dB "
-                f"(train {result['train_s']} s, eval {result['eval_s']} s)")
+            log(
+                f"[{task}] {entry.key} seed {seed}: PSNR {result['mean']['psnr']:.2f} dB "
+                f"(train {result['train_s']} s, eval {result['eval_s']} s)"
+            )
             write_markdown(work_root, preset, out)
     write_markdown(work_root, preset, out)
 
@@ -149,8 +154,10 @@ def _search_summary(work: Path) -> list[str]:
     if lw.is_file():
         d = read_json(lw)
         w = ", ".join(f"{k} {v:.2f}" for k, v in d["weights"].items())
-        lines.append(f"searched loss weights (β; TV and Laplacian dropped for training): {w}; "
-                     f"VGG layers {d['vgg'].get('layers') or d['vgg'].get('argmax')}")
+        lines.append(
+            f"searched loss weights (β; TV and Laplacian dropped for training): {w}; "
+            f"VGG layers {d['vgg'].get('layers') or d['vgg'].get('argmax')}"
+        )
     for tag, name in (("search-hier", "searched"), ("search-joint", "joint-search")):
         g = work / tag / "genotype.json"
         if g.is_file():
@@ -160,9 +167,11 @@ def _search_summary(work: Path) -> list[str]:
     cm = work / "search-hier" / "classifier" / "classifier_metrics.json"
     if cm.is_file():
         c = read_json(cm)
-        lines.append(f"stage-1 classifier ({c.get('arch')}, {c.get('init')} init, {c.get('steps')} steps): held-out "
-                     f"accuracy {c.get('accuracy', float('nan')):.3f} (clear {c.get('accuracy_clear', float('nan')):.3f}, "
-                     f"degraded {c.get('accuracy_degraded', float('nan')):.3f}) on {c.get('images')} images")
+        lines.append(
+            f"stage-1 classifier ({c.get('arch')}, {c.get('init')} init, {c.get('steps')} steps): held-out "
+            f"accuracy {c.get('accuracy', float('nan')):.3f} (clear {c.get('accuracy_clear', float('nan')):.3f}, "
+            f"degraded {c.get('accuracy_degraded', float('nan')):.3f}) on {c.get('images')} images"
+        )
     times = work / "searches.json"
     if times.is_file():
         lines.append("search wall time (s): " + ", ".join(f"{k} {v}" for k, v in read_json(times).items()))
@@ -176,23 +185,35 @@ def write_markdown(work_root: Path, preset, out: Path) -> Path:
     results = load_results(work_root)
     m = machine_info()
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    text = [f"# Quality benchmark, {preset.name} preset", "",
-            f"Updated {when}. Preset: {preset.description}.", "",
-            markdown_table(["machine", ""], [[k, m[k]] for k in ("cpu", "cores", "torch threads", "torch", "gpu")]), "",
-            "Protocol: every entry of a task trains from scratch with the same steps, crop, batch, optimiser "
-            "and schedule, and is scored at its final weights on the held-out pairs of the pinned, grouped split "
-            "(full resolution, 8-bit outputs; PSNR/SSIM on RGB, LPIPS AlexNet). Values are mean ± std over "
-            "seeds (one seed: mean only). See benchmarks/README.md for the commands and caveats.", "",
-            "## Does the search pay off?", ""]
+    text = [
+        f"# Quality benchmark, {preset.name} preset",
+        "",
+        f"Updated {when}. Preset: {preset.description}.",
+        "",
+        markdown_table(["machine", ""], [[k, m[k]] for k in ("cpu", "cores", "torch threads", "torch", "gpu")]),
+        "",
+        "Protocol: every entry of a task trains from scratch with the same steps, crop, batch, optimiser "
+        "and schedule, and is scored at its final weights on the held-out pairs of the pinned, grouped split "
+        "(full resolution, 8-bit outputs; PSNR/SSIM on RGB, LPIPS AlexNet). Values are mean ± std over "
+        "seeds (one seed: mean only). See benchmarks/README.md for the commands and caveats.",
+        "",
+        "## Does the search pay off?",
+        "",
+    ]
     text += [statement(t, r, inp) for t, (inp, r) in results.items()] or ["(no finished task yet)"]
     text.append("")
     for task, (inp, res) in results.items():
         r0 = res[0]
         b = r0["budget"]
-        text += [f"## {task}", "",
-                 f"{r0['train_pairs']} training pairs, {r0['held_out']} held-out pairs; budget per entry: "
-                 f"{b['steps']} steps, batch {b['batch']}, {b['crop']} px crops, lr {b['lr']}.", "",
-                 task_table(res, inp), ""]
+        text += [
+            f"## {task}",
+            "",
+            f"{r0['train_pairs']} training pairs, {r0['held_out']} held-out pairs; budget per entry: "
+            f"{b['steps']} steps, batch {b['batch']}, {b['crop']} px crops, lr {b['lr']}.",
+            "",
+            task_table(res, inp),
+            "",
+        ]
         text += [f"- {line}" for line in _search_summary(work_root / task)] + [""]
     return atomic_write_text(out, "\n".join(text))
 
@@ -217,9 +238,17 @@ def main(argv: list[str] | None = None) -> Path:
     out = args.out or Path("benchmarks/results") / f"quality-{preset.name}.md"
     if args.render_only:
         return write_markdown(work, preset, out)
-    for task in (TASKS if args.task == "all" else [args.task]):
-        run_task(task, preset, work, out, entries, seeds, args.overrides,
-                 log=lambda s: print(f"{datetime.now(timezone.utc):%H:%M:%S} {s}", flush=True))
+    for task in TASKS if args.task == "all" else [args.task]:
+        run_task(
+            task,
+            preset,
+            work,
+            out,
+            entries,
+            seeds,
+            args.overrides,
+            log=lambda s: print(f"{datetime.now(timezone.utc):%H:%M:%S} {s}", flush=True),
+        )
     print(f"wrote {out}")
     return out
 

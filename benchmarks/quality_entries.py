@@ -26,9 +26,9 @@ import torch
 
 @dataclass(frozen=True)
 class Entry:
-    key: str        # file-safe id
-    name: str       # table label
-    group: str      # "method", "table 5", "fig 6", "paper"
+    key: str  # file-safe id
+    name: str  # table label
+    group: str  # "method", "table 5", "fig 6", "paper"
     model: str
     loss: str
 
@@ -92,8 +92,11 @@ def build_model(entry: Entry, cfg, found: dict, seed: int) -> torch.nn.Module:
                 net.arch[g].copy_(a)
         net.freeze_arch(True)
         return net
-    geno = {"searched": found.get("hier_genotype"), "joint": found.get("joint_genotype"),
-            "paper": cfg.net.genotype}.get(entry.model, entry.model)
+    geno = {
+        "searched": found.get("hier_genotype"),
+        "joint": found.get("joint_genotype"),
+        "paper": cfg.net.genotype,
+    }.get(entry.model, entry.model)
     return HadamardNet(str(geno), channels=cfg.net.channels, norm=cfg.net.norm, generator=gen)
 
 
@@ -106,9 +109,11 @@ def _metrics(img: torch.Tensor, ref: torch.Tensor, lpips_net: str) -> dict[str, 
     from hadamard_restore import metrics
 
     img, ref = img.unsqueeze(0), ref.unsqueeze(0)
-    return {"psnr": float(metrics.psnr(img, ref, data_range=1.0)[0]),
-            "ssim": float(metrics.ssim(img, ref, data_range=1.0)[0]),
-            "lpips": float(metrics.lpips(img, ref, net=lpips_net)[0])}
+    return {
+        "psnr": float(metrics.psnr(img, ref, data_range=1.0)[0]),
+        "ssim": float(metrics.ssim(img, ref, data_range=1.0)[0]),
+        "lpips": float(metrics.lpips(img, ref, net=lpips_net)[0]),
+    }
 
 
 @torch.no_grad()
@@ -135,12 +140,16 @@ def score_inputs(cfg, device: torch.device) -> dict:
     from hadamard_restore.data.task_data import load_pairs
 
     rows = score(None, load_pairs(cfg)[1], device, cfg.eval.lpips_net)
-    return {"mean": {k: sum(r[k] for r in rows) / len(rows) for k in ("psnr", "ssim", "lpips")},
-            "held_out": len(rows), "per_image": rows}
+    return {
+        "mean": {k: sum(r[k] for r in rows) / len(rows) for k in ("psnr", "ssim", "lpips")},
+        "held_out": len(rows),
+        "per_image": rows,
+    }
 
 
-def train_and_score(entry: Entry, cfg, found: dict, seed: int, run_dir: Path, device: torch.device,
-                    test_pairs=None) -> dict:
+def train_and_score(
+    entry: Entry, cfg, found: dict, seed: int, run_dir: Path, device: torch.device, test_pairs=None
+) -> dict:
     """Train ``entry`` for ``cfg.train.steps`` and score it; returns the result record.
 
     Scored on the validation part of ``cfg``'s split, or on ``test_pairs`` when given (then the
@@ -168,8 +177,19 @@ def train_and_score(entry: Entry, cfg, found: dict, seed: int, run_dir: Path, de
     t0 = time.time()
     rows = score(model, val_pairs if test_pairs is None else test_pairs, device, cfg.eval.lpips_net)
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != "name"}
-    return {"entry": entry.key, "name": entry.name, "group": entry.group, "seed": seed,
-            "parameters": count_weights(model), "loss_weights": lw.weights, "vgg_layers": lw.vgg_layers,
-            "train_s": round(train_s, 1), "eval_s": round(time.time() - t0, 1),
-            "budget": {"steps": tcfg.steps, "crop": tcfg.crop, "batch": tcfg.batch_size, "lr": tcfg.lr},
-            "held_out": len(rows), "train_pairs": len(train_pairs), "mean": mean, "per_image": rows}
+    return {
+        "entry": entry.key,
+        "name": entry.name,
+        "group": entry.group,
+        "seed": seed,
+        "parameters": count_weights(model),
+        "loss_weights": lw.weights,
+        "vgg_layers": lw.vgg_layers,
+        "train_s": round(train_s, 1),
+        "eval_s": round(time.time() - t0, 1),
+        "budget": {"steps": tcfg.steps, "crop": tcfg.crop, "batch": tcfg.batch_size, "lr": tcfg.lr},
+        "held_out": len(rows),
+        "train_pairs": len(train_pairs),
+        "mean": mean,
+        "per_image": rows,
+    }

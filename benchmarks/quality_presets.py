@@ -39,20 +39,48 @@ class Preset:
     extra: dict = field(default_factory=dict)
 
 
-_COMMON = ("train.optimizer=adamw", "train.schedule=cosine", "train.warmup_steps=0", "train.grad_clip=5.0",
-           "train.val_max_images=1", "train.log_every=10", "search.alternations=1",
-           "search.hessian=finite_difference", "search.train_portion=0.5", "eval.y_channel=false",
-           "eval.crop_border=0", "eval.lpips_net=alex")
+_COMMON = (
+    "train.optimizer=adamw",
+    "train.schedule=cosine",
+    "train.warmup_steps=0",
+    "train.grad_clip=5.0",
+    "train.val_max_images=1",
+    "train.log_every=10",
+    "search.alternations=1",
+    "search.hessian=finite_difference",
+    "search.train_portion=0.5",
+    "eval.y_channel=false",
+    "eval.crop_border=0",
+    "eval.lpips_net=alex",
+)
 
 CPU = Preset(
     "cpu",
-    _COMMON + (
-        "data.max_pairs=40", "net.channels=16", "net.num_hnu=7", "net.norm=instance",
-        "classifier.steps=100", "classifier.batch_size=8", "classifier.crop=64",
-        "search.loss_steps=25", "search.arch_steps=25", "search.crop=48", "search.batch_size=1",
-        "search.upper_lr=0.05", "search.w_lr=0.005", "search.checkpoint_every=10", "search.log_every=5",
-        "train.steps=150", "train.crop=48", "train.batch_size=4", "train.lr=1e-3",
-        "train.checkpoint_every=100", "train.channels_last=false", "train.amp=false"),
+    _COMMON
+    + (
+        "data.max_pairs=40",
+        "net.channels=16",
+        "net.num_hnu=7",
+        "net.norm=instance",
+        "classifier.steps=100",
+        "classifier.batch_size=8",
+        "classifier.crop=64",
+        "search.loss_steps=25",
+        "search.arch_steps=25",
+        "search.crop=48",
+        "search.batch_size=1",
+        "search.upper_lr=0.05",
+        "search.w_lr=0.005",
+        "search.checkpoint_every=10",
+        "search.log_every=5",
+        "train.steps=150",
+        "train.crop=48",
+        "train.batch_size=4",
+        "train.lr=1e-3",
+        "train.checkpoint_every=100",
+        "train.channels_last=false",
+        "train.amp=false",
+    ),
     (0,),
     "2-core CPU (one thread), about 10-15 minutes per task: 40 pairs of the pinned split (32 train / "
     "8 held out), width 16, 150 steps of 4 x 48 px crops per entry, 25 + 25 search steps, one seed",
@@ -60,13 +88,31 @@ CPU = Preset(
 
 GPU = Preset(
     "gpu",
-    _COMMON + (
-        "data.max_pairs=null", "net.channels=32", "net.num_hnu=7", "net.norm=instance",
-        "classifier.steps=300", "classifier.batch_size=16", "classifier.crop=96",
-        "search.loss_steps=200", "search.arch_steps=200", "search.crop=96", "search.batch_size=1",
-        "search.upper_lr=0.01", "search.w_lr=0.005", "search.checkpoint_every=100", "search.log_every=20",
-        "train.steps=500", "train.crop=96", "train.batch_size=8", "train.lr=1e-3",
-        "train.checkpoint_every=500", "train.channels_last=true", "train.amp=true"),
+    _COMMON
+    + (
+        "data.max_pairs=null",
+        "net.channels=32",
+        "net.num_hnu=7",
+        "net.norm=instance",
+        "classifier.steps=300",
+        "classifier.batch_size=16",
+        "classifier.crop=96",
+        "search.loss_steps=200",
+        "search.arch_steps=200",
+        "search.crop=96",
+        "search.batch_size=1",
+        "search.upper_lr=0.01",
+        "search.w_lr=0.005",
+        "search.checkpoint_every=100",
+        "search.log_every=20",
+        "train.steps=500",
+        "train.crop=96",
+        "train.batch_size=8",
+        "train.lr=1e-3",
+        "train.checkpoint_every=500",
+        "train.channels_last=true",
+        "train.amp=true",
+    ),
     (0, 1, 2),
     "one H100-class GPU, an estimated 10-15 minutes per task (NOT run: no GPU was available when this "
     "was written): all pairs of the pinned split, width 32, 500 steps of 8 x 96 px crops per entry, "

@@ -53,12 +53,30 @@ def task_table(results: list[dict], inputs: dict | None = None) -> str:
     rows = []
     if inputs is not None:
         inp = inputs["mean"]
-        rows.append(["input vs reference (no network)", "baseline", f"{inp['psnr']:.2f}", f"{inp['ssim']:.4f}",
-                     f"{inp['lpips']:.4f}", "0", "-"])
+        rows.append(
+            [
+                "input vs reference (no network)",
+                "baseline",
+                f"{inp['psnr']:.2f}",
+                f"{inp['ssim']:.4f}",
+                f"{inp['lpips']:.4f}",
+                "0",
+                "-",
+            ]
+        )
     for key, runs in groups.items():
         vals = {m: [r["mean"][m] for r in runs] for m, _, _ in METRICS}
-        rows.append([runs[0]["name"], runs[0]["group"], _spread(vals["psnr"], 2), _spread(vals["ssim"], 4),
-                     _spread(vals["lpips"], 4), f"{runs[0]['parameters']:,}", len(runs)])
+        rows.append(
+            [
+                runs[0]["name"],
+                runs[0]["group"],
+                _spread(vals["psnr"], 2),
+                _spread(vals["ssim"], 4),
+                _spread(vals["lpips"], 4),
+                f"{runs[0]['parameters']:,}",
+                len(runs),
+            ]
+        )
     return markdown_table(["entry", "group", "PSNR dB ↑", "SSIM ↑", "LPIPS ↓", "parameters", "seeds"], rows)
 
 
@@ -93,26 +111,39 @@ def statement(task: str, results: list[dict], inputs: dict | None = None) -> str
         digits = 2 if metric == "psnr" else 4
         detail = ", ".join(f"{b} {margins[b]:+.{digits}f}" for b in HAND_DESIGNED)
         if wins:
-            text = (f"{label}: **beats all four** hand-designed baselines; smallest margin "
-                    f"{margins[worst]:+.{digits}f}{unit} (vs {worst})")
+            text = (
+                f"{label}: **beats all four** hand-designed baselines; smallest margin "
+                f"{margins[worst]:+.{digits}f}{unit} (vs {worst})"
+            )
         else:
             losers = [b for b in HAND_DESIGNED if margins[b] <= 0]
-            text = (f"{label}: **does not beat** {', '.join(losers)}; margin vs the strongest baseline "
-                    f"({worst}) {margins[worst]:+.{digits}f}{unit}")
+            text = (
+                f"{label}: **does not beat** {', '.join(losers)}; margin vs the strongest baseline "
+                f"({worst}) {margins[worst]:+.{digits}f}{unit}"
+            )
         se_text = f" ± {se:.{digits}f} (s.e.)" if math.isfinite(se) else ""
-        text += (f"; per-image paired difference vs {best_base}: {d:+.{digits}f}{se_text} over n={n} images"
-                 f"; all margins (positive = ours better): {detail}")
+        text += (
+            f"; per-image paired difference vs {best_base}: {d:+.{digits}f}{se_text} over n={n} images"
+            f"; all margins (positive = ours better): {detail}"
+        )
         lines.append("  - " + text)
-    head = ("beats every hand-designed baseline on all three metrics" if all(verdicts) else
-            "does **not** beat every hand-designed baseline on every metric")
+    head = (
+        "beats every hand-designed baseline on all three metrics"
+        if all(verdicts)
+        else "does **not** beat every hand-designed baseline on every metric"
+    )
     if inputs is not None:
         floor = inputs["mean"]["psnr"]
         below = [k for k, runs in groups.items() if statistics.fmean(r["mean"]["psnr"] for r in runs) <= floor]
         if len(below) == len(groups):
-            lines.append(f"  - caveat: at this budget **no entry reaches the unprocessed input's PSNR** "
-                         f"({floor:.2f} dB); the networks are under-trained, so these margins compare "
-                         "under-trained networks")
+            lines.append(
+                f"  - caveat: at this budget **no entry reaches the unprocessed input's PSNR** "
+                f"({floor:.2f} dB); the networks are under-trained, so these margins compare "
+                "under-trained networks"
+            )
         elif below:
-            lines.append(f"  - caveat: {len(below)} of {len(groups)} entries do not reach the unprocessed "
-                         f"input's PSNR ({floor:.2f} dB): {', '.join(below)}")
+            lines.append(
+                f"  - caveat: {len(below)} of {len(groups)} entries do not reach the unprocessed "
+                f"input's PSNR ({floor:.2f} dB): {', '.join(below)}"
+            )
     return f"- **{task}**: the searched entry {head}.\n" + "\n".join(lines)

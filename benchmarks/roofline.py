@@ -60,8 +60,13 @@ class TrafficCounter(TorchDispatchMode):
         return out
 
 
-def traffic_bytes(model: torch.nn.Module, size: tuple[int, int], batch: int = 1, device: str = "meta",
-                  dtype: torch.dtype = torch.float32) -> int:
+def traffic_bytes(
+    model: torch.nn.Module,
+    size: tuple[int, int],
+    batch: int = 1,
+    device: str = "meta",
+    dtype: torch.dtype = torch.float32,
+) -> int:
     """Estimated bytes one ``no_grad`` forward of a ``(batch, 3, H, W)`` input moves.
 
     Runs on the ``meta`` device by default (shapes only, instant). ``model`` is not modified.
@@ -75,17 +80,27 @@ def traffic_bytes(model: torch.nn.Module, size: tuple[int, int], batch: int = 1,
     return counter.bytes
 
 
-def roofline_row(flops: float, nbytes: float, seconds: float, peaks: dict[str, float] | None,
-                 precision: str = "tf32") -> dict[str, float | None]:
+def roofline_row(
+    flops: float, nbytes: float, seconds: float, peaks: dict[str, float] | None, precision: str = "tf32"
+) -> dict[str, float | None]:
     """Achieved rates and their share of the peaks; ``None`` ratios when peaks are unknown."""
     fl, bw = flops / seconds, nbytes / seconds
-    return {"tflops": fl / 1e12, "tbps": bw / 1e12, "intensity": flops / nbytes if nbytes else None,
-            "flop_pct": 100 * fl / peaks[precision] if peaks else None,
-            "bw_pct": 100 * bw / peaks["bandwidth"] if peaks else None}
+    return {
+        "tflops": fl / 1e12,
+        "tbps": bw / 1e12,
+        "intensity": flops / nbytes if nbytes else None,
+        "flop_pct": 100 * fl / peaks[precision] if peaks else None,
+        "bw_pct": 100 * bw / peaks["bandwidth"] if peaks else None,
+    }
 
 
-def measure_peaks(device: torch.device, matmul_n: int = 8192, conv_size: tuple[int, int, int, int] = (64, 128, 128, 128),
-                  copy_mib: int = 1024, repeats: int = 10) -> dict[str, float]:
+def measure_peaks(
+    device: torch.device,
+    matmul_n: int = 8192,
+    conv_size: tuple[int, int, int, int] = (64, 128, 128, 128),
+    copy_mib: int = 1024,
+    repeats: int = 10,
+) -> dict[str, float]:
     """What this device reaches on three simple kernels, to set beside the published peaks.
 
     * ``matmul_tflops``: an ``n x n x n`` matrix product (bf16 on a GPU, float32 on a CPU);
@@ -115,13 +130,15 @@ def measure_peaks(device: torch.device, matmul_n: int = 8192, conv_size: tuple[i
 
     n = matmul_n
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    out = {"matmul_tflops": 2 * n ** 3 / timed(lambda: a @ b) / 1e12}
+    out = {"matmul_tflops": 2 * n**3 / timed(lambda: a @ b) / 1e12}
     bsz, c, h, w = conv_size
     x = torch.randn(bsz, c, h, w, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
-    conv = torch.nn.Conv2d(c, c, 3, padding=1, bias=False).to(device=device, dtype=dtype, memory_format=torch.channels_last)
+    conv = torch.nn.Conv2d(c, c, 3, padding=1, bias=False).to(
+        device=device, dtype=dtype, memory_format=torch.channels_last
+    )
     with torch.no_grad():
         out["conv_tflops"] = 2 * bsz * c * c * 9 * h * w / timed(lambda: conv(x)) / 1e12
-    src = torch.empty(copy_mib * 2 ** 20, dtype=torch.uint8, device=device)
+    src = torch.empty(copy_mib * 2**20, dtype=torch.uint8, device=device)
     dst = torch.empty_like(src)
     out["copy_tbps"] = 2 * src.numel() / timed(lambda: dst.copy_(src)) / 1e12
     return out

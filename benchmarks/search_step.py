@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.timing import cpu_model  # noqa: E402
 
 
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("config")
@@ -42,8 +41,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="write the markdown table here")
     args = ap.parse_args()
 
-    from hadamard_restore.config import load_config
     from hadamard_restore.classifier import build_classifier, freeze_classifier
+    from hadamard_restore.config import load_config
     from hadamard_restore.jobs import search_job
     from hadamard_restore.runtime import Dist, pick_device
     from hadamard_restore.search.arch_stage import arch_problem
@@ -76,10 +75,12 @@ def main() -> None:
         torch.nn.utils.clip_grad_norm_(list(plain.weights.values()), cfg.search.grad_clip)
         plain_opt.step()
 
-    runs = {"plain supernet step": plain_step,
-            "stage 1 (loss search) step": lambda: bilevel_step(s1, *opts1, cfg.search, Dist()),
-            "stage 2 (arch search) step": lambda: bilevel_step(s2, *opts2, cfg.search, Dist()),
-            "stage 1 step, exact HVP (double backward)": lambda: bilevel_step(s1x, *opts1x, exact_cfg, Dist())}
+    runs = {
+        "plain supernet step": plain_step,
+        "stage 1 (loss search) step": lambda: bilevel_step(s1, *opts1, cfg.search, Dist()),
+        "stage 2 (arch search) step": lambda: bilevel_step(s2, *opts2, cfg.search, Dist()),
+        "stage 1 step, exact HVP (double backward)": lambda: bilevel_step(s1x, *opts1x, exact_cfg, Dist()),
+    }
     times: dict[str, list[float]] = {k: [] for k in runs}
     for r in range(args.steps + 1):
         for name, fn in runs.items():
@@ -97,7 +98,8 @@ def main() -> None:
         "# Search step time vs a plain supernet training step",
         "",
         f"- machine: {cpu_model()}, {os.cpu_count()} logical cores visible, torch threads "
-        f"{torch.get_num_threads()}, device {device}" + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else ""),
+        f"{torch.get_num_threads()}, device {device}"
+        + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else ""),
         f"- config: {args.config} " + " ".join(f"--set {s}" for s in args.sets),
         f"- supernet channels {cfg.net.channels}, HNUs {cfg.net.num_hnu}, crop {cfg.search.crop}, "
         f"batch {cfg.search.batch_size}, hessian {cfg.search.hessian}; {args.steps} timed rounds after 1 warm-up, "

@@ -50,14 +50,22 @@ def _csv(text: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--genotypes", type=_csv, default=["paper-lol", "all-3c"], help="derived networks, comma separated")
-    p.add_argument("--sizes", type=lambda s: [parse_wh(x) for x in _csv(s)], default=[(400, 600), (1080, 1920)],
-                   help="inference sizes WxH, comma separated (default 600x400,1920x1080)")
+    p.add_argument(
+        "--sizes",
+        type=lambda s: [parse_wh(x) for x in _csv(s)],
+        default=[(400, 600), (1080, 1920)],
+        help="inference sizes WxH, comma separated (default 600x400,1920x1080)",
+    )
     p.add_argument("--channels", type=int, default=32)
     p.add_argument("--num-hnu", type=int, default=7, help="supernet depth")
     p.add_argument("--batch", type=int, default=1, help="inference batch (throughput = batch / latency)")
     p.add_argument("--variants", type=_csv, default=list(INFERENCE_VARIANTS))
-    p.add_argument("--compile-max-pixels", type=int, default=None,
-                   help="run torch.compile only at sizes up to this many pixels (each compile takes minutes on a CPU)")
+    p.add_argument(
+        "--compile-max-pixels",
+        type=int,
+        default=None,
+        help="run torch.compile only at sizes up to this many pixels (each compile takes minutes on a CPU)",
+    )
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=5, help="timed repeats per variant")
     p.add_argument("--repeats-large", type=int, default=3, help="repeats for sizes above 1 megapixel")
@@ -68,8 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search-batch", type=int, default=1)
     p.add_argument("--search-repeats", type=int, default=3)
     p.add_argument("--skip", type=_csv, default=[], help="sections to skip: info,inference,train,search")
-    p.add_argument("--update", action="store_true",
-                   help="keep the sections of an earlier run in --out's .json that this run skips")
+    p.add_argument(
+        "--update", action="store_true", help="keep the sections of an earlier run in --out's .json that this run skips"
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/speed-cpu.md"))
     return p
@@ -88,9 +97,19 @@ def run(args: argparse.Namespace) -> dict:
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     from datetime import datetime, timezone
 
-    res: dict = {"measured": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine_info(), "device": str(device), "command": getattr(args, "command", ""),
-                 "args": {k: str(v) for k, v in vars(args).items() if k != "command"},
-                 "info": [], "inference": [], "train": [], "search": [], "notes": {}, "roofline": []}
+    res: dict = {
+        "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine_info(),
+        "device": str(device),
+        "command": getattr(args, "command", ""),
+        "args": {k: str(v) for k, v in vars(args).items() if k != "command"},
+        "info": [],
+        "inference": [],
+        "train": [],
+        "search": [],
+        "notes": {},
+        "roofline": [],
+    }
     nets = {g: HadamardNet(g, channels=args.channels) for g in args.genotypes}
 
     if "info" not in args.skip:
@@ -105,14 +124,19 @@ def run(args: argparse.Namespace) -> dict:
             repeats = args.repeats_large if size[0] * size[1] > 1_000_000 else args.repeats
             for g, net in nets.items():
                 wanted = tuple(args.variants)
-                skip_compile = (args.compile_max_pixels is not None and "compile" in wanted
-                                and size[0] * size[1] > args.compile_max_pixels)
+                skip_compile = (
+                    args.compile_max_pixels is not None
+                    and "compile" in wanted
+                    and size[0] * size[1] > args.compile_max_pixels
+                )
                 if skip_compile:
                     wanted = tuple(v for v in wanted if v != "compile")
                 variants, notes, extra = inference_cases(net, size, args.batch, device, wanted)
                 if skip_compile:
-                    notes["compile"] = (f"not run at this size (--compile-max-pixels {args.compile_max_pixels}): one "
-                                        "compile takes minutes on this CPU; see its compile time at the smaller size")
+                    notes["compile"] = (
+                        f"not run at this size (--compile-max-pixels {args.compile_max_pixels}): one "
+                        "compile takes minutes on this CPU; see its compile time at the smaller size"
+                    )
                 errors: dict[str, str] = {}
                 stats = measure(variants, args.warmup, repeats, sync, errors)
                 notes.update(errors)
@@ -120,29 +144,44 @@ def run(args: argparse.Namespace) -> dict:
                     res["notes"][f"inference | {g} | {size[1]}x{size[0]} | {v}"] = note
                 base = stats.get("eager")
                 for v, s in stats.items():
-                    row = {"network": g, "size": size, "variant": v, **_stats_dict(s),
-                           "images_per_s": args.batch / s.median,
-                           "mpix_per_s": args.batch * size[0] * size[1] / s.median / 1e6,
-                           "speedup_vs_eager": base.median / s.median if base else None}
+                    row = {
+                        "network": g,
+                        "size": size,
+                        "variant": v,
+                        **_stats_dict(s),
+                        "images_per_s": args.batch / s.median,
+                        "mpix_per_s": args.batch * size[0] * size[1] / s.median / 1e6,
+                        "speedup_vs_eager": base.median / s.median if base else None,
+                    }
                     if v == "compile" and "compile_s" in extra:
                         row["compile_s"] = extra["compile_s"]
                         res["notes"]["inference | compile s"] = (
                             "wall time of the first compiled call (TorchInductor, default mode). Inductor keeps "
                             "compiled kernels in an on-disk cache, so a network/size compiled before on the same "
                             "machine compiles much faster than a cold one (set TORCHINDUCTOR_FORCE_DISABLE_CACHES=1 "
-                            "for cold numbers)")
+                            "for cold numbers)"
+                        )
                     res["inference"].append(row)
                     if device.type == "cuda" and v != "onnxruntime":
                         flops = net_info(net, size)["flops"] * args.batch
                         dtype = torch.bfloat16 if v == "bf16_autocast" else torch.float32
                         nbytes = traffic_bytes(net, size, args.batch, dtype=dtype)
                         prec = "bf16" if v == "bf16_autocast" else "tf32"
-                        res["roofline"].append({"network": g, "size": size, "variant": v, "peak": prec,
-                                                **roofline_row(flops, nbytes, s.median, peaks, prec)})
+                        res["roofline"].append(
+                            {
+                                "network": g,
+                                "size": size,
+                                "variant": v,
+                                "peak": prec,
+                                **roofline_row(flops, nbytes, s.median, peaks, prec),
+                            }
+                        )
 
     if "train" not in args.skip:
-        models = {args.genotypes[0]: nets[args.genotypes[0]],
-                  f"supernet ({args.num_hnu} HNUs)": SuperNet(args.channels, args.num_hnu)}
+        models = {
+            args.genotypes[0]: nets[args.genotypes[0]],
+            f"supernet ({args.num_hnu} HNUs)": SuperNet(args.channels, args.num_hnu),
+        }
         losses = {"L1": _L1()}
         try:
             from hadamard_restore.losses.loss_weights import load_loss_weights
@@ -155,8 +194,9 @@ def run(args: argparse.Namespace) -> dict:
         errors = {}
         stats = measure(variants, args.warmup, args.train_repeats, sync, errors)
         res["notes"].update({f"train | {k}": v for k, v in errors.items()})
-        res["train"] = [{"case": k, "crop": args.train_crop, "batch": args.train_batch, **_stats_dict(s)}
-                        for k, s in stats.items()]
+        res["train"] = [
+            {"case": k, "crop": args.train_crop, "batch": args.train_batch, **_stats_dict(s)} for k, s in stats.items()
+        ]
 
     if "search" not in args.skip:
         variants, notes = search_cases(args.channels, args.num_hnu, args.search_crop, args.search_batch, device)
@@ -164,11 +204,15 @@ def run(args: argparse.Namespace) -> dict:
         errors: dict[str, str] = {}
         stats = measure(variants, args.warmup, args.search_repeats, sync, errors) if variants else {}
         res["notes"].update({f"search | {k}": v for k, v in errors.items()})
-        res["search"] = [{"case": k, "crop": args.search_crop, "batch": args.search_batch, **_stats_dict(s)}
-                         for k, s in stats.items()]
+        res["search"] = [
+            {"case": k, "crop": args.search_crop, "batch": args.search_batch, **_stats_dict(s)}
+            for k, s in stats.items()
+        ]
     if device.type != "cuda":
-        res["notes"]["roofline"] = ("not measured: no CUDA GPU here (the code path runs on a GPU: achieved "
-                                    "FLOP/s and bytes/s against the device's published peaks)")
+        res["notes"]["roofline"] = (
+            "not measured: no CUDA GPU here (the code path runs on a GPU: achieved "
+            "FLOP/s and bytes/s against the device's published peaks)"
+        )
     return res
 
 

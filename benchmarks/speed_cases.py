@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import time
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -33,8 +33,9 @@ def onnx_session(net: nn.Module, x: torch.Tensor, threads: int):
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(net, (x,), buf, dynamo=False, input_names=["image"], output_names=["restored"],
-                          opset_version=17)
+        torch.onnx.export(
+            net, (x,), buf, dynamo=False, input_names=["image"], output_names=["restored"], opset_version=17
+        )
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -62,8 +63,14 @@ def cuda_graph_fn(net: nn.Module, x: torch.Tensor) -> Callable[[], torch.Tensor]
     return replay
 
 
-def inference_cases(net: nn.Module, size: tuple[int, int], batch: int, device: torch.device,
-                    wanted: tuple[str, ...] = INFERENCE_VARIANTS, compile_warmup: bool = True) -> tuple[Variants, Notes, dict]:
+def inference_cases(
+    net: nn.Module,
+    size: tuple[int, int],
+    batch: int,
+    device: torch.device,
+    wanted: tuple[str, ...] = INFERENCE_VARIANTS,
+    compile_warmup: bool = True,
+) -> tuple[Variants, Notes, dict]:
     """No-grad forwards of ``net`` on a ``(batch, 3, H, W)`` input, one variant per way of running it.
 
     Returns ``(variants, notes, extra)``; ``extra`` holds one-off costs (``compile_s``, ``export_s``).
@@ -84,6 +91,7 @@ def inference_cases(net: nn.Module, size: tuple[int, int], batch: int, device: t
         def call() -> object:
             with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 return module(inp)
+
         return call
 
     for name in wanted:
@@ -128,8 +136,9 @@ def inference_cases(net: nn.Module, size: tuple[int, int], batch: int, device: t
     return out, notes, extra
 
 
-def train_cases(models: dict[str, nn.Module], losses: dict[str, nn.Module], crop: int, batch: int,
-                device: torch.device) -> tuple[Variants, Notes]:
+def train_cases(
+    models: dict[str, nn.Module], losses: dict[str, nn.Module], crop: int, batch: int, device: torch.device
+) -> tuple[Variants, Notes]:
     """One optimiser step (forward, loss, backward, clip, AdamW) per model x loss x memory format.
 
     ``losses`` map a name to ``loss(out, target)`` returning a tensor or ``(total, terms)``.

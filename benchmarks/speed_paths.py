@@ -48,7 +48,8 @@ def old_step_code():
     mix.LossMix._host_weights = lambda self: self.beta.detach().cpu().tolist()
     preprocess._constants = lambda dtype, device: (
         torch.tensor(preprocess.IMAGENET_MEAN, dtype=dtype, device=device).view(1, 3, 1, 1),
-        torch.tensor(preprocess.IMAGENET_STD, dtype=dtype, device=device).view(1, 3, 1, 1))
+        torch.tensor(preprocess.IMAGENET_STD, dtype=dtype, device=device).view(1, 3, 1, 1),
+    )
     try:
         yield
     finally:
@@ -70,9 +71,11 @@ def enhance_section(args) -> tuple[list, dict]:
 
     model, rows, extra = _model(args), [], {}
     for h, w in args.sizes:
-        img = torch.nn.functional.interpolate(torch.rand(1, 3, max(8, h // 16), max(8, w // 16),
-                                                         generator=torch.Generator().manual_seed(0)),
-                                              size=(h, w), mode="bilinear")[0]
+        img = torch.nn.functional.interpolate(
+            torch.rand(1, 3, max(8, h // 16), max(8, w // 16), generator=torch.Generator().manual_seed(0)),
+            size=(h, w),
+            mode="bilinear",
+        )[0]
         new_cfg = EnhanceConfig(backend="auto", threads=args.threads)
         t0 = time.perf_counter()
         enhance_tensor(model, img, new_cfg)  # the choice: timed once, cached
@@ -83,8 +86,16 @@ def enhance_section(args) -> tuple[list, dict]:
             variants["old: eager"] = lambda img=img, c=old_cfg: enhance_tensor(model, img, c)
         stats = measure(variants, args.warmup, args.repeats)
         base = stats.get("old: eager")
-        rows += [[f"{w}x{h}", k, f"{s.median * 1e3:,.1f}", f"{s.q1 * 1e3:,.1f}-{s.q3 * 1e3:,.1f}",
-                  f"{base.median / s.median:.2f}" if base else ""] for k, s in stats.items()]
+        rows += [
+            [
+                f"{w}x{h}",
+                k,
+                f"{s.median * 1e3:,.1f}",
+                f"{s.q1 * 1e3:,.1f}-{s.q3 * 1e3:,.1f}",
+                f"{base.median / s.median:.2f}" if base else "",
+            ]
+            for k, s in stats.items()
+        ]
     from hadamard_restore.inference import fastpath
 
     extra["choices"] = fastpath.cache_path().read_text() if fastpath.cache_path().is_file() else "none"
@@ -104,9 +115,11 @@ def train_section(args) -> tuple[list, dict]:
     for fmt, step in trainer_cases(net, mix, x, y).items():
         variants[f"new | {fmt}"] = step
         if args.old_path:
+
             def old(step=step):
                 with old_step_code():
                     step()
+
             variants[f"old | {fmt}"] = old
     if args.compile:
         fn = _compiled_step(net, mix, args.crop, args.batch)
@@ -116,8 +129,10 @@ def train_section(args) -> tuple[list, dict]:
         variants["new | channels_last + compile"] = fn
     stats = measure(variants, args.warmup, args.repeats)
     base = stats.get("old | eager") or stats.get("new | eager")
-    rows = [[k, f"{s.median * 1e3:,.1f}", f"{s.q1 * 1e3:,.1f}-{s.q3 * 1e3:,.1f}", f"{base.median / s.median:.2f}"]
-            for k, s in stats.items()]
+    rows = [
+        [k, f"{s.median * 1e3:,.1f}", f"{s.q1 * 1e3:,.1f}-{s.q3 * 1e3:,.1f}", f"{base.median / s.median:.2f}"]
+        for k, s in stats.items()
+    ]
     return [["path | layout", "median ms", "IQR ms", "x old eager"], *rows], extra
 
 
@@ -137,6 +152,7 @@ def _compiled_step(net, mix, crop: int, batch: int):
         total.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 5.0)
         opt.step()
+
     return step
 
 
@@ -172,10 +188,18 @@ def main(argv: list[str] | None = None) -> Path:
             else:
                 os.environ["HADAMARD_RESTORE_CACHE"] = saved
     out = args.out or Path(f"benchmarks/results/speed-paths-{args.section}.md")
-    text = [f"# Speed, old vs new path: {args.section}", "", f"`python -m benchmarks.speed_paths "
-            f"{' '.join(sys.argv[1:] if argv is None else argv)}`", "",
-            markdown_table(["machine", ""], [[k, v] for k, v in machine_info().items()]), "",
-            markdown_table(table[0], table[1:]), "", *[f"- {k}: {v}" for k, v in extra.items()], ""]
+    text = [
+        f"# Speed, old vs new path: {args.section}",
+        "",
+        f"`python -m benchmarks.speed_paths {' '.join(sys.argv[1:] if argv is None else argv)}`",
+        "",
+        markdown_table(["machine", ""], [[k, v] for k, v in machine_info().items()]),
+        "",
+        markdown_table(table[0], table[1:]),
+        "",
+        *[f"- {k}: {v}" for k, v in extra.items()],
+        "",
+    ]
     torch.set_num_threads(threads_before)
     atomic_write_text(out, "\n".join(text))
     print("\n".join(text))

@@ -19,7 +19,7 @@ the searched loss fixed (``paper-lol`` weights, TV/Laplacian off).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -28,12 +28,13 @@ Notes = dict[str, str]
 MODES = ("first_order", "finite_difference", "exact")
 
 
-def search_cases(channels: int, num_hnu: int, crop: int, batch: int, device: torch.device,
-                 modes: tuple[str, ...] = MODES) -> tuple[Variants, Notes]:
+def search_cases(
+    channels: int, num_hnu: int, crop: int, batch: int, device: torch.device, modes: tuple[str, ...] = MODES
+) -> tuple[Variants, Notes]:
     """``{"stage N | mode": step}``; on an import failure, one note says which area is missing."""
     try:
-        from hadamard_restore.config import RunConfig
         from hadamard_restore.classifier import build_classifier, freeze_classifier
+        from hadamard_restore.config import RunConfig
         from hadamard_restore.runtime import Dist
         from hadamard_restore.search.arch_stage import fixed_mix
         from hadamard_restore.search.build import judge_objective, mix_objective, supernet
@@ -46,8 +47,13 @@ def search_cases(channels: int, num_hnu: int, crop: int, batch: int, device: tor
     cfg.net.channels, cfg.net.num_hnu = channels, num_hnu
     cfg.search.crop, cfg.search.batch_size = crop, batch
     gen = torch.Generator().manual_seed(2)
-    batches = {k: (torch.rand(batch, 3, crop, crop, generator=gen).to(device),
-                   torch.rand(batch, 3, crop, crop, generator=gen).to(device)) for k in ("train", "val")}
+    batches = {
+        k: (
+            torch.rand(batch, 3, crop, crop, generator=gen).to(device),
+            torch.rand(batch, 3, crop, crop, generator=gen).to(device),
+        )
+        for k in ("train", "val")
+    }
 
     def sample(which: str, generator: torch.Generator):
         return batches[which]
@@ -68,17 +74,27 @@ def search_cases(channels: int, num_hnu: int, crop: int, batch: int, device: tor
             mix, _ = fixed_mix(cfg.loss, "paper-lol", device)
             upper = model.arch_parameters()
             train_loss = mix_objective(model, mix)
-            upper_loss = (lambda params, b, weighted=train_loss: weighted(params, b)[0])
+            upper_loss = lambda params, b, weighted=train_loss: weighted(params, b)[0]
 
-        problem = Problem(stage, model, weights, upper, train_loss, upper_loss, sample,
-                          {"train": torch.Generator(), "val": torch.Generator()},
-                          project=getattr(mix, "project_", lambda: None))
+        problem = Problem(
+            stage,
+            model,
+            weights,
+            upper,
+            train_loss,
+            upper_loss,
+            sample,
+            {"train": torch.Generator(), "val": torch.Generator()},
+            project=getattr(mix, "project_", lambda: None),
+        )
         w_opt, up_opt = make_optimizers(problem, cfg.search)
         label = "stage 1 (loss)" if stage == "loss" else "stage 2 (arch)"
         for mode in modes:
             scfg = cfg.search.model_copy(update={"hessian": mode})
-            out[f"{label} | {mode}"] = (lambda p=problem, a=w_opt, b=up_opt, s=scfg: bilevel_step(p, a, b, s, Dist()))
+            out[f"{label} | {mode}"] = lambda p=problem, a=w_opt, b=up_opt, s=scfg: bilevel_step(p, a, b, s, Dist())
         if "first_order" in modes and stage == "loss":
-            notes[f"{label} | first_order"] = ("timed for comparison only: it gives beta exactly zero "
-                                               "gradient, so the search refuses it (docs/method.md 6.3)")
+            notes[f"{label} | first_order"] = (
+                "timed for comparison only: it gives beta exactly zero "
+                "gradient, so the search refuses it (docs/method.md 6.3)"
+            )
     return out, notes

@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT / "src"))
 from hadamard_restore.artifacts import atomic_write_text  # noqa: E402
 from hadamard_restore.config import EnhanceConfig  # noqa: E402
 from hadamard_restore.data.io import read_image  # noqa: E402
-from hadamard_restore.net.model_file import load_model  # noqa: E402
 from hadamard_restore.inference.enhance import enhance_tensor  # noqa: E402
 from hadamard_restore.inference.tiling import tile_starts  # noqa: E402
+from hadamard_restore.net.model_file import load_model  # noqa: E402
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -67,7 +67,7 @@ def main() -> None:
     args = ap.parse_args()
     model, meta = load_model(args.checkpoint, "cpu")
     rows = []
-    for low in sorted((args.data / "low").glob("*.png"))[:args.count]:
+    for low in sorted((args.data / "low").glob("*.png"))[: args.count]:
         x, ref = read_image(low), read_image(args.data / "high" / low.name)
         half = x.shape[-2] * x.shape[-1] // 4  # tiled runs get statistics from a half-size copy
         configs = {
@@ -78,29 +78,38 @@ def main() -> None:
         }
         outs = {name: enhance_tensor(model, x, c) for name, c in configs.items()}
         one = outs["one-pass"]
-        rows.append(f"| {low.name} | {psnr(x, ref):.2f} | " + " | ".join(f"{psnr(o, ref):.2f}" for o in outs.values())
-                    + " | " + " | ".join(f"{psnr(outs[k], one):.2f}" for k in ("global", "tile", "hard"))
-                    + " | " + " | ".join(f"{seam_score(outs[k], one, args.tile, configs[k].overlap):.2f}"
-                                         for k in ("global", "tile", "hard")) + " |")
-    text = "\n".join([
-        "# Tiling: global vs per-tile statistics, blended vs hard-stitched, against one pass",
-        "",
-        f"Command: `OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/tiling_seams.py {' '.join(sys.argv[1:])}`",
-        "",
-        f"Network: {meta.get('net')} genotype {meta.get('genotype', {}).get('name')}, "
-        f"{meta.get('step', '?')} training steps{'; ' + args.note if args.note else ''}. Tiles {args.tile}; overlap {args.overlap} (global, tile) "
-        "or 0 (hard). global: blended, instance-norm statistics from a half-size copy of the image; "
-        "tile: blended, per-tile statistics; hard: per-tile statistics, no overlap.",
-        "PSNR in dB (peak 1) against the reference, then of each tiled output against the one-pass output; "
-        "seam score = jump of (tiled - one-pass) where tiles hand over, relative to its median jump "
-        "(about 1: no seam).",
-        "",
-        "| image | input | one-pass | global | tile | hard | global vs one-pass | tile vs one-pass "
-        "| hard vs one-pass | seam global | seam tile | seam hard |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-    ])
+        rows.append(
+            f"| {low.name} | {psnr(x, ref):.2f} | "
+            + " | ".join(f"{psnr(o, ref):.2f}" for o in outs.values())
+            + " | "
+            + " | ".join(f"{psnr(outs[k], one):.2f}" for k in ("global", "tile", "hard"))
+            + " | "
+            + " | ".join(
+                f"{seam_score(outs[k], one, args.tile, configs[k].overlap):.2f}" for k in ("global", "tile", "hard")
+            )
+            + " |"
+        )
+    text = "\n".join(
+        [
+            "# Tiling: global vs per-tile statistics, blended vs hard-stitched, against one pass",
+            "",
+            f"Command: `OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/tiling_seams.py {' '.join(sys.argv[1:])}`",
+            "",
+            f"Network: {meta.get('net')} genotype {meta.get('genotype', {}).get('name')}, "
+            f"{meta.get('step', '?')} training steps{'; ' + args.note if args.note else ''}. Tiles {args.tile}; overlap {args.overlap} (global, tile) "
+            "or 0 (hard). global: blended, instance-norm statistics from a half-size copy of the image; "
+            "tile: blended, per-tile statistics; hard: per-tile statistics, no overlap.",
+            "PSNR in dB (peak 1) against the reference, then of each tiled output against the one-pass output; "
+            "seam score = jump of (tiled - one-pass) where tiles hand over, relative to its median jump "
+            "(about 1: no seam).",
+            "",
+            "| image | input | one-pass | global | tile | hard | global vs one-pass | tile vs one-pass "
+            "| hard vs one-pass | seam global | seam tile | seam hard |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
     atomic_write_text(args.out, text)
     print(text)
 

@@ -16,8 +16,8 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Stats:
     n: int
 
     @classmethod
-    def of(cls, times: Sequence[float]) -> "Stats":
+    def of(cls, times: Sequence[float]) -> Stats:
         if not times:
             raise ValueError("no timings to summarise")
         xs = sorted(times)
@@ -51,8 +51,13 @@ def _noop() -> None:
     return None
 
 
-def measure(variants: Mapping[str, Callable[[], object]], warmup: int = 1, repeats: int = 5,
-            sync: Callable[[], None] = _noop, errors: dict[str, str] | None = None) -> dict[str, Stats]:
+def measure(
+    variants: Mapping[str, Callable[[], object]],
+    warmup: int = 1,
+    repeats: int = 5,
+    sync: Callable[[], None] = _noop,
+    errors: dict[str, str] | None = None,
+) -> dict[str, Stats]:
     """Time each zero-argument callable, interleaved; see the module docstring.
 
     Args:
@@ -157,10 +162,10 @@ def machine_info() -> dict[str, str]:
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A GitHub Markdown table; cells are ``str()``-ed, ``|`` escaped."""
+
     def cell(x: object) -> str:
         return str(x).replace("|", "\\|").replace("\n", " ")
 
-    lines = ["| " + " | ".join(cell(h) for h in header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in rows]
     return "\n".join(lines)

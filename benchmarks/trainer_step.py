@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import copy
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
 
 
-def trainer_step(model: nn.Module, loss: nn.Module, x: torch.Tensor, y: torch.Tensor, *, amp: bool = False,
-                 channels_last: bool = False) -> Callable[[], dict]:
+def trainer_step(
+    model: nn.Module,
+    loss: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    amp: bool = False,
+    channels_last: bool = False,
+) -> Callable[[], dict]:
     """One ``Trainer.train_step`` per call on the batch ``(x, y)`` (already on the device).
 
     ``amp`` is ``train.amp`` (bf16 autocast, CUDA only) and ``channels_last`` is
@@ -28,12 +35,27 @@ def trainer_step(model: nn.Module, loss: nn.Module, x: torch.Tensor, y: torch.Te
     from hadamard_restore.config import TrainConfig
     from hadamard_restore.training.trainer import TrainData, Trainer
 
-    tcfg = TrainConfig(steps=10 ** 9, batch_size=x.shape[0], crop=max(8, x.shape[-1]), schedule="constant",
-                       amp=amp, channels_last=channels_last)
+    tcfg = TrainConfig(
+        steps=10**9,
+        batch_size=x.shape[0],
+        crop=max(8, x.shape[-1]),
+        schedule="constant",
+        amp=amp,
+        channels_last=channels_last,
+    )
     data = TrainData(sample=lambda batch, gen: (x, y), val=[(x[0], y[0])])
     # a step writes nothing: the run directory (checkpoints, logs) belongs to the loop around it
-    trainer = Trainer(copy.deepcopy(model), loss, data, tcfg, Path(tempfile.gettempdir()) / "unused-run-dir",
-                      meta={}, seed=0, device=x.device, progress=False)
+    trainer = Trainer(
+        copy.deepcopy(model),
+        loss,
+        data,
+        tcfg,
+        Path(tempfile.gettempdir()) / "unused-run-dir",
+        meta={},
+        seed=0,
+        device=x.device,
+        progress=False,
+    )
     trainer.model.train()
 
     def step() -> dict:
@@ -47,6 +69,6 @@ def trainer_cases(model: nn.Module, loss: nn.Module, x: torch.Tensor, y: torch.T
     (``channels_last + bf16`` is the training default there)."""
     out = {}
     for name, cl in (("eager", False), ("channels_last", True)):
-        for amp in ((False, True) if x.device.type == "cuda" else (False,)):
+        for amp in (False, True) if x.device.type == "cuda" else (False,):
             out[name + (" + bf16" if amp else "")] = trainer_step(model, loss, x, y, amp=amp, channels_last=cl)
     return out

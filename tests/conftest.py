@@ -42,8 +42,9 @@ def data_root() -> Path:
     value = os.environ.get("HADAMARD_RESTORE_DATA")
     path = Path(value) if value else None
     if path is None or not (path / "README.md").is_file():
-        reason = (f"real data not found (HADAMARD_RESTORE_DATA={value!r}); "
-                  "set it to the shared/data folder to run this test")
+        reason = (
+            f"real data not found (HADAMARD_RESTORE_DATA={value!r}); set it to the shared/data folder to run this test"
+        )
         if _required("HADAMARD_RESTORE_REQUIRE_DATA"):
             pytest.fail(reason + " -- HADAMARD_RESTORE_REQUIRE_DATA is set, so this is a failure")
         pytest.skip(reason)
@@ -58,8 +59,7 @@ def provisioned_weights() -> Path:
     present = weights.status()
     missing = [name for name in weights.REQUIRED if not present[name]]  # vgg19/resnet are optional
     if missing:
-        reason = (f"pretrained weights missing: {', '.join(missing)}; "
-                  "run `hadamard-restore weights install`")
+        reason = f"pretrained weights missing: {', '.join(missing)}; run `hadamard-restore weights install`"
         if _required("HADAMARD_RESTORE_REQUIRE_WEIGHTS"):
             pytest.fail(reason + " -- HADAMARD_RESTORE_REQUIRE_WEIGHTS is set, so this is a failure")
         pytest.skip(reason)

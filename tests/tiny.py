@@ -45,19 +45,32 @@ def make_sampler(deg, ref, crop: int = 12):
         idx = torch.randint(0, deg.shape[0], (batch,), generator=gen)
         ys = torch.randint(0, deg.shape[2] - crop + 1, (batch,), generator=gen)
         xs = torch.randint(0, deg.shape[3] - crop + 1, (batch,), generator=gen)
-        d = torch.stack([deg[i, :, y:y + crop, x:x + crop] for i, y, x in zip(idx, ys, xs)])
-        r = torch.stack([ref[i, :, y:y + crop, x:x + crop] for i, y, x in zip(idx, ys, xs)])
+        d = torch.stack([deg[i, :, y : y + crop, x : x + crop] for i, y, x in zip(idx, ys, xs)])
+        r = torch.stack([ref[i, :, y : y + crop, x : x + crop] for i, y, x in zip(idx, ys, xs)])
         return d, r
+
     return sample
 
 
 def tiny_config(root: Path, **train) -> dict:
     """A RunConfig dict for a few steps of a 4-channel, one-HNU network on 16 px crops."""
-    t = dict(steps=12, batch_size=2, crop=16, lr=3e-3, val_every=4, checkpoint_every=4, log_every=2,
-             warmup_steps=2, amp=False)
+    t = dict(
+        steps=12,
+        batch_size=2,
+        crop=16,
+        lr=3e-3,
+        val_every=4,
+        checkpoint_every=4,
+        log_every=2,
+        warmup_steps=2,
+        amp=False,
+    )
     t.update(train)
-    return {"name": "tiny", "seed": 3, "device": "cpu",
-            "data": {"source": "folder", "root": str(root), "layout": "paired", "val_ratio": 0.25,
-                     "group_key": "none"},
-            "net": {"channels": 4, "num_hnu": 1},
-            "train": t}
+    return {
+        "name": "tiny",
+        "seed": 3,
+        "device": "cpu",
+        "data": {"source": "folder", "root": str(root), "layout": "paired", "val_ratio": 0.25, "group_key": "none"},
+        "net": {"channels": 4, "num_hnu": 1},
+        "train": t,
+    }

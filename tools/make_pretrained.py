@@ -37,14 +37,30 @@ TASKS = {
 }
 
 # The budget (see the model cards): a 2-core CPU, one core per training.
-SEARCH = ["net.channels=16", "search.crop=64", "search.loss_steps=100", "search.arch_steps=200",
-          "search.checkpoint_every=25"]
+SEARCH = [
+    "net.channels=16",
+    "search.crop=64",
+    "search.loss_steps=100",
+    "search.arch_steps=200",
+    "search.checkpoint_every=25",
+]
 # net.norm=none: instance norm trained on 96-px crops normalises each crop to a typical exposure, and
 # at full resolution its whole-image statistics leave outputs too dark (measured on the development
 # pairs: 16.9 dB at full size vs 23.0 dB tile by tile for the same weights); see the model cards.
-TRAIN = ["net.channels=32", "net.norm=none", "train.steps=3000", "train.crop=96", "train.batch_size=4", "train.lr=1e-3",
-         "train.warmup_steps=100", "train.schedule=cosine", "train.ema_decay=0.998", "train.val_every=250",
-         "train.val_max_images=6", "train.checkpoint_every=100"]
+TRAIN = [
+    "net.channels=32",
+    "net.norm=none",
+    "train.steps=3000",
+    "train.crop=96",
+    "train.batch_size=4",
+    "train.lr=1e-3",
+    "train.warmup_steps=100",
+    "train.schedule=cosine",
+    "train.ema_decay=0.998",
+    "train.val_every=250",
+    "train.val_max_images=6",
+    "train.checkpoint_every=100",
+]
 
 
 def hr() -> list[str]:
@@ -83,19 +99,30 @@ def make_splits(task: str, cfg_path: Path, root: Path, out: Path) -> None:
     if not (out / "heldout.json").exists():
         _, layout, pairs = dataset_pairs(cfg)
         make_split(pairs, cfg.data.val_ratio, 0, cfg.data.group_key, root=root, layout=layout).save(
-            out / "heldout.json")
+            out / "heldout.json"
+        )
     if not (out / "dev.json").exists():
         held = Split.load(out / "heldout.json")
         train, val = split_entries(held.train, 0.15, 1)
-        Split(train, val, 1, 0.15, held.group_key, held.layout, held.root,
-              {"note": f"development split of the training part of heldout.json ({task})"}).save(out / "dev.json")
+        Split(
+            train,
+            val,
+            1,
+            0.15,
+            held.group_key,
+            held.layout,
+            held.root,
+            {"note": f"development split of the training part of heldout.json ({task})"},
+        ).save(out / "dev.json")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("task", choices=sorted(TASKS))
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--data", type=Path, default=Path(os.environ.get("HADAMARD_RESTORE_DATA", REPO.parent / "shared/data")))
+    ap.add_argument(
+        "--data", type=Path, default=Path(os.environ.get("HADAMARD_RESTORE_DATA", REPO.parent / "shared/data"))
+    )
     ap.add_argument("--stop-after", choices=["search", "train"], help="stop after this stage")
     args = ap.parse_args()
     spec = TASKS[args.task]
@@ -106,9 +133,16 @@ def main() -> None:
     root = args.data.resolve() / spec["data"]
     make_splits(args.task, cfg, root, out)
     dev = [f"data.split_file={out / 'dev.json'}"]
-    lines: list[str] = [f"# data: {root}\n# held-out split: {out / 'heldout.json'}; development split: {out / 'dev.json'}\n"]
-    stage(out, "classifier", [*hr(), "classifier", str(cfg), *sets(dev + SEARCH), "--out", str(out / "classifier")],
-          out / "classifier" / "classifier.pt", lines)
+    lines: list[str] = [
+        f"# data: {root}\n# held-out split: {out / 'heldout.json'}; development split: {out / 'dev.json'}\n"
+    ]
+    stage(
+        out,
+        "classifier",
+        [*hr(), "classifier", str(cfg), *sets(dev + SEARCH), "--out", str(out / "classifier")],
+        out / "classifier" / "classifier.pt",
+        lines,
+    )
     clf = [f"classifier.checkpoint={out / 'classifier' / 'classifier.pt'}"]
     search_cmd = [*hr(), "search", str(cfg), *sets(dev + SEARCH + clf), "--out", str(out / "search")]
     if (out / "search").exists():
@@ -116,17 +150,40 @@ def main() -> None:
     stage(out, "search", search_cmd, out / "search" / "genotype.json", lines)
     if args.stop_after == "search":
         return
-    train_cmd = [*hr(), "train", str(cfg), "--genotype", str(out / "search" / "genotype.json"),
-                 "--loss-weights", str(out / "search" / "loss_weights.json"), *sets(dev + TRAIN),
-                 "--out", str(out / "train")]
+    train_cmd = [
+        *hr(),
+        "train",
+        str(cfg),
+        "--genotype",
+        str(out / "search" / "genotype.json"),
+        "--loss-weights",
+        str(out / "search" / "loss_weights.json"),
+        *sets(dev + TRAIN),
+        "--out",
+        str(out / "train"),
+    ]
     if (out / "train" / "last.pt").exists():
         train_cmd.append("--resume")
     stage(out, "train", train_cmd, out / "train" / "train_summary.json", lines)
     if args.stop_after == "train":
         return
-    stage(out, "evaluate", [*hr(), "evaluate", str(out / "train" / "model.pt"), "--data", str(root),
-                            "--split", str(out / "heldout.json"), "--out", str(out / "eval")],
-          out / "eval" / "metrics.json", lines)
+    stage(
+        out,
+        "evaluate",
+        [
+            *hr(),
+            "evaluate",
+            str(out / "train" / "model.pt"),
+            "--data",
+            str(root),
+            "--split",
+            str(out / "heldout.json"),
+            "--out",
+            str(out / "eval"),
+        ],
+        out / "eval" / "metrics.json",
+        lines,
+    )
     print(f"done: {out / 'eval' / 'metrics.json'}", flush=True)
 
 

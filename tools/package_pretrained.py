@@ -41,12 +41,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", help="model name (low-light, dehaze, underwater)")
     ap.add_argument("--models", type=Path, default=models_dir(), help="models folder (default: the package's)")
     ap.add_argument("--docs", type=Path, default=REPO / "docs" / "models.md", help="Markdown page to render")
-    ap.add_argument("--data-root", type=Path, default=os.environ.get("HADAMARD_RESTORE_DATA"),
-                    help="the data folder (default: $HADAMARD_RESTORE_DATA)")
-    ap.add_argument("--tolerance", type=float, default=1.0 / 255.0,
-                    help="largest fp16-vs-fp32 output difference for which fp16 weights are shipped (default 1/255)")
-    ap.add_argument("--machine", help='what trained it, e.g. "GPU: NVIDIA H100 80GB" (default: '
-                                      "RUN_DIR/machine.json, else this machine's CPU)")
+    ap.add_argument(
+        "--data-root",
+        type=Path,
+        default=os.environ.get("HADAMARD_RESTORE_DATA"),
+        help="the data folder (default: $HADAMARD_RESTORE_DATA)",
+    )
+    ap.add_argument(
+        "--tolerance",
+        type=float,
+        default=1.0 / 255.0,
+        help="largest fp16-vs-fp32 output difference for which fp16 weights are shipped (default 1/255)",
+    )
+    ap.add_argument(
+        "--machine",
+        help='what trained it, e.g. "GPU: NVIDIA H100 80GB" (default: RUN_DIR/machine.json, else this machine\'s CPU)',
+    )
     ap.add_argument("--render-only", action="store_true", help="only rewrite --docs from the cards")
     args = ap.parse_args(argv)
     try:

@@ -106,10 +106,12 @@ class SearchConfig(Strict):
     alternations: int = Field(1, ge=1, description="t in the paper: stage 1 then stage 2, t times")
     mode: Literal["hierarchical", "joint"] = "hierarchical"
     loss_model: Literal["supernet", "unet"] = "supernet"
-    upper: Literal["classifier", "reference"] = Field("classifier", description="stage-1 upper objective: "
-                                                      "the classifier (paper) or L1 + (1 - SSIM) vs references")
-    beta_param: Literal["projected", "softmax"] = Field("projected", description="stage-1 beta: projected >= 0 "
-                                                        "(paper; all-zero stops) or T * softmax(logits), fixed T")
+    upper: Literal["classifier", "reference"] = Field(
+        "classifier", description="stage-1 upper objective: the classifier (paper) or L1 + (1 - SSIM) vs references"
+    )
+    beta_param: Literal["projected", "softmax"] = Field(
+        "projected", description="stage-1 beta: projected >= 0 (paper; all-zero stops) or T * softmax(logits), fixed T"
+    )
     crop: int = Field(192, ge=8)
     batch_size: int = Field(1, ge=1)
     train_portion: float = Field(0.5, gt=0.0, lt=1.0)
@@ -138,8 +140,13 @@ class TrainConfig(Strict):
     schedule: Literal["constant", "cosine"] = "cosine"
     warmup_steps: int = Field(0, ge=0)
     grad_clip: float = Field(5.0, gt=0)
-    ema_decay: float = Field(0.0, ge=0, lt=1, description="exponential moving average of the weights, "
-                             "validated and saved as model.pt (e.g. 0.999); 0 disables it")
+    ema_decay: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="exponential moving average of the weights, "
+        "validated and saved as model.pt (e.g. 0.999); 0 disables it",
+    )
     amp: bool = Field(True, description="bfloat16 autocast on GPU; ignored on CPU")
     channels_last: bool = True
     val_every: int = Field(200, ge=1)
@@ -164,13 +171,18 @@ class EnhanceConfig(Strict):
     overlap: int = Field(32, ge=0)
     max_untiled_pixels: int = Field(1024 * 1024, ge=1)
     norm_stats: Literal["global", "tile"] = Field(
-        "global", description="tiled runs: instance-norm statistics from a downscaled copy of the whole "
-                              "image (global) or from each tile's own content (tile)")
+        "global",
+        description="tiled runs: instance-norm statistics from a downscaled copy of the whole "
+        "image (global) or from each tile's own content (tile)",
+    )
     backend: Literal["auto", "eager", "channels-last", "compile", "onnx"] = Field(
-        "auto", description="how the network runs: auto (the fastest backend whose output matches eager "
-                            "within 1e-3, timed once per model and size class and cached), or one by name")
-    threads: int | None = Field(None, ge=1, description="CPU threads (default: torch's, i.e. the physical "
-                                                           "cores or OMP_NUM_THREADS)")
+        "auto",
+        description="how the network runs: auto (the fastest backend whose output matches eager "
+        "within 1e-3, timed once per model and size class and cached), or one by name",
+    )
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads (default: torch's, i.e. the physical cores or OMP_NUM_THREADS)"
+    )
 
 
 class RunConfig(Strict):

@@ -13,10 +13,10 @@ in), so the data settings stay at the edge as well.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 from hadamard_restore.config import ClassifierConfig, LossConfig, NetConfig, RunConfig, SearchConfig
 from hadamard_restore.data.layouts import Pair
@@ -95,5 +95,14 @@ def search_job(cfg: RunConfig) -> SearchJob:
     """The search's part of a run config."""
     from hadamard_restore.data.task_data import load_pairs
 
-    return SearchJob(cfg.search, cfg.net, cfg.loss, classifier_job(cfg), partial(load_pairs, cfg),
-                     cfg.data.group_key, cfg.seed, cfg.name, cfg.device)
+    return SearchJob(
+        cfg.search,
+        cfg.net,
+        cfg.loss,
+        classifier_job(cfg),
+        partial(load_pairs, cfg),
+        cfg.data.group_key,
+        cfg.seed,
+        cfg.name,
+        cfg.device,
+    )

@@ -22,8 +22,10 @@ def test_verdict_and_paired_seed_differences_closed_form():
     from benchmarks.budget_report import seed_differences, verdict
 
     def cells(offsets):  # seed -> cell with two images
-        return {s: {"per_image": [{"name": "a", "psnr": 20 + o}, {"name": "b", "psnr": 22 + o}]}
-                for s, o in enumerate(offsets)}
+        return {
+            s: {"per_image": [{"name": "a", "psnr": 20 + o}, {"name": "b", "psnr": 22 + o}]}
+            for s, o in enumerate(offsets)
+        }
 
     d = seed_differences(cells([1.0, 2.0, 3.0]), cells([0.0, 0.0, 0.0]))
     assert d == [1.0, 2.0, 3.0]
@@ -44,7 +46,7 @@ def test_cells_are_filled_in_order_of_value():
     assert [e.key for _, b, s, e in order[:5]] == ["searched", "searched-best", "all-1c", "all-3c", "equal"]
     tier1_250 = [(s, e.key) for _, b, s, e in order if b == 250][:10]
     assert {k for _, k in tier1_250} == {"searched", "searched-best", "all-1c", "all-3c", "equal"}
-    assert all(b == 250 for _, b, _, _ in order[:len(ENTRIES) * 2])
+    assert all(b == 250 for _, b, _, _ in order[: len(ENTRIES) * 2])
 
 
 def _seed_search(sdir: Path) -> None:
@@ -54,7 +56,9 @@ def _seed_search(sdir: Path) -> None:
     from hadamard_restore.net.genotype import load_genotype
 
     sdir.mkdir(parents=True)
-    LossWeights({n: {"l1": 1.0, "ssim": 0.1}.get(n, 0.0) for n in LOSS_NAMES}, name="toy").save(sdir / "loss_weights.json")
+    LossWeights({n: {"l1": 1.0, "ssim": 0.1}.get(n, 0.0) for n in LOSS_NAMES}, name="toy").save(
+        sdir / "loss_weights.json"
+    )
     load_genotype("all-3c").save(sdir / "genotype.json")
     torch.save({}, sdir / "alpha.pt")
 
@@ -66,10 +70,24 @@ def test_one_toy_cell_resumes_stops_and_reports(tmp_path, provisioned_weights, m
 
     monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
     ledger, tag = tmp_path / "cells", "toy-machine"
-    _seed_search(ledger / tag / "demo" / "searches" / "paper")   # a finished search: nothing to search
-    args = ["--tasks", "demo", "--entries", "searched,all-1c", "--budgets", "2", "--seeds", "0",
-            "--ledger", str(ledger), "--work", str(tmp_path / "w"), "--machine-tag", tag,
-            *[x for s in TOY for x in ("--train-set", s)]]
+    _seed_search(ledger / tag / "demo" / "searches" / "paper")  # a finished search: nothing to search
+    args = [
+        "--tasks",
+        "demo",
+        "--entries",
+        "searched,all-1c",
+        "--budgets",
+        "2",
+        "--seeds",
+        "0",
+        "--ledger",
+        str(ledger),
+        "--work",
+        str(tmp_path / "w"),
+        "--machine-tag",
+        tag,
+        *[x for s in TOY for x in ("--train-set", s)],
+    ]
     assert budget_curves.main(args) == 2
     tdir = ledger / tag / "demo"
     held = json.loads((tdir / "heldout.json").read_text())
@@ -88,15 +106,17 @@ def test_one_toy_cell_resumes_stops_and_reports(tmp_path, provisioned_weights, m
     assert "(one seed, no s.e.)" in report and (ledger / f"budget-curves-{tag}.png").stat().st_size > 1000
 
     stamps = {p: p.stat().st_mtime_ns for p in tdir.glob("*/b*.json")}
-    assert budget_curves.main(args + ["--seeds", "0,1", "--max-minutes", "0"]) == 0   # stops before seed 1
-    assert budget_curves.main(args) == 0                                               # all done already
+    assert budget_curves.main(args + ["--seeds", "0,1", "--max-minutes", "0"]) == 0  # stops before seed 1
+    assert budget_curves.main(args) == 0  # all done already
     assert {p: p.stat().st_mtime_ns for p in tdir.glob("*/b*.json")} == stamps
 
     failed = tdir / "searches" / "best" / "failed.json"
     failed.parent.mkdir()
     failed.write_text(json.dumps({"error": "the loss search collapsed: toy"}))
-    assert budget_curves.main(args + ["--entries", "searched-best"]) == 0            # skipped, recorded
-    assert "search `best` **failed**: the loss search collapsed: toy" in (ledger / f"budget-curves-{tag}.md").read_text()
+    assert budget_curves.main(args + ["--entries", "searched-best"]) == 0  # skipped, recorded
+    assert (
+        "search `best` **failed**: the loss search collapsed: toy" in (ledger / f"budget-curves-{tag}.md").read_text()
+    )
 
     with pytest.raises(LedgerError, match="other settings"):
         budget_curves.main(args + ["--train-set", "train.lr=5e-4"])

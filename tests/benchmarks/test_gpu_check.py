@@ -55,8 +55,10 @@ def test_an_overrunning_part_keeps_what_it_recorded(tmp_path):
     from benchmarks.gpu_check import run_isolated
 
     path = tmp_path / "p.json"
-    code = (f"import json, time; open({str(path)!r}, 'w').write(json.dumps({{'status': 'running', "
-            "'data': {'phase 1': 3}, 'notes': {}})); print('started', flush=True); time.sleep(30)")
+    code = (
+        f"import json, time; open({str(path)!r}, 'w').write(json.dumps({{'status': 'running', "
+        "'data': {'phase 1': 3}, 'notes': {}})); print('started', flush=True); time.sleep(30)"
+    )
     res = run_isolated([sys.executable, "-c", code], path, timeout=3, log=tmp_path / "log.txt")
     assert res["status"] == "timeout" and res["data"] == {"phase 1": 3} and res["seconds"] < 20
     assert "started" in (tmp_path / "log.txt").read_text()
@@ -67,13 +69,13 @@ def test_an_overrunning_part_keeps_what_it_recorded(tmp_path):
 @pytest.mark.weights
 def test_weights_pack_is_small_and_unpacks_to_a_loadable_cache(tmp_path, provisioned_weights, monkeypatch):
     from benchmarks.gpu_pack import deepest_tap, pack_weights, unpack_weights
-    from hadamard_restore.pretrained import weights
     from hadamard_restore.losses.vgg import backbone_layer_names
+    from hadamard_restore.pretrained import weights
 
     up_to = deepest_tap("paper-lol")
     assert backbone_layer_names("vgg16")[up_to] == "relu4_2"
     pack = pack_weights(provisioned_weights, tmp_path / "w.pt", up_to)
-    assert pack.stat().st_size < 20 * 2 ** 20  # the full fp32 files are ~69 MiB
+    assert pack.stat().st_size < 20 * 2**20  # the full fp32 files are ~69 MiB
     unpack_weights(pack, tmp_path / "cache")
     full = weights.vgg_features("vgg16")
     monkeypatch.setenv("HADAMARD_RESTORE_WEIGHTS", str(tmp_path / "cache"))

@@ -59,10 +59,36 @@ def test_speed_script_writes_every_section(tmp_path):
     from benchmarks import speed
 
     out = tmp_path / "speed.md"
-    speed.main(["--genotypes", "all-1c", "--sizes", "33x21", "--channels", "4", "--num-hnu", "1",
-                "--variants", "eager,channels_last,cuda_graphs,onnxruntime", "--warmup", "0", "--repeats", "2",
-                "--train-crop", "16", "--train-repeats", "1", "--search-crop", "16", "--search-repeats", "1",
-                "--skip", "search", "--out", str(out)])
+    speed.main(
+        [
+            "--genotypes",
+            "all-1c",
+            "--sizes",
+            "33x21",
+            "--channels",
+            "4",
+            "--num-hnu",
+            "1",
+            "--variants",
+            "eager,channels_last,cuda_graphs,onnxruntime",
+            "--warmup",
+            "0",
+            "--repeats",
+            "2",
+            "--train-crop",
+            "16",
+            "--train-repeats",
+            "1",
+            "--search-crop",
+            "16",
+            "--search-repeats",
+            "1",
+            "--skip",
+            "search",
+            "--out",
+            str(out),
+        ]
+    )
     res = json.loads(out.with_suffix(".json").read_text())
     variants = {r["variant"] for r in res["inference"]}
     assert {"eager", "channels_last", "onnxruntime"} <= variants
@@ -79,8 +105,15 @@ def _result(entry: str, psnr: float, ssim: float, lpips: float, seed: int = 0, i
     e = next(x for x in ENTRIES if x.key == entry)
     rows = [{"name": n, "psnr": psnr + d, "ssim": ssim, "lpips": lpips} for n, d in images]
     mean = {"psnr": sum(r["psnr"] for r in rows) / len(rows), "ssim": ssim, "lpips": lpips}
-    return {"entry": entry, "name": e.name, "group": e.group, "seed": seed, "parameters": 10,
-            "mean": mean, "per_image": rows}
+    return {
+        "entry": entry,
+        "name": e.name,
+        "group": e.group,
+        "seed": seed,
+        "parameters": 10,
+        "mean": mean,
+        "per_image": rows,
+    }
 
 
 def test_statement_reports_wins_losses_and_margins():
@@ -97,8 +130,10 @@ def test_statement_reports_wins_losses_and_margins():
     d, se, n = paired_difference([_result("searched", 21.0, 0.8, 0.1)], [_result("all-1c", 20.0, 0.8, 0.1)], "psnr")
     assert (d, se, n) == (1.0, 0.0, 2)
     # two seeds -> mean ± std in the table; the input row comes first
-    table = task_table([_result("all-1c", 20.0, 0.8, 0.1, 0), _result("all-1c", 22.0, 0.8, 0.1, 1)],
-                       {"mean": {"psnr": 7.0, "ssim": 0.1, "lpips": 0.5}})
+    table = task_table(
+        [_result("all-1c", 20.0, 0.8, 0.1, 0), _result("all-1c", 22.0, 0.8, 0.1, 1)],
+        {"mean": {"psnr": 7.0, "ssim": 0.1, "lpips": 0.5}},
+    )
     lines = table.splitlines()
     assert lines[2].startswith("| input vs reference") and "21.50 ± 1.41" in lines[3]
 
@@ -110,11 +145,32 @@ def test_quality_script_runs_a_task_end_to_end(tmp_path, data_root, provisioned_
     from benchmarks import quality
 
     monkeypatch.setenv("HADAMARD_RESTORE_DATA", str(data_root))
-    tiny = ["net.channels=4", "net.num_hnu=1", "data.max_pairs=4", "classifier.steps=1", "classifier.crop=32",
-            "classifier.batch_size=2", "search.loss_steps=1", "search.arch_steps=1", "search.crop=32",
-            "train.steps=1", "train.crop=32", "train.batch_size=1"]
-    args = ["--preset", "cpu", "--task", "lol", "--entries", "searched,all-1c", "--work", str(tmp_path / "w"),
-            "--out", str(tmp_path / "q.md")] + [x for s in tiny for x in ("--set", s)]
+    tiny = [
+        "net.channels=4",
+        "net.num_hnu=1",
+        "data.max_pairs=4",
+        "classifier.steps=1",
+        "classifier.crop=32",
+        "classifier.batch_size=2",
+        "search.loss_steps=1",
+        "search.arch_steps=1",
+        "search.crop=32",
+        "train.steps=1",
+        "train.crop=32",
+        "train.batch_size=1",
+    ]
+    args = [
+        "--preset",
+        "cpu",
+        "--task",
+        "lol",
+        "--entries",
+        "searched,all-1c",
+        "--work",
+        str(tmp_path / "w"),
+        "--out",
+        str(tmp_path / "q.md"),
+    ] + [x for s in tiny for x in ("--set", s)]
     out = quality.main(args)
     text = out.read_text()
     assert "input vs reference" in text and "all 1-C" in text and "Ours: searched" in text
@@ -130,10 +186,12 @@ def test_speed_search_steps_run_every_stage_and_order(provisioned_weights):
 
     from benchmarks.speed_search import search_cases
 
-    variants, notes = search_cases(channels=4, num_hnu=1, crop=32, batch=1, device=torch.device("cpu"),
-                                   modes=("first_order", "finite_difference"))
-    assert set(variants) == {f"{s} | {m}" for s in ("stage 1 (loss)", "stage 2 (arch)")
-                             for m in ("first_order", "finite_difference")}
+    variants, notes = search_cases(
+        channels=4, num_hnu=1, crop=32, batch=1, device=torch.device("cpu"), modes=("first_order", "finite_difference")
+    )
+    assert set(variants) == {
+        f"{s} | {m}" for s in ("stage 1 (loss)", "stage 2 (arch)") for m in ("first_order", "finite_difference")
+    }
     assert "zero" in notes["stage 1 (loss) | first_order"]  # labelled: the search refuses it
     for step in variants.values():
         step()  # one real bilevel step each
@@ -144,7 +202,8 @@ def test_statement_says_when_entries_do_not_reach_the_input():
 
     res = [_result(k, 10.0, 0.5, 0.3) for k in ("searched", "all-1c", "all-3c", "all-1rc", "all-3rc")]
     assert "no entry reaches the unprocessed input's PSNR** (12.00 dB)" in statement(
-        "sots", res, {"mean": {"psnr": 12.0, "ssim": 0.8, "lpips": 0.1}})
+        "sots", res, {"mean": {"psnr": 12.0, "ssim": 0.8, "lpips": 0.1}}
+    )
     partial = statement("sots", res, {"mean": {"psnr": 5.0, "ssim": 0.8, "lpips": 0.1}})
     assert "unprocessed input" not in partial
 
@@ -154,12 +213,14 @@ def test_speed_paths_times_old_and_new_side_by_side(tmp_path, provisioned_weight
     from benchmarks import speed_paths
 
     small = ["--genotype", "all-1c", "--channels", "4", "--warmup", "1", "--repeats", "1", "--threads", "1"]
-    out = speed_paths.main(["--section", "enhance", "--sizes", "300x260", "--old-path", *small,
-                            "--out", str(tmp_path / "e.md")])
+    out = speed_paths.main(
+        ["--section", "enhance", "--sizes", "300x260", "--old-path", *small, "--out", str(tmp_path / "e.md")]
+    )
     text = out.read_text()
     assert "| new: auto |" in text and "| old: eager |" in text and "choice s" in text
-    out = speed_paths.main(["--section", "train", "--crop", "32", "--batch", "1", "--old-path", *small,
-                            "--out", str(tmp_path / "t.md")])
+    out = speed_paths.main(
+        ["--section", "train", "--crop", "32", "--batch", "1", "--old-path", *small, "--out", str(tmp_path / "t.md")]
+    )
     text = out.read_text()
     for row in ("new \\| eager", "old \\| eager", "new \\| channels_last", "old \\| channels_last"):
         assert f"| {row} |" in text

@@ -9,9 +9,9 @@ import torch
 import torchvision
 from torch import nn
 
-from hadamard_restore.errors import CheckpointError
 from hadamard_restore import classifier as C
 from hadamard_restore.classifier.training import recalibrate_batchnorm
+from hadamard_restore.errors import CheckpointError
 from hadamard_restore.losses.preprocess import imagenet_normalize
 
 
@@ -21,7 +21,7 @@ def test_scratch_when_no_imagenet_weights(monkeypatch):
     monkeypatch.setattr(weights, "resnet_state_dict", lambda arch: None)
     state = torch.random.get_rng_state()
     a = C.build_classifier("resnet18", pretrained=True, seed=3)
-    assert torch.equal(torch.random.get_rng_state(), state)          # global RNG untouched
+    assert torch.equal(torch.random.get_rng_state(), state)  # global RNG untouched
     b = C.build_classifier("resnet18", pretrained=False, seed=3)
     assert a.init == b.init == "scratch" and a.net.fc.out_features == 2
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))  # seeded
@@ -31,7 +31,7 @@ def test_imagenet_trunk_is_loaded_when_present(monkeypatch):
     from hadamard_restore.pretrained import weights
 
     torch.manual_seed(7)
-    fake = torchvision.models.resnet18(weights=None).state_dict()      # 1000-class head
+    fake = torchvision.models.resnet18(weights=None).state_dict()  # 1000-class head
     monkeypatch.setattr(weights, "resnet_state_dict", lambda arch: fake)
     model = C.build_classifier("resnet18", pretrained=True)
     assert model.init == "imagenet"
@@ -62,7 +62,7 @@ class FixedLogits(nn.Module):
 def test_clear_loss_closed_form():
     clf = C.freeze_classifier(FixedLogits([[2.0, -1.0], [0.0, 0.0]]))
     x = torch.zeros(2, 3, 8, 8)
-    expected = (math.log(1 + math.exp(3.0)) + math.log(2.0)) / 2          # -log p(clear), mean
+    expected = (math.log(1 + math.exp(3.0)) + math.log(2.0)) / 2  # -log p(clear), mean
     assert C.clear_loss(clf, x).item() == pytest.approx(expected)
 
 
@@ -72,7 +72,7 @@ def test_clear_loss_needs_eval_mode_and_reaches_only_the_images(gen):
     with pytest.raises(ValueError, match="eval mode"):
         C.clear_loss(clf, x)
     C.freeze_classifier(clf)
-    loss = C.clear_loss(clf, x * 1.5)                 # unclamped values outside [0, 1] are fine
+    loss = C.clear_loss(clf, x * 1.5)  # unclamped values outside [0, 1] are fine
     loss.backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     assert all(p.grad is None for p in clf.parameters())
@@ -88,7 +88,7 @@ def test_checkpoint_round_trip(tmp_path, gen):
     ckpt = torch.load(path, weights_only=True)
     assert ckpt["arch"] == "resnet18" and ckpt["preprocessing"]["mean"] == [0.485, 0.456, 0.406]
     assert ckpt["val_accuracy"] == 0.97 and ckpt["labels"] == {"1": "clear", "0": "degraded"}
-    back = C.load_classifier(tmp_path)                # a run directory works too
+    back = C.load_classifier(tmp_path)  # a run directory works too
     assert not back.training and not any(p.requires_grad for p in back.parameters())
     x = torch.rand(1, 3, 40, 36, generator=gen)
     with torch.no_grad():

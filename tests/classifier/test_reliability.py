@@ -70,9 +70,9 @@ def test_window_larger_than_image_is_clipped_and_full_images_without_crop(gen):
 def test_accuracy_depends_on_the_window_not_only_on_the_image(gen):
     """Degraded images with a bright band: small windows can miss it, full images see it."""
     deg = torch.zeros(3, 30, 30)
-    deg[:, :, :4] = 1.0                       # full-image mean 0.133
+    deg[:, :, :4] = 1.0  # full-image mean 0.133
     data = Pairs([deg], [torch.full((3, 30, 30), 0.2)])
-    model = Brightness(0.1)                   # full degraded image -> "clear" (wrong)
+    model = Brightness(0.1)  # full degraded image -> "clear" (wrong)
     assert held_out_accuracy(model, data, "cpu", None)["accuracy_degraded"] == 0.0
     # 8-px windows away from the band have mean 0 -> "degraded" (right); seeded, so repeatable
     a = held_out_accuracy(model, data, "cpu", 8, crops_per_image=20)
@@ -93,9 +93,9 @@ def test_accuracy_warning_below_threshold():
 def test_train_sides_cover_the_jittered_range():
     assert train_sides(64, 0.25, 400) == list(range(48, 81))
     assert train_sides(64, 0.0, 400) == [64]
-    assert train_sides(64, 0.5, 70) == list(range(32, 71))      # clipped to the smallest image
-    assert train_sides(20, 0.5, 400) == list(range(16, 31))     # never below 16
-    assert train_sides(64, 0.25, 40) == [40]                    # images smaller than the window
+    assert train_sides(64, 0.5, 70) == list(range(32, 71))  # clipped to the smallest image
+    assert train_sides(20, 0.5, 400) == list(range(16, 31))  # never below 16
+    assert train_sides(64, 0.25, 40) == [40]  # images smaller than the window
 
 
 def test_judged_size_defaults_to_the_search_crop():
@@ -107,15 +107,19 @@ def test_judged_size_defaults_to_the_search_crop():
 def test_classifier_record_flags_low_accuracy_and_size_mismatch(tmp_path):
     from hadamard_restore.classifier import build_classifier, classifier_record, save_classifier
 
-    path = save_classifier(build_classifier("resnet18", pretrained=False), tmp_path / "classifier.pt",
-                           val_accuracy=0.97, eval_crop=64)
-    rec = classifier_record(path, 64)                       # from the checkpoint alone
+    path = save_classifier(
+        build_classifier("resnet18", pretrained=False), tmp_path / "classifier.pt", val_accuracy=0.97, eval_crop=64
+    )
+    rec = classifier_record(path, 64)  # from the checkpoint alone
     assert rec["accuracy"] == 0.97 and rec["reliable"] is True and rec["warning"] is None
     rec = classifier_record(path, 192)
     assert rec["reliable"] is False and "measured on 64px windows" in rec["warning"] and "192px" in rec["warning"]
-    (tmp_path / "classifier_metrics.json").write_text(json.dumps(
-        {"accuracy": 0.5, "accuracy_clear": 1.0, "accuracy_degraded": 0.0, "eval_crop": 64, "init": "scratch"}))
-    rec = classifier_record(path, 64)                       # the metrics file wins
+    (tmp_path / "classifier_metrics.json").write_text(
+        json.dumps(
+            {"accuracy": 0.5, "accuracy_clear": 1.0, "accuracy_degraded": 0.0, "eval_crop": 64, "init": "scratch"}
+        )
+    )
+    rec = classifier_record(path, 64)  # the metrics file wins
     assert rec["accuracy"] == 0.5 and rec["accuracy_degraded"] == 0.0 and rec["reliable"] is False
     assert "0.500 < 0.9" in rec["warning"]
 
@@ -133,14 +137,19 @@ def test_search_logs_a_warning_for_an_untrustworthy_judge(tmp_path, caplog):
 
     from hadamard_restore.classifier import build_classifier, judge_record, save_classifier
 
-    path = save_classifier(build_classifier("resnet18", pretrained=False), tmp_path / "classifier.pt",
-                           val_accuracy=0.5, eval_crop=48)
+    path = save_classifier(
+        build_classifier("resnet18", pretrained=False), tmp_path / "classifier.pt", val_accuracy=0.5, eval_crop=48
+    )
     with caplog.at_level(logging.INFO, logger="hadamard_restore"):
         assert judge_record(path, 48)["reliable"] is False
     assert [r.levelname for r in caplog.records] == ["WARNING"] and "untrustworthy" in caplog.text
     caplog.clear()
-    path = save_classifier(build_classifier("resnet18", pretrained=False), tmp_path / "ok" / "classifier.pt",
-                           val_accuracy=0.99, eval_crop=48)
+    path = save_classifier(
+        build_classifier("resnet18", pretrained=False),
+        tmp_path / "ok" / "classifier.pt",
+        val_accuracy=0.99,
+        eval_crop=48,
+    )
     with caplog.at_level(logging.INFO, logger="hadamard_restore"):
         assert judge_record(path, 48)["reliable"] is True
     assert [r.levelname for r in caplog.records] == ["INFO"]
@@ -153,13 +162,31 @@ def test_train_classifier_records_the_warning(tmp_path, monkeypatch, caplog):
 
     from hadamard_restore.classifier import training as T
 
-    monkeypatch.setattr(T, "held_out_accuracy", lambda model, ds, device, crop, n: {
-        "accuracy": 0.5, "accuracy_clear": 1.0, "accuracy_degraded": 0.0, "images": 2 * len(ds),
-        "judged": 2 * n * len(ds)})
-    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "demo.yaml", [
-        f"out_dir={tmp_path}", "data.demo.size=32", "data.demo.crops_per_image=1",
-        "search.crop=24", "classifier.crop=null",
-        "classifier.steps=1", "classifier.batch_size=2", "classifier.pretrained=false", "device=cpu"])
+    monkeypatch.setattr(
+        T,
+        "held_out_accuracy",
+        lambda model, ds, device, crop, n: {
+            "accuracy": 0.5,
+            "accuracy_clear": 1.0,
+            "accuracy_degraded": 0.0,
+            "images": 2 * len(ds),
+            "judged": 2 * n * len(ds),
+        },
+    )
+    cfg = load_config(
+        Path(__file__).resolve().parents[2] / "configs" / "demo.yaml",
+        [
+            f"out_dir={tmp_path}",
+            "data.demo.size=32",
+            "data.demo.crops_per_image=1",
+            "search.crop=24",
+            "classifier.crop=null",
+            "classifier.steps=1",
+            "classifier.batch_size=2",
+            "classifier.pretrained=false",
+            "device=cpu",
+        ],
+    )
     with caplog.at_level(logging.WARNING, logger="hadamard_restore"):
         path = T.train_classifier(classifier_job(cfg), tmp_path / "clf")
     metrics = json.loads((tmp_path / "clf" / "classifier_metrics.json").read_text())

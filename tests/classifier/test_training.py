@@ -9,8 +9,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
 from hadamard_restore.classifier import clear_loss, load_classifier
+from hadamard_restore.cli import app
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "low-light.yaml"
 
@@ -20,8 +20,14 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "low-light.yaml"
 def test_classifier_command_on_lol_pairs(data_root, tmp_path):
     out = tmp_path / "clf"
     # small windows, the size stage 1 judges: training crop, BN statistics and held-out windows follow search.crop
-    sets = ["data.max_pairs=60", "classifier.steps=40", "classifier.batch_size=8", "search.crop=64",
-            "classifier.pretrained=false", "device=cpu"]
+    sets = [
+        "data.max_pairs=60",
+        "classifier.steps=40",
+        "classifier.batch_size=8",
+        "search.crop=64",
+        "classifier.pretrained=false",
+        "device=cpu",
+    ]
     args = ["classifier", str(CONFIG), "--out", str(out)]
     for s in sets:
         args += ["--set", s]

@@ -36,8 +36,10 @@ def test_check_unknown_layout_is_a_reported_problem(folder):
 
 def test_split_then_verify(folder, tmp_path):
     out = tmp_path / "split.json"
-    result = runner.invoke(app, ["data", "split", str(folder), "--out", str(out), "--val-ratio", "0.4",
-                                 "--group-key", "none", "--seed", "2"])
+    result = runner.invoke(
+        app,
+        ["data", "split", str(folder), "--out", str(out), "--val-ratio", "0.4", "--group-key", "none", "--seed", "2"],
+    )
     assert result.exit_code == 0, result.output
     assert "3 train / 2 val pairs" in result.output and out.is_file()
     result = runner.invoke(app, ["data", "verify", str(out), str(folder)])

@@ -21,8 +21,9 @@ def save_png(path: Path, array: np.ndarray) -> Path:
     return path
 
 
-def make_folder_pairs(root: Path, degraded: str, reference: str, names: dict[str, str],
-                      rng: np.random.Generator, h: int = H, w: int = W) -> dict[str, np.ndarray]:
+def make_folder_pairs(
+    root: Path, degraded: str, reference: str, names: dict[str, str], rng: np.random.Generator, h: int = H, w: int = W
+) -> dict[str, np.ndarray]:
     """Write references and degraded images (degraded = 255 - reference) for ``{deg_name: ref_name}``.
 
     Returns the reference arrays by reference name.

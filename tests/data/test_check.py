@@ -31,7 +31,7 @@ def test_full_decode_finds_corrupt_pixel_data(tiny_pairs):
     path = tiny_pairs / "degraded" / "img3.png"
     data = bytearray(path.read_bytes())
     start = data.index(b"IDAT") + 8
-    data[start:start + 200] = bytes(200)  # garbage inside the compressed stream, end marker intact
+    data[start : start + 200] = bytes(200)  # garbage inside the compressed stream, end marker intact
     path.write_bytes(bytes(data))
     assert check_dataset(tiny_pairs).ok  # the quick check only reads headers and file ends
     report = check_dataset(tiny_pairs, full=True)
@@ -57,8 +57,10 @@ def test_many_sizes_are_summarised(tmp_path, rng):
 
 
 @pytest.mark.realdata
-@pytest.mark.parametrize("folder,layout,pairs,refs", [
-    ("lol-v1/our485", "lol-v1", 160, 160), ("sots-indoor", "reside", 120, 40), ("lsui", "lsui", 108, 108)])
+@pytest.mark.parametrize(
+    "folder,layout,pairs,refs",
+    [("lol-v1/our485", "lol-v1", 160, 160), ("sots-indoor", "reside", 120, 40), ("lsui", "lsui", 108, 108)],
+)
 def test_real_datasets(data_root, folder, layout, pairs, refs):
     report = check_dataset(data_root / folder)
     assert report.problems == []

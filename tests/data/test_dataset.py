@@ -44,8 +44,8 @@ def test_sample_crop_equals_crop_of_full_image(tiny_pairs):
     deg, ref = ds.sample(-1, torch.Generator().manual_seed(9))
     full_deg, full_ref = ds.full(5)
     top, left, _, _ = random_crop_box(37, 31, (6, 4), torch.Generator().manual_seed(9))
-    assert torch.equal(deg, full_deg[:, top:top + 6, left:left + 4])
-    assert torch.equal(ref, full_ref[:, top:top + 6, left:left + 4])
+    assert torch.equal(deg, full_deg[:, top : top + 6, left : left + 4])
+    assert torch.equal(ref, full_ref[:, top : top + 6, left : left + 4])
     with pytest.raises(DataError, match=r"img0\.png: crop 40x40 is larger than the image \(37x31\)"):
         PairedImages(find_pairs(tiny_pairs), crop=40).sample(0, torch.Generator())
     with pytest.raises(IndexError, match="out of range"):

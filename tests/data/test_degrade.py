@@ -4,12 +4,26 @@ import math
 import pytest
 import torch
 
-from hadamard_restore.data.degrade import (apply_degradation, degrade, depth_map, haze, low_light, sample_params,
-                                           transmission, underwater)
+from hadamard_restore.data.degrade import (
+    apply_degradation,
+    degrade,
+    depth_map,
+    haze,
+    low_light,
+    sample_params,
+    transmission,
+    underwater,
+)
 from hadamard_restore.errors import DataError
 
-DEPTH = {"depth_near": 0.3, "depth_far": 1.7, "depth_angle": 1.2, "depth_wave": 0.1, "depth_freq": 1.0,
-         "depth_phase": 0.4}
+DEPTH = {
+    "depth_near": 0.3,
+    "depth_far": 1.7,
+    "depth_angle": 1.2,
+    "depth_wave": 0.1,
+    "depth_freq": 1.0,
+    "depth_phase": 0.4,
+}
 
 
 @pytest.fixture
@@ -59,7 +73,7 @@ def test_low_light_darkens_and_is_monotone():
     x = torch.linspace(0, 1, 3 * 5 * 7).reshape(3, 5, 7)
     for gamma, gain in ((1.0, 1.0), (1.2, 0.5), (2.5, 0.15)):
         y = low_light(x, gamma=gamma, gain=gain)
-        assert torch.allclose(y, gain * x ** gamma)
+        assert torch.allclose(y, gain * x**gamma)
         assert (y <= x + 1e-7).all()
         flat = y.flatten()
         assert (flat[1:] >= flat[:-1]).all()
@@ -69,10 +83,10 @@ def test_low_light_noise_statistics_and_generator():
     x = torch.full((3, 200, 200), 0.5)
     with pytest.raises(DataError, match="needs an explicit torch.Generator"):
         low_light(x, 2.0, 0.4, shot=1e-3)
-    shot, read, dark = 1e-3, 0.01, 0.4 * 0.5 ** 2
+    shot, read, dark = 1e-3, 0.01, 0.4 * 0.5**2
     y = low_light(x, 2.0, 0.4, shot=shot, read=read, generator=torch.Generator().manual_seed(0))
     assert abs(y.mean().item() - dark) < 1e-3
-    assert y.var().item() == pytest.approx(shot * dark + read ** 2, rel=0.05)  # Poisson-Gaussian variance
+    assert y.var().item() == pytest.approx(shot * dark + read**2, rel=0.05)  # Poisson-Gaussian variance
     again = low_light(x, 2.0, 0.4, shot=shot, read=read, generator=torch.Generator().manual_seed(0))
     assert torch.equal(y, again)
     with pytest.raises(DataError, match="0 < gain <= 1"):

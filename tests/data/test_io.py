@@ -6,8 +6,14 @@ import torch
 from PIL import Image, ImageOps
 
 from hadamard_restore.data import io as hio
-from hadamard_restore.data.io import (AlphaDroppedWarning, image_size, looks_truncated, read_image,
-                                      reset_alpha_warning, write_image)
+from hadamard_restore.data.io import (
+    AlphaDroppedWarning,
+    image_size,
+    looks_truncated,
+    read_image,
+    reset_alpha_warning,
+    write_image,
+)
 from hadamard_restore.errors import DataError
 
 from .conftest import random_array, save_png

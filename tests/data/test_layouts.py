@@ -2,8 +2,15 @@ from pathlib import Path
 
 import pytest
 
-from hadamard_restore.data.layouts import (LAYOUTS, Pair, detect_layout, find_pairs, get_layout, layout_folders,
-                                           match_folders, natural_key)
+from hadamard_restore.data.layouts import (
+    LAYOUTS,
+    Pair,
+    detect_layout,
+    find_pairs,
+    get_layout,
+    layout_folders,
+    natural_key,
+)
 from hadamard_restore.errors import DataError
 
 
@@ -18,14 +25,28 @@ TREES = [
     ("lol-v1", ["our485/low/1.png", "our485/high/1.png", "eval15/low/9.png", "eval15/high/9.png"], "", "our485/low"),
     ("lol-v1", ["our485/low/1.png", "our485/high/1.png"], "our485", "our485/low"),
     ("lol-v1", ["eval15/low/9.png", "eval15/high/9.png"], "eval15", "eval15/low"),
-    ("lol-v2", ["Real_captured/Test/Low/a.png", "Real_captured/Test/Normal/a.png",
-                "Real_captured/Train/Low/b.png", "Real_captured/Train/Normal/b.png",
-                "Synthetic/Train/Low/c.png", "Synthetic/Train/Normal/c.png"], "", "Real_captured/Train/Low"),
+    (
+        "lol-v2",
+        [
+            "Real_captured/Test/Low/a.png",
+            "Real_captured/Test/Normal/a.png",
+            "Real_captured/Train/Low/b.png",
+            "Real_captured/Train/Normal/b.png",
+            "Synthetic/Train/Low/c.png",
+            "Synthetic/Train/Normal/c.png",
+        ],
+        "",
+        "Real_captured/Train/Low",
+    ),
     ("lol-v2", ["Synthetic/Train/Low/c.png", "Synthetic/Train/Normal/c.png"], "Synthetic", "Synthetic/Train/Low"),
     ("lol-v2", ["Test/Low/a.png", "Test/Normal/a.png"], "Test", "Test/Low"),
     ("reside", ["hazy/1400_1.png", "clear/1400.png"], "", "hazy"),
-    ("reside", ["indoor/hazy/1_1_0.9.png", "indoor/gt/1.png", "outdoor/hazy/2_1.jpg", "outdoor/gt/2.png"],
-     "", "indoor/hazy"),
+    (
+        "reside",
+        ["indoor/hazy/1_1_0.9.png", "indoor/gt/1.png", "outdoor/hazy/2_1.jpg", "outdoor/gt/2.png"],
+        "",
+        "indoor/hazy",
+    ),
     ("uieb", ["raw-890/1_img_.png", "reference-890/1_img_.png"], "", "raw-890"),
     ("lsui", ["input/3.jpg", "GT/3.jpg"], "", "input"),
     ("euvp", ["test_samples/Inp/x.jpg", "test_samples/GTr/x.jpg"], "test_samples", "test_samples/Inp"),
@@ -48,16 +69,31 @@ def test_euvp_reads_every_paired_subset(tmp_path):
     touch(tmp_path, "test_samples/Inp/t.jpg", "test_samples/GTr/t.jpg")
     pairs = find_pairs(tmp_path)
     assert sorted(p.degraded.parent.parent.name for p in pairs) == [
-        "underwater_dark", "underwater_imagenet", "underwater_scenes"]  # the test samples stay out
+        "underwater_dark",
+        "underwater_imagenet",
+        "underwater_scenes",
+    ]  # the test samples stay out
 
 
 def test_many_to_one_names(tmp_path):
-    touch(tmp_path, "hazy/1400_1.png", "hazy/1400_10.png", "hazy/1401_2.png", "hazy/7_3_0.91.png",
-          "clear/1400.png", "clear/1401.png", "clear/7.png")
+    touch(
+        tmp_path,
+        "hazy/1400_1.png",
+        "hazy/1400_10.png",
+        "hazy/1401_2.png",
+        "hazy/7_3_0.91.png",
+        "clear/1400.png",
+        "clear/1401.png",
+        "clear/7.png",
+    )
     pairs = find_pairs(tmp_path, "reside")
     got = {p.degraded.name: p.reference.name for p in pairs}
-    assert got == {"1400_1.png": "1400.png", "1400_10.png": "1400.png", "1401_2.png": "1401.png",
-                   "7_3_0.91.png": "7.png"}
+    assert got == {
+        "1400_1.png": "1400.png",
+        "1400_10.png": "1400.png",
+        "1401_2.png": "1401.png",
+        "7_3_0.91.png": "7.png",
+    }
 
 
 def test_exact_stem_wins_and_extensions_may_differ(tmp_path):
@@ -83,8 +119,15 @@ def test_custom_dirs(tmp_path):
 
 
 def test_names_that_do_not_match_list_a_few_of_each_side(tmp_path):
-    touch(tmp_path, "input/a.jpg", "input/b.jpg", *[f"input/odd{i}.jpg" for i in range(7)],
-          "GT/a.jpg", "GT/b.jpg", "GT/lonely.jpg")
+    touch(
+        tmp_path,
+        "input/a.jpg",
+        "input/b.jpg",
+        *[f"input/odd{i}.jpg" for i in range(7)],
+        "GT/a.jpg",
+        "GT/b.jpg",
+        "GT/lonely.jpg",
+    )
     with pytest.raises(DataError) as info:
         find_pairs(tmp_path, "lsui")
     msg = str(info.value)

@@ -81,8 +81,11 @@ def test_verify_reports_missing_and_changed_files(lol_like):
     split = make_split(find_pairs(lol_like), 0.3, 0)
     (lol_like / "low" / "4.png").unlink()
     save_png(lol_like / "low" / "7.png", random_array(__import__("numpy").random.default_rng(0), 9, 7))
-    with pytest.raises(DataError, match=r"1 missing file\(s\): low/4\.png; 1 file\(s\) whose content changed "
-                                        r"\(sha256 differs\): low/7\.png\. .*make a new split"):
+    with pytest.raises(
+        DataError,
+        match=r"1 missing file\(s\): low/4\.png; 1 file\(s\) whose content changed "
+        r"\(sha256 differs\): low/7\.png\. .*make a new split",
+    ):
         verify_split(split, lol_like)
 
 

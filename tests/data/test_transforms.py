@@ -18,7 +18,7 @@ def test_same_window_on_both_images(gen):
         d, r = paired_random_crop(deg, ref, (8, 5), gen)
         assert d.shape == r.shape == (3, 8, 5) and torch.equal(d, r * 0.5)
         top, left = divmod(int(r[0, 0, 0]), 31)
-        assert torch.equal(r, ref[:, top:top + 8, left:left + 5])
+        assert torch.equal(r, ref[:, top : top + 8, left : left + 5])
 
 
 def test_crop_positions_cover_every_window_and_are_seeded():

@@ -14,8 +14,8 @@ from hadamard_restore import metrics
 from hadamard_restore.config import EvalConfig
 from hadamard_restore.data.io import read_image
 from hadamard_restore.errors import CheckpointError, DataError
-from hadamard_restore.net.model_file import load_model
 from hadamard_restore.evaluation.evaluate import evaluate
+from hadamard_restore.net.model_file import load_model
 from hadamard_restore.training.validation import quantize_8bit
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,8 +59,15 @@ def test_grid_has_one_row_per_sample(tiny_eval, tiny_run):
 def test_split_limits_to_its_validation_names_and_flags_apply(tiny_run, tiny_pairs, tmp_path):
     split = json.loads((tiny_run / "split.json").read_text())
     cfg = EvalConfig(y_channel=True, crop_border=2, grid_images=1)
-    result = evaluate(tiny_run / "model.pt", tiny_pairs, split=tiny_run / "split.json", out=tmp_path,
-                      eval_cfg=cfg, device="cpu", save_outputs=False)
+    result = evaluate(
+        tiny_run / "model.pt",
+        tiny_pairs,
+        split=tiny_run / "split.json",
+        out=tmp_path,
+        eval_cfg=cfg,
+        device="cpu",
+        save_outputs=False,
+    )
     names = sorted(Path(e["degraded"]).name for e in split["val"])
     assert sorted(r["name"] for r in result["per_image"]) == names
     row = result["per_image"][0]
@@ -81,11 +88,26 @@ def test_bad_inputs_are_clear(tiny_run, tmp_path):
 
 
 def test_cli_prints_means_and_path(tiny_run, tiny_pairs, tmp_path):
-    env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin",
-           "HOME": str(Path.home())}
-    done = subprocess.run([sys.executable, "-m", "hadamard_restore", "evaluate", str(tiny_run / "model.pt"),
-                           "--data", str(tiny_pairs), "--out", str(tmp_path), "--set", "eval.grid_images=0"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hadamard_restore",
+            "evaluate",
+            str(tiny_run / "model.pt"),
+            "--data",
+            str(tiny_pairs),
+            "--out",
+            str(tmp_path),
+            "--set",
+            "eval.grid_images=0",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "8 images: PSNR" in done.stdout and str(tmp_path / "metrics.json") in done.stdout
     assert not (tmp_path / "grid.png").exists()

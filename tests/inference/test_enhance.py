@@ -51,8 +51,9 @@ def test_enhance_formats_and_a_bad_file(model_file, model, tmp_path, gen):
     rgba = np.concatenate([_rgb(gen), np.full((37, 31, 1), 128, np.uint8)], axis=2)
     Image.fromarray(rgba, mode="RGBA").save(src / "alpha.png")
     write_image(src / "deep.png", torch.rand(3, 29, 35, generator=gen), bits=16)
-    tifffile.imwrite(src / "scan.tif", (torch.rand(33, 27, 3, generator=gen).numpy() * 65535).astype(np.uint16),
-                     photometric="rgb")
+    tifffile.imwrite(
+        src / "scan.tif", (torch.rand(33, 27, 3, generator=gen).numpy() * 65535).astype(np.uint16), photometric="rgb"
+    )
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise when shown
     Image.fromarray(_rgb(gen, 37, 31)).save(src / "rotated.jpg", exif=exif, quality=95)
@@ -74,7 +75,7 @@ def test_enhance_formats_and_a_bad_file(model_file, model, tmp_path, gen):
             continue
         bits = 16 if src_file.name in ("deep.png", "scan.tif") else 8
         assert bits == (png_bit_depth(dst.read_bytes()) if dst.suffix == ".png" else 16)
-        assert (got - want).abs().max() <= 0.5 / (2 ** bits - 1) + 1e-6
+        assert (got - want).abs().max() <= 0.5 / (2**bits - 1) + 1e-6
     assert read_image(out / "rotated.jpg").shape == (3, 31, 37)  # upright: EXIF applied
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
 
@@ -150,19 +151,55 @@ def test_cli_enhance_exit_code_and_summary(model_file, tmp_path, gen):
     Image.fromarray(_rgb(gen)).save(tmp_path / "good.png")
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
     runner = CliRunner()
-    res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "good.png"), "--out", str(tmp_path / "o"),
-                              "--tile", "32", "--overlap", "8", "--max-untiled-pixels", "100", "--norm-stats", "tile"])
+    res = runner.invoke(
+        app,
+        [
+            "enhance",
+            str(model_file),
+            str(tmp_path / "good.png"),
+            "--out",
+            str(tmp_path / "o"),
+            "--tile",
+            "32",
+            "--overlap",
+            "8",
+            "--max-untiled-pixels",
+            "100",
+            "--norm-stats",
+            "tile",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "enhanced 1 image(s), 0 failed" in res.output and (tmp_path / "o" / "good.png").is_file()
-    res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "good.png"), str(tmp_path / "bad.jpg"),
-                              "--out", str(tmp_path / "o2")])
+    res = runner.invoke(
+        app,
+        [
+            "enhance",
+            str(model_file),
+            str(tmp_path / "good.png"),
+            str(tmp_path / "bad.jpg"),
+            "--out",
+            str(tmp_path / "o2"),
+        ],
+    )
     assert res.exit_code == 1
     assert "1 failed" in res.output and "bad.jpg" in res.output and (tmp_path / "o2" / "good.png").is_file()
-    res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "good.png"), "--out", str(tmp_path / "o3"),
-                              "--tile", "34"])
+    res = runner.invoke(
+        app, ["enhance", str(model_file), str(tmp_path / "good.png"), "--out", str(tmp_path / "o3"), "--tile", "34"]
+    )
     assert res.exit_code == 2 and "multiple of 4" in res.output
-    res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "good.png"), "--out", str(tmp_path / "o4"),
-                              "--norm-stats", "batch"])
+    res = runner.invoke(
+        app,
+        [
+            "enhance",
+            str(model_file),
+            str(tmp_path / "good.png"),
+            "--out",
+            str(tmp_path / "o4"),
+            "--norm-stats",
+            "batch",
+        ],
+    )
     assert res.exit_code == 2 and "norm_stats" in res.output
 
 
@@ -170,6 +207,7 @@ def test_cli_enhance_bad_device_and_missing_input(model_file, tmp_path):
     runner = CliRunner()
     res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "nope.png"), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "does not exist" in res.output
-    res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path), "--out", str(tmp_path / "o"),
-                              "--device", "bogus"])
+    res = runner.invoke(
+        app, ["enhance", str(model_file), str(tmp_path), "--out", str(tmp_path / "o"), "--device", "bogus"]
+    )
     assert res.exit_code == 2 and "error" in res.output

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from hadamard_restore.cli import app
 from hadamard_restore.errors import CheckpointError
-from hadamard_restore.net.network import HadamardNet
-from hadamard_restore.net.model_file import save_model
 from hadamard_restore.inference.export import ParityError, default_check_images, export_onnx
+from hadamard_restore.net.model_file import save_model
+from hadamard_restore.net.network import HadamardNet
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +90,9 @@ def test_check_images_random_is_odd_and_seeded():
 @pytest.mark.realdata
 def test_parity_on_a_real_lol_image(model_file, tmp_path, data_root):
     low = sorted((data_root / "lol-v1" / "our485" / "low").glob("*.png"))[0]
-    report = export_onnx(model_file, tmp_path / "n.onnx", exporter="torchscript",
-                         check_images=[low], check_max_side=150)
+    report = export_onnx(
+        model_file, tmp_path / "n.onnx", exporter="torchscript", check_images=[low], check_max_side=150
+    )
     assert report.checks[1].name == low.name and report.checks[1].size == (100, 150)
     assert report.ok and report.max_abs_diff < 1e-3
 
@@ -99,8 +100,9 @@ def test_parity_on_a_real_lol_image(model_file, tmp_path, data_root):
 def test_cli_export_prints_differences_and_fails_on_bad_checkpoint(model_file, tmp_path):
     runner = CliRunner()
     out = tmp_path / "cli.onnx"
-    res = runner.invoke(app, ["export", str(model_file), "--onnx", str(out),
-                                         "--exporter", "torchscript", "--check-max-side", "32"])
+    res = runner.invoke(
+        app, ["export", str(model_file), "--onnx", str(out), "--exporter", "torchscript", "--check-max-side", "32"]
+    )
     assert res.exit_code == 0, res.output
     assert "max abs diff" in res.output and "PASS" in res.output and out.is_file()
     bad = tmp_path / "bad.pt"

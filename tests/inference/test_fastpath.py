@@ -11,15 +11,15 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from hadamard_restore.inference import fastpath
 from hadamard_restore.cli import app
 from hadamard_restore.config import EnhanceConfig
 from hadamard_restore.data.io import read_image, write_image
 from hadamard_restore.errors import HadamardRestoreError
-from hadamard_restore.inference.fastpath import choice
-from hadamard_restore.net.network import HadamardNet
-from hadamard_restore.net.model_file import save_model
+from hadamard_restore.inference import fastpath
 from hadamard_restore.inference.enhance import enhance_tensor
+from hadamard_restore.inference.fastpath import choice
+from hadamard_restore.net.model_file import save_model
+from hadamard_restore.net.network import HadamardNet
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +53,7 @@ def test_auto_matches_eager_and_the_choice_is_cached(net, monkeypatch):
         got = runner(x)
     assert (got - _eager(net, x)).abs().max() <= fastpath.TOLERANCE
     entries = json.loads(fastpath.cache_path().read_text())["entries"]
-    (key, entry), = entries.items()
+    ((key, entry),) = entries.items()
     assert "px<=2048" in key and "1 threads" in key  # 36 x 44 = 1584 pixels
     assert set(entry["parity"]) == {"eager", "channels-last", "onnx"}  # every CPU candidate checked once
     assert all(d <= fastpath.TOLERANCE for d in entry["parity"].values()) and entry["backend"] in entry["times_s"]
@@ -75,11 +75,13 @@ class _FastButWrong(torch.nn.Module):
 
 def test_a_backend_failing_parity_is_never_chosen(net, monkeypatch):
     real = choice.build
-    monkeypatch.setattr(choice, "build", lambda name, *a: _FastButWrong() if name == "channels-last" else real(name, *a))
+    monkeypatch.setattr(
+        choice, "build", lambda name, *a: _FastButWrong() if name == "channels-last" else real(name, *a)
+    )
     x = _image()
     runner = fastpath.runner_for(net, x, "cpu", "auto", threads=1)
     assert not isinstance(runner, _FastButWrong)
-    entry, = json.loads(fastpath.cache_path().read_text())["entries"].values()
+    (entry,) = json.loads(fastpath.cache_path().read_text())["entries"].values()
     assert entry["backend"] != "channels-last" and "tolerance" in entry["rejected"]["channels-last"]
     assert "channels-last" not in entry["times_s"]
     with pytest.raises(fastpath.BackendParityError, match="differs from eager"):
@@ -132,15 +134,28 @@ def test_enhance_cli_backend_and_threads(tmp_path, net):
     outs = {}
     try:
         for backend in ("eager", "onnx"):
-            res = CliRunner().invoke(app, ["enhance", str(model_file), str(tmp_path / "in"), "--out",
-                                           str(tmp_path / backend), "--backend", backend, "--threads", "1"])
+            res = CliRunner().invoke(
+                app,
+                [
+                    "enhance",
+                    str(model_file),
+                    str(tmp_path / "in"),
+                    "--out",
+                    str(tmp_path / backend),
+                    "--backend",
+                    backend,
+                    "--threads",
+                    "1",
+                ],
+            )
             assert res.exit_code == 0, res.output
             outs[backend] = read_image(tmp_path / backend / "a.png")
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)
     assert (outs["onnx"] - outs["eager"]).abs().max() <= 1 / 255 + 1e-6  # at most one 8-bit level
-    res = CliRunner().invoke(app, ["enhance", str(model_file), str(tmp_path / "in"), "--out", str(tmp_path / "x"),
-                                   "--backend", "fastest"])
+    res = CliRunner().invoke(
+        app, ["enhance", str(model_file), str(tmp_path / "in"), "--out", str(tmp_path / "x"), "--backend", "fastest"]
+    )
     assert res.exit_code != 0 and "backend" in res.output
     assert np.isfinite(outs["onnx"].numpy()).all()

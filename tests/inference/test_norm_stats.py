@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from hadamard_restore.inference.norm_stats import has_instance_norm, record_norm_stats, replay_norm_stats
 from hadamard_restore.net.hnu import InstanceNorm
 from hadamard_restore.net.network import HadamardNet
-from hadamard_restore.inference.norm_stats import has_instance_norm, record_norm_stats, replay_norm_stats
 
 
 @pytest.fixture(scope="module")

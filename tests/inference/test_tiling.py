@@ -9,8 +9,10 @@ from torch import nn
 from hadamard_restore.inference.tiling import axis_weights, check_tiling, tile_starts, tiled_apply
 
 
-@pytest.mark.parametrize("size,tile,overlap", [(37, 16, 4), (31, 16, 8), (100, 32, 16), (7, 16, 4),
-                                               (16, 16, 4), (17, 16, 8), (45, 12, 6), (33, 8, 0)])
+@pytest.mark.parametrize(
+    "size,tile,overlap",
+    [(37, 16, 4), (31, 16, 8), (100, 32, 16), (7, 16, 4), (16, 16, 4), (17, 16, 8), (45, 12, 6), (33, 8, 0)],
+)
 def test_axis_weights_cover_and_sum_to_one(size, tile, overlap):
     parts = axis_weights(size, tile, overlap)
     total = torch.zeros(size, dtype=torch.float64)
@@ -18,7 +20,7 @@ def test_axis_weights_cover_and_sum_to_one(size, tile, overlap):
         assert start >= 0 and start + w.numel() <= size  # shifted inward, never padded
         assert w.numel() == min(tile, size)
         assert bool((w >= 0).all())
-        total[start:start + w.numel()] += w
+        total[start : start + w.numel()] += w
     assert torch.allclose(total, torch.ones(size, dtype=torch.float64), atol=1e-12)
 
 
@@ -95,14 +97,15 @@ def test_weights_sum_to_one_for_many_layouts(gen):
         size = int(torch.randint(1, 6 * tile, (1,), generator=gen))
         total = torch.zeros(size, dtype=torch.float64)
         for start, w in axis_weights(size, tile, overlap):
-            total[start:start + w.numel()] += w
+            total[start : start + w.numel()] += w
         assert torch.allclose(total, torch.ones_like(total), atol=1e-12), (size, tile, overlap)
 
 
 def _max_jump(img: torch.Tensor) -> float:
     """Largest difference between horizontally or vertically adjacent pixels."""
-    return max((img[..., 1:, :] - img[..., :-1, :]).abs().max().item(),
-               (img[..., :, 1:] - img[..., :, :-1]).abs().max().item())
+    return max(
+        (img[..., 1:, :] - img[..., :-1, :]).abs().max().item(), (img[..., :, 1:] - img[..., :, :-1]).abs().max().item()
+    )
 
 
 def test_blending_hides_seams_of_per_tile_statistics():

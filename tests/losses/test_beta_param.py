@@ -8,7 +8,10 @@ import torch
 
 from hadamard_restore.errors import LossWeightsError
 from hadamard_restore.losses.beta_param import (
-    LossSearchCollapsedError, project_nonnegative_, softmax_init, softmax_weights,
+    LossSearchCollapsedError,
+    project_nonnegative_,
+    softmax_init,
+    softmax_weights,
 )
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, LossWeights
 from hadamard_restore.losses.mix import LossMix
@@ -34,9 +37,9 @@ def test_softmax_jacobian_closed_form_and_every_logit_gets_gradient():
     z = (logits.double() + torch.linspace(-1, 1, 8, dtype=torch.float64)).requires_grad_()
     jac = torch.autograd.functional.jacobian(lambda t: softmax_weights(t, active, total), z)
     beta = softmax_weights(z, active, total).detach()
-    closed = torch.diag(beta) - beta[:, None] * beta[None, :] / total   # dβ_i/dz_j = β_i(δ_ij − β_j/T)
+    closed = torch.diag(beta) - beta[:, None] * beta[None, :] / total  # dβ_i/dz_j = β_i(δ_ij − β_j/T)
     assert torch.allclose(jac, closed, atol=1e-12)
-    c = torch.arange(1.0, 9.0, dtype=torch.float64)                      # an objective Σ c_i β_i
+    c = torch.arange(1.0, 9.0, dtype=torch.float64)  # an objective Σ c_i β_i
     (g,) = torch.autograd.grad((c * softmax_weights(z, active, total)).sum(), z)
     assert torch.allclose(g, beta * (c - (c * beta).sum() / total), atol=1e-12)
     assert (g.abs() > 1e-6).all(), "every logit receives gradient"
@@ -52,7 +55,7 @@ def test_softmax_mix_weights_terms_and_gradient(tiny_features, random_lpips, gen
     first = mix.upper_parameters()[0]
     assert first is mix.beta_logits and "beta" not in dict(mix.named_parameters())
     total, terms = mix(x, y)
-    assert list(terms) == list(LOSS_NAMES)        # every term computed (no weight is ever 0)
+    assert list(terms) == list(LOSS_NAMES)  # every term computed (no weight is ever 0)
     t = torch.stack([terms[n].detach() for n in LOSS_NAMES])
     assert torch.allclose(total, (mix.beta.detach() * t).sum())
     total.backward()
@@ -62,15 +65,15 @@ def test_softmax_mix_weights_terms_and_gradient(tiny_features, random_lpips, gen
     opt = torch.optim.Adam(mix.upper_parameters(), lr=0.5)
     for _ in range(5):
         opt.step()
-        mix.project_()                                # a no-op: nothing to project
+        mix.project_()  # a no-op: nothing to project
     assert float(mix.beta.detach().sum()) == pytest.approx(8.0, rel=1e-5) and (mix.beta > 0).all()
     lw = mix.to_weights(name="s")
     assert lw.beta_param == "softmax" and sum(lw.weights.values()) == pytest.approx(8.0, rel=1e-5)
     back = LossWeights.from_dict(lw.to_dict())
     assert back.beta_param == "softmax" and back.weights == pytest.approx(lw.weights)
-    fixed = mix.fixed()                               # the discrete mix trains with constant weights
+    fixed = mix.fixed()  # the discrete mix trains with constant weights
     assert fixed.beta_param == "projected" and torch.allclose(fixed.beta, mix.beta.detach())
-    assert fixed.to_weights().beta_param is None      # not a search result
+    assert fixed.to_weights().beta_param is None  # not a search result
 
 
 def test_projected_refuses_to_zero_every_weight(tiny_features, random_lpips, gen):
@@ -78,7 +81,7 @@ def test_projected_refuses_to_zero_every_weight(tiny_features, random_lpips, gen
     assert mix.to_weights().beta_param == "projected"
     with torch.no_grad():
         mix.beta.copy_(torch.tensor([-0.1, 0.2, -1, -1, -1, -1, -1, -1.0]))
-    mix.project_()                                    # one positive weight left: ordinary projection
+    mix.project_()  # one positive weight left: ordinary projection
     assert mix.beta.detach().tolist() == pytest.approx([0, 0.2, 0, 0, 0, 0, 0, 0])
     with torch.no_grad():
         mix.beta.copy_(torch.tensor([-0.1, -0.2, 0, 0, 0, 0, 0, 0.0]))

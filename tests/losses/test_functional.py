@@ -27,7 +27,7 @@ def test_pair_losses_zero_on_identical(fn, gen):
 
 
 def test_color_on_identical_is_the_clamp_floor(gen):
-    x = _rand(gen, 2, 3, 9, 7, dtype=torch.float64) + 0.1   # float64: arccos near 1 is ill-conditioned
+    x = _rand(gen, 2, 3, 9, 7, dtype=torch.float64) + 0.1  # float64: arccos near 1 is ill-conditioned
     expected = 0.1 * math.degrees(math.acos(0.999999))
     assert LF.color_angle(x, x.clone()).item() == pytest.approx(expected, rel=1e-3)
     assert LF.angle_floor() == pytest.approx(expected)
@@ -41,33 +41,43 @@ def test_l1_l2_known_values():
 
 
 def test_color_angle_known_values_per_image():
-    red = torch.zeros(1, 3, 4, 5); red[:, 0] = 0.7
-    green = torch.zeros(1, 3, 4, 5); green[:, 1] = 0.3
-    yellow = torch.zeros(1, 3, 4, 5); yellow[:, :2] = 0.6
-    assert LF.color_angle(red, green).item() == pytest.approx(9.0, abs=1e-4)     # 0.1 * 90
-    assert LF.color_angle(yellow, red).item() == pytest.approx(4.5, abs=1e-4)    # 0.1 * 45
+    red = torch.zeros(1, 3, 4, 5)
+    red[:, 0] = 0.7
+    green = torch.zeros(1, 3, 4, 5)
+    green[:, 1] = 0.3
+    yellow = torch.zeros(1, 3, 4, 5)
+    yellow[:, :2] = 0.6
+    assert LF.color_angle(red, green).item() == pytest.approx(9.0, abs=1e-4)  # 0.1 * 90
+    assert LF.color_angle(yellow, red).item() == pytest.approx(4.5, abs=1e-4)  # 0.1 * 45
     # B = 2: the mean of the per-pixel angles of both images (90 deg and the identical floor).
-    x = torch.cat([red, red]); y = torch.cat([green, red])
+    x = torch.cat([red, red])
+    y = torch.cat([green, red])
     assert LF.color_angle(x, y).item() == pytest.approx((9.0 + LF.angle_floor()) / 2, abs=1e-4)
     # Half the pixels of one image differ by 90 degrees, half by 45.
-    y2 = green.clone(); y2[..., :2, :] = yellow[..., :2, :]
+    y2 = green.clone()
+    y2[..., :2, :] = yellow[..., :2, :]
     assert LF.color_angle(red, y2).item() == pytest.approx(0.5 * 9.0 + 0.5 * 4.5, abs=1e-4)
 
 
 def _ssim_reference(x: np.ndarray, y: np.ndarray) -> float:
     """SSIM by explicit loops: Gaussian-weighted sums over an 11x11 window, zeros outside."""
-    g = np.exp(-((np.arange(11) - 5) ** 2) / (2 * 1.5 ** 2)); g /= g.sum(); w = np.outer(g, g)
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    g = np.exp(-((np.arange(11) - 5) ** 2) / (2 * 1.5**2))
+    g /= g.sum()
+    w = np.outer(g, g)
+    c1, c2 = 0.01**2, 0.03**2
     b, c, h, wd = x.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (5, 5), (5, 5))); yp = np.pad(y, ((0, 0), (0, 0), (5, 5), (5, 5)))
+    xp = np.pad(x, ((0, 0), (0, 0), (5, 5), (5, 5)))
+    yp = np.pad(y, ((0, 0), (0, 0), (5, 5), (5, 5)))
     vals = []
     for bi in range(b):
         for ci in range(c):
             for i in range(h):
                 for j in range(wd):
-                    px = xp[bi, ci, i:i + 11, j:j + 11]; py = yp[bi, ci, i:i + 11, j:j + 11]
+                    px = xp[bi, ci, i : i + 11, j : j + 11]
+                    py = yp[bi, ci, i : i + 11, j : j + 11]
                     mx, my = (w * px).sum(), (w * py).sum()
-                    sx = (w * px * px).sum() - mx * mx; sy = (w * py * py).sum() - my * my
+                    sx = (w * px * px).sum() - mx * mx
+                    sy = (w * py * py).sum() - my * my
                     sxy = (w * px * py).sum() - mx * my
                     vals.append(((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sx + sy + c2)))
     return float(np.mean(vals))
@@ -84,8 +94,8 @@ def test_ssim_constant_images_interior_closed_form():
     a, b = 0.3, 0.7
     x = torch.full((1, 1, 13, 13), a, dtype=torch.float64)
     y = torch.full((1, 1, 13, 13), b, dtype=torch.float64)
-    centre = LF.ssim_map(x, y)[0, 0, 6, 6].item()   # the only pixel whose window avoids the padding
-    c1 = 0.01 ** 2
+    centre = LF.ssim_map(x, y)[0, 0, 6, 6].item()  # the only pixel whose window avoids the padding
+    c1 = 0.01**2
     assert centre == pytest.approx((2 * a * b + c1) / (a * a + b * b + c1), rel=1e-10)
 
 
@@ -105,7 +115,7 @@ def test_laplacian_closed_forms():
     cols = torch.arange(w, dtype=torch.float64)
     linear = (0.02 * cols + 0.1).expand(2, 3, h, w)
     assert LF.laplacian(linear).item() == pytest.approx(0.0, abs=1e-14)
-    quad = (a * cols ** 2).expand(2, 3, h, w)           # Laplacian = 2a inside, valid conv
+    quad = (a * cols**2).expand(2, 3, h, w)  # Laplacian = 2a inside, valid conv
     expected = (2 * a) ** 2 * (h - 2) * (w - 2) / (h * w)
     assert LF.laplacian(quad).item() == pytest.approx(expected)
 
@@ -123,10 +133,15 @@ def test_gradcheck_output_only_losses(fn, gen):
     assert torch.autograd.gradcheck(fn, (x,))
 
 
-@pytest.mark.parametrize("fn, module", [
-    (LF.l1, LM.L1Loss()), (LF.l2, LM.L2Loss()), (LF.color_angle, LM.ColorAngleLoss()),
-    (LF.ssim_loss, LM.SSIMLoss()),
-])
+@pytest.mark.parametrize(
+    "fn, module",
+    [
+        (LF.l1, LM.L1Loss()),
+        (LF.l2, LM.L2Loss()),
+        (LF.color_angle, LM.ColorAngleLoss()),
+        (LF.ssim_loss, LM.SSIMLoss()),
+    ],
+)
 def test_module_equals_function(fn, module, odd_pair):
     x, y = odd_pair
     assert torch.equal(module(x, y), fn(x, y))

@@ -19,12 +19,12 @@ def test_bundled_names_and_published_values():
     assert lol.vgg_layers == ["relu1_1", "relu2_1", "relu3_1", "relu4_2"] and lol.vgg_backbone == "vgg19"
     assert load_loss_weights("paper-uie").vgg_layers == ["relu1_2", "relu2_2", "relu3_3", "relu4_2"]
     mit = load_loss_weights("paper-mit")
-    assert (mit.weights["tv"], mit.weights["laplacian"]) == (0.0, 0.15)      # docs/method.md 8.12
+    assert (mit.weights["tv"], mit.weights["laplacian"]) == (0.0, 0.15)  # docs/method.md 8.12
     assert "vgg.layers" in mit.extra["substitute_parts"]
     sihr = load_loss_weights("paper-sihr-substitute")
     assert sihr.substitute and "SUBSTITUTE" in sihr.notes
     assert sihr.as_list() == [1.31, 1.19, 0.0, 1.07, 2.14, 1.37, 0.0, 0.0]
-    assert sihr.vgg_layers[1] == "relu2_2"                                    # Fig. 8: index 7
+    assert sihr.vgg_layers[1] == "relu2_2"  # Fig. 8: index 7
     eq = load_loss_weights("equal")
     assert eq.as_list() == [1.0] * 8 and eq.vgg_layers is None
     for name in bundled_names():
@@ -90,8 +90,11 @@ def test_errors_are_explained(tmp_path):
     with pytest.raises(LossWeightsError, match="other loss scales.*ssim"):
         load_loss_weights(_write(tmp_path, {**good, "conventions": {**CONVENTIONS, "ssim": "1 - SSIM"}}))
     with pytest.raises(LossWeightsError, match="relu3_4.*vgg16"):
-        load_loss_weights(_write(tmp_path, {**good, "vgg": {"backbone": "vgg16",
-                                                           "layers": ["relu1_1", "relu2_1", "relu3_4", "relu4_2"]}}))
+        load_loss_weights(
+            _write(
+                tmp_path, {**good, "vgg": {"backbone": "vgg16", "layers": ["relu1_1", "relu2_1", "relu3_4", "relu4_2"]}}
+            )
+        )
     with pytest.raises(LossWeightsError, match="needs 8 values"):
         load_loss_weights(_write(tmp_path, {"weights": [1, 2, 3]}))
     assert load_loss_weights(_write(tmp_path, {"weights": [1] * 8})).as_list() == [1.0] * 8

@@ -47,9 +47,10 @@ def test_rejects_non_rgb(random_lpips):
 @pytest.mark.weights
 def test_provisioned_alex_reproduces_published_example(provisioned_weights, data_root):
     """With the real heads and trunk, LPIPS(ex_ref, ex_p1) in [-1,1] mode is 0.138 (README)."""
-    from hadamard_restore.pretrained import weights
     import numpy as np
     from PIL import Image
+
+    from hadamard_restore.pretrained import weights
 
     def load(name):
         arr = np.asarray(Image.open(data_root / "lpips-examples" / name).convert("RGB"), dtype=np.float32)

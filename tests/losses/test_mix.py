@@ -24,7 +24,7 @@ def test_defaults_are_the_search_start(tiny_features, random_lpips, gen):
     mix = _mix(tiny_features, random_lpips, gen)
     assert torch.equal(mix.beta.detach(), torch.ones(8))
     assert [p.numel() for p in mix.upper_parameters()] == [8, 2, 2, 3, 3]
-    assert all(p.abs().max() < 1e-2 for p in mix.vgg_logits)          # 1e-3 * N(0, 1)
+    assert all(p.abs().max() < 1e-2 for p in mix.vgg_logits)  # 1e-3 * N(0, 1)
     assert set(mix.state_dict()) == {"beta", "vgg_logits.0", "vgg_logits.1", "vgg_logits.2", "vgg_logits.3"}
     assert LossMix(backbone="vgg19").groups[3] == ["relu4_1", "relu4_2", "relu4_3", "relu4_4"]
 
@@ -36,9 +36,14 @@ def test_total_is_weighted_sum_of_functional_terms(tiny_features, random_lpips, 
     total, terms = mix(x, y)
     taps = V.VGGTaps(tiny_features, [n for g in mix.groups for n in g])
     expected = {
-        "l1": LF.l1(x, y), "l2": LF.l2(x, y), "color": LF.color_angle(x, y), "ssim": LF.ssim_loss(x, y),
+        "l1": LF.l1(x, y),
+        "l2": LF.l2(x, y),
+        "color": LF.color_angle(x, y),
+        "ssim": LF.ssim_loss(x, y),
         "vgg": V.vgg_loss(x, y, taps, V.relaxed_layer_weights(mix.groups, list(mix.vgg_logits))),
-        "lpips": LF.lpips_loss(x, y, random_lpips), "tv": LF.tv(x), "laplacian": LF.laplacian(x),
+        "lpips": LF.lpips_loss(x, y, random_lpips),
+        "tv": LF.tv(x),
+        "laplacian": LF.laplacian(x),
     }
     assert list(terms) == list(LOSS_NAMES)
     for name in LOSS_NAMES:
@@ -62,12 +67,12 @@ def test_projection_keeps_beta_nonnegative_after_adam_step(tiny_features, random
     mix = _mix(tiny_features, random_lpips, gen, weights=[0.004, 1, 1, 1, 1, 1, 1, 1])
     opt = torch.optim.Adam(mix.upper_parameters(), lr=0.01, betas=(0.5, 0.999))
     total, _ = mix(x, y)
-    total.backward()                      # Adam's first step moves each beta by lr against its gradient
+    total.backward()  # Adam's first step moves each beta by lr against its gradient
     grad_sign = mix.beta.grad.sign().clone()
     opt.step()
-    assert mix.beta[0].item() < 0          # the update crossed zero ...
+    assert mix.beta[0].item() < 0  # the update crossed zero ...
     mix.project_()
-    assert mix.beta[0].item() == 0.0       # ... and the projection resets it to 0
+    assert mix.beta[0].item() == 0.0  # ... and the projection resets it to 0
     assert torch.allclose(mix.beta[1:].detach(), 1 - 0.01 * grad_sign[1:], atol=1e-6)
     assert (mix.beta >= 0).all()
 
@@ -112,14 +117,15 @@ def test_fixed_takes_argmax_layers_and_constant_weights(tiny_features, random_lp
     mix = _mix(tiny_features, random_lpips, gen, weights=[1.234, 1, 1, 1, 1, 1, 0, 0])
     with torch.no_grad():
         for g, k in zip(mix.vgg_logits, [1, 0, 2, 0]):
-            g.zero_(); g[k] = 1.0
+            g.zero_()
+            g[k] = 1.0
     fixed = mix.fixed(decimals=2)
     assert fixed.vgg_layers == ["relu1_2", "relu2_1", "relu3_3", "relu4_1"] == mix.selected_layers()
     assert fixed.beta[0].item() == pytest.approx(1.23) and not fixed.beta.requires_grad
     assert fixed.upper_parameters() == [fixed.beta] and not fixed.relaxed
     _, terms = fixed(x, y)
     discrete = V.VGGLoss(fixed.vgg_layers, features=tiny_features)
-    assert torch.allclose(terms["vgg"], discrete(x, y))   # unweighted sum of the chosen layers
+    assert torch.allclose(terms["vgg"], discrete(x, y))  # unweighted sum of the chosen layers
     assert set(terms) == set(LOSS_NAMES) - {"tv", "laplacian"}
 
 

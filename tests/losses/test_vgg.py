@@ -24,8 +24,12 @@ def test_names_match_torchvision_indices():
 
 def test_candidate_groups_are_post_relu_maps():
     g16 = V.candidate_groups(V.backbone_layer_names("vgg16"))
-    assert g16 == [["relu1_1", "relu1_2"], ["relu2_1", "relu2_2"],
-                   ["relu3_1", "relu3_2", "relu3_3"], ["relu4_1", "relu4_2", "relu4_3"]]
+    assert g16 == [
+        ["relu1_1", "relu1_2"],
+        ["relu2_1", "relu2_2"],
+        ["relu3_1", "relu3_2", "relu3_3"],
+        ["relu4_1", "relu4_2", "relu4_3"],
+    ]
     g19 = V.candidate_groups(V.backbone_layer_names("vgg19"))
     assert [len(g) for g in g19] == [2, 2, 4, 4]
 
@@ -45,7 +49,7 @@ def test_taps_are_the_post_relu_maps_and_stop_early(gen):
     feats = make_tiny_features(1)
     calls = []
     feats.append(nn.Identity())
-    feats[-1].register_forward_hook(lambda *a: calls.append(1))   # after the deepest tap
+    feats[-1].register_forward_hook(lambda *a: calls.append(1))  # after the deepest tap
     taps = V.VGGTaps(feats, ["relu1_2", "relu2_1"])
     x = torch.rand(2, 3, 13, 11, generator=gen)
     out = taps(x)
@@ -66,7 +70,9 @@ def test_relaxed_and_discrete_losses_match_manual_sums(gen):
     fx, fy = loss.taps(x), loss.taps(y)
     manual = sum(
         (torch.softmax(gamma, 0)[j] * (fx[n] - fy[n]).abs().mean())
-        for cands, gamma in zip(loss.groups, loss.logits) for j, n in enumerate(cands))
+        for cands, gamma in zip(loss.groups, loss.logits)
+        for j, n in enumerate(cands)
+    )
     assert torch.allclose(loss(x, y), manual)
     chosen = ["relu1_1", "relu2_2", "relu3_3", "relu4_1"]
     discrete = V.VGGLoss(chosen, features=feats)

@@ -42,8 +42,7 @@ def test_y_channel_is_bt601_and_crop_border_drops_edges(gen):
     assert psnr(x, y, crop_border=2).item() == math.inf
     # grey input: Y = 16/255 + (65.481 + 128.553 + 24.966) / 255 * v = 16/255 + 219/255 * v
     grey = torch.full((1, 3, 2, 2), 0.5, dtype=torch.float64)
-    torch.testing.assert_close(rgb_to_y(grey), torch.full((1, 1, 2, 2), (16 + 219 * 0.5) / 255,
-                                                          dtype=torch.float64))
+    torch.testing.assert_close(rgb_to_y(grey), torch.full((1, 1, 2, 2), (16 + 219 * 0.5) / 255, dtype=torch.float64))
     # a pure-blue error of e moves Y by 24.966/255 * e
     z = y.clone()
     z[:, 2] += 0.1
@@ -56,12 +55,15 @@ def test_three_dim_input_is_one_image(gen):
     assert psnr(y * 0.9, y).shape == (1,)
 
 
-@pytest.mark.parametrize("x_shape, y_shape, match", [
-    ((1, 3, 8, 8), (1, 3, 8, 9), r"x \(1, 3, 8, 8\) and y \(1, 3, 8, 9\) differ in shape"),
-    ((8, 8), (8, 8), r"expected \(B, 3, H, W\) or \(3, H, W\)"),
-    ((1, 1, 3, 8, 8), (1, 1, 3, 8, 8), r"expected \(B, 3, H, W\)"),
-    ((1, 8, 8, 3), (1, 8, 8, 3), "expected 3 RGB channels in dim 1, got 8"),
-])
+@pytest.mark.parametrize(
+    "x_shape, y_shape, match",
+    [
+        ((1, 3, 8, 8), (1, 3, 8, 9), r"x \(1, 3, 8, 8\) and y \(1, 3, 8, 9\) differ in shape"),
+        ((8, 8), (8, 8), r"expected \(B, 3, H, W\) or \(3, H, W\)"),
+        ((1, 1, 3, 8, 8), (1, 1, 3, 8, 8), r"expected \(B, 3, H, W\)"),
+        ((1, 8, 8, 3), (1, 8, 8, 3), "expected 3 RGB channels in dim 1, got 8"),
+    ],
+)
 def test_shape_errors(x_shape, y_shape, match):
     with pytest.raises(ValueError, match=match):
         psnr(torch.zeros(x_shape), torch.zeros(y_shape))

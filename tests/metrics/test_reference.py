@@ -12,10 +12,12 @@ from hadamard_restore.metrics import psnr, ssim
 
 pytestmark = pytest.mark.realdata
 
-PAIRS = [("lol-v1/our485/low/101.png", "lol-v1/our485/high/101.png"),
-         ("lol-v1/our485/low/112.png", "lol-v1/our485/high/112.png"),
-         ("lsui/input/100.jpg", "lsui/GT/100.jpg"),
-         ("lsui/input/103.jpg", "lsui/GT/103.jpg")]
+PAIRS = [
+    ("lol-v1/our485/low/101.png", "lol-v1/our485/high/101.png"),
+    ("lol-v1/our485/low/112.png", "lol-v1/our485/high/112.png"),
+    ("lsui/input/100.jpg", "lsui/GT/100.jpg"),
+    ("lsui/input/103.jpg", "lsui/GT/103.jpg"),
+]
 CROP = (161, 203)  # a central odd-sized window keeps the test fast on 2 cores
 
 
@@ -23,7 +25,7 @@ def _load(data_root, rel) -> np.ndarray:
     img = np.asarray(Image.open(data_root / rel).convert("RGB"))
     h, w = img.shape[:2]
     top, left = (h - CROP[0]) // 2, (w - CROP[1]) // 2
-    return img[top:top + CROP[0], left:left + CROP[1]]
+    return img[top : top + CROP[0], left : left + CROP[1]]
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,15 @@ def pairs(data_root):
 
 
 def _sk_ssim(a, b, data_range, channel_axis=2):
-    return structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-                                 data_range=data_range, channel_axis=channel_axis)
+    return structural_similarity(
+        a,
+        b,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=data_range,
+        channel_axis=channel_axis,
+    )
 
 
 @pytest.mark.parametrize("data_range", [255.0, 1.0])
@@ -58,9 +67,11 @@ def test_y_channel_and_crop_match_skimage_on_bt601_luma(pairs):
     ours_psnr = psnr(deg, ref, data_range=255, y_channel=True, crop_border=4)
     ours_ssim = ssim(deg, ref, data_range=255, y_channel=True, crop_border=4)
     for i, (d, r) in enumerate(arrays):
+
         def luma(img):  # BasicSR rgb2ycbcr(y_only=True) on 0..255 values
             img = img.astype(np.float64)[4:-4, 4:-4] / 255.0
-            return (16.0 + img @ np.array([65.481, 128.553, 24.966]))
+            return 16.0 + img @ np.array([65.481, 128.553, 24.966])
+
         yd, yr = luma(d), luma(r)
         assert ours_psnr[i].item() == pytest.approx(peak_signal_noise_ratio(yr, yd, data_range=255), abs=1e-4)
         assert ours_ssim[i].item() == pytest.approx(_sk_ssim(yd, yr, 255, channel_axis=None), abs=1e-4)

@@ -26,8 +26,16 @@ def test_round_trip_through_json_text_and_file(tmp_path):
 
 
 def test_bundled_genotypes_load_by_name():
-    assert set(bundled_genotypes()) >= {"paper-lol", "paper-mit", "paper-uie", "paper-sihr",
-                                        "all-1c", "all-3c", "all-1rc", "all-3rc"}
+    assert set(bundled_genotypes()) >= {
+        "paper-lol",
+        "paper-mit",
+        "paper-uie",
+        "paper-sihr",
+        "all-1c",
+        "all-3c",
+        "all-1rc",
+        "all-3rc",
+    }
     for name in bundled_genotypes():
         g = load_genotype(name)
         assert g.name == name and g.num_hnu == 7 and len(g.layers) == 74
@@ -37,10 +45,21 @@ def test_paper_lol_transcription_spot_checks():
     """Rows of docs/method.md 7.2, LLIE-LOL."""
     g = load_genotype("paper-lol").layers
     assert [g[f"enc.{k}"] for k in ("head", "e1a-1", "e1a-2", "e2a-2")] == [
-        "dilconv_3x3", "dilconv_3x3", "conv_5x5", "conv_3x3"]
+        "dilconv_3x3",
+        "dilconv_3x3",
+        "conv_5x5",
+        "conv_3x3",
+    ]
     assert [g[f"hnu4.{k}"] for k in ("ru0", "ru1", "ru2", "ru3", "rv0", "rv1", "rv2", "rv3")] == [
-        "denseblocks_1x1", "denseblocks_3x3", "denseblocks_3x3", "conv_1x1",
-        "resconv_1x1", "resdilconv_3x3", "skip_connect", "skip_connect"]
+        "denseblocks_1x1",
+        "denseblocks_3x3",
+        "denseblocks_3x3",
+        "conv_1x1",
+        "resconv_1x1",
+        "resdilconv_3x3",
+        "skip_connect",
+        "skip_connect",
+    ]
     assert g["dec.tail"] == "conv_1x1" and g["dec.d1b-2"] == "conv_5x5"
     sihr = load_genotype("paper-sihr").layers
     assert sihr["hnu7.ru0"] == "resdilconv_3x3" and sihr["dec.tail"] == "dilconv_3x3"
@@ -66,21 +85,28 @@ def _broken(mutate):
     return d
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d["layers"].pop("hnu1.rv2"), r"missing layer\(s\): hnu1.rv2"),
-    (lambda d: d["layers"].update({"hnu9.ru0": "conv_1x1"}), r"unknown layer label 'hnu9.ru0'"),
-    (lambda d: d["layers"].update({"enc.head": "skip_connect"}),
-     r"layer 'enc.head': op 'skip_connect' is not a candidate here \(choose from conv_5x5"),
-    (lambda d: d["layers"].update({"hnu1.ru1": "conv_7x7"}), r"layer 'hnu1.ru1': op 'conv_7x7'"),
-    (lambda d: d.update(probabilities={"enc.head": [0.5, 0.5]}), r"probabilities for layer 'enc.head' must be 4"),
-    (lambda d: d.update(probabilities={"enc.head": [0.5, 0.5, 0.5, 0.5]}), r"summing to 1"),
-    (lambda d: d.update(primitives={"hnu": list(reversed(HNU_PRIMITIVES)), "fcm": list(FCM_PRIMITIVES)}),
-     r"differ from this version's ordered sets"),
-    (lambda d: d.update(colour="blue"), r"unknown key\(s\) \['colour'\]"),
-    (lambda d: d.update(num_hnu=0), r"num_hnu must be an integer >= 1"),
-    (lambda d: d.update(channels=7), r"channels must be null or an even integer"),
-    (lambda d: d.update(version=2), r"is not 'hadamard-restore/genotype'/1"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d["layers"].pop("hnu1.rv2"), r"missing layer\(s\): hnu1.rv2"),
+        (lambda d: d["layers"].update({"hnu9.ru0": "conv_1x1"}), r"unknown layer label 'hnu9.ru0'"),
+        (
+            lambda d: d["layers"].update({"enc.head": "skip_connect"}),
+            r"layer 'enc.head': op 'skip_connect' is not a candidate here \(choose from conv_5x5",
+        ),
+        (lambda d: d["layers"].update({"hnu1.ru1": "conv_7x7"}), r"layer 'hnu1.ru1': op 'conv_7x7'"),
+        (lambda d: d.update(probabilities={"enc.head": [0.5, 0.5]}), r"probabilities for layer 'enc.head' must be 4"),
+        (lambda d: d.update(probabilities={"enc.head": [0.5, 0.5, 0.5, 0.5]}), r"summing to 1"),
+        (
+            lambda d: d.update(primitives={"hnu": list(reversed(HNU_PRIMITIVES)), "fcm": list(FCM_PRIMITIVES)}),
+            r"differ from this version's ordered sets",
+        ),
+        (lambda d: d.update(colour="blue"), r"unknown key\(s\) \['colour'\]"),
+        (lambda d: d.update(num_hnu=0), r"num_hnu must be an integer >= 1"),
+        (lambda d: d.update(channels=7), r"channels must be null or an even integer"),
+        (lambda d: d.update(version=2), r"is not 'hadamard-restore/genotype'/1"),
+    ],
+)
 def test_malformed_genotypes_name_the_problem(mutate, message):
     with pytest.raises(GenotypeError, match=message):
         Genotype.from_dict(_broken(mutate), "g.json")

@@ -21,8 +21,16 @@ def _factory(ops):
     return make
 
 
-OPS8 = ["conv_3x3", "denseblocks_1x1", "resdilconv_3x3", "conv_1x1",
-        "resconv_3x3", "skip_connect", "dilconv_3x3", "denseblocks_3x3"]
+OPS8 = [
+    "conv_3x3",
+    "denseblocks_1x1",
+    "resdilconv_3x3",
+    "conv_1x1",
+    "resconv_3x3",
+    "skip_connect",
+    "dilconv_3x3",
+    "denseblocks_3x3",
+]
 
 
 @pytest.fixture

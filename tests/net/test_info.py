@@ -4,7 +4,7 @@ import pytest
 from torch import nn
 
 from hadamard_restore.net.genotype import Genotype
-from hadamard_restore.net.info import network_report, format_info, net_info, parse_size
+from hadamard_restore.net.info import format_info, net_info, network_report, parse_size
 from hadamard_restore.net.network import HadamardNet
 from hadamard_restore.net.primitives import layer_labels
 
@@ -21,12 +21,16 @@ def test_single_conv_closed_form():
 def test_all_3c_macs_closed_form(c, n, size):
     geno = Genotype.from_dict({"num_hnu": n, "layers": {l: "conv_3x3" for l in layer_labels(n)}})
     h2 = c // 2
-    p0 = (-(-size[0] // 4) * 4) * (-(-size[1] // 4) * 4)   # padded to multiples of 4
+    p0 = (-(-size[0] // 4) * 4) * (-(-size[1] // 4) * 4)  # padded to multiples of 4
     p1, p2 = p0 // 4, p0 // 16
-    macs = (9 * 3 * h2 * p0 * 2                              # head, tail
-            + 2 * 4 * 9 * h2 * h2 * p0 + 2 * 4 * 9 * c * c * p1  # e1, d1 | e2, d2
-            + 4 * h2 * c * p1 * 2 + 4 * c * c * p2 * 2           # down1, up2 | down2, up1
-            + n * 8 * 9 * c * c * p2)                            # HNUs
+    macs = (
+        9 * 3 * h2 * p0 * 2  # head, tail
+        + 2 * 4 * 9 * h2 * h2 * p0
+        + 2 * 4 * 9 * c * c * p1  # e1, d1 | e2, d2
+        + 4 * h2 * c * p1 * 2
+        + 4 * c * c * p2 * 2  # down1, up2 | down2, up1
+        + n * 8 * 9 * c * c * p2
+    )  # HNUs
     assert net_info(HadamardNet(geno, channels=c), size)["macs"] == macs
 
 

@@ -11,9 +11,9 @@ def test_two_live_tensors_at_peak():
     x = torch.zeros(N)
     with torch.no_grad(), PeakMemory(exclude=[x]) as mem:
         y = x + 1
-        z = y * 2          # y, z alive
+        z = y * 2  # y, z alive
         del y
-        w = z - 1          # z, w alive (y freed)
+        w = z - 1  # z, w alive (y freed)
         del z, w
     assert mem.peak_bytes == 2 * 4 * N
 
@@ -22,10 +22,10 @@ def test_views_share_storage_and_freed_tensors_are_subtracted():
     x = torch.zeros(N)
     with torch.no_grad(), PeakMemory(exclude=[x]) as mem:
         y = x + 1
-        v = y.view(10, 100)    # same storage: not counted twice
+        v = y.view(10, 100)  # same storage: not counted twice
         t = v.t()
         del y, v, t
-        a = x * 3              # the only live activation now
+        a = x * 3  # the only live activation now
         big = torch.cat([a, a])  # 3 N floats alive
     assert mem.peak_bytes == 3 * 4 * N
     assert mem.current_bytes == 3 * 4 * N  # a and big still referenced

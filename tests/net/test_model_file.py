@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 from torch import nn
@@ -106,8 +105,7 @@ def test_training_state_holds_optimizer_and_rng(tmp_path, gen):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model(torch.rand(1, 3, 9, 7, generator=gen)).mean().backward()
     opt.step()
-    training = {"optimizer": opt.state_dict(), "step": 3, "rng": {"data": gen.get_state()},
-                "best_val_psnr": 20.0}
+    training = {"optimizer": opt.state_dict(), "step": 3, "rng": {"data": gen.get_state()}, "best_val_psnr": 20.0}
     path = save_training_state(tmp_path / "last.pt", model, model_file.make_meta(GENO, LW), training)
     blob = load_training_state(path)
     assert torch.equal(blob["training"]["rng"]["data"], gen.get_state())

@@ -12,8 +12,9 @@ from hadamard_restore.net.supernet import SuperNet
 
 def cycling_genotype(num_hnu: int, shift: int = 0) -> Genotype:
     """Every candidate of every set appears (layer i takes candidate (i + shift) mod K)."""
-    layers = {l: label_primitives(l)[(i + shift) % len(label_primitives(l))]
-              for i, l in enumerate(layer_labels(num_hnu))}
+    layers = {
+        l: label_primitives(l)[(i + shift) % len(label_primitives(l))] for i, l in enumerate(layer_labels(num_hnu))
+    }
     return Genotype.from_dict({"num_hnu": num_hnu, "layers": layers})
 
 
@@ -30,8 +31,8 @@ def test_derived_equals_one_hot_supernet_with_copied_weights(norm, gen):
         net = copy_supernet_weights(sup, HadamardNet(geno, 4, norm=norm))
         with torch.no_grad():
             out = net(x)
-            assert torch.equal(out, sup(x, mix=sup.onehot_mix(geno)))   # exact one-hot weights
-            for g, a in sup.arch.items():                                # huge logits: softmax one-hot
+            assert torch.equal(out, sup(x, mix=sup.onehot_mix(geno)))  # exact one-hot weights
+            for g, a in sup.arch.items():  # huge logits: softmax one-hot
                 a.copy_(1e4 * sup.onehot_mix(geno)[g])
             torch.testing.assert_close(sup(x), out, rtol=1e-6, atol=1e-6)
             assert sup.genotype().layers == geno.layers
@@ -65,16 +66,27 @@ def test_parameter_counts_of_the_reference_genotypes():
     assert counts["all-3c"] == counts["all-3rc"] == 621_408
     # docs/method.md 1.5: MIT 0.454 M, UIE 0.432 M, SIHR 0.521 M, all-1x1 0.080 M
     assert {k: round(counts[k] / 1e6, 3) for k in ("paper-mit", "paper-uie", "paper-sihr", "all-1c", "all-1rc")} == {
-        "paper-mit": 0.454, "paper-uie": 0.432, "paper-sihr": 0.521, "all-1c": 0.080, "all-1rc": 0.080}
+        "paper-mit": 0.454,
+        "paper-uie": 0.432,
+        "paper-sihr": 0.521,
+        "all-1c": 0.080,
+        "all-1rc": 0.080,
+    }
 
 
 @pytest.mark.parametrize("c,n", [(8, 1), (6, 3)])
 def test_all_3c_parameter_count_closed_form(c, n):
     h = c // 2
-    fixed = 2 * 4 * h * c + 2 * 4 * c * c                       # down1, up2 | down2, up1 (k=2)
+    fixed = 2 * 4 * h * c + 2 * 4 * c * c  # down1, up2 | down2, up1 (k=2)
     fcm = 2 * 9 * 3 * h + 2 * 4 * 9 * h * h + 2 * 4 * 9 * c * c  # head+tail, e1+d1, e2+d2
-    assert n_params(HadamardNet(Genotype.from_dict({"num_hnu": n, "layers": {
-        l: "conv_3x3" for l in layer_labels(n)}}), channels=c)) == fixed + fcm + n * 8 * 9 * c * c
+    assert (
+        n_params(
+            HadamardNet(
+                Genotype.from_dict({"num_hnu": n, "layers": {l: "conv_3x3" for l in layer_labels(n)}}), channels=c
+            )
+        )
+        == fixed + fcm + n * 8 * 9 * c * c
+    )
 
 
 def test_depth_mismatch_and_size_mismatch_are_errors():

@@ -7,8 +7,18 @@ import torch.nn.functional as F
 from hadamard_restore.net.ops import OPS
 
 C = 4
-PARAMS = {"skip_connect": 0, "conv_1x1": 1, "conv_3x3": 9, "conv_5x5": 25, "dilconv_3x3": 9,
-          "resconv_1x1": 1, "resconv_3x3": 9, "resdilconv_3x3": 9, "denseblocks_1x1": 3, "denseblocks_3x3": 27}
+PARAMS = {
+    "skip_connect": 0,
+    "conv_1x1": 1,
+    "conv_3x3": 9,
+    "conv_5x5": 25,
+    "dilconv_3x3": 9,
+    "resconv_1x1": 1,
+    "resconv_3x3": 9,
+    "resdilconv_3x3": 9,
+    "denseblocks_1x1": 3,
+    "denseblocks_3x3": 27,
+}
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ def test_reflect_values_and_crop_is_inverse(gen):
     x = torch.rand(2, 3, 37, 31, generator=gen)
     xp, pads = reflect_pad(x, 4)
     assert xp.shape[-2:] == (40, 32)
-    assert torch.equal(xp[..., 0, :-1], x[..., 1, :])          # top row mirrors row 1
-    assert torch.equal(xp[..., -1, :-1], x[..., -3, :])        # second bottom pad row mirrors row -3
-    assert torch.equal(xp[..., 1:-2, -1], x[..., :, -2])       # right column mirrors column -2
+    assert torch.equal(xp[..., 0, :-1], x[..., 1, :])  # top row mirrors row 1
+    assert torch.equal(xp[..., -1, :-1], x[..., -3, :])  # second bottom pad row mirrors row -3
+    assert torch.equal(xp[..., 1:-2, -1], x[..., :, -2])  # right column mirrors column -2
     assert torch.equal(crop_pads(xp, pads), x)
 
 

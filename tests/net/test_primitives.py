@@ -3,13 +3,28 @@
 import pytest
 
 from hadamard_restore.net.ops import OPS
-from hadamard_restore.net.primitives import (ABBREVIATIONS, FCM_PRIMITIVES, HNU_PRIMITIVES, group_names,
-                                             label_primitives, layer_labels)
+from hadamard_restore.net.primitives import (
+    ABBREVIATIONS,
+    FCM_PRIMITIVES,
+    HNU_PRIMITIVES,
+    group_names,
+    label_primitives,
+    layer_labels,
+)
 
 
 def test_candidate_sets_are_the_code_sets_in_code_order():
-    assert HNU_PRIMITIVES == ("skip_connect", "conv_1x1", "conv_3x3", "dilconv_3x3", "resconv_1x1",
-                              "resconv_3x3", "resdilconv_3x3", "denseblocks_1x1", "denseblocks_3x3")
+    assert HNU_PRIMITIVES == (
+        "skip_connect",
+        "conv_1x1",
+        "conv_3x3",
+        "dilconv_3x3",
+        "resconv_1x1",
+        "resconv_3x3",
+        "resdilconv_3x3",
+        "denseblocks_1x1",
+        "denseblocks_3x3",
+    )
     assert FCM_PRIMITIVES == ("conv_5x5", "conv_1x1", "conv_3x3", "dilconv_3x3")
 
 

@@ -20,15 +20,23 @@ def net():
 
 
 def test_alpha_shapes_labels_and_parameter_split(net):
-    assert {g: tuple(a.shape) for g, a in net.arch.items()} == {"enc": (9, 4), "hnu1": (8, 9), "hnu2": (8, 9),
-                                                                 "dec": (9, 4)}
+    assert {g: tuple(a.shape) for g, a in net.arch.items()} == {
+        "enc": (9, 4),
+        "hnu1": (8, 9),
+        "hnu2": (8, 9),
+        "dec": (9, 4),
+    }
     assert net.layer_labels() == layer_labels(2)
     w, a = net.weights(), net.arch_parameters()
     assert {id(p) for p in w}.isdisjoint(id(p) for p in a)
     assert {id(p) for p in w} | {id(p) for p in a} == {id(p) for p in net.parameters()}
     assert all(isinstance(p, torch.nn.Parameter) for p in a)
     assert {n for n, _ in net.named_parameters() if n.startswith("arch.")} == {
-        "arch.enc", "arch.hnu1", "arch.hnu2", "arch.dec"}
+        "arch.enc",
+        "arch.hnu1",
+        "arch.hnu2",
+        "arch.dec",
+    }
 
 
 def test_alpha_init_is_small_gaussian_and_seeded():
@@ -93,8 +101,8 @@ def test_genotype_is_argmax_with_first_maximum_winning():
     with torch.no_grad():
         for a in net.arch_parameters():
             a.zero_()
-        net.arch["hnu2"][5, 7] = 1.0          # hnu2.rv1 -> denseblocks_1x1
-        net.arch["enc"][0, 2] = 1.0           # enc.head -> conv_3x3
+        net.arch["hnu2"][5, 7] = 1.0  # hnu2.rv1 -> denseblocks_1x1
+        net.arch["enc"][0, 2] = 1.0  # enc.head -> conv_3x3
     g = net.genotype(name="t")
     assert g.layers["hnu2.rv1"] == HNU_PRIMITIVES[7] and g.layers["enc.head"] == FCM_PRIMITIVES[2]
     assert g.layers["hnu1.ru0"] == "skip_connect" and g.layers["dec.tail"] == "conv_5x5"  # ties

@@ -19,7 +19,9 @@ def test_seeded_and_parameter_count():
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     # depth 1, base 4: down (3->4, 4->4), bottleneck (4->8, 8->8), up T(8->4, k2), merge (8->4, 4->4), out 1x1
     conv = lambda i, o, k=3: i * o * k * k + o  # noqa: E731
-    expected = conv(3, 4) + conv(4, 4) + conv(4, 8) + conv(8, 8) + conv(8, 4, 2) + conv(8, 4) + conv(4, 4) + conv(4, 3, 1)
+    expected = (
+        conv(3, 4) + conv(4, 4) + conv(4, 8) + conv(8, 8) + conv(8, 4, 2) + conv(8, 4) + conv(4, 4) + conv(4, 3, 1)
+    )
     assert sum(p.numel() for p in a.parameters()) == expected
 
 

@@ -51,8 +51,9 @@ def test_jpeg_quality_option(model_file, tmp_path):
     Image.fromarray(smooth_rgb(2, 64, 64)).save(src, quality=95)
     sizes = {}
     for q in (30, 98):
-        res = runner.invoke(app, ["enhance", str(model_file), str(src), "--out", str(tmp_path / f"q{q}"),
-                                  "--quality", str(q)])
+        res = runner.invoke(
+            app, ["enhance", str(model_file), str(src), "--out", str(tmp_path / f"q{q}"), "--quality", str(q)]
+        )
         assert res.exit_code == 0, res.output
         sizes[q] = (tmp_path / f"q{q}" / "p.jpg").stat().st_size
     assert sizes[30] < sizes[98]

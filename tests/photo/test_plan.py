@@ -47,7 +47,10 @@ def test_two_inputs_with_one_output_are_refused(tmp_path):
     with pytest.raises(DataError, match="would both be written to") as err:
         plan_outputs([a, b], tmp_path / "out")
     assert str(a) in str(err.value) and str(b) in str(err.value)
-    assert [d.name for _, d in plan_outputs([a, _save(tmp_path / "b" / "x.jpg")], tmp_path / "out")] == ["x.png", "x.jpg"]
+    assert [d.name for _, d in plan_outputs([a, _save(tmp_path / "b" / "x.jpg")], tmp_path / "out")] == [
+        "x.png",
+        "x.jpg",
+    ]
 
 
 def test_recursive_keeps_structure_and_skips_the_output_folder(model_file, tmp_path):
@@ -58,8 +61,9 @@ def test_recursive_keeps_structure_and_skips_the_output_folder(model_file, tmp_p
     _save(root / "out" / "old.png")  # a previous run's output inside the input folder
     flat = plan_outputs([root], root / "out")
     assert [str(d.relative_to(root / "out")) for _, d in flat] == ["top.jpg"]
-    res = runner.invoke(app, ["enhance", str(model_file), str(root), "--out", str(root / "out"), "--recursive",
-                              "--suffix", "_e"])
+    res = runner.invoke(
+        app, ["enhance", str(model_file), str(root), "--out", str(root / "out"), "--recursive", "--suffix", "_e"]
+    )
     assert res.exit_code == 0, res.output
     got = sorted(str(p.relative_to(root / "out")) for p in (root / "out").rglob("*") if p.is_file())
     assert got == ["2023/summer/beach_e.png", "2023/winter_e.jpg", "old.png", "top_e.jpg"]

@@ -14,9 +14,13 @@ ALEX_CONVS = [(11, 3, 64), (5, 64, 192), (3, 192, 384), (3, 384, 256), (3, 256, 
 
 
 def _alex_tree(rng):
-    convs = {f"Conv_{k}": {"kernel": rng.standard_normal((s, s, i, o)).astype(np.float32),
-                           "bias": rng.standard_normal(o).astype(np.float32)}
-             for k, (s, i, o) in enumerate(ALEX_CONVS)}
+    convs = {
+        f"Conv_{k}": {
+            "kernel": rng.standard_normal((s, s, i, o)).astype(np.float32),
+            "bias": rng.standard_normal(o).astype(np.float32),
+        }
+        for k, (s, i, o) in enumerate(ALEX_CONVS)
+    }
     tree = {"AlexNet_0": convs}
     for i, c in enumerate(convert.HEAD_CHANNELS["alex"]):
         tree[f"NetLinLayer_{i}"] = {"Conv_0": {"kernel": rng.random((1, 1, c, 1)).astype(np.float32)}}
@@ -55,14 +59,17 @@ def test_heads_transpose_and_shapes():
     tree = _alex_tree(np.random.default_rng(3))
     heads = convert.heads_from_flax(tree, "alex")
     assert tuple(heads["lin2.model.1.weight"].shape) == (1, 384, 1, 1)
-    np.testing.assert_array_equal(heads["lin2.model.1.weight"][0, :, 0, 0].numpy(),
-                                  tree["NetLinLayer_2"]["Conv_0"]["kernel"][0, 0, :, 0])
+    np.testing.assert_array_equal(
+        heads["lin2.model.1.weight"][0, :, 0, 0].numpy(), tree["NetLinLayer_2"]["Conv_0"]["kernel"][0, 0, :, 0]
+    )
 
 
 def test_wrong_shape_is_refused_naming_the_key():
     tree = _alex_tree(np.random.default_rng(4))
     tree["AlexNet_0"]["Conv_2"]["kernel"] = np.zeros((3, 3, 192, 383), np.float32)
-    with pytest.raises(WeightsSourceError, match=r"wrong shapes \['6\.weight: \(383, 192, 3, 3\) != \(384, 192, 3, 3\)"):
+    with pytest.raises(
+        WeightsSourceError, match=r"wrong shapes \['6\.weight: \(383, 192, 3, 3\) != \(384, 192, 3, 3\)"
+    ):
         convert.features_from_flax(tree, "alexnet")
 
 

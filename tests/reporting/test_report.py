@@ -33,7 +33,8 @@ def test_every_section_is_there_with_its_content(report):
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
         assert (run / link).is_file(), link
     assert {"plots/loss_weights.png", "plots/training.png", "eval/grid.png"} <= set(
-        re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text))
+        re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    )
 
 
 def test_missing_artifacts_are_named(tmp_path):

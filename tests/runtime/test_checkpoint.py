@@ -13,8 +13,16 @@ from hadamard_restore.runtime.checkpoint import VERSION, load_checkpoint, save_c
 
 
 def test_round_trip_keeps_tensors_and_plain_data(tmp_path):
-    payload = {"state_dict": {"w": torch.arange(6.0).reshape(2, 3)}, "step": 4, "psnr": 21.5,
-               "name": "x", "none": None, "pair": (1, 2), "hist": [{"a": 1.0}], "opt": {0: {"m": torch.ones(2)}}}
+    payload = {
+        "state_dict": {"w": torch.arange(6.0).reshape(2, 3)},
+        "step": 4,
+        "psnr": 21.5,
+        "name": "x",
+        "none": None,
+        "pair": (1, 2),
+        "hist": [{"a": 1.0}],
+        "opt": {0: {"m": torch.ones(2)}},
+    }
     path = save_checkpoint(tmp_path / "c.pt", "training", payload)
     blob = load_checkpoint(path, "training")
     assert blob["kind"] == "training" and blob["version"] == VERSION
@@ -63,8 +71,12 @@ def test_version_1_files_are_read(tmp_path):
     old search format that pickled NumPy's RNG state as an array."""
     torch.save({"format": "hadamard-restore/model", "version": 1, "meta": {}, "state_dict": {}}, tmp_path / "m.pt")
     assert load_checkpoint(tmp_path / "m.pt", "model")["version"] == 1
-    old_search = {"format": "hadamard-restore/search-checkpoint/v1", "stage": "loss", "step": 2,
-                  "rng": [{"python": random.getstate(), "numpy": np.random.get_state()}]}
+    old_search = {
+        "format": "hadamard-restore/search-checkpoint/v1",
+        "stage": "loss",
+        "step": 2,
+        "rng": [{"python": random.getstate(), "numpy": np.random.get_state()}],
+    }
     torch.save(old_search, tmp_path / "s.pt")
     blob = load_checkpoint(tmp_path / "s.pt", "search")
     assert (blob["kind"], blob["version"], blob["step"]) == ("search", 1, 2)

@@ -7,8 +7,8 @@ when unpickled; the test checks both the CheckpointError and that the marker nev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import torch
@@ -57,8 +57,15 @@ LOADERS: list[tuple[str, str, Callable[[Path], object]]] = [
 @pytest.mark.parametrize("name,kind,loader", LOADERS, ids=[entry[0] for entry in LOADERS])
 def test_crafted_pickle_is_refused_unrun(tmp_path, name, kind, loader):
     marker = tmp_path / "pwned"
-    crafted = {"format": PREFIX + kind, "version": 1, "meta": {}, "state_dict": {}, "stage": "loss",
-               "training": {}, "evil": _Payload(marker)}
+    crafted = {
+        "format": PREFIX + kind,
+        "version": 1,
+        "meta": {},
+        "state_dict": {},
+        "stage": "loss",
+        "training": {},
+        "evil": _Payload(marker),
+    }
     path = tmp_path / f"{kind}.pt"
     torch.save(crafted, path)
     with pytest.raises(CheckpointError, match="could run code"):

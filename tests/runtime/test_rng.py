@@ -14,8 +14,13 @@ from hadamard_restore.runtime.rng import capture_rng, restore_rng
 
 
 def _draw(gen: torch.Generator) -> tuple:
-    return (torch.rand(3, generator=gen).tolist(), random.random(), float(np.random.rand()),
-            np.random.standard_normal(), torch.rand(2).tolist())
+    return (
+        torch.rand(3, generator=gen).tolist(),
+        random.random(),
+        float(np.random.rand()),
+        np.random.standard_normal(),
+        torch.rand(2).tolist(),
+    )
 
 
 def test_every_stream_resumes_after_a_checkpoint_round_trip(tmp_path):
@@ -40,8 +45,12 @@ def test_a_missing_named_stream_is_refused():
 def test_version_1_states_are_restored():
     """The old training layout (generator under its own key) and the old search layout (NumPy tuple)."""
     gen = torch.Generator().manual_seed(3)
-    old_search = {"generators": {"data": gen.get_state()}, "python": random.getstate(),
-                  "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    old_search = {
+        "generators": {"data": gen.get_state()},
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
     expected = _draw(gen)
     gen2 = torch.Generator()
     restore_rng(old_search, {"data": gen2})

@@ -11,11 +11,27 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def tiny_cfg(tmp_path, *extra: str):
-    return load_config(CONFIGS / "demo.yaml", [
-        f"out_dir={tmp_path}", "net.channels=4", "net.num_hnu=1", "data.demo.size=32",
-        "data.demo.crops_per_image=2", "search.crop=32", "search.batch_size=1", "search.loss_steps=3",
-        "search.arch_steps=3", "search.checkpoint_every=2", "classifier.steps=2", "classifier.batch_size=2",
-        "classifier.crop=32", "classifier.pretrained=false", "device=cpu", *extra])
+    return load_config(
+        CONFIGS / "demo.yaml",
+        [
+            f"out_dir={tmp_path}",
+            "net.channels=4",
+            "net.num_hnu=1",
+            "data.demo.size=32",
+            "data.demo.crops_per_image=2",
+            "search.crop=32",
+            "search.batch_size=1",
+            "search.loss_steps=3",
+            "search.arch_steps=3",
+            "search.checkpoint_every=2",
+            "classifier.steps=2",
+            "classifier.batch_size=2",
+            "classifier.crop=32",
+            "classifier.pretrained=false",
+            "device=cpu",
+            *extra,
+        ],
+    )
 
 
 def tiny_job(tmp_path, *extra: str):

@@ -30,10 +30,12 @@ def toy_problem(seed: int, rank_seeds=(0,), size: int = 9) -> Problem:
     net = ToyNet()
     beta = torch.nn.Parameter(torch.ones(2))
     weights = {n: p for n, p in net.named_parameters() if n != "gate"}
-    gens = {k: torch.Generator().manual_seed(1000 * (i + 1) + s)
-            for i, k in enumerate(("train", "val")) for s in rank_seeds[:1]}
-    extra = [torch.Generator().manual_seed(1000 * (i + 1) + s)
-             for s in rank_seeds[1:] for i in range(2)]
+    gens = {
+        k: torch.Generator().manual_seed(1000 * (i + 1) + s)
+        for i, k in enumerate(("train", "val"))
+        for s in rank_seeds[:1]
+    }
+    extra = [torch.Generator().manual_seed(1000 * (i + 1) + s) for s in rank_seeds[1:] for i in range(2)]
 
     def draw(g):
         x = torch.rand(1, 3, size, size, generator=g)
@@ -56,8 +58,18 @@ def toy_problem(seed: int, rank_seeds=(0,), size: int = 9) -> Problem:
         with torch.no_grad():
             beta.clamp_(min=0)
 
-    return Problem("toy", net, weights, [beta, net.gate], train_loss, upper_loss, sample, gens,
-                   project=project, scalars=lambda: {"beta/l1": float(beta[0].detach()), "beta/l2": float(beta[1].detach())})
+    return Problem(
+        "toy",
+        net,
+        weights,
+        [beta, net.gate],
+        train_loss,
+        upper_loss,
+        sample,
+        gens,
+        project=project,
+        scalars=lambda: {"beta/l1": float(beta[0].detach()), "beta/l2": float(beta[1].detach())},
+    )
 
 
 def toy_cfg(**kw) -> SearchConfig:

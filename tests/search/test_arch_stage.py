@@ -6,12 +6,12 @@ import json
 
 import pytest
 import torch
+from search_cfg import tiny_job
 
 from hadamard_restore.config import ConfigError
 from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.search.arch_stage import fixed_mix, search_arch
 from hadamard_restore.search.build import alpha_state, supernet
-from search_cfg import tiny_job
 
 
 @pytest.mark.weights
@@ -64,5 +64,6 @@ def test_arch_stage_resumes_to_the_same_parameters(tmp_path, provisioned_weights
     assert a["step"] == b["step"] == 4
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
-    assert json.loads((tmp_path / "full" / "genotype.json").read_text()) == \
-        json.loads((tmp_path / "cut" / "genotype.json").read_text())
+    assert json.loads((tmp_path / "full" / "genotype.json").read_text()) == json.loads(
+        (tmp_path / "cut" / "genotype.json").read_text()
+    )

@@ -7,17 +7,19 @@ import os
 import pytest
 import torch
 import torch.multiprocessing as mp
+from search_toy import toy_cfg, toy_problem
 
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.runtime import Dist
 from hadamard_restore.search.loop import run_bilevel
 from hadamard_restore.search.state import load_state
-from search_toy import toy_cfg, toy_problem
 
 
 def _params(problem):
-    return {**{k: v.detach().clone() for k, v in problem.model.state_dict().items()},
-            "upper": torch.cat([u.detach().reshape(-1) for u in problem.upper])}
+    return {
+        **{k: v.detach().clone() for k, v in problem.model.state_dict().items()},
+        "upper": torch.cat([u.detach().reshape(-1) for u in problem.upper]),
+    }
 
 
 def test_steps_move_weights_and_upper_variables(tmp_path):

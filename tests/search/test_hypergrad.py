@@ -31,19 +31,37 @@ def _quadratic(gen, n=5, k=3, direct=0.0):
 
     def upper_loss(p):
         seen.append(p["w"].detach().clone())
-        return 0.5 * ((p["w"] - b) ** 2).sum() + direct * 0.5 * (theta ** 2).sum()
+        return 0.5 * ((p["w"] - b) ** 2).sum() + direct * 0.5 * (theta**2).sum()
 
     # closed form of d/dθ L_up(w'(θ)), w' = w − η(μ buf + (w − Aθ) + λ w)
     w_virtual = w - ETA * (MU * buf + (w - A @ theta.detach()) + LAM * w)
     expected = ETA * A.T @ (w_virtual - b) + direct * theta.detach()
-    return dict(A=A, b=b, w=w, theta=theta, buf=buf, seen=seen, train_loss=train_loss,
-                upper_loss=upper_loss, w_virtual=w_virtual, expected=expected)
+    return dict(
+        A=A,
+        b=b,
+        w=w,
+        theta=theta,
+        buf=buf,
+        seen=seen,
+        train_loss=train_loss,
+        upper_loss=upper_loss,
+        w_virtual=w_virtual,
+        expected=expected,
+    )
 
 
 def _call(q, mode):
     return unrolled_hypergradient(
-        {"w": q["w"]}, [q["theta"]], q["train_loss"], q["upper_loss"], lr=ETA, momentum=MU,
-        momentum_buffers={"w": q["buf"]}, weight_decay=LAM, mode=mode)
+        {"w": q["w"]},
+        [q["theta"]],
+        q["train_loss"],
+        q["upper_loss"],
+        lr=ETA,
+        momentum=MU,
+        momentum_buffers={"w": q["buf"]},
+        weight_decay=LAM,
+        mode=mode,
+    )
 
 
 @pytest.mark.parametrize("mode", ["finite_difference", "exact"])
@@ -59,8 +77,17 @@ def test_upper_loss_without_any_path_to_theta(gen, mode):
     """Stage 1's situation: L_up never touches θ, so only the unrolled term carries a gradient."""
     q = _quadratic(gen)
     up = lambda p: 0.5 * ((p["w"] - q["b"]) ** 2).sum()  # noqa: E731
-    out = unrolled_hypergradient({"w": q["w"]}, [q["theta"]], q["train_loss"], up, lr=ETA, momentum=MU,
-                                 momentum_buffers={"w": q["buf"]}, weight_decay=LAM, mode=mode)
+    out = unrolled_hypergradient(
+        {"w": q["w"]},
+        [q["theta"]],
+        q["train_loss"],
+        up,
+        lr=ETA,
+        momentum=MU,
+        momentum_buffers={"w": q["buf"]},
+        weight_decay=LAM,
+        mode=mode,
+    )
     torch.testing.assert_close(out.grads[0], q["expected"], rtol=1e-7, atol=1e-9)
     if mode == "finite_difference":
         assert torch.count_nonzero(out.direct[0]) == 0
@@ -93,8 +120,16 @@ def test_virtual_step_really_moves_the_weights(gen):
 def test_momentum_buffer_enters_the_virtual_step(gen):
     q = _quadratic(gen)
     with_buf = _call(q, "finite_difference").grads[0]
-    without = unrolled_hypergradient({"w": q["w"]}, [q["theta"]], q["train_loss"], q["upper_loss"],
-                                     lr=ETA, momentum=MU, momentum_buffers=None, weight_decay=LAM)
+    without = unrolled_hypergradient(
+        {"w": q["w"]},
+        [q["theta"]],
+        q["train_loss"],
+        q["upper_loss"],
+        lr=ETA,
+        momentum=MU,
+        momentum_buffers=None,
+        weight_decay=LAM,
+    )
     expected = ETA * q["A"].T @ (q["w"] - ETA * ((q["w"] - q["A"] @ q["theta"].detach()) + LAM * q["w"]) - q["b"])
     torch.testing.assert_close(without.grads[0], expected, rtol=1e-7, atol=1e-9)
     assert not torch.allclose(with_buf, without.grads[0])

@@ -6,10 +6,10 @@ import json
 
 import pytest
 import torch
+from search_cfg import tiny_job
 
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, load_loss_weights
 from hadamard_restore.search.loss_stage import search_loss
-from search_cfg import tiny_job
 
 
 @pytest.mark.weights
@@ -66,9 +66,16 @@ def test_fd_and_exact_hypergradients_agree_on_the_real_stage_one(tmp_path, provi
     va = tuple(t.double() for t in data.sample("val", torch.Generator().manual_seed(2)))
 
     def hyper(mode, fd_scale=0.01):
-        hg = unrolled_hypergradient(problem.weights, problem.upper, lambda p: problem.train_loss(p, tr)[0],
-                                    lambda p: problem.upper_loss(p, va), lr=5e-4, weight_decay=3e-4,
-                                    mode=mode, fd_scale=fd_scale)
+        hg = unrolled_hypergradient(
+            problem.weights,
+            problem.upper,
+            lambda p: problem.train_loss(p, tr)[0],
+            lambda p: problem.upper_loss(p, va),
+            lr=5e-4,
+            weight_decay=3e-4,
+            mode=mode,
+            fd_scale=fd_scale,
+        )
         return torch.cat([g.reshape(-1) for g in hg.grads]).double()
 
     exact, fd_small, fd_default = hyper("exact"), hyper("finite_difference", 1e-4), hyper("finite_difference")

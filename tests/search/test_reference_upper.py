@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 import torch
+from search_cfg import tiny_job
 
 from hadamard_restore.losses import functional as LF
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, load_loss_weights
 from hadamard_restore.search.upper import is_judged, reference_upper, upper_objective
-from search_cfg import tiny_job
 
 
 def test_reference_objective_closed_form(odd_pair):
     deg, ref = odd_pair
-    assert float(reference_upper(ref, ref)) == pytest.approx(0.0, abs=1e-6)      # SSIM(x, x) = 1, L1 = 0
+    assert float(reference_upper(ref, ref)) == pytest.approx(0.0, abs=1e-6)  # SSIM(x, x) = 1, L1 = 0
     x = deg.clone().requires_grad_()
     value = reference_upper(x, ref)
     assert torch.allclose(value, (deg - ref).abs().mean() + LF.ssim_loss(deg, ref) / 10)
@@ -54,8 +54,14 @@ def test_stage_one_with_the_reference_upper_trains_no_classifier(tmp_path, provi
 def test_whole_search_with_the_reference_upper_provides_no_classifier(tmp_path, provisioned_weights, mode):
     from hadamard_restore.search.hierarchy import search
 
-    job = tiny_job(tmp_path, f"search.mode={mode}", "search.upper=reference", "search.beta_param=softmax",
-                   "search.loss_steps=1", "search.arch_steps=1")
+    job = tiny_job(
+        tmp_path,
+        f"search.mode={mode}",
+        "search.upper=reference",
+        "search.beta_param=softmax",
+        "search.loss_steps=1",
+        "search.arch_steps=1",
+    )
     out = search(job, tmp_path / "run")
     assert not list((tmp_path / "run").rglob("classifier.pt")), "a classifier was trained for nothing"
     lw = load_loss_weights(out["loss_weights"])

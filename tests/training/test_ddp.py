@@ -10,33 +10,54 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from tiny import tiny_config
 
 from hadamard_restore.net import model_file
-
-from tiny import tiny_config
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _train(cfg_path: Path, out: Path, geno: Path, lw: Path, nproc: int) -> None:
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
-                "--standalone"] if nproc > 1 else [sys.executable]
+    launcher = (
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--standalone"]
+        if nproc > 1
+        else [sys.executable]
+    )
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO / "src"))
-    done = subprocess.run([*launcher, "-m", "hadamard_restore", "train", str(cfg_path), "--genotype", str(geno),
-                           "--loss-weights", str(lw), "--out", str(out)], env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [
+            *launcher,
+            "-m",
+            "hadamard_restore",
+            "train",
+            str(cfg_path),
+            "--genotype",
+            str(geno),
+            "--loss-weights",
+            str(lw),
+            "--out",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
 
 @pytest.mark.slow
-def test_two_processes_match_one_process_with_the_global_batch(tmp_path, tiny_pairs, tiny_genotype,
-                                                               tiny_loss_weights):
+def test_two_processes_match_one_process_with_the_global_batch(tmp_path, tiny_pairs, tiny_genotype, tiny_loss_weights):
     for name, batch in (("one", 4), ("two", 2)):
-        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(
-            tiny_config(tiny_pairs, steps=6, batch_size=batch, val_every=3, checkpoint_every=3)))
+        (tmp_path / f"{name}.yaml").write_text(
+            yaml.safe_dump(tiny_config(tiny_pairs, steps=6, batch_size=batch, val_every=3, checkpoint_every=3))
+        )
     _train(tmp_path / "one.yaml", tmp_path / "one", tiny_genotype, tiny_loss_weights, 1)
     _train(tmp_path / "two.yaml", tmp_path / "two", tiny_genotype, tiny_loss_weights, 2)
-    one, two = model_file.read_model_file(tmp_path / "one" / "last.pt"), model_file.read_model_file(tmp_path / "two" / "last.pt")
+    one, two = (
+        model_file.read_model_file(tmp_path / "one" / "last.pt"),
+        model_file.read_model_file(tmp_path / "two" / "last.pt"),
+    )
     assert two["training"]["step"] == 6
     for k, v in one["state_dict"].items():
         torch.testing.assert_close(two["state_dict"][k], v, rtol=0, atol=1e-5, msg=k)

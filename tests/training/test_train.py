@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from tiny import tiny_config
 
 from hadamard_restore.config import config_from_dict
 from hadamard_restore.errors import GenotypeError
@@ -20,17 +21,25 @@ from hadamard_restore.net import model_file
 from hadamard_restore.training.state import load_training_state
 from hadamard_restore.training.train import train
 
-from tiny import tiny_config
-
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_train_writes_every_artifact(tiny_run, tiny_genotype):
-    for name in ("config.yaml", "genotype.json", "loss_weights.json", "split.json", "model.pt", "last.pt",
-                 "history.json", "train_summary.json"):
+    for name in (
+        "config.yaml",
+        "genotype.json",
+        "loss_weights.json",
+        "split.json",
+        "model.pt",
+        "last.pt",
+        "history.json",
+        "train_summary.json",
+    ):
         assert (tiny_run / name).is_file(), name
-    assert json.loads((tiny_run / "genotype.json").read_text())["layers"] == \
-        json.loads(tiny_genotype.read_text())["layers"]
+    assert (
+        json.loads((tiny_run / "genotype.json").read_text())["layers"]
+        == json.loads(tiny_genotype.read_text())["layers"]
+    )
     assert json.loads((tiny_run / "loss_weights.json").read_text())["weights"]["ssim"] == 0.2
     split = json.loads((tiny_run / "split.json").read_text())
     assert len(split["train"]) == 6 and len(split["val"]) == 2
@@ -79,8 +88,20 @@ def _env():
 
 
 def _cli_train(cfg_path, run_dir, geno, lw, *extra):
-    cmd = [sys.executable, "-m", "hadamard_restore", "train", str(cfg_path), "--genotype", str(geno),
-           "--loss-weights", str(lw), "--out", str(run_dir), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hadamard_restore",
+        "train",
+        str(cfg_path),
+        "--genotype",
+        str(geno),
+        "--loss-weights",
+        str(lw),
+        "--out",
+        str(run_dir),
+        *extra,
+    ]
     done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return done
@@ -94,9 +115,12 @@ def test_resume_after_sigkill_ends_with_the_same_weights(tmp_path, tiny_pairs, t
 
     killed = tmp_path / "killed"
     killed.mkdir()
-    proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(cfg_path), str(killed), str(tiny_genotype),
-                             str(tiny_loss_weights), "10"], env=_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(cfg_path), str(killed), str(tiny_genotype), str(tiny_loss_weights), "10"],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 240
     while not (killed / "hanging").exists():
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
@@ -110,12 +134,18 @@ def test_resume_after_sigkill_ends_with_the_same_weights(tmp_path, tiny_pairs, t
 
     out = _cli_train(cfg_path, killed, tiny_genotype, tiny_loss_weights, "--resume")
     assert "model.pt" in out.stdout
-    whole, resumed = model_file.read_model_file(tmp_path / "whole" / "last.pt"), model_file.read_model_file(killed / "last.pt")
+    whole, resumed = (
+        model_file.read_model_file(tmp_path / "whole" / "last.pt"),
+        model_file.read_model_file(killed / "last.pt"),
+    )
     assert whole["training"]["step"] == resumed["training"]["step"] == 14
     for k, v in whole["state_dict"].items():
         assert torch.equal(v, resumed["state_dict"][k]), k
     assert whole["training"]["history"] == resumed["training"]["history"]
-    best_w, best_r = model_file.read_model_file(tmp_path / "whole" / "model.pt"), model_file.read_model_file(killed / "model.pt")
+    best_w, best_r = (
+        model_file.read_model_file(tmp_path / "whole" / "model.pt"),
+        model_file.read_model_file(killed / "model.pt"),
+    )
     assert best_w["meta"]["step"] == best_r["meta"]["step"]
     assert all(torch.equal(v, best_r["state_dict"][k]) for k, v in best_w["state_dict"].items())
 
@@ -123,6 +153,11 @@ def test_resume_after_sigkill_ends_with_the_same_weights(tmp_path, tiny_pairs, t
 def test_cli_resume_needs_the_run_directory(tmp_path, tiny_pairs):
     cfg_path = tmp_path / "cfg.yaml"
     cfg_path.write_text(yaml.safe_dump(tiny_config(tiny_pairs)))
-    done = subprocess.run([sys.executable, "-m", "hadamard_restore", "train", str(cfg_path), "--resume"],
-                          env=_env(), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "hadamard_restore", "train", str(cfg_path), "--resume"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "--resume needs --out RUN_DIR" in done.stderr

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from tiny import L1Mix, TinyNet, make_pool, make_sampler
 
 from hadamard_restore.config import TrainConfig
 from hadamard_restore.errors import CheckpointError, HadamardRestoreError
@@ -14,15 +15,23 @@ from hadamard_restore.training.state import load_training_state
 from hadamard_restore.training.trainer import TrainData, fit
 from hadamard_restore.training.validation import quantize_8bit, validate_psnr
 
-from tiny import L1Mix, TinyNet, make_pool, make_sampler
-
 CPU = torch.device("cpu")
 META = model_file.make_meta("all-1c", {"weights": {"l1": 1.0, "l2": 0.5}})
 
 
 def _tcfg(**kw):
-    base = dict(steps=30, batch_size=2, crop=12, lr=1e-2, val_every=10, checkpoint_every=10, log_every=5,
-                schedule="cosine", warmup_steps=2, amp=False)
+    base = dict(
+        steps=30,
+        batch_size=2,
+        crop=12,
+        lr=1e-2,
+        val_every=10,
+        checkpoint_every=10,
+        log_every=5,
+        schedule="cosine",
+        warmup_steps=2,
+        amp=False,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -67,8 +76,7 @@ def _final_weights(tmp_path, kill_at=None):
     try:
         fit(TinyNet(), L1Mix(), _data(), _tcfg(), tmp_path, META, seed=3, device=CPU, on_step=hook, progress=False)
     except _Killed:
-        fit(TinyNet(seed=7), L1Mix(), _data(), _tcfg(), tmp_path, META, seed=3, device=CPU, resume=True,
-            progress=False)
+        fit(TinyNet(seed=7), L1Mix(), _data(), _tcfg(), tmp_path, META, seed=3, device=CPU, resume=True, progress=False)
     return model_file.read_model_file(tmp_path / "last.pt")
 
 
@@ -94,12 +102,32 @@ def _as_version_1(path):
 def test_a_version_1_training_state_resumes_bitwise(tmp_path):
     whole = _final_weights(tmp_path / "a")
     with pytest.raises(_Killed):
-        fit(TinyNet(), L1Mix(), _data(), _tcfg(), tmp_path / "b", META, seed=3, device=CPU, progress=False,
-            on_step=lambda step: (_ for _ in ()).throw(_Killed()) if step == 17 else None)
+        fit(
+            TinyNet(),
+            L1Mix(),
+            _data(),
+            _tcfg(),
+            tmp_path / "b",
+            META,
+            seed=3,
+            device=CPU,
+            progress=False,
+            on_step=lambda step: (_ for _ in ()).throw(_Killed()) if step == 17 else None,
+        )
     _as_version_1(tmp_path / "b" / "last.pt")
     assert model_file.read_model_file(tmp_path / "b" / "last.pt")["version"] == 1
-    fit(TinyNet(seed=7), L1Mix(), _data(), _tcfg(), tmp_path / "b", META, seed=3, device=CPU, resume=True,
-        progress=False)
+    fit(
+        TinyNet(seed=7),
+        L1Mix(),
+        _data(),
+        _tcfg(),
+        tmp_path / "b",
+        META,
+        seed=3,
+        device=CPU,
+        resume=True,
+        progress=False,
+    )
     resumed = model_file.read_model_file(tmp_path / "b" / "last.pt")
     for k, v in whole["state_dict"].items():
         assert torch.equal(v, resumed["state_dict"][k]), k
@@ -144,8 +172,19 @@ def test_quantize_matches_uint8_round_trip(gen):
 def test_resume_with_more_steps_follows_the_new_schedule(tmp_path):
     fit(TinyNet(), L1Mix(), _data(), _tcfg(steps=10), tmp_path, META, seed=0, device=CPU, progress=False)
     lrs = []
-    fit(TinyNet(), L1Mix(), _data(), _tcfg(steps=20), tmp_path, META, seed=0, device=CPU, resume=True,
-        progress=False, on_step=lambda s: lrs.append(s))
+    fit(
+        TinyNet(),
+        L1Mix(),
+        _data(),
+        _tcfg(steps=20),
+        tmp_path,
+        META,
+        seed=0,
+        device=CPU,
+        resume=True,
+        progress=False,
+        on_step=lambda s: lrs.append(s),
+    )
     hist = load_training_state(tmp_path / "last.pt")["training"]["history"]
     assert lrs == list(range(11, 21))
     from hadamard_restore.training.lr_schedule import LrFactor
@@ -193,10 +232,10 @@ def test_weight_average_resumes_bitwise(tmp_path):
             raise _Killed
 
     with pytest.raises(_Killed):
-        fit(TinyNet(), L1Mix(), data, _tcfg(ema_decay=0.8), part, META, seed=0, device=CPU, progress=False,
-            on_step=stop)
-    fit(TinyNet(), L1Mix(), data, _tcfg(ema_decay=0.8), part, META, seed=0, device=CPU, progress=False,
-        resume=True)
+        fit(
+            TinyNet(), L1Mix(), data, _tcfg(ema_decay=0.8), part, META, seed=0, device=CPU, progress=False, on_step=stop
+        )
+    fit(TinyNet(), L1Mix(), data, _tcfg(ema_decay=0.8), part, META, seed=0, device=CPU, progress=False, resume=True)
     a = load_training_state(full / "last.pt")["training"]["ema"]
     b = load_training_state(part / "last.pt")["training"]["ema"]
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -6,12 +6,11 @@ import json
 import re
 
 import pytest
+from tiny import tiny_config
 
 from hadamard_restore.config import config_from_dict
 from hadamard_restore.reporting.report import SECTIONS
 from hadamard_restore.workflows.run import run
-
-from tiny import tiny_config
 
 
 @pytest.mark.slow
@@ -20,14 +19,29 @@ def test_run_produces_every_artifact_and_the_report(tmp_path, tiny_pairs):
     tree["data"] = {"source": "demo", "val_ratio": 0.3, "demo": {"size": 40, "crops_per_image": 1}}
     tree["net"] = {"channels": 4, "num_hnu": 1}
     tree["classifier"] = {"arch": "resnet18", "pretrained": False, "steps": 2, "batch_size": 4, "crop": 16}
-    tree["search"] = {"loss_steps": 2, "arch_steps": 2, "crop": 32, "batch_size": 1, "checkpoint_every": 1,
-                      "log_every": 1}
+    tree["search"] = {
+        "loss_steps": 2,
+        "arch_steps": 2,
+        "crop": 32,
+        "batch_size": 1,
+        "checkpoint_every": 1,
+        "log_every": 1,
+    }
     tree["eval"] = {"grid_images": 2}
     report = run(config_from_dict(tree), tmp_path / "run")
     run_dir = tmp_path / "run"
     assert report == run_dir / "report.md"
-    for rel in ("config.yaml", "search/loss_weights.json", "search/genotype.json", "train/model.pt",
-                "train/last.pt", "train/history.json", "eval/metrics.json", "eval/grid.png", "run_summary.json"):
+    for rel in (
+        "config.yaml",
+        "search/loss_weights.json",
+        "search/genotype.json",
+        "train/model.pt",
+        "train/last.pt",
+        "train/history.json",
+        "eval/metrics.json",
+        "eval/grid.png",
+        "run_summary.json",
+    ):
         assert (run_dir / rel).is_file(), rel
     trained = json.loads((run_dir / "train" / "genotype.json").read_text())
     searched = json.loads((run_dir / "search" / "genotype.json").read_text())

@@ -49,15 +49,34 @@ def _search(run: Path) -> None:
     (run / "search").mkdir()
     (run / "search" / "genotype.json").write_text(json.dumps({"num_hnu": 1, "name": "tiny", "layers": layers}))
     weights = dict(l1=1.0, l2=1.0, color=0.1, ssim=0.2, vgg=0.0, lpips=0.0, tv=0.0, laplacian=0.0)
-    (run / "search" / "loss_weights.json").write_text(json.dumps(
-        {"weights": weights, "name": "tiny", "vgg": {"backbone": "vgg16", "layers": ["relu1_1", "relu2_1", "relu3_1", "relu4_2"]},
-         "lpips": {"net": "alex"}}))
-    (run / "search" / "config.yaml").write_text("net:\n  channels: 4\nsearch:\n  loss_steps: 3\n  arch_steps: 5\n"
-                                                "  crop: 16\n  batch_size: 1\n")
+    (run / "search" / "loss_weights.json").write_text(
+        json.dumps(
+            {
+                "weights": weights,
+                "name": "tiny",
+                "vgg": {"backbone": "vgg16", "layers": ["relu1_1", "relu2_1", "relu3_1", "relu4_2"]},
+                "lpips": {"net": "alex"},
+            }
+        )
+    )
+    (run / "search" / "config.yaml").write_text(
+        "net:\n  channels: 4\nsearch:\n  loss_steps: 3\n  arch_steps: 5\n  crop: 16\n  batch_size: 1\n"
+    )
     (run / "classifier").mkdir()
-    (run / "classifier" / "classifier_metrics.json").write_text(json.dumps(
-        {"accuracy": 0.9375, "accuracy_clear": 0.875, "accuracy_degraded": 1.0, "images": 4, "arch": "resnet18",
-         "init": "scratch", "steps": 7, "crop": 16}))
+    (run / "classifier" / "classifier_metrics.json").write_text(
+        json.dumps(
+            {
+                "accuracy": 0.9375,
+                "accuracy_clear": 0.875,
+                "accuracy_degraded": 1.0,
+                "images": 4,
+                "arch": "resnet18",
+                "init": "scratch",
+                "steps": 7,
+                "crop": 16,
+            }
+        )
+    )
 
 
 def _commands(run: Path, data: Path) -> None:
@@ -66,9 +85,11 @@ def _commands(run: Path, data: Path) -> None:
         f"# data: {data}/tiny\n# held-out split: {run}/heldout.json; development split: {run}/dev.json\n\n"
         f"# classifier\nhadamard-restore classifier {cfg} --set data.split_file={run}/dev.json --out {run}/classifier\n\n"
         f"# train\nhadamard-restore train {cfg} --genotype {run}/search/genotype.json --out {run}/train\n\n"
-        f"# evaluate\nhadamard-restore evaluate {run}/train/model.pt --data {data}/tiny --split {run}/heldout.json\n")
-    (run / "timings.json").write_text(json.dumps({"classifier": 50.4, "search": 600.0, "train": 1200.5,
-                                                  "evaluate": 30.0}))
+        f"# evaluate\nhadamard-restore evaluate {run}/train/model.pt --data {data}/tiny --split {run}/heldout.json\n"
+    )
+    (run / "timings.json").write_text(
+        json.dumps({"classifier": 50.4, "search": 600.0, "train": 1200.5, "evaluate": 30.0})
+    )
 
 
 @pytest.fixture(scope="session")
@@ -83,14 +104,38 @@ def fake_run(tmp_path_factory) -> tuple[Path, Path]:
     _splits(data / "tiny", run)
     _search(run)
     _commands(run, data)
-    cfg = {"task": "low-light", "name": "tiny", "seed": 3, "device": "cpu",
-           "data": {"source": "folder", "root": str(data / "tiny"), "layout": "paired",
-                    "split_file": str(run / "dev.json"), "group_key": "none"},
-           "net": {"channels": 4, "num_hnu": 1, "norm": "none"},  # as tools/make_pretrained.py trains
-           "train": dict(steps=12, batch_size=2, crop=16, lr=3e-3, val_every=4, checkpoint_every=4, log_every=2,
-                         warmup_steps=2, amp=False)}
-    train(config_from_dict(cfg), run / "train", run / "search" / "genotype.json", run / "search" / "loss_weights.json",
-          progress=False)
+    cfg = {
+        "task": "low-light",
+        "name": "tiny",
+        "seed": 3,
+        "device": "cpu",
+        "data": {
+            "source": "folder",
+            "root": str(data / "tiny"),
+            "layout": "paired",
+            "split_file": str(run / "dev.json"),
+            "group_key": "none",
+        },
+        "net": {"channels": 4, "num_hnu": 1, "norm": "none"},  # as tools/make_pretrained.py trains
+        "train": dict(
+            steps=12,
+            batch_size=2,
+            crop=16,
+            lr=3e-3,
+            val_every=4,
+            checkpoint_every=4,
+            log_every=2,
+            warmup_steps=2,
+            amp=False,
+        ),
+    }
+    train(
+        config_from_dict(cfg),
+        run / "train",
+        run / "search" / "genotype.json",
+        run / "search" / "loss_weights.json",
+        progress=False,
+    )
     evaluate(run / "train" / "model.pt", data / "tiny", split=run / "heldout.json", out=run / "eval", device="cpu")
     return run, data
 

@@ -55,12 +55,16 @@ def test_pil_modes(net):
     rgb = Image.fromarray(arr, "RGB")
     out = enhance_image(rgb, model="tiny-light")
     assert isinstance(out, Image.Image) and out.mode == "RGB" and out.size == (W, H)
-    want = np.round(_direct(net, torch.from_numpy(arr / 255.0).permute(2, 0, 1)).permute(1, 2, 0).double().numpy() * 255)
+    want = np.round(
+        _direct(net, torch.from_numpy(arr / 255.0).permute(2, 0, 1)).permute(1, 2, 0).double().numpy() * 255
+    )
     assert np.abs(np.asarray(out).astype(float) - want).max() <= 1
     rgba = rgb.copy()
     rgba.putalpha(Image.fromarray(np.full((H, W), 77, np.uint8)))
     out = enhance_image(rgba, model="tiny-light")
-    assert out.mode == "RGBA" and np.array_equal(np.asarray(out)[..., :3], np.asarray(enhance_image(rgb, model="tiny-light")))
+    assert out.mode == "RGBA" and np.array_equal(
+        np.asarray(out)[..., :3], np.asarray(enhance_image(rgb, model="tiny-light"))
+    )
     assert (np.asarray(out)[..., 3] == 77).all()
     grey = enhance_image(rgb.convert("L"), model="tiny-light")
     assert grey.mode == "L" and grey.size == (W, H)
@@ -69,8 +73,12 @@ def test_pil_modes(net):
 def test_a_network_instead_of_a_name_and_bad_inputs(net):
     x = _image(3)
     assert torch.allclose(enhance_image(x, model=net), _direct(net, x), atol=1e-6)
-    for bad, match in ((np.zeros((4, 4)), "H, W, 3"), (np.zeros((4, 4, 3), np.int32), "uint8"),
-                       (torch.zeros(2, 3, 4, 4), r"\(3, H, W\)"), (torch.zeros(3, 4, 4, dtype=torch.uint8), "float"),
-                       ([1, 2, 3], "PIL image")):
+    for bad, match in (
+        (np.zeros((4, 4)), "H, W, 3"),
+        (np.zeros((4, 4, 3), np.int32), "uint8"),
+        (torch.zeros(2, 3, 4, 4), r"\(3, H, W\)"),
+        (torch.zeros(3, 4, 4, dtype=torch.uint8), "float"),
+        ([1, 2, 3], "PIL image"),
+    ):
         with pytest.raises(DataError, match=match):
             enhance_image(bad, model=net)

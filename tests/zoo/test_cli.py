@@ -25,19 +25,24 @@ def test_models_and_version(zoo):
     assert json.loads(res.output)[0]["weights"]["sha256"] == sha
     res = runner.invoke(app, ["--version"])
     assert res.exit_code == 0 and res.output.splitlines() == [
-        f"hadamard-restore {__version__}", f"  tiny-light  sha256 {sha[:12]} (float16)"]
+        f"hadamard-restore {__version__}",
+        f"  tiny-light  sha256 {sha[:12]} (float16)",
+    ]
 
 
 def test_enhance_with_a_model_name(zoo, tmp_path):
     Image.fromarray(np.full((20, 24, 3), 40, np.uint8)).save(tmp_path / "dark.jpg")
-    res = runner.invoke(app, ["enhance", "--model", "tiny-light", str(tmp_path / "dark.jpg"), "--out", str(tmp_path / "o")])
+    res = runner.invoke(
+        app, ["enhance", "--model", "tiny-light", str(tmp_path / "dark.jpg"), "--out", str(tmp_path / "o")]
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "o" / "dark.jpg").is_file()
     res = runner.invoke(app, ["enhance", "--model", "nope", str(tmp_path / "dark.jpg"), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "unknown model 'nope'; available models: tiny-light" in res.output
     weights = str(zoo / "tiny-light" / "model.pt")
-    res = runner.invoke(app, ["enhance", "--model", "tiny-light", weights, str(tmp_path / "dark.jpg"),
-                              "--out", str(tmp_path / "o")])
+    res = runner.invoke(
+        app, ["enhance", "--model", "tiny-light", weights, str(tmp_path / "dark.jpg"), "--out", str(tmp_path / "o")]
+    )
     assert res.exit_code == 2 and "not both" in res.output
 
 
@@ -55,10 +60,24 @@ def test_evaluate_with_a_model_uses_its_heldout_split(zoo, fake_run, tmp_path, m
 def test_export_needs_exactly_one_model(zoo, tmp_path):
     res = runner.invoke(app, ["export", "--onnx", str(tmp_path / "m.onnx")])
     assert res.exit_code == 2 and "--model NAME" in res.output
-    res = runner.invoke(app, ["export", str(zoo / "tiny-light" / "model.pt"), "--model", "tiny-light",
-                              "--onnx", str(tmp_path / "m.onnx")])
+    res = runner.invoke(
+        app,
+        ["export", str(zoo / "tiny-light" / "model.pt"), "--model", "tiny-light", "--onnx", str(tmp_path / "m.onnx")],
+    )
     assert res.exit_code == 2 and "not both" in res.output
-    res = runner.invoke(app, ["export", "--model", "tiny-light", "--onnx", str(tmp_path / "m.onnx"),
-                              "--check-max-side", "64", "--exporter", "torchscript"])
+    res = runner.invoke(
+        app,
+        [
+            "export",
+            "--model",
+            "tiny-light",
+            "--onnx",
+            str(tmp_path / "m.onnx"),
+            "--check-max-side",
+            "64",
+            "--exporter",
+            "torchscript",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "m.onnx").is_file()

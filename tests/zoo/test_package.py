@@ -40,8 +40,9 @@ def test_card_holds_the_runs_facts_and_is_portable(packaged, fake_run):
     assert card["loss"]["weights"]["ssim"] == 0.2 and card["classifier"]["accuracy"] == 0.9375
     stages = card["commands"]["stages"]
     assert [s["stage"] for s in stages] == ["classifier", "train", "evaluate"]
-    assert stages[0]["command"].startswith("hadamard-restore classifier configs/low-light.yaml --set "
-                                           "data.split_file=RUN_DIR/dev.json")
+    assert stages[0]["command"].startswith(
+        "hadamard-restore classifier configs/low-light.yaml --set data.split_file=RUN_DIR/dev.json"
+    )
     assert card["budget"]["wall_seconds"]["train"] == 1200.5 and card["budget"]["train"]["steps"] == 12
     summary = json.loads((run / "train" / "train_summary.json").read_text())
     assert card["budget"]["best_step"] == summary["best_step"]
@@ -57,7 +58,8 @@ def test_fp16_parity_and_heldout_metrics_of_the_shipped_file(packaged, fake_run)
     assert held["count"] == 2 and held["fp32_eval"] == fp32
     assert abs(held["model"]["psnr"] - fp32["psnr"]) < 0.05  # fp16 storage barely moves the score
     assert held["input"]["psnr"] == pytest.approx(
-        json.loads((fake_run[0] / "eval" / "metrics.json").read_text())["input_mean"]["psnr"])
+        json.loads((fake_run[0] / "eval" / "metrics.json").read_text())["input_mean"]["psnr"]
+    )
 
 
 def test_fp32_when_parity_fails_reuses_the_evaluation(fake_run, tmp_path):
@@ -71,11 +73,18 @@ def test_fp32_when_parity_fails_reuses_the_evaluation(fake_run, tmp_path):
     metrics = json.loads((run / "eval" / "metrics.json").read_text())
     assert card["heldout"]["model"]["psnr"] == metrics["mean"]["psnr"]
     # colour errors from the evaluated outputs, checked against a direct computation
-    rows = [(read_image(data / "tiny" / e["degraded"]), read_image(run / "eval" / "outputs" / Path(e["degraded"]).name),
-             read_image(data / "tiny" / e["reference"])) for e in card["data"]["split"]["heldout"]]
+    rows = [
+        (
+            read_image(data / "tiny" / e["degraded"]),
+            read_image(run / "eval" / "outputs" / Path(e["degraded"]).name),
+            read_image(data / "tiny" / e["reference"]),
+        )
+        for e in card["data"]["split"]["heldout"]
+    ]
     assert card["heldout"]["model"]["ciede2000"] == pytest.approx(np.mean([colour.ciede2000(o, r) for _, o, r in rows]))
     assert card["heldout"]["input"]["colour_angle"] == pytest.approx(
-        np.mean([colour.colour_angle(i, r) for i, _, r in rows]))
+        np.mean([colour.colour_angle(i, r) for i, _, r in rows])
+    )
 
 
 def test_output_is_deterministic_and_docs_render(packaged, fake_run, tmp_path):

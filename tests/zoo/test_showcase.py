@@ -53,8 +53,10 @@ def test_builtin_and_heldout_rows_are_scored_against_the_clean_image(zoo, fake_r
     assert [s.name for s in builtin] == ["coffee", "astronaut"] == [r["image"] for r in entry["rows"][:2]]
     card = read_card("tiny-light")
     root = Path(card["data"]["path"].replace("${HADAMARD_RESTORE_DATA}", str(fake_run[1])))
-    held = [(read_image(root / e["degraded"]), read_image(root / e["reference"]))
-            for e in card["data"]["split"]["heldout"][:2]]
+    held = [
+        (read_image(root / e["degraded"]), read_image(root / e["reference"]))
+        for e in card["data"]["split"]["heldout"][:2]
+    ]
     pairs = [(s.degraded, s.clean) for s in builtin] + held
     for row, (deg, clean) in zip(entry["rows"], pairs):
         assert max(clean.shape[-2:]) <= SIDE and (row["height"], row["width"]) == tuple(clean.shape[-2:])
@@ -115,8 +117,10 @@ def test_the_report_starts_with_the_grids_and_the_metrics_table(zoo, tmp_path, m
     text = write_report(tmp_path).read_text()
     assert text.index(HEADING) < min(text.index(s) for s in SECTIONS)
     for row in result["models"][0]["rows"]:
-        assert (f"| {row['image']} | built-in photo, synthetic degradation | {row['width']}x{row['height']} | "
-                f"{row['input']['psnr']:.2f} | **{row['output']['psnr']:.2f}** |") in text
+        assert (
+            f"| {row['image']} | built-in photo, synthetic degradation | {row['width']}x{row['height']} | "
+            f"{row['input']['psnr']:.2f} | **{row['output']['psnr']:.2f}** |"
+        ) in text
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert "showcase/tiny-light.png" in links and all((tmp_path / link).is_file() for link in links)
 

@@ -8,9 +8,27 @@
 """
 
 from hadamard_restore.classifier.checkpoint import load_classifier, save_classifier
-from hadamard_restore.classifier.model import CLEAR, DEGRADED, ClearClassifier, build_classifier, clear_loss, freeze_classifier
+from hadamard_restore.classifier.model import (
+    CLEAR,
+    DEGRADED,
+    ClearClassifier,
+    build_classifier,
+    clear_loss,
+    freeze_classifier,
+)
 from hadamard_restore.classifier.provide import provide_classifier
 from hadamard_restore.classifier.reliability import classifier_record, judge_record
 
-__all__ = ["CLEAR", "DEGRADED", "ClearClassifier", "build_classifier", "classifier_record", "clear_loss",
-           "freeze_classifier", "judge_record", "load_classifier", "provide_classifier", "save_classifier"]
+__all__ = [
+    "CLEAR",
+    "DEGRADED",
+    "ClearClassifier",
+    "build_classifier",
+    "classifier_record",
+    "clear_loss",
+    "freeze_classifier",
+    "judge_record",
+    "load_classifier",
+    "provide_classifier",
+    "save_classifier",
+]

@@ -22,10 +22,18 @@ from hadamard_restore.runtime.checkpoint import load_checkpoint, save_checkpoint
 
 def save_classifier(model: ClearClassifier, path: str | Path, **info: str | float | int | bool | None) -> Path:
     """Write the checkpoint atomically: state dict, arch, init, preprocessing, labels, ``info``."""
-    return save_checkpoint(path, "classifier", {
-        "arch": model.arch, "init": model.init, "labels": {str(CLEAR): "clear", str(DEGRADED): "degraded"},
-        "preprocessing": dict(PREPROCESSING),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **info})
+    return save_checkpoint(
+        path,
+        "classifier",
+        {
+            "arch": model.arch,
+            "init": model.init,
+            "labels": {str(CLEAR): "clear", str(DEGRADED): "degraded"},
+            "preprocessing": dict(PREPROCESSING),
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            **info,
+        },
+    )
 
 
 def read_classifier_checkpoint(path: str | Path) -> dict:
@@ -38,8 +46,10 @@ def read_classifier_checkpoint(path: str | Path) -> dict:
     if path.is_dir():
         path = path / "classifier.pt"
     if not path.is_file():
-        raise CheckpointError(f"no classifier checkpoint at {path}; train one with "
-                              "`hadamard-restore classifier CONFIG` and pass its classifier.pt")
+        raise CheckpointError(
+            f"no classifier checkpoint at {path}; train one with "
+            "`hadamard-restore classifier CONFIG` and pass its classifier.pt"
+        )
     return load_checkpoint(path, "classifier")
 
 
@@ -53,8 +63,10 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Cle
     ckpt = read_classifier_checkpoint(path)
     prep = ckpt.get("preprocessing", {})
     if prep.get("mean") != list(IMAGENET_MEAN) or prep.get("std") != list(IMAGENET_STD):
-        raise CheckpointError(f"{path} was trained with other input preprocessing "
-                              f"({ckpt.get('preprocessing')}); this code uses {PREPROCESSING}")
+        raise CheckpointError(
+            f"{path} was trained with other input preprocessing "
+            f"({ckpt.get('preprocessing')}); this code uses {PREPROCESSING}"
+        )
     arch = ckpt.get("arch")
     if arch not in ARCHS:
         raise CheckpointError(f"{path}: unknown arch {arch!r}; expected one of {', '.join(ARCHS)}")

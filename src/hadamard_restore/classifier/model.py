@@ -23,8 +23,7 @@ from hadamard_restore.losses.preprocess import IMAGENET_MEAN, IMAGENET_STD, imag
 
 ARCHS = ("resnet18", "resnet50")
 CLEAR, DEGRADED = 1, 0
-PREPROCESSING = {"input": "RGB float in [0, 1], not clamped", "mean": list(IMAGENET_MEAN),
-                 "std": list(IMAGENET_STD)}
+PREPROCESSING = {"input": "RGB float in [0, 1], not clamped", "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
 
 
 class ClearClassifier(nn.Module):
@@ -65,8 +64,10 @@ def build_classifier(arch: str = "resnet18", pretrained: bool = True, seed: int 
         trunk = {k: v for k, v in state.items() if not k.startswith("fc.")}
         missing, unexpected = model.net.load_state_dict(trunk, strict=False)
         if unexpected or set(missing) != {"fc.weight", "fc.bias"}:
-            raise CheckpointError(f"cached {arch} ImageNet weights do not fit torchvision's {arch} "
-                                  f"(missing {missing}, unexpected {unexpected}); reinstall the weights")
+            raise CheckpointError(
+                f"cached {arch} ImageNet weights do not fit torchvision's {arch} "
+                f"(missing {missing}, unexpected {unexpected}); reinstall the weights"
+            )
     return model
 
 
@@ -92,8 +93,10 @@ def clear_loss(classifier: nn.Module, images: Tensor) -> Tensor:
         ValueError: the classifier is in training mode (batch-norm statistics would change).
     """
     if classifier.training:
-        raise ValueError("clear_loss needs the classifier in eval mode; call freeze_classifier(clf) "
-                         "or load it with hadamard_restore.classifier.load_classifier(path)")
+        raise ValueError(
+            "clear_loss needs the classifier in eval mode; call freeze_classifier(clf) "
+            "or load it with hadamard_restore.classifier.load_classifier(path)"
+        )
     logits = classifier(images)
     target = torch.full((images.shape[0],), CLEAR, dtype=torch.long, device=images.device)
     return F.cross_entropy(logits, target)

@@ -34,14 +34,17 @@ def provide_classifier(job: ClassifierJob, out_dir: str | Path, dist_ctx: Dist =
     configured = job.settings.checkpoint
     if configured is not None:
         if not Path(configured).is_file():
-            raise CheckpointError(f"classifier.checkpoint={configured} does not exist; train one with "
-                                  "`hadamard-restore classifier CONFIG` or unset it to train one here")
+            raise CheckpointError(
+                f"classifier.checkpoint={configured} does not exist; train one with "
+                "`hadamard-restore classifier CONFIG` or unset it to train one here"
+            )
         log.info("using the classifier classifier.checkpoint names: %s", configured)
         return Path(configured)
     marker = Path(out_dir) / MARKER
     if dist_ctx.is_main and marker.is_file():
-        log.info("reusing the classifier trained earlier into %s (%s names it; delete it to train again)",
-                 out_dir, MARKER)
+        log.info(
+            "reusing the classifier trained earlier into %s (%s names it; delete it to train again)", out_dir, MARKER
+        )
     elif dist_ctx.is_main:
         from hadamard_restore.artifacts import atomic_write_text
         from hadamard_restore.classifier.training import train_classifier

@@ -14,8 +14,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -29,8 +30,14 @@ log = get_logger("hadamard_restore.classifier")
 
 
 @torch.no_grad()
-def held_out_accuracy(model: nn.Module, dataset, device: str | torch.device, eval_crop: int | None = None,
-                      crops_per_image: int = EVAL_CROPS, generator: torch.Generator | None = None) -> dict:
+def held_out_accuracy(
+    model: nn.Module,
+    dataset,
+    device: str | torch.device,
+    eval_crop: int | None = None,
+    crops_per_image: int = EVAL_CROPS,
+    generator: torch.Generator | None = None,
+) -> dict:
     """Accuracy of ``model`` (eval mode) on every pair of ``dataset``: degraded (0) and clear (1).
 
     Args:
@@ -61,18 +68,26 @@ def held_out_accuracy(model: nn.Module, dataset, device: str | torch.device, eva
         else:
             side = min(eval_crop, *deg.shape[-2:])
             boxes = [random_crop_box(deg.shape[1], deg.shape[2], side, windows) for _ in range(crops_per_image)]
-            deg, ref = (torch.stack([img[:, t:t + h, l:l + w] for t, l, h, w in boxes]) for img in (deg, ref))
+            deg, ref = (torch.stack([img[:, t : t + h, l : l + w] for t, l, h, w in boxes]) for img in (deg, ref))
         for batch, label in ((deg, DEGRADED), (ref, CLEAR)):
             hits[label] += int((model(batch.to(device)).argmax(1) == label).sum().item())
         per_label += deg.shape[0]
     model.train(was_training)
-    return {"accuracy": (hits[CLEAR] + hits[DEGRADED]) / (2 * per_label),
-            "accuracy_clear": hits[CLEAR] / per_label, "accuracy_degraded": hits[DEGRADED] / per_label,
-            "images": 2 * len(dataset), "judged": 2 * per_label}
+    return {
+        "accuracy": (hits[CLEAR] + hits[DEGRADED]) / (2 * per_label),
+        "accuracy_clear": hits[CLEAR] / per_label,
+        "accuracy_degraded": hits[DEGRADED] / per_label,
+        "images": 2 * len(dataset),
+        "judged": 2 * per_label,
+    }
 
 
-def reliability_warning(metrics: Mapping[str, Any], judged_crop: int | None = None,
-                        threshold: float = ACCURACY_WARN, source: str | Path | None = None) -> str | None:
+def reliability_warning(
+    metrics: Mapping[str, Any],
+    judged_crop: int | None = None,
+    threshold: float = ACCURACY_WARN,
+    source: str | Path | None = None,
+) -> str | None:
     """The warning for an untrustworthy judge, or None when it can be trusted.
 
     A classifier that calls everything clear (accuracy 0.5, ``accuracy_degraded`` 0) gives stage 1
@@ -94,17 +109,24 @@ def reliability_warning(metrics: Mapping[str, Any], judged_crop: int | None = No
         sides = ""
         if metrics.get("accuracy_clear") is not None and metrics.get("accuracy_degraded") is not None:
             sides = f" (clear {metrics['accuracy_clear']:.2f}, degraded {metrics['accuracy_degraded']:.2f})"
-        problems.append(f"held-out accuracy {acc:.3f} < {threshold:.2f} on {where}{sides}: "
-                        "it cannot tell clear from degraded images")
+        problems.append(
+            f"held-out accuracy {acc:.3f} < {threshold:.2f} on {where}{sides}: "
+            "it cannot tell clear from degraded images"
+        )
     if judged_crop is not None and crop != judged_crop:
         measured = where if crop else "full images or at an unknown size"
         problems.append(f"it was measured on {measured}, but stage 1 judges {judged_crop}px outputs")
     if not problems:
         return None
-    return (f"classifier {source}: " if source else "classifier ") + "; ".join(problems) + (
-        "; loss weights searched against such an untrustworthy judge mean little: train longer "
-        "(classifier.steps), check classifier.lr, or train on crops nearer to the judged size "
-        "(classifier.crop, search.crop)")
+    return (
+        (f"classifier {source}: " if source else "classifier ")
+        + "; ".join(problems)
+        + (
+            "; loss weights searched against such an untrustworthy judge mean little: train longer "
+            "(classifier.steps), check classifier.lr, or train on crops nearer to the judged size "
+            "(classifier.crop, search.crop)"
+        )
+    )
 
 
 def classifier_record(path: str | Path, search_crop: int | None = None) -> dict:
@@ -128,8 +150,10 @@ def classifier_record(path: str | Path, search_crop: int | None = None) -> dict:
     else:
         ckpt = read_classifier_checkpoint(path)
         metrics = {"accuracy": ckpt.get("val_accuracy"), "eval_crop": ckpt.get("eval_crop"), "init": ckpt.get("init")}
-    record = {"checkpoint": str(path.resolve()), **{k: metrics.get(k) for k in (
-        "accuracy", "accuracy_clear", "accuracy_degraded", "eval_crop", "init")}}
+    record = {
+        "checkpoint": str(path.resolve()),
+        **{k: metrics.get(k) for k in ("accuracy", "accuracy_clear", "accuracy_degraded", "eval_crop", "init")},
+    }
     warning = reliability_warning(record, search_crop, source=path)
     record["reliable"] = None if record["accuracy"] is None else warning is None
     record["warning"] = warning

@@ -95,8 +95,11 @@ def _initialised(job: ClassifierJob, device: torch.device) -> ClearClassifier:
     if model.init == "imagenet":
         log.info("classifier %s: ImageNet initialisation from the weights cache", settings.arch)
     else:
-        why = "pretrained=false" if not settings.pretrained else \
-            f"no ImageNet {settings.arch} weights in the cache (they cannot be provisioned offline)"
+        why = (
+            "pretrained=false"
+            if not settings.pretrained
+            else f"no ImageNet {settings.arch} weights in the cache (they cannot be provisioned offline)"
+        )
         log.warning("classifier %s: training FROM SCRATCH (%s)", settings.arch, why)
     return model
 
@@ -147,28 +150,61 @@ def train_classifier(job: ClassifierJob, out_dir: str | Path) -> Path:
     sides = train_sides(job.train_crop, settings.scale_jitter, min(min(hw) for hw in train_ds.sizes()))
     model = _initialised(job, device)
     sides_txt = f"{sides[0]}" if len(sides) == 1 else f"{sides[0]}-{sides[-1]}"
-    log.info("classifier: %d train pairs, %d held-out pairs, %d steps of %d images at %spx on %s; "
-             "judged on %dpx windows", len(train_pairs), len(val_pairs), settings.steps,
-             2 * max(1, settings.batch_size // 2), sides_txt, device, job.judged_crop)
+    log.info(
+        "classifier: %d train pairs, %d held-out pairs, %d steps of %d images at %spx on %s; judged on %dpx windows",
+        len(train_pairs),
+        len(val_pairs),
+        settings.steps,
+        2 * max(1, settings.batch_size // 2),
+        sides_txt,
+        device,
+        job.judged_crop,
+    )
     start = time.perf_counter()
     _fit(model, job, train_ds, sides, device)
     train_s = time.perf_counter() - start
 
     metrics = held_out_accuracy(model, val_ds, device, job.judged_crop, settings.eval_crops_per_image)
-    metrics.update({"train_seconds": round(train_s, 2), "steps": settings.steps, "arch": settings.arch,
-                    "init": model.init, "crop": job.train_crop, "crop_range": [sides[0], sides[-1]],
-                    "eval_crop": job.judged_crop, "eval_crops_per_image": settings.eval_crops_per_image,
-                    "lr": settings.lr, "device": str(device), "train_pairs": len(train_pairs),
-                    "val_pairs": len(val_pairs), "task": job.task})
+    metrics.update(
+        {
+            "train_seconds": round(train_s, 2),
+            "steps": settings.steps,
+            "arch": settings.arch,
+            "init": model.init,
+            "crop": job.train_crop,
+            "crop_range": [sides[0], sides[-1]],
+            "eval_crop": job.judged_crop,
+            "eval_crops_per_image": settings.eval_crops_per_image,
+            "lr": settings.lr,
+            "device": str(device),
+            "train_pairs": len(train_pairs),
+            "val_pairs": len(val_pairs),
+            "task": job.task,
+        }
+    )
     warning = reliability_warning(metrics)
     metrics.update({"reliable": warning is None, "warning": warning, "warn_below": ACCURACY_WARN})
-    log.info("classifier held-out accuracy %.4f on %d %dpx windows of %d images (clear %.3f, degraded %.3f); "
-             "trained in %.1fs", metrics["accuracy"], metrics["judged"], job.judged_crop, metrics["images"],
-             metrics["accuracy_clear"], metrics["accuracy_degraded"], train_s)
+    log.info(
+        "classifier held-out accuracy %.4f on %d %dpx windows of %d images (clear %.3f, degraded %.3f); "
+        "trained in %.1fs",
+        metrics["accuracy"],
+        metrics["judged"],
+        job.judged_crop,
+        metrics["images"],
+        metrics["accuracy_clear"],
+        metrics["accuracy_degraded"],
+        train_s,
+    )
     if warning:
         log.warning("%s", warning)
     model.eval()
-    path = save_classifier(model, out_dir / "classifier.pt", task=job.task, val_accuracy=metrics["accuracy"],
-                           eval_crop=job.judged_crop, reliable=warning is None)
+    path = save_classifier(
+        model,
+        out_dir / "classifier.pt",
+        task=job.task,
+        val_accuracy=metrics["accuracy"],
+        eval_crop=job.judged_crop,
+        reliable=warning is None,
+    )
     write_json(out_dir / "classifier_metrics.json", metrics)
     return path

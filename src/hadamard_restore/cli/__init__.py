@@ -3,8 +3,15 @@
 Each area registers its commands on the shared :data:`app` in its own module.
 """
 
-from hadamard_restore.cli import data_cmd, deploy_cmd, net_cmd, pipeline_cmd, search_cmd, weights_cmd  # noqa: F401
-from hadamard_restore.cli import zoo_cmd  # noqa: F401
+from hadamard_restore.cli import (  # noqa: F401
+    data_cmd,
+    deploy_cmd,
+    net_cmd,
+    pipeline_cmd,
+    search_cmd,
+    weights_cmd,
+    zoo_cmd,  # noqa: F401
+)
 from hadamard_restore.cli.app import app
 
 

@@ -7,8 +7,8 @@ one clear message and exit with status 2 instead of a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import typer
 
@@ -24,8 +24,9 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Inspect paired datasets and make pinned splits.", no_args_is_help=True)
 net_app = typer.Typer(help="Inspect networks: parameters, MACs, memory.", no_args_is_help=True)
-weights_app = typer.Typer(help="Provision pretrained backbones offline (VGG16, AlexNet, LPIPS heads).",
-                          no_args_is_help=True)
+weights_app = typer.Typer(
+    help="Provision pretrained backbones offline (VGG16, AlexNet, LPIPS heads).", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 app.add_typer(net_app, name="net")
 app.add_typer(weights_app, name="weights")
@@ -40,8 +41,15 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
-def _main(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
-                                       help="print the version and the bundled models' sha256 prefixes")) -> None:
+def _main(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        is_eager=True,
+        callback=_print_version,
+        help="print the version and the bundled models' sha256 prefixes",
+    ),
+) -> None:
     """Architecture and loss search for Hadamard-based image restoration (HBLALS, IJCAI 2022)."""
 
 
@@ -58,7 +66,7 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def config_or_fail(path: Optional[Path], overrides: Optional[list[str]]) -> RunConfig:
+def config_or_fail(path: Path | None, overrides: list[str] | None) -> RunConfig:
     try:
         return load_config(path, overrides)
     except ConfigError as exc:
@@ -102,6 +110,9 @@ def report_bug() -> None:
     from hadamard_restore import __version__
 
     typer.echo(traceback.format_exc(), err=True)
-    fail(f"internal error in hadamard-restore {__version__}: this is a bug, not a mistake in your input. "
-         "Please report it on the project's issue tracker with the command line and the traceback "
-         "above.", code=BUG_EXIT_CODE)
+    fail(
+        f"internal error in hadamard-restore {__version__}: this is a bug, not a mistake in your input. "
+        "Please report it on the project's issue tracker with the command line and the traceback "
+        "above.",
+        code=BUG_EXIT_CODE,
+    )

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from hadamard_restore.cli.app import data_app, guarded
 
-LayoutOption = typer.Option(None, help="layout name (lol-v1, lol-v2, reside, uieb, lsui, euvp, paired); "
-                                       "auto-detected when omitted")
+LayoutOption = typer.Option(
+    None, help="layout name (lol-v1, lol-v2, reside, uieb, lsui, euvp, paired); auto-detected when omitted"
+)
 
 
 @data_app.command("check")
-def check(path: Path = typer.Argument(..., help="dataset root"),
-          layout: Optional[str] = LayoutOption,
-          degraded_dir: Optional[str] = typer.Option(None, help="degraded folder (layout paired), relative to PATH"),
-          reference_dir: Optional[str] = typer.Option(None, help="reference folder (layout paired), relative to PATH"),
-          full: bool = typer.Option(False, "--full", help="decode every image (slower; finds corrupt pixel data)"),
-          ) -> None:
+def check(
+    path: Path = typer.Argument(..., help="dataset root"),
+    layout: str | None = LayoutOption,
+    degraded_dir: str | None = typer.Option(None, help="degraded folder (layout paired), relative to PATH"),
+    reference_dir: str | None = typer.Option(None, help="reference folder (layout paired), relative to PATH"),
+    full: bool = typer.Option(False, "--full", help="decode every image (slower; finds corrupt pixel data)"),
+) -> None:
     """Print the layout found, pair count, image sizes and every problem found (exit 1 on problems)."""
     from hadamard_restore.data.check import check_dataset
 
@@ -30,15 +31,16 @@ def check(path: Path = typer.Argument(..., help="dataset root"),
 
 
 @data_app.command("split")
-def split(path: Path = typer.Argument(..., help="dataset root"),
-          out: Path = typer.Option(..., "--out", "-o", help="split file to write (JSON)"),
-          layout: Optional[str] = LayoutOption,
-          degraded_dir: Optional[str] = typer.Option(None, help="degraded folder (layout paired)"),
-          reference_dir: Optional[str] = typer.Option(None, help="reference folder (layout paired)"),
-          val_ratio: float = typer.Option(0.2, help="share of pairs held out for validation"),
-          seed: int = typer.Option(0, help="seed of the group order"),
-          group_key: str = typer.Option("auto", help="auto (=reference_hash), reference_hash, scene, stem, none"),
-          ) -> None:
+def split(
+    path: Path = typer.Argument(..., help="dataset root"),
+    out: Path = typer.Option(..., "--out", "-o", help="split file to write (JSON)"),
+    layout: str | None = LayoutOption,
+    degraded_dir: str | None = typer.Option(None, help="degraded folder (layout paired)"),
+    reference_dir: str | None = typer.Option(None, help="reference folder (layout paired)"),
+    val_ratio: float = typer.Option(0.2, help="share of pairs held out for validation"),
+    seed: int = typer.Option(0, help="seed of the group order"),
+    group_key: str = typer.Option("auto", help="auto (=reference_hash), reference_hash, scene, stem, none"),
+) -> None:
     """Make a seeded train/validation split (whole groups on one side) and save it with sha256s."""
     from hadamard_restore.cli.preflight import split_preflight
     from hadamard_restore.data.layouts import layout_folders, match_folders
@@ -54,13 +56,17 @@ def split(path: Path = typer.Argument(..., help="dataset root"),
 
     result = guarded(run)
     groups = len({e.group for e in result.train + result.val})
-    typer.echo(f"{out}: {len(result.train)} train / {len(result.val)} val pairs "
-               f"({groups} groups by {result.group_key}, seed {seed})")
+    typer.echo(
+        f"{out}: {len(result.train)} train / {len(result.val)} val pairs "
+        f"({groups} groups by {result.group_key}, seed {seed})"
+    )
 
 
 @data_app.command("verify")
-def verify(split_file: Path = typer.Argument(..., help="split JSON made by `data split`"),
-           path: Path = typer.Argument(..., help="dataset root the split's names are relative to")) -> None:
+def verify(
+    split_file: Path = typer.Argument(..., help="split JSON made by `data split`"),
+    path: Path = typer.Argument(..., help="dataset root the split's names are relative to"),
+) -> None:
     """Check that every file of a split exists under PATH with the recorded sha256."""
     from hadamard_restore.data.integrity import verify_split
     from hadamard_restore.data.split import Split

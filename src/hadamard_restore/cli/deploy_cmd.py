@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,38 +11,56 @@ from hadamard_restore.cli.zoo_cmd import ModelOption, checkpoint_or_model, split
 
 
 @app.command("enhance")
-def enhance(paths: list[Path] = typer.Argument(..., metavar="[CHECKPOINT] INPUT...",
-                                             help="model file (model.pt or last.pt; omit it with --model), "
-                                                  "then image files and/or folders"),
-            out: Path = typer.Option(..., "--out", help="output folder (same names and formats)"),
-            model: Optional[str] = ModelOption,
-            suffix: str = typer.Option("", "--suffix", help="appended to every output name, e.g. _enhanced"),
-            quality: int = typer.Option(95, "--quality", help="JPEG / WebP output quality (1-100)"),
-            tile: Optional[int] = typer.Option(None, "--tile", help="tile side for large images (multiple of 4)"),
-            overlap: Optional[int] = typer.Option(None, "--overlap", help="overlap between tiles, pixels"),
-            max_untiled_pixels: Optional[int] = typer.Option(
-                None, "--max-untiled-pixels", help="images with more pixels than this are tiled"),
-            norm_stats: Optional[str] = typer.Option(
-                None, "--norm-stats", help="tiled runs: instance-norm statistics 'global' (from a downscaled "
-                                           "copy of the whole image, default) or 'tile'"),
-            recursive: bool = typer.Option(False, "--recursive", "-r", help="also enhance sub-folders"),
-            device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N"),
-            backend: Optional[str] = typer.Option(
-                None, "--backend", help="auto (default: the fastest backend whose output matches eager within "
-                                        "1e-3, timed once per model and size class and cached), eager, "
-                                        "channels-last, compile or onnx"),
-            threads: Optional[int] = typer.Option(
-                None, "--threads", help="CPU threads (default: OMP_NUM_THREADS if set, else the physical cores)"),
-            config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (enhance section)"),
-            overrides: Optional[list[str]] = SetOption) -> None:
+def enhance(
+    paths: list[Path] = typer.Argument(
+        ...,
+        metavar="[CHECKPOINT] INPUT...",
+        help="model file (model.pt or last.pt; omit it with --model), then image files and/or folders",
+    ),
+    out: Path = typer.Option(..., "--out", help="output folder (same names and formats)"),
+    model: str | None = ModelOption,
+    suffix: str = typer.Option("", "--suffix", help="appended to every output name, e.g. _enhanced"),
+    quality: int = typer.Option(95, "--quality", help="JPEG / WebP output quality (1-100)"),
+    tile: int | None = typer.Option(None, "--tile", help="tile side for large images (multiple of 4)"),
+    overlap: int | None = typer.Option(None, "--overlap", help="overlap between tiles, pixels"),
+    max_untiled_pixels: int | None = typer.Option(
+        None, "--max-untiled-pixels", help="images with more pixels than this are tiled"
+    ),
+    norm_stats: str | None = typer.Option(
+        None,
+        "--norm-stats",
+        help="tiled runs: instance-norm statistics 'global' (from a downscaled "
+        "copy of the whole image, default) or 'tile'",
+    ),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="also enhance sub-folders"),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N"),
+    backend: str | None = typer.Option(
+        None,
+        "--backend",
+        help="auto (default: the fastest backend whose output matches eager within "
+        "1e-3, timed once per model and size class and cached), eager, "
+        "channels-last, compile or onnx",
+    ),
+    threads: int | None = typer.Option(
+        None, "--threads", help="CPU threads (default: OMP_NUM_THREADS if set, else the physical cores)"
+    ),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config (enhance section)"),
+    overrides: list[str] | None = SetOption,
+) -> None:
     """Enhance files or folders of photos of any size; bad files are reported and skipped."""
     from hadamard_restore.cli.preflight import enhance_preflight
     from hadamard_restore.inference.enhance import enhance as run_enhance
     from hadamard_restore.runtime import pick_device
 
     sets = list(overrides or [])
-    for key, value in (("tile", tile), ("overlap", overlap), ("max_untiled_pixels", max_untiled_pixels),
-                       ("norm_stats", norm_stats), ("backend", backend), ("threads", threads)):
+    for key, value in (
+        ("tile", tile),
+        ("overlap", overlap),
+        ("max_untiled_pixels", max_untiled_pixels),
+        ("norm_stats", norm_stats),
+        ("backend", backend),
+        ("threads", threads),
+    ):
         if value is not None:
             sets.append(f"enhance.{key}={value}")
     if device is not None:
@@ -61,8 +78,9 @@ def enhance(paths: list[Path] = typer.Argument(..., metavar="[CHECKPOINT] INPUT.
     def go():
         checkpoint, inputs = split_enhance_paths(paths, model)
         enhance_preflight(checkpoint, inputs, out, recursive, suffix)  # nothing overwritten; paths usable
-        return run_enhance(checkpoint, inputs, out, cfg.enhance, dev, recursive=recursive, suffix=suffix,
-                           quality=quality)
+        return run_enhance(
+            checkpoint, inputs, out, cfg.enhance, dev, recursive=recursive, suffix=suffix, quality=quality
+        )
 
     report = guarded(go)
     typer.echo(report.summary())
@@ -72,17 +90,20 @@ def enhance(paths: list[Path] = typer.Argument(..., metavar="[CHECKPOINT] INPUT.
 
 
 @app.command("export")
-def export(checkpoint: Optional[Path] = typer.Argument(None, help="model file (model.pt or last.pt), or --model"),
-           model: Optional[str] = ModelOption,
-           onnx: Path = typer.Option(..., "--onnx", help="destination .onnx file"),
-           opset: Optional[int] = typer.Option(None, "--opset", help="ONNX opset (default 18; 17 with "
-                                               "--exporter torchscript, which writes 11-17)"),
-           exporter: str = typer.Option("auto", "--exporter", help="auto, dynamo or torchscript"),
-           check_image: Optional[list[Path]] = typer.Option(
-               None, "--check-image", help="real photo for the parity check (repeatable; default: a bundled photo)"),
-           check_max_side: Optional[int] = typer.Option(None, "--check-max-side",
-                                                        help="shrink check photos to this longer side"),
-           tolerance: float = typer.Option(1e-3, "--tolerance", help="largest allowed max abs difference")) -> None:
+def export(
+    checkpoint: Path | None = typer.Argument(None, help="model file (model.pt or last.pt), or --model"),
+    model: str | None = ModelOption,
+    onnx: Path = typer.Option(..., "--onnx", help="destination .onnx file"),
+    opset: int | None = typer.Option(
+        None, "--opset", help="ONNX opset (default 18; 17 with --exporter torchscript, which writes 11-17)"
+    ),
+    exporter: str = typer.Option("auto", "--exporter", help="auto, dynamo or torchscript"),
+    check_image: list[Path] | None = typer.Option(
+        None, "--check-image", help="real photo for the parity check (repeatable; default: a bundled photo)"
+    ),
+    check_max_side: int | None = typer.Option(None, "--check-max-side", help="shrink check photos to this longer side"),
+    tolerance: float = typer.Option(1e-3, "--tolerance", help="largest allowed max abs difference"),
+) -> None:
     """Export to ONNX with dynamic height and width and check parity with PyTorch."""
     from hadamard_restore.cli.preflight import export_preflight
     from hadamard_restore.inference.export import export_onnx
@@ -90,8 +111,15 @@ def export(checkpoint: Optional[Path] = typer.Argument(None, help="model file (m
     def go():
         path = checkpoint_or_model(checkpoint, model)
         used, opset_used = export_preflight(path, onnx, opset, exporter, check_image or ())
-        return export_onnx(path, onnx, opset=opset_used, exporter=used, check_images=check_image or (),
-                           check_max_side=check_max_side, tolerance=tolerance)
+        return export_onnx(
+            path,
+            onnx,
+            opset=opset_used,
+            exporter=used,
+            check_images=check_image or (),
+            check_max_side=check_max_side,
+            tolerance=tolerance,
+        )
 
     report = guarded(go)
     typer.echo(report.summary())

@@ -10,13 +10,15 @@ from hadamard_restore.cli.app import fail, guarded, net_app
 
 
 @net_app.command("info")
-def info(genotype: str = typer.Argument(..., help="bundled genotype name, genotype.json path, or 'supernet'"),
-         size: str = typer.Option("600x400", help="input size HxW"),
-         channels: int = typer.Option(32, help="network width C (full-resolution width C/2)"),
-         num_hnu: int = typer.Option(7, "--num-hnu", help="HNUs of the supernet (a genotype fixes its own)"),
-         as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON")) -> None:
+def info(
+    genotype: str = typer.Argument(..., help="bundled genotype name, genotype.json path, or 'supernet'"),
+    size: str = typer.Option("600x400", help="input size HxW"),
+    channels: int = typer.Option(32, help="network width C (full-resolution width C/2)"),
+    num_hnu: int = typer.Option(7, "--num-hnu", help="HNUs of the supernet (a genotype fixes its own)"),
+    as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON"),
+) -> None:
     """Report parameters, MACs (torch FLOP counter) and peak activation memory."""
-    from hadamard_restore.net.info import network_report, format_info, parse_size
+    from hadamard_restore.net.info import format_info, network_report, parse_size
 
     try:
         hw = parse_size(size)

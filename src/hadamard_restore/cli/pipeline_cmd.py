@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,7 +11,7 @@ from hadamard_restore.cli.app import OutOption, SetOption, UserError, app, confi
 from hadamard_restore.cli.zoo_cmd import ModelOption, checkpoint_or_model
 
 
-def _train_dir(cfg, out: Optional[Path], resume: bool) -> Path:
+def _train_dir(cfg, out: Path | None, resume: bool) -> Path:
     from hadamard_restore.runtime.output_guard import refuse_earlier_run
     from hadamard_restore.runtime.rundir import new_run_dir
 
@@ -31,15 +30,23 @@ def _train_dir(cfg, out: Optional[Path], resume: bool) -> Path:
 
 
 @app.command("train")
-def train(config: Path = typer.Argument(..., help="YAML config (see configs/)"), set_: Optional[list[str]] = SetOption,
-          out: Optional[Path] = OutOption,
-          genotype: Optional[str] = typer.Option(None, "--genotype", help="genotype.json or bundled name "
-                                                 "(default: net.genotype)"),
-          loss_weights: Optional[str] = typer.Option(None, "--loss-weights", help="loss_weights.json or bundled "
-                                                     "name (default: loss.weights)"),
-          resume: bool = typer.Option(False, "--resume", help="continue from RUN_DIR/last.pt (needs --out)"),
-          allow_changes: bool = typer.Option(False, "--allow-changes", help="let --resume continue with other loss "
-                                             "weights or settings (recorded in RUN_DIR/resume_changes.json)")) -> None:
+def train(
+    config: Path = typer.Argument(..., help="YAML config (see configs/)"),
+    set_: list[str] | None = SetOption,
+    out: Path | None = OutOption,
+    genotype: str | None = typer.Option(
+        None, "--genotype", help="genotype.json or bundled name (default: net.genotype)"
+    ),
+    loss_weights: str | None = typer.Option(
+        None, "--loss-weights", help="loss_weights.json or bundled name (default: loss.weights)"
+    ),
+    resume: bool = typer.Option(False, "--resume", help="continue from RUN_DIR/last.pt (needs --out)"),
+    allow_changes: bool = typer.Option(
+        False,
+        "--allow-changes",
+        help="let --resume continue with other loss weights or settings (recorded in RUN_DIR/resume_changes.json)",
+    ),
+) -> None:
     """Train the derived network from scratch with the searched loss (torchrun for multi-GPU)."""
     from hadamard_restore.training.train import train as train_fn
 
@@ -55,21 +62,25 @@ def train(config: Path = typer.Argument(..., help="YAML config (see configs/)"),
         typer.echo(summary["model"])
 
 
-def _num(value: Optional[float], digits: int) -> str:
+def _num(value: float | None, digits: int) -> str:
     """A mean metric for the summary line; None (e.g. PSNR of identical images, infinite) as 'inf/n.a.'."""
     return "inf/n.a." if value is None else f"{value:.{digits}f}"
 
 
 @app.command("evaluate")
-def evaluate(checkpoint: Optional[Path] = typer.Argument(None, help="model.pt (or last.pt), or --model"),
-             model: Optional[str] = ModelOption,
-             data: Path = typer.Option(..., "--data", help="folder of paired images"),
-             layout: Optional[str] = typer.Option(None, help="layout name (default: detected)"),
-             split: Optional[Path] = typer.Option(None, help="split file: score only its validation pairs "
-                                                  "(with --model: default the model's held-out split)"),
-             out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default: "
-                                                "<checkpoint folder>/eval; with --model ./<NAME>-eval)"),
-             set_: Optional[list[str]] = SetOption) -> None:
+def evaluate(
+    checkpoint: Path | None = typer.Argument(None, help="model.pt (or last.pt), or --model"),
+    model: str | None = ModelOption,
+    data: Path = typer.Option(..., "--data", help="folder of paired images"),
+    layout: str | None = typer.Option(None, help="layout name (default: detected)"),
+    split: Path | None = typer.Option(
+        None, help="split file: score only its validation pairs (with --model: default the model's held-out split)"
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="output folder (default: <checkpoint folder>/eval; with --model ./<NAME>-eval)"
+    ),
+    set_: list[str] | None = SetOption,
+) -> None:
     """Full-resolution PSNR / SSIM / LPIPS per image and mean, written to metrics.json."""
     from hadamard_restore.evaluation.evaluate import evaluate as evaluate_fn
 
@@ -92,9 +103,11 @@ def evaluate(checkpoint: Optional[Path] = typer.Argument(None, help="model.pt (o
         for bad in result.get("failed", []):
             typer.echo(f"  FAILED {bad['degraded']}: {bad['reason']}")
         m, i = result["mean"], result["input_mean"]
-        typer.echo(f"{result['count']} images: PSNR {_num(m['psnr'], 3)} dB (input {_num(i['psnr'], 3)}), "
-                   f"SSIM {_num(m['ssim'], 4)} (input {_num(i['ssim'], 4)})"
-                   + (f", LPIPS {_num(m['lpips'], 4)} (input {_num(i['lpips'], 4)})" if m["lpips"] is not None else ""))
+        typer.echo(
+            f"{result['count']} images: PSNR {_num(m['psnr'], 3)} dB (input {_num(i['psnr'], 3)}), "
+            f"SSIM {_num(m['ssim'], 4)} (input {_num(i['ssim'], 4)})"
+            + (f", LPIPS {_num(m['lpips'], 4)} (input {_num(i['lpips'], 4)})" if m["lpips"] is not None else "")
+        )
         typer.echo(result["path"])
         if result.get("failed"):
             typer.echo(f"{len(result['failed'])} pair(s) could not be evaluated (listed above and in metrics.json)")
@@ -102,8 +115,7 @@ def evaluate(checkpoint: Optional[Path] = typer.Argument(None, help="model.pt (o
 
 
 @app.command("run")
-def run(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOption,
-        out: Optional[Path] = OutOption) -> None:
+def run(config: Path = typer.Argument(...), set_: list[str] | None = SetOption, out: Path | None = OutOption) -> None:
     """The whole method: classifier, loss search, architecture search, training, evaluation."""
     from hadamard_restore.runtime.output_guard import refuse_earlier_run
     from hadamard_restore.workflows.run import run as run_fn
@@ -120,7 +132,7 @@ def run(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOptio
 
 
 @app.command("demo")
-def demo(out: Optional[Path] = OutOption, set_: Optional[list[str]] = SetOption) -> None:
+def demo(out: Path | None = OutOption, set_: list[str] | None = SetOption) -> None:
     """The bundled models on built-in degraded photos (seconds), then the whole method on built-in
     synthetic low-light data (CPU, under 10 minutes)."""
     from hadamard_restore.runtime.output_guard import refuse_earlier_run

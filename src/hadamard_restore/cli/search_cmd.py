@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -16,8 +16,11 @@ if TYPE_CHECKING:
 
 
 @app.command("classifier")
-def classifier(config: Path = typer.Argument(..., help="task YAML"),
-               set_: Optional[list[str]] = SetOption, out: Optional[Path] = OutOption) -> None:
+def classifier(
+    config: Path = typer.Argument(..., help="task YAML"),
+    set_: list[str] | None = SetOption,
+    out: Path | None = OutOption,
+) -> None:
     """Train the clear-vs-degraded classifier that judges the loss search."""
     cfg = config_or_fail(config, set_)
 
@@ -36,8 +39,12 @@ def classifier(config: Path = typer.Argument(..., help="task YAML"),
     typer.echo(str(path))
 
 
-ResumeOption = typer.Option(False, "--resume", help="continue from the last checkpoint in the run directory "
-                            "(--out, else the newest <out_dir>/<name>-<command>-* run); finished stages are skipped")
+ResumeOption = typer.Option(
+    False,
+    "--resume",
+    help="continue from the last checkpoint in the run directory "
+    "(--out, else the newest <out_dir>/<name>-<command>-* run); finished stages are skipped",
+)
 
 
 def prepare_run_dir(cfg: RunConfig, out: Path | None, stage: str, resume: bool, dist_ctx: Dist) -> Path:
@@ -55,9 +62,14 @@ def prepare_run_dir(cfg: RunConfig, out: Path | None, stage: str, resume: bool, 
     if dist_ctx.is_main:
         if out is None and resume:
             found = sorted(Path(cfg.out_dir).glob(f"{cfg.name}-{stage}-*"))
-            choice = str(found[-1]) if found else (
-                f"ERROR:--resume found no earlier run {cfg.out_dir}/{cfg.name}-{stage}-*; "
-                "pass --out RUN_DIR or start without --resume")
+            choice = (
+                str(found[-1])
+                if found
+                else (
+                    f"ERROR:--resume found no earlier run {cfg.out_dir}/{cfg.name}-{stage}-*; "
+                    "pass --out RUN_DIR or start without --resume"
+                )
+            )
         elif out is None:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
             choice = str(Path(cfg.out_dir) / f"{cfg.name}-{stage}-{stamp}")
@@ -66,7 +78,7 @@ def prepare_run_dir(cfg: RunConfig, out: Path | None, stage: str, resume: bool, 
         choice = _claim(choice)
     chosen = ddp.gather_objects(choice, dist_ctx)[0]
     if chosen.startswith("ERROR:"):
-        raise CheckpointError(chosen[len("ERROR:"):])
+        raise CheckpointError(chosen[len("ERROR:") :])
     run_dir = Path(chosen)
     if dist_ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -113,33 +125,51 @@ def _run_stage(config: Path, set_, out, resume: bool, stage: str, call) -> None:
 
 
 @app.command("search-loss")
-def search_loss(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOption,
-                out: Optional[Path] = OutOption, resume: bool = ResumeOption) -> None:
+def search_loss(
+    config: Path = typer.Argument(...),
+    set_: list[str] | None = SetOption,
+    out: Path | None = OutOption,
+    resume: bool = ResumeOption,
+) -> None:
     """Stage 1: search the loss weights and VGG layers against the classifier."""
     from hadamard_restore.search.loss_stage import search_loss as run
 
-    _run_stage(config, set_, out, resume, "search-loss",
-               lambda job, run_dir, env: run(job, run_dir, resume=resume, env=env))
+    _run_stage(
+        config, set_, out, resume, "search-loss", lambda job, run_dir, env: run(job, run_dir, resume=resume, env=env)
+    )
 
 
 @app.command("search-arch")
-def search_arch(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOption,
-                out: Optional[Path] = OutOption,
-                loss_weights: Optional[str] = typer.Option(
-                    None, "--loss-weights", help="loss_weights.json or bundled name (default: loss.weights)"),
-                resume: bool = ResumeOption) -> None:
+def search_arch(
+    config: Path = typer.Argument(...),
+    set_: list[str] | None = SetOption,
+    out: Path | None = OutOption,
+    loss_weights: str | None = typer.Option(
+        None, "--loss-weights", help="loss_weights.json or bundled name (default: loss.weights)"
+    ),
+    resume: bool = ResumeOption,
+) -> None:
     """Stage 2: search the architecture with the searched loss."""
     from hadamard_restore.search.arch_stage import search_arch as run
 
-    _run_stage(config, set_, out, resume, "search-arch",
-               lambda job, run_dir, env: run(job, run_dir, loss_weights, resume=resume, env=env))
+    _run_stage(
+        config,
+        set_,
+        out,
+        resume,
+        "search-arch",
+        lambda job, run_dir, env: run(job, run_dir, loss_weights, resume=resume, env=env),
+    )
 
 
 @app.command("search")
-def search(config: Path = typer.Argument(...), set_: Optional[list[str]] = SetOption,
-           out: Optional[Path] = OutOption, resume: bool = ResumeOption) -> None:
+def search(
+    config: Path = typer.Argument(...),
+    set_: list[str] | None = SetOption,
+    out: Path | None = OutOption,
+    resume: bool = ResumeOption,
+) -> None:
     """Stage 1 then stage 2, alternated t times (or the joint mode)."""
     from hadamard_restore.search.hierarchy import search as run
 
-    _run_stage(config, set_, out, resume, "search",
-               lambda job, run_dir, env: run(job, run_dir, resume=resume, env=env))
+    _run_stage(config, set_, out, resume, "search", lambda job, run_dir, env: run(job, run_dir, resume=resume, env=env))

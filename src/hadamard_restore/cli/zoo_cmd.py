@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from hadamard_restore.cli.app import UserError, app, guarded
 
-ModelOption = typer.Option(None, "--model", "-m", help="a bundled pretrained model instead of a CHECKPOINT "
-                           "(`hadamard-restore models` lists them)")
+ModelOption = typer.Option(
+    None,
+    "--model",
+    "-m",
+    help="a bundled pretrained model instead of a CHECKPOINT (`hadamard-restore models` lists them)",
+)
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
 
 
-def checkpoint_or_model(checkpoint: Optional[Path], model: Optional[str]) -> Path:
+def checkpoint_or_model(checkpoint: Path | None, model: str | None) -> Path:
     """The model file to use: ``checkpoint``, or bundled ``model``'s (sha256 checked); exactly one.
 
     Raises:
@@ -33,12 +36,13 @@ def checkpoint_or_model(checkpoint: Optional[Path], model: Optional[str]) -> Pat
         return model_path(model)
     if checkpoint is None:
         names = ", ".join(available_models()) or "none bundled"
-        raise UserError(f"give a CHECKPOINT (a model.pt from `hadamard-restore train`) or --model NAME "
-                        f"(bundled: {names})")
+        raise UserError(
+            f"give a CHECKPOINT (a model.pt from `hadamard-restore train`) or --model NAME (bundled: {names})"
+        )
     return checkpoint
 
 
-def split_enhance_paths(paths: list[Path], model: Optional[str]) -> tuple[Path, list[Path]]:
+def split_enhance_paths(paths: list[Path], model: str | None) -> tuple[Path, list[Path]]:
     """``enhance [CHECKPOINT] INPUT...``: the model file and the inputs (the first path is the
     checkpoint unless ``--model`` is given)."""
     first = paths[0] if paths else None

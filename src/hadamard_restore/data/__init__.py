@@ -11,5 +11,15 @@ from hadamard_restore.data.io import read_image, write_image
 from hadamard_restore.data.layouts import LAYOUTS, Pair, detect_layout, find_pairs
 from hadamard_restore.data.split import Split, make_split
 
-__all__ = ["LAYOUTS", "Pair", "PairedImages", "Split", "detect_layout", "find_pairs", "make_split",
-           "read_image", "verify_split", "write_image"]
+__all__ = [
+    "LAYOUTS",
+    "Pair",
+    "PairedImages",
+    "Split",
+    "detect_layout",
+    "find_pairs",
+    "make_split",
+    "read_image",
+    "verify_split",
+    "write_image",
+]

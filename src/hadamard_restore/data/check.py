@@ -79,14 +79,20 @@ def _check_pair(pair: Pair, full: bool, problems: list[str]) -> tuple[int, int] 
         sizes.append(size)
     if sizes[0] != sizes[1]:
         (h0, w0), (h1, w1) = sizes
-        problems.append(f"sizes differ: {pair.degraded.name} is {w0}x{h0} but its reference "
-                        f"{pair.reference} is {w1}x{h1} (W x H)")
+        problems.append(
+            f"sizes differ: {pair.degraded.name} is {w0}x{h0} but its reference {pair.reference} is {w1}x{h1} (W x H)"
+        )
         return None
     return sizes[0]
 
 
-def check_dataset(root: str | Path, layout: str | None = None, degraded_dir: str | None = None,
-                  reference_dir: str | None = None, full: bool = False) -> CheckReport:
+def check_dataset(
+    root: str | Path,
+    layout: str | None = None,
+    degraded_dir: str | None = None,
+    reference_dir: str | None = None,
+    full: bool = False,
+) -> CheckReport:
     """Inspect a paired dataset folder and collect every problem found.
 
     Args:

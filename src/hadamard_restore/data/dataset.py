@@ -36,8 +36,9 @@ class PairedImages:
         DataError: no pairs; and on access, unreadable files or a pair whose sizes differ.
     """
 
-    def __init__(self, pairs: list[Pair], crop: int | tuple[int, int] | None = None, flip: bool = False,
-                 cache: bool = True) -> None:
+    def __init__(
+        self, pairs: list[Pair], crop: int | tuple[int, int] | None = None, flip: bool = False, cache: bool = True
+    ) -> None:
         if not pairs:
             raise DataError("PairedImages got no pairs; check the dataset with `hadamard-restore data check`")
         self.pairs = list(pairs)
@@ -55,9 +56,11 @@ class PairedImages:
         pair = self.pairs[index]
         deg, ref = read_image_array(pair.degraded), read_image_array(pair.reference)
         if deg.shape != ref.shape:
-            raise DataError(f"pair sizes differ: {pair.degraded} is {deg.shape[1]}x{deg.shape[0]} but its reference "
-                            f"{pair.reference} is {ref.shape[1]}x{ref.shape[0]} (W x H); "
-                            "fix or remove this pair")
+            raise DataError(
+                f"pair sizes differ: {pair.degraded} is {deg.shape[1]}x{deg.shape[0]} but its reference "
+                f"{pair.reference} is {ref.shape[1]}x{ref.shape[0]} (W x H); "
+                "fix or remove this pair"
+            )
         if self.cache:
             self._store[index] = (deg, ref)
         return deg, ref
@@ -86,7 +89,7 @@ class PairedImages:
                 top, left, ch, cw = random_crop_box(deg.shape[0], deg.shape[1], self.crop, generator)
             except DataError as exc:
                 raise DataError(f"{self.pairs[index].degraded}: {exc}") from None
-            deg, ref = deg[top:top + ch, left:left + cw], ref[top:top + ch, left:left + cw]
+            deg, ref = deg[top : top + ch, left : left + cw], ref[top : top + ch, left : left + cw]
         deg, ref = array_to_tensor(deg), array_to_tensor(ref)
         if self.flip:
             deg, ref = paired_random_flip(deg, ref, generator)
@@ -114,12 +117,13 @@ class PairedImages:
         first = samples[0][0]
         for i, (deg, _) in zip(indices, samples):
             if deg.shape != first.shape:
-                raise DataError(f"cannot batch images of different sizes ({tuple(first.shape[-2:])} and "
-                                f"{tuple(deg.shape[-2:])}, e.g. {Path(self.pairs[i].degraded).name}); "
-                                "set a crop size or use batch size 1")
+                raise DataError(
+                    f"cannot batch images of different sizes ({tuple(first.shape[-2:])} and "
+                    f"{tuple(deg.shape[-2:])}, e.g. {Path(self.pairs[i].degraded).name}); "
+                    "set a crop size or use batch size 1"
+                )
         return torch.stack([s[0] for s in samples]), torch.stack([s[1] for s in samples])
 
     def sizes(self) -> list[tuple[int, int]]:
         """``(H, W)`` of every pair (decodes and caches the images)."""
         return [tuple(self._arrays(i)[0].shape[:2]) for i in range(len(self))]
-

@@ -20,15 +20,22 @@ The samplers draw degradations of the strength seen in LOL, SOTS and UIEB/LSUI.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from hadamard_restore.errors import DataError
 
 TASKS = ("low-light", "dehaze", "underwater")
-_ALIASES = {"low_light": "low-light", "lowlight": "low-light", "llie": "low-light", "haze": "dehaze",
-            "sihr": "dehaze", "uie": "underwater"}
+_ALIASES = {
+    "low_light": "low-light",
+    "lowlight": "low-light",
+    "llie": "low-light",
+    "haze": "dehaze",
+    "sihr": "dehaze",
+    "uie": "underwater",
+}
 
 
 def task_name(task: str) -> str:
@@ -44,8 +51,16 @@ def _check_image(img: torch.Tensor) -> None:
         raise DataError(f"expected an RGB image (3, H, W) or batch (B, 3, H, W), got shape {tuple(img.shape)}")
 
 
-def depth_map(height: int, width: int, near: float = 0.3, far: float = 1.5, angle: float = math.pi / 2,
-              wave: float = 0.0, freq: float = 1.0, phase: float = 0.0) -> torch.Tensor:
+def depth_map(
+    height: int,
+    width: int,
+    near: float = 0.3,
+    far: float = 1.5,
+    angle: float = math.pi / 2,
+    wave: float = 0.0,
+    freq: float = 1.0,
+    phase: float = 0.0,
+) -> torch.Tensor:
     """A smooth scene depth ``(H, W)`` with values in ``[near, far]``.
 
     ``s = n(cos(angle) u - sin(angle) v + wave sin(2 pi freq (sin(angle) u + cos(angle) v) + phase))``,
@@ -70,8 +85,14 @@ def _depth(img: torch.Tensor, p: dict[str, Any]) -> torch.Tensor:
     return depth_map(img.shape[-2], img.shape[-1], **{k: p[f"depth_{k}"] for k in keys if f"depth_{k}" in p})
 
 
-def low_light(img: torch.Tensor, gamma: float, gain: float, shot: float = 0.0, read: float = 0.0,
-              generator: torch.Generator | None = None) -> torch.Tensor:
+def low_light(
+    img: torch.Tensor,
+    gamma: float,
+    gain: float,
+    shot: float = 0.0,
+    read: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Darken with ``gain * J ** gamma``, then add Poisson-Gaussian noise (see module docstring).
 
     Args:
@@ -86,8 +107,10 @@ def low_light(img: torch.Tensor, gamma: float, gain: float, shot: float = 0.0, r
     """
     _check_image(img)
     if gamma <= 0 or not 0 < gain <= 1 or shot < 0 or read < 0:
-        raise DataError(f"low_light needs gamma > 0, 0 < gain <= 1, shot >= 0, read >= 0; "
-                        f"got gamma={gamma}, gain={gain}, shot={shot}, read={read}")
+        raise DataError(
+            f"low_light needs gamma > 0, 0 < gain <= 1, shot >= 0, read >= 0; "
+            f"got gamma={gamma}, gain={gain}, shot={shot}, read={read}"
+        )
     x = gain * img.clamp(0, 1) ** gamma
     if (shot > 0 or read > 0) and generator is None:
         raise DataError("low_light with noise (shot or read > 0) needs an explicit torch.Generator")
@@ -144,20 +167,32 @@ def _uniform(generator: torch.Generator, low: float, high: float) -> float:
 
 
 def _depth_params(g: torch.Generator, near: tuple[float, float], far: tuple[float, float]) -> dict[str, float]:
-    return {"depth_near": _uniform(g, *near), "depth_far": _uniform(g, *far),
-            "depth_angle": _uniform(g, math.pi / 4, 3 * math.pi / 4), "depth_wave": _uniform(g, 0.0, 0.15),
-            "depth_freq": _uniform(g, 0.5, 1.5), "depth_phase": _uniform(g, 0.0, 2 * math.pi)}
+    return {
+        "depth_near": _uniform(g, *near),
+        "depth_far": _uniform(g, *far),
+        "depth_angle": _uniform(g, math.pi / 4, 3 * math.pi / 4),
+        "depth_wave": _uniform(g, 0.0, 0.15),
+        "depth_freq": _uniform(g, 0.5, 1.5),
+        "depth_phase": _uniform(g, 0.0, 2 * math.pi),
+    }
 
 
 def sample_low_light(g: torch.Generator) -> dict[str, float]:
-    return {"gamma": _uniform(g, 1.2, 2.5), "gain": _uniform(g, 0.15, 0.6),
-            "shot": math.exp(_uniform(g, math.log(1e-4), math.log(3e-3))), "read": _uniform(g, 0.002, 0.02)}
+    return {
+        "gamma": _uniform(g, 1.2, 2.5),
+        "gain": _uniform(g, 0.15, 0.6),
+        "shot": math.exp(_uniform(g, math.log(1e-4), math.log(3e-3))),
+        "read": _uniform(g, 0.002, 0.02),
+    }
 
 
 def sample_haze(g: torch.Generator) -> dict[str, Any]:
     level, tint = _uniform(g, 0.7, 1.0), [_uniform(g, -0.04, 0.04) for _ in range(3)]
-    return {"beta": _uniform(g, 0.5, 1.5), "airlight": [min(1.0, max(0.0, level + d)) for d in tint],
-            **_depth_params(g, (0.2, 0.5), (1.0, 1.8))}
+    return {
+        "beta": _uniform(g, 0.5, 1.5),
+        "airlight": [min(1.0, max(0.0, level + d)) for d in tint],
+        **_depth_params(g, (0.2, 0.5), (1.0, 1.8)),
+    }
 
 
 def sample_underwater(g: torch.Generator) -> dict[str, Any]:
@@ -167,7 +202,10 @@ def sample_underwater(g: torch.Generator) -> dict[str, Any]:
 
 
 SAMPLERS: dict[str, Callable[[torch.Generator], dict[str, Any]]] = {
-    "low-light": sample_low_light, "dehaze": sample_haze, "underwater": sample_underwater}
+    "low-light": sample_low_light,
+    "dehaze": sample_haze,
+    "underwater": sample_underwater,
+}
 
 
 def sample_params(task: str, generator: torch.Generator) -> dict[str, Any]:
@@ -175,8 +213,9 @@ def sample_params(task: str, generator: torch.Generator) -> dict[str, Any]:
     return SAMPLERS[task_name(task)](generator)
 
 
-def apply_degradation(task: str, img: torch.Tensor, params: dict[str, Any],
-                      generator: torch.Generator | None = None) -> torch.Tensor:
+def apply_degradation(
+    task: str, img: torch.Tensor, params: dict[str, Any], generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Apply ``task``'s formula with ``params`` (``generator`` draws the low-light noise)."""
     name = task_name(task)
     if name == "low-light":

@@ -31,8 +31,14 @@ from hadamard_restore.data.transforms import random_crop_box
 from hadamard_restore.errors import DataError
 
 FORMAT = "hadamard-restore-demo/1"
-SKIMAGE_FILES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg",
-                 "motorcycle_left.png", "motorcycle_right.png")
+SKIMAGE_FILES = (
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
+    "rocket.jpg",
+    "motorcycle_left.png",
+    "motorcycle_right.png",
+)
 DEGRADED_DIR, REFERENCE_DIR = "degraded", "reference"
 
 
@@ -67,8 +73,14 @@ def _resize_short_side(img: torch.Tensor, short: int) -> torch.Tensor:
 
 
 def _settings(cfg: Any, seed: int, photos: list[tuple[str, Path]]) -> dict:
-    return {"format": FORMAT, "size": int(cfg.size), "crops_per_image": int(cfg.crops_per_image),
-            "task": task_name(cfg.task), "seed": int(seed), "photos": [name for name, _ in photos]}
+    return {
+        "format": FORMAT,
+        "size": int(cfg.size),
+        "crops_per_image": int(cfg.crops_per_image),
+        "task": task_name(cfg.task),
+        "seed": int(seed),
+        "photos": [name for name, _ in photos],
+    }
 
 
 def _reusable(out_dir: Path, settings: dict) -> bool:
@@ -81,8 +93,10 @@ def _reusable(out_dir: Path, settings: dict) -> bool:
         return False
     if {k: old.get(k) for k in settings} != settings:
         return False
-    return all((out_dir / DEGRADED_DIR / n).is_file() and (out_dir / REFERENCE_DIR / n).is_file()
-               for n in old.get("params", {}))
+    return all(
+        (out_dir / DEGRADED_DIR / n).is_file() and (out_dir / REFERENCE_DIR / n).is_file()
+        for n in old.get("params", {})
+    )
 
 
 def make_demo_pairs(cfg: Any, out_dir: str | Path, seed: int = 0) -> Path:
@@ -100,8 +114,10 @@ def make_demo_pairs(cfg: Any, out_dir: str | Path, seed: int = 0) -> Path:
     out_dir = Path(out_dir)
     photos = clean_photos()
     if not photos:
-        raise DataError("no bundled sample photos found (scikit-image's data files or matplotlib's "
-                        "grace_hopper.jpg); install scikit-image and matplotlib, or use your own folder")
+        raise DataError(
+            "no bundled sample photos found (scikit-image's data files or matplotlib's "
+            "grace_hopper.jpg); install scikit-image and matplotlib, or use your own folder"
+        )
     settings = _settings(cfg, seed, photos)
     if _reusable(out_dir, settings):
         return out_dir
@@ -116,7 +132,7 @@ def make_demo_pairs(cfg: Any, out_dir: str | Path, seed: int = 0) -> Path:
             raise DataError(f"{path}: photo {tuple(photo.shape[-2:])} is smaller than demo size {size}")
         for k in range(settings["crops_per_image"]):
             top, left, _, _ = random_crop_box(photo.shape[-2], photo.shape[-1], size, generator)
-            clean = (photo[:, top:top + size, left:left + size] * 255).round() / 255
+            clean = (photo[:, top : top + size, left : left + size] * 255).round() / 255
             degraded, p = degrade(settings["task"], clean, generator)
             file = f"{name}_{k:02d}.png"
             write_image(out_dir / REFERENCE_DIR / file, clean)

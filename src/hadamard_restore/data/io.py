@@ -32,9 +32,20 @@ from hadamard_restore.data.damage import end_marker_missing, strict_decoding
 from hadamard_restore.data.image_write import encode_image, write_image
 from hadamard_restore.errors import DataError
 
-__all__ = ["IMAGE_SUFFIXES", "AlphaDroppedWarning", "apply_orientation", "array_to_tensor", "encode_image",
-           "image_size", "is_image_file", "looks_truncated", "read_image", "read_image_array",
-           "reset_alpha_warning", "write_image"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "AlphaDroppedWarning",
+    "apply_orientation",
+    "array_to_tensor",
+    "encode_image",
+    "image_size",
+    "is_image_file",
+    "looks_truncated",
+    "read_image",
+    "read_image_array",
+    "reset_alpha_warning",
+    "write_image",
+]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 EXIF_ORIENTATION = 0x0112
@@ -57,9 +68,12 @@ def _warn_alpha(path: Path) -> None:
     global _alpha_warned
     if not _alpha_warned:
         _alpha_warned = True
-        warnings.warn(f"{path}: alpha channel dropped (transparent pixels keep their colour); "
-                      "further images with alpha are read the same way without this message",
-                      AlphaDroppedWarning, stacklevel=3)
+        warnings.warn(
+            f"{path}: alpha channel dropped (transparent pixels keep their colour); "
+            "further images with alpha are read the same way without this message",
+            AlphaDroppedWarning,
+            stacklevel=3,
+        )
 
 
 def is_image_file(path: Path) -> bool:
@@ -167,11 +181,12 @@ def read_image_array(path: str | Path) -> np.ndarray:
                 im.load()
                 array = _pil_to_array(im, path)
     except UnidentifiedImageError:
-        raise DataError(f"{path}: not a readable image (Pillow does not recognise the format); "
-                        "remove it from the folder or convert it to PNG") from None
+        raise DataError(
+            f"{path}: not a readable image (Pillow does not recognise the format); "
+            "remove it from the folder or convert it to PNG"
+        ) from None
     except Exception as exc:  # OSError, ValueError, zlib/OpenCV errors ...: all mean a damaged file
-        raise DataError(f"{path}: image data is truncated or corrupt ({exc}); "
-                        "re-copy or re-export the file") from None
+        raise DataError(f"{path}: image data is truncated or corrupt ({exc}); re-copy or re-export the file") from None
     return apply_orientation(array, orientation)
 
 

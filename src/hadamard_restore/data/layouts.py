@@ -55,26 +55,47 @@ class Layout:
 
 
 LAYOUTS: dict[str, Layout] = {
-    "lol-v1": Layout("lol-v1", ("low",), ("high",), ("our485", "eval15"),
-                     description="LOL-v1: our485/{low,high} (train), eval15/{low,high} (test)"),
-    "lol-v2": Layout("lol-v2", ("Low",), ("Normal",),
-                     ("Real_captured/Train", "Synthetic/Train", "Real_captured/Test", "Synthetic/Test"),
-                     description="LOL-v2: {Real_captured,Synthetic}/{Train,Test}/{Low,Normal}"),
-    "reside": Layout("reside", ("hazy",), ("clear", "gt"), ("indoor", "outdoor"),
-                     description="RESIDE SOTS/ITS: hazy/<scene>_<k>.png -> clear|gt/<scene>.png"),
-    "uieb": Layout("uieb", ("raw-890",), ("reference-890",),
-                   description="UIEB: raw-890/ and reference-890/, same file names"),
-    "lsui": Layout("lsui", ("input",), ("GT",),
-                   description="LSUI: input/ and GT/, same file names"),
-    "euvp": Layout("euvp", ("trainA", "Inp"), ("trainB", "GTr"),
-                   ("Paired/underwater_dark", "Paired/underwater_imagenet", "Paired/underwater_scenes"),
-                   combine=True,
-                   description="EUVP paired: Paired/<subset>/{trainA,trainB}; test_samples/{Inp,GTr}"),
-    "paired": Layout("paired", ("degraded",), ("reference",),
-                     description="any two folders matched by stem (degraded_dir, reference_dir)"),
+    "lol-v1": Layout(
+        "lol-v1",
+        ("low",),
+        ("high",),
+        ("our485", "eval15"),
+        description="LOL-v1: our485/{low,high} (train), eval15/{low,high} (test)",
+    ),
+    "lol-v2": Layout(
+        "lol-v2",
+        ("Low",),
+        ("Normal",),
+        ("Real_captured/Train", "Synthetic/Train", "Real_captured/Test", "Synthetic/Test"),
+        description="LOL-v2: {Real_captured,Synthetic}/{Train,Test}/{Low,Normal}",
+    ),
+    "reside": Layout(
+        "reside",
+        ("hazy",),
+        ("clear", "gt"),
+        ("indoor", "outdoor"),
+        description="RESIDE SOTS/ITS: hazy/<scene>_<k>.png -> clear|gt/<scene>.png",
+    ),
+    "uieb": Layout(
+        "uieb", ("raw-890",), ("reference-890",), description="UIEB: raw-890/ and reference-890/, same file names"
+    ),
+    "lsui": Layout("lsui", ("input",), ("GT",), description="LSUI: input/ and GT/, same file names"),
+    "euvp": Layout(
+        "euvp",
+        ("trainA", "Inp"),
+        ("trainB", "GTr"),
+        ("Paired/underwater_dark", "Paired/underwater_imagenet", "Paired/underwater_scenes"),
+        combine=True,
+        description="EUVP paired: Paired/<subset>/{trainA,trainB}; test_samples/{Inp,GTr}",
+    ),
+    "paired": Layout(
+        "paired",
+        ("degraded",),
+        ("reference",),
+        description="any two folders matched by stem (degraded_dir, reference_dir)",
+    ),
 }
-ALIASES = {"lol": "lol-v1", "lolv1": "lol-v1", "lolv2": "lol-v2", "sots": "reside", "its": "reside",
-           "custom": "paired"}
+ALIASES = {"lol": "lol-v1", "lolv1": "lol-v1", "lolv2": "lol-v2", "sots": "reside", "its": "reside", "custom": "paired"}
 
 
 def layout_names() -> list[str]:
@@ -86,8 +107,9 @@ def get_layout(name: str) -> Layout:
     key = name.strip().lower()
     key = ALIASES.get(key, key)
     if key not in LAYOUTS:
-        raise DataError(f"unknown layout {name!r}; known layouts: {', '.join(LAYOUTS)} "
-                        "(or leave it empty to auto-detect)")
+        raise DataError(
+            f"unknown layout {name!r}; known layouts: {', '.join(LAYOUTS)} (or leave it empty to auto-detect)"
+        )
     return LAYOUTS[key]
 
 
@@ -108,8 +130,10 @@ def list_images(folder: Path) -> list[Path]:
     files = sorted((p for p in folder.iterdir() if is_image_file(p)), key=lambda p: natural_key(p.name))
     if not files:
         others = sum(1 for p in folder.iterdir() if not p.name.startswith("."))
-        raise DataError(f"{folder}: empty folder, no images in it (looked for {', '.join(IMAGE_SUFFIXES)}; "
-                        f"{others} other entries); put the images there or point the path at the right folder")
+        raise DataError(
+            f"{folder}: empty folder, no images in it (looked for {', '.join(IMAGE_SUFFIXES)}; "
+            f"{others} other entries); put the images there or point the path at the right folder"
+        )
     return files
 
 
@@ -176,8 +200,10 @@ def detect_layout(root: str | Path) -> str:
         raise DataError(f"{root}: several layouts match ({', '.join(hits)}); choose one with --layout / data.layout")
     subs = sorted(p.name for p in root.iterdir() if p.is_dir())[:10]
     known = "; ".join(f"{l.name} ({l.description})" for l in LAYOUTS.values())
-    raise DataError(f"{root}: no known dataset layout found (sub-folders: {subs or 'none'}). Known layouts: "
-                    f"{known}. For other folders use layout 'paired' with degraded_dir and reference_dir.")
+    raise DataError(
+        f"{root}: no known dataset layout found (sub-folders: {subs or 'none'}). Known layouts: "
+        f"{known}. For other folders use layout 'paired' with degraded_dir and reference_dir."
+    )
 
 
 def match_reference(stem: str, references: dict[str, Path]) -> Path | None:
@@ -191,8 +217,9 @@ def match_reference(stem: str, references: dict[str, Path]) -> Path | None:
         key = key.rsplit("_", 1)[0]
 
 
-def match_folders(degraded_dir: Path, reference_dir: Path,
-                  strict: bool = True) -> tuple[list[Pair], list[Path], list[Path]]:
+def match_folders(
+    degraded_dir: Path, reference_dir: Path, strict: bool = True
+) -> tuple[list[Pair], list[Path], list[Path]]:
     """Pair the images of two folders by name.
 
     Returns:
@@ -207,8 +234,10 @@ def match_folders(degraded_dir: Path, reference_dir: Path,
     by_stem: dict[str, Path] = {}
     for p in refs:
         if p.stem.lower() in by_stem:
-            raise DataError(f"{reference_dir}: two references share the name {p.stem!r} "
-                            f"({by_stem[p.stem.lower()].name}, {p.name}); keep one of them")
+            raise DataError(
+                f"{reference_dir}: two references share the name {p.stem!r} "
+                f"({by_stem[p.stem.lower()].name}, {p.name}); keep one of them"
+            )
         by_stem[p.stem.lower()] = p
     pairs, unmatched = [], []
     for p in degraded:
@@ -221,26 +250,40 @@ def match_folders(degraded_dir: Path, reference_dir: Path,
     return pairs, unmatched, unused
 
 
-def mismatch_message(degraded_dir: Path, reference_dir: Path, unmatched: list[Path], unused: list[Path],
-                     n_degraded: int, n_reference: int) -> str:
+def mismatch_message(
+    degraded_dir: Path,
+    reference_dir: Path,
+    unmatched: list[Path],
+    unused: list[Path],
+    n_degraded: int,
+    n_reference: int,
+) -> str:
     """Names that do not match, a few of each side, and how matching works."""
+
     def few(paths: list[Path]) -> str:
         more = f" and {len(paths) - SHOW} more" if len(paths) > SHOW else ""
         return ", ".join(p.name for p in paths[:SHOW]) + more
 
-    lines = [f"names do not match between {degraded_dir} ({n_degraded} images) and {reference_dir} "
-             f"({n_reference} images):"]
+    lines = [
+        f"names do not match between {degraded_dir} ({n_degraded} images) and {reference_dir} ({n_reference} images):"
+    ]
     if unmatched:
         lines.append(f"  {len(unmatched)} degraded without a reference: {few(unmatched)}")
     if unused:
         lines.append(f"  {len(unused)} references without a degraded image: {few(unused)}")
-    lines.append("  files are matched by stem (a.png <-> a.jpg; many-to-one 1400_3.png -> 1400.png); "
-                 "rename or remove the odd ones")
+    lines.append(
+        "  files are matched by stem (a.png <-> a.jpg; many-to-one 1400_3.png -> 1400.png); "
+        "rename or remove the odd ones"
+    )
     return "\n".join(lines)
 
 
-def layout_folders(root: str | Path, layout: str | None = None, degraded_dir: str | Path | None = None,
-                   reference_dir: str | Path | None = None) -> tuple[str, list[tuple[Path, Path]]]:
+def layout_folders(
+    root: str | Path,
+    layout: str | None = None,
+    degraded_dir: str | Path | None = None,
+    reference_dir: str | Path | None = None,
+) -> tuple[str, list[tuple[Path, Path]]]:
     """Resolve ``(layout_name, [(degraded_dir, reference_dir), ...])`` for a dataset root.
 
     ``degraded_dir``/``reference_dir`` (relative to ``root`` or absolute) imply layout ``paired``.
@@ -258,15 +301,21 @@ def layout_folders(root: str | Path, layout: str | None = None, degraded_dir: st
     folders = resolve_folders(root, LAYOUTS[name])
     if not folders:
         lay = LAYOUTS[name]
-        raise DataError(f"{root}: no {name} layout here ({lay.description}); expected folders "
-                        f"{'/'.join(lay.degraded)} and {'/'.join(lay.reference)}"
-                        + (f" directly or under {', '.join(lay.parts)}" if lay.parts else "")
-                        + (" (or set degraded_dir and reference_dir)" if name == "paired" else ""))
+        raise DataError(
+            f"{root}: no {name} layout here ({lay.description}); expected folders "
+            f"{'/'.join(lay.degraded)} and {'/'.join(lay.reference)}"
+            + (f" directly or under {', '.join(lay.parts)}" if lay.parts else "")
+            + (" (or set degraded_dir and reference_dir)" if name == "paired" else "")
+        )
     return name, folders
 
 
-def find_pairs(root: str | Path, layout: str | None = None, degraded_dir: str | Path | None = None,
-               reference_dir: str | Path | None = None) -> list[Pair]:
+def find_pairs(
+    root: str | Path,
+    layout: str | None = None,
+    degraded_dir: str | Path | None = None,
+    reference_dir: str | Path | None = None,
+) -> list[Pair]:
     """All degraded/reference pairs of a dataset folder.
 
     Args:

@@ -74,17 +74,25 @@ class Split:
         return [e.pair(Path(root)) for e in self.train], [e.pair(Path(root)) for e in self.val]
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "seed": self.seed, "val_ratio": self.val_ratio, "group_key": self.group_key,
-                "layout": self.layout, "root": self.root, **self.extra,
-                "counts": {"train": len(self.train), "val": len(self.val)},
-                "train": [asdict(e) for e in self.train], "val": [asdict(e) for e in self.val]}
+        return {
+            "format": FORMAT,
+            "seed": self.seed,
+            "val_ratio": self.val_ratio,
+            "group_key": self.group_key,
+            "layout": self.layout,
+            "root": self.root,
+            **self.extra,
+            "counts": {"train": len(self.train), "val": len(self.val)},
+            "train": [asdict(e) for e in self.train],
+            "val": [asdict(e) for e in self.val],
+        }
 
     def save(self, path: str | Path) -> Path:
         """Write the split as JSON (atomically)."""
         return write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | Path) -> "Split":
+    def load(cls, path: str | Path) -> Split:
         """Read a split file.
 
         Raises:
@@ -96,16 +104,25 @@ class Split:
         except (FileNotFoundError, ValueError) as exc:
             raise DataError(f"split file: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise DataError(f"{path}: not a split file (expected \"format\": \"{FORMAT}\"); "
-                            "make one with `hadamard-restore data split`")
+            raise DataError(
+                f'{path}: not a split file (expected "format": "{FORMAT}"); make one with `hadamard-restore data split`'
+            )
         try:
             train = [SplitEntry(**e) for e in data["train"]]
             val = [SplitEntry(**e) for e in data["val"]]
         except (KeyError, TypeError) as exc:
             raise DataError(f"{path}: malformed split entries ({exc}); make a new split") from None
         known = {"format", "seed", "val_ratio", "group_key", "layout", "root", "counts", "train", "val"}
-        return cls(train, val, data.get("seed", 0), data.get("val_ratio", 0.0), data.get("group_key", "none"),
-                   data.get("layout"), data.get("root"), {k: v for k, v in data.items() if k not in known})
+        return cls(
+            train,
+            val,
+            data.get("seed", 0),
+            data.get("val_ratio", 0.0),
+            data.get("group_key", "none"),
+            data.get("layout"),
+            data.get("root"),
+            {k: v for k, v in data.items() if k not in known},
+        )
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -146,8 +163,12 @@ def make_entries(pairs: list[Pair], root: str | Path | None = None, group_key: s
                     hashes[f] = sha256_file(f)
                 except FileNotFoundError:
                     raise DataError(f"{f}: file not found") from None
-        fields = {"degraded": _relative(p.degraded, base), "reference": _relative(p.reference, base),
-                  "degraded_sha256": hashes[p.degraded], "reference_sha256": hashes[p.reference]}
+        fields = {
+            "degraded": _relative(p.degraded, base),
+            "reference": _relative(p.reference, base),
+            "degraded_sha256": hashes[p.degraded],
+            "reference_sha256": hashes[p.reference],
+        }
         entries.append(SplitEntry(**fields, group=_group(fields, key)))
     return entries
 
@@ -191,8 +212,10 @@ def split_entries(entries: list[SplitEntry], val_ratio: float, seed: int) -> tup
         raise DataError(f"val_ratio must be between 0 and 1 (exclusive), got {val_ratio}")
     groups = shuffled_groups(entries, seed)
     if len(groups) < 2:
-        raise DataError(f"cannot split {len(entries)} pairs: they form a single group under this group key; "
-                        "add pairs or use group_key none")
+        raise DataError(
+            f"cannot split {len(entries)} pairs: they form a single group under this group key; "
+            "add pairs or use group_key none"
+        )
     target = max(1, round(val_ratio * len(entries)))
     val, train = take_groups(groups, target)
     if not train:
@@ -201,8 +224,14 @@ def split_entries(entries: list[SplitEntry], val_ratio: float, seed: int) -> tup
     return sorted(train, key=lambda e: order[id(e)]), sorted(val, key=lambda e: order[id(e)])
 
 
-def make_split(pairs: list[Pair], val_ratio: float = 0.2, seed: int = 0, group_key: str = "auto",
-               root: str | Path | None = None, layout: str | None = None) -> Split:
+def make_split(
+    pairs: list[Pair],
+    val_ratio: float = 0.2,
+    seed: int = 0,
+    group_key: str = "auto",
+    root: str | Path | None = None,
+    layout: str | None = None,
+) -> Split:
     """Split pairs into train and validation by whole groups (seeded, reproducible).
 
     Args:

@@ -53,8 +53,10 @@ def dataset_pairs(cfg, run_dir: str | Path | None = None) -> tuple[Path, str, li
         root, layout, deg, ref = demo_root(cfg, run_dir), "paired", None, None
     else:
         if data.root is None:
-            raise DataError("data.root is not set: point it at the dataset folder "
-                            "(in the YAML or with --set data.root=PATH), or use data.source=demo")
+            raise DataError(
+                "data.root is not set: point it at the dataset folder "
+                "(in the YAML or with --set data.root=PATH), or use data.source=demo"
+            )
         root, layout, deg, ref = Path(data.root), data.layout, data.degraded_dir, data.reference_dir
     name, folders = layout_folders(root, layout, deg, ref)
     pairs: list[Pair] = []

@@ -83,18 +83,29 @@ def _protocol(ecfg: EvalConfig, lpips_note: str | None) -> dict:
     return {
         "computed_on": "8-bit outputs (clamped to [0,1], rounded to 1/255, as saved)",
         "color_space": "Y (BT.601)" if ecfg.y_channel else "RGB",
-        "y_channel": ecfg.y_channel, "crop_border": ecfg.crop_border,
-        "data_range": 1.0, "data_range_uint8": 255,
+        "y_channel": ecfg.y_channel,
+        "crop_border": ecfg.crop_border,
+        "data_range": 1.0,
+        "data_range_uint8": 255,
         "ssim": "Gaussian window 11, sigma 1.5, per channel, averaged",
-        "lpips_net": ecfg.lpips_net, "lpips_version": "0.1", "lpips_input_range": "[-1, 1]",
+        "lpips_net": ecfg.lpips_net,
+        "lpips_version": "0.1",
+        "lpips_input_range": "[-1, 1]",
         "lpips_skipped": lpips_note,
         "inference": "full resolution, batch 1, reflect-pad to a multiple of 4 inside the network",
     }
 
 
-def evaluate(checkpoint: str | Path, data_root: str | Path, layout: str | None = None,
-             split: str | Path | None = None, out: str | Path | None = None, eval_cfg: EvalConfig | None = None,
-             device: str = "auto", save_outputs: bool = True) -> dict:
+def evaluate(
+    checkpoint: str | Path,
+    data_root: str | Path,
+    layout: str | None = None,
+    split: str | Path | None = None,
+    out: str | Path | None = None,
+    eval_cfg: EvalConfig | None = None,
+    device: str = "auto",
+    save_outputs: bool = True,
+) -> dict:
     """Score ``checkpoint`` on the pairs under ``data_root``; see the module docstring.
 
     Args:
@@ -127,15 +138,23 @@ def check_outputs(checkpoint: str | Path, pairs: list, out: Path, save_outputs: 
     from hadamard_restore.runtime.output_guard import check_output_dir, guard_outputs
 
     check_output_dir(out)
-    guard_outputs({"checkpoint": checkpoint, "degraded image": [p.degraded for p in pairs],
-                   "reference image": [p.reference for p in pairs]},
-                  {"metrics file": out / "metrics.json", "comparison grid": out / "grid.png",
-                   "output image": [out / "outputs" / f"{Path(p.degraded).stem}.png" for p in pairs]
-                   if save_outputs else None})
+    guard_outputs(
+        {
+            "checkpoint": checkpoint,
+            "degraded image": [p.degraded for p in pairs],
+            "reference image": [p.reference for p in pairs],
+        },
+        {
+            "metrics file": out / "metrics.json",
+            "comparison grid": out / "grid.png",
+            "output image": [out / "outputs" / f"{Path(p.degraded).stem}.png" for p in pairs] if save_outputs else None,
+        },
+    )
 
 
-def _score_pairs(model, pairs: list, out: Path, ecfg: EvalConfig, dev, lpips_ok: bool,
-                 save_outputs: bool) -> tuple[list[dict], list, list[dict]]:
+def _score_pairs(
+    model, pairs: list, out: Path, ecfg: EvalConfig, dev, lpips_ok: bool, save_outputs: bool
+) -> tuple[list[dict], list, list[dict]]:
     """``(rows, grid_rows, failed)``: every good pair scored; a bad one listed in ``failed`` and skipped."""
     from tqdm.auto import tqdm
 
@@ -145,8 +164,7 @@ def _score_pairs(model, pairs: list, out: Path, ecfg: EvalConfig, dev, lpips_ok:
     rows: list[dict] = []
     grid_rows: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     failed: list[dict] = []
-    for pair in tqdm(pairs, desc="evaluate", dynamic_ncols=True,
-                     mininterval=1.0 if sys.stderr.isatty() else 30.0):
+    for pair in tqdm(pairs, desc="evaluate", dynamic_ncols=True, mininterval=1.0 if sys.stderr.isatty() else 30.0):
         try:  # a bad pair is listed and skipped; every good pair is scored
             deg, ref = read_eval_pair(pair, ecfg.crop_border)
         except DataError as exc:
@@ -158,18 +176,31 @@ def _score_pairs(model, pairs: list, out: Path, ecfg: EvalConfig, dev, lpips_ok:
         if save_outputs:
             write_image(out / "outputs" / f"{Path(name).stem}.png", restored)
         got, base = _score(restored, ref, ecfg, lpips_ok), _score(quantize_8bit(deg), ref, ecfg, lpips_ok)
-        rows.append({"name": name, "degraded": str(pair.degraded), "reference": str(pair.reference),
-                     "height": int(ref.shape[1]), "width": int(ref.shape[2]),
-                     **{k: _finite(v) for k, v in got.items()},
-                     **{f"input_{k}": _finite(v) for k, v in base.items()}})
+        rows.append(
+            {
+                "name": name,
+                "degraded": str(pair.degraded),
+                "reference": str(pair.reference),
+                "height": int(ref.shape[1]),
+                "width": int(ref.shape[2]),
+                **{k: _finite(v) for k, v in got.items()},
+                **{f"input_{k}": _finite(v) for k, v in base.items()},
+            }
+        )
         if len(grid_rows) < ecfg.grid_images:
             grid_rows.append((deg, restored, ref))
     return rows, grid_rows, failed
 
 
-def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None = None,
-                   eval_cfg: EvalConfig | None = None,
-                   device: str = "auto", save_outputs: bool = True, source: dict | None = None) -> dict:
+def evaluate_pairs(
+    checkpoint: str | Path,
+    pairs: list,
+    out: str | Path | None = None,
+    eval_cfg: EvalConfig | None = None,
+    device: str = "auto",
+    save_outputs: bool = True,
+    source: dict | None = None,
+) -> dict:
     """:func:`evaluate` on an explicit list of ``Pair(degraded, reference)``; ``source`` is recorded."""
     from hadamard_restore.data.io import write_image
 
@@ -190,14 +221,20 @@ def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None =
         log.warning("LPIPS skipped: %s", exc)
     rows, grid_rows, failed = _score_pairs(model, pairs, out, ecfg, dev, lpips_ok, save_outputs)
     if not rows:
-        raise DataError(f"none of the {len(pairs)} pair(s) could be evaluated: "
-                        + "; ".join(f["reason"] for f in failed[:5]))
+        raise DataError(
+            f"none of the {len(pairs)} pair(s) could be evaluated: " + "; ".join(f["reason"] for f in failed[:5])
+        )
     result = {
         "checkpoint": str(Path(checkpoint).resolve()),
-        "data": None, "layout": None, "split": None, **(source or {}),
+        "data": None,
+        "layout": None,
+        "split": None,
+        **(source or {}),
         "count": len(rows),
         "protocol": _protocol(ecfg, lpips_note),
-        "genotype": meta.get("genotype"), "loss_weights": meta.get("loss_weights"), "net": meta.get("net"),
+        "genotype": meta.get("genotype"),
+        "loss_weights": meta.get("loss_weights"),
+        "net": meta.get("net"),
         "mean": {k: _mean(rows, k) for k in METRICS},
         "input_mean": {k: _mean(rows, f"input_{k}") for k in METRICS},
         "per_image": rows,
@@ -207,6 +244,12 @@ def evaluate_pairs(checkpoint: str | Path, pairs: list, out: str | Path | None =
     if grid_rows:
         write_image(out / "grid.png", comparison_grid(grid_rows))
     m, i = result["mean"], result["input_mean"]
-    log.info("%d images: PSNR %.3f dB (input %.3f), SSIM %.4f (input %.4f)", len(rows), m["psnr"] or float("nan"),
-             i["psnr"] or float("nan"), m["ssim"] or float("nan"), i["ssim"] or float("nan"))
+    log.info(
+        "%d images: PSNR %.3f dB (input %.3f), SSIM %.4f (input %.4f)",
+        len(rows),
+        m["psnr"] or float("nan"),
+        i["psnr"] or float("nan"),
+        m["ssim"] or float("nan"),
+        i["ssim"] or float("nan"),
+    )
     return {**result, "path": str(path)}

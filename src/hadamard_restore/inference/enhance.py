@@ -35,9 +35,9 @@ Choices (documented here because users ask about them):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
 from torch import nn
@@ -69,9 +69,13 @@ class EnhanceReport:
         return "\n".join(lines)
 
 
-def enhance_tensor(model: nn.Module, image: torch.Tensor, cfg: EnhanceConfig,
-                   device: torch.device | str = "cpu",
-                   progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+def enhance_tensor(
+    model: nn.Module,
+    image: torch.Tensor,
+    cfg: EnhanceConfig,
+    device: torch.device | str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+) -> torch.Tensor:
     """Enhance one image, tiled when it has more than ``cfg.max_untiled_pixels`` pixels.
 
     Args:
@@ -117,9 +121,15 @@ def stats_image(x: torch.Tensor, max_pixels: int) -> torch.Tensor:
     return torch.nn.functional.interpolate(x, size=size, mode="area")
 
 
-def _tiled(model: nn.Module, run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-           cfg: EnhanceConfig, device: torch.device, progress: Callable[[int, int], None] | None,
-           stats_pixels: int) -> torch.Tensor:
+def _tiled(
+    model: nn.Module,
+    run: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    cfg: EnhanceConfig,
+    device: torch.device,
+    progress: Callable[[int, int], None] | None,
+    stats_pixels: int,
+) -> torch.Tensor:
     """Tiled inference; with ``norm_stats="global"`` every tile is normalised with the statistics
     of a copy of the whole image downscaled to ``stats_pixels`` pixels (:mod:`.norm_stats`)."""
     if cfg.norm_stats == "tile" or not has_instance_norm(model):
@@ -142,7 +152,7 @@ class _TileBar:
             self.bar = tqdm(total=total, desc=self.name, unit="tile", leave=False, disable=None)
         self.bar.update(1)
 
-    def __enter__(self) -> "_TileBar":
+    def __enter__(self) -> _TileBar:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -157,10 +167,17 @@ def _load(checkpoint: str | Path, device: torch.device) -> nn.Module:
     return model.eval()
 
 
-def enhance(checkpoint: str | Path | nn.Module, inputs: Iterable[str | Path], out_dir: str | Path,
-            cfg: EnhanceConfig | None = None, device: str | torch.device = "cpu", recursive: bool = False,
-            on_image: Callable[[Path, Path | None], None] | None = None, suffix: str = "",
-            quality: int = 95) -> EnhanceReport:
+def enhance(
+    checkpoint: str | Path | nn.Module,
+    inputs: Iterable[str | Path],
+    out_dir: str | Path,
+    cfg: EnhanceConfig | None = None,
+    device: str | torch.device = "cpu",
+    recursive: bool = False,
+    on_image: Callable[[Path, Path | None], None] | None = None,
+    suffix: str = "",
+    quality: int = 95,
+) -> EnhanceReport:
     """Enhance image files and folders into ``out_dir``; bad files are reported and skipped.
 
     Args:

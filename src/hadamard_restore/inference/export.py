@@ -26,9 +26,10 @@ import json
 import math
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -80,8 +81,11 @@ class ExportReport:
 
     def summary(self) -> str:
         lines = [f"ONNX parity (onnxruntime CPU vs PyTorch, tolerance {self.tolerance:g}):"]
-        lines += [f"  {c.name} {c.size[0]}x{c.size[1]}: max abs diff {c.max_abs_diff:.3e} "
-                  f"(output max |y| {c.output_max_abs:.3g})" for c in self.checks]
+        lines += [
+            f"  {c.name} {c.size[0]}x{c.size[1]}: max abs diff {c.max_abs_diff:.3e} "
+            f"(output max |y| {c.output_max_abs:.3g})"
+            for c in self.checks
+        ]
         lines.append(f"{'PASS' if self.ok else 'FAIL'}: {self.path} (exporter {self.exporter}, opset {self.opset})")
         return "\n".join(lines)
 
@@ -98,22 +102,37 @@ def _export_proto(model: nn.Module, example: torch.Tensor, opset: int, exporter:
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
                 warnings.simplefilter("ignore")
                 program = torch.onnx.export(
-                    model, (example,), dynamo=True, opset_version=opset, verbose=False,
-                    input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                    dynamic_shapes=({2: Dim.DYNAMIC, 3: Dim.DYNAMIC},))
+                    model,
+                    (example,),
+                    dynamo=True,
+                    opset_version=opset,
+                    verbose=False,
+                    input_names=[INPUT_NAME],
+                    output_names=[OUTPUT_NAME],
+                    dynamic_shapes=({2: Dim.DYNAMIC, 3: Dim.DYNAMIC},),
+                )
             return program.model_proto, "dynamo"
         except Exception as exc:
             if exporter == "dynamo":
                 raise
-            log.warning("dynamo exporter failed (%s: %s); falling back to the TorchScript tracer",
-                        type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "")
+            log.warning(
+                "dynamo exporter failed (%s: %s); falling back to the TorchScript tracer",
+                type(exc).__name__,
+                str(exc).splitlines()[0][:200] if str(exc) else "",
+            )
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         path = Path(tmp) / "model.onnx"
-        torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=min(opset, 17),
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                          dynamic_axes={INPUT_NAME: {2: "height", 3: "width"},
-                                        OUTPUT_NAME: {2: "height", 3: "width"}})
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=min(opset, 17),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {2: "height", 3: "width"}, OUTPUT_NAME: {2: "height", 3: "width"}},
+        )
         return onnx.load(str(path)), "torchscript"
 
 
@@ -149,8 +168,9 @@ def parity_check(model: nn.Module, onnx_bytes: bytes, images: dict[str, torch.Te
     return checks
 
 
-def default_check_images(real: Sequence[str | Path] = (), max_side: int | None = None,
-                         seed: int = 0) -> dict[str, torch.Tensor]:
+def default_check_images(
+    real: Sequence[str | Path] = (), max_side: int | None = None, seed: int = 0
+) -> dict[str, torch.Tensor]:
     """The images a parity check uses: one random image of odd size and real photos.
 
     Args:
@@ -179,9 +199,15 @@ def default_check_images(real: Sequence[str | Path] = (), max_side: int | None =
     return images
 
 
-def export_onnx(checkpoint: str | Path | nn.Module, onnx_path: str | Path, opset: int = 18,
-                exporter: Exporter = "auto", check_images: Sequence[str | Path] = (),
-                check_max_side: int | None = None, tolerance: float = 1e-3) -> ExportReport:
+def export_onnx(
+    checkpoint: str | Path | nn.Module,
+    onnx_path: str | Path,
+    opset: int = 18,
+    exporter: Exporter = "auto",
+    check_images: Sequence[str | Path] = (),
+    check_max_side: int | None = None,
+    tolerance: float = 1e-3,
+) -> ExportReport:
     """Export a model file to ONNX (dynamic H and W) and check it against PyTorch.
 
     Args:
@@ -210,8 +236,12 @@ def export_onnx(checkpoint: str | Path | nn.Module, onnx_path: str | Path, opset
     model = model.cpu().eval()
     example = torch.rand(1, 3, *RANDOM_SIZE, generator=torch.Generator().manual_seed(1))
     proto, used = _export_proto(model, example, opset, exporter)
-    props = {"producer": "hadamard-restore", "exporter": used,
-             "genotype": json.dumps(meta.get("genotype", {})), "net": json.dumps(meta.get("net", {}))}
+    props = {
+        "producer": "hadamard-restore",
+        "exporter": used,
+        "genotype": json.dumps(meta.get("genotype", {})),
+        "net": json.dumps(meta.get("net", {})),
+    }
     for key, value in props.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -220,7 +250,9 @@ def export_onnx(checkpoint: str | Path | nn.Module, onnx_path: str | Path, opset
     report = ExportReport(Path(onnx_path), used, int(opset_used), tolerance)
     report.checks = parity_check(model, data, default_check_images(check_images, check_max_side))
     if not report.ok:
-        raise ParityError(report.summary() + f"\nnot written: the exported graph differs from PyTorch by "
-                          f"more than {tolerance:g}; try --exporter torchscript or another --opset")
+        raise ParityError(
+            report.summary() + f"\nnot written: the exported graph differs from PyTorch by "
+            f"more than {tolerance:g}; try --exporter torchscript or another --opset"
+        )
     atomic_write_bytes(onnx_path, data)
     return report

@@ -22,8 +22,8 @@ norm call, in call order (each HNU's norm module is called 8 times per forward).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -47,8 +47,10 @@ def _patched(model: nn.Module, record: Stats | None = None, replay: Stats | None
             x32 = x.float()
             if replay is not None:
                 if calls[0] >= len(replay):
-                    raise RuntimeError(f"the model made more than the {len(replay)} instance-norm calls "
-                                       "that were recorded; record and replay with the same model")
+                    raise RuntimeError(
+                        f"the model made more than the {len(replay)} instance-norm calls "
+                        "that were recorded; record and replay with the same model"
+                    )
                 mean, var = replay[calls[0]]
                 mean, var = mean.to(x32.device), var.to(x32.device)
             else:
@@ -57,6 +59,7 @@ def _patched(model: nn.Module, record: Stats | None = None, replay: Stats | None
                     record.append((mean, var))
             calls[0] += 1
             return ((x32 - mean) * torch.rsqrt(var + norm.eps)).to(x.dtype)
+
         return forward
 
     norms = _norms(model)
@@ -95,10 +98,13 @@ def replay_norm_stats(model: nn.Module, stats: Stats) -> Iterator[None]:
         RuntimeError: a forward made a different number of norm calls than were recorded.
     """
     with _patched(model, replay=stats) as calls:
+
         def check(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
             if calls[0] != len(stats):
-                raise RuntimeError(f"the model made {calls[0]} instance-norm calls, {len(stats)} were "
-                                   "recorded; record and replay with the same model")
+                raise RuntimeError(
+                    f"the model made {calls[0]} instance-norm calls, {len(stats)} were "
+                    "recorded; record and replay with the same model"
+                )
             calls[0] = 0
 
         handle = model.register_forward_hook(check)

@@ -44,7 +44,7 @@ tiles are never stored.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -81,8 +81,7 @@ def _ramp(length: int, guard: int) -> torch.Tensor:
     return torch.sin(0.5 * math.pi * t) ** 2
 
 
-def axis_weights(size: int, tile: int, overlap: int, guard: int | None = None
-                 ) -> list[tuple[int, torch.Tensor]]:
+def axis_weights(size: int, tile: int, overlap: int, guard: int | None = None) -> list[tuple[int, torch.Tensor]]:
     """Tiles along one axis and their normalised 1-D blending weights.
 
     Args:
@@ -107,29 +106,37 @@ def axis_weights(size: int, tile: int, overlap: int, guard: int | None = None
             w[:shared] *= _ramp(shared, guard)
         if k + 1 < len(starts):  # shared with the next tile: [next_start, s + length)
             shared = s + length - starts[k + 1]
-            w[length - shared:] *= _ramp(shared, guard).flip(0)
+            w[length - shared :] *= _ramp(shared, guard).flip(0)
         raw.append(w)
     total = torch.zeros(size, dtype=torch.float64)
     for s, w in zip(starts, raw):
-        total[s:s + length] += w
+        total[s : s + length] += w
     if bool((total <= 0).any()):  # cannot happen with guard < overlap / 2; kept as a guard rail
         raise AssertionError("tile weights vanish somewhere; report this with the image size")
-    return [(s, w / total[s:s + length]) for s, w in zip(starts, raw)]
+    return [(s, w / total[s : s + length]) for s, w in zip(starts, raw)]
 
 
 def check_tiling(tile: int, overlap: int) -> None:
     """Validate tiling parameters; raise ValueError saying what to change."""
     if tile < 4 or tile % 4:
-        raise ValueError(f"tile must be a positive multiple of 4 (the network works at 1/4 "
-                         f"resolution), got {tile}; use e.g. 256 or 512")
+        raise ValueError(
+            f"tile must be a positive multiple of 4 (the network works at 1/4 "
+            f"resolution), got {tile}; use e.g. 256 or 512"
+        )
     if overlap < 0 or 2 * overlap > tile:
-        raise ValueError(f"overlap must be in [0, tile/2] = [0, {tile // 2}], got {overlap}; "
-                         "lower --overlap or raise --tile")
+        raise ValueError(
+            f"overlap must be in [0, tile/2] = [0, {tile // 2}], got {overlap}; lower --overlap or raise --tile"
+        )
 
 
-def tiled_apply(fn: Callable[[Tensor], Tensor], image: Tensor, tile: int, overlap: int,
-                guard: int | None = None, progress: Callable[[int, int], None] | None = None
-                ) -> Tensor:
+def tiled_apply(
+    fn: Callable[[Tensor], Tensor],
+    image: Tensor,
+    tile: int,
+    overlap: int,
+    guard: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Tensor:
     """Apply ``fn`` tile by tile and blend the tiles into one output.
 
     Args:
@@ -156,14 +163,13 @@ def tiled_apply(fn: Callable[[Tensor], Tensor], image: Tensor, tile: int, overla
     for y0, wy in rows:
         for x0, wx in cols:
             th, tw = wy.numel(), wx.numel()
-            piece = fn(image[:, :, y0:y0 + th, x0:x0 + tw])
+            piece = fn(image[:, :, y0 : y0 + th, x0 : x0 + tw])
             if piece.shape[-2:] != (th, tw):
                 raise ValueError(f"fn changed the tile size from {(th, tw)} to {tuple(piece.shape[-2:])}")
             if out is None:
-                out = torch.zeros(piece.shape[0], piece.shape[1], height, width,
-                                  dtype=piece.dtype, device=image.device)
+                out = torch.zeros(piece.shape[0], piece.shape[1], height, width, dtype=piece.dtype, device=image.device)
             weight = (wy[:, None] * wx[None, :]).to(piece.dtype).to(piece.device)
-            out[:, :, y0:y0 + th, x0:x0 + tw].add_((piece * weight).to(out.device))
+            out[:, :, y0 : y0 + th, x0 : x0 + tw].add_((piece * weight).to(out.device))
             del piece, weight
             done += 1
             if progress is not None:

@@ -9,13 +9,32 @@ The clear-vs-degraded classifier that judges the loss search lives in :mod:`hada
 """
 
 from hadamard_restore.losses.functional import (
-    color_angle, l1, l2, laplacian, lpips_loss, ssim_loss, tv,
+    color_angle,
+    l1,
+    l2,
+    laplacian,
+    lpips_loss,
+    ssim_loss,
+    tv,
 )
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, LossWeights, bundled_names, load_loss_weights
 from hadamard_restore.losses.mix import LossMix
 from hadamard_restore.losses.vgg import VGGLoss, VGGTaps, vgg_loss
 
 __all__ = [
-    "LOSS_NAMES", "LossMix", "LossWeights", "VGGLoss", "VGGTaps", "bundled_names", "color_angle",
-    "l1", "l2", "laplacian", "load_loss_weights", "lpips_loss", "ssim_loss", "tv", "vgg_loss",
+    "LOSS_NAMES",
+    "LossMix",
+    "LossWeights",
+    "VGGLoss",
+    "VGGTaps",
+    "bundled_names",
+    "color_angle",
+    "l1",
+    "l2",
+    "laplacian",
+    "load_loss_weights",
+    "lpips_loss",
+    "ssim_loss",
+    "tv",
+    "vgg_loss",
 ]

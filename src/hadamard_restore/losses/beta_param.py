@@ -23,7 +23,7 @@ with a fixed total).
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -40,8 +40,9 @@ class LossSearchCollapsedError(LossWeightsError):
 
 def check_beta_param(name: str) -> str:
     if name not in BETA_PARAMS:
-        raise LossWeightsError(f"unknown loss-weight parametrisation {name!r}; use one of {', '.join(BETA_PARAMS)} "
-                               "(search.beta_param)")
+        raise LossWeightsError(
+            f"unknown loss-weight parametrisation {name!r}; use one of {', '.join(BETA_PARAMS)} (search.beta_param)"
+        )
     return name
 
 
@@ -56,8 +57,7 @@ def weights_list(weights: Mapping[str, float] | Sequence[float] | None) -> list[
         return [float(weights.get(n, 0.0)) for n in LOSS_NAMES]
     values = [float(v) for v in weights]
     if len(values) != len(LOSS_NAMES):
-        raise LossWeightsError(f"expected {len(LOSS_NAMES)} weights in the order {list(LOSS_NAMES)}, "
-                               f"got {len(values)}")
+        raise LossWeightsError(f"expected {len(LOSS_NAMES)} weights in the order {list(LOSS_NAMES)}, got {len(values)}")
     return values
 
 
@@ -71,8 +71,10 @@ def softmax_init(values: Sequence[float]) -> tuple[Tensor, Tensor, float]:
     active = v > 0
     total = float(v.sum())
     if not bool(active.any()) or not math.isfinite(total):
-        raise LossWeightsError("the softmax loss-weight parametrisation needs at least one positive starting "
-                               f"weight, got {[float(x) for x in values]}; start from e.g. --loss-weights equal")
+        raise LossWeightsError(
+            "the softmax loss-weight parametrisation needs at least one positive starting "
+            f"weight, got {[float(x) for x in values]}; start from e.g. --loss-weights equal"
+        )
     logits = torch.where(active, torch.log(v.clamp_min(1e-300) / total), torch.zeros_like(v))
     return logits.float(), active, total
 
@@ -98,5 +100,6 @@ def project_nonnegative_(beta: Tensor) -> None:
             f"(β before the projection: [{before}]), and an all-zero loss trains nothing. The upper "
             "objective pushes every weight down (often a weak stage-1 classifier: check its held-out "
             "accuracy). Use search.beta_param=softmax (weights with a fixed total, cannot collapse), "
-            "or lower search.upper_lr, or run fewer search steps")
+            "or lower search.upper_lr, or run fewer search steps"
+        )
     beta.clamp_(min=0.0)

@@ -26,34 +26,49 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
-    "COLOR_DOT_CLAMP", "SSIM_C1", "SSIM_C2", "SSIM_SIGMA", "SSIM_WINDOW",
-    "l1", "l2", "color_angle", "gaussian_window", "ssim_map", "ssim_loss", "tv", "laplacian",
-    "lpips_loss", "angle_floor",
+    "COLOR_DOT_CLAMP",
+    "SSIM_C1",
+    "SSIM_C2",
+    "SSIM_SIGMA",
+    "SSIM_WINDOW",
+    "l1",
+    "l2",
+    "color_angle",
+    "gaussian_window",
+    "ssim_map",
+    "ssim_loss",
+    "tv",
+    "laplacian",
+    "lpips_loss",
+    "angle_floor",
 ]
 
 COLOR_DOT_CLAMP = 0.999999
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
-SSIM_C1 = 0.01 ** 2
-SSIM_C2 = 0.03 ** 2
+SSIM_C1 = 0.01**2
+SSIM_C2 = 0.03**2
 
 
 def _check_pair(x: Tensor, y: Tensor, fn: str) -> None:
     if x.dim() != 4:
-        raise ValueError(f"{fn}: expected images of shape (B, C, H, W), got {tuple(x.shape)}; "
-                         "add a batch dimension with img[None]")
+        raise ValueError(
+            f"{fn}: expected images of shape (B, C, H, W), got {tuple(x.shape)}; add a batch dimension with img[None]"
+        )
     if x.shape != y.shape:
-        raise ValueError(f"{fn}: output {tuple(x.shape)} and reference {tuple(y.shape)} differ in shape; "
-                         "crop or resize them to the same size")
+        raise ValueError(
+            f"{fn}: output {tuple(x.shape)} and reference {tuple(y.shape)} differ in shape; "
+            "crop or resize them to the same size"
+        )
 
 
 def _check_image(x: Tensor, fn: str, min_hw: int = 1) -> None:
     if x.dim() != 4:
-        raise ValueError(f"{fn}: expected images of shape (B, C, H, W), got {tuple(x.shape)}; "
-                         "add a batch dimension with img[None]")
+        raise ValueError(
+            f"{fn}: expected images of shape (B, C, H, W), got {tuple(x.shape)}; add a batch dimension with img[None]"
+        )
     if x.shape[-2] < min_hw or x.shape[-1] < min_hw:
-        raise ValueError(f"{fn}: images must be at least {min_hw}x{min_hw} pixels, got "
-                         f"{x.shape[-2]}x{x.shape[-1]}")
+        raise ValueError(f"{fn}: images must be at least {min_hw}x{min_hw} pixels, got {x.shape[-2]}x{x.shape[-1]}")
 
 
 def l1(x: Tensor, y: Tensor) -> Tensor:
@@ -94,15 +109,16 @@ def color_angle(x: Tensor, y: Tensor) -> Tensor:
     return 0.1 * torch.rad2deg(torch.acos(dot)).mean()
 
 
-def gaussian_window(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA, *,
-                    dtype: torch.dtype = torch.float32, device=None) -> Tensor:
+def gaussian_window(
+    size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA, *, dtype: torch.dtype = torch.float32, device=None
+) -> Tensor:
     """The normalised 2-D Gaussian ``g g^T`` with ``g_i ∝ exp(-(i - size//2)^2 / (2 sigma^2))``.
 
     Returns:
         ``(size, size)`` tensor summing to 1.
     """
     coords = torch.arange(size, dtype=torch.float64, device=device) - size // 2
-    g = torch.exp(-coords.pow(2) / (2 * sigma ** 2))
+    g = torch.exp(-coords.pow(2) / (2 * sigma**2))
     g = g / g.sum()
     return torch.outer(g, g).to(dtype)
 

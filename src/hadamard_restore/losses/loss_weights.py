@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from hadamard_restore.errors import LossWeightsError
 
@@ -89,7 +90,7 @@ class LossWeights:
             return None
         return [max(g, key=g.get) for g in self.vgg_softmax]
 
-    def without(self, *names: str) -> "LossWeights":
+    def without(self, *names: str) -> LossWeights:
         """A copy with the named terms' weights set to 0 (e.g. stage 2 drops ``tv``, ``laplacian``)."""
         unknown = [n for n in names if n not in LOSS_NAMES]
         if unknown:
@@ -100,7 +101,7 @@ class LossWeights:
         """Whether any weight is positive (an all-zero loss has no gradient)."""
         return any(w > 0 for w in self.weights.values())
 
-    def require_active(self, purpose: str) -> "LossWeights":
+    def require_active(self, purpose: str) -> LossWeights:
         """Return self, or raise when every weight is 0 (such a loss has no gradient at all).
 
         A loss search can end there: β is projected onto β ≥ 0 after each upper step, and an
@@ -111,19 +112,28 @@ class LossWeights:
                 f"every loss weight of {self.name!r} is 0, so {purpose} would have no gradient; "
                 "the loss search collapsed (check the classifier's accuracy in extra.classifier, "
                 "lower search.upper_lr or run more search steps) or pass other weights, e.g. "
-                "--loss-weights equal")
+                "--loss-weights equal"
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": FORMAT, "version": VERSION, "name": self.name,
+            "format": FORMAT,
+            "version": VERSION,
+            "name": self.name,
             "order": list(LOSS_NAMES),
             "weights": {n: float(self.weights[n]) for n in LOSS_NAMES},
-            "vgg": {"backbone": self.vgg_backbone, "layers": self.vgg_layers, "softmax": self.vgg_softmax,
-                    **({"argmax": self.argmax_layers()} if self.vgg_softmax is not None else {})},
+            "vgg": {
+                "backbone": self.vgg_backbone,
+                "layers": self.vgg_layers,
+                "softmax": self.vgg_softmax,
+                **({"argmax": self.argmax_layers()} if self.vgg_softmax is not None else {}),
+            },
             "lpips": {"net": self.lpips_net, "normalize": self.lpips_normalize},
             "conventions": dict(CONVENTIONS),
-            "substitute": self.substitute, "source": self.source, "notes": self.notes,
+            "substitute": self.substitute,
+            "source": self.source,
+            "notes": self.notes,
             **({"beta_param": self.beta_param} if self.beta_param is not None else {}),
             **({"extra": self.extra} if self.extra else {}),
         }
@@ -135,7 +145,7 @@ class LossWeights:
         return write_json(path, self.to_dict())
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], origin: str = "loss weights") -> "LossWeights":
+    def from_dict(cls, d: Mapping[str, Any], origin: str = "loss weights") -> LossWeights:
         """Validate and parse; every problem raises :class:`LossWeightsError` naming ``origin``."""
 
         def bad(msg: str) -> LossWeightsError:
@@ -144,8 +154,10 @@ class LossWeights:
         if not isinstance(d, Mapping):
             raise bad("the top level must be a JSON object")
         if d.get("format", FORMAT) != FORMAT or d.get("version", VERSION) != VERSION:
-            raise bad(f"unsupported format {d.get('format')!r} version {d.get('version')!r} "
-                      f"(expected {FORMAT!r} version {VERSION})")
+            raise bad(
+                f"unsupported format {d.get('format')!r} version {d.get('version')!r} "
+                f"(expected {FORMAT!r} version {VERSION})"
+            )
         raw = d.get("weights")
         if isinstance(raw, list):
             if len(raw) != len(LOSS_NAMES):
@@ -156,8 +168,10 @@ class LossWeights:
         unknown = sorted(set(raw) - set(LOSS_NAMES))
         missing = [n for n in LOSS_NAMES if n not in raw]
         if unknown or missing:
-            raise bad(f"weights must name exactly {list(LOSS_NAMES)} "
-                      f"(unknown: {unknown or 'none'}, missing: {missing or 'none'})")
+            raise bad(
+                f"weights must name exactly {list(LOSS_NAMES)} "
+                f"(unknown: {unknown or 'none'}, missing: {missing or 'none'})"
+            )
         weights = {}
         for n in LOSS_NAMES:
             v = raw[n]
@@ -167,8 +181,10 @@ class LossWeights:
         conv = d.get("conventions")
         if conv is not None and conv != CONVENTIONS:
             diff = sorted(k for k in set(conv) | set(CONVENTIONS) if conv.get(k) != CONVENTIONS.get(k))
-            raise bad(f"the weights assume other loss scales than this code for {diff}; "
-                      "re-run the loss search or convert the weights to these conventions")
+            raise bad(
+                f"the weights assume other loss scales than this code for {diff}; "
+                "re-run the loss search or convert the weights to these conventions"
+            )
         vgg = d.get("vgg") or {}
         layers, softmax = vgg.get("layers"), vgg.get("softmax")
         if layers is not None and (not isinstance(layers, list) or not all(isinstance(x, str) for x in layers)):
@@ -189,12 +205,20 @@ class LossWeights:
         beta_param = d.get("beta_param")
         if beta_param not in (None, "projected", "softmax"):
             raise bad(f"beta_param must be 'projected' or 'softmax' (the search parametrisation), got {beta_param!r}")
-        return cls(weights=weights, vgg_layers=layers, vgg_backbone=backbone,
-                   vgg_softmax=[dict(g) for g in softmax] if softmax is not None else None,
-                   lpips_net=lp.get("net", "alex"), lpips_normalize=bool(lp.get("normalize", False)),
-                   name=d.get("name"), substitute=bool(d.get("substitute", False)),
-                   source=d.get("source", ""), notes=d.get("notes", ""), extra=dict(d.get("extra", {})),
-                   beta_param=beta_param)
+        return cls(
+            weights=weights,
+            vgg_layers=layers,
+            vgg_backbone=backbone,
+            vgg_softmax=[dict(g) for g in softmax] if softmax is not None else None,
+            lpips_net=lp.get("net", "alex"),
+            lpips_normalize=bool(lp.get("normalize", False)),
+            name=d.get("name"),
+            substitute=bool(d.get("substitute", False)),
+            source=d.get("source", ""),
+            notes=d.get("notes", ""),
+            extra=dict(d.get("extra", {})),
+            beta_param=beta_param,
+        )
 
 
 def bundled_names() -> list[str]:
@@ -219,12 +243,13 @@ def load_loss_weights(name_or_path: str | Path) -> LossWeights:
         if path.is_dir():
             path = path / "loss_weights.json"
         if not path.is_file():
-            raise LossWeightsError(f"no loss weights named {key!r} and no file at {path}; "
-                                   f"use one of {', '.join(names)} or a path to a loss_weights.json")
+            raise LossWeightsError(
+                f"no loss weights named {key!r} and no file at {path}; "
+                f"use one of {', '.join(names)} or a path to a loss_weights.json"
+            )
         text, origin = path.read_text(), str(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LossWeightsError(f"{origin} is not valid JSON ({exc}); was it truncated?") from None
     return LossWeights.from_dict(data, origin)
-

@@ -20,8 +20,8 @@ tree (built lazily on first use, moved to the input's device and dtype), so chec
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -29,14 +29,24 @@ from torch import Tensor, nn
 from hadamard_restore.errors import LossWeightsError
 from hadamard_restore.losses import functional as LF
 from hadamard_restore.losses.beta_param import (
-    check_beta_param, project_nonnegative_, softmax_init, softmax_weights, weights_list,
+    check_beta_param,
+    project_nonnegative_,
+    softmax_init,
+    softmax_weights,
+    weights_list,
 )
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, LossWeights, load_loss_weights
 from hadamard_restore.losses.vgg import (
-    VGGTaps, backbone_layer_names, candidate_groups, check_layers, init_group_logits, layer_names,
-    load_features, relaxed_layer_weights, vgg_loss,
+    VGGTaps,
+    backbone_layer_names,
+    candidate_groups,
+    check_layers,
+    init_group_logits,
+    layer_names,
+    load_features,
+    relaxed_layer_weights,
+    vgg_loss,
 )
-
 
 __all__ = ["LossMix", "load_loss_weights"]
 
@@ -62,13 +72,21 @@ class LossMix(nn.Module):
             (β = T·softmax(logits), T = the starting total; see the module docstring).
     """
 
-    def __init__(self, weights: Mapping[str, float] | Sequence[float] | None = None,
-                 vgg_layers: Sequence[str] | None = None, backbone: str = "vgg16", *,
-                 vgg_softmax: Sequence[Mapping[str, float]] | None = None,
-                 vgg_features: nn.Sequential | None = None, lpips_model: nn.Module | None = None,
-                 lpips_net: str = "alex", lpips_normalize: bool = False,
-                 generator: torch.Generator | None = None, trainable: bool = True,
-                 beta_param: str = "projected"):
+    def __init__(
+        self,
+        weights: Mapping[str, float] | Sequence[float] | None = None,
+        vgg_layers: Sequence[str] | None = None,
+        backbone: str = "vgg16",
+        *,
+        vgg_softmax: Sequence[Mapping[str, float]] | None = None,
+        vgg_features: nn.Sequential | None = None,
+        lpips_model: nn.Module | None = None,
+        lpips_net: str = "alex",
+        lpips_normalize: bool = False,
+        generator: torch.Generator | None = None,
+        trainable: bool = True,
+        beta_param: str = "projected",
+    ):
         super().__init__()
         values = weights_list(weights)
         if any(not (v >= 0) for v in values):
@@ -87,10 +105,11 @@ class LossMix(nn.Module):
         self.vgg_logits = nn.ParameterList()
         if self.vgg_layers is None:
             for g, cands in enumerate(self.groups):
-                self.vgg_logits.append(nn.Parameter(init_group_logits(g, cands, vgg_softmax, generator),
-                                                    requires_grad=trainable))
+                self.vgg_logits.append(
+                    nn.Parameter(init_group_logits(g, cands, vgg_softmax, generator), requires_grad=trainable)
+                )
         self.lpips_net, self.lpips_normalize = lpips_net, lpips_normalize
-        self._backbones: dict[str, nn.Module] = {}      # outside the module tree on purpose
+        self._backbones: dict[str, nn.Module] = {}  # outside the module tree on purpose
         if vgg_features is not None:
             self._backbones["vgg_features"] = vgg_features
         if lpips_model is not None:
@@ -99,25 +118,38 @@ class LossMix(nn.Module):
     def __getattr__(self, name: str):  # softmax parametrisation: ``beta`` derived from the logits
         params = self.__dict__.get("_parameters", {})
         if name == "beta" and "beta_logits" in params:
-            return softmax_weights(params["beta_logits"], self.__dict__["_buffers"]["beta_active"],
-                                   self.__dict__["beta_total"])
+            return softmax_weights(
+                params["beta_logits"], self.__dict__["_buffers"]["beta_active"], self.__dict__["beta_total"]
+            )
         return super().__getattr__(name)
 
     # -- construction from / to plain data -------------------------------------------------
     @classmethod
-    def from_weights(cls, lw: LossWeights, backbone: str = "vgg16", **kwargs) -> "LossMix":
+    def from_weights(cls, lw: LossWeights, backbone: str = "vgg16", **kwargs) -> LossMix:
         """Build from :class:`LossWeights`; ``backbone`` is the VGG that runs (layers by name)."""
-        return cls(lw.weights, lw.vgg_layers, backbone, vgg_softmax=lw.vgg_softmax,
-                   lpips_net=lw.lpips_net, lpips_normalize=lw.lpips_normalize, **kwargs)
+        return cls(
+            lw.weights,
+            lw.vgg_layers,
+            backbone,
+            vgg_softmax=lw.vgg_softmax,
+            lpips_net=lw.lpips_net,
+            lpips_normalize=lw.lpips_normalize,
+            **kwargs,
+        )
 
     def to_weights(self, name: str | None = None, **provenance) -> LossWeights:
         """The current state as :class:`LossWeights` (relaxed: with the softmax per group)."""
         return LossWeights(
             weights=dict(zip(LOSS_NAMES, self.beta.detach().cpu().tolist())),
             vgg_layers=list(self.vgg_layers) if self.vgg_layers is not None else None,
-            vgg_backbone=self.backbone, vgg_softmax=self.vgg_softmax(),
-            lpips_net=self.lpips_net, lpips_normalize=self.lpips_normalize, name=name,
-            beta_param=self.beta_param if self.upper_parameters()[0].requires_grad else None, **provenance)
+            vgg_backbone=self.backbone,
+            vgg_softmax=self.vgg_softmax(),
+            lpips_net=self.lpips_net,
+            lpips_normalize=self.lpips_normalize,
+            name=name,
+            beta_param=self.beta_param if self.upper_parameters()[0].requires_grad else None,
+            **provenance,
+        )
 
     def searched_weights(self, name: str | None = None, **provenance) -> LossWeights:
         """A loss search's result: :meth:`to_weights` with each VGG group's argmax as the chosen layer."""
@@ -159,14 +191,21 @@ class LossMix(nn.Module):
             return list(self.vgg_layers)
         return [c[int(torch.argmax(g.detach()))] for c, g in zip(self.groups, self.vgg_logits)]
 
-    def fixed(self, decimals: int | None = None) -> "LossMix":
+    def fixed(self, decimals: int | None = None) -> LossMix:
         """The discrete mix: argmax layers, weights as constants (optionally rounded like the paper)."""
         w = self.beta.detach().cpu().tolist()
         if decimals is not None:
             w = [round(v, decimals) for v in w]
-        mix = LossMix(w, self.selected_layers(), self.backbone, lpips_net=self.lpips_net,
-                      lpips_normalize=self.lpips_normalize, trainable=False,
-                      vgg_features=self._backbones.get("vgg_features"), lpips_model=self._backbones.get("lpips"))
+        mix = LossMix(
+            w,
+            self.selected_layers(),
+            self.backbone,
+            lpips_net=self.lpips_net,
+            lpips_normalize=self.lpips_normalize,
+            trainable=False,
+            vgg_features=self._backbones.get("vgg_features"),
+            lpips_model=self._backbones.get("lpips"),
+        )
         return mix.to(self.beta.device)
 
     # -- evaluation ---------------------------------------------------------------------------
@@ -219,8 +258,7 @@ class LossMix(nn.Module):
             self._host_cache = (key, self.beta.detach().cpu().tolist())
         return self._host_cache[1]
 
-    def forward(self, out: Tensor, target: Tensor, skip_zero: bool | None = None
-                ) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(self, out: Tensor, target: Tensor, skip_zero: bool | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         """``total = sum_i beta_i * terms[i]`` over the computed terms.
 
         Args:
@@ -233,8 +271,10 @@ class LossMix(nn.Module):
             ``(total, terms)``: the scalar loss and ``{name: unweighted value}`` (still attached).
         """
         if out.shape != target.shape:
-            raise ValueError(f"LossMix: output {tuple(out.shape)} and reference {tuple(target.shape)} "
-                             "differ in shape; crop them to the same size")
+            raise ValueError(
+                f"LossMix: output {tuple(out.shape)} and reference {tuple(target.shape)} "
+                "differ in shape; crop them to the same size"
+            )
         if skip_zero is None:
             skip_zero = not (torch.is_grad_enabled() and self.upper_parameters()[0].requires_grad)
         beta = self.beta

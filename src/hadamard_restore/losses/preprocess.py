@@ -30,5 +30,7 @@ def _constants(dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor
     from Python lists every call copied host to device each step (a sync on a GPU, and illegal
     while a CUDA graph is being captured). Never modified in place."""
     with torch.inference_mode(False), torch.no_grad():
-        return (torch.tensor(IMAGENET_MEAN, dtype=dtype, device=device).view(1, 3, 1, 1),
-                torch.tensor(IMAGENET_STD, dtype=dtype, device=device).view(1, 3, 1, 1))
+        return (
+            torch.tensor(IMAGENET_MEAN, dtype=dtype, device=device).view(1, 3, 1, 1),
+            torch.tensor(IMAGENET_STD, dtype=dtype, device=device).view(1, 3, 1, 1),
+        )

@@ -23,7 +23,7 @@ One forward per image runs the backbone only up to the deepest tap.
 from __future__ import annotations
 
 import re
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -98,7 +98,8 @@ def check_layers(layers: Sequence[str], groups: Sequence[Sequence[str]], backbon
         if name not in cands:
             raise LossWeightsError(
                 f"VGG layer {name!r} is not a candidate of group {g} in {backbone} "
-                f"(candidates: {', '.join(cands)}); choose one of those or use the backbone it came from")
+                f"(candidates: {', '.join(cands)}); choose one of those or use the backbone it came from"
+            )
     return layers
 
 
@@ -140,16 +141,19 @@ def init_group_logits(g: int, cands: list[str], softmax, generator) -> Tensor:
     if softmax is not None:
         probs = softmax[g] if g < len(softmax) else {}
         if sorted(probs) != sorted(cands):
-            raise LossWeightsError(f"VGG group {g + 1}: recorded layers {sorted(probs)} are not this "
-                                   f"backbone's candidates {cands}; use the backbone they were searched on")
+            raise LossWeightsError(
+                f"VGG group {g + 1}: recorded layers {sorted(probs)} are not this "
+                f"backbone's candidates {cands}; use the backbone they were searched on"
+            )
         return torch.log(torch.tensor([max(float(probs[c]), 1e-12) for c in cands]))
     if generator is None:
         return torch.zeros(len(cands))
     return 1e-3 * torch.randn(len(cands), generator=generator)
 
 
-def feature_l1(fx: Mapping[str, Tensor], fy: Mapping[str, Tensor],
-               layer_weights: Mapping[str, float | Tensor]) -> Tensor:
+def feature_l1(
+    fx: Mapping[str, Tensor], fy: Mapping[str, Tensor], layer_weights: Mapping[str, float | Tensor]
+) -> Tensor:
     """``sum_j w_j * mean |fx[j] - fy[j]|``; layers whose weight is the float 0.0 are skipped."""
     total: Tensor | None = None
     for name, w in layer_weights.items():
@@ -212,15 +216,21 @@ class VGGLoss(nn.Module):
         generator: randomness for the logits' initialisation.
     """
 
-    def __init__(self, layers: Sequence[str] | None = None, backbone: str = "vgg16",
-                 features: nn.Sequential | None = None, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        layers: Sequence[str] | None = None,
+        backbone: str = "vgg16",
+        features: nn.Sequential | None = None,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         features = load_features(backbone) if features is None else features
         self.groups = candidate_groups(layer_names(features))
         self.layers = None if layers is None else check_layers(layers, self.groups, backbone)
         if self.layers is None:
             self.logits = nn.ParameterList(
-                nn.Parameter(1e-3 * torch.randn(len(c), generator=generator)) for c in self.groups)
+                nn.Parameter(1e-3 * torch.randn(len(c), generator=generator)) for c in self.groups
+            )
             self.taps = VGGTaps(features, [n for c in self.groups for n in c])
         else:
             self.logits = None

@@ -20,24 +20,30 @@ def check_pair(x: torch.Tensor, y: torch.Tensor, name: str) -> tuple[torch.Tenso
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{name}: {label} must be a torch.Tensor, got {type(t).__name__}")
     if x.dim() != y.dim() or x.dim() not in (3, 4):
-        raise ValueError(f"{name}: expected (B, 3, H, W) or (3, H, W) tensors, got x {tuple(x.shape)} "
-                         f"and y {tuple(y.shape)}")
+        raise ValueError(
+            f"{name}: expected (B, 3, H, W) or (3, H, W) tensors, got x {tuple(x.shape)} and y {tuple(y.shape)}"
+        )
     if x.dim() == 3:
         x, y = x.unsqueeze(0), y.unsqueeze(0)
     if x.shape != y.shape:
-        raise ValueError(f"{name}: x {tuple(x.shape)} and y {tuple(y.shape)} differ in shape; "
-                         "compare images of the same size (crop or resize the output first)")
+        raise ValueError(
+            f"{name}: x {tuple(x.shape)} and y {tuple(y.shape)} differ in shape; "
+            "compare images of the same size (crop or resize the output first)"
+        )
     if x.shape[1] != 3:
-        raise ValueError(f"{name}: expected 3 RGB channels in dim 1, got {x.shape[1]} "
-                         f"(shape {tuple(x.shape)}); images must be channels-first (B, 3, H, W)")
+        raise ValueError(
+            f"{name}: expected 3 RGB channels in dim 1, got {x.shape[1]} "
+            f"(shape {tuple(x.shape)}); images must be channels-first (B, 3, H, W)"
+        )
     for label, t in (("x", x), ("y", y)):
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise ValueError(f"{name}: {label} contains NaN or inf values")
     return x, y
 
 
-def prepare(x: torch.Tensor, y: torch.Tensor, data_range: float, y_channel: bool, crop_border: int,
-            name: str) -> tuple[torch.Tensor, torch.Tensor]:
+def prepare(
+    x: torch.Tensor, y: torch.Tensor, data_range: float, y_channel: bool, crop_border: int, name: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Check, cast to float64, crop ``crop_border`` pixels per side and optionally take Y.
 
     Returns:
@@ -47,13 +53,14 @@ def prepare(x: torch.Tensor, y: torch.Tensor, data_range: float, y_channel: bool
     """
     x, y = check_pair(x, y, name)
     if not data_range > 0:
-        raise ValueError(f"{name}: data_range must be > 0 (1.0 for [0, 1] images, 255 for 8-bit), "
-                         f"got {data_range}")
+        raise ValueError(f"{name}: data_range must be > 0 (1.0 for [0, 1] images, 255 for 8-bit), got {data_range}")
     x, y = x.to(torch.float64), y.to(torch.float64)
     peak = float(max(x.abs().max(), y.abs().max()))
     if peak > 2 * data_range:
-        raise ValueError(f"{name}: values reach {peak:g} but data_range={data_range:g}; pass the "
-                         "data_range of the images' scale (e.g. data_range=255 for 0-255 values)")
+        raise ValueError(
+            f"{name}: values reach {peak:g} but data_range={data_range:g}; pass the "
+            "data_range of the images' scale (e.g. data_range=255 for 0-255 values)"
+        )
     if not isinstance(crop_border, int) or crop_border < 0:
         raise ValueError(f"{name}: crop_border must be a non-negative int, got {crop_border!r}")
     if crop_border:

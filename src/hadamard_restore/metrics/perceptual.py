@@ -45,8 +45,7 @@ def lpips(x: torch.Tensor, y: torch.Tensor, net: str = "alex") -> torch.Tensor:
         raise ValueError(f"lpips: images must be at least 16x16, got {x.shape[-2]}x{x.shape[-1]}")
     peak = float(max(x.abs().max(), y.abs().max()))
     if peak > 2:
-        raise ValueError(f"lpips: inputs must be in [0, 1], got values up to {peak:g} "
-                         "(divide 8-bit images by 255)")
+        raise ValueError(f"lpips: inputs must be in [0, 1], got values up to {peak:g} (divide 8-bit images by 255)")
     model = _model(net, x.device)
     x, y = x.to(torch.float32), y.to(torch.float32)
     return model(2 * x - 1, 2 * y - 1).reshape(x.shape[0])

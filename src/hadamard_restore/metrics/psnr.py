@@ -7,8 +7,9 @@ import torch
 from hadamard_restore.metrics.common import prepare
 
 
-def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, y_channel: bool = False,
-         crop_border: int = 0) -> torch.Tensor:
+def psnr(
+    x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, y_channel: bool = False, crop_border: int = 0
+) -> torch.Tensor:
     """PSNR = 10 log10(data_range^2 / MSE), MSE over channels and pixels of each image.
 
     Args:

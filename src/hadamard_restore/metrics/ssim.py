@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 
@@ -27,8 +26,9 @@ def _blur(img: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return F.conv2d(img, g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
 
 
-def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, y_channel: bool = False,
-         crop_border: int = 0) -> torch.Tensor:
+def ssim(
+    x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, y_channel: bool = False, crop_border: int = 0
+) -> torch.Tensor:
     """Mean SSIM per image: 11x11 Gaussian window (sigma 1.5), per channel, channels averaged.
 
     With local Gaussian means mu, variances s^2 and covariance s_xy (population form, i.e.
@@ -62,5 +62,3 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, y_channel: b
     num = (2 * mu_x * mu_y + c1) * (2 * cov + c2)
     den = (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
     return (num / den).flatten(1).mean(dim=1)
-
-

@@ -19,6 +19,20 @@ from hadamard_restore.net.primitives import FCM_PRIMITIVES, HNU_PRIMITIVES, laye
 from hadamard_restore.net.supernet import SuperNet
 from hadamard_restore.net.unet import UNet
 
-__all__ = ["FCM_PRIMITIVES", "HNU_PRIMITIVES", "Genotype", "HadamardNet", "SuperNet", "UNet",
-           "build_network", "build_supernet", "bundled_genotypes", "copy_supernet_weights", "derive_genotype",
-           "layer_labels", "load_genotype", "net_info", "network_report"]
+__all__ = [
+    "FCM_PRIMITIVES",
+    "HNU_PRIMITIVES",
+    "Genotype",
+    "HadamardNet",
+    "SuperNet",
+    "UNet",
+    "build_network",
+    "build_supernet",
+    "bundled_genotypes",
+    "copy_supernet_weights",
+    "derive_genotype",
+    "layer_labels",
+    "load_genotype",
+    "net_info",
+    "network_report",
+]

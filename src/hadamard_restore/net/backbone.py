@@ -43,12 +43,14 @@ class Backbone(nn.Module):
         seed: seed of the private RNG used for weight initialisation.
     """
 
-    def __init__(self, make_layer: LayerFactory, channels: int = 32, num_hnu: int = 7,
-                 norm: Norm = "instance", seed: int = 0) -> None:
+    def __init__(
+        self, make_layer: LayerFactory, channels: int = 32, num_hnu: int = 7, norm: Norm = "instance", seed: int = 0
+    ) -> None:
         super().__init__()
         if channels < 2 or channels % 2:
-            raise ValueError(f"channels must be an even number >= 2 (the full-resolution width is "
-                             f"channels // 2), got {channels}")
+            raise ValueError(
+                f"channels must be an even number >= 2 (the full-resolution width is channels // 2), got {channels}"
+            )
         if num_hnu < 1:
             raise ValueError(f"num_hnu must be >= 1, got {num_hnu}")
         self.channels, self.num_hnu, self.norm = channels, num_hnu, norm

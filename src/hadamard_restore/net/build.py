@@ -26,5 +26,10 @@ def build_network(genotype: Genotype | str | Path | None, cfg: NetConfig, seed: 
     mismatch is a GenotypeError). The one builder of a fresh HadamardNet from a config; a
     saved one is rebuilt from its file by :func:`hadamard_restore.net.model_file.load_model`.
     """
-    return HadamardNet(load_genotype(cfg.genotype if genotype is None else genotype), channels=cfg.channels,
-                       num_hnu=cfg.num_hnu, norm=cfg.norm, generator=torch.Generator().manual_seed(seed))
+    return HadamardNet(
+        load_genotype(cfg.genotype if genotype is None else genotype),
+        channels=cfg.channels,
+        num_hnu=cfg.num_hnu,
+        norm=cfg.norm,
+        generator=torch.Generator().manual_seed(seed),
+    )

@@ -27,19 +27,24 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from hadamard_restore.errors import GenotypeError
-from hadamard_restore.net.primitives import (ABBREVIATIONS, FCM_PRIMITIVES, HNU_PRIMITIVES,
-                                             label_primitives, layer_labels)
+from hadamard_restore.net.primitives import (
+    ABBREVIATIONS,
+    FCM_PRIMITIVES,
+    HNU_PRIMITIVES,
+    label_primitives,
+    layer_labels,
+)
 
 FORMAT = "hadamard-restore/genotype"
 VERSION = 1
-_KEYS = {"format", "version", "name", "description", "num_hnu", "channels", "primitives", "layers",
-         "probabilities"}
+_KEYS = {"format", "version", "name", "description", "num_hnu", "channels", "primitives", "layers", "probabilities"}
 _HNU_LABEL = re.compile(r"^hnu(\d+)\.")
 
 
@@ -55,7 +60,8 @@ class Genotype:
     name: str | None = None
     description: str | None = None
     primitives: dict[str, list[str]] = field(
-        default_factory=lambda: {"hnu": list(HNU_PRIMITIVES), "fcm": list(FCM_PRIMITIVES)})
+        default_factory=lambda: {"hnu": list(HNU_PRIMITIVES), "fcm": list(FCM_PRIMITIVES)}
+    )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"format": FORMAT, "version": VERSION}
@@ -63,8 +69,7 @@ class Genotype:
             out["name"] = self.name
         if self.description is not None:
             out["description"] = self.description
-        out.update(num_hnu=self.num_hnu, channels=self.channels, primitives=self.primitives,
-                   layers=dict(self.layers))
+        out.update(num_hnu=self.num_hnu, channels=self.channels, primitives=self.primitives, layers=dict(self.layers))
         if self.probabilities is not None:
             out["probabilities"] = {k: list(v) for k, v in self.probabilities.items()}
         return out
@@ -96,12 +101,13 @@ class Genotype:
         if extra:
             problems.append(f"unknown key(s) {extra} (allowed: {sorted(_KEYS)})")
         if obj.get("format", FORMAT) != FORMAT or obj.get("version", VERSION) != VERSION:
-            problems.append(f"format/version {obj.get('format')!r}/{obj.get('version')!r} is not "
-                            f"{FORMAT!r}/{VERSION}")
+            problems.append(f"format/version {obj.get('format')!r}/{obj.get('version')!r} is not {FORMAT!r}/{VERSION}")
         layers = obj.get("layers")
         if not isinstance(layers, Mapping) or not all(isinstance(v, str) for v in layers.values()):
-            raise GenotypeError(f"{source}: 'layers' must be a mapping of layer label -> op name "
-                                f"(e.g. {{\"enc.head\": \"conv_3x3\", ...}}), got {layers!r:.80}")
+            raise GenotypeError(
+                f"{source}: 'layers' must be a mapping of layer label -> op name "
+                f'(e.g. {{"enc.head": "conv_3x3", ...}}), got {layers!r:.80}'
+            )
         num_hnu = _num_hnu(obj.get("num_hnu"), layers, problems)
         _check_primitives(obj.get("primitives"), problems)
         channels = obj.get("channels")
@@ -114,8 +120,14 @@ class Genotype:
                 problems.append(f"{key} must be a string, got {obj[key]!r}")
         if problems:
             raise GenotypeError(f"{source} is not a valid genotype:\n  " + "\n  ".join(problems))
-        return cls(layers=resolved, num_hnu=num_hnu, channels=channels, probabilities=probs,
-                   name=obj.get("name"), description=obj.get("description"))
+        return cls(
+            layers=resolved,
+            num_hnu=num_hnu,
+            channels=channels,
+            probabilities=probs,
+            name=obj.get("name"),
+            description=obj.get("description"),
+        )
 
 
 def _num_hnu(value: Any, layers: Mapping[str, str], problems: list[str]) -> int:
@@ -136,8 +148,10 @@ def _check_primitives(value: Any, problems: list[str]) -> None:
         return
     expected = {"hnu": list(HNU_PRIMITIVES), "fcm": list(FCM_PRIMITIVES)}
     if not isinstance(value, Mapping) or {k: list(v) for k, v in value.items()} != expected:
-        problems.append(f"primitives {value!r} differ from this version's ordered sets {expected}; "
-                        "the probabilities would be read in the wrong order")
+        problems.append(
+            f"primitives {value!r} differ from this version's ordered sets {expected}; "
+            "the probabilities would be read in the wrong order"
+        )
 
 
 def _resolve(op: str) -> str:
@@ -149,8 +163,10 @@ def _check_layers(layers: Mapping[str, str], num_hnu: int, problems: list[str]) 
     unknown = [k for k in layers if k not in expected]
     missing = [k for k in expected if k not in layers]
     for label in unknown:
-        problems.append(f"unknown layer label {label!r} (labels look like enc.head, enc.e1a-1, "
-                        f"hnu1.ru0 ... hnu{num_hnu}.rv3, dec.tail)")
+        problems.append(
+            f"unknown layer label {label!r} (labels look like enc.head, enc.e1a-1, "
+            f"hnu1.ru0 ... hnu{num_hnu}.rv3, dec.tail)"
+        )
     if missing:
         problems.append(f"missing layer(s): {', '.join(missing)}")
     resolved: dict[str, str] = {}
@@ -159,8 +175,9 @@ def _check_layers(layers: Mapping[str, str], num_hnu: int, problems: list[str]) 
             continue
         op, allowed = _resolve(layers[label]), label_primitives(label)
         if op not in allowed:
-            problems.append(f"layer {label!r}: op {layers[label]!r} is not a candidate here "
-                            f"(choose from {', '.join(allowed)})")
+            problems.append(
+                f"layer {label!r}: op {layers[label]!r} is not a candidate here (choose from {', '.join(allowed)})"
+            )
         resolved[label] = op
     return resolved
 
@@ -178,19 +195,26 @@ def _check_probabilities(value: Any, num_hnu: int, problems: list[str]) -> dict[
             problems.append(f"probabilities: unknown layer label {label!r}")
             continue
         n = len(label_primitives(label))
-        ok = (isinstance(probs, list) and len(probs) == n
-              and all(isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p) and p >= 0
-                      for p in probs))
+        ok = (
+            isinstance(probs, list)
+            and len(probs) == n
+            and all(
+                isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p) and p >= 0 for p in probs
+            )
+        )
         if not ok or abs(sum(probs) - 1.0) > 1e-3:
-            problems.append(f"probabilities for layer {label!r} must be {n} finite non-negative numbers "
-                            f"summing to 1 (one per candidate, in primitive order), got {probs!r:.120}")
+            problems.append(
+                f"probabilities for layer {label!r} must be {n} finite non-negative numbers "
+                f"summing to 1 (one per candidate, in primitive order), got {probs!r:.120}"
+            )
             continue
         out[label] = [float(p) for p in probs]
     return out
 
 
-def derive_genotype(probabilities: Mapping[str, Sequence[float]], num_hnu: int, channels: int | None = None,
-                    name: str | None = None) -> Genotype:
+def derive_genotype(
+    probabilities: Mapping[str, Sequence[float]], num_hnu: int, channels: int | None = None, name: str | None = None
+) -> Genotype:
     """Argmax per layer (first maximum wins, so primitive order breaks ties).
 
     Args:
@@ -204,8 +228,10 @@ def derive_genotype(probabilities: Mapping[str, Sequence[float]], num_hnu: int, 
             raise GenotypeError(f"cannot derive a genotype: no probabilities for layer {label!r}")
         row, cands = probs[label], label_primitives(label)
         layers[label] = cands[max(range(len(row)), key=row.__getitem__)]
-    return Genotype.from_dict({"num_hnu": num_hnu, "channels": channels, "layers": layers,
-                               "probabilities": probs, "name": name}, "derived genotype")
+    return Genotype.from_dict(
+        {"num_hnu": num_hnu, "channels": channels, "layers": layers, "probabilities": probs, "name": name},
+        "derived genotype",
+    )
 
 
 def bundled_genotypes() -> list[str]:
@@ -228,8 +254,9 @@ def load_genotype(name_or_path: str | Path | Genotype) -> Genotype:
         return Genotype.from_json(res.read_text(), f"bundled genotype {text_name!r}")
     path = Path(name_or_path)
     if not path.is_file():
-        raise GenotypeError(f"unknown genotype {text_name!r}: not a bundled name "
-                            f"({', '.join(bundled_genotypes())}) and no such file")
+        raise GenotypeError(
+            f"unknown genotype {text_name!r}: not a bundled name ({', '.join(bundled_genotypes())}) and no such file"
+        )
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:

@@ -21,7 +21,8 @@ the stage-2 supernet). It is computed in float32 with eps 1e-5 (biased variance)
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import torch
 from torch import nn

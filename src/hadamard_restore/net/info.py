@@ -57,12 +57,19 @@ def net_info(model: nn.Module, size: tuple[int, int], device: str = "meta") -> d
     with torch.no_grad(), FlopCounterMode(display=False) as flops, PeakMemory(exclude) as mem:
         runner(x)
     total = int(flops.get_total_flops())
-    return {"size": [h, w], "parameters": n_weights, "arch_parameters": n_arch, "flops": total,
-            "macs": total // 2, "peak_activation_bytes": int(mem.peak_bytes)}
+    return {
+        "size": [h, w],
+        "parameters": n_weights,
+        "arch_parameters": n_arch,
+        "flops": total,
+        "macs": total // 2,
+        "peak_activation_bytes": int(mem.peak_bytes),
+    }
 
 
-def network_report(genotype: str | Path, size: tuple[int, int], channels: int = 32, num_hnu: int = 7,
-                   norm: str = "instance") -> dict[str, Any]:
+def network_report(
+    genotype: str | Path, size: tuple[int, int], channels: int = 32, num_hnu: int = 7, norm: str = "instance"
+) -> dict[str, Any]:
     """:func:`net_info` of a bundled/saved genotype's network, or of the supernet for ``"supernet"``.
 
     ``num_hnu`` applies to the supernet; a genotype fixes its own depth.
@@ -82,12 +89,16 @@ def network_report(genotype: str | Path, size: tuple[int, int], channels: int = 
 def format_info(info: dict[str, Any]) -> str:
     """Human-readable lines for :func:`network_report`'s result."""
     h, w = info["size"]
-    lines = [f"network:            {info['network']} (channels {info['channels']})",
-             f"parameters:         {info['parameters']:,} ({info['parameters'] / 1e6:.3f} M)"]
+    lines = [
+        f"network:            {info['network']} (channels {info['channels']})",
+        f"parameters:         {info['parameters']:,} ({info['parameters'] / 1e6:.3f} M)",
+    ]
     if info["arch_parameters"]:
         lines.append(f"arch parameters:    {info['arch_parameters']:,} (alpha logits)")
-    lines += [f"MACs at {h}x{w}:".ljust(20) + f"{info['macs']:,} ({info['macs'] / 1e9:.2f} G; "
-              "torch FlopCounterMode FLOPs / 2)",
-              f"peak activations:   {info['peak_activation_bytes'] / 2**20:.1f} MiB "
-              "(float32, batch 1, no_grad forward; live tensor storage)"]
+    lines += [
+        f"MACs at {h}x{w}:".ljust(20) + f"{info['macs']:,} ({info['macs'] / 1e9:.2f} G; "
+        "torch FlopCounterMode FLOPs / 2)",
+        f"peak activations:   {info['peak_activation_bytes'] / 2**20:.1f} MiB "
+        "(float32, batch 1, no_grad forward; live tensor storage)",
+    ]
     return "\n".join(lines)

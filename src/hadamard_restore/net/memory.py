@@ -14,7 +14,8 @@ arithmetic), where it gives the same number as on CPU for the same program.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch.multiprocessing.reductions import StorageWeakRef

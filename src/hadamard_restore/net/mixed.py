@@ -12,7 +12,7 @@ forward by the supernet and passed in. No per-op norm, no drop-path.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

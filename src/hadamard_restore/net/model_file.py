@@ -25,8 +25,9 @@ Examples:
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -95,8 +96,9 @@ def _config_yaml(cfg: RunConfig | str | None) -> str:
     return dump_config(cfg)
 
 
-def make_meta(genotype: Any, loss_weights: Any, cfg: RunConfig | None = None, model: nn.Module | None = None,
-              **extra: Any) -> dict:
+def make_meta(
+    genotype: Any, loss_weights: Any, cfg: RunConfig | None = None, model: nn.Module | None = None, **extra: Any
+) -> dict:
     """The ``meta`` block every file carries (all JSON-compatible values).
 
     ``cfg`` is stored whole (as YAML) for provenance; the network settings come from its
@@ -127,8 +129,9 @@ def cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 # --------------------------------------------------------------------------- writing
-def save_model(path: str | Path, model: nn.Module, genotype: Any, loss_weights: Any, cfg: RunConfig | None = None,
-               **extra: Any) -> Path:
+def save_model(
+    path: str | Path, model: nn.Module, genotype: Any, loss_weights: Any, cfg: RunConfig | None = None, **extra: Any
+) -> Path:
     """Write a model file atomically.
 
     Args:
@@ -175,8 +178,11 @@ def load_state_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], so
     target = unwrap_model(model).state_dict()
     missing = [k for k in target if k not in state_dict]
     unexpected = [k for k in state_dict if k not in target]
-    shapes = [f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}"
-              for k, v in target.items() if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
+    shapes = [
+        f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in target.items()
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
+    ]
     if missing or unexpected or shapes:
         parts = []
         if missing:
@@ -188,7 +194,8 @@ def load_state_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], so
         raise CheckpointError(
             f"{source} does not fit this network: {'; '.join(parts)}. It was trained with a different "
             "genotype or net settings (channels, num_hnu); build the model from the checkpoint's own "
-            "genotype with load_model(), or pass the matching --genotype")
+            "genotype with load_model(), or pass the matching --genotype"
+        )
     unwrap_model(model).load_state_dict(dict(state_dict), strict=True)
 
 
@@ -199,14 +206,14 @@ def network_from_meta(meta: Mapping) -> nn.Module:
     try:
         genotype = genotype_from_dict(meta["genotype"])
     except Exception as exc:
-        raise CheckpointError(f"the checkpoint's genotype is invalid ({exc}); the file is damaged "
-                              "or from an incompatible version") from None
+        raise CheckpointError(
+            f"the checkpoint's genotype is invalid ({exc}); the file is damaged or from an incompatible version"
+        ) from None
     net = dict(meta.get("net") or {})
     return HadamardNet(genotype, **{k: net[k] for k in ("channels", "num_hnu", "norm") if k in net})
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu",
-               genotype: Any = None) -> tuple[nn.Module, dict]:
+def load_model(path: str | Path, device: str | torch.device = "cpu", genotype: Any = None) -> tuple[nn.Module, dict]:
     """Build the derived network from a model file (or training state) and load its weights.
 
     Args:

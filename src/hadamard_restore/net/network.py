@@ -37,12 +37,20 @@ class HadamardNet(Backbone):
         torch.Size([1, 3, 37, 31])
     """
 
-    def __init__(self, genotype: Genotype | str | Path, channels: int = 32, num_hnu: int | None = None,
-                 norm: Norm = "instance", generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        genotype: Genotype | str | Path,
+        channels: int = 32,
+        num_hnu: int | None = None,
+        norm: Norm = "instance",
+        generator: torch.Generator | None = None,
+    ) -> None:
         geno = load_genotype(genotype)
         if num_hnu is not None and num_hnu != geno.num_hnu:
-            raise GenotypeError(f"genotype {geno.name or ''!s} describes {geno.num_hnu} HNUs but num_hnu={num_hnu} "
-                                "was asked for; leave num_hnu unset or use a genotype searched with that depth")
+            raise GenotypeError(
+                f"genotype {geno.name or ''!s} describes {geno.num_hnu} HNUs but num_hnu={num_hnu} "
+                "was asked for; leave num_hnu unset or use a genotype searched with that depth"
+            )
         gen = generator if generator is not None else torch.Generator().manual_seed(0)
 
         def make_layer(label: str, candidates: tuple[str, ...], c_in: int, c_out: int) -> ChosenOp:
@@ -61,8 +69,10 @@ class HadamardNet(Backbone):
 def copy_supernet_weights(supernet: SuperNet, net: HadamardNet) -> HadamardNet:
     """Load into ``net`` the supernet's weights of the ops ``net`` kept (same keys)."""
     if (supernet.channels, supernet.num_hnu) != (net.channels, net.num_hnu):
-        raise ValueError(f"supernet (channels={supernet.channels}, num_hnu={supernet.num_hnu}) and network "
-                         f"(channels={net.channels}, num_hnu={net.num_hnu}) differ in size")
+        raise ValueError(
+            f"supernet (channels={supernet.channels}, num_hnu={supernet.num_hnu}) and network "
+            f"(channels={net.channels}, num_hnu={net.num_hnu}) differ in size"
+        )
     source = supernet.state_dict()
     net.load_state_dict({k: source[k] for k in net.state_dict()})
     return net

@@ -22,7 +22,7 @@ denseblocks_kxk ``3 k^2 C^2``.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -34,8 +34,10 @@ def _conv(c_in: int, c_out: int, k: int, dilation: int = 1) -> nn.Conv2d:
 
 def _same_width(name: str, c_in: int, c_out: int) -> None:
     if c_in != c_out:
-        raise ValueError(f"{name} keeps the channel count, but was asked for {c_in} -> {c_out}; "
-                         "use a plain conv (conv_1x1, conv_3x3, conv_5x5, dilconv_3x3) where widths change")
+        raise ValueError(
+            f"{name} keeps the channel count, but was asked for {c_in} -> {c_out}; "
+            "use a plain conv (conv_1x1, conv_3x3, conv_5x5, dilconv_3x3) where widths change"
+        )
 
 
 class Skip(nn.Module):

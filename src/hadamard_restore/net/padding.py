@@ -30,13 +30,16 @@ def reflect_pad(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, Pads]:
             smaller than the side it reflects).
     """
     if x.dim() != 4:
-        raise ValueError(f"expected a (B, C, H, W) batch, got shape {tuple(x.shape)}; "
-                         "add a batch axis with x[None] for one image")
+        raise ValueError(
+            f"expected a (B, C, H, W) batch, got shape {tuple(x.shape)}; add a batch axis with x[None] for one image"
+        )
     h, w = x.shape[-2:]
     pads = pad_amounts(h, w, multiple)
     if max(pads[0], pads[1]) >= w or max(pads[2], pads[3]) >= h:
-        raise ValueError(f"image of {h}x{w} pixels is too small to reflect-pad to a multiple of "
-                         f"{multiple}; use images of at least {multiple}x{multiple} pixels")
+        raise ValueError(
+            f"image of {h}x{w} pixels is too small to reflect-pad to a multiple of "
+            f"{multiple}; use images of at least {multiple}x{multiple} pixels"
+        )
     if any(pads):
         x = F.pad(x, pads, mode="reflect")
     return x, pads
@@ -46,4 +49,4 @@ def crop_pads(x: torch.Tensor, pads: Pads) -> torch.Tensor:
     """Undo :func:`reflect_pad` on a (B, C, H', W') output."""
     left, right, top, bottom = pads
     h, w = x.shape[-2:]
-    return x[..., top:h - bottom, left:w - right]
+    return x[..., top : h - bottom, left : w - right]

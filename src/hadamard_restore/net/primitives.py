@@ -57,12 +57,24 @@ ABBREVIATIONS: dict[str, str] = {
 
 ENCODER_LAYERS: tuple[str, ...] = (
     "head",
-    "e1a-1", "e1a-2", "e1b-1", "e1b-2",
-    "e2a-1", "e2a-2", "e2b-1", "e2b-2",
+    "e1a-1",
+    "e1a-2",
+    "e1b-1",
+    "e1b-2",
+    "e2a-1",
+    "e2a-2",
+    "e2b-1",
+    "e2b-2",
 )
 DECODER_LAYERS: tuple[str, ...] = (
-    "d2a-1", "d2a-2", "d2b-1", "d2b-2",
-    "d1a-1", "d1a-2", "d1b-1", "d1b-2",
+    "d2a-1",
+    "d2a-2",
+    "d2b-1",
+    "d2b-2",
+    "d1a-1",
+    "d1a-2",
+    "d1b-1",
+    "d1b-2",
     "tail",
 )
 HNU_LAYERS: tuple[str, ...] = ("ru0", "ru1", "ru2", "ru3", "rv0", "rv1", "rv2", "rv3")

@@ -19,7 +19,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -59,15 +59,19 @@ class SuperNet(Backbone):
         torch.Size([1, 3, 37, 31])
     """
 
-    def __init__(self, channels: int = 32, num_hnu: int = 7, norm: Norm = "instance",
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self, channels: int = 32, num_hnu: int = 7, norm: Norm = "instance", generator: torch.Generator | None = None
+    ) -> None:
         gen = generator if generator is not None else torch.Generator().manual_seed(0)
         super().__init__(_mixed_layer, channels, num_hnu, norm, seed=_seed_from(gen))
-        self.arch = nn.ParameterDict({
-            g: nn.Parameter(ALPHA_INIT_SCALE * torch.randn(len(group_layers(g)), len(group_primitives(g)),
-                                                           generator=gen))
-            for g in group_names(num_hnu)
-        })
+        self.arch = nn.ParameterDict(
+            {
+                g: nn.Parameter(
+                    ALPHA_INIT_SCALE * torch.randn(len(group_layers(g)), len(group_primitives(g)), generator=gen)
+                )
+                for g in group_names(num_hnu)
+            }
+        )
 
     # -- parameters ------------------------------------------------------------------------
     def named_weights(self) -> Iterator[tuple[str, nn.Parameter]]:
@@ -112,8 +116,11 @@ class SuperNet(Backbone):
         """softmax(alpha) per layer label, as Python floats."""
         with torch.no_grad():
             mix = self.mixing_weights()
-        return {f"{g}.{name}": mix[g][i].tolist()
-                for g in group_names(self.num_hnu) for i, name in enumerate(group_layers(g))}
+        return {
+            f"{g}.{name}": mix[g][i].tolist()
+            for g in group_names(self.num_hnu)
+            for i, name in enumerate(group_layers(g))
+        }
 
     def genotype(self, name: str | None = None) -> Genotype:
         """The discrete architecture: argmax of softmax(alpha) per layer (first maximum wins)."""

@@ -22,8 +22,9 @@ from hadamard_restore.net.padding import crop_pads, reflect_pad
 
 
 def _double_conv(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(),
-                         nn.Conv2d(c_out, c_out, 3, padding=1), nn.ReLU())
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(), nn.Conv2d(c_out, c_out, 3, padding=1), nn.ReLU()
+    )
 
 
 class UNet(nn.Module):
@@ -46,8 +47,9 @@ class UNet(nn.Module):
             torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen)))
             self.down = nn.ModuleList(_double_conv(c_in, c_out) for c_in, c_out in zip([3, *widths], widths[:-1]))
             self.bottleneck = _double_conv(widths[-2], widths[-1])
-            self.up = nn.ModuleList(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2)
-                                    for i in reversed(range(depth)))
+            self.up = nn.ModuleList(
+                nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(depth))
+            )
             self.merge = nn.ModuleList(_double_conv(2 * widths[i], widths[i]) for i in reversed(range(depth)))
             self.out = nn.Conv2d(base, 3, 1)
         self.pool = nn.MaxPool2d(2)

@@ -34,8 +34,15 @@ from hadamard_restore.artifacts import atomic_write_bytes
 from hadamard_restore.data.io import EXIF_ORIENTATION, read_image_array
 from hadamard_restore.errors import DataError
 
-KEEP_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
-               ".bmp": "BMP"}
+KEEP_FORMAT = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+}
 SIXTEEN_BIT = ("PNG", "TIFF")
 
 

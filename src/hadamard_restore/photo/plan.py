@@ -14,8 +14,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from hadamard_restore.data.io import is_image_file
 from hadamard_restore.errors import DataError
@@ -26,8 +26,9 @@ def _relative_output(rel: Path, suffix: str) -> Path:
     return rel.with_name(f"{rel.stem}{suffix}{output_suffix(rel)}")
 
 
-def collect(inputs: Iterable[str | Path], recursive: bool = False,
-            exclude: Path | None = None) -> list[tuple[Path, Path]]:
+def collect(
+    inputs: Iterable[str | Path], recursive: bool = False, exclude: Path | None = None
+) -> list[tuple[Path, Path]]:
     """``[(image file, its path relative to the output folder, before the suffix)]``.
 
     Raises:
@@ -46,13 +47,13 @@ def collect(inputs: Iterable[str | Path], recursive: bool = False,
         else:
             raise DataError(f"input {item} does not exist; pass image files or folders of images")
     if not found:
-        raise DataError(f"no images found in {', '.join(map(str, inputs))}; "
-                        "use --recursive for images in sub-folders")
+        raise DataError(f"no images found in {', '.join(map(str, inputs))}; use --recursive for images in sub-folders")
     return found
 
 
-def plan_outputs(inputs: Iterable[str | Path], out_dir: str | Path, recursive: bool = False,
-                 suffix: str = "") -> list[tuple[Path, Path]]:
+def plan_outputs(
+    inputs: Iterable[str | Path], out_dir: str | Path, recursive: bool = False, suffix: str = ""
+) -> list[tuple[Path, Path]]:
     """``[(source, destination)]`` for one enhance call, refused as a whole if unsafe.
 
     Args:
@@ -74,10 +75,14 @@ def plan_outputs(inputs: Iterable[str | Path], out_dir: str | Path, recursive: b
     for src, dst in jobs:
         key = dst.resolve()
         if key in sources:
-            raise DataError(f"refused: the output {dst} of {src} would overwrite the input {sources[key]}; "
-                            "choose another --out or add a --suffix (nothing was written)")
+            raise DataError(
+                f"refused: the output {dst} of {src} would overwrite the input {sources[key]}; "
+                "choose another --out or add a --suffix (nothing was written)"
+            )
         if key in claimed:
-            raise DataError(f"refused: {claimed[key]} and {src} would both be written to {dst}; enhance them "
-                            "into different --out folders or rename one (nothing was written)")
+            raise DataError(
+                f"refused: {claimed[key]} and {src} would both be written to {dst}; enhance them "
+                "into different --out folders or rename one (nothing was written)"
+            )
         claimed[key] = src
     return jobs

@@ -18,7 +18,8 @@ own definition expects.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -57,17 +58,19 @@ def conv_indices(arch: str) -> list[int]:
     return [i for i, m in enumerate(build_features(arch, "meta")) if isinstance(m, nn.Conv2d)]
 
 
-def check_shapes(state: Mapping[str, torch.Tensor], expected: Mapping[str, tuple[int, ...]],
-                 what: str) -> None:
+def check_shapes(state: Mapping[str, torch.Tensor], expected: Mapping[str, tuple[int, ...]], what: str) -> None:
     """Raise ``WeightsSourceError`` unless ``state`` has exactly the expected keys and shapes."""
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
-    bad = [f"{k}: {tuple(state[k].shape)} != {expected[k]}" for k in expected
-           if k in state and tuple(state[k].shape) != tuple(expected[k])]
+    bad = [
+        f"{k}: {tuple(state[k].shape)} != {expected[k]}"
+        for k in expected
+        if k in state and tuple(state[k].shape) != tuple(expected[k])
+    ]
     if missing or extra or bad:
         raise WeightsSourceError(
-            f"{what} does not fit: missing {missing[:4]}, unexpected {extra[:4]}, "
-            f"wrong shapes {bad[:4]}")
+            f"{what} does not fit: missing {missing[:4]}, unexpected {extra[:4]}, wrong shapes {bad[:4]}"
+        )
 
 
 def hwio_to_oihw(kernel: np.ndarray) -> torch.Tensor:
@@ -137,8 +140,7 @@ def check_heads(state: Mapping[str, torch.Tensor], net: str, what: str) -> None:
 
 def features_from_full(state: Mapping[str, torch.Tensor], arch: str, what: str) -> dict[str, torch.Tensor]:
     """Take the ``features.*`` entries of a full torchvision state dict, prefix removed."""
-    features = {k[len("features."):]: v.float().contiguous() for k, v in state.items()
-                if k.startswith("features.")}
+    features = {k[len("features.") :]: v.float().contiguous() for k, v in state.items() if k.startswith("features.")}
     check_shapes(features, expected_shapes(arch), what)
     return features
 

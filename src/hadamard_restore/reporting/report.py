@@ -58,20 +58,31 @@ def loss_section(run_dir: Path, plots_dir: Path) -> list[str]:
     lw = read_json(path)
     weights = {k: float(v) for k, v in lw["weights"].items()}
     share = plots.softmax(list(weights.values()))
-    lines += [f"From `{_rel(path, run_dir)}`" + (f" (name `{lw['name']}`)" if lw.get("name") else "") + ".", "",
-              "| loss | beta | softmax(beta) |", "|---|---:|---:|"]
+    lines += [
+        f"From `{_rel(path, run_dir)}`" + (f" (name `{lw['name']}`)" if lw.get("name") else "") + ".",
+        "",
+        "| loss | beta | softmax(beta) |",
+        "|---|---:|---:|",
+    ]
     lines += [f"| {k} | {v:.4f} | {s:.3f} |" for (k, v), s in zip(weights.items(), share)]
     vgg = lw.get("vgg") or {}
     if vgg.get("layers"):
         lines += ["", f"VGG layers ({vgg.get('backbone', '?')}): " + ", ".join(f"`{x}`" for x in vgg["layers"])]
     elif vgg.get("softmax"):
         lines += ["", "VGG layers: still relaxed (softmax per group recorded in the file)."]
-    heat = plots.plot_beta_softmax(list(weights.values()), list(weights), plots_dir / "loss_weights.png",
-                                  title="searched loss weights (colour: softmax(β))")
+    heat = plots.plot_beta_softmax(
+        list(weights.values()),
+        list(weights),
+        plots_dir / "loss_weights.png",
+        title="searched loss weights (colour: softmax(β))",
+    )
     lines += ["", f"![loss weights]({_rel(heat, run_dir)})"]
     search_dir = run_dir / "search"
-    extra = sorted(p for pattern in ("*.png", "*/*.png", "round*/*/*.png") for p in search_dir.glob(pattern)) \
-        if search_dir.is_dir() else []
+    extra = (
+        sorted(p for pattern in ("*.png", "*/*.png", "round*/*/*.png") for p in search_dir.glob(pattern))
+        if search_dir.is_dir()
+        else []
+    )
     if extra:
         lines += ["", "Search-stage plots: " + ", ".join(f"[{p.stem}]({_rel(p, run_dir)})" for p in extra)]
     return lines + [""]
@@ -100,9 +111,15 @@ def architecture_section(run_dir: Path) -> list[str]:
         return lines + ["_No genotype.json in this run._", ""]
     geno = read_json(path)
     layers, probs = geno["layers"], geno.get("probabilities") or {}
-    lines += [f"From `{_rel(path, run_dir)}`" + (f" (name `{geno['name']}`)" if geno.get("name") else "")
-              + f": {geno.get('num_hnu', '?')} HNUs. Abbreviations: " + ", ".join(f"{v}={k}" for k, v in SHORT.items()),
-              "", "| group | chosen ops |", "|---|---|"]
+    lines += [
+        f"From `{_rel(path, run_dir)}`"
+        + (f" (name `{geno['name']}`)" if geno.get("name") else "")
+        + f": {geno.get('num_hnu', '?')} HNUs. Abbreviations: "
+        + ", ".join(f"{v}={k}" for k, v in SHORT.items()),
+        "",
+        "| group | chosen ops |",
+        "|---|---|",
+    ]
     lines += [f"| {g} | {ops} |" for g, ops in _group_rows(layers)]
     prim = geno.get("primitives") or {}
     lines += ["", "<details><summary>every layer</summary>", "", "| layer | op | p(op) |", "|---|---|---:|"]
@@ -125,8 +142,11 @@ def curves_section(run_dir: Path, plots_dir: Path) -> list[str]:
     summary = _find(run_dir, "train_summary.json", ("train", ""))
     if summary is not None:
         s = read_json(summary)
-        lines += [f"{s['steps']} steps; best validation PSNR {s['best_val_psnr']:.3f} dB at step {s['best_step']} "
-                  "(held-out split of the training pairs; the kept model.pt).", ""]
+        lines += [
+            f"{s['steps']} steps; best validation PSNR {s['best_val_psnr']:.3f} dB at step {s['best_step']} "
+            "(held-out split of the training pairs; the kept model.pt).",
+            "",
+        ]
     return lines + [f"![training curves]({_rel(png, run_dir)})", ""]
 
 
@@ -137,19 +157,26 @@ def metrics_section(run_dir: Path, max_rows: int = 10) -> list[str]:
         return lines + ["_No metrics.json (evaluation has not run here)._", ""]
     m = read_json(path)
     out, inp = m["mean"], m["input_mean"]
-    lines += [f"{m['count']} images from `{m['data']}`" + (f", split `{m['split']}`" if m.get("split") else "")
-              + f". Protocol: {m['protocol']['computed_on']}; {m['protocol']['color_space']}, crop border "
-              f"{m['protocol']['crop_border']}, LPIPS {m['protocol']['lpips_net']} v0.1 on [-1, 1].", "",
-              "| | PSNR (dB) | SSIM | LPIPS |", "|---|---:|---:|---:|",
-              f"| input vs reference | {_fmt(inp['psnr'], 3)} | {_fmt(inp['ssim'])} | {_fmt(inp['lpips'])} |",
-              f"| **output vs reference** | **{_fmt(out['psnr'], 3)}** | **{_fmt(out['ssim'])}** | "
-              f"**{_fmt(out['lpips'])}** |"]
+    lines += [
+        f"{m['count']} images from `{m['data']}`"
+        + (f", split `{m['split']}`" if m.get("split") else "")
+        + f". Protocol: {m['protocol']['computed_on']}; {m['protocol']['color_space']}, crop border "
+        f"{m['protocol']['crop_border']}, LPIPS {m['protocol']['lpips_net']} v0.1 on [-1, 1].",
+        "",
+        "| | PSNR (dB) | SSIM | LPIPS |",
+        "|---|---:|---:|---:|",
+        f"| input vs reference | {_fmt(inp['psnr'], 3)} | {_fmt(inp['ssim'])} | {_fmt(inp['lpips'])} |",
+        f"| **output vs reference** | **{_fmt(out['psnr'], 3)}** | **{_fmt(out['ssim'])}** | "
+        f"**{_fmt(out['lpips'])}** |",
+    ]
     if m["protocol"].get("lpips_skipped"):
         lines += ["", f"LPIPS skipped: {m['protocol']['lpips_skipped']}"]
     lines += ["", "| image | PSNR | SSIM | LPIPS | input PSNR |", "|---|---:|---:|---:|---:|"]
     for r in m["per_image"][:max_rows]:
-        lines.append(f"| {r['name']} | {_fmt(r['psnr'], 3)} | {_fmt(r['ssim'])} | {_fmt(r['lpips'])} | "
-                     f"{_fmt(r['input_psnr'], 3)} |")
+        lines.append(
+            f"| {r['name']} | {_fmt(r['psnr'], 3)} | {_fmt(r['ssim'])} | {_fmt(r['lpips'])} | "
+            f"{_fmt(r['input_psnr'], 3)} |"
+        )
     if m["count"] > max_rows:
         lines.append(f"| ... {m['count'] - max_rows} more in `{_rel(path, run_dir)}` | | | | |")
     return lines + [""]

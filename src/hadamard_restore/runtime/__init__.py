@@ -8,8 +8,21 @@
 """
 
 from hadamard_restore.runtime.log import get_logger
-from hadamard_restore.runtime.process import (Dist, all_reduce_grads, init_distributed, pick_device, seed_everything,
-                                               setup_process)
+from hadamard_restore.runtime.process import (
+    Dist,
+    all_reduce_grads,
+    init_distributed,
+    pick_device,
+    seed_everything,
+    setup_process,
+)
 
-__all__ = ["Dist", "all_reduce_grads", "get_logger", "init_distributed", "pick_device", "seed_everything",
-           "setup_process"]
+__all__ = [
+    "Dist",
+    "all_reduce_grads",
+    "get_logger",
+    "init_distributed",
+    "pick_device",
+    "seed_everything",
+    "setup_process",
+]

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import io
 import pickle
+from collections.abc import Mapping
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
@@ -62,8 +63,10 @@ def _check_plain(value: Any, where: str) -> None:
             _check_plain(key, f"{where} key")
             _check_plain(item, f"{where}[{key!r}]")
         return
-    raise TypeError(f"checkpoint payload {where} is a {type(value).__name__}; only tensors, numbers, "
-                    "strings, None, lists, tuples and dicts can be saved")
+    raise TypeError(
+        f"checkpoint payload {where} is a {type(value).__name__}; only tensors, numbers, "
+        "strings, None, lists, tuples and dicts can be saved"
+    )
 
 
 def _kinds(kind: str | tuple[str, ...]) -> tuple[str, ...]:
@@ -109,12 +112,14 @@ def _torch_load(path: Path, kinds: tuple[str, ...]) -> Any:
         raise CheckpointError(
             f"checkpoint {path} holds objects other than tensors and plain data, and is refused "
             f"because loading it could run code ({first[:200]}); use a file written by hadamard-restore "
-            "(or re-save the weights as a plain state dict)") from None
+            "(or re-save the weights as a plain state dict)"
+        ) from None
     except Exception as exc:  # truncated zip, bad magic number, EOF ...
         raise CheckpointError(
             f"checkpoint {path} cannot be read ({type(exc).__name__}: {str(exc)[:160]}); the file "
             f"is truncated or corrupt ({path.stat().st_size} bytes): use another checkpoint or "
-            "re-run the step that wrote it") from None
+            "re-run the step that wrote it"
+        ) from None
 
 
 def _kind_of(blob: Any) -> tuple[str | None, int]:
@@ -124,7 +129,7 @@ def _kind_of(blob: Any) -> tuple[str | None, int]:
     fmt = blob["format"]
     if fmt in LEGACY_FORMATS:
         return LEGACY_FORMATS[fmt], 1
-    kind = fmt[len(PREFIX):] if fmt.startswith(PREFIX) else None
+    kind = fmt[len(PREFIX) :] if fmt.startswith(PREFIX) else None
     version = blob.get("version", 1)
     return (kind, version) if kind in KINDS and isinstance(version, int) else (None, 0)
 
@@ -147,11 +152,12 @@ def load_checkpoint(path: str | Path, kind: str | tuple[str, ...]) -> dict:
     found, version = _kind_of(blob)
     if found is None:
         fmt = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
-        raise CheckpointError(f"{path} is not a hadamard-restore checkpoint (format {fmt!r}); "
-                              f"it must be {wanted}")
+        raise CheckpointError(f"{path} is not a hadamard-restore checkpoint (format {fmt!r}); it must be {wanted}")
     if found not in kinds:
         raise CheckpointError(f"{path} is a {found} checkpoint ({WHAT[found]}), not {wanted}")
     if version > VERSION:
-        raise CheckpointError(f"{path} has checkpoint version {version}, newer than this "
-                              f"hadamard-restore understands ({VERSION}); upgrade the package")
+        raise CheckpointError(
+            f"{path} has checkpoint version {version}, newer than this "
+            f"hadamard-restore understands ({VERSION}); upgrade the package"
+        )
     return {**blob, "kind": found, "version": version}

@@ -14,7 +14,8 @@ checkpoint (:mod:`hadamard_restore.runtime.checkpoint`) and be read back with
 from __future__ import annotations
 
 import random
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,8 +27,12 @@ def _numpy_state() -> dict[str, Any]:
     name, key, pos, has_gauss, cached = np.random.get_state()
     if name != "MT19937":
         raise RuntimeError(f"NumPy's global generator is {name}, expected MT19937")
-    return {"key": torch.from_numpy(key.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss),
-            "cached_gaussian": float(cached)}
+    return {
+        "key": torch.from_numpy(key.astype(np.int64)),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached_gaussian": float(cached),
+    }
 
 
 def _set_numpy_state(state: Mapping[str, Any]) -> None:
@@ -48,8 +53,11 @@ def capture_rng(generators: Mapping[str, torch.Generator] | None = None) -> dict
     return state
 
 
-def restore_rng(state: Mapping[str, Any], generators: Mapping[str, torch.Generator] | None = None,
-                device: torch.device | None = None) -> None:
+def restore_rng(
+    state: Mapping[str, Any],
+    generators: Mapping[str, torch.Generator] | None = None,
+    device: torch.device | None = None,
+) -> None:
     """Restore what :func:`capture_rng` captured; the named generators must all be there.
 
     Streams the state lacks (an older checkpoint that saved only some of them) are left as
@@ -62,8 +70,10 @@ def restore_rng(state: Mapping[str, Any], generators: Mapping[str, torch.Generat
     saved = state.get("generators", {})
     missing = set(generators) - set(saved)
     if missing:
-        raise CheckpointError(f"checkpoint lacks the random streams {sorted(missing)}; "
-                              "it was written by another stage or version; start without --resume")
+        raise CheckpointError(
+            f"checkpoint lacks the random streams {sorted(missing)}; "
+            "it was written by another stage or version; start without --resume"
+        )
     for name, g in generators.items():
         g.set_state(saved[name])
     if "python" in state:
@@ -80,5 +90,5 @@ def restore_rng(state: Mapping[str, Any], generators: Mapping[str, torch.Generat
         if isinstance(cuda, torch.Tensor):  # version-1 training states: the training GPU only
             torch.cuda.set_rng_state(cuda, device or "cuda")
         else:
-            for index, gpu_state in enumerate(list(cuda)[:torch.cuda.device_count()]):
+            for index, gpu_state in enumerate(list(cuda)[: torch.cuda.device_count()]):
                 torch.cuda.set_rng_state(gpu_state, index)

@@ -15,8 +15,8 @@ Outputs in ``run_dir``: ``genotype.json`` (argmax op per layer plus softmax(α) 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 from torch import Tensor
@@ -49,16 +49,31 @@ def fixed_mix(loss_cfg: LossConfig, loss_weights, device: torch.device):
     return LossMix.from_weights(weights, backbone=loss_cfg.vgg_backbone, trainable=False).to(device), weights
 
 
-def arch_problem(job: SearchJob, loss_weights, sample, device: torch.device, rank: int = 0,
-                 alpha: Mapping[str, Tensor] | None = None, round_index: int = 1):
+def arch_problem(
+    job: SearchJob,
+    loss_weights,
+    sample,
+    device: torch.device,
+    rank: int = 0,
+    alpha: Mapping[str, Tensor] | None = None,
+    round_index: int = 1,
+):
     """The stage-2 :class:`Problem`, its supernet and the loss weights used (TV/Lap off)."""
     mix, weights = fixed_mix(job.loss, loss_weights, device)
     model = supernet(job.net, job.seed, "none", device, alpha)
     model.freeze_arch(False)
     weighted_loss = mix_objective(model, mix)
-    problem = Problem("arch", model, dict(model.named_weights()), model.arch_parameters(), weighted_loss,
-                      lambda params, batch: weighted_loss(params, batch)[0], sample,
-                      rank_generators(job.seed, "arch", rank, round_index), scalars=lambda: alpha_scalars(model))
+    problem = Problem(
+        "arch",
+        model,
+        dict(model.named_weights()),
+        model.arch_parameters(),
+        weighted_loss,
+        lambda params, batch: weighted_loss(params, batch)[0],
+        sample,
+        rank_generators(job.seed, "arch", rank, round_index),
+        scalars=lambda: alpha_scalars(model),
+    )
     return problem, model, weights
 
 
@@ -67,13 +82,25 @@ def arch_summary(job: SearchJob, genotype, alpha: Mapping[str, Tensor] | None) -
     ops = list(genotype.layers.values())
     start = supernet(job.net, job.seed, "none", torch.device("cpu"), alpha).genotype().layers
     changed = sorted(k for k, op in genotype.layers.items() if start[k] != op)
-    return {"distinct_ops": sorted(set(ops)), "op_counts": {o: ops.count(o) for o in sorted(set(ops))},
-            "layers_changed_from_start": len(changed), "layers": len(ops)}
+    return {
+        "distinct_ops": sorted(set(ops)),
+        "op_counts": {o: ops.count(o) for o in sorted(set(ops))},
+        "layers_changed_from_start": len(changed),
+        "layers": len(ops),
+    }
 
 
-def search_arch(job: SearchJob, run_dir: str | Path, loss_weights=None, *,
-                alpha: Mapping[str, Tensor] | None = None, resume: bool = False, round_index: int = 1,
-                stop_after: int | None = None, env: tuple[torch.device, Dist] | None = None) -> Path | None:
+def search_arch(
+    job: SearchJob,
+    run_dir: str | Path,
+    loss_weights=None,
+    *,
+    alpha: Mapping[str, Tensor] | None = None,
+    resume: bool = False,
+    round_index: int = 1,
+    stop_after: int | None = None,
+    env: tuple[torch.device, Dist] | None = None,
+) -> Path | None:
     """Run stage 2 and write ``genotype.json`` into ``run_dir``.
 
     Args:
@@ -97,11 +124,21 @@ def search_arch(job: SearchJob, run_dir: str | Path, loss_weights=None, *,
 
         def write(history: list[dict]) -> dict:
             genotype = write_searched_arch(model, run_dir, f"searched-{job.name}")
-            return {"loss_weights": weights.weights, "vgg_layers": weights.vgg_layers, "round": round_index,
-                    **arch_summary(job, genotype, alpha)}
+            return {
+                "loss_weights": weights.weights,
+                "vgg_layers": weights.vgg_layers,
+                "round": round_index,
+                **arch_summary(job, genotype, alpha),
+            }
 
         return problem, write
 
-    done = run_stage(StageSpec("arch", job.search.arch_steps, False, build), job, run_dir,
-                     resume=resume, stop_after=stop_after, env=env)
+    done = run_stage(
+        StageSpec("arch", job.search.arch_steps, False, build),
+        job,
+        run_dir,
+        resume=resume,
+        stop_after=stop_after,
+        env=env,
+    )
     return run_dir / "genotype.json" if done else None

@@ -10,7 +10,7 @@ evaluations: :func:`mix_objective` (the weighted loss mix, every stage's lower l
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor
@@ -44,8 +44,7 @@ def forward(model: torch.nn.Module, params: Mapping[str, Tensor], x: Tensor) -> 
     return functional_call(model, dict(params), (x,))
 
 
-def supernet(net_cfg: NetConfig, seed: int, norm: str, device: torch.device,
-             alpha: Mapping[str, Tensor] | None = None):
+def supernet(net_cfg: NetConfig, seed: int, norm: str, device: torch.device, alpha: Mapping[str, Tensor] | None = None):
     """A supernet of ``net_cfg``'s size, weights and α seeded from ``seed``.
 
     Args:

@@ -62,22 +62,26 @@ def search_split(job: SearchJob, run_dir: Path | None = None) -> tuple[list, lis
 
     pool, _ = job.pairs(run_dir)
     if len(pool) < 2:
-        raise DataError(f"the search needs at least 2 training pairs, the task has {len(pool)}; "
-                        "add data or lower data.val_ratio")
+        raise DataError(
+            f"the search needs at least 2 training pairs, the task has {len(pool)}; add data or lower data.val_ratio"
+        )
     portion = job.search.train_portion
     split = make_split(list(pool), val_ratio=1.0 - portion, seed=job.seed, group_key=job.group_key)
     if run_dir is not None:
         split.save(Path(run_dir) / "search_split.json")
     train, val = split.pairs(split.root)
     if not train or not val:
-        raise DataError(f"search.train_portion={portion} left "
-                        f"{len(train)} search-train and {len(val)} search-validation pairs; "
-                        "use a value nearer 0.5 or more pairs")
+        raise DataError(
+            f"search.train_portion={portion} left "
+            f"{len(train)} search-train and {len(val)} search-validation pairs; "
+            "use a value nearer 0.5 or more pairs"
+        )
     return train, val
 
 
-def search_data(job: SearchJob, device: torch.device, run_dir: Path | None = None,
-                dist_ctx: Dist = Dist()) -> SearchData:
+def search_data(
+    job: SearchJob, device: torch.device, run_dir: Path | None = None, dist_ctx: Dist = Dist()
+) -> SearchData:
     """Build the two samplers of a job (crops of ``search.crop``, flips on).
 
     Rank 0 goes first (it may generate demo data and write the split files); the others wait
@@ -91,8 +95,12 @@ def search_data(job: SearchJob, device: torch.device, run_dir: Path | None = Non
     if dist_ctx.is_main:
         ddp.barrier(dist_ctx)
     crop = job.search.crop
-    return SearchData(PairedImages(train, crop=crop, flip=True), PairedImages(val, crop=crop, flip=True),
-                      job.search.batch_size, device)
+    return SearchData(
+        PairedImages(train, crop=crop, flip=True),
+        PairedImages(val, crop=crop, flip=True),
+        job.search.batch_size,
+        device,
+    )
 
 
 def rank_generators(seed: int, stage: str, rank: int, round_index: int = 1) -> dict[str, torch.Generator]:

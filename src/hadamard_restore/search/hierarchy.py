@@ -41,8 +41,14 @@ def _copy(src: Path, dst: Path) -> None:
     atomic_write_bytes(dst, Path(src).read_bytes())
 
 
-def search(job: SearchJob, run_dir: str | Path, *, classifier: Path | None = None, resume: bool = False,
-           env: tuple[torch.device, Dist] | None = None) -> dict[str, Path]:
+def search(
+    job: SearchJob,
+    run_dir: str | Path,
+    *,
+    classifier: Path | None = None,
+    resume: bool = False,
+    env: tuple[torch.device, Dist] | None = None,
+) -> dict[str, Path]:
     """Run the whole search; returns ``{"loss_weights": path, "genotype": path}`` in ``run_dir``.
 
     Args:

@@ -39,8 +39,9 @@ mean loss over all ranks' batches. In ``exact`` mode only the final hypergradien
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Mapping, Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -98,7 +99,8 @@ def check_mode(mode: str, stage: str) -> None:
             "(the classifier's cross-entropy of 'clear' on the outputs, L_Cval) does not depend "
             "on beta or the VGG logits directly, so a first-order hypergradient gives them exactly "
             "zero gradient (docs/method.md 6.3). Use search.hessian=finite_difference (the paper's "
-            "code) or exact; first_order is allowed for the architecture stage only.")
+            "code) or exact; first_order is allowed for the architecture stage only."
+        )
 
 
 def _grads(loss: Tensor, inputs: Sequence[Tensor], **kw) -> list[Tensor]:
@@ -200,15 +202,21 @@ def unrolled_hypergradient(
     # 3. d_θ and v at w'.
     loss_up = upper_loss(w_virtual)
     both = _grads(loss_up, upper + [w_virtual[n] for n in names])
-    direct, v = both[: len(upper)], both[len(upper):]
+    direct, v = both[: len(upper)], both[len(upper) :]
     if reduce is not None:
         reduce(direct + v)
 
     # 4. finite-difference mixed second derivative at the ORIGINAL w.
     v_norm = float(_norm(v))
     if v_norm == 0.0:  # L_up is flat in w: no indirect path to θ
-        return HyperGradient([d.clone() for d in direct], float(loss_up.detach()), float(loss_tr.detach()),
-                             direct=direct, v_norm=0.0, step_norm=step_norm)
+        return HyperGradient(
+            [d.clone() for d in direct],
+            float(loss_up.detach()),
+            float(loss_tr.detach()),
+            direct=direct,
+            v_norm=0.0,
+            step_norm=step_norm,
+        )
     eps = fd_scale / v_norm
     w_plus = {n: w0[n] + eps * vn for n, vn in zip(names, v)}
     w_minus = {n: w0[n] - eps * vn for n, vn in zip(names, v)}
@@ -220,8 +228,15 @@ def unrolled_hypergradient(
 
     # 5. ∇θ ≈ d_θ − η h.
     grads = [d - lr * hi for d, hi in zip(direct, h)]
-    return HyperGradient(grads, float(loss_up.detach()), float(loss_tr.detach()), direct=direct, epsilon=eps,
-                         v_norm=v_norm, step_norm=step_norm)
+    return HyperGradient(
+        grads,
+        float(loss_up.detach()),
+        float(loss_tr.detach()),
+        direct=direct,
+        epsilon=eps,
+        v_norm=v_norm,
+        step_norm=step_norm,
+    )
 
 
 def named_weights(model: torch.nn.Module, weights: Sequence[Tensor]) -> dict[str, Tensor]:

@@ -36,16 +36,30 @@ def joint_problem(job: SearchJob, classifier: torch.nn.Module | None, sample, de
     model = supernet(job.net, job.seed, "instance", device)
     model.freeze_arch(False)
     mix = search_mix(job.loss, job.seed, device, beta_param=job.search.beta_param)
-    problem = Problem("joint", model, dict(model.named_weights()), model.arch_parameters() + mix.upper_parameters(),
-                      mix_objective(model, mix), upper_objective(job.search.upper, model, classifier), sample,
-                      rank_generators(job.seed, "joint", rank), project=mix.project_,
-                      scalars=lambda: {**mix_scalars(mix), **alpha_scalars(model)})
+    problem = Problem(
+        "joint",
+        model,
+        dict(model.named_weights()),
+        model.arch_parameters() + mix.upper_parameters(),
+        mix_objective(model, mix),
+        upper_objective(job.search.upper, model, classifier),
+        sample,
+        rank_generators(job.seed, "joint", rank),
+        project=mix.project_,
+        scalars=lambda: {**mix_scalars(mix), **alpha_scalars(model)},
+    )
     return problem, model, mix
 
 
-def search_joint(job: SearchJob, run_dir: str | Path, *, classifier: Path | None = None, resume: bool = False,
-                 stop_after: int | None = None,
-                 env: tuple[torch.device, Dist] | None = None) -> dict[str, Path] | None:
+def search_joint(
+    job: SearchJob,
+    run_dir: str | Path,
+    *,
+    classifier: Path | None = None,
+    resume: bool = False,
+    stop_after: int | None = None,
+    env: tuple[torch.device, Dist] | None = None,
+) -> dict[str, Path] | None:
     """Run the joint search for ``search.loss_steps`` steps; returns both artifact paths.
 
     Arguments as for :func:`~hadamard_restore.search.loss_stage.search_loss`; None when stopped early.
@@ -56,8 +70,11 @@ def search_joint(job: SearchJob, run_dir: str | Path, *, classifier: Path | None
         judge = ctx.judge
         problem, model, mix = joint_problem(job, judge.model if judge else None, ctx.sample, ctx.device, ctx.dist.rank)
         against = "the classifier" if judge is not None else "the references"
-        provenance = {"name": f"joint-{job.name}", "source": f"hadamard-restore search, joint mode ({run_dir})",
-                      "notes": f"Ours_a: alpha and beta searched together against {against}"}
+        provenance = {
+            "name": f"joint-{job.name}",
+            "source": f"hadamard-restore search, joint mode ({run_dir})",
+            "notes": f"Ours_a: alpha and beta searched together against {against}",
+        }
 
         def write(history: list[dict]) -> dict:
             record = upper_record(job.search.upper, judge.record if judge is not None else None)
@@ -67,6 +84,13 @@ def search_joint(job: SearchJob, run_dir: str | Path, *, classifier: Path | None
 
         return problem, write
 
-    done = run_stage(StageSpec("joint", job.search.loss_steps, is_judged(job.search.upper), build), job, run_dir,
-                     classifier=classifier, resume=resume, stop_after=stop_after, env=env)
+    done = run_stage(
+        StageSpec("joint", job.search.loss_steps, is_judged(job.search.upper), build),
+        job,
+        run_dir,
+        classifier=classifier,
+        resume=resume,
+        stop_after=stop_after,
+        env=env,
+    )
     return {"loss_weights": run_dir / "loss_weights.json", "genotype": run_dir / "genotype.json"} if done else None

@@ -35,8 +35,7 @@ class StepLogger:
         if not enabled:
             return
         self.writer = tensorboard_writer(run_dir, initial)
-        self.bar = tqdm(total=total, initial=initial, desc=f"search {stage}", dynamic_ncols=True,
-                        mininterval=1.0)
+        self.bar = tqdm(total=total, initial=initial, desc=f"search {stage}", dynamic_ncols=True, mininterval=1.0)
 
     def log(self, record: dict) -> None:
         if not self.enabled:
@@ -45,8 +44,7 @@ class StepLogger:
         for key, value in record.items():
             if key != "step" and isinstance(value, (int, float)) and self.writer is not None:
                 self.writer.add_scalar(key, value, step)
-        self.bar.set_postfix({k.split("/")[-1]: f"{record[k]:.4g}" for k in _BAR_KEYS if k in record},
-                             refresh=False)
+        self.bar.set_postfix({k.split("/")[-1]: f"{record[k]:.4g}" for k in _BAR_KEYS if k in record}, refresh=False)
         self.bar.update(1)
 
     def close(self) -> None:

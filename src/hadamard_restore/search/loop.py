@@ -16,18 +16,19 @@ state every ``cfg.checkpoint_every`` steps and at the end, and resumes from the 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import Tensor
 
 from hadamard_restore.config import SearchConfig
 from hadamard_restore.runtime import Dist, all_reduce_grads, get_logger
+from hadamard_restore.runtime.rng import capture_rng as rng_state
+from hadamard_restore.runtime.rng import restore_rng as set_rng_state
 from hadamard_restore.search import ddp
 from hadamard_restore.search.hypergrad import momentum_buffers, unrolled_hypergradient
-from hadamard_restore.runtime.rng import capture_rng as rng_state, restore_rng as set_rng_state
 from hadamard_restore.search.state import SearchState, copy_into, load_state, save_state
 
 Batch = tuple[Tensor, Tensor]
@@ -66,25 +67,32 @@ class Problem:
 def make_optimizers(problem: Problem, cfg: SearchConfig) -> tuple[torch.optim.SGD, torch.optim.Adam]:
     """SGD for w (lr η, momentum μ, no weight decay: docs/method.md 5.1) and Adam for θ (3.1)."""
     w_opt = torch.optim.SGD(list(problem.weights.values()), lr=cfg.w_lr, momentum=cfg.w_momentum)
-    up_opt = torch.optim.Adam(problem.upper, lr=cfg.upper_lr, betas=tuple(cfg.upper_betas),
-                              weight_decay=cfg.upper_weight_decay)
+    up_opt = torch.optim.Adam(
+        problem.upper, lr=cfg.upper_lr, betas=tuple(cfg.upper_betas), weight_decay=cfg.upper_weight_decay
+    )
     return w_opt, up_opt
 
 
-def bilevel_step(problem: Problem, w_opt: torch.optim.Optimizer, up_opt: torch.optim.Optimizer,
-                 cfg: SearchConfig, dist_ctx: Dist) -> dict[str, float]:
+def bilevel_step(
+    problem: Problem, w_opt: torch.optim.Optimizer, up_opt: torch.optim.Optimizer, cfg: SearchConfig, dist_ctx: Dist
+) -> dict[str, float]:
     """One upper step then one lower step; returns the scalars to log."""
     train_batch = problem.sample("train", problem.generators["train"])
     val_batch = problem.sample("val", problem.generators["val"])
     lr = w_opt.param_groups[0]["lr"]
 
     hypergrad = unrolled_hypergradient(
-        problem.weights, problem.upper,
+        problem.weights,
+        problem.upper,
         lambda p: problem.train_loss(p, train_batch)[0],
         lambda p: problem.upper_loss(p, val_batch),
-        lr=lr, momentum=cfg.w_momentum, momentum_buffers=momentum_buffers(w_opt, problem.weights),
-        weight_decay=cfg.virtual_weight_decay, mode=cfg.hessian,
-        reduce=(lambda ts: ddp.average_(ts, dist_ctx)) if dist_ctx.enabled else None)
+        lr=lr,
+        momentum=cfg.w_momentum,
+        momentum_buffers=momentum_buffers(w_opt, problem.weights),
+        weight_decay=cfg.virtual_weight_decay,
+        mode=cfg.hessian,
+        reduce=(lambda ts: ddp.average_(ts, dist_ctx)) if dist_ctx.enabled else None,
+    )
     up_opt.zero_grad(set_to_none=True)
     for p, g in zip(problem.upper, hypergrad.grads):
         p.grad = g.detach().to(p.dtype).clone()
@@ -99,10 +107,15 @@ def bilevel_step(problem: Problem, w_opt: torch.optim.Optimizer, up_opt: torch.o
     grad_norm = float(torch.nn.utils.clip_grad_norm_(list(problem.weights.values()), cfg.grad_clip))
     w_opt.step()
 
-    record = {"loss/train": float(total.detach()), "loss/upper": hypergrad.upper_loss,
-              "hyper/grad_norm": hyper_norm, "hyper/epsilon": hypergrad.epsilon,
-              "hyper/v_norm": hypergrad.v_norm, "hyper/virtual_step_norm": hypergrad.step_norm,
-              "weights/grad_norm": grad_norm}
+    record = {
+        "loss/train": float(total.detach()),
+        "loss/upper": hypergrad.upper_loss,
+        "hyper/grad_norm": hyper_norm,
+        "hyper/epsilon": hypergrad.epsilon,
+        "hyper/v_norm": hypergrad.v_norm,
+        "hyper/virtual_step_norm": hypergrad.step_norm,
+        "weights/grad_norm": grad_norm,
+    }
     record.update({f"terms/{k}": float(v.detach()) for k, v in terms.items()})
     record.update(problem.scalars())
     return record
@@ -113,8 +126,10 @@ def _restore(problem: Problem, w_opt, up_opt, ckpt: Path, dist_ctx: Dist) -> tup
     if len(state.rng) != dist_ctx.world_size:
         from hadamard_restore.errors import CheckpointError
 
-        raise CheckpointError(f"{ckpt} was written by {len(state.rng)} process(es), this run has "
-                              f"{dist_ctx.world_size}; resume with the same --nproc_per_node")
+        raise CheckpointError(
+            f"{ckpt} was written by {len(state.rng)} process(es), this run has "
+            f"{dist_ctx.world_size}; resume with the same --nproc_per_node"
+        )
     problem.model.load_state_dict(state.model)
     copy_into(problem.upper, state.upper)
     w_opt.load_state_dict(state.w_opt)
@@ -126,12 +141,30 @@ def _restore(problem: Problem, w_opt, up_opt, ckpt: Path, dist_ctx: Dist) -> tup
 def _save(problem: Problem, w_opt, up_opt, ckpt: Path, step: int, history: list, dist_ctx: Dist) -> None:
     rngs = ddp.gather_objects(rng_state(problem.generators), dist_ctx)
     if dist_ctx.is_main:
-        save_state(ckpt, SearchState(problem.stage, step, problem.model.state_dict(), problem.upper,
-                                     w_opt.state_dict(), up_opt.state_dict(), rngs, history))
+        save_state(
+            ckpt,
+            SearchState(
+                problem.stage,
+                step,
+                problem.model.state_dict(),
+                problem.upper,
+                w_opt.state_dict(),
+                up_opt.state_dict(),
+                rngs,
+                history,
+            ),
+        )
 
 
-def run_bilevel(problem: Problem, cfg: SearchConfig, steps: int, run_dir: Path, dist_ctx: Dist,
-                resume: bool = False, stop_after: int | None = None) -> list[dict]:
+def run_bilevel(
+    problem: Problem,
+    cfg: SearchConfig,
+    steps: int,
+    run_dir: Path,
+    dist_ctx: Dist,
+    resume: bool = False,
+    stop_after: int | None = None,
+) -> list[dict]:
     """Run ``steps`` bilevel steps; return the per-step history.
 
     The parameters are identical on every rank after every step; the logged loss values are

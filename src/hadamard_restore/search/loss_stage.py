@@ -24,8 +24,8 @@ TV/Laplacian as searched), ``search_loss.json`` (summary, time per step, the β 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 from torch import Tensor
@@ -41,15 +41,17 @@ from hadamard_restore.search.stage import StageContext, StageSpec, run_stage
 from hadamard_restore.search.upper import is_judged, upper_objective, upper_record
 
 
-def search_mix(loss_cfg: LossConfig, seed: int, device: torch.device, round_index: int = 1,
-               beta_param: str = "projected"):
+def search_mix(
+    loss_cfg: LossConfig, seed: int, device: torch.device, round_index: int = 1, beta_param: str = "projected"
+):
     """The stage-1 loss mix: all β = 1.0, relaxed VGG logits 1e-3·N(0,1), TV and Lap active;
     β parametrised as ``search.beta_param`` says (:mod:`~hadamard_restore.losses.beta_param`)."""
     from hadamard_restore.losses.mix import LossMix
 
     init = torch.Generator().manual_seed(seed * 7919 + round_index)
-    return LossMix(None, None, loss_cfg.vgg_backbone, lpips_net=loss_cfg.lpips_net, generator=init,
-                   beta_param=beta_param).to(device)
+    return LossMix(
+        None, None, loss_cfg.vgg_backbone, lpips_net=loss_cfg.lpips_net, generator=init, beta_param=beta_param
+    ).to(device)
 
 
 def mix_scalars(mix) -> dict[str, float]:
@@ -62,8 +64,15 @@ def mix_scalars(mix) -> dict[str, float]:
     return out
 
 
-def loss_problem(job: SearchJob, classifier: torch.nn.Module | None, sample, device: torch.device, rank: int = 0,
-                 alpha: Mapping[str, Tensor] | None = None, round_index: int = 1):
+def loss_problem(
+    job: SearchJob,
+    classifier: torch.nn.Module | None,
+    sample,
+    device: torch.device,
+    rank: int = 0,
+    alpha: Mapping[str, Tensor] | None = None,
+    round_index: int = 1,
+):
     """The stage-1 :class:`Problem` and its loss mix (see the module docstring).
 
     Args:
@@ -73,16 +82,32 @@ def loss_problem(job: SearchJob, classifier: torch.nn.Module | None, sample, dev
     """
     model, weights = loss_model(job, device, alpha)
     mix = search_mix(job.loss, job.seed, device, round_index, job.search.beta_param)
-    problem = Problem("loss", model, weights, mix.upper_parameters(), mix_objective(model, mix),
-                      upper_objective(job.search.upper, model, classifier), sample,
-                      rank_generators(job.seed, "loss", rank, round_index), project=mix.project_,
-                      scalars=lambda: mix_scalars(mix))
+    problem = Problem(
+        "loss",
+        model,
+        weights,
+        mix.upper_parameters(),
+        mix_objective(model, mix),
+        upper_objective(job.search.upper, model, classifier),
+        sample,
+        rank_generators(job.seed, "loss", rank, round_index),
+        project=mix.project_,
+        scalars=lambda: mix_scalars(mix),
+    )
     return problem, mix
 
 
-def search_loss(job: SearchJob, run_dir: str | Path, *, classifier: Path | None = None,
-                alpha: Mapping[str, Tensor] | None = None, resume: bool = False, round_index: int = 1,
-                stop_after: int | None = None, env: tuple[torch.device, Dist] | None = None) -> Path | None:
+def search_loss(
+    job: SearchJob,
+    run_dir: str | Path,
+    *,
+    classifier: Path | None = None,
+    alpha: Mapping[str, Tensor] | None = None,
+    resume: bool = False,
+    round_index: int = 1,
+    stop_after: int | None = None,
+    env: tuple[torch.device, Dist] | None = None,
+) -> Path | None:
     """Run stage 1 and write ``loss_weights.json`` into ``run_dir``.
 
     Args:
@@ -103,8 +128,11 @@ def search_loss(job: SearchJob, run_dir: str | Path, *, classifier: Path | None 
     def build(ctx: StageContext):
         clf = ctx.judge.model if ctx.judge is not None else None
         problem, mix = loss_problem(job, clf, ctx.sample, ctx.device, ctx.dist.rank, alpha, round_index)
-        provenance = {"name": f"searched-{job.name}", "source": f"hadamard-restore search-loss ({run_dir})",
-                      "notes": "raw searched beta; VGG layers = argmax per group; TV/Laplacian as searched"}
+        provenance = {
+            "name": f"searched-{job.name}",
+            "source": f"hadamard-restore search-loss ({run_dir})",
+            "notes": "raw searched beta; VGG layers = argmax per group; TV/Laplacian as searched",
+        }
 
         def write(history: list[dict]) -> dict:
             record = upper_record(job.search.upper, ctx.judge.record if ctx.judge is not None else None)
@@ -113,6 +141,13 @@ def search_loss(job: SearchJob, run_dir: str | Path, *, classifier: Path | None 
 
         return problem, write
 
-    done = run_stage(StageSpec("loss", job.search.loss_steps, is_judged(job.search.upper), build), job, run_dir,
-                     classifier=classifier, resume=resume, stop_after=stop_after, env=env)
+    done = run_stage(
+        StageSpec("loss", job.search.loss_steps, is_judged(job.search.upper), build),
+        job,
+        run_dir,
+        classifier=classifier,
+        resume=resume,
+        stop_after=stop_after,
+        env=env,
+    )
     return run_dir / "loss_weights.json" if done else None

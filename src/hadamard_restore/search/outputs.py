@@ -12,8 +12,14 @@ from hadamard_restore.losses.loss_weights import LOSS_NAMES
 from hadamard_restore.search.build import alpha_state, log
 
 
-def write_searched_loss(mix, history: list[dict], run_dir: Path, judge_record: dict | None,
-                        provenance: dict[str, str], upper: str = "classifier") -> dict:
+def write_searched_loss(
+    mix,
+    history: list[dict],
+    run_dir: Path,
+    judge_record: dict | None,
+    provenance: dict[str, str],
+    upper: str = "classifier",
+) -> dict:
     """``loss_weights.json`` (raw β, argmax VGG layers with the softmax per group, the judge's
     reliability under ``extra.classifier`` and the upper objective ``search.upper`` under
     ``extra.upper``, ``provenance``: name, source, notes) and the plots ``beta_over_steps.png``
@@ -27,8 +33,11 @@ def write_searched_loss(mix, history: list[dict], run_dir: Path, judge_record: d
     weights = mix.searched_weights(**provenance, extra={"classifier": judge_record, "upper": upper})
     out = weights.save(run_dir / "loss_weights.json")
     if not weights.is_active():
-        log.warning("loss search collapsed: every beta was projected to 0 (%s); the next stage "
-                    "and training will refuse these weights", out)
+        log.warning(
+            "loss search collapsed: every beta was projected to 0 (%s); the next stage "
+            "and training will refuse these weights",
+            out,
+        )
     plot_beta_history(history, LOSS_NAMES, run_dir / "beta_over_steps.png")
     plot_beta_softmax(mix.beta.detach().cpu().tolist(), LOSS_NAMES, run_dir / "beta_softmax.png")
     return {"beta": weights.weights, "vgg_layers": weights.vgg_layers, "classifier": judge_record}

@@ -19,9 +19,10 @@ loss stage, the architecture stage and the joint mode:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -80,20 +81,29 @@ class StageSpec:
     build: Callable[[StageContext], tuple[Problem, ArtifactWriter]]
 
 
-def load_judge(job: SearchJob, run_dir: Path, device: torch.device, dist_ctx: Dist,
-               classifier: Path | None = None) -> Judge:
+def load_judge(
+    job: SearchJob, run_dir: Path, device: torch.device, dist_ctx: Dist, classifier: Path | None = None
+) -> Judge:
     """The classifier ``classifier`` names, else the one :func:`provide_classifier` gives."""
     from hadamard_restore.classifier import judge_record, load_classifier, provide_classifier
 
-    path = classifier if classifier is not None else provide_classifier(job.classifier, run_dir / "classifier",
-                                                                         dist_ctx)
+    path = (
+        classifier if classifier is not None else provide_classifier(job.classifier, run_dir / "classifier", dist_ctx)
+    )
     model = load_classifier(path, device)
     return Judge(model, judge_record(path, job.search.crop) if dist_ctx.is_main else None)
 
 
-def run_stage(spec: StageSpec, job: SearchJob, run_dir: str | Path, *, classifier: Path | None = None,
-              resume: bool = False, stop_after: int | None = None,
-              env: tuple[torch.device, Dist] | None = None) -> bool:
+def run_stage(
+    spec: StageSpec,
+    job: SearchJob,
+    run_dir: str | Path,
+    *,
+    classifier: Path | None = None,
+    resume: bool = False,
+    stop_after: int | None = None,
+    env: tuple[torch.device, Dist] | None = None,
+) -> bool:
     """Run one stage (see the module docstring); True when it finished and wrote its artifacts.
 
     Args:
@@ -117,8 +127,15 @@ def run_stage(spec: StageSpec, job: SearchJob, run_dir: str | Path, *, classifie
         return False
     if dist_ctx.is_main:
         results = write_artifacts(history)
-        finish_stage(run_dir / f"search_{spec.stage}.json", spec.stage, job.search, history,
-                     time.perf_counter() - start, dist_ctx, results)
+        finish_stage(
+            run_dir / f"search_{spec.stage}.json",
+            spec.stage,
+            job.search,
+            history,
+            time.perf_counter() - start,
+            dist_ctx,
+            results,
+        )
         log.info("%s search done: %s", spec.stage, run_dir)
     ddp.barrier(dist_ctx)
     return True

@@ -13,9 +13,10 @@ atomically (a kill during the write leaves the previous one intact) and read wit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -74,20 +75,34 @@ def load_state(path: str | Path, stage: str) -> SearchState:
         raise CheckpointError(f"no search checkpoint at {path}; run without --resume to start afresh")
     payload = load_checkpoint(path, "search")
     if payload["stage"] != stage:
-        raise CheckpointError(f"{path} belongs to the {payload['stage']!r} stage, not {stage!r}; "
-                              "point --out at the run directory of this stage")
-    return SearchState(payload["stage"], payload["step"], payload["model"], payload["upper"],
-                       payload["w_opt"], payload["upper_opt"], payload["rng"], payload["history"])
+        raise CheckpointError(
+            f"{path} belongs to the {payload['stage']!r} stage, not {stage!r}; "
+            "point --out at the run directory of this stage"
+        )
+    return SearchState(
+        payload["stage"],
+        payload["step"],
+        payload["model"],
+        payload["upper"],
+        payload["w_opt"],
+        payload["upper_opt"],
+        payload["rng"],
+        payload["history"],
+    )
 
 
 def copy_into(targets: Sequence[torch.Tensor], values: Sequence[torch.Tensor]) -> None:
     """Load saved upper variables into live parameters, checking shapes."""
     if len(targets) != len(values):
-        raise CheckpointError(f"checkpoint has {len(values)} upper variables, the model {len(targets)}; "
-                              "was it written with another configuration?")
+        raise CheckpointError(
+            f"checkpoint has {len(values)} upper variables, the model {len(targets)}; "
+            "was it written with another configuration?"
+        )
     with torch.no_grad():
         for t, v in zip(targets, values):
             if t.shape != v.shape:
-                raise CheckpointError(f"upper variable of shape {tuple(v.shape)} in the checkpoint, "
-                                      f"{tuple(t.shape)} in the model; was the configuration changed?")
+                raise CheckpointError(
+                    f"upper variable of shape {tuple(v.shape)} in the checkpoint, "
+                    f"{tuple(t.shape)} in the model; was the configuration changed?"
+                )
             t.copy_(v.to(t.device))

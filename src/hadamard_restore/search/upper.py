@@ -15,7 +15,7 @@ Both see search-validation pairs only (part of the training split), never the he
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor

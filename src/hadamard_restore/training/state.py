@@ -61,6 +61,7 @@ def load_training_state(path: str | Path) -> dict:
     """Read a full training state (``last.pt``); a plain model file is an error here."""
     blob = read_model_file(path)
     if blob["kind"] != "training" or not isinstance(blob.get("training"), dict):
-        raise CheckpointError(f"{path} is a model file, not a training state; --resume needs the "
-                              "last.pt of the run directory")
+        raise CheckpointError(
+            f"{path} is a model file, not a training state; --resume needs the last.pt of the run directory"
+        )
     return blob

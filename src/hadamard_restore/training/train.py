@@ -24,8 +24,9 @@ Artifacts in ``run_dir``: ``config.yaml``, ``genotype.json``, ``loss_weights.jso
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -71,8 +72,9 @@ def build_loss(loss_weights: Any, vgg_backbone: str) -> torch.nn.Module:
     """
     from hadamard_restore.losses.mix import LossMix
 
-    loss = LossMix.from_weights(resolve_loss_weights(loss_weights).require_active("training"),
-                                backbone=vgg_backbone, trainable=False)
+    loss = LossMix.from_weights(
+        resolve_loss_weights(loss_weights).require_active("training"), backbone=vgg_backbone, trainable=False
+    )
     for p in loss.parameters():
         p.requires_grad_(False)
     return loss
@@ -94,8 +96,16 @@ def build_data(cfg: RunConfig, run_dir: str | Path | None = None) -> TrainData:
     return TrainData(sample=train_set.sample_batch, val=val)
 
 
-def train(cfg: RunConfig, run_dir: str | Path, genotype: Any = None, loss_weights: Any = None, resume: bool = False,
-          on_step: Callable[[int], None] | None = None, progress: bool = True, allow_changes: bool = False) -> dict:
+def train(
+    cfg: RunConfig,
+    run_dir: str | Path,
+    genotype: Any = None,
+    loss_weights: Any = None,
+    resume: bool = False,
+    on_step: Callable[[int], None] | None = None,
+    progress: bool = True,
+    allow_changes: bool = False,
+) -> dict:
     """Train the derived network; see the module docstring.
 
     Args:
@@ -133,7 +143,24 @@ def train(cfg: RunConfig, run_dir: str | Path, genotype: Any = None, loss_weight
         write_json(run_dir / "genotype.json", meta["genotype"])
         write_json(run_dir / "loss_weights.json", meta["loss_weights"])
         atomic_write_text(run_dir / "config.yaml", meta["config"])
-    log.info("training %s on %s for %d steps (world size %d)", "resumed run" if resume else "from scratch",
-             device, cfg.train.steps, dist_ctx.world_size)
-    return fit(model, loss, data, cfg.train, run_dir, meta, seed=cfg.seed, device=device, dist_ctx=dist_ctx,
-               resume=resume, on_step=on_step, progress=progress)
+    log.info(
+        "training %s on %s for %d steps (world size %d)",
+        "resumed run" if resume else "from scratch",
+        device,
+        cfg.train.steps,
+        dist_ctx.world_size,
+    )
+    return fit(
+        model,
+        loss,
+        data,
+        cfg.train,
+        run_dir,
+        meta,
+        seed=cfg.seed,
+        device=device,
+        dist_ctx=dist_ctx,
+        resume=resume,
+        on_step=on_step,
+        progress=progress,
+    )

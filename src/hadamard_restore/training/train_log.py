@@ -28,8 +28,14 @@ class TrainLogger:
         self.tcfg, self.state = tcfg, state
         self.window: dict[str, list[float]] = {}
         self.writer = tensorboard_writer(run_dir, state.step) if is_main else None
-        self.bar = tqdm(total=tcfg.steps, initial=state.step, desc="train", dynamic_ncols=True,
-                        disable=not (progress and is_main), mininterval=1.0 if sys.stderr.isatty() else 30.0)
+        self.bar = tqdm(
+            total=tcfg.steps,
+            initial=state.step,
+            desc="train",
+            dynamic_ncols=True,
+            disable=not (progress and is_main),
+            mininterval=1.0 if sys.stderr.isatty() else 30.0,
+        )
 
     def log(self, values: dict[str, float], lr: float, grad_norm: float) -> None:
         """Record the step just done (``state.step`` already counts it)."""

@@ -23,9 +23,9 @@ the number of processes and the generator state is one tensor rank 0 can save.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -64,8 +64,10 @@ class TrainData:
 
 def _check_settings(tcfg: TrainConfig, data: TrainData) -> None:
     if tcfg.crop is None and tcfg.batch_size != 1:
-        raise HadamardRestoreError("train.crop is null (full images) but train.batch_size is "
-                                   f"{tcfg.batch_size}; full images differ in size, so use batch_size 1 or set a crop")
+        raise HadamardRestoreError(
+            "train.crop is null (full images) but train.batch_size is "
+            f"{tcfg.batch_size}; full images differ in size, so use batch_size 1 or set a crop"
+        )
     if not data.val:
         raise HadamardRestoreError("the held-out validation split is empty; raise data.val_ratio or add pairs")
 
@@ -86,9 +88,20 @@ class Trainer:
         progress: show a tqdm bar on rank 0.
     """
 
-    def __init__(self, model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg: TrainConfig,
-                 run_dir: str | Path, meta: dict, *, seed: int, device: torch.device, dist_ctx: Dist = Dist(),
-                 progress: bool = True) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: nn.Module,
+        data: TrainData,
+        tcfg: TrainConfig,
+        run_dir: str | Path,
+        meta: dict,
+        *,
+        seed: int,
+        device: torch.device,
+        dist_ctx: Dist = Dist(),
+        progress: bool = True,
+    ) -> None:
         _check_settings(tcfg, data)
         self.tcfg, self.data, self.meta, self.device, self.dist_ctx = tcfg, data, meta, device, dist_ctx
         self.run_dir, self.progress = Path(run_dir), progress
@@ -114,24 +127,37 @@ class Trainer:
         self.scheduler.load_state_dict(saved["scheduler"])
         # the restored step counter drives the schedule of *this* config (same config: identical;
         # a larger train.steps: the cosine stretches to the new end instead of staying at its floor)
-        self.scheduler.lr_lambdas = make_scheduler(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0),
-                                                   self.tcfg).lr_lambdas
+        self.scheduler.lr_lambdas = make_scheduler(
+            torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0), self.tcfg
+        ).lr_lambdas
         if self.ema is not None:
             if "ema" not in saved:
-                raise CheckpointError(f"{self.last_path} was trained without train.ema_decay; resume with "
-                                      "--set train.ema_decay=0 or start a new run")
+                raise CheckpointError(
+                    f"{self.last_path} was trained without train.ema_decay; resume with "
+                    "--set train.ema_decay=0 or start a new run"
+                )
             load_state_into(self.ema.model, saved["ema"], source=f"weight average in {self.last_path}")
         restore_rng(rng_in_current_layout(saved["rng"]), {"data": self.data_gen}, self.device)
         self.state = LoopState(saved["step"], saved["best_val_psnr"], saved["best_step"], saved["history"])
-        log.info("resumed from %s at step %d (best val PSNR %.3f dB)", self.last_path, self.state.step,
-                 self.state.best_val_psnr)
+        log.info(
+            "resumed from %s at step %d (best val PSNR %.3f dB)",
+            self.last_path,
+            self.state.step,
+            self.state.best_val_psnr,
+        )
 
     def save_state(self) -> None:
         """Write ``last.pt`` and ``history.json``."""
         state = self.state
-        training = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                    "step": state.step, "rng": capture_rng({"data": self.data_gen}),
-                    "best_val_psnr": state.best_val_psnr, "best_step": state.best_step, "history": state.history}
+        training = {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "step": state.step,
+            "rng": capture_rng({"data": self.data_gen}),
+            "best_val_psnr": state.best_val_psnr,
+            "best_step": state.best_step,
+            "history": state.history,
+        }
         if self.ema is not None:
             training["ema"] = cpu_state_dict(self.ema.model)
         health.check_finite(self.model, state.step, self.tcfg.lr, self.run_dir)  # never replace a good last.pt
@@ -143,16 +169,20 @@ class Trainer:
         """One optimizer step; returns ``(logged values, lr used, gradient norm)``."""
         b, rank = self.tcfg.batch_size, self.dist_ctx.rank
         deg, ref = self.data.sample(b * self.dist_ctx.world_size, self.data_gen)
-        deg = deg[rank * b:(rank + 1) * b].to(self.device, non_blocking=True).contiguous(
-            memory_format=self.memory_format)
-        ref = ref[rank * b:(rank + 1) * b].to(self.device, non_blocking=True)
+        deg = (
+            deg[rank * b : (rank + 1) * b]
+            .to(self.device, non_blocking=True)
+            .contiguous(memory_format=self.memory_format)
+        )
+        ref = ref[rank * b : (rank + 1) * b].to(self.device, non_blocking=True)
         autocast = self.tcfg.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
             out = net(deg)
         total, terms = self.loss_fn(out.float(), ref)
         if not torch.isfinite(total):
-            raise health.diverged(f"the training loss became {total.item()}", self.state.step + 1, self.tcfg.lr,
-                                  self.run_dir)
+            raise health.diverged(
+                f"the training loss became {total.item()}", self.state.step + 1, self.tcfg.lr, self.run_dir
+            )
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.tcfg.grad_clip)
@@ -170,8 +200,12 @@ class Trainer:
         state = self.state
         judged = self.ema.model if self.ema is not None else self.model
         health.check_finite(judged, state.step, self.tcfg.lr, self.run_dir)
-        psnr = health.checked_psnr(lambda: validate_psnr(judged, self.data.val, self.device, self.tcfg.val_max_images),
-                                   state.step, self.tcfg.lr, self.run_dir)
+        psnr = health.checked_psnr(
+            lambda: validate_psnr(judged, self.data.val, self.device, self.tcfg.val_max_images),
+            state.step,
+            self.tcfg.lr,
+            self.run_dir,
+        )
         state.history["val"].append({"step": state.step, "psnr": psnr})
         if writer is not None:
             writer.add_scalar("val/psnr", psnr, state.step)
@@ -187,7 +221,9 @@ class Trainer:
             return self.model
         from torch.nn.parallel import DistributedDataParallel
 
-        return DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        return DistributedDataParallel(
+            self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+        )
 
     def _due(self, every: int) -> bool:
         return self.dist_ctx.is_main and (self.state.step % every == 0 or self.state.step == self.tcfg.steps)
@@ -213,27 +249,48 @@ class Trainer:
 
     def _summary(self, t0: float) -> dict:
         state = self.state
-        summary = {"model": str(self.best_path), "last": str(self.last_path), "steps": state.step,
-                   "best_val_psnr": state.best_val_psnr, "best_step": state.best_step,
-                   "wall_s_this_session": round(time.time() - t0, 1)}
+        summary = {
+            "model": str(self.best_path),
+            "last": str(self.last_path),
+            "steps": state.step,
+            "best_val_psnr": state.best_val_psnr,
+            "best_step": state.best_step,
+            "wall_s_this_session": round(time.time() - t0, 1),
+        }
         if self.dist_ctx.is_main:
             write_json(self.run_dir / "train_summary.json", summary)
         return summary
 
 
-def fit(model: nn.Module, loss_fn: nn.Module, data: TrainData, tcfg: TrainConfig, run_dir: str | Path, meta: dict,
-        *, seed: int, device: torch.device, dist_ctx: Dist = Dist(), resume: bool = False,
-        on_step: Callable[[int], None] | None = None, progress: bool = True) -> dict:
+def fit(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    data: TrainData,
+    tcfg: TrainConfig,
+    run_dir: str | Path,
+    meta: dict,
+    *,
+    seed: int,
+    device: torch.device,
+    dist_ctx: Dist = Dist(),
+    resume: bool = False,
+    on_step: Callable[[int], None] | None = None,
+    progress: bool = True,
+) -> dict:
     """Train with a :class:`Trainer`, from scratch or (``resume``) from ``run_dir/last.pt``.
 
     Returns:
         Summary dict: paths of ``model.pt`` and ``last.pt``, best validation PSNR and its step.
     """
-    trainer = Trainer(model, loss_fn, data, tcfg, run_dir, meta, seed=seed, device=device, dist_ctx=dist_ctx,
-                      progress=progress)
+    trainer = Trainer(
+        model, loss_fn, data, tcfg, run_dir, meta, seed=seed, device=device, dist_ctx=dist_ctx, progress=progress
+    )
     if resume:
         trainer.resume()
     elif trainer.last_path.is_file() and dist_ctx.is_main:
-        log.warning("%s already holds a training state; starting from scratch overwrites it "
-                    "(use --resume to continue it instead)", trainer.run_dir)
+        log.warning(
+            "%s already holds a training state; starting from scratch overwrites it "
+            "(use --resume to continue it instead)",
+            trainer.run_dir,
+        )
     return trainer.fit(on_step)

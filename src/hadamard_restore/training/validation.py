@@ -6,7 +6,7 @@ quantised to 8 bits, ``q(x) = round(255 * clamp(x, 0, 1)) / 255``.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -38,8 +38,13 @@ def infer(model: nn.Module, image: Tensor, device: torch.device, amp: bool = Fal
 
 
 @torch.no_grad()
-def validate_psnr(model: nn.Module, pairs: Sequence[tuple[Tensor, Tensor]], device: torch.device,
-                  max_images: int | None = None, amp: bool = False) -> float:
+def validate_psnr(
+    model: nn.Module,
+    pairs: Sequence[tuple[Tensor, Tensor]],
+    device: torch.device,
+    max_images: int | None = None,
+    amp: bool = False,
+) -> float:
     """Mean PSNR (dB, RGB, peak 1) of the 8-bit outputs over the first ``max_images`` pairs."""
     from hadamard_restore.metrics import psnr
 

@@ -19,8 +19,8 @@ number is slightly optimistic; the report says which was used).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from hadamard_restore.artifacts import write_json
 from hadamard_restore.config import RunConfig

@@ -41,8 +41,11 @@ FORMAT = "hadamard-restore-showcase/1"
 SHOWCASE_FILE = "showcase.json"
 GRID_HEIGHT = 320
 #: built-in photos tried first for each task (then any other installed photo)
-PREFERRED = {"low-light": ("coffee", "astronaut"), "dehaze": ("astronaut", "motorcycle_left"),
-             "underwater": ("chelsea", "coffee")}
+PREFERRED = {
+    "low-light": ("coffee", "astronaut"),
+    "dehaze": ("astronaut", "motorcycle_left"),
+    "underwater": ("chelsea", "coffee"),
+}
 
 
 @dataclass
@@ -65,8 +68,9 @@ def _fit(img: torch.Tensor, max_side: int | None) -> torch.Tensor:
     return F.interpolate(img[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0].clamp(0, 1)
 
 
-def builtin_samples(task: str, count: int = 2, seed: int = 0,
-                    max_side: int | None = None) -> tuple[list[Sample], list[str]]:
+def builtin_samples(
+    task: str, count: int = 2, seed: int = 0, max_side: int | None = None
+) -> tuple[list[Sample], list[str]]:
     """``count`` built-in photos degraded with ``task``'s formula: ``(samples, notes)``."""
     from hadamard_restore.data.degrade import TASKS, degrade, task_name
     from hadamard_restore.data.demo import clean_photos
@@ -91,8 +95,9 @@ def builtin_samples(task: str, count: int = 2, seed: int = 0,
     return samples, []
 
 
-def heldout_samples(card: dict, count: int = 2, data_root: str | Path | None = None,
-                    max_side: int | None = None) -> tuple[list[Sample], list[str]]:
+def heldout_samples(
+    card: dict, count: int = 2, data_root: str | Path | None = None, max_side: int | None = None
+) -> tuple[list[Sample], list[str]]:
     """The first ``count`` held-out pairs of ``card`` under ``data_root``: ``(samples, notes)``."""
     from hadamard_restore.data.io import read_image
     from hadamard_restore.training.validation import quantize_8bit
@@ -116,8 +121,14 @@ def heldout_samples(card: dict, count: int = 2, data_root: str | Path | None = N
         if deg.shape != ref.shape:
             notes.append(f"held-out pair {entry['degraded']!r}: sizes differ; skipped")
             continue
-        samples.append(Sample("held-out", Path(entry["degraded"]).name, quantize_8bit(_fit(deg, max_side)),
-                              quantize_8bit(_fit(ref, max_side))))
+        samples.append(
+            Sample(
+                "held-out",
+                Path(entry["degraded"]).name,
+                quantize_8bit(_fit(deg, max_side)),
+                quantize_8bit(_fit(ref, max_side)),
+            )
+        )
     return samples, notes
 
 
@@ -138,15 +149,30 @@ def enhance_samples(model: torch.nn.Module, samples: list[Sample]) -> tuple[list
         t0 = time.perf_counter()
         out = quantize_8bit(enhance_tensor(model, s.degraded, EnhanceConfig(), "cpu"))
         seconds = time.perf_counter() - t0
-        rows.append({"kind": s.kind, "image": s.name, "height": int(s.clean.shape[-2]), "width": int(s.clean.shape[-1]),
-                     "input": _scores(s.degraded, s.clean), "output": _scores(out, s.clean),
-                     "seconds": round(seconds, 3), **s.extra})
+        rows.append(
+            {
+                "kind": s.kind,
+                "image": s.name,
+                "height": int(s.clean.shape[-2]),
+                "width": int(s.clean.shape[-1]),
+                "input": _scores(s.degraded, s.clean),
+                "output": _scores(out, s.clean),
+                "seconds": round(seconds, 3),
+                **s.extra,
+            }
+        )
         grid.append([s.degraded, out, s.clean])
     return rows, grid
 
 
-def showcase_model(name: str, out_dir: Path, per_task: int = 2, seed: int = 0, data_root: str | Path | None = None,
-                   max_side: int | None = None) -> dict:
+def showcase_model(
+    name: str,
+    out_dir: Path,
+    per_task: int = 2,
+    seed: int = 0,
+    data_root: str | Path | None = None,
+    max_side: int | None = None,
+) -> dict:
     """Enhance the built-in photos and held-out pairs of bundled model ``name``; its JSON entry."""
     from hadamard_restore.data.io import write_image
     from hadamard_restore.reporting.grid import comparison_grid
@@ -166,8 +192,14 @@ def showcase_model(name: str, out_dir: Path, per_task: int = 2, seed: int = 0, d
     return entry
 
 
-def showcase(out_dir: str | Path, names: list[str] | None = None, per_task: int = 2, seed: int = 0,
-             data_root: str | Path | None = None, max_side: int | None = None) -> dict:
+def showcase(
+    out_dir: str | Path,
+    names: list[str] | None = None,
+    per_task: int = 2,
+    seed: int = 0,
+    data_root: str | Path | None = None,
+    max_side: int | None = None,
+) -> dict:
     """Run every bundled model (or ``names``) on its photos; writes ``out_dir/showcase.json``.
 
     Args:
@@ -197,8 +229,15 @@ def showcase(out_dir: str | Path, names: list[str] | None = None, per_task: int 
             entry = showcase_model(name, out_dir, per_task, seed, data_root, max_side)
         except (HadamardRestoreError, OSError) as exc:
             log.warning("pretrained model %s skipped: %s", name, exc)
-            entry = {"name": name, "task": None, "summary": "", "grid": None, "rows": [],
-                     "notes": [f"model skipped: {exc}"], "seconds": 0.0}
+            entry = {
+                "name": name,
+                "task": None,
+                "summary": "",
+                "grid": None,
+                "rows": [],
+                "notes": [f"model skipped: {exc}"],
+                "seconds": 0.0,
+            }
         else:
             log.info("pretrained %s: %d images in %.1f s", name, len(entry["rows"]), entry["seconds"])
         result["models"].append(entry)

@@ -5,8 +5,20 @@
 """
 
 from hadamard_restore.zoo.api import enhance_image, load_pretrained
-from hadamard_restore.zoo.registry import (ModelIntegrityError, UnknownModelError, available_models, model_path,
-                                           read_card)
+from hadamard_restore.zoo.registry import (
+    ModelIntegrityError,
+    UnknownModelError,
+    available_models,
+    model_path,
+    read_card,
+)
 
-__all__ = ["ModelIntegrityError", "UnknownModelError", "available_models", "enhance_image", "load_pretrained",
-           "model_path", "read_card"]
+__all__ = [
+    "ModelIntegrityError",
+    "UnknownModelError",
+    "available_models",
+    "enhance_image",
+    "load_pretrained",
+    "model_path",
+    "read_card",
+]

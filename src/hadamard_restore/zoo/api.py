@@ -70,8 +70,10 @@ def _to_tensor(image: Any) -> tuple[torch.Tensor, Any]:
         return _from_numpy(image)
     if isinstance(image, torch.Tensor):
         return _from_tensor(image)
-    raise DataError(f"enhance_image takes a PIL image, an (H, W, 3) numpy array or a (3, H, W) / "
-                    f"(1, 3, H, W) tensor, got {type(image).__name__}")
+    raise DataError(
+        f"enhance_image takes a PIL image, an (H, W, 3) numpy array or a (3, H, W) / "
+        f"(1, 3, H, W) tensor, got {type(image).__name__}"
+    )
 
 
 def _from_pil(image: Any) -> tuple[torch.Tensor, Any]:

@@ -25,11 +25,27 @@ import yaml
 from hadamard_restore.artifacts import sha256_file
 from hadamard_restore.errors import HadamardRestoreError
 
-DATASETS = {"lol-v1": "LOL-v1", "lol-v2": "LOL-v2", "reside": "RESIDE SOTS-indoor", "lsui": "LSUI",
-            "uieb": "UIEB", "euvp": "EUVP", "paired": "paired folders"}
-REQUIRED = ("heldout.json", "dev.json", "classifier/classifier_metrics.json", "search/loss_weights.json",
-            "search/genotype.json", "train/model.pt", "train/train_summary.json", "train/config.yaml",
-            "commands.txt", "timings.json")
+DATASETS = {
+    "lol-v1": "LOL-v1",
+    "lol-v2": "LOL-v2",
+    "reside": "RESIDE SOTS-indoor",
+    "lsui": "LSUI",
+    "uieb": "UIEB",
+    "euvp": "EUVP",
+    "paired": "paired folders",
+}
+REQUIRED = (
+    "heldout.json",
+    "dev.json",
+    "classifier/classifier_metrics.json",
+    "search/loss_weights.json",
+    "search/genotype.json",
+    "train/model.pt",
+    "train/train_summary.json",
+    "train/config.yaml",
+    "commands.txt",
+    "timings.json",
+)
 
 
 class PackageError(HadamardRestoreError, ValueError):
@@ -47,8 +63,10 @@ def check_run_dir(run_dir: Path) -> None:
     """Every artifact the card needs is present, or one error listing the missing ones."""
     missing = [rel for rel in REQUIRED if not (run_dir / rel).is_file()]
     if missing:
-        raise PackageError(f"{run_dir} is not a finished make_pretrained run: missing {', '.join(missing)}; "
-                           "run `python tools/make_pretrained.py TASK --out RUN_DIR` to finish it")
+        raise PackageError(
+            f"{run_dir} is not a finished make_pretrained run: missing {', '.join(missing)}; "
+            "run `python tools/make_pretrained.py TASK --out RUN_DIR` to finish it"
+        )
 
 
 def train_config(run_dir: Path) -> dict:
@@ -92,24 +110,39 @@ def split_facts(run_dir: Path, data_root: Path | None) -> dict:
     except ValueError:
         rel = root.name
     return {
-        "dataset": DATASETS.get(held.get("layout"), held.get("layout")), "layout": held.get("layout"),
+        "dataset": DATASETS.get(held.get("layout"), held.get("layout")),
+        "layout": held.get("layout"),
         "path": f"${{HADAMARD_RESTORE_DATA}}/{rel}",
-        "split": {"file": "heldout.json", "sha256": sha256_file(run_dir / "heldout.json"),
-                  "seed": held.get("seed"), "val_ratio": held.get("val_ratio"), "group_key": held.get("group_key"),
-                  "train_pairs": len(held["train"]), "heldout_pairs": len(held["val"]),
-                  "heldout": [{"degraded": e["degraded"], "reference": e["reference"]} for e in held["val"]]},
-        "development_split": {"sha256": sha256_file(run_dir / "dev.json"), "seed": dev.get("seed"),
-                              "train_pairs": len(dev["train"]), "validation_pairs": len(dev["val"]),
-                              "note": "the training part of heldout.json split again by groups; its validation "
-                                      "part picks the best checkpoint, the held-out pairs are never seen"},
+        "split": {
+            "file": "heldout.json",
+            "sha256": sha256_file(run_dir / "heldout.json"),
+            "seed": held.get("seed"),
+            "val_ratio": held.get("val_ratio"),
+            "group_key": held.get("group_key"),
+            "train_pairs": len(held["train"]),
+            "heldout_pairs": len(held["val"]),
+            "heldout": [{"degraded": e["degraded"], "reference": e["reference"]} for e in held["val"]],
+        },
+        "development_split": {
+            "sha256": sha256_file(run_dir / "dev.json"),
+            "seed": dev.get("seed"),
+            "train_pairs": len(dev["train"]),
+            "validation_pairs": len(dev["val"]),
+            "note": "the training part of heldout.json split again by groups; its validation "
+            "part picks the best checkpoint, the held-out pairs are never seen",
+        },
     }
 
 
 def loss_facts(run_dir: Path) -> dict:
     lw = _json(run_dir, "search/loss_weights.json")
     vgg = lw.get("vgg") or {}
-    return {"weights": lw.get("weights"), "vgg_layers": vgg.get("layers"), "vgg_backbone": vgg.get("backbone"),
-            "lpips_net": (lw.get("lpips") or {}).get("net")}
+    return {
+        "weights": lw.get("weights"),
+        "vgg_layers": vgg.get("layers"),
+        "vgg_backbone": vgg.get("backbone"),
+        "lpips_net": (lw.get("lpips") or {}).get("net"),
+    }
 
 
 def classifier_facts(run_dir: Path) -> dict:
@@ -146,9 +179,12 @@ def budget(run_dir: Path, machine_facts: dict) -> dict:
         "classifier_steps": _json(run_dir, "classifier/classifier_metrics.json").get("steps"),
         "search": {k: s.get(k) for k in ("loss_steps", "arch_steps", "crop", "batch_size")}
         | {"channels": scfg.get("net", {}).get("channels")},
-        "train": {k: t.get(k) for k in ("steps", "batch_size", "crop", "optimizer", "lr", "schedule",
-                                          "warmup_steps", "ema_decay")},
-        "best_step": summary.get("best_step"), "dev_val_psnr": summary.get("best_val_psnr"),
+        "train": {
+            k: t.get(k)
+            for k in ("steps", "batch_size", "crop", "optimizer", "lr", "schedule", "warmup_steps", "ema_decay")
+        },
+        "best_step": summary.get("best_step"),
+        "dev_val_psnr": summary.get("best_val_psnr"),
         "wall_seconds": _json(run_dir, "timings.json"),
         "machine": machine_facts,
     }

@@ -46,5 +46,7 @@ def colour_errors(pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) 
     """
     rows = [(ciede2000(o, r), colour_angle(o, r), ciede2000(i, r), colour_angle(i, r)) for i, o, r in pairs]
     mean = np.asarray(rows, dtype=np.float64).mean(axis=0) if rows else [float("nan")] * 4
-    return {"model": {"ciede2000": float(mean[0]), "colour_angle": float(mean[1])},
-            "input": {"ciede2000": float(mean[2]), "colour_angle": float(mean[3])}}
+    return {
+        "model": {"ciede2000": float(mean[0]), "colour_angle": float(mean[1])},
+        "input": {"ciede2000": float(mean[2]), "colour_angle": float(mean[3])},
+    }

@@ -42,8 +42,10 @@ def _heldout_pairs(run_dir: Path, data_root: Path | None) -> tuple[list, Path]:
     if not root.is_dir() and data_root is not None:
         root = data_root / Path(split.root).name
     if not root.is_dir():
-        raise facts.PackageError(f"the held-out images of {run_dir / 'heldout.json'} are not at {split.root}; "
-                                 "set HADAMARD_RESTORE_DATA (or --data-root) to the data folder")
+        raise facts.PackageError(
+            f"the held-out images of {run_dir / 'heldout.json'} are not at {split.root}; "
+            "set HADAMARD_RESTORE_DATA (or --data-root) to the data folder"
+        )
     verify_split(split, root)
     return split.pairs(root)[1], root
 
@@ -60,8 +62,11 @@ def parity(blob: dict, image: torch.Tensor) -> dict:
             outs.append(net(image[None]).clamp(0, 1)[0])
     diff = (outs[0] - outs[1]).abs()
     codes = ((outs[0] * 255).round() != (outs[1] * 255).round()).float().mean()
-    return {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()),
-            "fraction_8bit_codes_changed": float(codes)}
+    return {
+        "max_abs_diff": float(diff.max()),
+        "mean_abs_diff": float(diff.mean()),
+        "fraction_8bit_codes_changed": float(codes),
+    }
 
 
 def _dtype_name(dtype: torch.dtype) -> str:
@@ -74,8 +79,10 @@ def save_shipped(path: Path, blob: dict, name: str, dtype: torch.dtype) -> Path:
     from hadamard_restore.runtime.checkpoint import save_checkpoint
 
     meta = dict(blob["meta"], pretrained={"name": name, "dtype": _dtype_name(dtype)})
-    state = {k: v.to(dtype).contiguous() if v.is_floating_point() else v.contiguous()
-             for k, v in sorted(blob["state_dict"].items())}
+    state = {
+        k: v.to(dtype).contiguous() if v.is_floating_point() else v.contiguous()
+        for k, v in sorted(blob["state_dict"].items())
+    }
     return save_checkpoint(path, "model", {"meta": meta, "state_dict": state})
 
 
@@ -95,11 +102,15 @@ def heldout_metrics(run_dir: Path, weights: Path, fp32: bool, pairs: list, data_
             colour = _colour(pairs, outputs, weights)
             mean.update(colour["model"])
             base.update(colour["input"])
-    return {"count": result["count"], "model": mean, "input": base,
-            "protocol": "full resolution, 8-bit outputs, RGB PSNR/SSIM (Gaussian 11, sigma 1.5), "
-                        "LPIPS AlexNet v0.1; colour: mean CIEDE2000 and mean RGB angle (degrees)",
-            "evaluated_weights": "shipped file" if not fp32 else "train/model.pt (identical to the shipped fp32 file)",
-            "fp32_eval": json.loads(metrics_file.read_text())["mean"] if metrics_file.is_file() else None}
+    return {
+        "count": result["count"],
+        "model": mean,
+        "input": base,
+        "protocol": "full resolution, 8-bit outputs, RGB PSNR/SSIM (Gaussian 11, sigma 1.5), "
+        "LPIPS AlexNet v0.1; colour: mean CIEDE2000 and mean RGB angle (degrees)",
+        "evaluated_weights": "shipped file" if not fp32 else "train/model.pt (identical to the shipped fp32 file)",
+        "fp32_eval": json.loads(metrics_file.read_text())["mean"] if metrics_file.is_file() else None,
+    }
 
 
 def _colour(pairs: list, outputs: Path, weights: Path) -> dict:
@@ -123,40 +134,68 @@ def _colour(pairs: list, outputs: Path, weights: Path) -> dict:
 
 
 def _parameters(blob: dict) -> int:
-    return int(sum(v.numel() for k, v in blob["state_dict"].items() if v.is_floating_point()
-                   and not k.endswith(("running_mean", "running_var"))))
+    return int(
+        sum(
+            v.numel()
+            for k, v in blob["state_dict"].items()
+            if v.is_floating_point() and not k.endswith(("running_mean", "running_var"))
+        )
+    )
 
 
-def build_card(run_dir: Path, name: str, blob: dict, weights: Path, dtype: torch.dtype, parity_facts: dict,
-               metrics: dict, data_root: Path | None, machine: str | None) -> dict:
+def build_card(
+    run_dir: Path,
+    name: str,
+    blob: dict,
+    weights: Path,
+    dtype: torch.dtype,
+    parity_facts: dict,
+    metrics: dict,
+    data_root: Path | None,
+    machine: str | None,
+) -> dict:
     """The card dict (see :mod:`.registry` for where it lives and how it is checked)."""
     task = facts.train_config(run_dir).get("task") or name
     data = facts.split_facts(run_dir, data_root)
     m, i = metrics["model"], metrics["input"]
-    summary = (f"{task}, {data['dataset']}: held-out PSNR {m['psnr']:.2f} dB (input {i['psnr']:.2f}), "
-               f"SSIM {m['ssim']:.3f} (input {i['ssim']:.3f}), CIEDE2000 {m['ciede2000']:.2f} "
-               f"(input {i['ciede2000']:.2f}) on {metrics['count']} pairs")
+    summary = (
+        f"{task}, {data['dataset']}: held-out PSNR {m['psnr']:.2f} dB (input {i['psnr']:.2f}), "
+        f"SSIM {m['ssim']:.3f} (input {i['ssim']:.3f}), CIEDE2000 {m['ciede2000']:.2f} "
+        f"(input {i['ciede2000']:.2f}) on {metrics['count']} pairs"
+    )
     genotype = blob["meta"]["genotype"]
     return {
-        "format": CARD_FORMAT, "version": CARD_VERSION, "name": name, "task": task, "summary": summary,
+        "format": CARD_FORMAT,
+        "version": CARD_VERSION,
+        "name": name,
+        "task": task,
+        "summary": summary,
         "data": data,
-        "net": dict(blob["meta"].get("net") or {}, parameters=_parameters(blob),
-                    genotype_name=genotype.get("name")),
+        "net": dict(blob["meta"].get("net") or {}, parameters=_parameters(blob), genotype_name=genotype.get("name")),
         "genotype": genotype,
         "loss": facts.loss_facts(run_dir),
         "classifier": facts.classifier_facts(run_dir),
         "commands": facts.commands(run_dir, task, data_root),
         "budget": facts.budget(run_dir, facts.machine(run_dir, machine)),
         "heldout": metrics,
-        "weights": {"file": weights.name, "sha256": sha256_file(weights), "bytes": weights.stat().st_size,
-                    "dtype": _dtype_name(dtype),
-                    "parity": parity_facts},
+        "weights": {
+            "file": weights.name,
+            "sha256": sha256_file(weights),
+            "bytes": weights.stat().st_size,
+            "dtype": _dtype_name(dtype),
+            "parity": parity_facts,
+        },
     }
 
 
-def package_run(run_dir: str | Path, name: str, out_root: str | Path | None = None,
-                data_root: str | Path | None = None, tolerance: float = DEFAULT_TOLERANCE,
-                machine: str | None = None) -> Path:
+def package_run(
+    run_dir: str | Path,
+    name: str,
+    out_root: str | Path | None = None,
+    data_root: str | Path | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    machine: str | None = None,
+) -> Path:
     """Write ``<out_root>/<name>/{model.pt, card.json, heldout.json}`` from a finished run.
 
     Args:
@@ -184,8 +223,9 @@ def package_run(run_dir: str | Path, name: str, out_root: str | Path | None = No
     out = Path(out_root if out_root is not None else models_dir()) / name
     blob = read_model_file(run_dir / "train" / "model.pt")
     pairs, _ = _heldout_pairs(run_dir, data_root)
-    parity_facts = dict(parity(blob, read_image(pairs[0].degraded)), image=Path(pairs[0].degraded).name,
-                        tolerance=tolerance)
+    parity_facts = dict(
+        parity(blob, read_image(pairs[0].degraded)), image=Path(pairs[0].degraded).name, tolerance=tolerance
+    )
     fp16 = parity_facts["max_abs_diff"] <= tolerance
     dtype = torch.float16 if fp16 else torch.float32
     weights = save_shipped(out / "model.pt", blob, name, dtype)

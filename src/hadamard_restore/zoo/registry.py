@@ -53,8 +53,10 @@ def _folder(name: str) -> Path:
     names = available_models()
     if name not in names:
         listed = ", ".join(names) if names else "none are bundled in this installation"
-        raise UnknownModelError(f"unknown model {name!r}; available models: {listed} "
-                                "(`hadamard-restore models` lists them with their cards)")
+        raise UnknownModelError(
+            f"unknown model {name!r}; available models: {listed} "
+            "(`hadamard-restore models` lists them with their cards)"
+        )
     return models_dir() / name
 
 
@@ -71,11 +73,14 @@ def read_card(name: str) -> dict:
     except (OSError, ValueError) as exc:
         raise ModelIntegrityError(f"model card {path} is unreadable ({exc}); reinstall hadamard-restore") from None
     if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
-        raise ModelIntegrityError(f"{path} is not a model card (format {card.get('format')!r}); "
-                                  "reinstall hadamard-restore")
+        raise ModelIntegrityError(
+            f"{path} is not a model card (format {card.get('format')!r}); reinstall hadamard-restore"
+        )
     if card.get("version", 0) > CARD_VERSION:
-        raise ModelIntegrityError(f"{path} has card version {card['version']}, newer than this "
-                                  f"hadamard-restore understands ({CARD_VERSION}); upgrade the package")
+        raise ModelIntegrityError(
+            f"{path} has card version {card['version']}, newer than this "
+            f"hadamard-restore understands ({CARD_VERSION}); upgrade the package"
+        )
     sha = card.get("weights", {}).get("sha256")
     if not isinstance(sha, str) or len(sha) != 64:
         raise ModelIntegrityError(f"{path} lacks weights.sha256; the card is damaged, reinstall hadamard-restore")
@@ -98,7 +103,8 @@ def model_path(name: str, verify: bool = True) -> Path:
         if got != want:
             raise ModelIntegrityError(
                 f"bundled model {name!r}: {path} has sha256 {got[:16]}..., but its card says {want[:16]}...; "
-                "the weights are damaged or were replaced, so they are refused: reinstall hadamard-restore")
+                "the weights are damaged or were replaced, so they are refused: reinstall hadamard-restore"
+            )
     return path
 
 
@@ -108,11 +114,13 @@ def heldout_split_path(name: str) -> Path:
     split = card.get("data", {}).get("split", {})
     path = _folder(name) / split.get("file", "heldout.json")
     if not path.is_file():
-        raise ModelIntegrityError(f"bundled model {name!r}: split file {path} is missing; "
-                                  "pass --split with your own copy")
+        raise ModelIntegrityError(
+            f"bundled model {name!r}: split file {path} is missing; pass --split with your own copy"
+        )
     if sha256_file(path) != split.get("sha256"):
-        raise ModelIntegrityError(f"bundled model {name!r}: {path} does not match the sha256 in its card; "
-                                  "reinstall hadamard-restore")
+        raise ModelIntegrityError(
+            f"bundled model {name!r}: {path} does not match the sha256 in its card; reinstall hadamard-restore"
+        )
     return path
 
 

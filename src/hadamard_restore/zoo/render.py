@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-METRICS = (("psnr", "PSNR (dB)", "{:.2f}"), ("ssim", "SSIM", "{:.3f}"), ("lpips", "LPIPS", "{:.3f}"),
-           ("ciede2000", "CIEDE2000", "{:.2f}"), ("colour_angle", "colour angle (°)", "{:.2f}"))
+METRICS = (
+    ("psnr", "PSNR (dB)", "{:.2f}"),
+    ("ssim", "SSIM", "{:.3f}"),
+    ("lpips", "LPIPS", "{:.3f}"),
+    ("ciede2000", "CIEDE2000", "{:.2f}"),
+    ("colour_angle", "colour angle (°)", "{:.2f}"),
+)
 
 
 def _num(value: Any, fmt: str) -> str:
@@ -30,9 +35,15 @@ def summary_table(cards: list[dict]) -> list[str]:
     head = ["model", "task", "data", "held-out pairs", *[label for _, label, _ in METRICS], "weights", "sha256"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in cards:
-        cells = [f"`{c['name']}`", c["task"], c["data"]["dataset"], str(c["heldout"]["count"]),
-                 *[_metric_cell(c, k, f) for k, _, f in METRICS],
-                 f"{c['weights']['dtype']}, {c['weights']['bytes'] / 1e6:.1f} MB", f"`{c['weights']['sha256'][:12]}`"]
+        cells = [
+            f"`{c['name']}`",
+            c["task"],
+            c["data"]["dataset"],
+            str(c["heldout"]["count"]),
+            *[_metric_cell(c, k, f) for k, _, f in METRICS],
+            f"{c['weights']['dtype']}, {c['weights']['bytes'] / 1e6:.1f} MB",
+            f"`{c['weights']['sha256'][:12]}`",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -48,34 +59,51 @@ def _rows(c: dict) -> list[tuple[str, str]]:
     weights = ", ".join(f"{k} {v:g}" for k, v in (lw["weights"] or {}).items())
     t, s = b["train"], b["search"]
     return [
-        ("task", c["task"]), ("data", f"{d['dataset']} (`{d['path']}`, layout `{d['layout']}`)"),
-        ("split", f"`heldout.json` sha256 `{split['sha256'][:16]}…`: {split['train_pairs']} training / "
-                  f"{split['heldout_pairs']} held-out pairs (seed {split['seed']}, groups `{split['group_key']}`)"),
+        ("task", c["task"]),
+        ("data", f"{d['dataset']} (`{d['path']}`, layout `{d['layout']}`)"),
+        (
+            "split",
+            f"`heldout.json` sha256 `{split['sha256'][:16]}…`: {split['train_pairs']} training / "
+            f"{split['heldout_pairs']} held-out pairs (seed {split['seed']}, groups `{split['group_key']}`)",
+        ),
         ("held-out pairs", ", ".join(e["degraded"] for e in split["heldout"])),
-        ("network", f"genotype `{c['net'].get('genotype_name')}`, {c['net'].get('channels')} channels, "
-                    f"{c['net'].get('num_hnu')} HNUs, norm `{c['net'].get('norm')}`, "
-                    f"{c['net'].get('parameters'):,} parameters"),
-        ("loss weights", weights), ("VGG layers", f"{', '.join(lw['vgg_layers'] or [])} ({lw['vgg_backbone']})"),
+        (
+            "network",
+            f"genotype `{c['net'].get('genotype_name')}`, {c['net'].get('channels')} channels, "
+            f"{c['net'].get('num_hnu')} HNUs, norm `{c['net'].get('norm')}`, "
+            f"{c['net'].get('parameters'):,} parameters",
+        ),
+        ("loss weights", weights),
+        ("VGG layers", f"{', '.join(lw['vgg_layers'] or [])} ({lw['vgg_backbone']})"),
         ("classifier accuracy", f"{_num(clf.get('accuracy'), '{:.3f}')} ({clf.get('arch')}, {clf.get('steps')} steps)"),
-        ("search budget", f"{s.get('loss_steps')} loss + {s.get('arch_steps')} architecture steps, "
-                          f"{s.get('crop')} px crops, width {s.get('channels')}"),
-        ("training budget", f"{t.get('steps')} steps of {t.get('batch_size')} x {t.get('crop')} px, lr "
-                            f"{t.get('lr')} ({t.get('schedule')}, warm-up {t.get('warmup_steps')}), "
-                            f"EMA {t.get('ema_decay')}; best step {b.get('best_step')}"),
-        ("wall time", _wall(b)), ("machine", b["machine"].get("description", "n/a")),
+        (
+            "search budget",
+            f"{s.get('loss_steps')} loss + {s.get('arch_steps')} architecture steps, "
+            f"{s.get('crop')} px crops, width {s.get('channels')}",
+        ),
+        (
+            "training budget",
+            f"{t.get('steps')} steps of {t.get('batch_size')} x {t.get('crop')} px, lr "
+            f"{t.get('lr')} ({t.get('schedule')}, warm-up {t.get('warmup_steps')}), "
+            f"EMA {t.get('ema_decay')}; best step {b.get('best_step')}",
+        ),
+        ("wall time", _wall(b)),
+        ("machine", b["machine"].get("description", "n/a")),
         ("development-validation PSNR", f"{_num(b.get('dev_val_psnr'), '{:.2f}')} dB"),
         *[(f"held-out {label}, model (input)", _metric_cell(c, k, f)) for k, label, f in METRICS],
         ("weights", f"`{w['file']}` {w['dtype']}, {w['bytes']:,} bytes, sha256 `{w['sha256']}`"),
-        ("fp16 parity", f"max abs difference {w['parity']['max_abs_diff']:.2e} on `{w['parity']['image']}` "
-                        f"(tolerance {w['parity']['tolerance']:.2e})"),
+        (
+            "fp16 parity",
+            f"max abs difference {w['parity']['max_abs_diff']:.2e} on `{w['parity']['image']}` "
+            f"(tolerance {w['parity']['tolerance']:.2e})",
+        ),
     ]
 
 
 def model_section(c: dict) -> list[str]:
     lines = [f"## `{c['name']}`", "", c["summary"], "", "| field | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in _rows(c)]
-    lines += ["", "Commands that produced it (one command: "
-              f"`{c['commands']['reproduce']}`):", "", "```bash"]
+    lines += ["", f"Commands that produced it (one command: `{c['commands']['reproduce']}`):", "", "```bash"]
     lines += [cmd["command"] for cmd in c["commands"]["stages"]]
     return lines + ["```", ""]
 
@@ -83,14 +111,18 @@ def model_section(c: dict) -> list[str]:
 def render_models_md(cards: list[dict]) -> str:
     """The whole ``docs/models.md`` page."""
     cards = sorted(cards, key=lambda c: c["name"])
-    lines = ["# Pretrained models", "",
-             "Bundled with the package (no download): `hadamard-restore models` lists them, "
-             "`hadamard-restore enhance --model NAME PHOTOS --out DIR` uses them, and "
-             "`hadamard_restore.load_pretrained(NAME)` loads them. Every number below is on the model's own "
-             "held-out split (never seen in training, search or checkpoint selection), full resolution, "
-             "8-bit outputs; the input row (in brackets) scores the degraded input against the reference. "
-             "Generated by `tools/package_pretrained.py` from `src/hadamard_restore/resources/models/*/card.json`; "
-             "do not edit by hand.", ""]
+    lines = [
+        "# Pretrained models",
+        "",
+        "Bundled with the package (no download): `hadamard-restore models` lists them, "
+        "`hadamard-restore enhance --model NAME PHOTOS --out DIR` uses them, and "
+        "`hadamard_restore.load_pretrained(NAME)` loads them. Every number below is on the model's own "
+        "held-out split (never seen in training, search or checkpoint selection), full resolution, "
+        "8-bit outputs; the input row (in brackets) scores the degraded input against the reference. "
+        "Generated by `tools/package_pretrained.py` from `src/hadamard_restore/resources/models/*/card.json`; "
+        "do not edit by hand.",
+        "",
+    ]
     if not cards:
         return "\n".join(lines + ["No model is bundled yet.", ""])
     lines += summary_table(cards) + [""]

@@ -27,10 +27,36 @@ tile (:mod:`hadamard_restore.inference.norm_stats`), which only a PyTorch module
 ``replay=True`` limits the candidates to ``eager`` and ``channels-last``.
 """
 
-from hadamard_restore.inference.fastpath.backends import (BACKENDS, ChannelsLast, OnnxRunner, build, default_threads,
-                                                         size_class)
-from hadamard_restore.inference.fastpath.choice import (AUTO_MIN_PIXELS, TOLERANCE, BackendParityError, cache_path,
-                                                       choose, for_enhance, runner_for)
+from hadamard_restore.inference.fastpath.backends import (
+    BACKENDS,
+    ChannelsLast,
+    OnnxRunner,
+    build,
+    default_threads,
+    size_class,
+)
+from hadamard_restore.inference.fastpath.choice import (
+    AUTO_MIN_PIXELS,
+    TOLERANCE,
+    BackendParityError,
+    cache_path,
+    choose,
+    for_enhance,
+    runner_for,
+)
 
-__all__ = ["AUTO_MIN_PIXELS", "BACKENDS", "TOLERANCE", "BackendParityError", "ChannelsLast", "OnnxRunner", "build",
-           "cache_path", "choose", "default_threads", "for_enhance", "runner_for", "size_class"]
+__all__ = [
+    "AUTO_MIN_PIXELS",
+    "BACKENDS",
+    "TOLERANCE",
+    "BackendParityError",
+    "ChannelsLast",
+    "OnnxRunner",
+    "build",
+    "cache_path",
+    "choose",
+    "default_threads",
+    "for_enhance",
+    "runner_for",
+    "size_class",
+]

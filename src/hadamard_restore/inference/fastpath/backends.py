@@ -113,7 +113,7 @@ def _time(runners: dict[str, nn.Module], x: torch.Tensor, repeats: int) -> dict[
     times: dict[str, list[float]] = {k: [] for k in runners}
     names = list(runners)
     for r in range(repeats):
-        order = names[r % len(names):] + names[:r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             sync()
             t0 = time.perf_counter()

@@ -9,8 +9,7 @@ import torch
 from torch import nn
 
 from hadamard_restore.errors import HadamardRestoreError
-from hadamard_restore.inference.fastpath.backends import (BACKENDS, _time, build, candidates, size_class,
-                                                         weights_sha)
+from hadamard_restore.inference.fastpath.backends import BACKENDS, _time, build, candidates, size_class, weights_sha
 from hadamard_restore.runtime import get_logger
 
 TOLERANCE = 1e-3
@@ -58,8 +57,17 @@ def _key(sha: str, example: torch.Tensor, device: torch.device, threads: int, re
         ort = onnxruntime.__version__
     except ImportError:
         ort = "none"
-    return "|".join([sha[:20], size_class(*example.shape[-2:]), "replay" if replay else "plain", str(device),
-                     f"{threads} threads", f"torch {torch.__version__}", f"onnxruntime {ort}"])
+    return "|".join(
+        [
+            sha[:20],
+            size_class(*example.shape[-2:]),
+            "replay" if replay else "plain",
+            str(device),
+            f"{threads} threads",
+            f"torch {torch.__version__}",
+            f"onnxruntime {ort}",
+        ]
+    )
 
 
 def max_abs_diff(ref: torch.Tensor, got: torch.Tensor) -> float:
@@ -70,13 +78,24 @@ def max_abs_diff(ref: torch.Tensor, got: torch.Tensor) -> float:
     return d if math.isfinite(d) else math.inf
 
 
-def choose(model: nn.Module, example: torch.Tensor, device: torch.device, threads: int, replay: bool,
-           repeats: int = 3, tolerance: float = TOLERANCE) -> tuple[dict, dict[str, nn.Module]]:
+def choose(
+    model: nn.Module,
+    example: torch.Tensor,
+    device: torch.device,
+    threads: int,
+    replay: bool,
+    repeats: int = 3,
+    tolerance: float = TOLERANCE,
+) -> tuple[dict, dict[str, nn.Module]]:
     """Build, check and time every candidate; returns the cache entry and the passing runners."""
     from datetime import datetime, timezone
 
-    entry: dict = {"parity": {}, "rejected": {}, "tolerance": tolerance,
-                   "measured": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    entry: dict = {
+        "parity": {},
+        "rejected": {},
+        "tolerance": tolerance,
+        "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     runners: dict[str, nn.Module] = {}
     with torch.inference_mode():
         ref = model(example)
@@ -104,8 +123,14 @@ def _remember(key: tuple, runner: nn.Module) -> nn.Module:
     return runner
 
 
-def runner_for(model: nn.Module, example: torch.Tensor, device: torch.device | str = "cpu", backend: str = "auto",
-               threads: int | None = None, replay: bool = False) -> nn.Module:
+def runner_for(
+    model: nn.Module,
+    example: torch.Tensor,
+    device: torch.device | str = "cpu",
+    backend: str = "auto",
+    threads: int | None = None,
+    replay: bool = False,
+) -> nn.Module:
     """The module to run ``model`` with on inputs like ``example`` (see the module docstring).
 
     Raises:
@@ -118,8 +143,10 @@ def runner_for(model: nn.Module, example: torch.Tensor, device: torch.device | s
     if backend == "eager" or (backend == "auto" and example.shape[-2] * example.shape[-1] < AUTO_MIN_PIXELS):
         return model
     if replay and backend in ("onnx", "compile"):
-        raise HadamardRestoreError(f"the {backend} backend cannot replay whole-image norm statistics in tiles; "
-                                   "use --norm-stats tile, or --backend eager/channels-last/auto")
+        raise HadamardRestoreError(
+            f"the {backend} backend cannot replay whole-image norm statistics in tiles; "
+            "use --norm-stats tile, or --backend eager/channels-last/auto"
+        )
     threads = threads or torch.get_num_threads()
     sha = weights_sha(model)
     key = _key(sha, example, device, threads, replay)
@@ -127,8 +154,13 @@ def runner_for(model: nn.Module, example: torch.Tensor, device: torch.device | s
     if backend == "auto" and entry is None:
         entry, runners = choose(model, example, device, threads, replay)
         _store(key, entry)
-        log.info("fast path for %s: %s (median s %s; rejected %s)", size_class(*example.shape[-2:]), entry["backend"],
-                 {k: round(v, 4) for k, v in entry["times_s"].items()}, entry["rejected"] or "none")
+        log.info(
+            "fast path for %s: %s (median s %s; rejected %s)",
+            size_class(*example.shape[-2:]),
+            entry["backend"],
+            {k: round(v, 4) for k, v in entry["times_s"].items()},
+            entry["rejected"] or "none",
+        )
         return _remember((sha, entry["backend"], str(device), threads), runners[entry["backend"]])
     chosen = entry["backend"] if backend == "auto" else backend
     memo = (sha, chosen, str(device), threads)
@@ -140,8 +172,10 @@ def runner_for(model: nn.Module, example: torch.Tensor, device: torch.device | s
         entry["parity"][chosen] = diff
         _store(key, {**entry, "backend": entry.get("backend", chosen)})
     if entry["parity"].get(chosen, math.inf) > TOLERANCE:
-        raise BackendParityError(f"backend {chosen} differs from eager by {entry['parity'].get(chosen):.2e} "
-                                 f"(tolerance {TOLERANCE:g}) on this model; use --backend eager or auto")
+        raise BackendParityError(
+            f"backend {chosen} differs from eager by {entry['parity'].get(chosen):.2e} "
+            f"(tolerance {TOLERANCE:g}) on this model; use --backend eager or auto"
+        )
     return _remember(memo, runner) if chosen != "eager" else model
 
 
@@ -157,7 +191,7 @@ def for_enhance(model: nn.Module, x: torch.Tensor, cfg, device: torch.device | s
         return model
     h, w = x.shape[-2:]
     tiled = h * w > cfg.max_untiled_pixels
-    example = x[..., :min(h, cfg.tile), :min(w, cfg.tile)] if tiled else x
+    example = x[..., : min(h, cfg.tile), : min(w, cfg.tile)] if tiled else x
     replay = tiled and cfg.norm_stats == "global" and has_instance_norm(model)
     try:
         return runner_for(model, example.to(device), device, backend, threads, replay)
