@@ -75,7 +75,7 @@ def evaluate(tag):
                 else:
                     c = int(ec)
                     crops = []
-                    for k in range(a.ncrops):
+                    for _ in range(a.ncrops):
                         t, l, _, _ = random_crop_box(img.shape[1], img.shape[2], c, eg)
                         crops.append(img[:, t : t + c, l : l + c])
                 with torch.no_grad():
@@ -85,7 +85,8 @@ def evaluate(tag):
                 pcl[lab] += float(pr.sum())
         m = len(vds) * (1 if ec == "full" else a.ncrops)
         res[ec] = (
-            f"acc {(hits[0] + hits[1]) / (2 * m):.3f} (deg {hits[0] / m:.2f} clr {hits[1] / m:.2f}; p_clear deg {pcl[0] / m:.2f} clr {pcl[1] / m:.2f})"
+            f"acc {(hits[0] + hits[1]) / (2 * m):.3f} (deg {hits[0] / m:.2f} clr {hits[1] / m:.2f}; "
+            f"p_clear deg {pcl[0] / m:.2f} clr {pcl[1] / m:.2f})"
         )
     model.train()
     print(tag, json.dumps(res, indent=0), flush=True)

@@ -99,9 +99,15 @@ def main() -> None:
     tile = args.tile or defaults.tile
     overlap = args.overlap if args.overlap is not None else defaults.overlap
     verdict = "PASS" if peak_gb < LIMIT_GB and out_size == (args.width, args.height) else "FAIL"
+    threads = os.environ.get("OMP_NUM_THREADS", "unset")
+    command = f"OMP_NUM_THREADS={threads} PYTHONPATH=src python benchmarks/enhance_memory.py"
+    command += "".join(" " + a for a in sys.argv[1:])
+    tiling = f"tile {tile}, overlap {overlap}, norm statistics {defaults.norm_stats}"
+    tiling += f" (images above {defaults.max_untiled_pixels} pixels are tiled)"
+    tiled = "tiled " if args.width * args.height > defaults.max_untiled_pixels else ""
     text = f"""# enhance: peak memory on a {args.width}x{args.height} photo
 
-Command: `OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "unset")} PYTHONPATH=src python benchmarks/enhance_memory.py{"".join(" " + a for a in sys.argv[1:])}`
+Command: `{command}`
 (runs `hadamard-restore enhance model.pt photo.png --out DIR` in a child process; peak RSS of
 that process measured with {method}).
 
@@ -111,9 +117,9 @@ that process measured with {method}).
 | torch | {torch.__version__}, threads {os.environ.get("OMP_NUM_THREADS", "default")} |
 | network | derived paper-lol, channels 32, 7 HNUs, {params / 1e6:.3f} M parameters (untrained weights) |
 | input | synthetic 8-bit PNG, {args.width}x{args.height} (W x H), {args.width * args.height / 1e6:.0f} Mpixel |
-| tiling | tile {tile}, overlap {overlap}, norm statistics {defaults.norm_stats} (images above {defaults.max_untiled_pixels} pixels are tiled) |
+| tiling | {tiling} |
 | output | {out_size[0]}x{out_size[1]} PNG |
-| wall time | {wall:.0f} s (process start, read, {"tiled " if args.width * args.height > defaults.max_untiled_pixels else ""}inference, write) |
+| wall time | {wall:.0f} s (process start, read, {tiled}inference, write) |
 | **peak RSS** | **{peak_gb:.2f} GB** (limit {LIMIT_GB:g} GB): {verdict} |
 """
     atomic_write_text(args.out, text)

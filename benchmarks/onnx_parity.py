@@ -66,7 +66,8 @@ def main() -> None:
             f"Command: `OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/onnx_parity.py {' '.join(sys.argv[1:])}`",
             "",
             f"Network: derived paper-lol, channels 32, 7 HNUs, weights {weights}. "
-            f"Machine: {cpu_name()} CPU ({os.cpu_count()} logical CPUs, shared), torch {torch.__version__}. Tolerance 1e-3 on the raw "
+            f"Machine: {cpu_name()} CPU ({os.cpu_count()} logical CPUs, shared), torch {torch.__version__}. "
+            "Tolerance 1e-3 on the raw "
             "(unclamped) output; H and W are dynamic in the graph (the random image is 131x97, odd).",
             "",
             "| exporter | image | W x H | max abs diff | max abs output | verdict | export + check time |",

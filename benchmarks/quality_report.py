@@ -64,7 +64,7 @@ def task_table(results: list[dict], inputs: dict | None = None) -> str:
                 "-",
             ]
         )
-    for key, runs in groups.items():
+    for _key, runs in groups.items():
         vals = {m: [r["mean"][m] for r in runs] for m, _, _ in METRICS}
         rows.append(
             [

@@ -74,7 +74,9 @@ def search_cases(
             mix, _ = fixed_mix(cfg.loss, "paper-lol", device)
             upper = model.arch_parameters()
             train_loss = mix_objective(model, mix)
-            upper_loss = lambda params, b, weighted=train_loss: weighted(params, b)[0]
+
+            def upper_loss(params, b, weighted=train_loss):
+                return weighted(params, b)[0]
 
         problem = Problem(
             stage,

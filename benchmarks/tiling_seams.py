@@ -96,7 +96,8 @@ def main() -> None:
             f"Command: `OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/tiling_seams.py {' '.join(sys.argv[1:])}`",
             "",
             f"Network: {meta.get('net')} genotype {meta.get('genotype', {}).get('name')}, "
-            f"{meta.get('step', '?')} training steps{'; ' + args.note if args.note else ''}. Tiles {args.tile}; overlap {args.overlap} (global, tile) "
+            f"{meta.get('step', '?')} training steps{'; ' + args.note if args.note else ''}. "
+            f"Tiles {args.tile}; overlap {args.overlap} (global, tile) "
             "or 0 (hard). global: blended, instance-norm statistics from a half-size copy of the image; "
             "tile: blended, per-tile statistics; hard: per-tile statistics, no overlap.",
             "PSNR in dB (peak 1) against the reference, then of each tiled output against the one-pass output; "

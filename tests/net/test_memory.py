@@ -26,7 +26,7 @@ def test_views_share_storage_and_freed_tensors_are_subtracted():
         t = v.t()
         del y, v, t
         a = x * 3  # the only live activation now
-        big = torch.cat([a, a])  # 3 N floats alive
+        _big = torch.cat([a, a])  # 3 N floats alive (kept referenced)
     assert mem.peak_bytes == 3 * 4 * N
     assert mem.current_bytes == 3 * 4 * N  # a and big still referenced
 

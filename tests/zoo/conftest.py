@@ -83,7 +83,8 @@ def _commands(run: Path, data: Path) -> None:
     cfg = "/somewhere/checkout/configs/low-light.yaml"
     (run / "commands.txt").write_text(
         f"# data: {data}/tiny\n# held-out split: {run}/heldout.json; development split: {run}/dev.json\n\n"
-        f"# classifier\nhadamard-restore classifier {cfg} --set data.split_file={run}/dev.json --out {run}/classifier\n\n"
+        f"# classifier\nhadamard-restore classifier {cfg} --set data.split_file={run}/dev.json "
+        f"--out {run}/classifier\n\n"
         f"# train\nhadamard-restore train {cfg} --genotype {run}/search/genotype.json --out {run}/train\n\n"
         f"# evaluate\nhadamard-restore evaluate {run}/train/model.pt --data {data}/tiny --split {run}/heldout.json\n"
     )

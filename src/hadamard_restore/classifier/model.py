@@ -13,6 +13,8 @@ of ``-log p(clear | restored)``; gradients flow to the images only.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 import torch.nn.functional as F
 import torchvision
@@ -71,7 +73,10 @@ def build_classifier(arch: str = "resnet18", pretrained: bool = True, seed: int 
     return model
 
 
-def freeze_classifier(model: nn.Module) -> nn.Module:
+M = TypeVar("M", bound=nn.Module)
+
+
+def freeze_classifier(model: M) -> M:
     """Eval mode and ``requires_grad=False`` on every parameter, in place (returns ``model``)."""
     model.eval()
     for p in model.parameters():

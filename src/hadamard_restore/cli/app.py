@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn, TypeVar
 
 import typer
 
@@ -61,7 +62,7 @@ class UserError(HadamardRestoreError):
     """A wrong combination of command-line options; printed without a traceback."""
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
@@ -84,7 +85,10 @@ def _command_line() -> str:
     return shlex.join(["hadamard-restore", *sys.argv[1:]])
 
 
-def guarded(fn: Callable[[], object]) -> object:
+T = TypeVar("T")
+
+
+def guarded(fn: Callable[[], T]) -> T:
     """Run a library call inside a command session (run-directory locks, clean-up of half-made
     run directories, see ``runtime.run_session``); user-fixable errors (config errors included)
     become one clean message and exit 2; anything else is a bug: its traceback is printed with a
@@ -100,10 +104,9 @@ def guarded(fn: Callable[[], object]) -> object:
         raise
     except Exception:
         report_bug()
-    return None
 
 
-def report_bug() -> None:
+def report_bug() -> NoReturn:
     """Print the current exception's traceback as a bug report and exit 70."""
     import traceback
 

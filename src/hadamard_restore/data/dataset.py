@@ -90,10 +90,10 @@ class PairedImages:
             except DataError as exc:
                 raise DataError(f"{self.pairs[index].degraded}: {exc}") from None
             deg, ref = deg[top : top + ch, left : left + cw], ref[top : top + ch, left : left + cw]
-        deg, ref = array_to_tensor(deg), array_to_tensor(ref)
+        deg_t, ref_t = array_to_tensor(deg), array_to_tensor(ref)
         if self.flip:
-            deg, ref = paired_random_flip(deg, ref, generator)
-        return deg, ref
+            deg_t, ref_t = paired_random_flip(deg_t, ref_t, generator)
+        return deg_t, ref_t
 
     def __getitem__(self, index: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``ds[i]``: the full pair; with a generator (``ds.__getitem__(i, g)``), :meth:`sample`."""

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from hadamard_restore.data.codec16 import decode16, png_bit_depth
 from hadamard_restore.data.damage import end_marker_missing, strict_decoding
@@ -149,7 +149,7 @@ def _channels_to_rgb(array: np.ndarray, path: Path) -> np.ndarray:
     return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array
 
 
-def _is_16bit_colour_tiff(im: Image.Image) -> bool:
+def _is_16bit_colour_tiff(im: ImageFile.ImageFile) -> bool:
     """Pillow opens 16-bit RGB TIFFs as 8-bit RGB (high bytes); spot them by the raw mode."""
     rawmode = str(im.tile[0].args[0]) if im.tile and im.tile[0].args else ""
     return im.mode in ("RGB", "RGBA") and "16" in rawmode

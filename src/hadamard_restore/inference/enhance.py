@@ -38,6 +38,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -48,6 +49,9 @@ from hadamard_restore.inference.fastpath import for_enhance
 from hadamard_restore.inference.norm_stats import has_instance_norm, record_norm_stats, replay_norm_stats
 from hadamard_restore.inference.tiling import check_tiling, tiled_apply
 from hadamard_restore.runtime import get_logger
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 log = get_logger(__name__)
 
@@ -143,7 +147,8 @@ class _TileBar:
     """A tqdm bar over the tiles of one large image (shown on a terminal only)."""
 
     def __init__(self, name: str) -> None:
-        self.name, self.bar = name, None
+        self.name = name
+        self.bar: tqdm | None = None
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
@@ -213,6 +218,7 @@ def enhance(
     model = checkpoint.to(device).eval() if isinstance(checkpoint, nn.Module) else _load(checkpoint, device)
     report = EnhanceReport()
     for src, dst in jobs:
+        written: Path | None = dst  # what on_image is told: None when the image failed
         try:
             photo = read_photo(src)
             with _TileBar(src.name) as bar:
@@ -227,7 +233,7 @@ def enhance(
             reason = str(exc) if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
             report.failed.append((src, reason))
             log.error("skipped %s: %s", src, reason)
-            dst = None
+            written = None
         if on_image is not None:
-            on_image(src, dst)
+            on_image(src, written)
     return report

@@ -227,6 +227,7 @@ class VGGLoss(nn.Module):
         features = load_features(backbone) if features is None else features
         self.groups = candidate_groups(layer_names(features))
         self.layers = None if layers is None else check_layers(layers, self.groups, backbone)
+        self.logits: nn.ParameterList | None
         if self.layers is None:
             self.logits = nn.ParameterList(
                 nn.Parameter(1e-3 * torch.randn(len(c), generator=generator)) for c in self.groups
@@ -236,9 +237,10 @@ class VGGLoss(nn.Module):
             self.logits = None
             self.taps = VGGTaps(features, self.layers)
 
-    def layer_weights(self) -> dict[str, float | Tensor]:
+    def layer_weights(self) -> Mapping[str, float | Tensor]:
         if self.layers is not None:
             return {n: 1.0 for n in self.layers}
+        assert self.logits is not None  # no fixed layers: the relaxed form, built with logits
         return relaxed_layer_weights(self.groups, list(self.logits))
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:

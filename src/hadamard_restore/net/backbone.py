@@ -71,7 +71,8 @@ class Backbone(nn.Module):
 
     def layer_modules(self) -> dict[str, nn.Module]:
         """Searched layers by label, in genotype order."""
-        return {m.layer_label: m for m in self.modules() if hasattr(m, "layer_label")}
+        labelled = ((getattr(m, "layer_label", None), m) for m in self.modules())
+        return {label: m for label, m in labelled if isinstance(label, str)}
 
     def layer_labels(self) -> list[str]:
         """Stable labels of the searched layers (``enc.head`` ... ``hnu1.ru0`` ... ``dec.tail``)."""

@@ -28,6 +28,8 @@ class MixedOp(nn.ModuleDict):
         c_in, c_out: channel counts.
     """
 
+    layer_label: str  # set by the supernet that builds the layer (its genotype label)
+
     def __init__(self, candidates: Sequence[str], c_in: int, c_out: int) -> None:
         super().__init__({name: OPS[name](c_in, c_out) for name in candidates})
 
@@ -35,15 +37,19 @@ class MixedOp(nn.ModuleDict):
         """``x``: (B, c_in, H, W); ``weights``: (K,) mixing weights in primitive order."""
         if weights.shape != (len(self),):
             raise ValueError(f"mixed op has {len(self)} candidates but got weights of shape {tuple(weights.shape)}")
-        out = None
+        out: torch.Tensor | None = None
         for k, op in enumerate(self.values()):
             term = weights[k] * op(x)
             out = term if out is None else out + term
+        if out is None:
+            raise ValueError("mixed op has no candidates")
         return out
 
 
 class ChosenOp(nn.ModuleDict):
     """One candidate, kept under its op name (the derived form of a :class:`MixedOp`)."""
+
+    layer_label: str  # set by the network that builds the layer (its genotype label)
 
     def __init__(self, name: str, c_in: int, c_out: int) -> None:
         super().__init__({name: OPS[name](c_in, c_out)})

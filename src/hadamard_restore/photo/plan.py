@@ -34,10 +34,10 @@ def collect(
     Raises:
         DataError: an input does not exist, or nothing at all was found.
     """
-    inputs = [Path(p) for p in inputs]
+    paths = [Path(p) for p in inputs]
     found: list[tuple[Path, Path]] = []
     excluded = exclude.resolve() if exclude is not None else None
-    for item in inputs:
+    for item in paths:
         if item.is_dir():
             for f in sorted(item.rglob("*") if recursive else item.iterdir()):
                 if is_image_file(f) and not (excluded and excluded in f.resolve().parents):
@@ -47,7 +47,7 @@ def collect(
         else:
             raise DataError(f"input {item} does not exist; pass image files or folders of images")
     if not found:
-        raise DataError(f"no images found in {', '.join(map(str, inputs))}; use --recursive for images in sub-folders")
+        raise DataError(f"no images found in {', '.join(map(str, paths))}; use --recursive for images in sub-folders")
     return found
 
 

@@ -18,8 +18,10 @@ must be a numeric ``numpy.ndarray`` and every key a ``str``.
 
 from __future__ import annotations
 
+import importlib
 import io
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +29,17 @@ import numpy as np
 
 from hadamard_restore.errors import WeightsSourceError
 
-try:  # numpy >= 2 keeps the real function here; numpy.core is a deprecated alias
-    from numpy._core.multiarray import _reconstruct as _np_reconstruct
-except ImportError:  # pragma: no cover - numpy 1.x
-    from numpy.core.multiarray import _reconstruct as _np_reconstruct
+
+def _numpy_reconstruct() -> Callable[..., np.ndarray]:
+    """numpy's own ``_reconstruct`` (its stub types the result as ``object``; it is an ndarray)."""
+    try:  # numpy >= 2 keeps the real function here; numpy.core is a deprecated alias
+        module = importlib.import_module("numpy._core.multiarray")
+    except ImportError:  # pragma: no cover - numpy 1.x
+        module = importlib.import_module("numpy.core.multiarray")
+    return module._reconstruct
+
+
+_np_reconstruct = _numpy_reconstruct()
 
 
 def _guarded_reconstruct(cls: Any, shape: Any, dtype_code: Any) -> np.ndarray:

@@ -24,7 +24,10 @@ from hadamard_restore.errors import CheckpointError
 
 
 def _numpy_state() -> dict[str, Any]:
-    name, key, pos, has_gauss, cached = np.random.get_state()
+    state = np.random.get_state()
+    if isinstance(state, dict):  # the legacy tuple exists only for MT19937
+        raise RuntimeError(f"NumPy's global generator is {state['bit_generator']}, expected MT19937")
+    name, key, pos, has_gauss, cached = state
     if name != "MT19937":
         raise RuntimeError(f"NumPy's global generator is {name}, expected MT19937")
     return {

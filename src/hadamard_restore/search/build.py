@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -20,6 +21,9 @@ from hadamard_restore.config import NetConfig
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.runtime import Dist, get_logger, init_distributed, pick_device, seed_everything
 from hadamard_restore.search.loop import Batch
+
+if TYPE_CHECKING:
+    from hadamard_restore.net.hnu import Norm
 
 log = get_logger("hadamard_restore.search")
 Objective = Callable[[Mapping[str, Tensor], Batch], Tensor]
@@ -44,7 +48,9 @@ def forward(model: torch.nn.Module, params: Mapping[str, Tensor], x: Tensor) -> 
     return functional_call(model, dict(params), (x,))
 
 
-def supernet(net_cfg: NetConfig, seed: int, norm: str, device: torch.device, alpha: Mapping[str, Tensor] | None = None):
+def supernet(
+    net_cfg: NetConfig, seed: int, norm: Norm, device: torch.device, alpha: Mapping[str, Tensor] | None = None
+):
     """A supernet of ``net_cfg``'s size, weights and α seeded from ``seed``.
 
     Args:

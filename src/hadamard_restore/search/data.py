@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -23,6 +24,9 @@ from hadamard_restore.errors import DataError
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.runtime import Dist
 from hadamard_restore.search import ddp
+
+if TYPE_CHECKING:
+    from hadamard_restore.data.dataset import PairedImages
 
 _STAGE_CODES = {"loss": 1, "arch": 2, "joint": 3}
 
@@ -37,8 +41,8 @@ class SearchData:
         device: where batches are moved.
     """
 
-    train: object
-    val: object
+    train: PairedImages
+    val: PairedImages
     batch_size: int
     device: torch.device
 
@@ -69,6 +73,7 @@ def search_split(job: SearchJob, run_dir: Path | None = None) -> tuple[list, lis
     split = make_split(list(pool), val_ratio=1.0 - portion, seed=job.seed, group_key=job.group_key)
     if run_dir is not None:
         split.save(Path(run_dir) / "search_split.json")
+    assert split.root is not None  # make_split always records the root it resolved
     train, val = split.pairs(split.root)
     if not train or not val:
         raise DataError(

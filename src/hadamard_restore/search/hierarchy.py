@@ -63,7 +63,9 @@ def search(
     env = env if env is not None else setup(job.device, job.seed)
     device, dist_ctx = env
     if job.search.mode == "joint":
-        return search_joint(job, run_dir, classifier=classifier, resume=resume, env=env)
+        paths = search_joint(job, run_dir, classifier=classifier, resume=resume, env=env)
+        assert paths is not None  # None only when stopped early by stop_after, not passed here
+        return paths
     if classifier is None and is_judged(job.search.upper):  # search.upper=reference needs no classifier
         from hadamard_restore.classifier import provide_classifier
 

@@ -38,7 +38,7 @@ class StepLogger:
         self.bar = tqdm(total=total, initial=initial, desc=f"search {stage}", dynamic_ncols=True, mininterval=1.0)
 
     def log(self, record: dict) -> None:
-        if not self.enabled:
+        if not self.enabled or self.bar is None:  # the bar exists exactly when enabled
             return
         step = int(record["step"])
         for key, value in record.items():

@@ -68,7 +68,10 @@ def make_optimizers(problem: Problem, cfg: SearchConfig) -> tuple[torch.optim.SG
     """SGD for w (lr η, momentum μ, no weight decay: docs/method.md 5.1) and Adam for θ (3.1)."""
     w_opt = torch.optim.SGD(list(problem.weights.values()), lr=cfg.w_lr, momentum=cfg.w_momentum)
     up_opt = torch.optim.Adam(
-        problem.upper, lr=cfg.upper_lr, betas=tuple(cfg.upper_betas), weight_decay=cfg.upper_weight_decay
+        problem.upper,
+        lr=cfg.upper_lr,
+        betas=(cfg.upper_betas[0], cfg.upper_betas[1]),
+        weight_decay=cfg.upper_weight_decay,
     )
     return w_opt, up_opt
 
@@ -96,7 +99,8 @@ def bilevel_step(
     up_opt.zero_grad(set_to_none=True)
     for p, g in zip(problem.upper, hypergrad.grads):
         p.grad = g.detach().to(p.dtype).clone()
-    hyper_norm = float(torch.sqrt(sum((g.double() ** 2).sum() for g in hypergrad.grads)))
+    zero = torch.zeros((), dtype=torch.float64)  # the sum's start: a tensor, so sqrt gets one
+    hyper_norm = float(torch.sqrt(sum(((g.double() ** 2).sum() for g in hypergrad.grads), zero)))
     up_opt.step()
     problem.project()
 
@@ -184,7 +188,8 @@ def run_bilevel(
 
     w_opt, up_opt = make_optimizers(problem, cfg)
     ckpt = Path(run_dir) / "checkpoint.pt"
-    start, history = 0, []
+    start = 0
+    history: list[dict] = []
     if resume and ckpt.is_file():
         start, history = _restore(problem, w_opt, up_opt, ckpt, dist_ctx)
         log.info("%s stage: resumed from %s at step %d/%d", problem.stage, ckpt, start, steps)

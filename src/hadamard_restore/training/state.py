@@ -36,7 +36,8 @@ class LoopState:
 
 
 def rng_in_current_layout(rng: dict) -> dict:
-    """A version-1 RNG block (``{"data", "torch", "cuda"}``) in :func:`~hadamard_restore.runtime.rng.capture_rng`'s layout."""
+    """A version-1 RNG block (``{"data", "torch", "cuda"}``) in the layout of
+    :func:`~hadamard_restore.runtime.rng.capture_rng`."""
     if "generators" in rng:
         return rng
     return {"generators": {"data": rng["data"]}, "torch": rng["torch"], "cuda": rng.get("cuda")}

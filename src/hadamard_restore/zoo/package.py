@@ -38,9 +38,13 @@ def _heldout_pairs(run_dir: Path, data_root: Path | None) -> tuple[list, Path]:
     from hadamard_restore.data.integrity import verify_split
 
     split = Split.load(run_dir / "heldout.json")
+    if split.root is None:  # written by hand: make_split always records its root
+        raise facts.PackageError(
+            f"{run_dir / 'heldout.json'} records no dataset root; write it with `hadamard-restore data split`"
+        )
     root = Path(split.root)
     if not root.is_dir() and data_root is not None:
-        root = data_root / Path(split.root).name
+        root = data_root / root.name
     if not root.is_dir():
         raise facts.PackageError(
             f"the held-out images of {run_dir / 'heldout.json'} are not at {split.root}; "

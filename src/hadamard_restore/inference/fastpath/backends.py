@@ -55,7 +55,9 @@ def build(backend: str, model: nn.Module, example: torch.Tensor, threads: int) -
     if backend == "channels-last":
         return ChannelsLast(model).eval()
     if backend == "compile":
-        return torch.compile(copy.deepcopy(model).eval(), dynamic=True)
+        # torch's stub types compile() of any callable as a plain Callable; given an nn.Module it
+        # returns an OptimizedModule, which is an nn.Module.
+        return torch.compile(copy.deepcopy(model).eval(), dynamic=True)  # type: ignore[return-value]
     if backend == "onnx":
         if example.device.type != "cpu":
             raise HadamardRestoreError("the onnx backend runs on the CPU only; use --device cpu or another --backend")
