@@ -131,6 +131,55 @@ def _fit(model: nn.Module, job: ClassifierJob, train_ds, sides: list[int], devic
     recalibrate_batchnorm(model, (batch(bn_side) for _ in range(BN_BATCHES)))
 
 
+def _held_out_metrics(
+    model: ClearClassifier,
+    job: ClassifierJob,
+    val_ds,
+    device: torch.device,
+    train_s: float,
+    sides: list[int],
+    pair_counts: tuple[int, int],
+) -> dict:
+    """The held-out accuracy at the judged size with the run's settings, and the reliability verdict
+    (``reliable``, ``warning``), logged; the content of ``classifier_metrics.json``."""
+    settings = job.settings
+    train_pairs, val_pairs = pair_counts
+    metrics = held_out_accuracy(model, val_ds, device, job.judged_crop, settings.eval_crops_per_image)
+    metrics.update(
+        {
+            "train_seconds": round(train_s, 2),
+            "steps": settings.steps,
+            "arch": settings.arch,
+            "init": model.init,
+            "crop": job.train_crop,
+            "crop_range": [sides[0], sides[-1]],
+            "eval_crop": job.judged_crop,
+            "eval_crops_per_image": settings.eval_crops_per_image,
+            "lr": settings.lr,
+            "device": str(device),
+            "train_pairs": train_pairs,
+            "val_pairs": val_pairs,
+            "task": job.task,
+        }
+    )
+    warning = reliability_warning(metrics)
+    metrics.update({"reliable": warning is None, "warning": warning, "warn_below": ACCURACY_WARN})
+    log.info(
+        "classifier held-out accuracy %.4f on %d %dpx windows of %d images (clear %.3f, degraded %.3f); "
+        "trained in %.1fs",
+        metrics["accuracy"],
+        metrics["judged"],
+        job.judged_crop,
+        metrics["images"],
+        metrics["accuracy_clear"],
+        metrics["accuracy_degraded"],
+        train_s,
+    )
+    if warning:
+        log.warning("%s", warning)
+    return metrics
+
+
 def train_classifier(job: ClassifierJob, out_dir: str | Path) -> Path:
     """Train on the job's training pairs, measure the held-out accuracy, save into ``out_dir``.
 
@@ -164,39 +213,8 @@ def train_classifier(job: ClassifierJob, out_dir: str | Path) -> Path:
     _fit(model, job, train_ds, sides, device)
     train_s = time.perf_counter() - start
 
-    metrics = held_out_accuracy(model, val_ds, device, job.judged_crop, settings.eval_crops_per_image)
-    metrics.update(
-        {
-            "train_seconds": round(train_s, 2),
-            "steps": settings.steps,
-            "arch": settings.arch,
-            "init": model.init,
-            "crop": job.train_crop,
-            "crop_range": [sides[0], sides[-1]],
-            "eval_crop": job.judged_crop,
-            "eval_crops_per_image": settings.eval_crops_per_image,
-            "lr": settings.lr,
-            "device": str(device),
-            "train_pairs": len(train_pairs),
-            "val_pairs": len(val_pairs),
-            "task": job.task,
-        }
-    )
-    warning = reliability_warning(metrics)
-    metrics.update({"reliable": warning is None, "warning": warning, "warn_below": ACCURACY_WARN})
-    log.info(
-        "classifier held-out accuracy %.4f on %d %dpx windows of %d images (clear %.3f, degraded %.3f); "
-        "trained in %.1fs",
-        metrics["accuracy"],
-        metrics["judged"],
-        job.judged_crop,
-        metrics["images"],
-        metrics["accuracy_clear"],
-        metrics["accuracy_degraded"],
-        train_s,
-    )
-    if warning:
-        log.warning("%s", warning)
+    metrics = _held_out_metrics(model, job, val_ds, device, train_s, sides, (len(train_pairs), len(val_pairs)))
+    warning = metrics["warning"]
     model.eval()
     path = save_classifier(
         model,

@@ -8,29 +8,22 @@ dataset's own root or any folder on the way down: for LOL-v1 both ``LOL`` (holdi
 point ``root`` at a test folder (``eval15``, ``Test``) to read that one. EUVP's three
 paired subsets are read together.
 
-Names are matched by file stem. A degraded stem with no reference of the same stem is
-matched by dropping ``_suffix`` pieces from its end, so many-to-one names work:
-SOTS ``1400_3.png -> 1400.png``, ITS ``1_1_0.90179.png -> 1.png``.
+Names are matched by file stem, also many-to-one (SOTS ``1400_3.png -> 1400.png``): see
+:mod:`hadamard_restore.data.matching`, whose helpers are re-exported here.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from hadamard_restore.data.io import IMAGE_SUFFIXES, is_image_file
+from hadamard_restore.data.matching import SHOW as SHOW  # re-exported, as the helpers below
+from hadamard_restore.data.matching import Pair, match_folders
+from hadamard_restore.data.matching import list_images as list_images
+from hadamard_restore.data.matching import match_reference as match_reference
+from hadamard_restore.data.matching import mismatch_message as mismatch_message
+from hadamard_restore.data.matching import natural_key as natural_key
 from hadamard_restore.errors import DataError
-
-SHOW = 5  # how many names an error message lists per side
-
-
-@dataclass(frozen=True)
-class Pair:
-    """One degraded image and its reference."""
-
-    degraded: Path
-    reference: Path
 
 
 @dataclass(frozen=True)
@@ -113,30 +106,6 @@ def get_layout(name: str) -> Layout:
     return LAYOUTS[key]
 
 
-def natural_key(text: str) -> tuple:
-    """Sort key that orders ``2.png`` before ``10.png``."""
-    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text))
-
-
-def list_images(folder: Path) -> list[Path]:
-    """Image files directly in ``folder``, naturally sorted.
-
-    Raises:
-        DataError: the folder does not exist or holds no image files.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: folder not found")
-    files = sorted((p for p in folder.iterdir() if is_image_file(p)), key=lambda p: natural_key(p.name))
-    if not files:
-        others = sum(1 for p in folder.iterdir() if not p.name.startswith("."))
-        raise DataError(
-            f"{folder}: empty folder, no images in it (looked for {', '.join(IMAGE_SUFFIXES)}; "
-            f"{others} other entries); put the images there or point the path at the right folder"
-        )
-    return files
-
-
 def _child(folder: Path, names: tuple[str, ...]) -> Path | None:
     """The sub-folder of ``folder`` whose name is one of ``names`` (case-insensitive)."""
     if not folder.is_dir():
@@ -157,18 +126,18 @@ def _suffixes(part: str) -> list[str]:
 def resolve_folders(root: Path, layout: Layout) -> list[tuple[Path, Path]]:
     """The ``(degraded_dir, reference_dir)`` folders ``layout`` finds below ``root`` (may be [])."""
     root = Path(root)
-    here = (_child(root, layout.degraded), _child(root, layout.reference))
-    if here[0] and here[1]:
-        return [here]
+    degraded, reference = _child(root, layout.degraded), _child(root, layout.reference)
+    if degraded and reference:
+        return [(degraded, reference)]
     found: list[tuple[Path, Path]] = []
     for part in layout.parts:
         for sub in _suffixes(part):
             base = _child_path(root, sub)
             if base is None:
                 continue
-            pair = (_child(base, layout.degraded), _child(base, layout.reference))
-            if pair[0] and pair[1] and pair not in found:
-                found.append(pair)
+            degraded, reference = _child(base, layout.degraded), _child(base, layout.reference)
+            if degraded and reference and (degraded, reference) not in found:
+                found.append((degraded, reference))
                 break
         if found and not layout.combine:
             break
@@ -178,9 +147,10 @@ def resolve_folders(root: Path, layout: Layout) -> list[tuple[Path, Path]]:
 def _child_path(root: Path, sub: str) -> Path | None:
     node = root
     for piece in sub.split("/"):
-        node = _child(node, (piece,))
-        if node is None:
+        child = _child(node, (piece,))
+        if child is None:
             return None
+        node = child
     return node
 
 
@@ -204,78 +174,6 @@ def detect_layout(root: str | Path) -> str:
         f"{root}: no known dataset layout found (sub-folders: {subs or 'none'}). Known layouts: "
         f"{known}. For other folders use layout 'paired' with degraded_dir and reference_dir."
     )
-
-
-def match_reference(stem: str, references: dict[str, Path]) -> Path | None:
-    """The reference for a degraded stem: the same stem, else drop ``_piece`` endings one by one."""
-    key = stem.lower()
-    while True:
-        if key in references:
-            return references[key]
-        if "_" not in key:
-            return None
-        key = key.rsplit("_", 1)[0]
-
-
-def match_folders(
-    degraded_dir: Path, reference_dir: Path, strict: bool = True
-) -> tuple[list[Pair], list[Path], list[Path]]:
-    """Pair the images of two folders by name.
-
-    Returns:
-        ``(pairs, unmatched_degraded, unused_references)``, pairs sorted by degraded name.
-
-    Raises:
-        DataError: a folder is missing or empty, two references share a stem, or (``strict``)
-            some names do not match; the message lists a few names of each side.
-    """
-    degraded = list_images(degraded_dir)
-    refs = list_images(reference_dir)
-    by_stem: dict[str, Path] = {}
-    for p in refs:
-        if p.stem.lower() in by_stem:
-            raise DataError(
-                f"{reference_dir}: two references share the name {p.stem!r} "
-                f"({by_stem[p.stem.lower()].name}, {p.name}); keep one of them"
-            )
-        by_stem[p.stem.lower()] = p
-    pairs, unmatched = [], []
-    for p in degraded:
-        ref = match_reference(p.stem, by_stem)
-        (pairs.append(Pair(p, ref)) if ref is not None else unmatched.append(p))
-    used = {pr.reference for pr in pairs}
-    unused = [p for p in refs if p not in used]
-    if strict and (unmatched or unused):
-        raise DataError(mismatch_message(degraded_dir, reference_dir, unmatched, unused, len(degraded), len(refs)))
-    return pairs, unmatched, unused
-
-
-def mismatch_message(
-    degraded_dir: Path,
-    reference_dir: Path,
-    unmatched: list[Path],
-    unused: list[Path],
-    n_degraded: int,
-    n_reference: int,
-) -> str:
-    """Names that do not match, a few of each side, and how matching works."""
-
-    def few(paths: list[Path]) -> str:
-        more = f" and {len(paths) - SHOW} more" if len(paths) > SHOW else ""
-        return ", ".join(p.name for p in paths[:SHOW]) + more
-
-    lines = [
-        f"names do not match between {degraded_dir} ({n_degraded} images) and {reference_dir} ({n_reference} images):"
-    ]
-    if unmatched:
-        lines.append(f"  {len(unmatched)} degraded without a reference: {few(unmatched)}")
-    if unused:
-        lines.append(f"  {len(unused)} references without a degraded image: {few(unused)}")
-    lines.append(
-        "  files are matched by stem (a.png <-> a.jpg; many-to-one 1400_3.png -> 1400.png); "
-        "rename or remove the odd ones"
-    )
-    return "\n".join(lines)
 
 
 def layout_folders(

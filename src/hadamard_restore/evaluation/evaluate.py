@@ -17,22 +17,17 @@ the first ``grid_images`` pairs.
 
 from __future__ import annotations
 
-import math
-import sys
 from pathlib import Path
-
-import torch
 
 from hadamard_restore.artifacts import write_json
 from hadamard_restore.config import EvalConfig
 from hadamard_restore.errors import DataError, WeightsMissingError
+from hadamard_restore.evaluation.scoring import METRICS, mean_of, protocol, score_pairs
 from hadamard_restore.net.model_file import load_model, read_model_file
 from hadamard_restore.reporting.grid import comparison_grid
 from hadamard_restore.runtime import get_logger, pick_device
-from hadamard_restore.training.validation import infer, quantize_8bit
 
 log = get_logger("hadamard_restore.evaluate")
-METRICS = ("psnr", "ssim", "lpips")
 
 
 def eval_pairs(data_root: str | Path, layout: str | None = None, split: str | Path | None = None) -> list:
@@ -55,45 +50,6 @@ def eval_pairs(data_root: str | Path, layout: str | None = None, split: str | Pa
     if not pairs:
         raise DataError(f"split {split} has no validation pairs to evaluate")
     return pairs
-
-
-def _score(x: torch.Tensor, y: torch.Tensor, ecfg: EvalConfig, lpips_ok: bool) -> dict[str, float | None]:
-    from hadamard_restore import metrics
-
-    x, y = x.unsqueeze(0), y.unsqueeze(0)
-    kw = dict(data_range=1.0, y_channel=ecfg.y_channel, crop_border=ecfg.crop_border)
-    out = {"psnr": float(metrics.psnr(x, y, **kw)[0]), "ssim": float(metrics.ssim(x, y, **kw)[0]), "lpips": None}
-    if lpips_ok:
-        out["lpips"] = float(metrics.lpips(x, y, net=ecfg.lpips_net)[0])
-    return out
-
-
-def _mean(rows: list[dict], key: str) -> float | None:
-    values = [r[key] for r in rows if r.get(key) is not None]
-    return sum(values) / len(values) if values else None
-
-
-def _finite(value: float) -> float | None:
-    """JSON has no infinity: identical images (PSNR = inf) are stored as null with a note."""
-    return value if value is None or math.isfinite(value) else None
-
-
-def _protocol(ecfg: EvalConfig, lpips_note: str | None) -> dict:
-    """How the numbers were computed (stored in metrics.json)."""
-    return {
-        "computed_on": "8-bit outputs (clamped to [0,1], rounded to 1/255, as saved)",
-        "color_space": "Y (BT.601)" if ecfg.y_channel else "RGB",
-        "y_channel": ecfg.y_channel,
-        "crop_border": ecfg.crop_border,
-        "data_range": 1.0,
-        "data_range_uint8": 255,
-        "ssim": "Gaussian window 11, sigma 1.5, per channel, averaged",
-        "lpips_net": ecfg.lpips_net,
-        "lpips_version": "0.1",
-        "lpips_input_range": "[-1, 1]",
-        "lpips_skipped": lpips_note,
-        "inference": "full resolution, batch 1, reflect-pad to a multiple of 4 inside the network",
-    }
 
 
 def evaluate(
@@ -152,46 +108,6 @@ def check_outputs(checkpoint: str | Path, pairs: list, out: Path, save_outputs: 
     )
 
 
-def _score_pairs(
-    model, pairs: list, out: Path, ecfg: EvalConfig, dev, lpips_ok: bool, save_outputs: bool
-) -> tuple[list[dict], list, list[dict]]:
-    """``(rows, grid_rows, failed)``: every good pair scored; a bad one listed in ``failed`` and skipped."""
-    from tqdm.auto import tqdm
-
-    from hadamard_restore.data.integrity import read_eval_pair
-    from hadamard_restore.data.io import write_image
-
-    rows: list[dict] = []
-    grid_rows: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-    failed: list[dict] = []
-    for pair in tqdm(pairs, desc="evaluate", dynamic_ncols=True, mininterval=1.0 if sys.stderr.isatty() else 30.0):
-        try:  # a bad pair is listed and skipped; every good pair is scored
-            deg, ref = read_eval_pair(pair, ecfg.crop_border)
-        except DataError as exc:
-            failed.append({"degraded": str(pair.degraded), "reference": str(pair.reference), "reason": str(exc)})
-            log.error("skipped %s: %s", pair.degraded, exc)
-            continue
-        restored = quantize_8bit(infer(model, deg, dev))
-        name = Path(pair.degraded).name
-        if save_outputs:
-            write_image(out / "outputs" / f"{Path(name).stem}.png", restored)
-        got, base = _score(restored, ref, ecfg, lpips_ok), _score(quantize_8bit(deg), ref, ecfg, lpips_ok)
-        rows.append(
-            {
-                "name": name,
-                "degraded": str(pair.degraded),
-                "reference": str(pair.reference),
-                "height": int(ref.shape[1]),
-                "width": int(ref.shape[2]),
-                **{k: _finite(v) for k, v in got.items()},
-                **{f"input_{k}": _finite(v) for k, v in base.items()},
-            }
-        )
-        if len(grid_rows) < ecfg.grid_images:
-            grid_rows.append((deg, restored, ref))
-    return rows, grid_rows, failed
-
-
 def evaluate_pairs(
     checkpoint: str | Path,
     pairs: list,
@@ -219,7 +135,7 @@ def evaluate_pairs(
     except WeightsMissingError as exc:
         lpips_ok, lpips_note = False, str(exc)
         log.warning("LPIPS skipped: %s", exc)
-    rows, grid_rows, failed = _score_pairs(model, pairs, out, ecfg, dev, lpips_ok, save_outputs)
+    rows, grid_rows, failed = score_pairs(model, pairs, out, ecfg, dev, lpips_ok, save_outputs)
     if not rows:
         raise DataError(
             f"none of the {len(pairs)} pair(s) could be evaluated: " + "; ".join(f["reason"] for f in failed[:5])
@@ -231,12 +147,12 @@ def evaluate_pairs(
         "split": None,
         **(source or {}),
         "count": len(rows),
-        "protocol": _protocol(ecfg, lpips_note),
+        "protocol": protocol(ecfg, lpips_note),
         "genotype": meta.get("genotype"),
         "loss_weights": meta.get("loss_weights"),
         "net": meta.get("net"),
-        "mean": {k: _mean(rows, k) for k in METRICS},
-        "input_mean": {k: _mean(rows, f"input_{k}") for k in METRICS},
+        "mean": {k: mean_of(rows, k) for k in METRICS},
+        "input_mean": {k: mean_of(rows, f"input_{k}") for k in METRICS},
         "per_image": rows,
         "failed": failed,
     }

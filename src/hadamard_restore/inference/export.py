@@ -20,12 +20,8 @@ exporter used, so a deployed file says what it is.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
-import tempfile
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,13 +33,11 @@ from torch import nn
 
 from hadamard_restore.artifacts import atomic_write_bytes
 from hadamard_restore.errors import HadamardRestoreError
-from hadamard_restore.runtime import get_logger
+from hadamard_restore.inference.onnx_graph import INPUT_NAME, OUTPUT_NAME
+from hadamard_restore.inference.onnx_graph import export_proto as _export_proto  # also used by fastpath/backends
 
 Exporter = Literal["auto", "dynamo", "torchscript"]
-INPUT_NAME, OUTPUT_NAME = "image", "restored"
 RANDOM_SIZE = (131, 97)  # odd on both axes: exercises the pad-to-4 path at run time
-
-log = get_logger(__name__)
 
 
 class ParityError(HadamardRestoreError, RuntimeError):
@@ -88,52 +82,6 @@ class ExportReport:
         ]
         lines.append(f"{'PASS' if self.ok else 'FAIL'}: {self.path} (exporter {self.exporter}, opset {self.opset})")
         return "\n".join(lines)
-
-
-def _export_proto(model: nn.Module, example: torch.Tensor, opset: int, exporter: str):
-    """Export ``model`` and return ``(onnx.ModelProto, exporter used)``."""
-    import onnx
-
-    if exporter in ("auto", "dynamo"):
-        try:
-            from torch.export import Dim
-
-            # the dynamo exporter prints its progress to stdout; keep the CLI output clean
-            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-                warnings.simplefilter("ignore")
-                program = torch.onnx.export(
-                    model,
-                    (example,),
-                    dynamo=True,
-                    opset_version=opset,
-                    verbose=False,
-                    input_names=[INPUT_NAME],
-                    output_names=[OUTPUT_NAME],
-                    dynamic_shapes=({2: Dim.DYNAMIC, 3: Dim.DYNAMIC},),
-                )
-            return program.model_proto, "dynamo"
-        except Exception as exc:
-            if exporter == "dynamo":
-                raise
-            log.warning(
-                "dynamo exporter failed (%s: %s); falling back to the TorchScript tracer",
-                type(exc).__name__,
-                str(exc).splitlines()[0][:200] if str(exc) else "",
-            )
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        path = Path(tmp) / "model.onnx"
-        torch.onnx.export(
-            model,
-            (example,),
-            str(path),
-            dynamo=False,
-            opset_version=min(opset, 17),
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {2: "height", 3: "width"}, OUTPUT_NAME: {2: "height", 3: "width"}},
-        )
-        return onnx.load(str(path)), "torchscript"
 
 
 def parity_check(model: nn.Module, onnx_bytes: bytes, images: dict[str, torch.Tensor]) -> list[ParityCheck]:

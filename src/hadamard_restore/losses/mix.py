@@ -6,6 +6,9 @@ VGG layer choice is relaxed, one logit vector ``gamma_g`` per VGG group (``vgg_l
 ``state_dict`` holds only these; the frozen VGG and LPIPS networks are kept outside the module
 tree (built lazily on first use, moved to the input's device and dtype), so checkpoints stay small.
 
+The variables and their parametrisations live in the base class
+:class:`~hadamard_restore.losses.mix_variables.LossMixVariables`.
+
 - ``beta`` starts at 1.0 (docs/method.md 3.1); :meth:`LossMix.project_` after each upper step resets
   negative entries to 0 (the authors' projection), refusing a step that zeroes every weight. With
   ``beta_param="softmax"`` the logits are searched, ``beta = T * softmax(beta_logits)`` (fixed total
@@ -21,40 +24,45 @@ tree (built lazily on first use, moved to the input's device and dtype), so chec
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
 
 from hadamard_restore.errors import LossWeightsError
 from hadamard_restore.losses import functional as LF
-from hadamard_restore.losses.beta_param import (
-    check_beta_param,
-    project_nonnegative_,
-    softmax_init,
-    softmax_weights,
-    weights_list,
-)
+from hadamard_restore.losses.beta_param import weights_list
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, LossWeights, load_loss_weights
-from hadamard_restore.losses.vgg import (
-    VGGTaps,
-    backbone_layer_names,
-    candidate_groups,
-    check_layers,
-    init_group_logits,
-    layer_names,
-    load_features,
-    relaxed_layer_weights,
-    vgg_loss,
-)
+from hadamard_restore.losses.mix_variables import LossMixVariables
+from hadamard_restore.losses.vgg import VGGTaps, load_features, vgg_loss
 
 __all__ = ["LossMix", "load_loss_weights"]
 
 _PAIR_TERMS = {"l1": LF.l1, "l2": LF.l2, "color": LF.color_angle, "ssim": LF.ssim_loss}  # f(out, target)
 _OUTPUT_TERMS = {"tv": LF.tv, "laplacian": LF.laplacian}  # f(out): priors on the output alone
+_ModuleT = TypeVar("_ModuleT", bound=nn.Module)
 
 
-class LossMix(nn.Module):
+@dataclass
+class _FrozenNets:
+    """The frozen VGG features (and their taps) and LPIPS network of a mix: outside its module tree on
+    purpose, so they are neither in its ``state_dict`` nor moved by ``.to()``; see :func:`_on`."""
+
+    vgg_features: nn.Sequential | None = None
+    taps: VGGTaps | None = None
+    lpips: nn.Module | None = None
+
+
+def _on(module: _ModuleT, like: Tensor) -> _ModuleT:
+    """``module`` moved (in place) to ``like``'s device and dtype when it is elsewhere."""
+    p = next(module.parameters(), None)
+    if p is not None and (p.device != like.device or p.dtype != like.dtype):
+        module.to(device=like.device, dtype=like.dtype)
+    return module
+
+
+class LossMix(LossMixVariables):
     """Weighted sum of the eight losses; ``forward(out, target) -> (total, terms)``.
 
     Args:
@@ -87,41 +95,21 @@ class LossMix(nn.Module):
         trainable: bool = True,
         beta_param: str = "projected",
     ):
-        super().__init__()
         values = weights_list(weights)
         if any(not (v >= 0) for v in values):
             raise LossWeightsError(f"loss weights must be >= 0, got {dict(zip(LOSS_NAMES, values))}")
-        self.beta_param = check_beta_param(beta_param)
-        if beta_param == "softmax":
-            logits, active, self.beta_total = softmax_init(values)
-            self.beta_logits = nn.Parameter(logits, requires_grad=trainable)
-            self.register_buffer("beta_active", active, persistent=False)
-        else:
-            self.beta = nn.Parameter(torch.tensor(values), requires_grad=trainable)
-        names = layer_names(vgg_features) if vgg_features is not None else backbone_layer_names(backbone)
-        self.backbone = backbone
-        self.groups = candidate_groups(names)
-        self.vgg_layers = None if vgg_layers is None else check_layers(vgg_layers, self.groups, backbone)
-        self.vgg_logits = nn.ParameterList()
-        if self.vgg_layers is None:
-            for g, cands in enumerate(self.groups):
-                self.vgg_logits.append(
-                    nn.Parameter(init_group_logits(g, cands, vgg_softmax, generator), requires_grad=trainable)
-                )
+        super().__init__(
+            values,
+            vgg_layers,
+            backbone,
+            vgg_softmax=vgg_softmax,
+            vgg_features=vgg_features,
+            generator=generator,
+            trainable=trainable,
+            beta_param=beta_param,
+        )
         self.lpips_net, self.lpips_normalize = lpips_net, lpips_normalize
-        self._backbones: dict[str, nn.Module] = {}  # outside the module tree on purpose
-        if vgg_features is not None:
-            self._backbones["vgg_features"] = vgg_features
-        if lpips_model is not None:
-            self._backbones["lpips"] = lpips_model
-
-    def __getattr__(self, name: str):  # softmax parametrisation: ``beta`` derived from the logits
-        params = self.__dict__.get("_parameters", {})
-        if name == "beta" and "beta_logits" in params:
-            return softmax_weights(
-                params["beta_logits"], self.__dict__["_buffers"]["beta_active"], self.__dict__["beta_total"]
-            )
-        return super().__getattr__(name)
+        self._nets = _FrozenNets(vgg_features=vgg_features, lpips=lpips_model)
 
     # -- construction from / to plain data -------------------------------------------------
     @classmethod
@@ -163,34 +151,7 @@ class LossMix(nn.Module):
         """Write ``loss_weights.json`` (atomic)."""
         return self.to_weights(name, **provenance).save(path)
 
-    # -- searched variables -------------------------------------------------------------------
-    @property
-    def relaxed(self) -> bool:
-        return self.vgg_layers is None
-
-    def upper_parameters(self) -> list[nn.Parameter]:
-        """``beta`` (or its logits) and the VGG logits (when relaxed): the stage-1 upper variables."""
-        first = self.beta_logits if self.beta_param == "softmax" else self.beta
-        return [first, *self.vgg_logits]
-
-    @torch.no_grad()
-    def project_(self) -> None:
-        """Projected: onto ``beta >= 0`` in place, refusing an all-zero result (``LossSearchCollapsedError``).
-        Softmax: nothing to do (the weights are positive with a fixed total by construction)."""
-        if self.beta_param == "projected":
-            project_nonnegative_(self.beta)
-
-    def vgg_softmax(self) -> list[dict[str, float]] | None:
-        if not self.relaxed:
-            return None
-        return [dict(zip(c, torch.softmax(g.detach(), 0).tolist())) for c, g in zip(self.groups, self.vgg_logits)]
-
-    def selected_layers(self) -> list[str]:
-        """The chosen layer per group: the fixed ones, or the argmax of the logits (first on ties)."""
-        if not self.relaxed:
-            return list(self.vgg_layers)
-        return [c[int(torch.argmax(g.detach()))] for c, g in zip(self.groups, self.vgg_logits)]
-
+    # -- the discrete mix ---------------------------------------------------------------------
     def fixed(self, decimals: int | None = None) -> LossMix:
         """The discrete mix: argmax layers, weights as constants (optionally rounded like the paper)."""
         w = self.beta.detach().cpu().tolist()
@@ -203,39 +164,27 @@ class LossMix(nn.Module):
             lpips_net=self.lpips_net,
             lpips_normalize=self.lpips_normalize,
             trainable=False,
-            vgg_features=self._backbones.get("vgg_features"),
-            lpips_model=self._backbones.get("lpips"),
+            vgg_features=self._nets.vgg_features,
+            lpips_model=self._nets.lpips,
         )
         return mix.to(self.beta.device)
 
     # -- evaluation ---------------------------------------------------------------------------
-    def _on(self, key: str, module: nn.Module, like: Tensor) -> nn.Module:
-        p = next(module.parameters(), None)
-        if p is not None and (p.device != like.device or p.dtype != like.dtype):
-            module.to(device=like.device, dtype=like.dtype)
-        self._backbones[key] = module
-        return module
-
     def _taps(self, like: Tensor) -> VGGTaps:
-        if "taps" not in self._backbones:
-            feats = self._backbones.get("vgg_features")
-            if feats is None:
-                feats = self._backbones["vgg_features"] = load_features(self.backbone)
-            names = self.vgg_layers if not self.relaxed else [n for c in self.groups for n in c]
-            self._backbones["taps"] = VGGTaps(feats, names)
-        return self._on("taps", self._backbones["taps"], like)
+        nets = self._nets
+        if nets.taps is None:
+            if nets.vgg_features is None:
+                nets.vgg_features = load_features(self.backbone)
+            names = self.vgg_layers if self.vgg_layers is not None else [n for c in self.groups for n in c]
+            nets.taps = VGGTaps(nets.vgg_features, names)
+        return _on(nets.taps, like)
 
     def _lpips(self, like: Tensor) -> nn.Module:
-        if "lpips" not in self._backbones:
+        if self._nets.lpips is None:
             from hadamard_restore.pretrained import weights
 
-            self._backbones["lpips"] = weights.lpips_model(self.lpips_net)
-        return self._on("lpips", self._backbones["lpips"], like)
-
-    def vgg_layer_weights(self) -> dict[str, float | Tensor]:
-        if not self.relaxed:
-            return {n: 1.0 for n in self.vgg_layers}
-        return relaxed_layer_weights(self.groups, list(self.vgg_logits))
+            self._nets.lpips = weights.lpips_model(self.lpips_net)
+        return _on(self._nets.lpips, like)
 
     def term(self, name: str, out: Tensor, target: Tensor) -> Tensor:
         """The unweighted value of one loss (scalar)."""
@@ -248,15 +197,6 @@ class LossMix(nn.Module):
         if name == "lpips":
             return LF.lpips_loss(out, target, self._lpips(out), self.lpips_normalize)
         raise LossWeightsError(f"unknown loss {name!r}; known: {', '.join(LOSS_NAMES)}")
-
-    def _host_weights(self) -> list[float]:
-        """``beta`` as floats, read from the device only when beta (or its logits) changed: no device
-        sync per step, which a CUDA graph capture needs."""
-        source = self.upper_parameters()[0]
-        key = (source._version, source.data_ptr(), source.device)
-        if getattr(self, "_host_cache", (None,))[0] != key:
-            self._host_cache = (key, self.beta.detach().cpu().tolist())
-        return self._host_cache[1]
 
     def forward(self, out: Tensor, target: Tensor, skip_zero: bool | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         """``total = sum_i beta_i * terms[i]`` over the computed terms.
@@ -289,5 +229,5 @@ class LossMix(nn.Module):
 
     def extra_repr(self) -> str:
         w = ", ".join(f"{n}={v:.3g}" for n, v in zip(LOSS_NAMES, self.beta.detach().cpu().tolist()))
-        layers = "relaxed" if self.relaxed else ",".join(self.vgg_layers)
+        layers = "relaxed" if self.vgg_layers is None else ",".join(self.vgg_layers)
         return f"{w}; vgg={self.backbone}[{layers}]"

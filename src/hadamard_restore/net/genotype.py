@@ -25,8 +25,6 @@ excluded, no top-k pruning).
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -34,18 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from hadamard_restore.errors import GenotypeError
-from hadamard_restore.net.primitives import (
-    ABBREVIATIONS,
-    FCM_PRIMITIVES,
-    HNU_PRIMITIVES,
-    label_primitives,
-    layer_labels,
-)
+from hadamard_restore.net.genotype_checks import check_layers, check_primitives, check_probabilities, checked_num_hnu
+from hadamard_restore.net.primitives import FCM_PRIMITIVES, HNU_PRIMITIVES, label_primitives, layer_labels
 
 FORMAT = "hadamard-restore/genotype"
 VERSION = 1
 _KEYS = {"format", "version", "name", "description", "num_hnu", "channels", "primitives", "layers", "probabilities"}
-_HNU_LABEL = re.compile(r"^hnu(\d+)\.")
 
 
 @dataclass(frozen=True)
@@ -108,13 +100,13 @@ class Genotype:
                 f"{source}: 'layers' must be a mapping of layer label -> op name "
                 f'(e.g. {{"enc.head": "conv_3x3", ...}}), got {layers!r:.80}'
             )
-        num_hnu = _num_hnu(obj.get("num_hnu"), layers, problems)
-        _check_primitives(obj.get("primitives"), problems)
+        num_hnu = checked_num_hnu(obj.get("num_hnu"), layers, problems)
+        check_primitives(obj.get("primitives"), problems)
         channels = obj.get("channels")
         if channels is not None and (not isinstance(channels, int) or channels < 2 or channels % 2):
             problems.append(f"channels must be null or an even integer >= 2, got {channels!r}")
-        resolved = _check_layers(layers, num_hnu, problems)
-        probs = _check_probabilities(obj.get("probabilities"), num_hnu, problems)
+        resolved = check_layers(layers, num_hnu, problems)
+        probs = check_probabilities(obj.get("probabilities"), num_hnu, problems)
         for key in ("name", "description"):
             if obj.get(key) is not None and not isinstance(obj[key], str):
                 problems.append(f"{key} must be a string, got {obj[key]!r}")
@@ -128,88 +120,6 @@ class Genotype:
             name=obj.get("name"),
             description=obj.get("description"),
         )
-
-
-def _num_hnu(value: Any, layers: Mapping[str, str], problems: list[str]) -> int:
-    found = [int(m.group(1)) for k in layers if (m := _HNU_LABEL.match(k))]
-    inferred = max(found, default=0)
-    if value is None:
-        if inferred < 1:
-            problems.append("no HNU layers (hnu1.ru0 ...) and no num_hnu given")
-        return max(inferred, 1)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        problems.append(f"num_hnu must be an integer >= 1, got {value!r}")
-        return max(inferred, 1)
-    return value
-
-
-def _check_primitives(value: Any, problems: list[str]) -> None:
-    if value is None:
-        return
-    expected = {"hnu": list(HNU_PRIMITIVES), "fcm": list(FCM_PRIMITIVES)}
-    if not isinstance(value, Mapping) or {k: list(v) for k, v in value.items()} != expected:
-        problems.append(
-            f"primitives {value!r} differ from this version's ordered sets {expected}; "
-            "the probabilities would be read in the wrong order"
-        )
-
-
-def _resolve(op: str) -> str:
-    return ABBREVIATIONS.get(op, op)
-
-
-def _check_layers(layers: Mapping[str, str], num_hnu: int, problems: list[str]) -> dict[str, str]:
-    expected = layer_labels(num_hnu)
-    unknown = [k for k in layers if k not in expected]
-    missing = [k for k in expected if k not in layers]
-    for label in unknown:
-        problems.append(
-            f"unknown layer label {label!r} (labels look like enc.head, enc.e1a-1, "
-            f"hnu1.ru0 ... hnu{num_hnu}.rv3, dec.tail)"
-        )
-    if missing:
-        problems.append(f"missing layer(s): {', '.join(missing)}")
-    resolved: dict[str, str] = {}
-    for label in expected:
-        if label not in layers:
-            continue
-        op, allowed = _resolve(layers[label]), label_primitives(label)
-        if op not in allowed:
-            problems.append(
-                f"layer {label!r}: op {layers[label]!r} is not a candidate here (choose from {', '.join(allowed)})"
-            )
-        resolved[label] = op
-    return resolved
-
-
-def _check_probabilities(value: Any, num_hnu: int, problems: list[str]) -> dict[str, list[float]] | None:
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        problems.append("probabilities must be a mapping of layer label -> list of numbers")
-        return None
-    expected = set(layer_labels(num_hnu))
-    out: dict[str, list[float]] = {}
-    for label, probs in value.items():
-        if label not in expected:
-            problems.append(f"probabilities: unknown layer label {label!r}")
-            continue
-        n = len(label_primitives(label))
-        ok = (
-            isinstance(probs, list)
-            and len(probs) == n
-            and all(
-                isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p) and p >= 0 for p in probs
-            )
-        )
-        if not ok or abs(sum(probs) - 1.0) > 1e-3:
-            problems.append(
-                f"probabilities for layer {label!r} must be {n} finite non-negative numbers "
-                f"summing to 1 (one per candidate, in primitive order), got {probs!r:.120}"
-            )
-            continue
-        out[label] = [float(p) for p in probs]
-    return out
 
 
 def derive_genotype(

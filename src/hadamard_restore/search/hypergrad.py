@@ -39,21 +39,22 @@ mean loss over all ranks' batches. In ``exact`` mode only the final hypergradien
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import torch
 from torch import Tensor
 
-from hadamard_restore.config import ConfigError
+from hadamard_restore.search.hessian_modes import MODES, Mode
+from hadamard_restore.search.hessian_modes import check_mode as check_mode  # re-exported
+from hadamard_restore.search.param_dicts import momentum_buffers as momentum_buffers  # re-exported
+from hadamard_restore.search.param_dicts import named_weights as named_weights  # re-exported
 
-Mode = Literal["finite_difference", "exact", "first_order"]
 ParamDict = Mapping[str, Tensor]
 LossFn = Callable[[dict[str, Tensor]], Tensor]
 Reduce = Callable[[Sequence[Tensor]], None]
-
-MODES: tuple[str, ...] = ("finite_difference", "exact", "first_order")
 
 
 @dataclass
@@ -80,29 +81,6 @@ class HyperGradient:
     step_norm: float = 0.0
 
 
-def check_mode(mode: str, stage: str) -> None:
-    """Refuse hypergradient modes that are wrong for a stage, saying why.
-
-    Args:
-        mode: one of ``finite_difference``, ``exact``, ``first_order``.
-        stage: ``loss`` (stage 1), ``arch`` (stage 2) or ``joint``.
-
-    Raises:
-        ConfigError: unknown mode, or ``first_order`` for a stage whose upper objective does
-            not contain the upper variables directly (``loss``; ``joint`` for its β part).
-    """
-    if mode not in MODES:
-        raise ConfigError(f"search.hessian={mode!r} is unknown; use one of {', '.join(MODES)}")
-    if mode == "first_order" and stage in ("loss", "joint"):
-        raise ConfigError(
-            "search.hessian=first_order cannot search loss weights: the stage-1 objective "
-            "(the classifier's cross-entropy of 'clear' on the outputs, L_Cval) does not depend "
-            "on beta or the VGG logits directly, so a first-order hypergradient gives them exactly "
-            "zero gradient (docs/method.md 6.3). Use search.hessian=finite_difference (the paper's "
-            "code) or exact; first_order is allowed for the architecture stage only."
-        )
-
-
 def _grads(loss: Tensor, inputs: Sequence[Tensor], **kw) -> list[Tensor]:
     """``autograd.grad`` with zeros (not None) for inputs that do not enter ``loss``."""
     if not loss.requires_grad:  # e.g. L_Cval w.r.t. β: no path at all
@@ -112,7 +90,15 @@ def _grads(loss: Tensor, inputs: Sequence[Tensor], **kw) -> list[Tensor]:
 
 
 def _norm(tensors: Sequence[Tensor]) -> Tensor:
-    return torch.sqrt(sum((t.detach().double() ** 2).sum() for t in tensors))
+    """‖tensors‖₂ in float64 (summed in order, as Python's ``sum``)."""
+    return torch.sqrt(functools.reduce(operator.add, ((t.detach().double() ** 2).sum() for t in tensors)))
+
+
+def _reduced(tensors: list[Tensor], reduce: Reduce | None) -> list[Tensor]:
+    """``tensors``, averaged in place over ranks first when ``reduce`` is given."""
+    if reduce is not None:
+        reduce(tensors)
+    return tensors
 
 
 def unrolled_hypergradient(
@@ -151,6 +137,40 @@ def unrolled_hypergradient(
     Returns:
         A :class:`HyperGradient`; ``grads[i]`` has the shape of ``upper[i]``.
     """
+    upper = _checked_upper(weights, upper, lr, mode)
+    names = list(weights)
+    w0 = {n: weights[n].detach() for n in names}
+    if mode == "first_order":
+        return _first_order(w0, upper, upper_loss, reduce)
+
+    exact = mode == "exact"
+    loss_tr, g = _train_gradient(w0, train_loss, exact, reduce)  # 1. g = ∇_w L_tr(w)
+    w_virtual = _virtual_step(  # 2. the virtual step w'
+        w0, g, momentum_buffers or {}, lr=lr, momentum=momentum, weight_decay=weight_decay, keep_graph=exact
+    )
+    step_norm = float(_norm([w_virtual[n] - w0[n] for n in names]))
+    loss_up = upper_loss(w_virtual)
+    up, tr = float(loss_up.detach()), float(loss_tr.detach())  # L_up(w'), L_tr(w) for logging
+    if exact:
+        # d/dθ L_up(w'(θ)) = d_θ + (∂w'/∂θ)ᵀ v = d_θ − η ∇²_{θw} L_tr(w) v, all by autograd.
+        return HyperGradient(_reduced(_grads(loss_up, upper), reduce), up, tr, step_norm=step_norm)
+
+    # 3. d_θ and v at w'.
+    both = _reduced(_grads(loss_up, upper + [w_virtual[n] for n in names]), reduce)
+    direct, v = both[: len(upper)], both[len(upper) :]
+    v_norm = float(_norm(v))
+    if v_norm == 0.0:  # L_up is flat in w: no indirect path to θ
+        return HyperGradient([d.clone() for d in direct], up, tr, direct=direct, v_norm=0.0, step_norm=step_norm)
+    eps = fd_scale / v_norm
+    h = _reduced(_mixed_second_derivative(w0, v, upper, train_loss, eps), reduce)  # 4. h at the ORIGINAL w
+
+    # 5. ∇θ ≈ d_θ − η h.
+    grads = [d - lr * hi for d, hi in zip(direct, h)]
+    return HyperGradient(grads, up, tr, direct=direct, epsilon=eps, v_norm=v_norm, step_norm=step_norm)
+
+
+def _checked_upper(weights: ParamDict, upper: Sequence[Tensor], lr: float, mode: str) -> list[Tensor]:
+    """``upper`` as a list, after refusing arguments the estimate cannot work with."""
     if mode not in MODES:
         raise ValueError(f"mode={mode!r} is unknown; use one of {', '.join(MODES)}")
     if lr <= 0:
@@ -160,97 +180,59 @@ def unrolled_hypergradient(
     upper = list(upper)
     if not upper or not all(t.requires_grad for t in upper):
         raise ValueError("upper must be a non-empty list of tensors with requires_grad=True")
-    names = list(weights)
-    w0 = {n: weights[n].detach() for n in names}
-    bufs = momentum_buffers or {}
+    return upper
 
-    if mode == "first_order":
-        w = {n: t.clone().requires_grad_(True) for n, t in w0.items()}
-        loss_up = upper_loss(w)
-        grads = _grads(loss_up, upper)
-        if reduce is not None:
-            reduce(grads)
-        return HyperGradient(grads, float(loss_up.detach()), float("nan"), direct=[g.clone() for g in grads])
 
-    # 1. g = ∇_w L_tr(w): the graph is kept in exact mode so that w'(θ) is differentiable.
-    exact = mode == "exact"
+def _first_order(
+    w0: dict[str, Tensor], upper: list[Tensor], upper_loss: LossFn, reduce: Reduce | None
+) -> HyperGradient:
+    """``∇_θ L_up(w)`` at the current weights, no unrolling (stage 2 only, see :func:`check_mode`)."""
+    w = {n: t.clone().requires_grad_(True) for n, t in w0.items()}
+    loss_up = upper_loss(w)
+    grads = _reduced(_grads(loss_up, upper), reduce)
+    return HyperGradient(grads, float(loss_up.detach()), float("nan"), direct=[g.clone() for g in grads])
+
+
+def _train_gradient(
+    w0: dict[str, Tensor], train_loss: LossFn, exact: bool, reduce: Reduce | None
+) -> tuple[Tensor, list[Tensor]]:
+    """Step 1: ``(L_tr(w), g = ∇_w L_tr(w))``. In exact mode the graph is kept, so that w'(θ) is
+    differentiable, and ``g`` is not averaged over ranks (only the final hypergradient is)."""
     w = {n: t.clone().requires_grad_(True) for n, t in w0.items()}
     loss_tr = train_loss(w)
-    g = _grads(loss_tr, [w[n] for n in names], create_graph=exact)
-    if reduce is not None and not exact:
-        reduce(g)
+    g = _grads(loss_tr, [w[n] for n in w0], create_graph=exact)
+    return loss_tr, g if exact else _reduced(g, reduce)
 
-    # 2. the virtual step, as NEW tensors (the caller's weights are never modified).
+
+def _virtual_step(
+    w0: dict[str, Tensor],
+    g: Sequence[Tensor],
+    bufs: Mapping[str, Tensor | None],
+    *,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+    keep_graph: bool,
+) -> dict[str, Tensor]:
+    """Step 2: ``w' = w − η (μ·buf + g + λ w)`` as NEW tensors (the caller's weights are never
+    modified); detached leaves, unless ``keep_graph`` (exact mode: w' stays a function of θ)."""
     w_virtual = {}
-    for n, gn in zip(names, g):
+    for (n, w), gn in zip(w0.items(), g):
         buf = bufs.get(n)
-        step = gn + weight_decay * w0[n]
+        step = gn + weight_decay * w
         if buf is not None and momentum:
             step = step + momentum * buf.detach()
-        wn = w0[n] - lr * step
-        w_virtual[n] = wn if exact else wn.detach().requires_grad_(True)
-    step_norm = float(_norm([w_virtual[n] - w0[n] for n in names]))
+        wn = w - lr * step
+        w_virtual[n] = wn if keep_graph else wn.detach().requires_grad_(True)
+    return w_virtual
 
-    if exact:
-        # d/dθ L_up(w'(θ)) = d_θ + (∂w'/∂θ)ᵀ v = d_θ − η ∇²_{θw} L_tr(w) v, all by autograd.
-        loss_up = upper_loss(w_virtual)
-        total = _grads(loss_up, upper)
-        if reduce is not None:
-            reduce(total)
-        return HyperGradient(total, float(loss_up.detach()), float(loss_tr.detach()), step_norm=step_norm)
 
-    # 3. d_θ and v at w'.
-    loss_up = upper_loss(w_virtual)
-    both = _grads(loss_up, upper + [w_virtual[n] for n in names])
-    direct, v = both[: len(upper)], both[len(upper) :]
-    if reduce is not None:
-        reduce(direct + v)
-
-    # 4. finite-difference mixed second derivative at the ORIGINAL w.
-    v_norm = float(_norm(v))
-    if v_norm == 0.0:  # L_up is flat in w: no indirect path to θ
-        return HyperGradient(
-            [d.clone() for d in direct],
-            float(loss_up.detach()),
-            float(loss_tr.detach()),
-            direct=direct,
-            v_norm=0.0,
-            step_norm=step_norm,
-        )
-    eps = fd_scale / v_norm
-    w_plus = {n: w0[n] + eps * vn for n, vn in zip(names, v)}
-    w_minus = {n: w0[n] - eps * vn for n, vn in zip(names, v)}
+def _mixed_second_derivative(
+    w0: dict[str, Tensor], v: Sequence[Tensor], upper: list[Tensor], train_loss: LossFn, eps: float
+) -> list[Tensor]:
+    """Step 4: ``h ≈ [∇_θ L_tr(w + εv) − ∇_θ L_tr(w − εv)] / (2ε)`` at the ORIGINAL w."""
+    w_plus = {n: w + eps * vn for (n, w), vn in zip(w0.items(), v)}
+    w_minus = {n: w - eps * vn for (n, w), vn in zip(w0.items(), v)}
     g_plus = _grads(train_loss(w_plus), upper)
     g_minus = _grads(train_loss(w_minus), upper)
-    h = [(gp - gm) / (2 * eps) for gp, gm in zip(g_plus, g_minus)]
-    if reduce is not None:
-        reduce(h)
-
-    # 5. ∇θ ≈ d_θ − η h.
-    grads = [d - lr * hi for d, hi in zip(direct, h)]
-    return HyperGradient(
-        grads,
-        float(loss_up.detach()),
-        float(loss_tr.detach()),
-        direct=direct,
-        epsilon=eps,
-        v_norm=v_norm,
-        step_norm=step_norm,
-    )
-
-
-def named_weights(model: torch.nn.Module, weights: Sequence[Tensor]) -> dict[str, Tensor]:
-    """``{name: parameter}`` for the given parameters of ``model`` (e.g. ``model.weights()``).
-
-    The names are the ones ``torch.func.functional_call(model, params, ...)`` expects.
-    """
-    ids = {id(p) for p in weights}
-    out = {n: p for n, p in model.named_parameters() if id(p) in ids}
-    if len(out) != len(ids):
-        raise ValueError(f"{len(ids) - len(out)} of the given weights are not parameters of the model")
-    return out
-
-
-def momentum_buffers(optimizer: torch.optim.Optimizer, named: Mapping[str, Tensor]) -> dict[str, Tensor | None]:
-    """The SGD momentum buffer of each named weight (None before the first real step)."""
-    return {n: optimizer.state.get(p, {}).get("momentum_buffer") for n, p in named.items()}
+    return [(gp - gm) / (2 * eps) for gp, gm in zip(g_plus, g_minus)]
