@@ -64,6 +64,13 @@ def read_json(path: str | Path) -> Any:
         raise ValueError(f"{path} is not valid JSON ({exc}); was it truncated?") from None
 
 
+def run_file(path: str | Path, name: str) -> Path:
+    """``path / name`` when ``path`` is a directory (a run directory stands for its ``name`` file),
+    else ``path`` itself; whether the file exists is the caller's to check."""
+    path = Path(path)
+    return path / name if path.is_dir() else path
+
+
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` through a temporary file and a rename."""
     import torch

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from hadamard_restore.artifacts import run_file
 from hadamard_restore.classifier.model import ARCHS, CLEAR, DEGRADED, PREPROCESSING, ClearClassifier, freeze_classifier
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.losses.preprocess import IMAGENET_MEAN, IMAGENET_STD
@@ -42,9 +43,7 @@ def read_classifier_checkpoint(path: str | Path) -> dict:
     Raises:
         CheckpointError: missing, truncated, of another format, holding pickled code.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "classifier.pt"
+    path = run_file(path, "classifier.pt")
     if not path.is_file():
         raise CheckpointError(
             f"no classifier checkpoint at {path}; train one with "

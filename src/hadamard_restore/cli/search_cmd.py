@@ -165,8 +165,8 @@ def search_arch(
 @app.command("search")
 def search(
     config: Path = typer.Argument(...),
-    set_: list[str] | None = SetOption,
     out: Path | None = OutOption,
+    set_: list[str] | None = SetOption,
     resume: bool = ResumeOption,
 ) -> None:
     """Stage 1 then stage 2, alternated t times (or the joint mode)."""

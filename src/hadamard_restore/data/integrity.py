@@ -82,12 +82,9 @@ def verify_split(split, root: str | Path) -> None:
                 missing.append(name)
             elif sha256_file(path) != digest:
                 changed.append(name)
-    if missing or changed:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing file(s): {_few(missing)}")
-        if changed:
-            parts.append(f"{len(changed)} file(s) whose content changed (sha256 differs): {_few(changed)}")
+    found = {"missing file(s)": missing, "file(s) whose content changed (sha256 differs)": changed}
+    parts = [f"{len(names)} {what}: {_few(names)}" for what, names in found.items() if names]
+    if parts:
         raise DataError(
             f"the split does not match the files under {root}: "
             + "; ".join(parts)

@@ -32,6 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hadamard_restore.artifacts import run_file
 from hadamard_restore.errors import LossWeightsError
 from hadamard_restore.losses.loss_weights_format import CONVENTIONS, FORMAT, LOSS_NAMES, VERSION, parse_loss_weights
 
@@ -156,9 +157,7 @@ def load_loss_weights(name_or_path: str | Path) -> LossWeights:
         text = (resources.files("hadamard_restore") / "resources" / "loss_weights" / f"{key}.json").read_text()
         origin = f"bundled loss weights {key!r}"
     else:
-        path = Path(key)
-        if path.is_dir():
-            path = path / "loss_weights.json"
+        path = run_file(key, "loss_weights.json")
         if not path.is_file():
             raise LossWeightsError(
                 f"no loss weights named {key!r} and no file at {path}; "

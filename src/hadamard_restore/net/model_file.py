@@ -183,14 +183,9 @@ def load_state_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], so
         for k, v in target.items()
         if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
     ]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:3])})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:3])})")
-        if shapes:
-            parts.append(f"{len(shapes)} shape mismatches (e.g. {'; '.join(shapes[:3])})")
+    found = (("missing keys", missing, ", "), ("unexpected keys", unexpected, ", "), ("shape mismatches", shapes, "; "))
+    parts = [f"{len(items)} {what} (e.g. {sep.join(items[:3])})" for what, items, sep in found if items]
+    if parts:
         raise CheckpointError(
             f"{source} does not fit this network: {'; '.join(parts)}. It was trained with a different "
             "genotype or net settings (channels, num_hnu); build the model from the checkpoint's own "

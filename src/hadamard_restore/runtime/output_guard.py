@@ -69,22 +69,23 @@ def guard_outputs(inputs: Mapping[str, Paths], outputs: Mapping[str, Paths]) -> 
         OutputConflictError: naming the output and the path it collides with.
     """
     read, written = _flatten(inputs), _flatten(outputs)
-    for out_label, out in written:
-        for in_label, src in read:
-            if same_file(out, src):
-                raise OutputConflictError(
-                    f"refusing to write {out_label} {out}: it is the {in_label} {src}, which this command "
-                    "reads; writing it would destroy the original. Choose another output path"
-                )
-    seen: list[tuple[str, Path]] = []
-    for out_label, out in written:
-        for other_label, other in seen:
-            if same_file(out, other):
-                raise OutputConflictError(
-                    f"refusing to write {out_label} {out}: the {other_label} {other} of this same command "
-                    "is the same file, so one result would replace the other. Give them different paths"
-                )
-        seen.append((out_label, out))
+    _refuse_same_file(
+        ((out, src) for out in written for src in read),
+        "refusing to write {0} {1}: it is the {2} {3}, which this command reads; writing it would "
+        "destroy the original. Choose another output path",
+    )
+    _refuse_same_file(
+        ((out, other) for i, out in enumerate(written) for other in written[:i]),
+        "refusing to write {0} {1}: the {2} {3} of this same command is the same file, so one "
+        "result would replace the other. Give them different paths",
+    )
+
+
+def _refuse_same_file(pairs: Iterable[tuple[tuple[str, Path], tuple[str, Path]]], message: str) -> None:
+    """Raise ``message.format(out label, out, other label, other)`` for the first pair naming one file."""
+    for (out_label, out), (other_label, other) in pairs:
+        if same_file(out, other):
+            raise OutputConflictError(message.format(out_label, out, other_label, other))
 
 
 def _nearest_existing(path: Path) -> Path:

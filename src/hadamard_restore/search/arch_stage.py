@@ -17,18 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from hadamard_restore.config import LossConfig
 from hadamard_restore.jobs import SearchJob
-from hadamard_restore.runtime import Dist
 from hadamard_restore.search.build import alpha_scalars, mix_objective, supernet
 from hadamard_restore.search.data import rank_generators
 from hadamard_restore.search.loop import Problem
 from hadamard_restore.search.outputs import write_searched_arch
-from hadamard_restore.search.stage import StageContext, StageSpec, run_stage
+from hadamard_restore.search.stage import StageContext, StageOptions, StageSpec, run_stage
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11+; annotations only
 
 
 def fixed_mix(loss_cfg: LossConfig, loss_weights, device: torch.device):
@@ -96,22 +99,17 @@ def search_arch(
     loss_weights=None,
     *,
     alpha: Mapping[str, Tensor] | None = None,
-    resume: bool = False,
     round_index: int = 1,
-    stop_after: int | None = None,
-    env: tuple[torch.device, Dist] | None = None,
+    **options: Unpack[StageOptions],
 ) -> Path | None:
-    """Run stage 2 and write ``genotype.json`` into ``run_dir``.
+    """Run stage 2 and write ``genotype.json`` (and ``alpha.pt``) into the stage directory ``run_dir``.
 
     Args:
         job: the search settings and data.
-        run_dir: the stage directory.
         loss_weights: ``LossWeights``, path or bundled name; default the ``loss`` section's.
         alpha: ``{group: logits}`` to start α from (the previous round's), else the init.
-        resume: continue from ``run_dir/checkpoint.pt`` when present.
         round_index: the alternation round (seeds the data streams).
-        stop_after: stop after this many steps without writing results (tests of resume).
-        env: ``(device, dist)`` when the caller has already set up the process.
+        options: ``resume``, ``stop_after``, ``env`` (:class:`~hadamard_restore.search.stage.StageOptions`).
 
     Returns:
         The path of ``genotype.json`` (None when stopped early).
@@ -133,12 +131,5 @@ def search_arch(
 
         return problem, write
 
-    done = run_stage(
-        StageSpec("arch", job.search.arch_steps, False, build),
-        job,
-        run_dir,
-        resume=resume,
-        stop_after=stop_after,
-        env=env,
-    )
+    done = run_stage(StageSpec("arch", job.search.arch_steps, False, build), job, run_dir, **options)
     return run_dir / "genotype.json" if done else None

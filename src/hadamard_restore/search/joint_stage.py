@@ -17,18 +17,21 @@ Outputs in ``run_dir``: ``loss_weights.json``, ``genotype.json``, ``alpha.pt``,
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from hadamard_restore.jobs import SearchJob
-from hadamard_restore.runtime import Dist
 from hadamard_restore.search.build import alpha_scalars, mix_objective, supernet
 from hadamard_restore.search.data import rank_generators
 from hadamard_restore.search.loop import Problem
 from hadamard_restore.search.loss_stage import mix_scalars, search_mix
 from hadamard_restore.search.outputs import write_searched_arch, write_searched_loss
-from hadamard_restore.search.stage import StageContext, StageSpec, run_stage
-from hadamard_restore.search.upper import is_judged, upper_objective, upper_record
+from hadamard_restore.search.stage import JudgedStageOptions, StageContext, loss_search_spec, run_stage
+from hadamard_restore.search.upper import upper_objective, upper_record
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11+; annotations only
 
 
 def joint_problem(job: SearchJob, classifier: torch.nn.Module | None, sample, device: torch.device, rank: int = 0):
@@ -51,15 +54,7 @@ def joint_problem(job: SearchJob, classifier: torch.nn.Module | None, sample, de
     return problem, model, mix
 
 
-def search_joint(
-    job: SearchJob,
-    run_dir: str | Path,
-    *,
-    classifier: Path | None = None,
-    resume: bool = False,
-    stop_after: int | None = None,
-    env: tuple[torch.device, Dist] | None = None,
-) -> dict[str, Path] | None:
+def search_joint(job: SearchJob, run_dir: str | Path, **options: Unpack[JudgedStageOptions]) -> dict[str, Path] | None:
     """Run the joint search for ``search.loss_steps`` steps; returns both artifact paths.
 
     Arguments as for :func:`~hadamard_restore.search.loss_stage.search_loss`; None when stopped early.
@@ -84,13 +79,5 @@ def search_joint(
 
         return problem, write
 
-    done = run_stage(
-        StageSpec("joint", job.search.loss_steps, is_judged(job.search.upper), build),
-        job,
-        run_dir,
-        classifier=classifier,
-        resume=resume,
-        stop_after=stop_after,
-        env=env,
-    )
+    done = run_stage(loss_search_spec("joint", job, build), job, run_dir, **options)
     return {"loss_weights": run_dir / "loss_weights.json", "genotype": run_dir / "genotype.json"} if done else None

@@ -26,19 +26,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from hadamard_restore.config import LossConfig
 from hadamard_restore.jobs import SearchJob
-from hadamard_restore.runtime import Dist
 from hadamard_restore.search.build import loss_model, mix_objective
 from hadamard_restore.search.data import rank_generators
 from hadamard_restore.search.loop import Problem
 from hadamard_restore.search.outputs import write_searched_loss
-from hadamard_restore.search.stage import StageContext, StageSpec, run_stage
-from hadamard_restore.search.upper import is_judged, upper_objective, upper_record
+from hadamard_restore.search.stage import JudgedStageOptions, StageContext, loss_search_spec, run_stage
+from hadamard_restore.search.upper import upper_objective, upper_record
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11+; annotations only
 
 
 def search_mix(
@@ -101,24 +104,19 @@ def search_loss(
     job: SearchJob,
     run_dir: str | Path,
     *,
-    classifier: Path | None = None,
     alpha: Mapping[str, Tensor] | None = None,
-    resume: bool = False,
     round_index: int = 1,
-    stop_after: int | None = None,
-    env: tuple[torch.device, Dist] | None = None,
+    **options: Unpack[JudgedStageOptions],
 ) -> Path | None:
     """Run stage 1 and write ``loss_weights.json`` into ``run_dir``.
 
     Args:
         job: the search settings and data.
         run_dir: the stage directory.
-        classifier: the judge's checkpoint; None provides one (trained into ``run_dir/classifier``).
         alpha: ``{group: logits}`` to freeze the supernet at (a previous round's α).
-        resume: continue from ``run_dir/checkpoint.pt`` when present.
         round_index: the alternation round (seeds the data streams and the VGG-logit init).
-        stop_after: stop after this many steps without writing results (tests of resume).
-        env: ``(device, dist)`` when the caller has already set up the process.
+        options: ``classifier``, ``resume``, ``stop_after``, ``env``
+            (:class:`~hadamard_restore.search.stage.JudgedStageOptions`).
 
     Returns:
         The path of ``loss_weights.json`` (None when stopped early).
@@ -141,13 +139,5 @@ def search_loss(
 
         return problem, write
 
-    done = run_stage(
-        StageSpec("loss", job.search.loss_steps, is_judged(job.search.upper), build),
-        job,
-        run_dir,
-        classifier=classifier,
-        resume=resume,
-        stop_after=stop_after,
-        env=env,
-    )
+    done = run_stage(loss_search_spec("loss", job, build), job, run_dir, **options)
     return run_dir / "loss_weights.json" if done else None

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
@@ -34,6 +34,7 @@ from hadamard_restore.search.data import search_data
 from hadamard_restore.search.hypergrad import check_mode
 from hadamard_restore.search.loop import Batch, Problem, run_bilevel
 from hadamard_restore.search.summary import finish_stage
+from hadamard_restore.search.upper import is_judged
 
 #: writes a finished stage's artifacts (rank 0) and returns the results for its summary
 ArtifactWriter = Callable[[list[dict]], dict[str, Any]]
@@ -64,6 +65,10 @@ class StageContext:
     judge: Judge | None
 
 
+#: ``StageContext -> (problem, artifact writer)``: what makes a stage's bilevel problem
+StageBuilder = Callable[[StageContext], tuple[Problem, ArtifactWriter]]
+
+
 @dataclass(frozen=True)
 class StageSpec:
     """One search stage.
@@ -78,7 +83,34 @@ class StageSpec:
     stage: str
     steps: int
     judged: bool
-    build: Callable[[StageContext], tuple[Problem, ArtifactWriter]]
+    build: StageBuilder
+
+
+def loss_search_spec(stage: str, job: SearchJob, build: StageBuilder) -> StageSpec:
+    """A stage that searches the loss mix (stage 1, the joint mode): ``search.loss_steps`` steps,
+    judged unless ``search.upper`` is ``reference``."""
+    return StageSpec(stage, job.search.loss_steps, is_judged(job.search.upper), build)
+
+
+class StageOptions(TypedDict, total=False):
+    """How to run a stage; the ``search_*`` entry points pass these keywords on to :func:`run_stage`.
+
+    Keys:
+        resume: continue from ``run_dir/checkpoint.pt`` when present (default False).
+        stop_after: stop after this many steps without writing results (tests of resume).
+        env: ``(device, dist)`` when the caller has already set up the process.
+    """
+
+    resume: bool
+    stop_after: int | None
+    env: tuple[torch.device, Dist] | None
+
+
+class JudgedStageOptions(StageOptions, total=False):
+    """:class:`StageOptions` of a stage the classifier may judge, plus ``classifier``: the judge's
+    checkpoint; None provides one (trained into ``run_dir/classifier``)."""
+
+    classifier: Path | None
 
 
 def load_judge(

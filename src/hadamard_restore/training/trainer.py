@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -197,31 +198,27 @@ class Trainer:
 
 
 def fit(
-    model: nn.Module,
-    loss_fn: nn.Module,
-    data: TrainData,
-    tcfg: TrainConfig,
-    run_dir: str | Path,
-    meta: dict,
-    *,
-    seed: int,
-    device: torch.device,
-    dist_ctx: Dist = Dist(),
+    *trainer_args: Any,
     resume: bool = False,
     on_step: Callable[[int], None] | None = None,
-    progress: bool = True,
+    **trainer_kwargs: Any,
 ) -> dict:
-    """Train with a :class:`Trainer`, from scratch or (``resume``) from ``run_dir/last.pt``.
+    """Train with ``Trainer(*trainer_args, **trainer_kwargs)``, from scratch or (``resume``) from
+    ``run_dir/last.pt``.
+
+    Args:
+        trainer_args, trainer_kwargs: the :class:`Trainer`'s arguments (``model, loss_fn, data, tcfg,
+            run_dir, meta, seed=, device=``, optionally ``dist_ctx=, progress=``).
+        resume: restore everything from ``run_dir/last.pt`` first.
+        on_step: called with the step number after every optimizer step.
 
     Returns:
         Summary dict: paths of ``model.pt`` and ``last.pt``, best validation PSNR and its step.
     """
-    trainer = Trainer(
-        model, loss_fn, data, tcfg, run_dir, meta, seed=seed, device=device, dist_ctx=dist_ctx, progress=progress
-    )
+    trainer = Trainer(*trainer_args, **trainer_kwargs)
     if resume:
         trainer.resume()
-    elif trainer.last_path.is_file() and dist_ctx.is_main:
+    elif trainer.last_path.is_file() and trainer.dist_ctx.is_main:
         log.warning(
             "%s already holds a training state; starting from scratch overwrites it "
             "(use --resume to continue it instead)",
