@@ -46,6 +46,9 @@ def test_card_holds_the_runs_facts_and_is_portable(packaged, fake_run):
     assert card["budget"]["wall_seconds"]["train"] == 1200.5 and card["budget"]["train"]["steps"] == 12
     summary = json.loads((run / "train" / "train_summary.json").read_text())
     assert card["budget"]["best_step"] == summary["best_step"]
+    history = json.loads((run / "train" / "history.json").read_text())["val"]
+    assert card["budget"]["dev_val_curve"] == [[e["step"], round(e["psnr"], 2)] for e in history] != []
+    assert card["notes"] is None  # no RUN_DIR/notes.md in this run
     assert card["budget"]["machine"]["cores"] >= 1 and card["budget"]["machine"]["description"].startswith("CPU: ")
 
 

@@ -169,6 +169,12 @@ def machine(run_dir: Path, override: str | None = None) -> dict:
     return {"description": f"CPU: {cpu}, {cores} cores, no GPU", "cpu": cpu, "cores": cores, "gpu": None}
 
 
+def notes(run_dir: Path) -> str | None:
+    """``RUN_DIR/notes.md`` (one paragraph: what limited the model, what would improve it), if any."""
+    path = run_dir / "notes.md"
+    return " ".join(path.read_text().split()) if path.is_file() else None
+
+
 def budget(run_dir: Path, machine_facts: dict) -> dict:
     """Steps and sizes of every stage, wall time per stage (timings.json) and the machine."""
     cfg, summary = train_config(run_dir), _json(run_dir, "train/train_summary.json")
@@ -185,6 +191,9 @@ def budget(run_dir: Path, machine_facts: dict) -> dict:
         },
         "best_step": summary.get("best_step"),
         "dev_val_psnr": summary.get("best_val_psnr"),
+        "dev_val_curve": [
+            [e["step"], round(e["psnr"], 2)] for e in _json(run_dir, "train/history.json").get("val", [])
+        ],
         "wall_seconds": _json(run_dir, "timings.json"),
         "machine": machine_facts,
     }

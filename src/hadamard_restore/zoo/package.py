@@ -181,6 +181,7 @@ def build_card(
         "classifier": facts.classifier_facts(run_dir),
         "commands": facts.commands(run_dir, task, data_root),
         "budget": facts.budget(run_dir, facts.machine(run_dir, machine)),
+        "notes": facts.notes(run_dir),
         "heldout": metrics,
         "weights": {
             "file": weights.name,

@@ -90,6 +90,8 @@ def _rows(c: dict) -> list[tuple[str, str]]:
         ("wall time", _wall(b)),
         ("machine", b["machine"].get("description", "n/a")),
         ("development-validation PSNR", f"{_num(b.get('dev_val_psnr'), '{:.2f}')} dB"),
+        ("development-validation PSNR by step", ", ".join(f"{s}: {v:.1f}" for s, v in b.get("dev_val_curve", []))),
+        ("notes", c.get("notes") or ""),
         *[(f"held-out {label}, model (input)", _metric_cell(c, k, f)) for k, label, f in METRICS],
         ("weights", f"`{w['file']}` {w['dtype']}, {w['bytes']:,} bytes, sha256 `{w['sha256']}`"),
         (
