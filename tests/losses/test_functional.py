@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from hadamard_restore.losses import functional as LF
-from hadamard_restore.losses import modules as LM
 
 PAIR_LOSSES = [LF.l1, LF.l2, LF.ssim_loss]
 
@@ -131,26 +130,6 @@ def test_gradcheck_pair_losses(fn, gen):
 def test_gradcheck_output_only_losses(fn, gen):
     x = _rand(gen, 2, 3, 5, 6, dtype=torch.float64).requires_grad_()
     assert torch.autograd.gradcheck(fn, (x,))
-
-
-@pytest.mark.parametrize(
-    "fn, module",
-    [
-        (LF.l1, LM.L1Loss()),
-        (LF.l2, LM.L2Loss()),
-        (LF.color_angle, LM.ColorAngleLoss()),
-        (LF.ssim_loss, LM.SSIMLoss()),
-    ],
-)
-def test_module_equals_function(fn, module, odd_pair):
-    x, y = odd_pair
-    assert torch.equal(module(x, y), fn(x, y))
-
-
-def test_output_only_modules_equal_functions(odd_pair):
-    x, y = odd_pair
-    assert torch.equal(LM.TVLoss()(x, y), LF.tv(x))
-    assert torch.equal(LM.LaplacianLoss()(x, y), LF.laplacian(x))
 
 
 def test_bad_inputs_are_explained():

@@ -1,7 +1,7 @@
 """The loss search space (docs/method.md 3).
 
 - :mod:`.functional`: the eight losses as pure functions in the authors' scales.
-- :mod:`.modules`: thin ``nn.Module`` wrappers; :mod:`.vgg`: VGG taps and the searched-layer loss.
+- :mod:`.vgg`: VGG taps and the searched-layer loss.
 - :mod:`.mix`: :class:`LossMix` (``beta`` and VGG logits as parameters).
 - :mod:`.loss_weights`: ``loss_weights.json`` and the bundled published weights.
 
