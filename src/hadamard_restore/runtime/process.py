@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
 from dataclasses import dataclass
@@ -56,7 +57,17 @@ def init_distributed(device: torch.device) -> Dist:
 
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        # leave the group before the interpreter tears down: a gloo group still alive at exit can
+        # abort the process ("terminate called without an active exception", exit -6)
+        atexit.register(_leave_process_group)
     return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def _leave_process_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def all_reduce_grads(params, dist_ctx: Dist) -> None:
