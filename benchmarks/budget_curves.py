@@ -57,7 +57,7 @@ def prepare_splits(task: str, preset, tdir: Path, extra) -> tuple[Path, list]:
     from hadamard_restore.data.task_data import dataset_pairs
 
     cfg = base_config(task, [*preset.train, *extra])
-    root, layout, pairs = dataset_pairs(cfg)
+    root, layout, pairs = dataset_pairs(cfg.data, cfg.seed)
     held_path, dev_path = tdir / "heldout.json", tdir / "dev.json"
     if not held_path.is_file():
         split = make_split(pairs, cfg.data.val_ratio, 0, cfg.data.group_key, root=root, layout=layout)

@@ -42,7 +42,7 @@ p.add_argument("--recalcrop", type=int, default=0)
 a = p.parse_args()
 os.environ.setdefault("HADAMARD_RESTORE_DATA", "/work/shared/data")
 cfg = load_config(a.cfg, ["device=cpu"])
-tr, va = load_pairs(cfg)
+tr, va = load_pairs(cfg.data, cfg.seed)
 va = va[: a.maxval]
 tds = PairedImages(tr, crop=a.crop, flip=True)
 vds = PairedImages(va)

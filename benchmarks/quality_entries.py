@@ -139,7 +139,7 @@ def score_inputs(cfg, device: torch.device) -> dict:
     """The input-vs-reference record of a task's held-out pairs (computed once per task)."""
     from hadamard_restore.data.task_data import load_pairs
 
-    rows = score(None, load_pairs(cfg)[1], device, cfg.eval.lpips_net)
+    rows = score(None, load_pairs(cfg.data, cfg.seed)[1], device, cfg.eval.lpips_net)
     return {
         "mean": {k: sum(r[k] for r in rows) / len(rows) for k in ("psnr", "ssim", "lpips")},
         "held_out": len(rows),
@@ -160,7 +160,7 @@ def train_and_score(
     from hadamard_restore.losses.mix import LossMix
     from hadamard_restore.training.trainer import TrainData, fit
 
-    train_pairs, val_pairs = load_pairs(cfg)
+    train_pairs, val_pairs = load_pairs(cfg.data, cfg.seed)
     lw = loss_weights_for(entry, cfg, found)
     loss = LossMix.from_weights(lw, backbone=cfg.loss.vgg_backbone, trainable=False)
     for p in loss.parameters():

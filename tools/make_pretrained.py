@@ -97,7 +97,7 @@ def make_splits(task: str, cfg_path: Path, root: Path, out: Path) -> None:
 
     cfg = load_config(cfg_path)
     if not (out / "heldout.json").exists():
-        _, layout, pairs = dataset_pairs(cfg)
+        _, layout, pairs = dataset_pairs(cfg.data, cfg.seed)
         make_split(pairs, cfg.data.val_ratio, 0, cfg.data.group_key, root=root, layout=layout).save(
             out / "heldout.json"
         )

@@ -88,7 +88,9 @@ def classifier_job(cfg: RunConfig) -> ClassifierJob:
     """The classifier's part of a run config."""
     from hadamard_restore.data.task_data import load_pairs
 
-    return ClassifierJob(cfg.classifier, partial(load_pairs, cfg), cfg.search.crop, cfg.seed, cfg.device, cfg.task)
+    return ClassifierJob(
+        cfg.classifier, partial(load_pairs, cfg.data, cfg.seed), cfg.search.crop, cfg.seed, cfg.device, cfg.task
+    )
 
 
 def search_job(cfg: RunConfig) -> SearchJob:
@@ -100,7 +102,7 @@ def search_job(cfg: RunConfig) -> SearchJob:
         cfg.net,
         cfg.loss,
         classifier_job(cfg),
-        partial(load_pairs, cfg),
+        partial(load_pairs, cfg.data, cfg.seed),
         cfg.data.group_key,
         cfg.seed,
         cfg.name,

@@ -125,11 +125,11 @@ def _hnet(name="all-3c", seed=0):
 
 
 def test_load_model_rebuilds_the_network_and_gives_the_same_outputs(tmp_path, gen):
-    from hadamard_restore.config import RunConfig
+    from hadamard_restore.config import RunConfig, dump_config
 
     cfg = RunConfig.model_validate({"net": {"channels": 4, "num_hnu": 7}})
     net = _hnet(seed=1)
-    path = model_file.save_model(tmp_path / "model.pt", net, net.genotype, LW, cfg)
+    path = model_file.save_model(tmp_path / "model.pt", net, net.genotype, LW, cfg.net, dump_config(cfg))
     loaded, meta = model_file.load_model(path, "cpu")
     assert type(loaded) is type(net) and not loaded.training
     assert meta["net"] == {"channels": 4, "num_hnu": 7, "norm": "instance"}

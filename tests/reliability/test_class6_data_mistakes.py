@@ -46,8 +46,9 @@ def test_a_pair_in_train_and_validation_is_an_error_everywhere(
 
     cfg = run_config(pairs, genotype_file, loss_weights_file, tmp_path)
     cfg["data"]["split_file"] = str(split)
+    run = config_from_dict(cfg)
     with pytest.raises(DataError, match="leaks"):
-        load_pairs(config_from_dict(cfg))
+        load_pairs(run.data, run.seed)
 
 
 def test_split_refuses_pairs_of_different_sizes(pairs, tmp_path):

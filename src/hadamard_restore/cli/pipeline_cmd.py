@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from hadamard_restore.cli.app import OutOption, SetOption, UserError, app, config_or_fail, guarded
 from hadamard_restore.cli.zoo_cmd import ModelOption, checkpoint_or_model
 
+if TYPE_CHECKING:
+    from hadamard_restore.config import RunConfig
 
-def _train_dir(cfg, out: Path | None, resume: bool) -> Path:
+
+def _train_dir(cfg: RunConfig, out: Path | None, resume: bool) -> Path:
+    from hadamard_restore.config import dump_config
     from hadamard_restore.runtime.output_guard import refuse_earlier_run
     from hadamard_restore.runtime.rundir import new_run_dir
 
@@ -26,7 +31,7 @@ def _train_dir(cfg, out: Path | None, resume: bool) -> Path:
             raise UserError(f"--resume: {out} is not a run directory; pass the --out of the run to continue")
         return claim_run_dir(out)
     refuse_earlier_run(out, resumable=True)
-    return new_run_dir(cfg, out, stage="train")
+    return new_run_dir(cfg.out_dir, cfg.name, dump_config(cfg), out, stage="train")
 
 
 @app.command("train")

@@ -27,13 +27,16 @@ def classifier(
     def run() -> Path:
         from hadamard_restore.classifier import provide_classifier
         from hadamard_restore.classifier.provide import MARKER
+        from hadamard_restore.config import dump_config
         from hadamard_restore.jobs import classifier_job
         from hadamard_restore.runtime.output_guard import refuse_earlier_run
         from hadamard_restore.runtime.rundir import new_run_dir
 
         if out is None or not (Path(out) / MARKER).is_file():  # with path.txt the earlier one is reused
             refuse_earlier_run(out, resumable=False)
-        return provide_classifier(classifier_job(cfg), new_run_dir(cfg, out, stage="classifier"))
+        return provide_classifier(
+            classifier_job(cfg), new_run_dir(cfg.out_dir, cfg.name, dump_config(cfg), out, stage="classifier")
+        )
 
     path = guarded(run)
     typer.echo(str(path))

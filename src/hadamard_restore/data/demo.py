@@ -19,12 +19,12 @@ A folder whose ``demo.json`` has the same settings and all files is reused as is
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from hadamard_restore.artifacts import read_json, write_json
+from hadamard_restore.config import DemoDataConfig
 from hadamard_restore.data.degrade import degrade, task_name
 from hadamard_restore.data.io import read_image, write_image
 from hadamard_restore.data.transforms import random_crop_box
@@ -72,7 +72,7 @@ def _resize_short_side(img: torch.Tensor, short: int) -> torch.Tensor:
     return F.interpolate(img[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0].clamp(0, 1)
 
 
-def _settings(cfg: Any, seed: int, photos: list[tuple[str, Path]]) -> dict:
+def _settings(cfg: DemoDataConfig, seed: int, photos: list[tuple[str, Path]]) -> dict:
     return {
         "format": FORMAT,
         "size": int(cfg.size),
@@ -99,12 +99,11 @@ def _reusable(out_dir: Path, settings: dict) -> bool:
     )
 
 
-def make_demo_pairs(cfg: Any, out_dir: str | Path, seed: int = 0) -> Path:
+def make_demo_pairs(cfg: DemoDataConfig, out_dir: str | Path, seed: int = 0) -> Path:
     """Generate (or reuse) the demo pairs in ``out_dir`` and return ``out_dir``.
 
     Args:
-        cfg: ``config.DemoDataConfig`` (``size``, ``crops_per_image``, ``task``) or any object
-            with those attributes.
+        cfg: the ``data.demo`` config section (``size``, ``crops_per_image``, ``task``).
         out_dir: folder to fill (created).
         seed: seeds crop positions and degradation parameters.
 

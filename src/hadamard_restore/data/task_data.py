@@ -1,6 +1,7 @@
-"""The pairs a run uses: ``load_pairs(cfg) -> (train_pairs, val_pairs)``.
+"""The pairs a run uses: ``load_pairs(data, seed) -> (train_pairs, val_pairs)``.
 
-Honours the ``data`` section of the config:
+Every function takes the ``data`` config section and the run's ``seed`` (never the whole
+config). It honours:
 
 - ``source: demo`` generates the built-in demo pairs (:mod:`.demo`) into ``<run_dir>/demo-data``
   or, without a run directory, into a cache folder (``$HADAMARD_RESTORE_CACHE``, else
@@ -21,6 +22,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from hadamard_restore.config import DataConfig
 from hadamard_restore.data.demo import make_demo_pairs
 from hadamard_restore.data.integrity import verify_split
 from hadamard_restore.data.layouts import Pair, find_pairs, layout_folders, match_folders
@@ -36,21 +38,21 @@ def cache_root() -> Path:
     return Path(base) / "hadamard_restore"
 
 
-def demo_root(cfg, run_dir: str | Path | None = None) -> Path:
-    """Where the demo pairs of ``cfg`` live (generated on first use)."""
-    demo = cfg.data.demo
+def demo_root(data: DataConfig, seed: int, run_dir: str | Path | None = None) -> Path:
+    """Where the demo pairs of ``data.demo`` live (generated on first use)."""
+    demo = data.demo
     if run_dir is not None:
         out = Path(run_dir) / "demo-data"
     else:
-        out = cache_root() / f"demo-{demo.task}-{demo.size}px-{demo.crops_per_image}x-seed{cfg.seed}"
-    return make_demo_pairs(demo, out, cfg.seed)
+        out = cache_root() / f"demo-{demo.task}-{demo.size}px-{demo.crops_per_image}x-seed{seed}"
+    return make_demo_pairs(demo, out, seed)
 
 
-def dataset_pairs(cfg, run_dir: str | Path | None = None) -> tuple[Path, str, list[Pair]]:
+def dataset_pairs(data: DataConfig, seed: int, run_dir: str | Path | None = None) -> tuple[Path, str, list[Pair]]:
     """``(root, layout_name, pairs)`` of the configured data source (all pairs, unsplit)."""
-    data = cfg.data
+    layout: str | None
     if data.source == "demo":
-        root, layout, deg, ref = demo_root(cfg, run_dir), "paired", None, None
+        root, layout, deg, ref = demo_root(data, seed, run_dir), "paired", None, None
     else:
         if data.root is None:
             raise DataError(
@@ -65,15 +67,14 @@ def dataset_pairs(cfg, run_dir: str | Path | None = None) -> tuple[Path, str, li
     return root, name, pairs
 
 
-def load_split(cfg, run_dir: str | Path | None = None) -> tuple[Path, Split]:
-    """``(root, split)``: the pinned split of ``cfg.data``, loaded+verified or made+saved."""
-    data = cfg.data
-    root, name, pairs = dataset_pairs(cfg, run_dir)
+def load_split(data: DataConfig, seed: int, run_dir: str | Path | None = None) -> tuple[Path, Split]:
+    """``(root, split)``: the pinned split of ``data``, loaded+verified or made+saved."""
+    root, name, pairs = dataset_pairs(data, seed, run_dir)
     if data.split_file is not None and Path(data.split_file).is_file():
         split = Split.load(data.split_file)
         verify_split(split, root)
     else:
-        split = make_split(pairs, data.val_ratio, cfg.seed, data.group_key, root=root, layout=name)
+        split = make_split(pairs, data.val_ratio, seed, data.group_key, root=root, layout=name)
         if data.split_file is not None:
             split.save(data.split_file)
     if run_dir is not None:
@@ -81,32 +82,33 @@ def load_split(cfg, run_dir: str | Path | None = None) -> tuple[Path, Split]:
     return root, split
 
 
-def load_pairs(cfg, run_dir: str | Path | None = None) -> tuple[list[Pair], list[Pair]]:
+def load_pairs(data: DataConfig, seed: int, run_dir: str | Path | None = None) -> tuple[list[Pair], list[Pair]]:
     """The ``(train_pairs, val_pairs)`` of a run (see the module docstring).
 
     Args:
-        cfg: a ``config.RunConfig`` (uses ``cfg.data`` and ``cfg.seed``).
+        data: the ``data`` config section.
+        seed: the run's seed (demo generation, the split, the ``max_pairs`` subset).
         run_dir: optional run directory: holds generated demo data and a copy of the split.
 
     Raises:
         DataError: missing root, unknown layout, unmatched names, a split file that does not
             match the files on disk, and so on (each message says what to do).
     """
-    root, split = load_split(cfg, run_dir)
+    root, split = load_split(data, seed, run_dir)
     train, val = split.train, split.val
-    if cfg.data.max_pairs is not None:
-        train, val = limit_split(split, cfg.data.max_pairs, cfg.seed)
+    if data.max_pairs is not None:
+        train, val = limit_split(split, data.max_pairs, seed)
     return [e.pair(root) for e in train], [e.pair(root) for e in val]
 
 
-def load_test_pairs(cfg, run_dir: str | Path | None = None) -> list[Pair]:
+def load_test_pairs(data: DataConfig, seed: int, run_dir: str | Path | None = None) -> list[Pair]:
     """The pairs to evaluate on: every pair under ``data.test_root`` (all of them, unsplit, read
     with ``data.test_layout`` or the detected layout), or the validation pairs of
     :func:`load_pairs` when no ``test_root`` is configured.
     """
-    if cfg.data.test_root is not None:
-        return find_pairs(cfg.data.test_root, cfg.data.test_layout)
+    if data.test_root is not None:
+        return find_pairs(data.test_root, data.test_layout)
     from hadamard_restore.runtime import get_logger
 
     get_logger(__name__).warning("data.test_root is not set: evaluating on the validation split")
-    return load_pairs(cfg, run_dir)[1]
+    return load_pairs(data, seed, run_dir)[1]

@@ -16,7 +16,7 @@ raises :class:`~hadamard_restore.errors.CheckpointError` with a message that say
 wrong and what to do.
 
 Examples:
-    >>> save_model("run/model.pt", net, genotype, loss_weights, cfg)   # doctest: +SKIP
+    >>> save_model("run/model.pt", net, genotype, loss_weights, cfg.net, dump_config(cfg))  # doctest: +SKIP
     >>> net, meta = load_model("run/model.pt", "cpu")                  # doctest: +SKIP
     >>> meta["genotype"]["head"]                                       # doctest: +SKIP
     'dilconv_3x3'
@@ -36,7 +36,7 @@ from hadamard_restore.errors import CheckpointError
 from hadamard_restore.runtime.checkpoint import PREFIX, load_checkpoint, save_checkpoint
 
 if TYPE_CHECKING:
-    from hadamard_restore.config import NetConfig, RunConfig
+    from hadamard_restore.config import NetConfig
 
 MODEL_FORMAT = PREFIX + "model"
 
@@ -86,29 +86,25 @@ def net_settings(net: NetConfig | None = None, model: nn.Module | None = None) -
     return out
 
 
-def _config_yaml(cfg: RunConfig | str | None) -> str:
-    if cfg is None:
-        return ""
-    if isinstance(cfg, str):
-        return cfg
-    from hadamard_restore.config import dump_config
-
-    return dump_config(cfg)
-
-
 def make_meta(
-    genotype: Any, loss_weights: Any, cfg: RunConfig | None = None, model: nn.Module | None = None, **extra: Any
+    genotype: Any,
+    loss_weights: Any,
+    net: NetConfig | None = None,
+    config_yaml: str = "",
+    model: nn.Module | None = None,
+    **extra: Any,
 ) -> dict:
     """The ``meta`` block every file carries (all JSON-compatible values).
 
-    ``cfg`` is stored whole (as YAML) for provenance; the network settings come from its
-    ``net`` section, or from the model's attributes when there is no config.
+    ``config_yaml`` (the run's resolved config, as ``config.dump_config`` writes it; empty when
+    there is none) is stored whole for provenance; the network settings come from the ``net``
+    section, or from the model's attributes when it is ``None``.
     """
     meta = {
         "genotype": genotype_to_dict(genotype),
         "loss_weights": loss_weights_to_dict(loss_weights),
-        "net": net_settings(cfg.net if cfg is not None else None, model),
-        "config": _config_yaml(cfg),
+        "net": net_settings(net, model),
+        "config": config_yaml,
     }
     meta.update(json.loads(json.dumps(extra)))
     return meta
@@ -130,7 +126,13 @@ def cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 
 # --------------------------------------------------------------------------- writing
 def save_model(
-    path: str | Path, model: nn.Module, genotype: Any, loss_weights: Any, cfg: RunConfig | None = None, **extra: Any
+    path: str | Path,
+    model: nn.Module,
+    genotype: Any,
+    loss_weights: Any,
+    net: NetConfig | None = None,
+    config_yaml: str = "",
+    **extra: Any,
 ) -> Path:
     """Write a model file atomically.
 
@@ -139,13 +141,14 @@ def save_model(
         model: the derived network (DDP/compiled wrappers are unwrapped).
         genotype: its genotype (``Genotype`` or dict).
         loss_weights: the loss weights it was trained with (``LossMix`` or dict).
-        cfg: the resolved ``RunConfig`` (stored as YAML) or ``None``.
+        net: the ``net`` config section (else the settings are read from the model).
+        config_yaml: the run's resolved config as YAML text (stored for provenance), or "".
         **extra: JSON-compatible facts to store in ``meta`` (e.g. ``step``, ``val_psnr``).
 
     Returns:
         The path written.
     """
-    return save_model_meta(path, model, make_meta(genotype, loss_weights, cfg, model, **extra))
+    return save_model_meta(path, model, make_meta(genotype, loss_weights, net, config_yaml, model, **extra))
 
 
 def save_model_meta(path: str | Path, model: nn.Module, meta: dict, **extra: Any) -> Path:

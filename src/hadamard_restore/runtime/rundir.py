@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from hadamard_restore.artifacts import atomic_write_text
-from hadamard_restore.config import RunConfig, dump_config
 from hadamard_restore.runtime.run_session import claim_run_dir
 
 
@@ -22,21 +21,25 @@ def stamped_dir(out_dir: str | Path, name: str, stage: str | None = None) -> Pat
     return Path(out_dir) / f"{name}{'-' + stage if stage else ''}-{stamp}"
 
 
-def write_run_config(run_dir: str | Path, cfg: RunConfig) -> Path:
+def write_run_config(run_dir: str | Path, config_yaml: str) -> Path:
     """Claim ``run_dir`` for this command (locked while it writes, see :mod:`.run_session`), create
-    it and write the resolved config into it as ``config.yaml``."""
+    it and write the resolved config text into it as ``config.yaml``."""
     run_dir = claim_run_dir(Path(run_dir))
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
+    atomic_write_text(run_dir / "config.yaml", config_yaml)
     return run_dir
 
 
-def new_run_dir(cfg: RunConfig, out: str | Path | None = None, stage: str | None = None) -> Path:
+def new_run_dir(
+    out_dir: str | Path, name: str, config_yaml: str, out: str | Path | None = None, stage: str | None = None
+) -> Path:
     """Create (or reuse) a run directory and write the resolved config into it.
 
     Args:
-        cfg: the resolved configuration; written as ``config.yaml``.
-        out: explicit directory; default :func:`stamped_dir` under ``cfg.out_dir``.
+        out_dir: the config's ``out_dir``: parent of the default directory.
+        name: the config's ``name``: prefix of the default directory.
+        config_yaml: the resolved configuration (``config.dump_config``); written as ``config.yaml``.
+        out: explicit directory; default :func:`stamped_dir` under ``out_dir``.
         stage: optional sub-name appended to the default directory name.
     """
-    return write_run_config(stamped_dir(cfg.out_dir, cfg.name, stage) if out is None else out, cfg)
+    return write_run_config(stamped_dir(out_dir, name, stage) if out is None else out, config_yaml)

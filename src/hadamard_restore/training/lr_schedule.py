@@ -16,9 +16,12 @@ so its state (the step counter) is saved and restored with the training checkpoi
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
+
+from hadamard_restore.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class LrFactor:
         return self.eta_min_ratio + (1.0 - self.eta_min_ratio) * 0.5 * (1.0 + math.cos(math.pi * p))
 
 
-def make_optimizer(params, tcfg) -> torch.optim.Optimizer:
+def make_optimizer(params: Iterable[torch.nn.Parameter], tcfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW or SGD (momentum, weight decay) from a ``TrainConfig``."""
     params = [p for p in params if p.requires_grad]
     if tcfg.optimizer == "sgd":
@@ -53,7 +56,7 @@ def make_optimizer(params, tcfg) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, tcfg) -> torch.optim.lr_scheduler.LambdaLR:
+def make_scheduler(optimizer: torch.optim.Optimizer, tcfg: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
     """A LambdaLR following :class:`LrFactor` for ``tcfg.schedule`` over ``tcfg.steps``."""
     factor = LrFactor(tcfg.schedule, tcfg.steps, min(tcfg.warmup_steps, tcfg.steps))
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -46,12 +46,11 @@ def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: tree}
 
 
-def config_changes(old_yaml: str, cfg) -> list[dict]:
-    """``[{key, checkpoint, now}]`` for every run-defining config key that differs."""
-    from hadamard_restore.config import dump_config
-
+def config_changes(old_yaml: str, new_yaml: str) -> list[dict]:
+    """``[{key, checkpoint, now}]`` for every run-defining config key that differs between two
+    dumped configs (``config.dump_config`` text)."""
     old = yaml.safe_load(old_yaml or "") or {}
-    new = yaml.safe_load(dump_config(cfg))
+    new = yaml.safe_load(new_yaml or "") or {}
     old_flat = _flat({k: old.get(k) for k in RUN_SECTIONS})
     new_flat = _flat({k: new.get(k) for k in RUN_SECTIONS})
     keys = sorted((set(old_flat) | set(new_flat)) - FREE_KEYS)
@@ -83,8 +82,12 @@ def _last(run_dir: str | Path) -> Path:
     return last
 
 
-def check_resume(run_dir: str | Path, genotype, loss_weights, cfg, allow_changes: bool = False) -> list[dict]:
+def check_resume(
+    run_dir: str | Path, genotype: Any, loss_weights: Any, config_yaml: str, allow_changes: bool = False
+) -> list[dict]:
     """Compare this command with ``run_dir/last.pt``; reads only, writes nothing.
+
+    ``config_yaml`` is this command's resolved config as ``config.dump_config`` writes it.
 
     Returns:
         The changes the user allowed (empty when nothing changed).
@@ -105,7 +108,7 @@ def check_resume(run_dir: str | Path, genotype, loss_weights, cfg, allow_changes
             f"for genotype {_describe_genotype(geno_now)}; a run's network cannot change. Resume without "
             "--genotype to continue it with its own, or train the new genotype into another --out"
         )
-    changes = config_changes(meta.get("config", ""), cfg)
+    changes = config_changes(meta.get("config", ""), config_yaml)
     lw_now = loss_weights_to_dict(loss_weights)
     lw_was, lw_now = _weights_only(meta["loss_weights"]), _weights_only(lw_now)
     if json.dumps(lw_was, sort_keys=True) != json.dumps(lw_now, sort_keys=True):

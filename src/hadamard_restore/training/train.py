@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from hadamard_restore.artifacts import atomic_write_text, write_json
-from hadamard_restore.config import RunConfig
+from hadamard_restore.config import DataConfig, RunConfig, TrainConfig, dump_config
 from hadamard_restore.net.build import build_network
 from hadamard_restore.net.model_file import genotype_from_dict, make_meta
 from hadamard_restore.runtime import get_logger
@@ -80,17 +80,19 @@ def build_loss(loss_weights: Any, vgg_backbone: str) -> torch.nn.Module:
     return loss
 
 
-def build_data(cfg: RunConfig, run_dir: str | Path | None = None) -> TrainData:
+def build_data(data: DataConfig, seed: int, tcfg: TrainConfig, run_dir: str | Path | None = None) -> TrainData:
     """Train sampler (random crops + flips, seeded generator) and held-out full images.
 
-    The split used is written to ``run_dir/split.json`` (names and sha256 of every file).
+    ``data`` and ``seed`` choose the pairs (:func:`~hadamard_restore.data.task_data.load_pairs`);
+    ``tcfg`` (the ``train`` section) gives the crop and ``val_max_images``. The split used is
+    written to ``run_dir/split.json`` (names and sha256 of every file).
     """
     from hadamard_restore.data.dataset import PairedImages
     from hadamard_restore.data.task_data import load_pairs
 
-    train_pairs, val_pairs = load_pairs(cfg, run_dir)
-    train_set = PairedImages(train_pairs, crop=cfg.train.crop, flip=True)
-    val_set = PairedImages(val_pairs[: cfg.train.val_max_images or None], crop=None, flip=False)
+    train_pairs, val_pairs = load_pairs(data, seed, run_dir)
+    train_set = PairedImages(train_pairs, crop=tcfg.crop, flip=True)
+    val_set = PairedImages(val_pairs[: tcfg.val_max_images or None], crop=None, flip=False)
     val = [val_set.full(i) for i in range(len(val_set))]
     log.info("training on %d pairs, validating on %d held-out pairs", len(train_pairs), len(val))
     return TrainData(sample=train_set.sample_batch, val=val)
@@ -107,6 +109,11 @@ def train(
     allow_changes: bool = False,
 ) -> dict:
     """Train the derived network; see the module docstring.
+
+    This is the training entry point of the run orchestration (called from ``cli/`` and
+    ``workflows/``), so it holds the whole config: it cuts it into the sections the library
+    functions take (:func:`build_data`, ``build_network``, ``fit``) and stores it as
+    ``config.yaml`` for provenance and for the resume check.
 
     Args:
         cfg: the resolved ``RunConfig``.
@@ -132,12 +139,13 @@ def train(
         loss_weights = stored_lw if loss_weights is None else loss_weights
     geno = resolve_genotype(genotype if genotype is not None else cfg.net.genotype)
     lw = resolve_loss_weights(loss_weights if loss_weights is not None else cfg.loss.weights)
-    changes = resume_check.check_resume(run_dir, geno, lw, cfg, allow_changes) if resume else []
+    config_yaml = dump_config(cfg)
+    changes = resume_check.check_resume(run_dir, geno, lw, config_yaml, allow_changes) if resume else []
     loss = build_loss(lw, cfg.loss.vgg_backbone)
     device, dist_ctx = setup_process(cfg.device)
-    data = build_data(cfg, run_dir if dist_ctx.is_main else None)
+    data = build_data(cfg.data, cfg.seed, cfg.train, run_dir if dist_ctx.is_main else None)
     model = build_network(geno, cfg.net, cfg.seed)
-    meta = make_meta(geno, lw, cfg, model, vgg_backbone_used=cfg.loss.vgg_backbone)
+    meta = make_meta(geno, lw, cfg.net, config_yaml, model, vgg_backbone_used=cfg.loss.vgg_backbone)
     if dist_ctx.is_main:
         resume_check.record_changes(run_dir, changes)
         write_json(run_dir / "genotype.json", meta["genotype"])

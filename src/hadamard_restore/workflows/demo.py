@@ -21,7 +21,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from hadamard_restore.config import RunConfig, load_config
+from hadamard_restore.config import RunConfig, dump_config, load_config
 
 
 def demo_config(overrides: list[str] | None = None) -> RunConfig:
@@ -39,7 +39,7 @@ def demo(out: str | Path | None = None, overrides: list[str] | None = None, pret
     from hadamard_restore.workflows.showcase import showcase
 
     cfg = demo_config(overrides)
-    run_dir = new_run_dir(cfg, out)
+    run_dir = new_run_dir(cfg.out_dir, cfg.name, dump_config(cfg), out)
     if pretrained:
         showcase(run_dir / "showcase", seed=cfg.seed)
     return run(cfg, run_dir)

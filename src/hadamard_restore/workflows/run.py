@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hadamard_restore.artifacts import write_json
-from hadamard_restore.config import RunConfig
+from hadamard_restore.config import RunConfig, dump_config
 from hadamard_restore.runtime import get_logger
 from hadamard_restore.runtime.rundir import new_run_dir
 
@@ -63,7 +63,7 @@ def stage_evaluate(cfg: RunConfig, run_dir: Path, model: Path) -> dict:
     from hadamard_restore.data.task_data import load_test_pairs
     from hadamard_restore.evaluation.evaluate import evaluate_pairs
 
-    pairs = load_test_pairs(cfg, run_dir / "train")
+    pairs = load_test_pairs(cfg.data, cfg.seed, run_dir / "train")
     if cfg.data.test_root is not None:
         source = {"data": str(Path(cfg.data.test_root).resolve()), "layout": cfg.data.test_layout, "split": None}
     else:
@@ -85,7 +85,7 @@ def run(cfg: RunConfig, out: str | Path | None = None) -> Path:
     """Run every stage on ``cfg``; returns the path of ``report.md``."""
     from hadamard_restore.reporting.report import write_report
 
-    run_dir = new_run_dir(cfg, out)
+    run_dir = new_run_dir(cfg.out_dir, cfg.name, dump_config(cfg), out)
     wall: dict[str, float] = {}
     t0 = time.time()
     clf = _timed("classifier", wall, run_dir, lambda: stage_classifier(cfg, run_dir))

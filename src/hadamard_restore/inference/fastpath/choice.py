@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from hadamard_restore.config import EnhanceConfig
 from hadamard_restore.errors import HadamardRestoreError
 from hadamard_restore.inference.fastpath.backends import BACKENDS, _time, build, candidates, size_class, weights_sha
 from hadamard_restore.runtime import get_logger
@@ -179,12 +180,12 @@ def runner_for(
     return _remember(memo, runner) if chosen != "eager" else model
 
 
-def for_enhance(model: nn.Module, x: torch.Tensor, cfg, device: torch.device | str) -> nn.Module:
+def for_enhance(model: nn.Module, x: torch.Tensor, cfg: EnhanceConfig, device: torch.device | str) -> nn.Module:
     """:func:`runner_for` as ``enhance`` uses it: the example is the image, or its first tile when the
     image will be tiled (then with ``replay`` when whole-image norm statistics are replayed)."""
     from hadamard_restore.inference.norm_stats import has_instance_norm
 
-    backend, threads = getattr(cfg, "backend", "auto"), getattr(cfg, "threads", None)
+    backend, threads = cfg.backend, cfg.threads
     if threads and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     if backend == "eager":
