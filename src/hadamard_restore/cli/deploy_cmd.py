@@ -66,10 +66,10 @@ def enhance(
     if device is not None:
         sets.append(f"device={device}")
     cfg = config_or_fail(config, sets)
-    if cfg.enhance.threads is None:
+    if cfg.enhance.threads is None:  # neither --threads nor the config: the machine's default
         from hadamard_restore.inference.fastpath import default_threads
 
-        cfg.enhance.threads = default_threads()
+        cfg = cfg.model_copy(update={"enhance": cfg.enhance.model_copy(update={"threads": default_threads()})})
     try:
         dev = pick_device(cfg.device)
     except (RuntimeError, ValueError) as exc:
