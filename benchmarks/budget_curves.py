@@ -53,7 +53,7 @@ def base_config(task: str, overrides, split_file: Path | None = None):
 def prepare_splits(task: str, preset, tdir: Path, extra) -> tuple[Path, list]:
     """``heldout.json`` and ``dev.json`` in the ledger (made once, verified after); returns
     ``(dev.json path, held-out test pairs)``."""
-    from hadamard_restore.data.split import Split, limit_split, make_split, split_entries, verify_split
+    from hadamard_restore.data.split import Split, development_split, limit_split, make_split, verify_split
     from hadamard_restore.data.task_data import dataset_pairs
 
     cfg = base_config(task, [*preset.train, *extra])
@@ -68,17 +68,7 @@ def prepare_splits(task: str, preset, tdir: Path, extra) -> tuple[Path, list]:
     held = Split.load(held_path)
     verify_split(held, root)
     if not dev_path.is_file():
-        train, val = split_entries(held.train, 0.15, 1)
-        Split(
-            train,
-            val,
-            1,
-            0.15,
-            held.group_key,
-            held.layout,
-            held.root,
-            {"note": "development split of the training part of heldout.json"},
-        ).save(dev_path)
+        development_split(held, "development split of the training part of heldout.json").save(dev_path)
     return dev_path, held.pairs(root)[1]
 
 

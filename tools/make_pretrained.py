@@ -92,7 +92,7 @@ def stage(out: Path, name: str, argv: list[str], done: Path, log_lines: list[str
 def make_splits(task: str, cfg_path: Path, root: Path, out: Path) -> None:
     sys.path.insert(0, str(REPO / "src"))
     from hadamard_restore.config import load_config
-    from hadamard_restore.data.split import Split, make_split, split_entries
+    from hadamard_restore.data.split import Split, development_split, make_split
     from hadamard_restore.data.task_data import dataset_pairs
 
     cfg = load_config(cfg_path)
@@ -102,18 +102,8 @@ def make_splits(task: str, cfg_path: Path, root: Path, out: Path) -> None:
             out / "heldout.json"
         )
     if not (out / "dev.json").exists():
-        held = Split.load(out / "heldout.json")
-        train, val = split_entries(held.train, 0.15, 1)
-        Split(
-            train,
-            val,
-            1,
-            0.15,
-            held.group_key,
-            held.layout,
-            held.root,
-            {"note": f"development split of the training part of heldout.json ({task})"},
-        ).save(out / "dev.json")
+        note = f"development split of the training part of heldout.json ({task})"
+        development_split(Split.load(out / "heldout.json"), note).save(out / "dev.json")
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from collections import defaultdict
 import pytest
 
 from hadamard_restore.data.layouts import find_pairs
-from hadamard_restore.data.split import Split, limit_split, make_split, verify_split
+from hadamard_restore.data.split import Split, development_split, limit_split, make_split, verify_split
 from hadamard_restore.errors import DataError
 
 from .conftest import make_folder_pairs, random_array, save_png
@@ -37,6 +37,16 @@ def test_shared_references_never_straddle(lol_like, seed):
     assert split.group_key == "reference_hash"
     assert all(len(sides) == 1 for sides in _sides(split).values())
     assert len(split.train) + len(split.val) == 12 and split.train and split.val
+
+
+def test_development_split_uses_only_the_training_part_and_keeps_groups_whole(lol_like):
+    held = make_split(find_pairs(lol_like), val_ratio=0.25, seed=0)
+    dev = development_split(held, "dev", val_ratio=0.3)
+    held_out = {e.degraded for e in held.val}
+    assert {e.degraded for e in dev.train + dev.val} == {e.degraded for e in held.train}
+    assert not held_out & {e.degraded for e in dev.train + dev.val}
+    assert dev.train and dev.val and all(len(sides) == 1 for sides in _sides(dev).values())
+    assert (dev.seed, dev.val_ratio, dev.group_key, dev.extra) == (1, 0.3, held.group_key, {"note": "dev"})
 
 
 def test_group_none_can_straddle_and_hits_the_ratio(lol_like):

@@ -133,6 +133,16 @@ def split_entries(entries: list[SplitEntry], val_ratio: float, seed: int) -> tup
     return sorted(train, key=lambda e: order[id(e)]), sorted(val, key=lambda e: order[id(e)])
 
 
+def development_split(held: Split, note: str, val_ratio: float = 0.15, seed: int = 1) -> Split:
+    """The training part of a held-out split, split again by whole groups.
+
+    Its validation part picks checkpoints and settings, so the held-out pairs of ``held`` stay
+    unseen until the final evaluation (tools/make_pretrained.py, benchmarks/budget_curves.py).
+    """
+    train, val = split_entries(held.train, val_ratio, seed)
+    return Split(train, val, seed, val_ratio, held.group_key, held.layout, held.root, {"note": note})
+
+
 def make_split(
     pairs: list[Pair],
     val_ratio: float = 0.2,
