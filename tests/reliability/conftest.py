@@ -30,14 +30,9 @@ def make_pairs(root: Path, n: int = 6, seed: int = 11) -> Path:
 
 
 @pytest.fixture(scope="session")
-def genotype_file(tmp_path_factory) -> Path:
-    from hadamard_restore.net.genotype import load_genotype
-
-    g = load_genotype("paper-lol").to_dict()
-    layers = {k: v for k, v in g["layers"].items() if k.split(".")[0] in ("enc", "dec", "hnu1")}
-    path = tmp_path_factory.mktemp("geno") / "genotype.json"
-    path.write_text(json.dumps({"num_hnu": 1, "name": "tiny", "layers": layers}))
-    return path
+def genotype_file(tiny_genotype) -> Path:
+    """The one-HNU genotype of tests/conftest.py."""
+    return tiny_genotype
 
 
 @pytest.fixture(scope="session")
