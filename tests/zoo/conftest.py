@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny import tiny_config
 
 N_PAIRS, H, W = 8, 37, 31
 
@@ -105,31 +106,11 @@ def fake_run(tmp_path_factory) -> tuple[Path, Path]:
     _splits(data / "tiny", run)
     _search(run)
     _commands(run, data)
-    cfg = {
-        "task": "low-light",
-        "name": "tiny",
-        "seed": 3,
-        "device": "cpu",
-        "data": {
-            "source": "folder",
-            "root": str(data / "tiny"),
-            "layout": "paired",
-            "split_file": str(run / "dev.json"),
-            "group_key": "none",
-        },
-        "net": {"channels": 4, "num_hnu": 1, "norm": "none"},  # as tools/make_pretrained.py trains
-        "train": dict(
-            steps=12,
-            batch_size=2,
-            crop=16,
-            lr=3e-3,
-            val_every=4,
-            checkpoint_every=4,
-            log_every=2,
-            warmup_steps=2,
-            amp=False,
-        ),
-    }
+    cfg = tiny_config(data / "tiny")  # the shared tiny run, on the make_pretrained-style splits
+    cfg["task"] = "low-light"
+    cfg["data"].pop("val_ratio")
+    cfg["data"]["split_file"] = str(run / "dev.json")
+    cfg["net"]["norm"] = "none"  # as tools/make_pretrained.py trains
     train(
         config_from_dict(cfg),
         run / "train",
