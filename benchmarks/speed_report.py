@@ -26,6 +26,14 @@ def _minmax(r: dict) -> str:
     return f"{r['min_s'] * 1e3:,.1f}-{r['max_s'] * 1e3:,.1f}"
 
 
+def _timing_rows(rows: list, speed: list, ratio) -> list[list[str]]:
+    """One table row per timed case: its ``|``-separated labels, median/IQR/min-max, and ``ratio(speed)``."""
+    return [
+        [*[c.strip() for c in r["case"].split("|")], _ms(r), _iqr(r), _minmax(r), ratio(speed[i]) if speed[i] else ""]
+        for i, r in enumerate(rows)
+    ]
+
+
 def _wh(size) -> str:
     return f"{size[1]}x{size[0]}"
 
@@ -133,16 +141,7 @@ def render(res: dict, shared: bool = True) -> str:
             f"{r0['crop']} batch. The supernet runs every candidate op of every layer.",
             "",
         ]
-        table = [
-            [
-                *[c.strip() for c in r["case"].split("|")],
-                _ms(r),
-                _iqr(r),
-                _minmax(r),
-                f"{speed[i]:.2f}" if speed[i] else "",
-            ]
-            for i, r in enumerate(rows)
-        ]
+        table = _timing_rows(rows, speed, lambda x: f"{x:.2f}")
         out += [markdown_table(["model", "loss", "variant", "median ms", "IQR ms", "min-max ms", "x eager"], table), ""]
     if res["search"]:
         rows = res["search"]
@@ -156,16 +155,7 @@ def render(res: dict, shared: bool = True) -> str:
             "`cost vs first order` is this row's median over the first-order median of the same stage.",
             "",
         ]
-        table = [
-            [
-                *[c.strip() for c in r["case"].split("|")],
-                _ms(r),
-                _iqr(r),
-                _minmax(r),
-                f"{1 / speed[i]:.2f}x" if speed[i] else "",
-            ]
-            for i, r in enumerate(rows)
-        ]
+        table = _timing_rows(rows, speed, lambda x: f"{1 / x:.2f}x")
         out += [
             markdown_table(
                 ["stage", "hypergradient", "median ms", "IQR ms", "min-max ms", "cost vs first order"], table
