@@ -48,3 +48,20 @@ def test_softmax_display_matches_closed_form():
     assert plots.softmax([0.0, 0.0]) == [0.5, 0.5]
     s = plots.softmax([1.38, 0.0])
     assert s[0] == pytest.approx(math.exp(1.38) / (math.exp(1.38) + 1.0))
+
+
+@pytest.mark.parametrize("layout", ["", "loss", "search/loss", "search/round2/loss"])
+def test_the_beta_trajectory_of_stage_1_is_embedded(tmp_path, layout):
+    stage = tmp_path / layout
+    stage.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "loss_weights.json").write_text(json.dumps({"weights": {"l1": 1.0, "ssim": 0.5}}))
+    history = [{"step": s, "beta/l1": 1.0 - 0.1 * s, "beta/ssim": 0.5 + 0.1 * s} for s in range(1, 4)]
+    plots.plot_beta_history(history, ["l1", "ssim"], stage / "beta_over_steps.png")
+    text = write_report(tmp_path).read_text()
+    expected = (stage / "beta_over_steps.png").relative_to(tmp_path).as_posix()
+    assert f"![β trajectory]({expected})" in text
+
+
+def test_no_trajectory_no_embedding(tmp_path):
+    (tmp_path / "loss_weights.json").write_text(json.dumps({"weights": {"l1": 1.0}}))
+    assert "β trajectory" not in write_report(tmp_path).read_text()

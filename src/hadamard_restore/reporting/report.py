@@ -77,6 +77,9 @@ def loss_section(run_dir: Path, plots_dir: Path) -> list[str]:
         title="searched loss weights (colour: softmax(β))",
     )
     lines += ["", f"![loss weights]({_rel(heat, run_dir)})"]
+    for traj in beta_trajectory_plots(run_dir):
+        where = _rel(traj.parent, run_dir)
+        lines += ["", f"β over the loss-search steps ({where}):", f"![β trajectory]({_rel(traj, run_dir)})"]
     search_dir = run_dir / "search"
     extra = (
         sorted(p for pattern in ("*.png", "*/*.png", "round*/*/*.png") for p in search_dir.glob(pattern))
@@ -86,6 +89,13 @@ def loss_section(run_dir: Path, plots_dir: Path) -> list[str]:
     if extra:
         lines += ["", "Search-stage plots: " + ", ".join(f"[{p.stem}]({_rel(p, run_dir)})" for p in extra)]
     return lines + [""]
+
+
+def beta_trajectory_plots(run_dir: Path) -> list[Path]:
+    """The stage-1 β trajectory plots of a run: a stage directory, a search, or a whole run."""
+    patterns = ("beta_over_steps.png", "loss/beta_over_steps.png", "search/loss/beta_over_steps.png")
+    found = [run_dir / p for p in patterns if (run_dir / p).is_file()]
+    return found + sorted(p for g in ("round*", "search/round*") for p in run_dir.glob(f"{g}/loss/beta_over_steps.png"))
 
 
 def _group_rows(layers: dict[str, str]) -> list[tuple[str, str]]:

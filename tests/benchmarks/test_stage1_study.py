@@ -1,0 +1,33 @@
+"""benchmarks.stage1_study: the collapse margins and the table are computed from the β trajectory."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.stage1_study import summarise, write_table
+
+
+def _summary(traj):
+    rows = [{"step": i + 1, **{f"beta/{k}": v for k, v in b.items()}} for i, b in enumerate(traj)]
+    return {"beta_trajectory": rows, "classifier": {"accuracy": 0.9}, "final": {"loss/upper": 0.25}}
+
+
+def test_margins_follow_the_trajectory(tmp_path):
+    traj = [{"l1": 1.0, "ssim": 1.0}, {"l1": 0.2, "ssim": 0.1}, {"l1": 0.9, "ssim": 0.0}]
+    row = summarise("lol", "projected", _summary(traj), tmp_path)
+    assert row["min_total"] == pytest.approx(0.3)  # step 2: 0.2 + 0.1
+    assert row["min_largest"] == pytest.approx(0.2)  # never all zero: the largest weight stays >= 0.2
+    assert row["beta_end"] == {"l1": 0.9, "ssim": 0.0} and row["largest_end"].startswith("l1 0.90")
+    assert row["judge_accuracy"] == 0.9 and row["upper_end"] == 0.25 and row["steps"] == 3
+
+
+def test_a_collapse_shows_as_zero_and_the_table_is_written(tmp_path):
+    traj = [{"l1": 1.0, "ssim": 1.0}, {"l1": 0.0, "ssim": 0.0}]
+    rows = [summarise("sots", v, _summary(traj), tmp_path) for v in ("projected", "reference")]
+    assert rows[0]["min_largest"] == 0.0
+    out = write_table(rows, tmp_path / "study.md", tmp_path / "study")
+    text = out.read_text()
+    assert "| sots | projected | 2 | 0.900 |" in text and "| sots | reference | 2 | — |" in text
+    json.dumps(rows)  # the rows are what main() stores as JSON
