@@ -54,13 +54,14 @@ def run_variant(task: str, variant: str, args, log=print) -> dict:
     dev, _ = prepare_splits(task, preset, tdir, [])
     cfg = base_config(task, [*preset.search, *VARIANTS[variant], *args.search_set], dev)
     work = args.work / task
-    run_dir = work / variant
+    label = variant if variant == "reference" else f"{variant} ({cfg.classifier.arch})"
+    run_dir = work / (variant if variant == "reference" else f"{variant}-{cfg.classifier.arch}")
     if not (run_dir / "loss_weights.json").is_file():
         clf = provide_classifier(classifier_job(cfg), work / f"classifier-{cfg.classifier.arch}")
         log(f"[{task}] stage 1 ({variant})")
         search_loss(search_job(cfg), run_dir, classifier=clf, resume=True)
-    write_report(run_dir, f"Stage 1 on {task}: {variant}")
-    return summarise(task, variant, read_json(run_dir / "search_loss.json"), run_dir)
+    write_report(run_dir, f"Stage 1 on {task}: {label}")
+    return summarise(task, label, read_json(run_dir / "search_loss.json"), run_dir)
 
 
 def summarise(task: str, variant: str, summary: dict, run_dir: Path) -> dict:
@@ -84,6 +85,10 @@ def summarise(task: str, variant: str, summary: dict, run_dir: Path) -> dict:
     }
 
 
+def _slug(label: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in label).strip("-").replace("--", "-")
+
+
 def write_table(rows: list[dict], out: Path, plots: Path) -> Path:
     plots.mkdir(parents=True, exist_ok=True)
     table = [["task", "variant", "steps", "judge acc.", "β at the end (largest 3)", "min Σβ", "min max β", "upper end"]]
@@ -95,7 +100,7 @@ def write_table(rows: list[dict], out: Path, plots: Path) -> Path:
             + [f"{r['min_largest']:.3f}", up]
         )
         if Path(r["plot"]).is_file():
-            shutil.copyfile(r["plot"], plots / f"{r['task']}-{r['variant']}.png")
+            shutil.copyfile(r["plot"], plots / f"{r['task']}-{_slug(r['variant'])}.png")
     lines = [
         "# Stage 1 per task and β parametrisation (issue 11)",
         "",
@@ -108,7 +113,7 @@ def write_table(rows: list[dict], out: Path, plots: Path) -> Path:
         "β over the steps of each stage (the same plots are embedded in each stage's report.md):",
         "",
     ]
-    lines += [f"![{r['task']} {r['variant']}]({plots.name}/{r['task']}-{r['variant']}.png)" for r in rows]
+    lines += [f"![{r['task']} {r['variant']}]({plots.name}/{r['task']}-{_slug(r['variant'])}.png)" for r in rows]
     out.write_text("\n".join(lines) + "\n")
     return out
 
