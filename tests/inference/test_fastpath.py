@@ -22,14 +22,7 @@ from hadamard_restore.net.model_file import save_model
 from hadamard_restore.net.network import HadamardNet
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """A private cache dir, no remembered runners, and ``auto`` active even on tiny test images."""
-    monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(choice, "AUTO_MIN_PIXELS", 0)
-    choice._RUNNERS.clear()
-    yield
-    choice._RUNNERS.clear()
+pytestmark = pytest.mark.usefixtures("fastpath_cache")
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +163,25 @@ def test_enhance_cli_backend_and_threads(tmp_path, net):
     )
     assert res.exit_code != 0 and "backend" in res.output
     assert np.isfinite(outs["onnx"].numpy()).all()
+
+
+def test_enhance_cli_precision(tmp_path, net, fastpath_cache):
+    model_file = save_model(tmp_path / "model.pt", net, net.genotype, {"l1": 1.0}, None)
+    write_image(tmp_path / "in" / "a.png", _image(40, 52)[0])
+    base = ["enhance", str(model_file), str(tmp_path / "in"), "--threads", "1"]
+    threads = torch.get_num_threads()
+    try:
+        res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "fp32"), "--precision", "fp32"])
+        assert res.exit_code == 0, res.output
+        ((key, entry),) = json.loads(fastpath_cache.read_text())["entries"].items()
+        assert "|precision fp32|" in key and "bf16" not in entry["parity"]  # one image: untimed, full precision
+        assert entry["backend"] == fastpath.preferred(torch.device("cpu"), False, "fp32") and "times_s" not in entry
+        res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "bad"), "--precision", "fp16"])
+        assert res.exit_code != 0 and "precision" in res.output and "fp32" in res.output  # names the choices
+        assert "Traceback" not in res.output
+        res = CliRunner().invoke(
+            app, [*base, "--out", str(tmp_path / "both"), "--precision", "fp32", "--backend", "bf16"]
+        )
+        assert res.exit_code != 0 and "precision fp32 rules out" in res.output
+    finally:
+        torch.set_num_threads(threads)
