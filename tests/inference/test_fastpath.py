@@ -21,7 +21,6 @@ from hadamard_restore.inference.fastpath import choice
 from hadamard_restore.net.model_file import save_model
 from hadamard_restore.net.network import HadamardNet
 
-
 pytestmark = pytest.mark.usefixtures("fastpath_cache")
 
 
