@@ -8,9 +8,11 @@ Run on a quiet machine (the load average is recorded in the table)::
         --crop 96 --batch 8 --threads 2 --old-path --compile
 
 * ``enhance``: :func:`hadamard_restore.inference.enhance.enhance_tensor` (the Python single-image
-  path, tiling included) with ``backend="auto"`` (the new default) against ``--old-path``
-  ``backend="eager"`` (the default before the fast path). The one-off cost of the choice (timing
-  the candidates, the ONNX export) is reported apart; it is paid once per model and size class.
+  path, tiling included) with ``backend="auto"``, ``precision="auto"`` (the new default: bf16
+  where it is native) and with ``precision="fp32"`` (full precision only), against ``--old-path``
+  ``backend="eager"`` (the default before the fast path). The one-off cost of each choice (timing
+  the candidates, the ONNX export) is reported apart; it is paid once per model and size class,
+  and the backend each one chose is named in the table.
 * ``train``: one training step of the derived network with the searched loss mix (VGG and LPIPS
   included): ``Trainer.train_step`` as training runs it now (:mod:`benchmarks.trainer_step`),
   against ``--old-path`` the same step with the per-step code as it was (the loss mix read its
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import json
 import os
 import sys
 import tempfile
@@ -76,20 +79,26 @@ def enhance_section(args) -> tuple[list, dict]:
             size=(h, w),
             mode="bilinear",
         )[0]
-        new_cfg = EnhanceConfig(backend="auto", threads=args.threads)
-        t0 = time.perf_counter()
-        enhance_tensor(model, img, new_cfg)  # the choice: timed once, cached
-        extra[f"{w}x{h} choice s"] = round(time.perf_counter() - t0, 2)
-        variants = {"new: auto": lambda img=img, c=new_cfg: enhance_tensor(model, img, c)}
+        new_cfg = EnhanceConfig(backend="auto", precision="auto", threads=args.threads)
+        configs = {"new: auto": new_cfg, "new: auto, precision fp32": new_cfg.model_copy(update={"precision": "fp32"})}
         if args.old_path:
-            old_cfg = new_cfg.model_copy(update={"backend": "eager"})
-            variants["old: eager"] = lambda img=img, c=old_cfg: enhance_tensor(model, img, c)
+            configs["old: eager"] = new_cfg.model_copy(update={"backend": "eager"})
+        variants, backends = {}, {}
+        for name, cfg in configs.items():
+            backends[name] = "eager"
+            if cfg.backend == "auto":
+                before, t0 = _entries(), time.perf_counter()
+                enhance_tensor(model, img, cfg)  # the choice: timed once, cached
+                extra[f"{w}x{h} {name}: choice s"] = round(time.perf_counter() - t0, 2)
+                backends[name] = _chosen(before, _entries())
+            variants[name] = lambda img=img, c=cfg: enhance_tensor(model, img, c)
         stats = measure(variants, args.warmup, args.repeats)
         base = stats.get("old: eager")
         rows += [
             [
                 f"{w}x{h}",
                 k,
+                backends[k],
                 f"{s.median * 1e3:,.1f}",
                 f"{s.q1 * 1e3:,.1f}-{s.q3 * 1e3:,.1f}",
                 f"{base.median / s.median:.2f}" if base else "",
@@ -99,7 +108,20 @@ def enhance_section(args) -> tuple[list, dict]:
     from hadamard_restore.inference import fastpath
 
     extra["choices"] = fastpath.cache_path().read_text() if fastpath.cache_path().is_file() else "none"
-    return [["size", "path", "median ms", "IQR ms", "x old"], *rows], extra
+    return [["size", "path", "backend", "median ms", "IQR ms", "x old"], *rows], extra
+
+
+def _entries() -> dict:
+    from hadamard_restore.inference import fastpath
+
+    path = fastpath.cache_path()
+    return json.loads(path.read_text())["entries"] if path.is_file() else {}
+
+
+def _chosen(before: dict, after: dict) -> str:
+    """The backend of the cache entry a choice wrote (``eager`` for inputs too small for auto)."""
+    new = [e for k, e in after.items() if before.get(k) != e]
+    return new[-1].get("backend", "?") if new else "eager (below AUTO_MIN_PIXELS, or cached)"
 
 
 def train_section(args) -> tuple[list, dict]:

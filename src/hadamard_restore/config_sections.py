@@ -161,10 +161,16 @@ class EnhanceConfig(Strict):
         description="tiled runs: instance-norm statistics from a downscaled copy of the whole "
         "image (global) or from each tile's own content (tile)",
     )
-    backend: Literal["auto", "eager", "channels-last", "compile", "onnx"] = Field(
+    backend: Literal["auto", "eager", "channels-last", "bf16", "compile", "onnx"] = Field(
         "auto",
         description="how the network runs: auto (the fastest backend whose output matches eager "
-        "within 1e-3, timed once per model and size class and cached), or one by name",
+        "within 1e-3, or 0.02 on the clamped output for bf16; timed once per model and size class "
+        "and cached; untimed for fewer than 4 images), or one by name",
+    )
+    precision: Literal["auto", "fp32"] = Field(
+        "auto",
+        description="auto: backend auto may run in bfloat16 where bf16 is native (CUDA, CPUs with "
+        "AVX512-BF16/AMX) and the clamped output is within 0.02 of float32; fp32: full precision only",
     )
     threads: int | None = Field(
         None, ge=1, description="CPU threads (default: torch's, i.e. the physical cores or OMP_NUM_THREADS)"

@@ -218,6 +218,7 @@ def test_speed_paths_times_old_and_new_side_by_side(tmp_path, provisioned_weight
     )
     text = out.read_text()
     assert "| new: auto |" in text and "| old: eager |" in text and "choice s" in text
+    assert "| new: auto, precision fp32 |" in text and "| backend |" in text
     out = speed_paths.main(
         ["--section", "train", "--crop", "32", "--batch", "1", "--old-path", *small, "--out", str(tmp_path / "t.md")]
     )

@@ -21,15 +21,7 @@ from hadamard_restore.inference.fastpath import choice
 from hadamard_restore.net.model_file import save_model
 from hadamard_restore.net.network import HadamardNet
 
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """A private cache dir, no remembered runners, and ``auto`` active even on tiny test images."""
-    monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(choice, "AUTO_MIN_PIXELS", 0)
-    choice._RUNNERS.clear()
-    yield
-    choice._RUNNERS.clear()
+pytestmark = pytest.mark.usefixtures("fastpath_cache")
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +43,20 @@ def test_auto_matches_eager_and_the_choice_is_cached(net, monkeypatch):
     runner = fastpath.runner_for(net, x, "cpu", "auto", threads=1)
     with torch.inference_mode():
         got = runner(x)
-    assert (got - _eager(net, x)).abs().max() <= fastpath.TOLERANCE
     entries = json.loads(fastpath.cache_path().read_text())["entries"]
     ((key, entry),) = entries.items()
-    assert "px<=2048" in key and "1 threads" in key  # 36 x 44 = 1584 pixels
-    assert set(entry["parity"]) == {"eager", "channels-last", "onnx"}  # every CPU candidate checked once
-    assert all(d <= fastpath.TOLERANCE for d in entry["parity"].values()) and entry["backend"] in entry["times_s"]
+    assert (got - _eager(net, x)).abs().max() <= entry["tolerance"][entry["backend"]]
+    assert "px<=2048" in key and "1 threads" in key and "precision auto" in key  # 36 x 44 = 1584 pixels
+    bf16 = {"bf16"} if fastpath.native_bf16("cpu") else set()
+    assert set(entry["parity"]) == {"eager", "channels-last", "onnx"} | bf16  # every CPU candidate checked once
+    full = {k: d for k, d in entry["parity"].items() if k != "bf16"}
+    assert all(d <= fastpath.TOLERANCE for d in full.values()) and entry["backend"] in entry["times_s"]
+    assert entry["chosen_by"] == "timing" and entry["tolerance"] == {
+        k: fastpath.tolerance_for(k) for k in entry["parity"]
+    }
+    # this random network amplifies bf16 rounding far beyond the reduced tolerance: checked, never chosen
+    if bf16:
+        assert entry["parity"]["bf16"] > fastpath.REDUCED_TOLERANCE and "bf16" in entry["rejected"]
     # a new process (no remembered runners) reuses the cached choice: nothing is timed or checked again
     choice._RUNNERS.clear()
     real_choose, calls = choice.choose, []
@@ -103,9 +103,12 @@ def test_tiles_replaying_whole_image_statistics_never_run_on_onnx(net, monkeypat
     img = _image(60, 70)[0]
     seen = []
     real = choice.candidates
-    monkeypatch.setattr(choice, "candidates", lambda dev, replay: seen.append(replay) or real(dev, replay))
+    monkeypatch.setattr(choice, "candidates", lambda dev, replay, *a: seen.append(replay) or real(dev, replay, *a))
     got = enhance_tensor(net, img, cfg)
     assert seen == [True] and "onnx" not in real(torch.device("cpu"), True)
+    # bf16 may replay statistics (a PyTorch module), but this random network fails its parity
+    (entry,) = json.loads(fastpath.cache_path().read_text())["entries"].values()
+    assert entry["backend"] in ("eager", "channels-last")
     want = enhance_tensor(net, img, cfg.model_copy(update={"backend": "eager"}))
     # parity is checked on the first tile (1e-3); replayed statistics of this random 4-channel network
     # amplify float rounding a little across the whole tiled image
@@ -159,3 +162,25 @@ def test_enhance_cli_backend_and_threads(tmp_path, net):
     )
     assert res.exit_code != 0 and "backend" in res.output
     assert np.isfinite(outs["onnx"].numpy()).all()
+
+
+def test_enhance_cli_precision(tmp_path, net, fastpath_cache):
+    model_file = save_model(tmp_path / "model.pt", net, net.genotype, {"l1": 1.0}, None)
+    write_image(tmp_path / "in" / "a.png", _image(40, 52)[0])
+    base = ["enhance", str(model_file), str(tmp_path / "in"), "--threads", "1"]
+    threads = torch.get_num_threads()
+    try:
+        res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "fp32"), "--precision", "fp32"])
+        assert res.exit_code == 0, res.output
+        ((key, entry),) = json.loads(fastpath_cache.read_text())["entries"].items()
+        assert "|precision fp32|" in key and "bf16" not in entry["parity"]  # one image: untimed, full precision
+        assert entry["backend"] == fastpath.preferred(torch.device("cpu"), False, "fp32") and "times_s" not in entry
+        res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "bad"), "--precision", "fp16"])
+        assert res.exit_code != 0 and "precision" in res.output and "fp32" in res.output  # names the choices
+        assert "Traceback" not in res.output
+        res = CliRunner().invoke(
+            app, [*base, "--out", str(tmp_path / "both"), "--precision", "fp32", "--backend", "bf16"]
+        )
+        assert res.exit_code != 0 and "precision fp32 rules out" in res.output
+    finally:
+        torch.set_num_threads(threads)

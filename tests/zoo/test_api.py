@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -82,3 +84,28 @@ def test_a_network_instead_of_a_name_and_bad_inputs(net):
     ):
         with pytest.raises(DataError, match=match):
             enhance_image(bad, model=net)
+
+
+def test_precision_on_the_untimed_fast_path(net, tmp_path, monkeypatch):
+    """One image of at least 256x256 runs on the fast path without timing it; fp32 keeps 1e-3."""
+    from hadamard_restore.config import ConfigError
+    from hadamard_restore.inference import fastpath
+    from hadamard_restore.inference.fastpath import choice
+
+    def no_timing(*args):
+        raise AssertionError("enhance_image timed the backends")
+
+    monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(choice, "_time", no_timing)
+    choice._RUNNERS.clear()
+    x = torch.nn.functional.interpolate(_image(4)[None], size=(256, 260), mode="bilinear")[0]
+    try:
+        assert (enhance_image(x, model="tiny-light", precision="fp32") - _direct(net, x)).abs().max() <= 1e-3
+        auto = enhance_image(x, model="tiny-light")
+        assert (auto - _direct(net, x)).abs().max() <= fastpath.REDUCED_TOLERANCE
+        entries = json.loads(fastpath.cache_path().read_text())["entries"]
+        assert sorted(e["chosen_by"] for e in entries.values()) == ["parity check, untimed (few images)"] * 2
+        with pytest.raises(ConfigError, match="precision must be one of auto, fp32"):
+            enhance_image(x, model=net, precision="fp16")
+    finally:
+        choice._RUNNERS.clear()

@@ -24,6 +24,10 @@ Choices (documented here because users ask about them):
   (:mod:`.norm_stats`); with ``"tile"`` each tile uses its own (tiles then differ in tone,
   and the raised-cosine blending turns the differences into smooth transitions, not seams).
   A one-pass run that runs out of GPU memory is retried tiled.
+* **Speed** (:mod:`.fastpath`): ``cfg.backend="auto"`` runs the fastest backend whose output
+  matches eager within its tolerance (``cfg.precision="auto"`` allows bfloat16 where it is
+  native), chosen once per model and size class and cached. A call on fewer than 4 images does
+  not time the backends: it checks the preferred one on a crop and uses it (or eager).
 * **Failures.** An unreadable or corrupt file (or any error on one image) is logged with its
   reason and skipped; the rest go through. :class:`EnhanceReport` lists both, and the CLI
   exits non-zero when anything failed.
@@ -45,7 +49,7 @@ from torch import nn
 
 from hadamard_restore.config import ConfigError, EnhanceConfig
 from hadamard_restore.errors import DataError
-from hadamard_restore.inference.fastpath import for_enhance
+from hadamard_restore.inference.fastpath import FEW_IMAGES, for_enhance
 from hadamard_restore.inference.norm_stats import has_instance_norm, record_norm_stats, replay_norm_stats
 from hadamard_restore.inference.tiling import check_tiling, tiled_apply
 from hadamard_restore.runtime import get_logger
@@ -79,6 +83,7 @@ def enhance_tensor(
     cfg: EnhanceConfig,
     device: torch.device | str = "cpu",
     progress: Callable[[int, int], None] | None = None,
+    timing: bool = True,
 ) -> torch.Tensor:
     """Enhance one image, tiled when it has more than ``cfg.max_untiled_pixels`` pixels.
 
@@ -88,13 +93,15 @@ def enhance_tensor(
         cfg: tile side, overlap and the one-pass size limit.
         device: where the network runs; tiles move there one at a time.
         progress: ``progress(done, total)`` after each tile (tiled images only).
+        timing: with ``cfg.backend="auto"`` and no cached choice, time the backends (``True``, for
+            many images) or take the preferred one after a cheap parity check (``False``, few images).
 
     Returns:
         ``(3, H, W)`` float32 on the CPU, clamped to ``[0, 1]``.
     """
     x = image if image.dim() == 4 else image.unsqueeze(0)
     device = torch.device(device)
-    model = for_enhance(model, x, cfg, device)  # the fastest backend verified against eager (cfg.backend)
+    model = for_enhance(model, x, cfg, device, timing)  # the fastest backend verified against eager
 
     def run(t: torch.Tensor) -> torch.Tensor:
         return model(t.to(device)).float().to(x.device)
@@ -217,12 +224,13 @@ def enhance(
     device = torch.device(device)
     model = checkpoint.to(device).eval() if isinstance(checkpoint, nn.Module) else _load(checkpoint, device)
     report = EnhanceReport()
+    timing = len(jobs) >= FEW_IMAGES  # a few images: the backend is not timed, only checked
     for src, dst in jobs:
         written: Path | None = dst  # what on_image is told: None when the image failed
         try:
             photo = read_photo(src)
             with _TileBar(src.name) as bar:
-                result = enhance_tensor(model, photo.tensor(), cfg, device, progress=bar)
+                result = enhance_tensor(model, photo.tensor(), cfg, device, progress=bar, timing=timing)
             write_photo(dst, result, photo, quality)
             report.written.append((src, dst))
             log.info("%s -> %s (%dx%d, %d-bit)", src, dst, result.shape[-1], result.shape[-2], photo.bits)

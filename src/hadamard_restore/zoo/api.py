@@ -19,7 +19,11 @@ tensor, float in [0, 1]
 
 The pixels are used as given: a PIL image's EXIF orientation is not applied (use
 ``PIL.ImageOps.exif_transpose`` first, or the ``enhance`` command, which does). Images
-larger than ``EnhanceConfig.max_untiled_pixels`` run tile by tile, as ``enhance`` does.
+larger than ``EnhanceConfig.max_untiled_pixels`` run tile by tile, as ``enhance`` does. The network
+runs on the fast path (:mod:`hadamard_restore.inference.fastpath`) without timing the backends (one
+image): where bfloat16 is native it runs in bf16 (``precision="fp32"`` keeps float32), and inputs
+from 256x256 pixels up may differ from the plain network by up to 0.02 (measured on real photos: at
+most 0.0105, 50-57 dB PSNR); smaller ones run the network as it is.
 """
 
 from __future__ import annotations
@@ -134,7 +138,9 @@ def _quantise(out: torch.Tensor, dtype: Any) -> np.ndarray:
     return np.clip(array, 0, peak).astype(dtype)
 
 
-def enhance_image(image: Any, model: str | nn.Module = "low-light", device: str | torch.device = "cpu") -> Any:
+def enhance_image(
+    image: Any, model: str | nn.Module = "low-light", device: str | torch.device = "cpu", precision: str = "auto"
+) -> Any:
     """Enhance one image with a bundled model (or your own network); see the module docstring.
 
     Args:
@@ -142,15 +148,22 @@ def enhance_image(image: Any, model: str | nn.Module = "low-light", device: str 
             ``(3, H, W)`` / ``(1, 3, H, W)`` in ``[0, 1]``.
         model: a bundled model name (loaded once and cached) or a network in eval mode.
         device: where the network runs (a given network is used where it is).
+        precision: ``"auto"`` lets the fast path run in bfloat16 where bf16 is native and the
+            clamped output stays within 0.02 of float32; ``"fp32"`` keeps full precision.
 
     Returns:
         The enhanced image, of the same kind, shape and dtype as ``image``.
 
     Raises:
-        DataError: an unsupported kind, shape or dtype; UnknownModelError: unknown name.
+        DataError: an unsupported kind, shape or dtype; UnknownModelError: unknown name;
+        ConfigError: an unknown ``precision``.
     """
-    from hadamard_restore.config import EnhanceConfig
+    from hadamard_restore.config import ConfigError, EnhanceConfig
     from hadamard_restore.inference.enhance import enhance_tensor
+    from hadamard_restore.inference.fastpath import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
     x, restore = _to_tensor(image)
     if isinstance(model, str):
@@ -158,5 +171,5 @@ def enhance_image(image: Any, model: str | nn.Module = "low-light", device: str 
     else:
         net = model
         run_on = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
-    out = enhance_tensor(net, x, EnhanceConfig(), run_on)
+    out = enhance_tensor(net, x, EnhanceConfig(precision=precision), run_on, timing=False)  # one image: untimed
     return restore(out[None])

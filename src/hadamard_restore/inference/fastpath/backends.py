@@ -12,8 +12,9 @@ import torch
 from torch import nn
 
 from hadamard_restore.errors import HadamardRestoreError
+from hadamard_restore.inference.fastpath.precision import Bf16, native_bf16
 
-BACKENDS = ("auto", "eager", "channels-last", "compile", "onnx")
+BACKENDS = ("auto", "eager", "channels-last", "bf16", "compile", "onnx")
 
 
 class ChannelsLast(nn.Module):
@@ -54,6 +55,8 @@ def build(backend: str, model: nn.Module, example: torch.Tensor, threads: int) -
         return model
     if backend == "channels-last":
         return ChannelsLast(model).eval()
+    if backend == "bf16":
+        return Bf16(model).eval()
     if backend == "compile":
         # torch's stub types compile() of any callable as a plain Callable; given an nn.Module it
         # returns an OptimizedModule, which is an nn.Module.
@@ -103,10 +106,20 @@ def weights_sha(model: nn.Module) -> str:
     return h.hexdigest()
 
 
-def candidates(device: torch.device, replay: bool) -> tuple[str, ...]:
-    """What ``auto`` tries here: ONNX Runtime only on the CPU and when no statistics replay is needed."""
-    out = ("eager", "channels-last")
+def candidates(device: torch.device, replay: bool, precision: str = "auto") -> tuple[str, ...]:
+    """What ``auto`` times here: ``bf16`` only with ``precision="auto"`` where bf16 is native, ONNX
+    Runtime only on the CPU and when no statistics replay is needed."""
+    out: tuple[str, ...] = ("eager", "channels-last")
+    if precision == "auto" and native_bf16(device):
+        out += ("bf16",)
     return out + ("onnx",) if device.type == "cpu" and not replay else out
+
+
+def preferred(device: torch.device, replay: bool, precision: str = "auto") -> str:
+    """What ``auto`` takes untimed (few images): bf16 where native and allowed, else ONNX Runtime on
+    the CPU without replay, else channels-last (the fastest in that order on the CPUs measured)."""
+    allowed = candidates(device, replay, precision)
+    return next(name for name in ("bf16", "onnx", "channels-last") if name in allowed)
 
 
 def _time(runners: dict[str, nn.Module], x: torch.Tensor, repeats: int) -> dict[str, float]:
