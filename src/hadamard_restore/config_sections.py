@@ -133,7 +133,11 @@ class TrainConfig(Strict):
         description="exponential moving average of the weights, "
         "validated and saved as model.pt (e.g. 0.999); 0 disables it",
     )
-    amp: bool = Field(True, description="bfloat16 autocast on GPU; ignored on CPU")
+    amp: bool = Field(
+        True,
+        description="bfloat16 autocast of the network and the VGG/LPIPS loss terms where bfloat16 is native "
+        "(CUDA; CPUs with AVX512-BF16 or AMX); float32 elsewhere",
+    )
     channels_last: bool = True
     val_every: int = Field(200, ge=1)
     val_max_images: int | None = Field(None, ge=1)

@@ -239,3 +239,17 @@ def test_weight_average_resumes_bitwise(tmp_path):
     a = load_training_state(full / "last.pt")["training"]["ema"]
     b = load_training_state(part / "last.pt")["training"]["ema"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("amp", [False, True])
+def test_amp_runs_the_network_in_bf16_only_where_native_and_still_learns(tmp_path, amp):
+    from hadamard_restore.runtime.precision import native_bf16
+
+    data, model, seen = _data(), TinyNet(), set()
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    convs[0].register_forward_hook(lambda _m, _i, out: seen.add(out.dtype) if torch.is_grad_enabled() else None)
+    input_psnr = validate_psnr(torch.nn.Identity(), data.val, CPU)
+    summary = fit(model, L1Mix(), data, _tcfg(amp=amp), tmp_path, META, seed=0, device=CPU, progress=False)
+    assert seen == {torch.bfloat16 if amp and native_bf16(CPU) else torch.float32}
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
+    assert summary["best_val_psnr"] > input_psnr + 3.0

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from hadamard_restore.errors import LossWeightsError
 from hadamard_restore.losses import functional as LF
 from hadamard_restore.losses.beta_param import weights_list
+from hadamard_restore.losses.feature_precision import feature_autocast
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, LossWeights, load_loss_weights
 from hadamard_restore.losses.mix_variables import LossMixVariables
 from hadamard_restore.losses.vgg import VGGTaps, load_features, vgg_loss
@@ -192,10 +193,13 @@ class LossMix(LossMixVariables):
             return _PAIR_TERMS[name](out, target)
         if name in _OUTPUT_TERMS:
             return _OUTPUT_TERMS[name](out)
-        if name == "vgg":
-            return vgg_loss(out, target, self._taps(out), self.vgg_layer_weights())
-        if name == "lpips":
-            return LF.lpips_loss(out, target, self._lpips(out), self.lpips_normalize)
+        if name in ("vgg", "lpips"):  # the frozen feature networks: bfloat16 inside bf16_features()
+            with feature_autocast(out.device.type):
+                if name == "vgg":
+                    value = vgg_loss(out, target, self._taps(out), self.vgg_layer_weights())
+                else:
+                    value = LF.lpips_loss(out, target, self._lpips(out), self.lpips_normalize)
+            return value.to(out.dtype)
         raise LossWeightsError(f"unknown loss {name!r}; known: {', '.join(LOSS_NAMES)}")
 
     def forward(self, out: Tensor, target: Tensor, skip_zero: bool | None = None) -> tuple[Tensor, dict[str, Tensor]]:

@@ -32,8 +32,10 @@ from torch import nn
 
 from hadamard_restore.artifacts import write_json
 from hadamard_restore.config import TrainConfig
+from hadamard_restore.losses.feature_precision import bf16_features
 from hadamard_restore.net.model_file import save_model_meta
 from hadamard_restore.runtime import Dist, get_logger
+from hadamard_restore.runtime.precision import native_bf16
 from hadamard_restore.training import health
 from hadamard_restore.training.ema import WeightAverage
 from hadamard_restore.training.lr_schedule import make_optimizer, make_scheduler
@@ -81,6 +83,7 @@ class Trainer:
         self.tcfg, self.data, self.meta, self.device, self.dist_ctx = tcfg, data, meta, device, dist_ctx
         self.run_dir, self.progress = Path(run_dir), progress
         self.memory_format = torch.channels_last if tcfg.channels_last else torch.contiguous_format
+        self.bf16 = tcfg.amp and native_bf16(device)  # bfloat16 autocast only where it is fast
         self.model = model.to(device).to(memory_format=self.memory_format)
         self.loss_fn = loss_fn.to(device)
         self.optimizer = make_optimizer(model.parameters(), tcfg)
@@ -110,10 +113,10 @@ class Trainer:
             .contiguous(memory_format=self.memory_format)
         )
         ref = ref[rank * b : (rank + 1) * b].to(self.device, non_blocking=True)
-        autocast = self.tcfg.amp and self.device.type == "cuda"
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             out = net(deg)
-        total, terms = self.loss_fn(out.float(), ref)
+        with bf16_features(self.bf16):
+            total, terms = self.loss_fn(out.float(), ref)
         if not torch.isfinite(total):
             raise health.diverged(
                 f"the training loss became {total.item()}", self.state.step + 1, self.tcfg.lr, self.run_dir
