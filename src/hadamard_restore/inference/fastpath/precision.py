@@ -12,10 +12,13 @@ than float32.
 from __future__ import annotations
 
 import copy
-import platform
 
 import torch
 from torch import nn
+
+from hadamard_restore.runtime.precision import native_bf16
+
+__all__ = ["REDUCED", "REDUCED_TOLERANCE", "TOLERANCE", "Bf16", "native_bf16", "tolerance_for"]
 
 PRECISIONS = ("auto", "fp32")
 TOLERANCE = 1e-3
@@ -30,22 +33,6 @@ REDUCED = frozenset({"bf16"})
 def tolerance_for(backend: str) -> float:
     """The parity tolerance ``backend`` is checked against."""
     return REDUCED_TOLERANCE if backend in REDUCED else TOLERANCE
-
-
-def native_bf16(device: torch.device | str) -> bool:
-    """True where bfloat16 arithmetic is native: a CUDA device with bf16 units (compute capability
-    8.0 and up), or a CPU with oneDNN and AVX512-BF16 or AMX-BF16 (x86), or BF16 (ARM)."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return bool(torch.cuda.is_available() and torch.cuda.get_device_capability(device)[0] >= 8)
-    if device.type != "cpu" or not torch.backends.mkldnn.is_available():
-        return False
-    caps = torch.cpu.get_capabilities() if hasattr(torch.cpu, "get_capabilities") else {}
-    if caps.get("avx512_bf16", False) or caps.get("amx_bf16", False):
-        return True
-    # On x86 oneDNN's own check is also true for plain AVX512 (bf16 emulated, slower than float32);
-    # on ARM it means the BF16 extension.
-    return platform.machine().lower() in ("aarch64", "arm64") and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 class Bf16(nn.Module):
