@@ -9,6 +9,7 @@ import torchvision
 
 from hadamard_restore import classifier as C
 from hadamard_restore.classifier.features import EPS, HIDDEN, trunk_digest
+from hadamard_restore.config import ConfigError
 from hadamard_restore.errors import CheckpointError, WeightsMissingError
 from hadamard_restore.losses.preprocess import imagenet_normalize
 
@@ -38,6 +39,10 @@ def test_statistics_are_the_per_channel_mean_and_std_at_each_tap(provisioned_wei
     assert judge.head[3].in_features == HIDDEN and judge.head[3].out_features == 2
     alex = C.build_classifier("alexnet-features").eval()
     assert alex.statistics(x).shape == (3, 2 * (64 + 192 + 384 + 256 + 256)) and alex(x).shape == (3, 2)
+    assert alex(x[..., :31, :31]).shape == (3, 2) and judge(x[..., :8, :8]).shape == (3, 2)  # the smallest
+    for model, side in ((alex, 30), (judge, 7)):
+        with pytest.raises(ConfigError, match=f"at least {side + 1} px.*search.crop"):
+            model(x[..., :side, :])
 
 
 def test_clear_loss_gradient_reaches_the_images_and_matches_finite_differences(provisioned_weights, gen):
@@ -126,7 +131,7 @@ def test_checkpoint_holds_only_the_head_and_round_trips(provisioned_weights, tmp
 
 
 def test_mismatched_checkpoints_and_missing_weights_are_refused(provisioned_weights, tmp_path, monkeypatch):
-    from hadamard_restore.config import ConfigError, load_config
+    from hadamard_restore.config import load_config
 
     C.save_classifier(C.build_classifier("vgg16-features").eval(), tmp_path / "c.pt")
     ckpt = torch.load(tmp_path / "c.pt", weights_only=True)

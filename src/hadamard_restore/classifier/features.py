@@ -29,6 +29,8 @@ FEATURE_ARCHS: dict[str, tuple[str, tuple[int, ...]]] = {
     "vgg16-features": ("vgg16", (3, 8, 15, 22)),  # relu1_2, relu2_2, relu3_3, relu4_3
     "alexnet-features": ("alexnet", (1, 4, 7, 9, 11)),  # relu1 ... relu5 (LPIPS' taps)
 }
+#: the smallest window side each trunk can reach its last tap with (its pooling stages)
+MIN_SIDE = {"vgg16-features": 8, "alexnet-features": 31}
 HIDDEN = 128
 EPS = 1e-5
 TRUNK = "trunk."
@@ -97,6 +99,13 @@ class FeatureJudge(nn.Module):
 
     def statistics(self, x: Tensor) -> Tensor:
         """``(B, width)``: per tap, every channel's spatial mean then its standard deviation."""
+        if min(x.shape[-2:]) < MIN_SIDE[self.arch]:
+            from hadamard_restore.config import ConfigError
+
+            raise ConfigError(
+                f"classifier.arch={self.arch} judges windows of at least {MIN_SIDE[self.arch]} px, got "
+                f"{tuple(x.shape[-2:])}; raise search.crop (and classifier.crop / eval_crop) or use vgg16-features"
+            )
         h, stats, taps = imagenet_normalize(x), [], set(self.taps)
         for i, layer in enumerate(self.trunk):
             h = layer(h)
