@@ -55,7 +55,8 @@ def main() -> None:
     torch.manual_seed(cfg.seed)
     job = search_job(cfg)
     data = search_data(job, device)
-    clf = freeze_classifier(build_classifier(cfg.classifier.arch, pretrained=False, seed=cfg.seed)).to(device)
+    feature_judge = cfg.classifier.arch.endswith("-features")  # a frozen ImageNet trunk: never from scratch
+    clf = freeze_classifier(build_classifier(cfg.classifier.arch, pretrained=feature_judge, seed=cfg.seed)).to(device)
 
     s1, mix = loss_problem(job, clf, data.sample, device)
     s1x, _ = loss_problem(job, clf, data.sample, device)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Task = Literal["low-light", "dehaze", "underwater", "custom"]
 
@@ -54,8 +54,10 @@ class DataConfig(Strict):
 class ClassifierConfig(Strict):
     """The clear-vs-degraded classifier that judges stage 1 (docs/method.md section 4)."""
 
-    arch: Literal["resnet18", "resnet50"] = "resnet18"
-    pretrained: bool = True
+    arch: Literal["resnet18", "resnet50", "vgg16-features", "alexnet-features"] = Field(
+        "resnet18", description="resnet*: the paper's ResNet; *-features: frozen ImageNet trunk + trained head"
+    )
+    pretrained: bool = Field(True, description="ImageNet trunk when cached (a *-features arch requires it)")
     steps: int = Field(300, ge=1)
     batch_size: int = Field(16, ge=1)
     crop: int | None = Field(None, ge=16, description="training crop side; null: search.crop (the size stage 1 judges)")
@@ -65,6 +67,15 @@ class ClassifierConfig(Strict):
     checkpoint: Path | None = Field(None, description="use this trained classifier instead of training one")
     eval_crop: int | None = Field(None, ge=16, description="side of the held-out windows judged; null: search.crop")
     eval_crops_per_image: int = Field(4, ge=1, description="random held-out windows per image")
+
+    @model_validator(mode="after")
+    def _feature_trunk_is_pretrained(self) -> ClassifierConfig:
+        if self.arch.endswith("-features") and not self.pretrained:
+            raise ValueError(
+                f"arch {self.arch} judges with a frozen ImageNet trunk and cannot start from scratch; "
+                "set classifier.pretrained=true (and run `hadamard-restore weights install`) or use arch resnet18"
+            )
+        return self
 
 
 class NetConfig(Strict):

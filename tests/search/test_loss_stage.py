@@ -47,6 +47,20 @@ def test_three_step_loss_search_moves_beta(tmp_path, provisioned_weights, model)
 
 
 @pytest.mark.weights
+def test_stage_one_judged_by_frozen_features_moves_beta(tmp_path, provisioned_weights):
+    """The hypergradient reaches β through the frozen VGG16 trunk of a feature judge."""
+    job = tiny_job(tmp_path, "classifier.arch=vgg16-features", "classifier.pretrained=true")
+    lw = load_loss_weights(search_loss(job, tmp_path / "loss"))
+    beta = torch.tensor([lw.weights[n] for n in LOSS_NAMES])
+    assert (beta - 1.0).abs().max() > 1e-4, "beta never left 1.0: the hypergradient was zero"
+    hist = torch.load(tmp_path / "loss" / "checkpoint.pt", weights_only=True)["history"]
+    assert len(hist) == 3 and all(r["hyper/grad_norm"] > 0 for r in hist)
+    assert lw.extra["classifier"]["init"] == "imagenet"
+    ckpt = torch.load(tmp_path / "loss" / "classifier" / "classifier.pt", weights_only=True)
+    assert ckpt["arch"] == "vgg16-features" and all(k.startswith("head.") for k in ckpt["state_dict"])
+
+
+@pytest.mark.weights
 def test_fd_and_exact_hypergradients_agree_on_the_real_stage_one(tmp_path, provisioned_weights):
     """Same state, same batches (float64): finite differences converge to the double-backward
     β/VGG-logit hypergradient as ε shrinks."""

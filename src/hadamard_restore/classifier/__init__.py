@@ -1,6 +1,7 @@
 """The clear-vs-degraded classifier that judges the loss search (docs/method.md 4).
 
 - :mod:`.model`: the ResNet with a 2-logit head, ``clear_loss`` (stage 1's upper objective).
+- :mod:`.features`: beyond the paper, a frozen ImageNet trunk (VGG16, AlexNet) with a trained head.
 - :mod:`.checkpoint`: ``classifier.pt``, saved and loaded without running code.
 - :mod:`.training`: the training recipe (windows of the judged size, BN recalibration).
 - :mod:`.reliability`: held-out accuracy where stage 1 uses it, and the one warning.
@@ -8,6 +9,7 @@
 """
 
 from hadamard_restore.classifier.checkpoint import load_classifier, save_classifier
+from hadamard_restore.classifier.features import FEATURE_ARCHS, FeatureJudge
 from hadamard_restore.classifier.model import (
     CLEAR,
     DEGRADED,
@@ -22,7 +24,9 @@ from hadamard_restore.classifier.reliability import classifier_record, judge_rec
 __all__ = [
     "CLEAR",
     "DEGRADED",
+    "FEATURE_ARCHS",
     "ClearClassifier",
+    "FeatureJudge",
     "build_classifier",
     "classifier_record",
     "clear_loss",

@@ -6,6 +6,10 @@ before anything in it runs. Besides the state dict it records the arch, how the 
 initialised, the label meaning and the input preprocessing (a checkpoint trained with other
 preprocessing is refused rather than silently misused), plus what the training measured
 (``val_accuracy``, ``eval_crop``, ``reliable``; see :mod:`.reliability`).
+
+A feature judge (:mod:`.features`) stores only its head (``head.*``) and ``trunk_sha256``; its
+frozen trunk is rebuilt from the weights cache at load, and a cache whose weights differ from
+those the head was trained on is refused.
 """
 
 from __future__ import annotations
@@ -15,14 +19,28 @@ from pathlib import Path
 import torch
 
 from hadamard_restore.artifacts import run_file
-from hadamard_restore.classifier.model import ARCHS, CLEAR, DEGRADED, PREPROCESSING, ClearClassifier, freeze_classifier
+from hadamard_restore.classifier.features import FEATURE_ARCHS, FeatureJudge, trunk_digest
+from hadamard_restore.classifier.model import (
+    ARCHS,
+    CLEAR,
+    DEGRADED,
+    PREPROCESSING,
+    ClearClassifier,
+    Judge,
+    freeze_classifier,
+)
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.losses.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from hadamard_restore.runtime.checkpoint import load_checkpoint, save_checkpoint
 
 
-def save_classifier(model: ClearClassifier, path: str | Path, **info: str | float | int | bool | None) -> Path:
-    """Write the checkpoint atomically: state dict, arch, init, preprocessing, labels, ``info``."""
+def save_classifier(model: Judge, path: str | Path, **info: str | float | int | bool | None) -> Path:
+    """Write the checkpoint atomically: state dict, arch, init, preprocessing, labels, ``info``
+    (a feature judge: its head's state and ``trunk_sha256`` instead of every weight)."""
+    if isinstance(model, FeatureJudge):
+        state, extra = model.head_state(), {"trunk_sha256": trunk_digest(model.trunk)}
+    else:
+        state, extra = {k: v.detach().cpu() for k, v in model.state_dict().items()}, {}
     return save_checkpoint(
         path,
         "classifier",
@@ -31,7 +49,8 @@ def save_classifier(model: ClearClassifier, path: str | Path, **info: str | floa
             "init": model.init,
             "labels": {str(CLEAR): "clear", str(DEGRADED): "degraded"},
             "preprocessing": dict(PREPROCESSING),
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "state_dict": state,
+            **extra,
             **info,
         },
     )
@@ -52,12 +71,28 @@ def read_classifier_checkpoint(path: str | Path) -> dict:
     return load_checkpoint(path, "classifier")
 
 
-def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> ClearClassifier:
-    """Load a checkpoint as a frozen eval-mode :class:`ClearClassifier` on ``device``.
+def _feature_judge(path: str | Path, arch: str, ckpt: dict) -> FeatureJudge:
+    """The judge of a head-only checkpoint, its trunk from the weights cache (which must match)."""
+    model = FeatureJudge(arch)
+    state = ckpt["state_dict"]
+    if not isinstance(state, dict) or not all(str(k).startswith("head.") for k in state):
+        raise CheckpointError(f"{path}: a {arch} checkpoint holds only its head's weights (head.*); this one does not")
+    model.head.load_state_dict({k[len("head.") :]: v for k, v in state.items()}, strict=True)
+    if ckpt.get("trunk_sha256") != trunk_digest(model.trunk):
+        raise CheckpointError(
+            f"{path}: its head was trained on other {FEATURE_ARCHS[arch][0]} weights than those in the weights "
+            "cache (trunk_sha256 differs); install the weights it was trained with or train the classifier again"
+        )
+    return model
+
+
+def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Judge:
+    """Load a checkpoint as a frozen eval-mode classifier on ``device``.
 
     Raises:
-        CheckpointError: what :func:`read_classifier_checkpoint` refuses, other preprocessing, or a
-            state dict that does not fit the recorded arch.
+        CheckpointError: what :func:`read_classifier_checkpoint` refuses, other preprocessing, a
+            state dict that does not fit the recorded arch, or (a feature judge) other trunk weights.
+        WeightsMissingError: a feature judge whose trunk weights are not in the cache.
     """
     ckpt = read_classifier_checkpoint(path)
     prep = ckpt.get("preprocessing", {})
@@ -69,9 +104,13 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Cle
     arch = ckpt.get("arch")
     if arch not in ARCHS:
         raise CheckpointError(f"{path}: unknown arch {arch!r}; expected one of {', '.join(ARCHS)}")
-    model = ClearClassifier(arch, init=ckpt.get("init", "scratch"))
+    model: Judge
     try:
-        model.load_state_dict(ckpt["state_dict"], strict=True)
+        if arch in FEATURE_ARCHS:
+            model = _feature_judge(path, arch, ckpt)
+        else:
+            model = ClearClassifier(arch, init=ckpt.get("init", "scratch"))
+            model.load_state_dict(ckpt["state_dict"], strict=True)
     except (RuntimeError, KeyError) as exc:
         raise CheckpointError(f"{path}: the weights do not fit a {arch} classifier ({exc})") from None
     return freeze_classifier(model.to(device))

@@ -1,10 +1,11 @@
 """The clear-vs-degraded classifier network and the stage-1 upper objective ``L_Cval`` (docs/method.md 4).
 
 A torchvision ResNet (``resnet18`` default, as in the authors' checkpoints; ``resnet50``, the
-paper's text, selectable) with a 2-logit head: label **1 = clear** (reference images), label
-**0 = degraded** (inputs). :class:`ClearClassifier` applies the ImageNet normalisation inside its
-``forward``, so training and use see exactly the same preprocessing: RGB in ``[0, 1]``, minus the
-ImageNet mean, divided by the std, never clamped.
+paper's text, selectable), or, beyond the paper, a frozen ImageNet trunk with a small trained head
+(``vgg16-features``, ``alexnet-features``; :mod:`.features`), each with a 2-logit output: label
+**1 = clear** (reference images), label **0 = degraded** (inputs). Both apply the ImageNet
+normalisation inside their ``forward``, so training and use see exactly the same preprocessing:
+RGB in ``[0, 1]``, minus the ImageNet mean, divided by the std, never clamped.
 
 At use time the classifier is frozen and in eval mode (:func:`freeze_classifier`; a loaded
 checkpoint comes frozen) and ``clear_loss(clf, restored) = CE(clf(restored), 1)``, i.e. the mean
@@ -20,10 +21,12 @@ import torch.nn.functional as F
 import torchvision
 from torch import Tensor, nn
 
+from hadamard_restore.classifier.features import FEATURE_ARCHS, FeatureJudge
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.losses.preprocess import IMAGENET_MEAN, IMAGENET_STD, imagenet_normalize
 
-ARCHS = ("resnet18", "resnet50")
+RESNETS = ("resnet18", "resnet50")
+ARCHS = RESNETS + tuple(FEATURE_ARCHS)
 CLEAR, DEGRADED = 1, 0
 PREPROCESSING = {"input": "RGB float in [0, 1], not clamped", "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
 
@@ -38,8 +41,8 @@ class ClearClassifier(nn.Module):
 
     def __init__(self, arch: str = "resnet18", init: str = "scratch"):
         super().__init__()
-        if arch not in ARCHS:
-            raise ValueError(f"unknown classifier arch {arch!r}; choose one of {', '.join(ARCHS)}")
+        if arch not in RESNETS:
+            raise ValueError(f"unknown classifier arch {arch!r}; choose one of {', '.join(RESNETS)}")
         self.arch, self.init = arch, init
         self.net = getattr(torchvision.models, arch)(weights=None, num_classes=2)
 
@@ -47,13 +50,25 @@ class ClearClassifier(nn.Module):
         return self.net(imagenet_normalize(x))
 
 
-def build_classifier(arch: str = "resnet18", pretrained: bool = True, seed: int = 0) -> ClearClassifier:
+Judge = ClearClassifier | FeatureJudge
+
+
+def build_classifier(arch: str = "resnet18", pretrained: bool = True, seed: int = 0) -> Judge:
     """A fresh classifier; ImageNet trunk when ``pretrained`` and its weights are provisioned.
 
     The ImageNet weights come only from the weights cache (``weights.resnet_state_dict``); when
-    they are absent the network starts from scratch and ``model.init == "scratch"`` says so. The
+    they are absent a ResNet starts from scratch and ``model.init == "scratch"`` says so. The
     new 2-way head (and a scratch trunk) is initialised from ``seed`` without touching the global RNG.
+    A feature judge (:data:`FEATURE_ARCHS`) always has its frozen ImageNet trunk.
+
+    Raises:
+        WeightsMissingError: a feature judge's trunk weights are not in the cache.
+        ValueError: a feature judge with ``pretrained=False`` (its trunk is never trained).
     """
+    if arch in FEATURE_ARCHS:
+        if not pretrained:
+            raise ValueError(f"{arch} is a frozen ImageNet trunk; it cannot start from scratch (pretrained=False)")
+        return FeatureJudge(arch, seed=seed)
     state = None
     if pretrained:
         from hadamard_restore.pretrained import weights

@@ -25,6 +25,10 @@ the size of the search patches"):
 The measurements behind these choices (accuracy against window size, BN recalibration, scale
 jitter, learning rates, the three tasks) are in ``benchmarks/results/classifier_sizes.md``.
 
+A feature judge (``classifier.arch`` ``vgg16-features`` / ``alexnet-features``, :mod:`.features`)
+trains the same way, but only its head: the optimizer holds the head's parameters, the frozen trunk
+stays in eval mode (its weights never change), and only the head's BatchNorm is recalibrated.
+
 Deviations from docs/method.md 4: the ImageNet initialisation is used only when the weights cache
 has it, and training stops after ``steps`` rather than "until ~99%"; the warning is how a reader
 learns that a run stopped short of that.
@@ -43,7 +47,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from hadamard_restore.classifier.checkpoint import save_classifier
-from hadamard_restore.classifier.model import CLEAR, DEGRADED, ClearClassifier, build_classifier
+from hadamard_restore.classifier.features import FeatureJudge
+from hadamard_restore.classifier.model import CLEAR, DEGRADED, Judge, build_classifier
 from hadamard_restore.classifier.reliability import ACCURACY_WARN, held_out_accuracy, reliability_warning
 from hadamard_restore.jobs import ClassifierJob
 from hadamard_restore.runtime import get_logger, pick_device
@@ -88,11 +93,13 @@ def train_sides(crop: int, jitter: float, limit: int) -> list[int]:
     return list(range(lo, hi + 1))
 
 
-def _initialised(job: ClassifierJob, device: torch.device) -> ClearClassifier:
+def _initialised(job: ClassifierJob, device: torch.device) -> Judge:
     """The fresh classifier, with a log line saying how its trunk starts."""
     settings = job.settings
     model = build_classifier(settings.arch, settings.pretrained, seed=job.seed).to(device)
-    if model.init == "imagenet":
+    if isinstance(model, FeatureJudge):
+        log.info("classifier %s: frozen ImageNet trunk from the weights cache; only the head trains", settings.arch)
+    elif model.init == "imagenet":
         log.info("classifier %s: ImageNet initialisation from the weights cache", settings.arch)
     else:
         why = (
@@ -116,7 +123,8 @@ def _fit(model: nn.Module, job: ClassifierJob, train_ds, sides: list[int], devic
         train_ds.crop = side or sides[int(torch.randint(len(sides), (1,), generator=draws))]
         return torch.cat(train_ds.sample_batch(n_pairs, draws)).to(device)
 
-    opt = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]  # a feature judge: its head only
+    opt = torch.optim.Adam(trainable, lr=settings.lr, weight_decay=settings.weight_decay)
     model.train()
     for step in range(1, settings.steps + 1):
         logits = model(batch())
@@ -132,7 +140,7 @@ def _fit(model: nn.Module, job: ClassifierJob, train_ds, sides: list[int], devic
 
 
 def _held_out_metrics(
-    model: ClearClassifier,
+    model: Judge,
     job: ClassifierJob,
     val_ds,
     device: torch.device,
