@@ -2,11 +2,13 @@
 
 Run from the repository root (about 2 minutes per task and variant on one CPU core)::
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src:. python -m benchmarks.stage1_study --tasks lol,sots,lsui
+    OMP_NUM_THREADS=1 PYTHONPATH=src:. python -m benchmarks.stage1_study --tasks lol,sots,lsui \\
+        --judges resnet18,vgg16-features
 
 Per task, on the development split of the pinned held-out split (the ledger of
 :mod:`benchmarks.budget_curves`; the held-out test pairs are never read), one judge is trained
-(``classifier.arch``, the budget preset's classifier settings) and stage 1 runs once per variant
+(``--judges``: ResNet-18 from scratch, the paper's; the frozen-VGG16-feature judge with its head
+at lr 1e-3) and stage 1 runs once per variant and judge
 with the budget preset's search settings (100 steps, upper lr 0.01):
 
 * ``projected``: the paper's β ≥ 0 projection, classifier judge;
@@ -41,7 +43,19 @@ VARIANTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def run_variant(task: str, variant: str, args, log=print) -> dict:
+JUDGES: dict[str, tuple[str, ...]] = {  # the judge of the classifier-judged variants
+    "resnet18": ("classifier.arch=resnet18",),
+    "vgg16-features": ("classifier.arch=vgg16-features", "classifier.lr=1e-3"),
+    "alexnet-features": ("classifier.arch=alexnet-features", "classifier.lr=1e-3"),
+}
+
+
+def plan(variants: list[str], judges: list[str]) -> list[tuple[str, str]]:
+    """``(variant, judge)`` pairs: each judged variant once per judge, the reference variant once."""
+    return [(v, j) for v in variants for j in (judges if v != "reference" else judges[:1])]
+
+
+def run_variant(task: str, variant: str, args, judge: str = "resnet18", log=print) -> dict:
     """Stage 1 of ``variant`` on ``task`` (reused when finished); returns its row."""
     from hadamard_restore.artifacts import read_json
     from hadamard_restore.classifier import provide_classifier
@@ -52,7 +66,7 @@ def run_variant(task: str, variant: str, args, log=print) -> dict:
     preset = PRESETS[args.preset]
     tdir = L.task_dir(args.ledger, args.machine_tag or L.machine()["tag"], task)
     dev, _ = prepare_splits(task, preset, tdir, [])
-    cfg = base_config(task, [*preset.search, *VARIANTS[variant], *args.search_set], dev)
+    cfg = base_config(task, [*preset.search, *JUDGES[judge], *VARIANTS[variant], *args.search_set], dev)
     work = args.work / task
     label = variant if variant == "reference" else f"{variant} ({cfg.classifier.arch})"
     run_dir = work / (variant if variant == "reference" else f"{variant}-{cfg.classifier.arch}")
@@ -124,6 +138,7 @@ def main(argv=None) -> Path:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tasks", default="lol,sots,lsui")
     p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--judges", default="resnet18", help="of " + ", ".join(JUDGES) + "; judged variants run per judge")
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     p.add_argument("--search-set", action="append", default=[], help="extra override of every stage")
     p.add_argument("--ledger", type=Path, default=L.DEFAULT_LEDGER)
@@ -131,7 +146,8 @@ def main(argv=None) -> Path:
     p.add_argument("--work", type=Path, default=Path("runs") / "stage1-study")
     p.add_argument("--out", type=Path, default=L.ROOT / "benchmarks" / "results" / "stage1-study.md")
     args = p.parse_args(argv)
-    rows = [run_variant(t, v, args) for t in args.tasks.split(",") for v in args.variants.split(",")]
+    pairs = plan(args.variants.split(","), args.judges.split(","))
+    rows = [run_variant(t, v, args, judge) for t in args.tasks.split(",") for v, judge in pairs]
     write_json(args.out.with_suffix(".json"), rows)
     return write_table(rows, args.out, args.out.parent / args.out.stem)
 

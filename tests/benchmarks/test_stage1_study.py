@@ -31,3 +31,16 @@ def test_a_collapse_shows_as_zero_and_the_table_is_written(tmp_path):
     text = out.read_text()
     assert "| sots | projected | 2 | 0.900 |" in text and "| sots | reference | 2 | — |" in text
     json.dumps(rows)  # the rows are what main() stores as JSON
+
+
+def test_plan_runs_judged_variants_per_judge_and_the_reference_once():
+    from benchmarks.stage1_study import plan
+
+    got = plan(["projected", "reference", "softmax"], ["resnet18", "vgg16-features"])
+    assert got == [
+        ("projected", "resnet18"),
+        ("projected", "vgg16-features"),
+        ("reference", "resnet18"),
+        ("softmax", "resnet18"),
+        ("softmax", "vgg16-features"),
+    ]
