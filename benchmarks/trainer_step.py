@@ -29,7 +29,7 @@ def trainer_step(
 ) -> Callable[[], dict]:
     """One ``Trainer.train_step`` per call on the batch ``(x, y)`` (already on the device).
 
-    ``amp`` is ``train.amp`` (bf16 autocast, CUDA only) and ``channels_last`` is
+    ``amp`` is ``train.amp`` (bf16 autocast where bfloat16 is native) and ``channels_last`` is
     ``train.channels_last``; the schedule is constant so the learning rate never reaches zero.
     """
     from hadamard_restore.config import TrainConfig
@@ -65,10 +65,13 @@ def trainer_step(
 
 
 def trainer_cases(model: nn.Module, loss: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, Callable[[], dict]]:
-    """``{"eager", "channels_last"}`` Trainer steps in fp32, and on a GPU the same with ``+ bf16``
-    (``channels_last + bf16`` is the training default there)."""
+    """``{"eager", "channels_last"}`` Trainer steps in fp32, and where bfloat16 is native (a GPU, a
+    CPU with AVX512-BF16 or AMX) the same with ``+ bf16`` (``channels_last + bf16`` is then the
+    training default: ``train.amp`` and ``train.channels_last`` are on by default)."""
+    from hadamard_restore.runtime.precision import native_bf16
+
     out = {}
     for name, cl in (("eager", False), ("channels_last", True)):
-        for amp in (False, True) if x.device.type == "cuda" else (False,):
+        for amp in (False, True) if native_bf16(x.device) else (False,):
             out[name + (" + bf16" if amp else "")] = trainer_step(model, loss, x, y, amp=amp, channels_last=cl)
     return out
