@@ -53,7 +53,7 @@ def judge_config(task: str, judge: str, args, dev: Path):
     if args.steps is not None:
         sets.append(f"classifier.steps={args.steps}")
     if args.head_lr is not None and judge.endswith("-features"):
-        sets.append(f"classifier.lr={args.head_lr}")
+        sets.append(f"classifier.head_lr={args.head_lr}")
     return base_config(task, sets, dev)
 
 
@@ -165,7 +165,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--tasks", default="lol,sots,lsui")
     p.add_argument("--judges", default="resnet18,vgg16-features,alexnet-features", help=f"of {', '.join(JUDGES)}")
     p.add_argument("--steps", type=int, default=None, help="classifier steps (default: the preset's)")
-    p.add_argument("--head-lr", type=float, default=None, help="classifier.lr of the *-features heads only")
+    p.add_argument("--head-lr", type=float, default=None, help="classifier.head_lr of the *-features heads")
     p.add_argument("--seeds", default="0", help="comma-separated training seeds")
     p.add_argument("--set", action="append", default=[], help="config override for every judge (KEY=VALUE)")
     p.add_argument("--ledger", type=Path, default=L.DEFAULT_LEDGER, help="where the pinned splits live")
@@ -183,6 +183,7 @@ def parse(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> Path:
     from hadamard_restore.artifacts import read_json, write_json
+    from hadamard_restore.classifier.training import learning_rate
 
     args = parse(argv)
     tag = args.machine_tag or L.machine()["tag"]
@@ -193,7 +194,7 @@ def main(argv=None) -> Path:
                 path = store / f"{tag}-{task}-{judge}-s{seed}.json"
                 settings = judge_config(task, judge, args, None).classifier
                 done = read_json(path) if path.is_file() else {}
-                if (done.get("steps"), done.get("lr")) == (settings.steps, settings.lr):
+                if (done.get("steps"), done.get("lr")) == (settings.steps, learning_rate(settings)):
                     continue  # finished earlier with the same settings (resume)
                 write_json(path, train_judge(task, judge, seed, args, tag))
     return render([read_json(f) for f in sorted(store.glob("*.json"))], args.out)

@@ -122,7 +122,7 @@ def collect(task: str, args, tag: str, log=print) -> dict:
 
     preset = PRESETS[args.preset]
     dev, _ = prepare_splits(task, preset, L.task_dir(args.ledger, tag, task), args.train_set)
-    scfg = base_config(task, [*preset.search, *args.search_set], dev)
+    scfg = base_config(task, [*preset.search, "classifier.arch=resnet18", *args.search_set], dev)  # the paper's judge
     ccfg = base_config(task, [*preset.train, *args.train_set], dev)
     ccfg.loss.weights = args.loss
     if args.classifier is not None:

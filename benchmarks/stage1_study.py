@@ -45,8 +45,8 @@ VARIANTS: dict[str, tuple[str, ...]] = {
 
 JUDGES: dict[str, tuple[str, ...]] = {  # the judge of the classifier-judged variants
     "resnet18": ("classifier.arch=resnet18",),
-    "vgg16-features": ("classifier.arch=vgg16-features", "classifier.lr=1e-3"),
-    "alexnet-features": ("classifier.arch=alexnet-features", "classifier.lr=1e-3"),
+    "vgg16-features": ("classifier.arch=vgg16-features", "classifier.head_lr=1e-3"),
+    "alexnet-features": ("classifier.arch=alexnet-features", "classifier.head_lr=1e-3"),
 }
 
 

@@ -39,6 +39,7 @@ TASKS = {
 # The budget (see the model cards): a 2-core CPU, one core per training.
 SEARCH = [
     "net.channels=16",
+    "classifier.arch=resnet18",  # the judge the bundled models were searched with
     "search.crop=64",
     "search.loss_steps=100",
     "search.arch_steps=200",

@@ -55,14 +55,17 @@ class ClassifierConfig(Strict):
     """The clear-vs-degraded classifier that judges stage 1 (docs/method.md section 4)."""
 
     arch: Literal["resnet18", "resnet50", "vgg16-features", "alexnet-features"] = Field(
-        "resnet18", description="resnet*: the paper's ResNet; *-features: frozen ImageNet trunk + trained head"
+        "vgg16-features",
+        description="resnet*: the paper's ResNet; *-features: frozen ImageNet trunk + trained head (the default: "
+        "it judged best on LOL, SOTS and LSUI, benchmarks/results/judge-accuracy.md)",
     )
     pretrained: bool = Field(True, description="ImageNet trunk when cached (a *-features arch requires it)")
     steps: int = Field(300, ge=1)
     batch_size: int = Field(16, ge=1)
     crop: int | None = Field(None, ge=16, description="training crop side; null: search.crop (the size stage 1 judges)")
     scale_jitter: float = Field(0.0, ge=0, lt=1, description="each step's crop side is uniform in crop*(1 +- jitter)")
-    lr: float = Field(1e-4, gt=0)
+    lr: float = Field(1e-4, gt=0, description="Adam lr of a resnet* judge (the whole network)")
+    head_lr: float = Field(1e-3, gt=0, description="Adam lr of a *-features judge's head (its trunk is frozen)")
     weight_decay: float = Field(1e-4, ge=0)
     checkpoint: Path | None = Field(None, description="use this trained classifier instead of training one")
     eval_crop: int | None = Field(None, ge=16, description="side of the held-out windows judged; null: search.crop")

@@ -156,3 +156,12 @@ def test_mismatched_checkpoints_and_missing_weights_are_refused(provisioned_weig
     for attempt in (lambda: C.build_classifier("vgg16-features"), lambda: C.load_classifier(tmp_path / "c.pt")):
         with pytest.raises(WeightsMissingError, match="hadamard-restore weights install"):
             attempt()
+
+
+def test_feature_judges_train_their_head_at_head_lr_and_are_the_default():
+    from hadamard_restore.classifier.training import learning_rate
+    from hadamard_restore.config import ClassifierConfig
+
+    assert ClassifierConfig().arch == "vgg16-features"
+    assert learning_rate(ClassifierConfig(arch="vgg16-features", lr=5e-5, head_lr=2e-3)) == 2e-3
+    assert learning_rate(ClassifierConfig(arch="resnet18", lr=5e-5, head_lr=2e-3)) == 5e-5

@@ -27,6 +27,7 @@ def tiny_cfg(tmp_path, *extra: str):
             "classifier.steps=2",
             "classifier.batch_size=2",
             "classifier.crop=32",
+            "classifier.arch=resnet18",
             "classifier.pretrained=false",
             "device=cpu",
             *extra,

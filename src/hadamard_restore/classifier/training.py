@@ -50,6 +50,7 @@ from hadamard_restore.classifier.checkpoint import save_classifier
 from hadamard_restore.classifier.features import FeatureJudge
 from hadamard_restore.classifier.model import CLEAR, DEGRADED, Judge, build_classifier
 from hadamard_restore.classifier.reliability import ACCURACY_WARN, held_out_accuracy, reliability_warning
+from hadamard_restore.config import ClassifierConfig
 from hadamard_restore.jobs import ClassifierJob
 from hadamard_restore.runtime import get_logger, pick_device
 
@@ -80,6 +81,11 @@ def recalibrate_batchnorm(model: nn.Module, batches) -> None:
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     model.train(was_training)
+
+
+def learning_rate(settings: ClassifierConfig) -> float:
+    """``head_lr`` for a frozen-feature judge (only its head trains), else ``lr``."""
+    return settings.head_lr if settings.arch.endswith("-features") else settings.lr
 
 
 def train_sides(crop: int, jitter: float, limit: int) -> list[int]:
@@ -124,7 +130,7 @@ def _fit(model: nn.Module, job: ClassifierJob, train_ds, sides: list[int], devic
         return torch.cat(train_ds.sample_batch(n_pairs, draws)).to(device)
 
     trainable = [p for p in model.parameters() if p.requires_grad]  # a feature judge: its head only
-    opt = torch.optim.Adam(trainable, lr=settings.lr, weight_decay=settings.weight_decay)
+    opt = torch.optim.Adam(trainable, lr=learning_rate(settings), weight_decay=settings.weight_decay)
     model.train()
     for step in range(1, settings.steps + 1):
         logits = model(batch())
@@ -163,7 +169,7 @@ def _held_out_metrics(
             "crop_range": [sides[0], sides[-1]],
             "eval_crop": job.judged_crop,
             "eval_crops_per_image": settings.eval_crops_per_image,
-            "lr": settings.lr,
+            "lr": learning_rate(settings),
             "device": str(device),
             "train_pairs": train_pairs,
             "val_pairs": val_pairs,
