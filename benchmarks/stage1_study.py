@@ -96,6 +96,7 @@ def summarise(task: str, variant: str, summary: dict, run_dir: Path) -> dict:
         "min_largest": min((max(b) for b in betas), default=float("nan")),
         "upper_end": (summary.get("final") or {}).get("loss/upper"),
         "plot": str(run_dir / "beta_over_steps.png"),
+        "median": scalar_medians(run_dir),
     }
 
 
@@ -103,15 +104,38 @@ def _slug(label: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in label).strip("-").replace("--", "-")
 
 
+MEDIANS = ("loss/upper", "hyper/grad_norm")
+
+
+def scalar_medians(run_dir: Path, tags=MEDIANS) -> dict[str, float]:
+    """Median over the stage's steps of each logged scalar in ``tags`` (its TensorBoard events)."""
+    import statistics
+
+    events = run_dir / "tensorboard"
+    if not events.is_dir():
+        return {}
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(events))
+    acc.Reload()
+    have = set(acc.Tags().get("scalars", []))
+    return {t: statistics.median(e.value for e in acc.Scalars(t)) for t in tags if t in have}
+
+
 def write_table(rows: list[dict], out: Path, plots: Path) -> Path:
     plots.mkdir(parents=True, exist_ok=True)
     table = [["task", "variant", "steps", "judge acc.", "β at the end (largest 3)", "min Σβ", "min max β", "upper end"]]
+    table[0] += ["upper median", "hypergradient norm median"]
     for r in rows:
         acc = "—" if r["variant"] == "reference" or r["judge_accuracy"] is None else f"{r['judge_accuracy']:.3f}"
         up = "n/a" if r["upper_end"] is None else f"{r['upper_end']:.4g}"
         table.append(
             [r["task"], r["variant"], str(r["steps"]), acc, r["largest_end"], f"{r['min_total']:.3f}"]
             + [f"{r['min_largest']:.3f}", up]
+            + [
+                f"{r['median'][t]:.2e}" if t in r.get("median", {}) else "n/a"
+                for t in ("loss/upper", "hyper/grad_norm")
+            ]
         )
         if Path(r["plot"]).is_file():
             shutil.copyfile(r["plot"], plots / f"{r['task']}-{_slug(r['variant'])}.png")
@@ -123,6 +147,11 @@ def write_table(rows: list[dict], out: Path, plots: Path) -> Path:
         + "` (see the module docstring for the settings). β never ends all zero when `min max β` > 0.",
         "",
         markdown_table(table[0], table[1:]),
+        "",
+        "`upper median`: the median over the steps of the upper objective (the classifier's "
+        "−log P(clear) of the restored validation inputs, or the reference measure L1 + (1 − SSIM)); "
+        "near 0 the judge already calls the outputs clear and the hypergradient carries almost no "
+        "signal, which Adam's per-coordinate normalisation still turns into steps of about the upper lr.",
         "",
         "β over the steps of each stage (the same plots are embedded in each stage's report.md):",
         "",

@@ -44,3 +44,16 @@ def test_plan_runs_judged_variants_per_judge_and_the_reference_once():
         ("softmax", "resnet18"),
         ("softmax", "vgg16-features"),
     ]
+
+
+def test_scalar_medians_read_the_stage_events(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    from benchmarks.stage1_study import scalar_medians
+
+    assert scalar_medians(tmp_path) == {}
+    with SummaryWriter(str(tmp_path / "tensorboard")) as w:
+        for step, value in enumerate([0.5, 3.0, 0.001, 2.0, 0.25], start=1):
+            w.add_scalar("loss/upper", value, step)
+    got = scalar_medians(tmp_path)
+    assert set(got) == {"loss/upper"} and got["loss/upper"] == pytest.approx(0.5)
