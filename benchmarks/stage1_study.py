@@ -122,7 +122,7 @@ def scalar_medians(run_dir: Path, tags=MEDIANS) -> dict[str, float]:
     return {t: statistics.median(e.value for e in acc.Scalars(t)) for t in tags if t in have}
 
 
-def write_table(rows: list[dict], out: Path, plots: Path) -> Path:
+def write_table(rows: list[dict], out: Path, plots: Path, options: str = "") -> Path:
     plots.mkdir(parents=True, exist_ok=True)
     table = [["task", "variant", "steps", "judge acc.", "β at the end (largest 3)", "min Σβ", "min max β", "upper end"]]
     table[0] += ["upper median", "hypergradient norm median"]
@@ -143,7 +143,8 @@ def write_table(rows: list[dict], out: Path, plots: Path) -> Path:
         "# Stage 1 per task and β parametrisation (issue 11)",
         "",
         "Command: `OMP_NUM_THREADS=1 PYTHONPATH=src:. python -m benchmarks.stage1_study --tasks "
-        + ",".join(sorted({r["task"] for r in rows}))
+        + ",".join(dict.fromkeys(r["task"] for r in rows))
+        + options
         + "` (see the module docstring for the settings). β never ends all zero when `min max β` > 0.",
         "",
         markdown_table(table[0], table[1:]),
@@ -178,7 +179,10 @@ def main(argv=None) -> Path:
     pairs = plan(args.variants.split(","), args.judges.split(","))
     rows = [run_variant(t, v, args, judge) for t in args.tasks.split(",") for v, judge in pairs]
     write_json(args.out.with_suffix(".json"), rows)
-    return write_table(rows, args.out, args.out.parent / args.out.stem)
+    options = f" --judges {args.judges}"
+    if args.variants != ",".join(VARIANTS):
+        options += f" --variants {args.variants}"
+    return write_table(rows, args.out, args.out.parent / args.out.stem, options)
 
 
 if __name__ == "__main__":
