@@ -127,12 +127,16 @@ def plot(grid: dict, inputs: dict[str, float], path: Path) -> Path:
                 ax.errorbar(
                     xs, ys, yerr=es, marker="o", capsize=3, label=key, linewidth=2.2 if key in SEARCHED else 1.0
                 )
-        if task in inputs:
+        lo, hi = ax.get_ylim()
+        if task in inputs and inputs[task] >= lo - 0.5 * (hi - lo):
             ax.axhline(inputs[task], color="grey", linestyle="--", label="input")
+        elif task in inputs:  # far below: a line would squash the differences between entries
+            ax.set_title(f"{task} (input vs reference: {inputs[task]:.2f} dB, below the axis)", fontsize=9)
         ax.set_xscale("log")
         ax.set_xlabel("training steps")
         ax.set_ylabel("held-out PSNR (dB)")
-        ax.set_title(task)
+        if not ax.get_title():
+            ax.set_title(task)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     buf = io.BytesIO()
