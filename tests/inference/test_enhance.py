@@ -211,3 +211,25 @@ def test_cli_enhance_bad_device_and_missing_input(model_file, tmp_path):
         app, ["enhance", str(model_file), str(tmp_path), "--out", str(tmp_path / "o"), "--device", "bogus"]
     )
     assert res.exit_code == 2 and "error" in res.output
+
+
+def test_16_bit_photos_run_in_full_precision(model_file, tmp_path, gen, monkeypatch):
+    from hadamard_restore.inference import enhance as E
+
+    src = tmp_path / "in"
+    src.mkdir()
+    write_image(src / "deep.png", torch.rand(3, 20, 24, generator=gen), bits=16)
+    Image.fromarray(_rgb(gen, 20, 24)).save(src / "flat.png")
+    asked: list[str] = []
+    real = E.enhance_tensor
+
+    def spy(model, image, cfg, *a, **k):
+        asked.append(cfg.precision)
+        return real(model, image, cfg, *a, **k)
+
+    monkeypatch.setattr(E, "enhance_tensor", spy)
+    for precision in ("auto", "fp32"):
+        asked.clear()
+        report = enhance(model_file, [src], tmp_path / f"out-{precision}", EnhanceConfig(precision=precision), "cpu")
+        assert report.ok
+        assert sorted(asked) == (["auto", "fp32"] if precision == "auto" else ["fp32", "fp32"])

@@ -26,7 +26,8 @@ Choices (documented here because users ask about them):
   A one-pass run that runs out of GPU memory is retried tiled.
 * **Speed** (:mod:`.fastpath`): ``cfg.backend="auto"`` runs the fastest backend whose output
   matches eager within its tolerance (``cfg.precision="auto"`` allows bfloat16 where it is
-  native), chosen once per model and size class and cached. A call on fewer than 4 images does
+  native; a 16-bit photo always runs in float32), chosen once per model and size class and
+  cached. A call on fewer than 4 images does
   not time the backends: it checks the preferred one on a crop and uses it (or eager).
 * **Failures.** An unreadable or corrupt file (or any error on one image) is logged with its
   reason and skipped; the rest go through. :class:`EnhanceReport` lists both, and the CLI
@@ -229,8 +230,10 @@ def enhance(
         written: Path | None = dst  # what on_image is told: None when the image failed
         try:
             photo = read_photo(src)
+            # 16-bit photos keep full precision: bf16's ~0.01 would be hundreds of 16-bit steps
+            pcfg = cfg.model_copy(update={"precision": "fp32"}) if photo.bits > 8 and cfg.precision == "auto" else cfg
             with _TileBar(src.name) as bar:
-                result = enhance_tensor(model, photo.tensor(), cfg, device, progress=bar, timing=timing)
+                result = enhance_tensor(model, photo.tensor(), pcfg, device, progress=bar, timing=timing)
             write_photo(dst, result, photo, quality)
             report.written.append((src, dst))
             log.info("%s -> %s (%dx%d, %d-bit)", src, dst, result.shape[-1], result.shape[-2], photo.bits)
