@@ -33,7 +33,9 @@ def test_feature_terms_bf16_inside_pixel_terms_untouched(tiny_features, random_l
 
 def test_gradient_to_the_output_survives_bf16(tiny_features, random_lpips, gen, odd_pair):
     x, y = odd_pair
-    mix = LossMix(weights=[0, 0, 0, 0, 1, 1, 0, 0], vgg_features=tiny_features, lpips_model=random_lpips, trainable=False)
+    mix = LossMix(
+        weights=[0, 0, 0, 0, 1, 1, 0, 0], vgg_features=tiny_features, lpips_model=random_lpips, trainable=False
+    )
     grads = []
     for enabled in (False, True):
         xi = x.clone().requires_grad_(True)
