@@ -25,6 +25,7 @@ def test_classifier_command_on_lol_pairs(data_root, tmp_path):
         "classifier.steps=40",
         "classifier.batch_size=8",
         "search.crop=64",
+        "classifier.arch=resnet18",  # the paper's judge, from scratch
         "classifier.pretrained=false",
         "device=cpu",
     ]
