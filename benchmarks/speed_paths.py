@@ -123,7 +123,10 @@ def _entries() -> dict:
 def _chosen(before: dict, after: dict) -> str:
     """The backend of the cache entry a choice wrote (``eager`` for inputs too small for auto)."""
     new = [e for k, e in after.items() if before.get(k) != e]
-    return new[-1].get("backend", "?") if new else "eager (below AUTO_MIN_PIXELS, or cached)"
+    if new:
+        return new[-1].get("backend", "?")
+    # nothing new: below AUTO_MIN_PIXELS, or the size class (for tiled images: the tile's) was chosen in an earlier row
+    return "the earlier row's choice (same size class)" if after else "eager (below AUTO_MIN_PIXELS)"
 
 
 def train_section(args) -> tuple[list, dict]:
