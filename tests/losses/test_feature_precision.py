@@ -7,7 +7,6 @@ import torch
 from hadamard_restore.losses.feature_precision import bf16_features, feature_autocast
 from hadamard_restore.losses.loss_weights import LOSS_NAMES
 from hadamard_restore.losses.mix import LossMix
-from hadamard_restore.runtime.precision import cpu_flags, native_bf16
 
 
 def _terms(mix, x, y):
@@ -57,11 +56,3 @@ def test_autocast_off_by_default_and_nests():
                 assert torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype == torch.float32
         with feature_autocast("cpu"):
             assert torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype == torch.bfloat16
-
-
-def test_native_bf16_follows_the_cpu_flags():
-    flags = cpu_flags()
-    assert native_bf16("cuda") == (torch.cuda.is_available() and torch.cuda.get_device_capability()[0] >= 8)
-    assert native_bf16("meta") is False
-    if flags:  # /proc/cpuinfo readable: torch's check agrees with the instruction set
-        assert native_bf16("cpu") == bool({"avx512_bf16", "amx_bf16", "amx_tile"} & flags)

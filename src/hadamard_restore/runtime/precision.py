@@ -27,15 +27,3 @@ def native_bf16(device: torch.device | str) -> bool:
     # On x86 oneDNN's own check is also true for plain AVX512 (bf16 emulated, slower than float32);
     # on ARM it means the BF16 extension.
     return platform.machine().lower() in ("aarch64", "arm64") and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-def cpu_flags() -> set[str]:
-    """The CPU feature flags of ``/proc/cpuinfo`` (empty where it cannot be read)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return set(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return set()
