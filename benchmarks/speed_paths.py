@@ -6,6 +6,8 @@ Run on a quiet machine (the load average is recorded in the table)::
         --checkpoint MODEL.pt --sizes 600x400,4000x3000 --threads 2 --old-path
     OMP_NUM_THREADS=2 PYTHONPATH=src:. python -m benchmarks.speed_paths --section train \\
         --crop 96 --batch 8 --threads 2 --old-path --compile
+    OMP_NUM_THREADS=2 PYTHONPATH=src:. python -m benchmarks.speed_paths --section search \\
+        --crop 64 --batch 1 --threads 2 --old-path
 
 * ``enhance``: :func:`hadamard_restore.inference.enhance.enhance_tensor` (the Python single-image
   path, tiling included) with ``backend="auto"``, ``precision="auto"`` (the new default: bf16
@@ -21,6 +23,11 @@ Run on a quiet machine (the load average is recorded in the table)::
   new default, ``channels_last + bf16`` (bf16 autocast of the network and the VGG/LPIPS terms).
   The ratio column is against the old default (channels-last, float32: ``train.amp`` was ignored
   on a CPU). With ``--compile`` a ``torch.compile``-d network (compile time reported apart).
+* ``search``: one bilevel step of each search stage (:func:`hadamard_restore.search.loop.bilevel_step`
+  with the finite-difference hypergradient, as searches run; :mod:`benchmarks.speed_search`) on a
+  width-``--channels`` supernet with ``--num-hnu`` HNUs, for each ``--judges`` classifier, against
+  ``--old-path`` the same step with every mixed op summing its candidates one by one (the supernet
+  before :mod:`hadamard_restore.net.fused_mix`) and the loss-mix code as it was.
 """
 
 from __future__ import annotations
@@ -164,6 +171,40 @@ def train_section(args) -> tuple[list, dict]:
     return [["path | layout", "median ms", "IQR ms", "x old default (channels_last, fp32)"], *rows], extra
 
 
+def search_section(args) -> tuple[list, dict]:
+    from benchmarks.speed_search import search_cases
+    from hadamard_restore.net.mixed import candidate_by_candidate
+
+    variants: dict = {}
+    extra: dict = {}
+    for judge in args.judges:
+        cases, notes = search_cases(
+            args.channels, args.num_hnu, args.crop, args.batch, torch.device("cpu"), ("finite_difference",), judge
+        )
+        if not cases:
+            raise SystemExit(f"search steps cannot be timed: {notes}")
+        for name, step in cases.items():
+            stage = name.split(" | ")[0] + ("" if name.startswith("stage 2") else f", {judge} judge")
+            if name.startswith("stage 2") and any(stage in k for k in variants):
+                continue  # stage 2 has no judge: once is enough
+            variants[f"new | {stage}"] = step
+            if args.old_path:
+
+                def old(step=step):
+                    with candidate_by_candidate(), old_step_code():
+                        step()
+
+                variants[f"old | {stage}"] = old
+    stats = measure(variants, args.warmup, args.repeats)
+    rows = []
+    for k, s in stats.items():
+        old = stats.get(k.replace("new | ", "old | "))
+        ratio = f"{old.median / s.median:.2f}" if old is not None else "-"
+        rows.append([k, f"{s.median * 1e3:,.1f}", f"{s.q1 * 1e3:,.1f}-{s.q3 * 1e3:,.1f}", ratio])
+    extra["sizes"] = f"width {args.channels}, {args.num_hnu} HNUs, batch {args.batch} x {args.crop} px, fp32"
+    return [["path | stage", "median ms", "IQR ms", "x old"], *rows], extra
+
+
 def _compiled_step(net, mix, crop: int, batch: int):
     """The work of ``Trainer.train_step`` (forward, loss mix, backward, clip, AdamW) with a ``torch.compile``-d
     channels-last network (the Trainer itself runs no compiled network)."""
@@ -186,11 +227,13 @@ def _compiled_step(net, mix, crop: int, batch: int):
 
 def main(argv: list[str] | None = None) -> Path:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--section", choices=("enhance", "train"), required=True)
+    p.add_argument("--section", choices=("enhance", "train", "search"), required=True)
     p.add_argument("--old-path", action="store_true", help="also time the path as it was, side by side")
     p.add_argument("--checkpoint", help="model file (default: an untrained network: same cost)")
     p.add_argument("--genotype", default="paper-lol")
     p.add_argument("--channels", type=int, default=32)
+    p.add_argument("--num-hnu", type=int, default=7, help="search: HNUs in the supernet")
+    p.add_argument("--judges", type=_csv, default=["resnet18", "vgg16-features"], help="search: stage-1 judges")
     p.add_argument("--sizes", type=lambda s: [parse_wh(x) for x in _csv(s)], default=[(400, 600), (3000, 4000)])
     p.add_argument("--crop", type=int, default=96)
     p.add_argument("--batch", type=int, default=8)
@@ -209,7 +252,8 @@ def main(argv: list[str] | None = None) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["HADAMARD_RESTORE_CACHE"] = tmp  # a fresh choice, not one cached earlier
         try:
-            table, extra = (enhance_section if args.section == "enhance" else train_section)(args)
+            section = {"enhance": enhance_section, "train": train_section, "search": search_section}[args.section]
+            table, extra = section(args)
         finally:
             if saved is None:
                 os.environ.pop("HADAMARD_RESTORE_CACHE", None)

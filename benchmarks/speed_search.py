@@ -29,9 +29,19 @@ MODES = ("first_order", "finite_difference", "exact")
 
 
 def search_cases(
-    channels: int, num_hnu: int, crop: int, batch: int, device: torch.device, modes: tuple[str, ...] = MODES
+    channels: int,
+    num_hnu: int,
+    crop: int,
+    batch: int,
+    device: torch.device,
+    modes: tuple[str, ...] = MODES,
+    judge: str = "resnet18",
 ) -> tuple[Variants, Notes]:
-    """``{"stage N | mode": step}``; on an import failure, one note says which area is missing."""
+    """``{"stage N | mode": step}``; on an import failure, one note says which area is missing.
+
+    ``judge``: the stage-1 classifier's ``classifier.arch`` (a ResNet at random init, or a feature
+    judge with its frozen ImageNet trunk and an untrained head: the weights do not change the cost).
+    """
     try:
         from hadamard_restore.classifier import build_classifier, freeze_classifier
         from hadamard_restore.config import RunConfig
@@ -58,7 +68,7 @@ def search_cases(
     def sample(which: str, generator: torch.Generator):
         return batches[which]
 
-    clf = freeze_classifier(build_classifier("resnet18", pretrained=False).to(device))
+    clf = freeze_classifier(build_classifier(judge, pretrained=judge != "resnet18").to(device))
     out: Variants = {}
     notes: Notes = {}
     for stage in ("loss", "arch"):

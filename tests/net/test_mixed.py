@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from hadamard_restore.net.mixed import ChosenOp, MixedOp
+from hadamard_restore.net.mixed import ChosenOp, MixedOp, candidate_by_candidate
 from hadamard_restore.net.primitives import HNU_PRIMITIVES
 
 
@@ -18,6 +18,16 @@ def test_weighted_sum_of_candidates(mixed, gen):
     w = torch.softmax(torch.randn(9, generator=gen), 0)
     ref = sum(w[k] * op(x) for k, op in enumerate(mixed.values()))
     torch.testing.assert_close(mixed(x, w), ref)
+    with candidate_by_candidate():
+        torch.testing.assert_close(mixed(x, w), ref)
+    assert MixedOp.fused  # the class default is restored
+
+
+def test_candidate_by_candidate_restores_the_default_even_on_error(mixed):
+    with pytest.raises(RuntimeError), candidate_by_candidate(mixed):
+        assert not mixed.fused
+        raise RuntimeError("boom")
+    assert mixed.fused and "fused" not in vars(mixed)
 
 
 def test_exact_one_hot_selects_one_op_exactly(mixed, gen):
@@ -25,7 +35,9 @@ def test_exact_one_hot_selects_one_op_exactly(mixed, gen):
     for k, name in enumerate(HNU_PRIMITIVES):
         w = torch.zeros(9)
         w[k] = 1.0
-        assert torch.equal(mixed(x, w), mixed[name](x))
+        with candidate_by_candidate(mixed):
+            assert torch.equal(mixed(x, w), mixed[name](x))
+        torch.testing.assert_close(mixed(x, w), mixed[name](x))  # fused: the same up to rounding
 
 
 def test_chosen_op_keys_are_a_subset_of_the_mixed_keys(mixed):

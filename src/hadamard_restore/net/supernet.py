@@ -13,22 +13,31 @@
 - One forward computes ``softmax(alpha_g)`` once per group (:meth:`mixing_weights`) and passes
   the rows down. ``forward(x, mix=...)`` accepts explicit mixing weights instead, e.g. the
   exact one-hot weights of :meth:`onehot_mix` (softmax of finite logits is never exactly one-hot).
+- Every mixed op computes its weighted sum in fused form (a few convolutions with combined
+  kernels, :mod:`hadamard_restore.net.fused_mix`). The forward builds the combined kernels of
+  all layers of one shape in one batch (the 8N HNU layers are one batch) before running the
+  layers; this halves the cost of a supernet step at search sizes, where building them layer by
+  layer took as long as the convolutions. With an explicit ``mix`` the candidates are summed one
+  by one, so that one-hot weights select an op bit-exactly.
 - ``norm``: ``"instance"`` for the stage-1 (loss-search) supernet, ``"none"`` for the stage-2
   (architecture-search) supernet (docs/method.md 1.4).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from hadamard_restore.errors import GenotypeError
 from hadamard_restore.net.backbone import Backbone
+from hadamard_restore.net.fused_mix import build_kernels, per_layer
 from hadamard_restore.net.genotype import Genotype, derive_genotype
 from hadamard_restore.net.hnu import Norm
-from hadamard_restore.net.mixed import MixedOp
+from hadamard_restore.net.mixed import MixedOp, candidate_by_candidate
 from hadamard_restore.net.primitives import group_layers, group_names, group_primitives
 
 ALPHA_INIT_SCALE = 1e-3
@@ -72,6 +81,8 @@ class SuperNet(Backbone):
                 for g in group_names(num_hnu)
             }
         )
+        self._layers = {k: m for k, m in self.layer_modules().items() if isinstance(m, MixedOp)}  # not registered twice
+        self._batches = _layer_batches(self._layers)
 
     # -- parameters ------------------------------------------------------------------------
     def named_weights(self) -> Iterator[tuple[str, nn.Parameter]]:
@@ -132,4 +143,51 @@ class SuperNet(Backbone):
         Args:
             mix: per-group mixing weights (layers, K); default ``softmax(alpha)``, computed here once.
         """
-        return self.run(x, self.mixing_weights() if mix is None else mix)
+        if mix is None:
+            mix = self.mixing_weights()
+            with self._prebuilt(mix):
+                return self.run(x, mix)
+        with candidate_by_candidate(self):
+            return self.run(x, mix)
+
+    @contextlib.contextmanager
+    def _prebuilt(self, mix: dict[str, torch.Tensor]) -> Iterator[None]:
+        """Every fused layer's combined kernels for ``mix``, built batch by batch, for one forward."""
+        built: list[MixedOp] = []
+        try:
+            for batch in self._batches:
+                layers = [self._layers[label] for label in batch.labels]
+                p = layers[0].fused_plan
+                if p is None or not all(m.fused for m in layers):
+                    continue
+                rows = torch.cat([mix[g] for g in batch.groups])[list(batch.rows)]
+                for layer, kernels in zip(layers, per_layer(build_kernels(p, layers, rows)), strict=True):
+                    layer.prebuilt = kernels
+                    built.append(layer)
+            yield
+        finally:
+            for layer in built:
+                del layer.prebuilt  # back to the class default, None
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Searched layers of one shape and candidate set, and where their mixing rows are."""
+
+    labels: tuple[str, ...]
+    groups: tuple[str, ...]  # mix groups to concatenate, in this order
+    rows: tuple[int, ...]  # row of each label in that concatenation
+
+
+def _layer_batches(layers: dict[str, MixedOp]) -> list[_Batch]:
+    """Layers with the same candidates and channel counts, batched, from their labels."""
+    members: dict[tuple, list[tuple[str, str, int]]] = {}
+    for label, m in layers.items():
+        g, name = label.split(".", 1)
+        members.setdefault((tuple(m.keys()), m.c_in, m.c_out), []).append((label, g, group_layers(g).index(name)))
+    out = []
+    for found in members.values():
+        groups = tuple(dict.fromkeys(g for _, g, _ in found))
+        offset = {g: sum(len(group_layers(h)) for h in groups[: groups.index(g)]) for g in groups}
+        out.append(_Batch(tuple(lb for lb, _, _ in found), groups, tuple(offset[g] + i for _, g, i in found)))
+    return out

@@ -39,8 +39,6 @@ mean loss over all ranks' batches. In ``exact`` mode only the final hypergradien
 
 from __future__ import annotations
 
-import functools
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -90,8 +88,9 @@ def _grads(loss: Tensor, inputs: Sequence[Tensor], **kw) -> list[Tensor]:
 
 
 def _norm(tensors: Sequence[Tensor]) -> Tensor:
-    """‖tensors‖₂ in float64 (summed in order, as Python's ``sum``)."""
-    return torch.sqrt(functools.reduce(operator.add, ((t.detach().double() ** 2).sum() for t in tensors)))
+    """‖tensors‖₂: one norm per tensor (a single fused ``_foreach_norm``), combined in float64."""
+    norms = torch._foreach_norm([t.detach() for t in tensors])
+    return torch.linalg.vector_norm(torch.stack(norms).double())
 
 
 def _reduced(tensors: list[Tensor], reduce: Reduce | None) -> list[Tensor]:
@@ -148,7 +147,7 @@ def unrolled_hypergradient(
     w_virtual = _virtual_step(  # 2. the virtual step w'
         w0, g, momentum_buffers or {}, lr=lr, momentum=momentum, weight_decay=weight_decay, keep_graph=exact
     )
-    step_norm = float(_norm([w_virtual[n] - w0[n] for n in names]))
+    step_norm = float(_norm(torch._foreach_sub([w_virtual[n].detach() for n in names], [w0[n] for n in names])))
     loss_up = upper_loss(w_virtual)
     up, tr = float(loss_up.detach()), float(loss_tr.detach())  # L_up(w'), L_tr(w) for logging
     if exact:
@@ -216,14 +215,27 @@ def _virtual_step(
 ) -> dict[str, Tensor]:
     """Step 2: ``w' = w − η (μ·buf + g + λ w)`` as NEW tensors (the caller's weights are never
     modified); detached leaves, unless ``keep_graph`` (exact mode: w' stays a function of θ)."""
-    w_virtual = {}
-    for (n, w), gn in zip(w0.items(), g):
-        buf = bufs.get(n)
-        step = gn + weight_decay * w
-        if buf is not None and momentum:
-            step = step + momentum * buf.detach()
-        wn = w - lr * step
-        w_virtual[n] = wn if keep_graph else wn.detach().requires_grad_(True)
+    if keep_graph:  # exact mode: w' must stay a function of θ, one autograd op per tensor
+        w_virtual = {}
+        for (n, wn), gn in zip(w0.items(), g):
+            buf = bufs.get(n)
+            step = gn + weight_decay * wn
+            if buf is not None and momentum:
+                step = step + momentum * buf.detach()
+            w_virtual[n] = wn - lr * step
+        return w_virtual
+    names, w = list(w0), list(w0.values())
+    steps = list(torch._foreach_add(list(g), w, alpha=weight_decay)) if weight_decay else list(g)
+    moving = [i for i, n in enumerate(names) if momentum and bufs.get(n) is not None]
+    if moving:  # + μ·buf where the optimiser has a buffer
+        bufs_moving = [bufs[names[i]] for i in moving]
+        with_buf = torch._foreach_add(
+            [steps[i] for i in moving], [b.detach() for b in bufs_moving if b is not None], alpha=float(momentum)
+        )
+        for i, t in zip(moving, with_buf):
+            steps[i] = t
+    new = torch._foreach_add(w, steps, alpha=-lr)  # w − η·step, as new tensors (fused over all weights)
+    w_virtual = {n: t.detach().requires_grad_(True) for n, t in zip(names, new)}
     return w_virtual
 
 
@@ -231,8 +243,9 @@ def _mixed_second_derivative(
     w0: dict[str, Tensor], v: Sequence[Tensor], upper: list[Tensor], train_loss: LossFn, eps: float
 ) -> list[Tensor]:
     """Step 4: ``h ≈ [∇_θ L_tr(w + εv) − ∇_θ L_tr(w − εv)] / (2ε)`` at the ORIGINAL w."""
-    w_plus = {n: w + eps * vn for (n, w), vn in zip(w0.items(), v)}
-    w_minus = {n: w - eps * vn for (n, w), vn in zip(w0.items(), v)}
+    names, w = list(w0), list(w0.values())
+    w_plus = dict(zip(names, torch._foreach_add(w, list(v), alpha=eps)))
+    w_minus = dict(zip(names, torch._foreach_add(w, list(v), alpha=-eps)))
     g_plus = _grads(train_loss(w_plus), upper)
     g_minus = _grads(train_loss(w_minus), upper)
     return [(gp - gm) / (2 * eps) for gp, gm in zip(g_plus, g_minus)]
