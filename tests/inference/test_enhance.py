@@ -104,7 +104,9 @@ def test_global_norm_stats_remove_the_tiling_error_of_instance_norm(gen):
         with replay_norm_stats(net, record_norm_stats(net, img)):
             replayed = tiled_apply(net, img, 32, 8)
     assert (per_tile - whole).abs().mean() > 1e-2
-    assert torch.allclose(replayed, whole, atol=1e-5)
+    # the same statistics through two float32 formulas (PyTorch's fused instance norm for the whole
+    # image, the given mean/var for the replay): rounding only, 1.6e-5 at most here
+    assert torch.allclose(replayed, whole, atol=1e-4)
 
 
 def test_enhance_global_mode_uses_statistics_of_the_downscaled_image(model, gen):
