@@ -5,10 +5,10 @@
   copy (weights and input cast to ``torch.bfloat16``, the output back to float32). FLOPs from
   :func:`hadamard_restore.net.info.net_info`, bytes from :func:`benchmarks.roofline.traffic_bytes`
   (the unfused eager estimate; in bfloat16 for the bfloat16 path) for every path alike.
-* Training (:func:`train_cases`): the work of ``Trainer.train_step`` (forward, loss mix, backward,
-  gradient clipping, AdamW) in float32 (contiguous and channels-last) and with
-  ``torch.autocast("cpu", dtype=torch.bfloat16)`` around the network forward, alone or together
-  with the loss mix (its VGG and LPIPS networks); channels-last for both. :func:`count_step` counts
+* Training (:func:`train_cases`): ``Trainer.train_step`` itself (:func:`benchmarks.trainer_step.trainer_step`:
+  forward, loss mix, backward, gradient clipping, AdamW) in float32 (contiguous and channels-last)
+  and, where bfloat16 is native, the default (``train.amp``: bf16 autocast of the network and the
+  VGG/LPIPS terms, SSIM and the pixel terms in float32; channels-last). :func:`count_step` counts
   one step's FLOPs (``FlopCounterMode``: forward and backward, network and loss networks) and its
   unfused bytes (:class:`benchmarks.roofline.TrafficCounter`).
 """
@@ -69,39 +69,6 @@ def inference_cases(model: nn.Module, size: tuple[int, int], threads: int, error
     return cases
 
 
-def train_step(
-    net: nn.Module,
-    mix: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    channels_last: bool,
-    bf16_net: bool,
-    bf16_loss: bool,
-) -> Callable[[], float]:
-    """One optimizer step of a copy of ``net`` on ``(x, y)`` per call (``Trainer.train_step``'s work)."""
-    from hadamard_restore.config import TrainConfig
-
-    tcfg = TrainConfig()
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    m = copy.deepcopy(net).train().to(memory_format=fmt)
-    x = x.contiguous(memory_format=fmt)
-    opt = torch.optim.AdamW(m.parameters(), lr=tcfg.lr)
-
-    def step() -> float:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_net):
-            out = m(x)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_loss):
-                total = mix(out.float(), y)[0]
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(m.parameters(), tcfg.grad_clip)
-        opt.step()
-        return float(total.detach())
-
-    return step
-
-
 def count_step(step: Callable[[], object]) -> tuple[float, float]:
     """(FLOPs, unfused bytes) of one call of ``step``, forward and backward (run it once before, so
     lazily built loss networks are not counted)."""
@@ -112,21 +79,23 @@ def count_step(step: Callable[[], object]) -> tuple[float, float]:
 
 def train_cases(net: nn.Module, crop: int, batch: int, loss: str = "paper-lol") -> dict[str, Case]:
     """``name -> (step, precision, FLOPs, bytes)`` for the training steps of the module docstring."""
+    from benchmarks.trainer_step import trainer_step
     from hadamard_restore.losses.loss_weights import load_loss_weights
     from hadamard_restore.losses.mix import LossMix
+    from hadamard_restore.runtime.precision import native_bf16
 
     mix = LossMix.from_weights(load_loss_weights(loss), trainable=False)
     gen = torch.Generator().manual_seed(1)
     x, y = (torch.rand(batch, 3, crop, crop, generator=gen) for _ in range(2))
     variants = {
-        "fp32": ("fp32", dict(channels_last=False, bf16_net=False, bf16_loss=False)),
-        "fp32 channels-last": ("fp32", dict(channels_last=True, bf16_net=False, bf16_loss=False)),
-        "bf16 autocast: network": ("bf16", dict(channels_last=True, bf16_net=True, bf16_loss=False)),
-        "bf16 autocast: network + loss nets": ("bf16", dict(channels_last=True, bf16_net=True, bf16_loss=True)),
+        "fp32": ("fp32", dict(amp=False, channels_last=False)),
+        "fp32 channels-last": ("fp32", dict(amp=False, channels_last=True)),
     }
+    if native_bf16(x.device):  # train.amp: bf16 autocast of the network and the VGG/LPIPS terms
+        variants["bf16 channels-last (the default)"] = ("bf16", dict(amp=True, channels_last=True))
     cases: dict[str, Case] = {}
     for name, (precision, flags) in variants.items():
-        step = train_step(net, mix, x, y, **flags)
+        step = trainer_step(net, mix, x, y, **flags)
         step()  # builds the VGG and LPIPS networks once, outside the count
         flops, nbytes = count_step(step)
         cases[name] = (step, precision, flops, nbytes)
