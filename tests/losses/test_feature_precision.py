@@ -56,3 +56,31 @@ def test_autocast_off_by_default_and_nests():
                 assert torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype == torch.float32
         with feature_autocast("cpu"):
             assert torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype == torch.bfloat16
+
+
+def test_bf16_copies_give_autocasts_numbers_and_keep_the_float32_nets(tiny_features, random_lpips, gen, odd_pair):
+    """The feature nets run as copies with bfloat16 parameters (cast once, not at every call):
+    the same rounded weights autocast would use, so the same values and gradients, bit for bit."""
+    x, y = odd_pair
+    mix = LossMix(weights=[0, 0, 0, 0, 1, 1, 0, 0], vgg_features=tiny_features, lpips_model=random_lpips)
+
+    def run(copies: bool):
+        xi = x.clone().requires_grad_(True)
+        mix._nets.bf16.clear()
+        if not copies:  # autocast alone: hand back the float32 nets themselves
+            mix._bf16 = lambda name, net, like: net  # type: ignore[method-assign]
+        try:
+            with bf16_features():
+                total, terms = mix(xi, y)
+                total.backward()
+        finally:
+            vars(mix).pop("_bf16", None)
+        return {k: v.detach() for k, v in terms.items()}, xi.grad
+
+    (t_copy, g_copy), (t_auto, g_auto) = run(True), run(False)
+    assert torch.equal(t_copy["vgg"], t_auto["vgg"]) and torch.equal(t_copy["lpips"], t_auto["lpips"])
+    assert torch.equal(g_copy, g_auto)
+    run(True)
+    assert {p.dtype for n in ("vgg", "lpips") for p in mix._nets.bf16[n].parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in tiny_features.parameters()} == {torch.float32}  # the shared nets stay float32
+    assert {b.dtype for b in mix._nets.bf16["lpips"].buffers()} <= {torch.float32}  # buffers keep precision

@@ -30,6 +30,11 @@ def bf16_features(enabled: bool = True) -> Iterator[None]:
         _BF16.reset(token)
 
 
+def features_in_bf16() -> bool:
+    """True inside :func:`bf16_features` (enabled)."""
+    return _BF16.get()
+
+
 def feature_autocast(device_type: str) -> torch.autocast:
     """The autocast the feature terms run under (disabled unless inside :func:`bf16_features`)."""
     return torch.autocast(device_type, dtype=torch.bfloat16, enabled=_BF16.get())

@@ -23,8 +23,9 @@ The variables and their parametrisations live in the base class
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 import torch
@@ -33,7 +34,7 @@ from torch import Tensor, nn
 from hadamard_restore.errors import LossWeightsError
 from hadamard_restore.losses import functional as LF
 from hadamard_restore.losses.beta_param import weights_list
-from hadamard_restore.losses.feature_precision import feature_autocast
+from hadamard_restore.losses.feature_precision import feature_autocast, features_in_bf16
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, LossWeights, load_loss_weights
 from hadamard_restore.losses.mix_variables import LossMixVariables
 from hadamard_restore.losses.vgg import VGGTaps, load_features, vgg_loss
@@ -53,6 +54,7 @@ class _FrozenNets:
     vgg_features: nn.Sequential | None = None
     taps: VGGTaps | None = None
     lpips: nn.Module | None = None
+    bf16: dict[str, nn.Module] = field(default_factory=dict)  # bfloat16-parameter copies, by term
 
 
 def _on(module: _ModuleT, like: Tensor) -> _ModuleT:
@@ -61,6 +63,20 @@ def _on(module: _ModuleT, like: Tensor) -> _ModuleT:
     if p is not None and (p.device != like.device or p.dtype != like.dtype):
         module.to(device=like.device, dtype=like.dtype)
     return module
+
+
+def _bf16_copy(module: nn.Module, like: Tensor) -> nn.Module:
+    """A copy of ``module`` on ``like``'s device with its parameters (not its buffers) in bfloat16.
+
+    Under a bfloat16 autocast a frozen network's float32 weights are cast again at every call
+    (autocast caches only weights that require grad); a copy cast once gives the same rounded
+    weights, so the same numbers, without that traffic. Buffers (LPIPS's input scaling) keep
+    their precision, as under autocast.
+    """
+    out = copy.deepcopy(module).to(device=like.device)
+    for p in out.parameters():
+        p.data = p.data.to(torch.bfloat16)
+    return out
 
 
 class LossMix(LossMixVariables):
@@ -187,6 +203,14 @@ class LossMix(LossMixVariables):
             self._nets.lpips = weights.lpips_model(self.lpips_net)
         return _on(self._nets.lpips, like)
 
+    def _bf16(self, name: str, net: nn.Module, like: Tensor) -> nn.Module:
+        """The bfloat16-parameter copy of the frozen ``net`` of term ``name``, made once per device."""
+        cached = self._nets.bf16.get(name)
+        p = next(cached.parameters(), None) if cached is not None else None
+        if cached is None or (p is not None and p.device != like.device):
+            cached = self._nets.bf16[name] = _bf16_copy(net, like)
+        return cached
+
     def term(self, name: str, out: Tensor, target: Tensor) -> Tensor:
         """The unweighted value of one loss (scalar)."""
         if name in _PAIR_TERMS:
@@ -194,11 +218,15 @@ class LossMix(LossMixVariables):
         if name in _OUTPUT_TERMS:
             return _OUTPUT_TERMS[name](out)
         if name in ("vgg", "lpips"):  # the frozen feature networks: bfloat16 inside bf16_features()
+            net = self._taps(out) if name == "vgg" else self._lpips(out)
+            if features_in_bf16():
+                net = self._bf16(name, net, out)
             with feature_autocast(out.device.type):
                 if name == "vgg":
-                    value = vgg_loss(out, target, self._taps(out), self.vgg_layer_weights())
+                    assert isinstance(net, VGGTaps)
+                    value = vgg_loss(out, target, net, self.vgg_layer_weights())
                 else:
-                    value = LF.lpips_loss(out, target, self._lpips(out), self.lpips_normalize)
+                    value = LF.lpips_loss(out, target, net, self.lpips_normalize)
             return value.to(out.dtype)
         raise LossWeightsError(f"unknown loss {name!r}; known: {', '.join(LOSS_NAMES)}")
 
