@@ -19,15 +19,18 @@ Run on a quiet machine (the load average is recorded in the table)::
   included): ``Trainer.train_step`` as training runs it now (:mod:`benchmarks.trainer_step`),
   against ``--old-path`` the same step with the per-step code as it was (the loss mix read its
   weights from the device every step; the VGG input normalisation rebuilt its constants every
-  call), in float32, in contiguous and channels-last layouts; where bfloat16 is native also the
-  new default, ``channels_last + bf16`` (bf16 autocast of the network and the VGG/LPIPS terms).
+  call; the instance norm was ``var_mean`` plus element-wise ops), in float32, in contiguous and
+  channels-last layouts; where bfloat16 is native also the new default, ``channels_last + bf16``
+  (bf16 autocast of the network and the VGG/LPIPS terms).
   The ratio column is against the old default (channels-last, float32: ``train.amp`` was ignored
   on a CPU). With ``--compile`` a ``torch.compile``-d network (compile time reported apart).
 * ``search``: one bilevel step of each search stage (:func:`hadamard_restore.search.loop.bilevel_step`
   with the finite-difference hypergradient, as searches run; :mod:`benchmarks.speed_search`) on a
   width-``--channels`` supernet with ``--num-hnu`` HNUs, for each ``--judges`` classifier, against
   ``--old-path`` the same step with every mixed op summing its candidates one by one (the supernet
-  before :mod:`hadamard_restore.net.fused_mix`) and the loss-mix code as it was.
+  before :mod:`hadamard_restore.net.fused_mix`) and the per-step code of ``old_step_code`` as it
+  was. The hypergradient's per-weight arithmetic (now ``torch._foreach_*``) is the new one on both
+  sides, so the ratio slightly understates the change.
 """
 
 from __future__ import annotations
@@ -51,21 +54,32 @@ from benchmarks.speed import _csv, parse_wh
 from benchmarks.timing import machine_info, markdown_table, measure
 
 
+def _old_instance_norm(self, x: torch.Tensor) -> torch.Tensor:
+    """``InstanceNorm.forward`` as it was: ``var_mean`` and element-wise ops in float32."""
+    x32 = x.float()
+    var, mean = torch.var_mean(x32, dim=(2, 3), keepdim=True, correction=0)
+    return ((x32 - mean) * torch.rsqrt(var + self.eps)).to(x.dtype)
+
+
 @contextlib.contextmanager
 def old_step_code():
-    """The loss-mix code as it was before this change: a device read of β and fresh constants per call."""
+    """The per-step code as it was before the speed work: the loss mix read β from the device and
+    rebuilt the VGG constants at every call, and the HNU's instance norm was ``var_mean`` plus
+    element-wise ops (now PyTorch's fused kernel)."""
     from hadamard_restore.losses import mix, preprocess
+    from hadamard_restore.net.hnu import InstanceNorm
 
-    saved = mix.LossMix._host_weights, preprocess._constants
+    saved = mix.LossMix._host_weights, preprocess._constants, InstanceNorm.forward
     mix.LossMix._host_weights = lambda self: self.beta.detach().cpu().tolist()
     preprocess._constants = lambda dtype, device: (
         torch.tensor(preprocess.IMAGENET_MEAN, dtype=dtype, device=device).view(1, 3, 1, 1),
         torch.tensor(preprocess.IMAGENET_STD, dtype=dtype, device=device).view(1, 3, 1, 1),
     )
+    InstanceNorm.forward = _old_instance_norm  # type: ignore[method-assign]
     try:
         yield
     finally:
-        mix.LossMix._host_weights, preprocess._constants = saved
+        mix.LossMix._host_weights, preprocess._constants, InstanceNorm.forward = saved
 
 
 def _model(args):

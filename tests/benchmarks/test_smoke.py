@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -225,3 +226,24 @@ def test_speed_paths_times_old_and_new_side_by_side(tmp_path, provisioned_weight
     text = out.read_text()
     for row in ("new \\| eager", "old \\| eager", "new \\| channels_last", "old \\| channels_last"):
         assert f"| {row} |" in text
+    out = speed_paths.main(
+        ["--section", "search", "--crop", "48", "--batch", "1", "--num-hnu", "1", "--judges", "resnet18", "--old-path"]
+        + [*small, "--out", str(tmp_path / "s.md")]
+    )
+    text = out.read_text()
+    for row in ("new \\| stage 1 (loss), resnet18 judge", "old \\| stage 1 (loss), resnet18 judge"):
+        assert f"| {row} |" in text
+    assert "| new \\| stage 2 (arch) |" in text and "| old \\| stage 2 (arch) |" in text
+
+
+def test_old_step_code_is_the_same_function_and_restores_the_new_code(gen):
+    from benchmarks.speed_paths import old_step_code
+    from hadamard_restore.net.hnu import InstanceNorm
+
+    norm, x = InstanceNorm(), torch.randn(2, 4, 6, 5, generator=gen)
+    new_forward = InstanceNorm.forward
+    with old_step_code():
+        assert InstanceNorm.forward is not new_forward
+        old = norm(x)
+    assert InstanceNorm.forward is new_forward
+    torch.testing.assert_close(norm(x), old)
