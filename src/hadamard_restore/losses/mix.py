@@ -23,10 +23,8 @@ The variables and their parametrisations live in the base class
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from dataclasses import replace
 
 import torch
 from torch import Tensor, nn
@@ -35,6 +33,7 @@ from hadamard_restore.errors import LossWeightsError
 from hadamard_restore.losses import functional as LF
 from hadamard_restore.losses.beta_param import weights_list
 from hadamard_restore.losses.feature_precision import feature_autocast, features_in_bf16
+from hadamard_restore.losses.frozen_nets import FrozenNets, bf16_copy, on
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, LossWeights, load_loss_weights
 from hadamard_restore.losses.mix_variables import LossMixVariables
 from hadamard_restore.losses.vgg import VGGTaps, load_features, vgg_loss
@@ -43,40 +42,6 @@ __all__ = ["LossMix", "load_loss_weights"]
 
 _PAIR_TERMS = {"l1": LF.l1, "l2": LF.l2, "color": LF.color_angle, "ssim": LF.ssim_loss}  # f(out, target)
 _OUTPUT_TERMS = {"tv": LF.tv, "laplacian": LF.laplacian}  # f(out): priors on the output alone
-_ModuleT = TypeVar("_ModuleT", bound=nn.Module)
-
-
-@dataclass
-class _FrozenNets:
-    """The frozen VGG features (and their taps) and LPIPS network of a mix: outside its module tree on
-    purpose, so they are neither in its ``state_dict`` nor moved by ``.to()``; see :func:`_on`."""
-
-    vgg_features: nn.Sequential | None = None
-    taps: VGGTaps | None = None
-    lpips: nn.Module | None = None
-    bf16: dict[str, nn.Module] = field(default_factory=dict)  # bfloat16-parameter copies, by term
-
-
-def _on(module: _ModuleT, like: Tensor) -> _ModuleT:
-    """``module`` moved (in place) to ``like``'s device and dtype when it is elsewhere."""
-    p = next(module.parameters(), None)
-    if p is not None and (p.device != like.device or p.dtype != like.dtype):
-        module.to(device=like.device, dtype=like.dtype)
-    return module
-
-
-def _bf16_copy(module: nn.Module, like: Tensor) -> nn.Module:
-    """A copy of ``module`` on ``like``'s device with its parameters (not its buffers) in bfloat16.
-
-    Under a bfloat16 autocast a frozen network's float32 weights are cast again at every call
-    (autocast caches only weights that require grad); a copy cast once gives the same rounded
-    weights, so the same numbers, without that traffic. Buffers (LPIPS's input scaling) keep
-    their precision, as under autocast.
-    """
-    out = copy.deepcopy(module).to(device=like.device)
-    for p in out.parameters():
-        p.data = p.data.to(torch.bfloat16)
-    return out
 
 
 class LossMix(LossMixVariables):
@@ -126,7 +91,7 @@ class LossMix(LossMixVariables):
             beta_param=beta_param,
         )
         self.lpips_net, self.lpips_normalize = lpips_net, lpips_normalize
-        self._nets = _FrozenNets(vgg_features=vgg_features, lpips=lpips_model)
+        self._nets = FrozenNets(vgg_features=vgg_features, lpips=lpips_model)
 
     # -- construction from / to plain data -------------------------------------------------
     @classmethod
@@ -194,21 +159,21 @@ class LossMix(LossMixVariables):
                 nets.vgg_features = load_features(self.backbone)
             names = self.vgg_layers if self.vgg_layers is not None else [n for c in self.groups for n in c]
             nets.taps = VGGTaps(nets.vgg_features, names)
-        return _on(nets.taps, like)
+        return on(nets.taps, like)
 
     def _lpips(self, like: Tensor) -> nn.Module:
         if self._nets.lpips is None:
             from hadamard_restore.pretrained import weights
 
             self._nets.lpips = weights.lpips_model(self.lpips_net)
-        return _on(self._nets.lpips, like)
+        return on(self._nets.lpips, like)
 
     def _bf16(self, name: str, net: nn.Module, like: Tensor) -> nn.Module:
         """The bfloat16-parameter copy of the frozen ``net`` of term ``name``, made once per device."""
         cached = self._nets.bf16.get(name)
         p = next(cached.parameters(), None) if cached is not None else None
         if cached is None or (p is not None and p.device != like.device):
-            cached = self._nets.bf16[name] = _bf16_copy(net, like)
+            cached = self._nets.bf16[name] = bf16_copy(net, like)
         return cached
 
     def term(self, name: str, out: Tensor, target: Tensor) -> Tensor:

@@ -219,9 +219,7 @@ def _virtual_step(
         w_virtual = {}
         for (n, wn), gn in zip(w0.items(), g):
             buf = bufs.get(n)
-            step = gn + weight_decay * wn
-            if buf is not None and momentum:
-                step = step + momentum * buf.detach()
+            step = gn + weight_decay * wn + (momentum * buf.detach() if buf is not None and momentum else 0)
             w_virtual[n] = wn - lr * step
         return w_virtual
     names, w = list(w0), list(w0.values())
