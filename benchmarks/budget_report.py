@@ -5,7 +5,7 @@ per-image PSNR difference: for every seed both ran, ``d_s`` = mean over the held
 ``PSNR(searched) − PSNR(baseline)`` (same images, same training seed); the table gives the mean
 of ``d_s`` over seeds and its standard error ``stdev(d_s)/√n``. The statement says **beats**
 when the mean exceeds 2 s.e., **loses to** when it is below −2 s.e., and **is within 2 s.e. of**
-otherwise (one seed: no s.e., **beats** / **does not beat** by the sign only, marked as such).
+otherwise (one seed: no s.e. and no verdict, only **is ahead of** / **is behind**, marked as such).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def verdict(diffs: list[float]) -> tuple[float, float, str]:
     """``(mean, standard error, plain word)`` of per-seed differences (see the module docstring)."""
     mean = statistics.fmean(diffs)
     if len(diffs) < 2:
-        return mean, float("nan"), ("beats" if mean > 0 else "does not beat")
+        return mean, float("nan"), ("is ahead of" if mean > 0 else "is behind")
     se = statistics.stdev(diffs) / math.sqrt(len(diffs))
     if mean > 2 * se:
         return mean, se, "beats"

@@ -33,7 +33,7 @@ def test_verdict_and_paired_seed_differences_closed_form():
     assert mean == 2.0 and se == pytest.approx(1 / math.sqrt(3)) and word == "beats"
     assert verdict([-1.0, -1.2, -0.8])[2] == "loses to"
     assert verdict([1.0, -1.0, 0.5])[2] == "is within 2 s.e. of"
-    assert verdict([0.3])[2] == "beats" and math.isnan(verdict([0.3])[1]) and verdict([-0.3])[2] == "does not beat"
+    assert verdict([0.3])[2] == "is ahead of" and math.isnan(verdict([0.3])[1]) and verdict([-0.3])[2] == "is behind"
     # only common seeds are paired
     assert seed_differences(cells([1.0, 5.0]), {0: cells([0.0])[0]}) == [1.0]
 
@@ -101,7 +101,7 @@ def test_one_toy_cell_resumes_stops_and_reports(tmp_path, provisioned_weights, m
     inp = json.loads((tdir / "input.json").read_text())
     assert inp["held_out"] == len(test_names) and cell["input_vs_reference"] == inp["mean"]
     report = (ledger / f"budget-curves-{tag}.md").read_text()
-    assert "searched beats all-1c: +" in report or "searched does not beat all-1c: -" in report
+    assert "searched is ahead of all-1c: +" in report or "searched is behind all-1c: -" in report
     assert "- search `paper` (projected β, upper classifier): β = l1 1.00, l2 0.00" in report
     assert "(one seed, no s.e.)" in report and (ledger / f"budget-curves-{tag}.png").stat().st_size > 1000
 
