@@ -152,7 +152,7 @@ def render(res: dict) -> str:
         "- Ceilings: peak per precision = the faster of the matrix product and the convolution; bandwidth = "
         "the faster of copy and triad, STREAM's byte count (no write-allocate).",
         "- % of roofline = achieved GFLOP/s / min(peak, intensity x bandwidth). bf16 rows use the bf16 peak "
-        "(the autocast network-only step still runs its loss networks in fp32).",
+        "(the bf16 training step keeps SSIM and the pixel loss terms in fp32).",
         "- Timing: warm-up, then repeats interleaved round by round within each group; medians and quartiles.",
         *[f"- {k}: {v}" for k, v in res["errors"].items()],
         "",
