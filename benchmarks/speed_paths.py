@@ -56,9 +56,9 @@ from benchmarks.timing import machine_info, markdown_table, measure
 
 def _old_instance_norm(self, x: torch.Tensor) -> torch.Tensor:
     """``InstanceNorm.forward`` as it was: ``var_mean`` and element-wise ops in float32."""
-    x32 = x.float()
-    var, mean = torch.var_mean(x32, dim=(2, 3), keepdim=True, correction=0)
-    return ((x32 - mean) * torch.rsqrt(var + self.eps)).to(x.dtype)
+    from hadamard_restore.net.hnu import instance_stats, normalize
+
+    return normalize(x, *instance_stats(x), self.eps)
 
 
 @contextlib.contextmanager

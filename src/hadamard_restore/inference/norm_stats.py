@@ -28,7 +28,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from hadamard_restore.net.hnu import InstanceNorm
+from hadamard_restore.net.hnu import InstanceNorm, instance_stats, normalize
 
 Stats = list[tuple[torch.Tensor, torch.Tensor]]
 
@@ -44,7 +44,6 @@ def _patched(model: nn.Module, record: Stats | None = None, replay: Stats | None
 
     def make(norm: InstanceNorm):
         def forward(x: torch.Tensor) -> torch.Tensor:
-            x32 = x.float()
             if replay is not None:
                 if calls[0] >= len(replay):
                     raise RuntimeError(
@@ -52,13 +51,13 @@ def _patched(model: nn.Module, record: Stats | None = None, replay: Stats | None
                         "that were recorded; record and replay with the same model"
                     )
                 mean, var = replay[calls[0]]
-                mean, var = mean.to(x32.device), var.to(x32.device)
+                mean, var = mean.to(x.device), var.to(x.device)
             else:
-                var, mean = torch.var_mean(x32, dim=(2, 3), keepdim=True, correction=0)
+                mean, var = instance_stats(x)
                 if record is not None:
                     record.append((mean, var))
             calls[0] += 1
-            return ((x32 - mean) * torch.rsqrt(var + norm.eps)).to(x.dtype)
+            return normalize(x, mean, var, norm.eps)
 
         return forward
 

@@ -48,11 +48,22 @@ class InstanceNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # PyTorch's fused kernel: the same formula as var_mean and two element-wise ops, 2-3x faster
-        # forward and backward on CPU (a quarter of a bf16 training step's non-convolution time)
-        if x.shape[-1] * x.shape[-2] == 1:  # one pixel (PyTorch's kernel refuses it): x - mean(x) = 0
-            return (x.float() * 0).to(x.dtype)
+        # PyTorch's fused kernel computes normalize(x, *instance_stats(x), eps) 2-3x faster forward
+        # and backward on CPU (a quarter of a bf16 training step's non-convolution time)
+        if x.shape[-1] * x.shape[-2] == 1:  # one pixel, which PyTorch's kernel refuses
+            return normalize(x, *instance_stats(x), self.eps)
         return F.instance_norm(x.float(), eps=self.eps).to(x.dtype)
+
+
+def instance_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mean, biased variance)`` over H, W in float32, shaped (B, C, 1, 1)."""
+    var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
+    return mean, var
+
+
+def normalize(x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, eps: float) -> torch.Tensor:
+    """``(x - mean) / sqrt(var + eps)`` in float32, cast back to ``x.dtype`` (given statistics)."""
+    return ((x.float() - mean) * torch.rsqrt(var + eps)).to(x.dtype)
 
 
 def hadamard_quotient(ru: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

@@ -10,8 +10,8 @@ The mixed op is one weighted sum (DARTS, docs/method.md 2.3):
 forward by the supernet and passed in. No per-op norm, no drop-path.
 
 By default the sum is computed in fused form (:mod:`hadamard_restore.net.fused_mix`: the linear
-candidates folded into one convolution, the dense blocks stacked), the same function in 3
-convolutions instead of 11 for an HNU layer. :func:`candidate_by_candidate` runs the candidates
+candidates folded into one convolution, the dense blocks kept per kernel size), the same function
+in 5 convolutions instead of 11 for an HNU layer. :func:`candidate_by_candidate` runs the candidates
 one by one instead: to select one op bit-exactly with one-hot weights (:meth:`SuperNet.forward`
 with an explicit ``mix`` does so), or to time the path as it was (``benchmarks/speed_paths.py``).
 """

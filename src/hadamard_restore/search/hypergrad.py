@@ -215,25 +215,16 @@ def _virtual_step(
 ) -> dict[str, Tensor]:
     """Step 2: ``w' = w − η (μ·buf + g + λ w)`` as NEW tensors (the caller's weights are never
     modified); detached leaves, unless ``keep_graph`` (exact mode: w' stays a function of θ)."""
-    if keep_graph:  # exact mode: w' must stay a function of θ, one autograd op per tensor
-        w_virtual = {}
-        for (n, wn), gn in zip(w0.items(), g):
-            buf = bufs.get(n)
-            step = gn + weight_decay * wn + (momentum * buf.detach() if buf is not None and momentum else 0)
-            w_virtual[n] = wn - lr * step
-        return w_virtual
     names, w = list(w0), list(w0.values())
     steps = list(torch._foreach_add(list(g), w, alpha=weight_decay)) if weight_decay else list(g)
-    moving = [i for i, n in enumerate(names) if momentum and bufs.get(n) is not None]
+    moving = [(i, b.detach()) for i, n in enumerate(names) if momentum and (b := bufs.get(n)) is not None]
     if moving:  # + μ·buf where the optimiser has a buffer
-        bufs_moving = [bufs[names[i]] for i in moving]
-        with_buf = torch._foreach_add(
-            [steps[i] for i in moving], [b.detach() for b in bufs_moving if b is not None], alpha=float(momentum)
-        )
-        for i, t in zip(moving, with_buf):
+        index, buffers = zip(*moving)
+        for i, t in zip(index, torch._foreach_add([steps[i] for i in index], list(buffers), alpha=float(momentum))):
             steps[i] = t
-    new = torch._foreach_add(w, steps, alpha=-lr)  # w − η·step, as new tensors (fused over all weights)
-    w_virtual = {n: t.detach().requires_grad_(True) for n, t in zip(names, new)}
+    new = torch._foreach_add(w, steps, alpha=-lr)  # w − η·step: new tensors, one fused op over all weights
+    # exact mode keeps w' a function of θ (the foreach ops are differentiable); else detached leaves
+    w_virtual = {n: t if keep_graph else t.detach().requires_grad_(True) for n, t in zip(names, new)}
     return w_virtual
 
 
