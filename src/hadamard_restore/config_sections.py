@@ -144,8 +144,9 @@ class TrainConfig(Strict):
         0.0,
         ge=0,
         lt=1,
-        description="exponential moving average of the weights, "
-        "validated and saved as model.pt (e.g. 0.999); 0 disables it",
+        description="exponential moving average of the weights (e.g. 0.999), with a warm-up: update t uses "
+        "min(ema_decay, (1 + t) / (10 + t)); validation scores the average and the raw weights and keeps "
+        "the better as model.pt (its meta and history.json say which); 0 disables it",
     )
     amp: bool = Field(
         True,

@@ -194,29 +194,18 @@ def test_resume_with_more_steps_follows_the_new_schedule(tmp_path):
     assert by_step[15] == pytest.approx(1e-2 * f(14))  # lr used at step 15 (0-based 14) of the new 20-step run
 
 
-def test_weight_average_follows_the_closed_form_and_is_what_model_pt_holds(tmp_path):
-    from hadamard_restore.training.trainer import WeightAverage
-
-    model = TinyNet()
-    avg = WeightAverage(model, decay=0.9)
-    start = {k: v.clone() for k, v in model.state_dict().items()}
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(1.0)
-    avg.update(model)
-    for name, value in avg.model.state_dict().items():  # avg = w0 + 0.1 * (w1 - w0) = w0 + 0.1
-        if value.is_floating_point():
-            torch.testing.assert_close(value, start[name] + 0.1)
-
+def test_model_pt_holds_the_weights_its_meta_and_the_history_name(tmp_path):
     data = _data()
-    fit(TinyNet(), L1Mix(), data, _tcfg(ema_decay=0.8), tmp_path, META, seed=0, device=CPU, progress=False)
+    summary = fit(TinyNet(), L1Mix(), data, _tcfg(ema_decay=0.8), tmp_path, META, seed=0, device=CPU, progress=False)
     state = load_training_state(tmp_path / "last.pt")["training"]
     best = model_file.read_model_file(tmp_path / "model.pt")
-    raw = model_file.read_model_file(tmp_path / "last.pt")["state_dict"]
-    if best["meta"]["step"] == 30:  # the best is the last validation: model.pt is the average, not raw
+    entry = next(e for e in state["history"]["val"] if e["step"] == best["meta"]["step"])
+    assert best["meta"]["weights"] == entry["weights"] == summary["best_weights"]
+    assert entry["psnr"] == max(entry["psnr_raw"], entry["psnr_ema"])
+    if best["meta"]["step"] == 30:  # the last validation: model.pt equals the saved average or raw weights
+        source = state["ema"] if entry["weights"] == "ema" else load_training_state(tmp_path / "last.pt")["state_dict"]
         for k, v in best["state_dict"].items():
-            torch.testing.assert_close(v, state["ema"][k])
-        assert any(not torch.equal(v, raw[k]) for k, v in best["state_dict"].items())
+            torch.testing.assert_close(v, source[k])
     again = TinyNet(seed=5)
     model_file.load_state_into(again, best["state_dict"])
     assert validate_psnr(again, data.val, CPU) == pytest.approx(best["meta"]["val_psnr"], abs=1e-9)

@@ -63,7 +63,8 @@ def train(
 
     summary = guarded(go)
     if summary and int(os.environ.get("RANK", "0")) == 0:
-        typer.echo(f"best validation PSNR {summary['best_val_psnr']:.3f} dB at step {summary['best_step']}")
+        held = {"ema": " (weight average)", "raw": " (raw weights)"}.get(summary.get("best_weights") or "", "")
+        typer.echo(f"best validation PSNR {summary['best_val_psnr']:.3f} dB at step {summary['best_step']}{held}")
         typer.echo(summary["model"])
 
 

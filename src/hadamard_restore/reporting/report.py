@@ -154,7 +154,9 @@ def curves_section(run_dir: Path, plots_dir: Path) -> list[str]:
         s = read_json(summary)
         lines += [
             f"{s['steps']} steps; best validation PSNR {s['best_val_psnr']:.3f} dB at step {s['best_step']} "
-            "(held-out split of the training pairs; the kept model.pt).",
+            "(held-out split of the training pairs; the kept model.pt"
+            + {"ema": ", the weight average", "raw": ", the raw weights"}.get(s.get("best_weights") or "", "")
+            + ").",
             "",
         ]
     return lines + [f"![training curves]({_rel(png, run_dir)})", ""]

@@ -35,6 +35,15 @@ class LoopState:
     history: dict = field(default_factory=lambda: {"train": [], "val": []})
 
 
+def best_weights(history: dict, best_step: int) -> str | None:
+    """Which weights model.pt holds: ``"ema"`` (the average) or ``"raw"``; None before any
+    validation, or for a history written before the trainer recorded the choice."""
+    for entry in history["val"]:
+        if entry["step"] == best_step:
+            return entry.get("weights")
+    return None
+
+
 def rng_in_current_layout(rng: dict) -> dict:
     """A version-1 RNG block (``{"data", "torch", "cuda"}``) in the layout of
     :func:`~hadamard_restore.runtime.rng.capture_rng`."""

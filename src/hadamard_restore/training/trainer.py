@@ -39,7 +39,7 @@ from hadamard_restore.runtime.precision import native_bf16
 from hadamard_restore.training import health
 from hadamard_restore.training.ema import WeightAverage
 from hadamard_restore.training.lr_schedule import make_optimizer, make_scheduler
-from hadamard_restore.training.state import LoopState
+from hadamard_restore.training.state import LoopState, best_weights
 from hadamard_restore.training.train_data import Sampler as Sampler  # re-exported
 from hadamard_restore.training.train_data import TrainData, check_settings
 from hadamard_restore.training.train_log import TrainLogger
@@ -126,31 +126,48 @@ class Trainer:
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.tcfg.grad_clip)
         self.optimizer.step()
         if self.ema is not None:
-            self.ema.update(self.model)
+            self.ema.update(self.model, self.state.step)
         lr = self.optimizer.param_groups[0]["lr"]
         self.scheduler.step()
         self.state.step += 1
         values = {"loss": float(total.detach()), **{k: float(v.detach()) for k, v in terms.items()}}
         return values, lr, float(grad_norm)
 
-    def validate(self, writer) -> None:
-        """Validation PSNR (fp32, as evaluate) of the weights being judged; keep the best as model.pt."""
-        state = self.state
-        judged = self.ema.model if self.ema is not None else self.model
-        health.check_finite(judged, state.step, self.tcfg.lr, self.run_dir)
-        psnr = health.checked_psnr(
-            lambda: validate_psnr(judged, self.data.val, self.device, self.tcfg.val_max_images),
-            state.step,
+    def _score(self, net: nn.Module) -> float:
+        health.check_finite(net, self.state.step, self.tcfg.lr, self.run_dir)
+        return health.checked_psnr(
+            lambda: validate_psnr(net, self.data.val, self.device, self.tcfg.val_max_images),
+            self.state.step,
             self.tcfg.lr,
             self.run_dir,
         )
-        state.history["val"].append({"step": state.step, "psnr": psnr})
+
+    def validate(self, writer) -> None:
+        """Validation PSNR (fp32, as evaluate) of the raw weights and, with ``train.ema_decay``, of
+        their average; the better of the two is this step's score, and the best score so far is
+        kept as model.pt (its meta and the history say which weights it holds)."""
+        state, averaged = self.state, self.ema.model if self.ema is not None else None
+        scores = {"raw": self._score(self.model)}
+        if averaged is not None:
+            scores["ema"] = self._score(averaged)
+        kind = max(scores, key=lambda k: scores[k])  # ties keep the raw weights
+        psnr = scores[kind]
+        entry = {"step": state.step, "psnr": psnr, "weights": kind, **{f"psnr_{k}": v for k, v in scores.items()}}
+        state.history["val"].append(entry)
         if writer is not None:
-            writer.add_scalar("val/psnr", psnr, state.step)
+            for k, v in scores.items():
+                writer.add_scalar(f"val/psnr_{k}", v, state.step)
         if psnr > state.best_val_psnr:
             state.best_val_psnr, state.best_step = psnr, state.step
-            save_model_meta(self.best_path, judged, self.meta, step=state.step, val_psnr=psnr)
-        log.info("step %d: val PSNR %.3f dB (best %.3f at %d)", state.step, psnr, state.best_val_psnr, state.best_step)
+            judged = averaged if kind == "ema" and averaged is not None else self.model
+            save_model_meta(self.best_path, judged, self.meta, step=state.step, val_psnr=psnr, weights=kind)
+        log.info(
+            "step %d: val PSNR %s (best %.3f at %d)",
+            state.step,
+            ", ".join(f"{k} {v:.3f} dB" for k, v in scores.items()),
+            state.best_val_psnr,
+            state.best_step,
+        )
         self.model.train()
 
     # ------------------------------------------------------------------ the loop
@@ -193,6 +210,7 @@ class Trainer:
             "steps": state.step,
             "best_val_psnr": state.best_val_psnr,
             "best_step": state.best_step,
+            "best_weights": best_weights(state.history, state.best_step),
             "wall_s_this_session": round(time.time() - t0, 1),
         }
         if self.dist_ctx.is_main:
