@@ -65,11 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     dist.init_process_group("nccl" if cuda else "gloo")
     ctx = ForcedDist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
     import hadamard_restore.runtime.process as process_mod
-    import hadamard_restore.search.build as build_mod
     from hadamard_restore.cli import app
 
-    # training joins through runtime.process.setup_process, the search through search.build.setup
-    process_mod.init_distributed = build_mod.init_distributed = lambda device: ctx
+    # training and the search both join through runtime.process.setup_process
+    process_mod.init_distributed = lambda device: ctx
     sets = [
         x for s in [f"device={args.device}", "train.amp=" + ("true" if cuda else "false"), *TINY] for x in ("--set", s)
     ]

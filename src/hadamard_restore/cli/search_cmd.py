@@ -108,7 +108,7 @@ def _claim(choice: str) -> str:
 def _run_stage(config: Path, set_, out, resume: bool, stage: str, call) -> None:
     """Load the config, set up the process and the run directory, make one library call."""
     from hadamard_restore.jobs import search_job
-    from hadamard_restore.search.build import setup
+    from hadamard_restore.runtime.process import setup_process
 
     cfg = config_or_fail(config, set_)
 
@@ -118,7 +118,7 @@ def _run_stage(config: Path, set_, out, resume: bool, stage: str, call) -> None:
         if not resume:
             refuse_earlier_run(out, resumable=True)
         job = search_job(cfg)
-        env = setup(job.device, job.seed)
+        env = setup_process(job.device, job.seed)
         run_dir = prepare_run_dir(cfg, out, stage, resume, env[1])
         result = call(job, run_dir, env)
         if env[1].is_main:

@@ -5,21 +5,62 @@ from __future__ import annotations
 import atexit
 import os
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from hadamard_restore.errors import HadamardRestoreError
+
+GPU_RUN_CPU_THREADS = 4  # intra-op CPU threads of a process whose work runs on a GPU (by default)
+THREADS_ENV = "HADAMARD_RESTORE_CPU_THREADS"
+
+
+def cpu_threads_for(
+    device: torch.device, env: Mapping[str, str] = os.environ, cpu_count: int | None = None
+) -> int | None:
+    """The intra-op CPU thread count a process working on ``device`` should use; None keeps torch's.
+
+    ``$HADAMARD_RESTORE_CPU_THREADS`` (a positive integer) always wins. Otherwise a CPU process
+    keeps torch's default (``$OMP_NUM_THREADS``, else every core). A GPU process only crops
+    batches and launches kernels on the CPU: it takes at most ``GPU_RUN_CPU_THREADS`` threads and
+    its share of the cores among the ``$LOCAL_WORLD_SIZE`` ranks, unless ``$OMP_NUM_THREADS`` says
+    otherwise. Three trainings on one 16-core GPU machine that each took all 16 threads ran 22x
+    slower per step than one alone.
+    """
+    explicit = env.get(THREADS_ENV, "").strip()
+    if explicit:
+        if not explicit.isdigit() or int(explicit) < 1:
+            raise HadamardRestoreError(
+                f"${THREADS_ENV}={explicit!r} is not a positive whole number of threads; set e.g. 4, or unset it"
+            )
+        return int(explicit)
+    if device.type != "cuda" or env.get("OMP_NUM_THREADS", "").strip():
+        return None
+    cores = cpu_count or os.cpu_count() or 1
+    ranks = max(1, int(env.get("LOCAL_WORLD_SIZE", "1") or 1))
+    return max(1, min(GPU_RUN_CPU_THREADS, cores // ranks))
+
 
 def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else CPU; ``cuda`` without a GPU is an error."""
+    """``auto`` picks CUDA when present, else CPU; ``cuda`` without a GPU is an error.
+
+    Also sets the process's intra-op CPU threads for that device (:func:`cpu_threads_for`).
+    """
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        return torch.device("cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} asked for, but no CUDA GPU is visible; use device=cpu or auto")
+        dev = (
+            torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            if torch.cuda.is_available()
+            else torch.device("cpu")
+        )
+    else:
+        dev = torch.device(name)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"device {name!r} asked for, but no CUDA GPU is visible; use device=cpu or auto")
+    threads = cpu_threads_for(dev)
+    if threads is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
     return dev
 
 

@@ -1,4 +1,4 @@
-"""Building blocks the stages share: process setup, the searched models, objectives, log scalars.
+"""Building blocks the stages share: the searched models, objectives, log scalars.
 
 Models are evaluated at explicit parameter sets through :func:`forward`
 (``torch.func.functional_call``), which is what lets one hypergradient function serve every
@@ -19,7 +19,7 @@ from torch.func import functional_call
 
 from hadamard_restore.config import NetConfig
 from hadamard_restore.jobs import SearchJob
-from hadamard_restore.runtime import Dist, get_logger, init_distributed, pick_device, seed_everything
+from hadamard_restore.runtime import get_logger
 from hadamard_restore.search.loop import Batch
 
 if TYPE_CHECKING:
@@ -27,20 +27,6 @@ if TYPE_CHECKING:
 
 log = get_logger("hadamard_restore.search")
 Objective = Callable[[Mapping[str, Tensor], Batch], Tensor]
-
-
-def setup(device_name: str, seed: int) -> tuple[torch.device, Dist]:
-    """Pick the device, join the torchrun process group if any, seed the global RNGs.
-
-    Under torchrun each rank uses ``cuda:LOCAL_RANK`` (or the CPU with gloo).
-    """
-    device = pick_device(device_name)
-    dist_ctx = init_distributed(device)
-    if device.type == "cuda" and dist_ctx.enabled:
-        device = torch.device("cuda", dist_ctx.local_rank)
-        torch.cuda.set_device(device)
-    seed_everything(seed)
-    return device, dist_ctx
 
 
 def forward(model: torch.nn.Module, params: Mapping[str, Tensor], x: Tensor) -> Tensor:

@@ -26,9 +26,10 @@ import torch
 
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.runtime import Dist
+from hadamard_restore.runtime.process import setup_process
 from hadamard_restore.search import ddp
 from hadamard_restore.search.arch_stage import search_arch
-from hadamard_restore.search.build import log, setup
+from hadamard_restore.search.build import log
 from hadamard_restore.search.hypergrad import check_mode
 from hadamard_restore.search.joint_stage import search_joint
 from hadamard_restore.search.loss_stage import search_loss
@@ -60,7 +61,7 @@ def search(
     """
     check_mode(job.search.hessian, "joint" if job.search.mode == "joint" else "loss")  # before any work
     run_dir = Path(run_dir)
-    env = env if env is not None else setup(job.device, job.seed)
+    env = env if env is not None else setup_process(job.device, job.seed)
     device, dist_ctx = env
     if job.search.mode == "joint":
         paths = search_joint(job, run_dir, classifier=classifier, resume=resume, env=env)

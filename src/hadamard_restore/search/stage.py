@@ -28,8 +28,9 @@ import torch
 
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.runtime import Dist
+from hadamard_restore.runtime.process import setup_process
 from hadamard_restore.search import ddp
-from hadamard_restore.search.build import log, setup
+from hadamard_restore.search.build import log
 from hadamard_restore.search.data import search_data
 from hadamard_restore.search.hypergrad import check_mode
 from hadamard_restore.search.loop import Batch, Problem, run_bilevel
@@ -149,7 +150,7 @@ def run_stage(
     """
     check_mode(job.search.hessian, spec.stage)
     run_dir = Path(run_dir)
-    device, dist_ctx = env if env is not None else setup(job.device, job.seed)
+    device, dist_ctx = env if env is not None else setup_process(job.device, job.seed)
     judge = load_judge(job, run_dir, device, dist_ctx, classifier) if spec.judged else None
     data = search_data(job, device, run_dir, dist_ctx)
     problem, write_artifacts = spec.build(StageContext(job, run_dir, device, dist_ctx, data.sample, judge))
