@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 HR := $(VENV)/bin/hadamard-restore
-# Real paired images for the tests (see tests/README.md); CI sets HADAMARD_RESTORE_REQUIRE_DATA=1.
+# Real paired images for the tests (tests/conftest.py); CI sets HADAMARD_RESTORE_REQUIRE_DATA=1.
 export HADAMARD_RESTORE_DATA ?= $(abspath ../shared/data)
 
 .PHONY: setup demo test lint weights clean
@@ -27,8 +27,8 @@ demo: weights
 test: weights
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q
 
-# ruff (lint, import order, formatting), mypy on src/, and the structural limits (file and function
-# length, import cycles); CI runs this before the tests.
+# ruff (lint, import order, formatting), mypy on src/, and the structural limits (function length,
+# import cycles; long files are a warning); CI runs this before the tests.
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks tools
 	$(VENV)/bin/ruff format --check src tests benchmarks tools

@@ -64,10 +64,17 @@ def test_long_bodies_and_files_are_counted_without_the_docstring(tmp_path, capsy
             "__init__.py": "",
             "ok.py": f'def f():\n    """doc\n    more doc\n    """\n{body}\n',
             "long.py": f"def g():\n{body}\n    return 1\n",
-            "big.py": "x = 1\n" * 251,
+            "big.py": "x = 1\n" * 401,
+            "fine.py": "x = 1\n" * 400,
         },
     )
     assert check.main(["--root", str(root)]) == 1
     out = capsys.readouterr().out
     assert "long.py:1: function g has a 61-line body" in out
-    assert "ok.py" not in out and "big.py: 251 lines" in out
+    assert "ok.py" not in out and "warning: pkg/big.py: 401 lines" in out and "fine.py" not in out
+
+
+def test_a_long_file_is_a_warning_not_a_failure(tmp_path, capsys):
+    root = _package(tmp_path, {"__init__.py": "", "big.py": "x = 1\n" * 401})
+    assert check.main(["--root", str(root)]) == 0
+    assert "warning: pkg/big.py: 401 lines" in capsys.readouterr().out
