@@ -188,9 +188,12 @@ class Trainer:
         net, t0 = self._wrapped(), time.time()
         logger = TrainLogger(self.run_dir, self.tcfg, self.state, self.dist_ctx.is_main, self.progress)
         self.model.train()
+        self.step_seconds: list[float] = []
         try:
             while self.state.step < self.tcfg.steps:
-                values, lr, grad_norm = self.train_step(net)
+                started = time.perf_counter()
+                values, lr, grad_norm = self.train_step(net)  # ends with a host sync (the loss value)
+                self.step_seconds.append(time.perf_counter() - started)
                 logger.log(values, lr, grad_norm)
                 if self._due(self.tcfg.val_every):
                     self.validate(logger.writer)
@@ -212,6 +215,10 @@ class Trainer:
             "best_step": state.best_step,
             "best_weights": best_weights(state.history, state.best_step),
             "wall_s_this_session": round(time.time() - t0, 1),
+            # optimizer steps only (validation and checkpoints excluded), as the search summaries
+            "seconds_per_step_median": sorted(self.step_seconds)[len(self.step_seconds) // 2]
+            if self.step_seconds
+            else None,
         }
         if self.dist_ctx.is_main:
             write_json(self.run_dir / "train_summary.json", summary)
