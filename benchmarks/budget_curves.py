@@ -180,7 +180,11 @@ def run(args, log=print) -> int:
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else preset.seeds
     deadline = time.time() + 60 * args.max_minutes if args.max_minutes is not None else None
     done, commit, prepared = 0, L.code_commit(), {}
-    for task, budget, seed, entry in order_cells(args.tasks.split(","), budgets, seeds, entries):
+    shard, shards = args.shard
+    cells = order_cells(args.tasks.split(","), budgets, seeds, entries)
+    for index, (task, budget, seed, entry) in enumerate(cells):
+        if index % shards != shard:  # another worker's cell (budget_gpu_job runs several at once)
+            continue
         tdir = L.task_dir(args.ledger, tag, task)
         if task not in prepared:
             dev, test_pairs = prepare_splits(task, preset, tdir, args.train_set)
@@ -205,6 +209,8 @@ def run(args, log=print) -> int:
             found = ensure_search(task, entry.variant, NEEDS.get(entry.key, {"hier"}), scfg, args.work / tag, tdir, log)
         except HadamardRestoreError as exc:
             log(f"[{task}] {entry.key}: its search ({entry.variant}) failed, cell skipped: {exc}")
+            continue
+        if args.searches_only:
             continue
         log(f"[{task}] {entry.key} budget {budget} seed {seed}: training")
         meta = {"machine": mach, "commit": commit, "settings": settings, "settings_key": key, "input_vs_reference": inp}
@@ -237,7 +243,18 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--machine-tag", default=None, help="default: derived from the CPU model or GPU name")
     p.add_argument("--max-minutes", type=float, default=None, help="start no new cell after this many minutes")
     p.add_argument("--report-only", action="store_true")
+    p.add_argument("--searches-only", action="store_true", help="run the searches the cells need, train nothing")
+    p.add_argument(
+        "--shard", type=_shard, default=(0, 1), metavar="K/N", help="train only cells K, K+N, K+2N, ... (0-based)"
+    )
     return p.parse_args(argv)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit()) or not 0 <= int(k) < int(n):
+        raise argparse.ArgumentTypeError(f"--shard {text!r}: expected K/N with 0 <= K < N, e.g. 0/4")
+    return int(k), int(n)
 
 
 def main(argv=None) -> int:
