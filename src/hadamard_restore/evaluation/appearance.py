@@ -1,0 +1,122 @@
+"""Appearance of restored images against their references: the numbers PSNR hides (docs/evaluation.md §4).
+
+Per image, on ``(3, H, W)`` RGB in [0, 1] (the 8-bit values as saved), with luminance
+``L = 0.299 R + 0.587 G + 0.114 B``:
+
+* ``black_level``: the 1st percentile of L (nearest rank), the darkest 1 % of pixels; a grey veil
+  lifts it above the reference's.
+* ``contrast``: the standard deviation of L (population); reported as output / reference.
+* ``saturation``: the mean HSV saturation ``(max - min) / max`` (0 where max = 0); output / reference.
+* ``grid_energy``: the amplitude of a checkerboard locked to the pixel grid (the pattern stride-2
+  transposed convolutions leave): the mean over non-overlapping 2x2 blocks of L of
+  ``|a - b - c + d| / 4`` (a, d on one diagonal), which is exactly A for ``smooth + A (-1)^(i+j)``
+  and near 0 for smooth content; reported as output / reference and output / input.
+* ``border_frame``: the mean of L in a band of ``BORDER_BAND`` pixels along the four edges minus
+  the mean of L inside it; reported as output minus reference (a bright frame is > 0).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from hadamard_restore.metrics.gt_mean import GRAY_WEIGHTS
+
+BORDER_BAND = 4
+MEASURES = ("black_level", "contrast", "saturation", "grid_energy", "border_frame")
+
+
+def luminance(img: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) RGB -> (H, W) float64 ``0.299 R + 0.587 G + 0.114 B``."""
+    if img.dim() != 3 or img.shape[0] != 3:
+        raise ValueError(f"appearance: expected one (3, H, W) RGB image, got shape {tuple(img.shape)}")
+    w = torch.tensor(GRAY_WEIGHTS, dtype=torch.float64).view(3, 1, 1)
+    return (img.to(torch.float64).cpu() * w).sum(dim=0)
+
+
+def black_level(img: torch.Tensor, fraction: float = 0.01) -> float:
+    """The ``fraction`` quantile of the luminance (nearest rank: the k-th smallest, k = ceil(fraction n))."""
+    flat = luminance(img).flatten()
+    k = min(flat.numel(), max(1, math.ceil(fraction * flat.numel())))
+    return float(torch.kthvalue(flat, k).values)
+
+
+def contrast(img: torch.Tensor) -> float:
+    """The standard deviation of the luminance over the pixels (population, not sample)."""
+    return float(luminance(img).std(unbiased=False))
+
+
+def saturation(img: torch.Tensor) -> float:
+    """The mean HSV saturation ``(max - min) / max`` over the pixels, 0 for black pixels."""
+    x = img.to(torch.float64).cpu()
+    hi, lo = x.max(dim=0).values, x.min(dim=0).values
+    sat = torch.where(hi > 0, (hi - lo) / hi.clamp_min(1e-12), torch.zeros_like(hi))
+    return float(sat.mean())
+
+
+def grid_energy(img: torch.Tensor) -> float:
+    """The mean over 2x2 blocks of ``|a - b - c + d| / 4`` on the luminance (odd last row/column dropped)."""
+    lum = luminance(img)
+    h, w = (lum.shape[0] // 2) * 2, (lum.shape[1] // 2) * 2
+    if h == 0 or w == 0:
+        raise ValueError(f"appearance: a {tuple(img.shape[1:])} image has no 2x2 block")
+    y = lum[:h, :w]
+    diag = y[0::2, 0::2] - y[1::2, 0::2] - y[0::2, 1::2] + y[1::2, 1::2]
+    return float(diag.abs().mean() / 4)
+
+
+def border_frame(img: torch.Tensor, band: int = BORDER_BAND) -> float:
+    """The mean luminance of the ``band``-pixel border minus the mean of the interior."""
+    lum = luminance(img)
+    h, w = lum.shape
+    if 2 * band >= min(h, w):
+        raise ValueError(f"appearance: a {h}x{w} image has no interior inside a {band}-pixel border")
+    inner = torch.zeros_like(lum, dtype=torch.bool)
+    inner[band : h - band, band : w - band] = True
+    return float(lum[~inner].mean() - lum[inner].mean())
+
+
+def measure(img: torch.Tensor) -> dict[str, float]:
+    """Every measure of :data:`MEASURES` for one image."""
+    return {
+        "black_level": black_level(img),
+        "contrast": contrast(img),
+        "saturation": saturation(img),
+        "grid_energy": grid_energy(img),
+        "border_frame": border_frame(img),
+    }
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b > 0 else None
+
+
+def compare(output: torch.Tensor, reference: torch.Tensor, degraded: torch.Tensor | None = None) -> dict:
+    """The measures of output, reference (and input), and the comparisons the model cards report."""
+    out, ref = measure(output), measure(reference)
+    row: dict = {"output": out, "reference": ref}
+    row["contrast_ratio"] = _ratio(out["contrast"], ref["contrast"])
+    row["saturation_ratio"] = _ratio(out["saturation"], ref["saturation"])
+    row["grid_energy_ratio"] = _ratio(out["grid_energy"], ref["grid_energy"])
+    row["border_frame_difference"] = out["border_frame"] - ref["border_frame"]
+    if degraded is not None:
+        row["input"] = measure(degraded)
+        row["grid_energy_vs_input"] = _ratio(out["grid_energy"], row["input"]["grid_energy"])
+    return row
+
+
+def summarize(rows: list[dict]) -> dict:
+    """The mean over images of every number in the :func:`compare` rows (None values skipped)."""
+
+    def mean(values: list) -> float | None:
+        kept = [v for v in values if v is not None]
+        return sum(kept) / len(kept) if kept else None
+
+    out: dict = {}
+    for key, value in rows[0].items() if rows else ():
+        if isinstance(value, dict):
+            out[key] = {m: mean([r[key][m] for r in rows]) for m in value}
+        else:
+            out[key] = mean([r.get(key) for r in rows])
+    return {"count": len(rows), "border_band": BORDER_BAND, "black_level_fraction": 0.01, **out}
