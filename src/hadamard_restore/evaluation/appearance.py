@@ -18,9 +18,11 @@ Per image, on ``(3, H, W)`` RGB in [0, 1] (the 8-bit values as saved), with lumi
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 
+from hadamard_restore.errors import DataError
 from hadamard_restore.metrics.gt_mean import GRAY_WEIGHTS
 
 BORDER_BAND = 4
@@ -120,3 +122,64 @@ def summarize(rows: list[dict]) -> dict:
         else:
             out[key] = mean([r.get(key) for r in rows])
     return {"count": len(rows), "border_band": BORDER_BAND, "black_level_fraction": 0.01, **out}
+
+
+def measure_folders(outputs: Path, references: Path, inputs: Path | None = None) -> dict:
+    """:func:`compare` for every output image against its reference (paired by name, as
+    ``data.matching`` pairs a degraded folder), with the input of the same name when ``inputs`` is given.
+
+    Returns:
+        ``{"outputs", "references", "inputs", "appearance": summarize(rows), "per_image": [...]}``.
+
+    Raises:
+        DataError: a folder is missing or empty, names do not match, or sizes differ.
+    """
+    from hadamard_restore.data.io import read_image
+    from hadamard_restore.data.matching import list_images, match_folders
+
+    pairs = match_folders(Path(outputs), Path(references), strict=False)[0]
+    if not pairs:
+        raise DataError(f"no image in {outputs} has a reference of the same name in {references}")
+    by_stem = {p.stem.lower(): p for p in list_images(Path(inputs))} if inputs is not None else {}
+    rows = []
+    for pair in pairs:
+        out, ref = read_image(pair.degraded), read_image(pair.reference)
+        src = by_stem.get(pair.degraded.stem.lower()) if inputs is not None else None
+        if inputs is not None and src is None:
+            raise DataError(f"{inputs} has no input image named like {pair.degraded.name}; pass the matching folder")
+        inp = read_image(src) if src is not None else None
+        for other, path in ((ref, pair.reference), (inp, src)):
+            if other is not None and other.shape != out.shape:
+                raise DataError(
+                    f"{pair.degraded} is {tuple(out.shape[1:])} but {path} is {tuple(other.shape[1:])}; "
+                    "compare images of the same size"
+                )
+        rows.append({"name": pair.degraded.name, **compare(out, ref, inp)})
+    return {
+        "outputs": str(Path(outputs).resolve()),
+        "references": str(Path(references).resolve()),
+        "inputs": str(Path(inputs).resolve()) if inputs is not None else None,
+        "appearance": summarize([{k: v for k, v in r.items() if k != "name"} for r in rows]),
+        "per_image": rows,
+    }
+
+
+def format_summary(block: dict) -> str:
+    """The mean appearance numbers as a few lines of text."""
+
+    def num(value: float | None, digits: int = 3) -> str:
+        return "n/a" if value is None else f"{value:.{digits}f}"
+
+    out, ref = block["output"], block["reference"]
+    lines = [
+        f"{block['count']} images (luminance 0.299 R + 0.587 G + 0.114 B, values in [0, 1])",
+        f"  black level (1st percentile): output {num(out['black_level'])}, reference {num(ref['black_level'])}",
+        f"  contrast (std): output / reference {num(block['contrast_ratio'])}",
+        f"  saturation (mean HSV S): output / reference {num(block['saturation_ratio'])}",
+        f"  pixel-grid checkerboard: output {num(out['grid_energy'], 4)}, reference {num(ref['grid_energy'], 4)}, "
+        f"ratio {num(block['grid_energy_ratio'])}"
+        + (f", output / input {num(block['grid_energy_vs_input'])}" if "grid_energy_vs_input" in block else ""),
+        f"  border frame ({block['border_band']} px band minus interior): output minus reference "
+        f"{num(block['border_frame_difference'], 4)}",
+    ]
+    return "\n".join(lines)
