@@ -69,3 +69,21 @@ def test_bad_shapes_are_clear():
         appearance.measure(torch.zeros(1, 3, 20, 20))
     with pytest.raises(ValueError, match="interior"):
         appearance.border_frame(torch.zeros(3, 8, 20))
+
+
+def test_grid_peak_is_the_nyquist_dft_bin_and_ignores_incoherent_texture(gen):
+    ref = _smooth(gen)
+    i, j = torch.meshgrid(torch.arange(64), torch.arange(48), indexing="ij")
+    board = ((-1.0) ** (i + j)).expand(3, -1, -1)
+    out = ref + 0.02 * board
+    lum = appearance.luminance(out)
+    dft = torch.fft.fft2(lum)[32, 24].abs() / lum.numel()  # the (H/2, W/2) bin, per pixel
+    assert appearance.grid_peak(out) == pytest.approx(float(dft), abs=1e-9)
+    assert appearance.grid_peak(out) == pytest.approx(0.02, abs=1e-3)
+    signs = torch.where(torch.rand(32, 24, generator=gen) < 0.5, -1.0, 1.0)  # a random phase per 2x2 block
+    signs = signs.repeat_interleave(2, 0).repeat_interleave(2, 1)
+    noisy = ref + 0.02 * board * signs.expand(3, -1, -1)
+    assert appearance.grid_energy(noisy) == pytest.approx(0.02, abs=1e-3)  # locally as strong
+    assert appearance.grid_peak(noisy) < 0.003  # but it has no one phase
+    row = compare(out, ref, noisy)
+    assert row["grid_peak_ratio"] > 10 and row["grid_peak_vs_input"] > 5

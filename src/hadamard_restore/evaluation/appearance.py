@@ -11,6 +11,10 @@ Per image, on ``(3, H, W)`` RGB in [0, 1] (the 8-bit values as saved), with lumi
   transposed convolutions leave): the mean over non-overlapping 2x2 blocks of L of
   ``|a - b - c + d| / 4`` (a, d on one diagonal), which is exactly A for ``smooth + A (-1)^(i+j)``
   and near 0 for smooth content; reported as output / reference and output / input.
+* ``grid_peak``: the same blocks' signed mean, ``|mean(a - b - c + d)| / 4``, which is the DFT
+  magnitude of L at the pixel-grid Nyquist frequency (H/2, W/2) divided by the pixel count: a
+  checkerboard with one phase across the image keeps it at A, while texture and noise, whose
+  signs vary, average out; reported as output / reference and output / input.
 * ``border_frame``: the mean of L in a band of ``BORDER_BAND`` pixels along the four edges minus
   the mean of L inside it; reported as output minus reference (a bright frame is > 0).
 """
@@ -26,7 +30,7 @@ from hadamard_restore.errors import DataError
 from hadamard_restore.metrics.gt_mean import GRAY_WEIGHTS
 
 BORDER_BAND = 4
-MEASURES = ("black_level", "contrast", "saturation", "grid_energy", "border_frame")
+MEASURES = ("black_level", "contrast", "saturation", "grid_energy", "grid_peak", "border_frame")
 
 
 def luminance(img: torch.Tensor) -> torch.Tensor:
@@ -57,15 +61,24 @@ def saturation(img: torch.Tensor) -> float:
     return float(sat.mean())
 
 
-def grid_energy(img: torch.Tensor) -> float:
-    """The mean over 2x2 blocks of ``|a - b - c + d| / 4`` on the luminance (odd last row/column dropped)."""
+def _block_diagonals(img: torch.Tensor) -> torch.Tensor:
+    """``a - b - c + d`` of every non-overlapping 2x2 block of the luminance (odd last row/column dropped)."""
     lum = luminance(img)
     h, w = (lum.shape[0] // 2) * 2, (lum.shape[1] // 2) * 2
     if h == 0 or w == 0:
         raise ValueError(f"appearance: a {tuple(img.shape[1:])} image has no 2x2 block")
     y = lum[:h, :w]
-    diag = y[0::2, 0::2] - y[1::2, 0::2] - y[0::2, 1::2] + y[1::2, 1::2]
-    return float(diag.abs().mean() / 4)
+    return y[0::2, 0::2] - y[1::2, 0::2] - y[0::2, 1::2] + y[1::2, 1::2]
+
+
+def grid_energy(img: torch.Tensor) -> float:
+    """The mean over 2x2 blocks of ``|a - b - c + d| / 4`` on the luminance: the local checkerboard amplitude."""
+    return float(_block_diagonals(img).abs().mean() / 4)
+
+
+def grid_peak(img: torch.Tensor) -> float:
+    """``|mean(a - b - c + d)| / 4`` over the 2x2 blocks: the Nyquist-frequency DFT magnitude per pixel."""
+    return float(_block_diagonals(img).mean().abs() / 4)
 
 
 def border_frame(img: torch.Tensor, band: int = BORDER_BAND) -> float:
@@ -86,6 +99,7 @@ def measure(img: torch.Tensor) -> dict[str, float]:
         "contrast": contrast(img),
         "saturation": saturation(img),
         "grid_energy": grid_energy(img),
+        "grid_peak": grid_peak(img),
         "border_frame": border_frame(img),
     }
 
@@ -101,10 +115,12 @@ def compare(output: torch.Tensor, reference: torch.Tensor, degraded: torch.Tenso
     row["contrast_ratio"] = _ratio(out["contrast"], ref["contrast"])
     row["saturation_ratio"] = _ratio(out["saturation"], ref["saturation"])
     row["grid_energy_ratio"] = _ratio(out["grid_energy"], ref["grid_energy"])
+    row["grid_peak_ratio"] = _ratio(out["grid_peak"], ref["grid_peak"])
     row["border_frame_difference"] = out["border_frame"] - ref["border_frame"]
     if degraded is not None:
         row["input"] = measure(degraded)
         row["grid_energy_vs_input"] = _ratio(out["grid_energy"], row["input"]["grid_energy"])
+        row["grid_peak_vs_input"] = _ratio(out["grid_peak"], row["input"]["grid_peak"])
     return row
 
 
@@ -179,6 +195,9 @@ def format_summary(block: dict) -> str:
         f"  pixel-grid checkerboard: output {num(out['grid_energy'], 4)}, reference {num(ref['grid_energy'], 4)}, "
         f"ratio {num(block['grid_energy_ratio'])}"
         + (f", output / input {num(block['grid_energy_vs_input'])}" if "grid_energy_vs_input" in block else ""),
+        f"  pixel-grid Nyquist peak: output {num(out['grid_peak'], 5)}, reference {num(ref['grid_peak'], 5)}, "
+        f"ratio {num(block['grid_peak_ratio'])}"
+        + (f", output / input {num(block['grid_peak_vs_input'])}" if "grid_peak_vs_input" in block else ""),
         f"  border frame ({block['border_band']} px band minus interior): output minus reference "
         f"{num(block['border_frame_difference'], 4)}",
     ]
