@@ -56,3 +56,6 @@ def test_cli_mistakes_exit_2_with_a_clear_message(folders, tmp_path):
     write_image(tmp_path / "small" / "a.png", torch.zeros(3, 20, 20))
     res = runner.invoke(app, ["appearance", str(tmp_path / "small"), str(ref_dir)])
     assert res.exit_code == 2 and "same size" in res.output
+    write_image(tmp_path / "extra" / "zz.png", torch.zeros(3, 40, 32))  # an output nobody can score
+    res = runner.invoke(app, ["appearance", str(tmp_path / "extra"), str(ref_dir)])
+    assert res.exit_code == 2 and "no reference" in res.output and "zz.png" in res.output

@@ -153,9 +153,12 @@ def measure_folders(outputs: Path, references: Path, inputs: Path | None = None)
     from hadamard_restore.data.io import read_image
     from hadamard_restore.data.matching import list_images, match_folders
 
-    pairs = match_folders(Path(outputs), Path(references), strict=False)[0]
-    if not pairs:
-        raise DataError(f"no image in {outputs} has a reference of the same name in {references}")
+    pairs, unmatched, _ = match_folders(Path(outputs), Path(references), strict=False)  # spare references are fine
+    if unmatched:
+        names = ", ".join(p.name for p in unmatched[:5]) + (
+            f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
+        )
+        raise DataError(f"{len(unmatched)} output(s) have no reference of the same name in {references}: {names}")
     by_stem = {p.stem.lower(): p for p in list_images(Path(inputs))} if inputs is not None else {}
     rows = []
     for pair in pairs:
