@@ -43,6 +43,44 @@ def test_metrics_json_matches_direct_computation(tiny_eval, tiny_run, tiny_pairs
         assert m["input_mean"][key] == pytest.approx(sum(r[f"input_{key}"] for r in m["per_image"]) / 8)
 
 
+def test_gt_mean_columns_rescale_the_unrounded_output_and_sit_beside_the_plain_ones(tiny_eval, tiny_run, tiny_pairs):
+    m = json.loads(Path(tiny_eval["path"]).read_text())
+    model, _ = load_model(tiny_run / "model.pt")
+    for row in m["per_image"]:
+        deg, ref = read_image(tiny_pairs / "degraded" / row["name"]), read_image(tiny_pairs / "reference" / row["name"])
+        for key, x in (("gt_mean_", infer(model, deg, torch.device("cpu"))), ("input_gt_mean_", deg)):
+            mean_ratio = float(
+                (ref.double() * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0).mean()
+            ) / float((x.double() * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0).mean())
+            scaled = quantize_8bit((x.double() * mean_ratio).clamp(0, 1).float())[None]
+            assert row[f"{key}psnr"] == pytest.approx(float(metrics.psnr(scaled, ref[None])[0]), abs=1e-9)
+            assert row[f"{key}ssim"] == pytest.approx(float(metrics.ssim(scaled, ref[None])[0]), abs=1e-9)
+        assert row["psnr"] != row["gt_mean_psnr"]  # the plain column is untouched
+    for key in ("gt_mean_psnr", "gt_mean_ssim"):
+        assert m["mean"][key] == pytest.approx(sum(r[key] for r in m["per_image"]) / 8)
+        assert m["input_mean"][key] == pytest.approx(sum(r[f"input_{key}"] for r in m["per_image"]) / 8)
+    assert "0.299 R + 0.587 G + 0.114 B" in m["protocol"]["gt_mean"]
+
+
+def test_metrics_json_has_an_appearance_block(tiny_eval, tiny_run, tiny_pairs):
+    from hadamard_restore.evaluation.appearance import compare
+
+    m = json.loads(Path(tiny_eval["path"]).read_text())
+    row = m["per_image"][0]
+    saved = read_image(tiny_run / "eval" / "outputs" / row["name"])
+    deg, ref = read_image(tiny_pairs / "degraded" / row["name"]), read_image(tiny_pairs / "reference" / row["name"])
+    direct = compare(saved, ref, deg)  # measured on the saved 8-bit output
+    for part in ("output", "reference", "input"):
+        assert row["appearance"][part] == pytest.approx(direct[part])
+    assert row["appearance"]["grid_energy_vs_input"] == pytest.approx(direct["grid_energy_vs_input"])
+    block = m["appearance"]
+    assert block["count"] == 8
+    assert block["contrast_ratio"] == pytest.approx(sum(r["appearance"]["contrast_ratio"] for r in m["per_image"]) / 8)
+    assert block["output"]["black_level"] == pytest.approx(
+        sum(r["appearance"]["output"]["black_level"] for r in m["per_image"]) / 8
+    )
+
+
 def test_metrics_json_records_protocol_and_model(tiny_eval, tiny_run):
     m = json.loads(Path(tiny_eval["path"]).read_text())
     p = m["protocol"]
@@ -112,4 +150,6 @@ def test_cli_prints_means_and_path(tiny_run, tiny_pairs, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "8 images: PSNR" in done.stdout and str(tmp_path / "metrics.json") in done.stdout
+    gt = json.loads((tmp_path / "metrics.json").read_text())["mean"]["gt_mean_psnr"]
+    assert f"GT-mean (output brightness matched to the reference; not the headline): PSNR {gt:.3f} dB" in done.stdout
     assert not (tmp_path / "grid.png").exists()

@@ -63,6 +63,9 @@ def test_fp16_parity_and_heldout_metrics_of_the_shipped_file(packaged, fake_run)
     assert held["input"]["psnr"] == pytest.approx(
         json.loads((fake_run[0] / "eval" / "metrics.json").read_text())["input_mean"]["psnr"]
     )
+    assert {"gt_mean_psnr", "gt_mean_ssim"} <= held["model"].keys() & held["input"].keys()  # the labelled column
+    appearance = held["appearance"]  # the shipped file's outputs measured against the references
+    assert appearance["count"] == 2 and appearance["contrast_ratio"] > 0 and "grid_peak" in appearance["output"]
 
 
 def test_fp32_when_parity_fails_reuses_the_evaluation(fake_run, tmp_path):

@@ -114,6 +114,11 @@ def evaluate(
             f"SSIM {_num(m['ssim'], 4)} (input {_num(i['ssim'], 4)})"
             + (f", LPIPS {_num(m['lpips'], 4)} (input {_num(i['lpips'], 4)})" if m["lpips"] is not None else "")
         )
+        typer.echo(
+            f"  GT-mean (output brightness matched to the reference; not the headline): PSNR "
+            f"{_num(m['gt_mean_psnr'], 3)} dB (input {_num(i['gt_mean_psnr'], 3)}), "
+            f"SSIM {_num(m['gt_mean_ssim'], 4)} (input {_num(i['gt_mean_ssim'], 4)})"
+        )
         typer.echo(result["path"])
         if result.get("failed"):
             typer.echo(f"{len(result['failed'])} pair(s) could not be evaluated (listed above and in metrics.json)")

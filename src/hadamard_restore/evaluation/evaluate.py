@@ -9,6 +9,10 @@ are computed from those 8-bit values against the reference (``hadamard_restore.m
   ``crop_border``; SSIM: Gaussian 11x11, sigma 1.5, per channel, averaged;
   LPIPS: AlexNet (or VGG) v0.1 heads, inputs mapped to [-1, 1].
 * The same metrics for the degraded input against the reference, so the gain is visible.
+* GT-mean PSNR and SSIM (``gt_mean_psnr``, ``gt_mean_ssim``): the output's mean brightness first
+  matched to the reference's (``metrics.gt_mean``), a labelled extra column, never the headline.
+* ``appearance``: black level, contrast, saturation, pixel-grid checkerboard and border frame of
+  the output against the reference (``evaluation.appearance``), per image and mean.
 
 ``metrics.json`` records the protocol flags, the model's genotype and loss weights, the
 mean over images and one row per image; ``grid.png`` shows input | output | reference for
@@ -22,6 +26,7 @@ from pathlib import Path
 from hadamard_restore.artifacts import write_json
 from hadamard_restore.config import EvalConfig
 from hadamard_restore.errors import DataError, WeightsMissingError
+from hadamard_restore.evaluation.appearance import summarize
 from hadamard_restore.evaluation.scoring import METRICS, mean_of, protocol, score_pairs
 from hadamard_restore.net.model_file import load_model, read_model_file
 from hadamard_restore.reporting.grid import comparison_grid
@@ -153,6 +158,7 @@ def evaluate_pairs(
         "net": meta.get("net"),
         "mean": {k: mean_of(rows, k) for k in METRICS},
         "input_mean": {k: mean_of(rows, f"input_{k}") for k in METRICS},
+        "appearance": summarize([r["appearance"] for r in rows]),
         "per_image": rows,
         "failed": failed,
     }
@@ -161,11 +167,13 @@ def evaluate_pairs(
         write_image(out / "grid.png", comparison_grid(grid_rows))
     m, i = result["mean"], result["input_mean"]
     log.info(
-        "%d images: PSNR %.3f dB (input %.3f), SSIM %.4f (input %.4f)",
+        "%d images: PSNR %.3f dB (input %.3f), SSIM %.4f (input %.4f); GT-mean PSNR %.3f dB, SSIM %.4f",
         len(rows),
         m["psnr"] or float("nan"),
         i["psnr"] or float("nan"),
         m["ssim"] or float("nan"),
         i["ssim"] or float("nan"),
+        m["gt_mean_psnr"] or float("nan"),
+        m["gt_mean_ssim"] or float("nan"),
     )
     return {**result, "path": str(path)}

@@ -2,7 +2,8 @@
 
 Every pair is run at full resolution, its output quantised to 8 bits as saved, and PSNR, SSIM and
 LPIPS are computed for the output and for the degraded input against the reference; the protocol
-flags are recorded with the numbers (:func:`protocol`).
+flags are recorded with the numbers (:func:`protocol`). GT-mean PSNR and SSIM (:func:`score_gt_mean`)
+and the appearance measures (:mod:`hadamard_restore.evaluation.appearance`) are extra, labelled columns.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from hadamard_restore.runtime import get_logger
 from hadamard_restore.training.validation import infer, quantize_8bit
 
 log = get_logger("hadamard_restore.evaluate")
-METRICS = ("psnr", "ssim", "lpips")
+GT_MEAN_METRICS = ("gt_mean_psnr", "gt_mean_ssim")
+METRICS = ("psnr", "ssim", "lpips", *GT_MEAN_METRICS)
+GT_MEAN_PROTOCOL = (
+    "gt_mean_*: the output clamped to [0,1] (before 8-bit rounding) times mean(gray(reference)) / "
+    "mean(gray(output)), gray = 0.299 R + 0.587 G + 0.114 B over all pixels, clipped to [0,1], rounded "
+    "to 8 bits, then scored as the plain columns; null for a black output"
+)
 
 
 def score_image(x: torch.Tensor, y: torch.Tensor, ecfg: EvalConfig, lpips_ok: bool) -> dict[str, float | None]:
@@ -36,6 +43,26 @@ def score_image(x: torch.Tensor, y: torch.Tensor, ecfg: EvalConfig, lpips_ok: bo
     if lpips_ok:
         out["lpips"] = float(metrics.lpips(x, y, net=ecfg.lpips_net)[0])
     return out
+
+
+def score_gt_mean(x: torch.Tensor, y: torch.Tensor, ecfg: EvalConfig) -> dict[str, float | None]:
+    """GT-mean PSNR and SSIM of one ``(3, H, W)`` image ``x`` in [0, 1], not yet rounded to 8 bits.
+
+    ``x`` is rescaled by ``metrics.gt_mean`` (its mean gray level made the reference's), rounded to
+    8 bits like the plain score, and scored with the same protocol flags; None for a black ``x``.
+    """
+    from hadamard_restore import metrics
+    from hadamard_restore.metrics.gt_mean import gt_mean_factor, gt_mean_rescale
+
+    x, y = x.unsqueeze(0), y.unsqueeze(0)
+    if not math.isfinite(float(gt_mean_factor(x, y)[0])):
+        return dict.fromkeys(GT_MEAN_METRICS)
+    s = quantize_8bit(gt_mean_rescale(x, y).to(torch.float32))
+    y_channel, border = ecfg.y_channel, ecfg.crop_border
+    return {
+        "gt_mean_psnr": float(metrics.psnr(s, y, data_range=1.0, y_channel=y_channel, crop_border=border)[0]),
+        "gt_mean_ssim": float(metrics.ssim(s, y, data_range=1.0, y_channel=y_channel, crop_border=border)[0]),
+    }
 
 
 def mean_of(rows: list[dict], key: str) -> float | None:
@@ -63,6 +90,7 @@ def protocol(ecfg: EvalConfig, lpips_note: str | None) -> dict:
         "lpips_version": "0.1",
         "lpips_input_range": "[-1, 1]",
         "lpips_skipped": lpips_note,
+        "gt_mean": GT_MEAN_PROTOCOL,
         "inference": "full resolution, batch 1, reflect-pad to a multiple of 4 inside the network",
     }
 
@@ -75,6 +103,7 @@ def score_pairs(
 
     from hadamard_restore.data.integrity import read_eval_pair
     from hadamard_restore.data.io import write_image
+    from hadamard_restore.evaluation.appearance import compare
 
     rows: list[dict] = []
     grid_rows: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
@@ -86,11 +115,13 @@ def score_pairs(
             failed.append({"degraded": str(pair.degraded), "reference": str(pair.reference), "reason": str(exc)})
             log.error("skipped %s: %s", pair.degraded, exc)
             continue
-        restored = quantize_8bit(infer(model, deg, dev))
+        clamped = infer(model, deg, dev)
+        restored = quantize_8bit(clamped)
         name = Path(pair.degraded).name
         if save_outputs:
             write_image(out / "outputs" / f"{Path(name).stem}.png", restored)
-        got, base = score_image(restored, ref, ecfg, lpips_ok), score_image(quantize_8bit(deg), ref, ecfg, lpips_ok)
+        got = {**score_image(restored, ref, ecfg, lpips_ok), **score_gt_mean(clamped, ref, ecfg)}
+        base = {**score_image(quantize_8bit(deg), ref, ecfg, lpips_ok), **score_gt_mean(deg, ref, ecfg)}
         rows.append(
             {
                 "name": name,
@@ -100,6 +131,7 @@ def score_pairs(
                 "width": int(ref.shape[2]),
                 **{k: finite_or_none(v) for k, v in got.items()},
                 **{f"input_{k}": finite_or_none(v) for k, v in base.items()},
+                "appearance": compare(restored, ref, quantize_8bit(deg)),
             }
         )
         if len(grid_rows) < ecfg.grid_images:

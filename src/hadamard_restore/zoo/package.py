@@ -114,6 +114,7 @@ def heldout_metrics(run_dir: Path, weights: Path, fp32: bool, pairs: list, data_
         "LPIPS AlexNet v0.1; colour: mean CIEDE2000 and mean RGB angle (degrees)",
         "evaluated_weights": "shipped file" if not fp32 else "train/model.pt (identical to the shipped fp32 file)",
         "fp32_eval": json.loads(metrics_file.read_text())["mean"] if metrics_file.is_file() else None,
+        "appearance": result.get("appearance"),  # black level, contrast, saturation, checkerboard, frame
     }
 
 
