@@ -15,8 +15,9 @@ start-up, the probes and the evaluation take about another 1-2 minutes, so the j
 3. evaluation on the pack's held-out pairs (the bundled model's held-out split).
 
 A stage that runs past 1.5x its budget (plus the start-up its probe measured) is stopped;
-training keeps the model its last validation saved. A progress line every 30 s. At most 8 files go to ``$OUT`` (else a folder it prints):
-``model.pt``, ``card.json``, ``metrics.json``, ``logs.tar.gz``.
+training keeps the model its last validation saved. A progress line every 30 s. At most 8 files
+go to ``$OUT`` (else a folder it prints): ``model.pt``, ``card.json``, ``metrics.json``,
+``logs.tar.gz``.
 
 ``--dry-run`` runs the same stages on the CPU at toy sizes with a small budget (the test suite runs
 it). The card says whether the model beats the bundled one on the same held-out pairs.
