@@ -9,12 +9,17 @@ _Y_WEIGHTS = (65.481 / 255.0, 128.553 / 255.0, 24.966 / 255.0)
 _Y_OFFSET = 16.0 / 255.0
 
 
+class NonFiniteValues(ValueError):
+    """A metric's input holds NaN or infinite values (a diverged network's output, typically)."""
+
+
 def check_pair(x: torch.Tensor, y: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Validate a (B, 3, H, W) or (3, H, W) pair and return both as (B, 3, H, W).
 
     Raises:
         TypeError: not tensors.
-        ValueError: wrong number of dims or channels, shapes differ, NaN/inf values.
+        ValueError: wrong number of dims or channels, shapes differ.
+        NonFiniteValues: NaN/inf values.
     """
     for label, t in (("x", x), ("y", y)):
         if not isinstance(t, torch.Tensor):
@@ -37,7 +42,7 @@ def check_pair(x: torch.Tensor, y: torch.Tensor, name: str) -> tuple[torch.Tenso
         )
     for label, t in (("x", x), ("y", y)):
         if t.is_floating_point() and not torch.isfinite(t).all():
-            raise ValueError(f"{name}: {label} contains NaN or inf values")
+            raise NonFiniteValues(f"{name}: {label} contains NaN or inf values")
     return x, y
 
 

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from hadamard_restore.errors import HadamardRestoreError
+from hadamard_restore.metrics.common import NonFiniteValues
 
 
 class TrainingDiverged(HadamardRestoreError):
@@ -69,9 +70,7 @@ def checked_psnr(validate, step: int, lr: float, run_dir: str | Path) -> float:
 
     try:
         psnr = validate()
-    except ValueError as exc:
-        if "NaN or inf" not in str(exc):
-            raise
+    except NonFiniteValues:
         raise diverged("the network output on the held-out images became NaN or infinite", step, lr, run_dir) from None
     if math.isnan(psnr):
         raise diverged("the validation PSNR became NaN", step, lr, run_dir)
