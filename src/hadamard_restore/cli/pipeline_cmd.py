@@ -65,6 +65,8 @@ def train(
     if summary and int(os.environ.get("RANK", "0")) == 0:
         typer.echo(f"best validation PSNR {summary['best_val_psnr']:.3f} dB at step {summary['best_step']}")
         typer.echo(summary["model"])
+        if summary.get("report"):
+            typer.echo(f"report: {summary['report']}")
 
 
 def _num(value: float | None, digits: int) -> str:

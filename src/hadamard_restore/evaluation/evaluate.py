@@ -24,7 +24,7 @@ from hadamard_restore.config import EvalConfig
 from hadamard_restore.errors import DataError, WeightsMissingError
 from hadamard_restore.evaluation.scoring import METRICS, mean_of, protocol, score_pairs
 from hadamard_restore.net.model_file import load_model, read_model_file
-from hadamard_restore.reporting.grid import comparison_grid
+from hadamard_restore.reporting.grid import GRID_COLUMNS, comparison_grid
 from hadamard_restore.runtime import get_logger, pick_device
 
 log = get_logger("hadamard_restore.evaluate")
@@ -147,7 +147,7 @@ def evaluate_pairs(
     }
     path = write_json(out / "metrics.json", result)
     if grid_rows:
-        write_image(out / "grid.png", comparison_grid(grid_rows))
+        write_image(out / "grid.png", comparison_grid(grid_rows, labels=GRID_COLUMNS))
     m, i = result["mean"], result["input_mean"]
     log.info(
         "%d images: PSNR %.3f dB (input %.3f), SSIM %.4f (input %.4f)",
