@@ -35,9 +35,7 @@ def test_train_alone_writes_curves_and_a_labelled_grid(tiny_run):
     assert all((tiny_run / link).is_file() for link in links)
     assert "columns: input | output | reference" in report and "## Architecture" in report
     grid = read_image(tiny_run / "val_grid.png")
-    assert (
-        grid.shape[1] == LABEL_HEIGHT + 2 * (160 + 4) + 4
-    )  # labels over the 2 held-out pairs
+    assert grid.shape[1] == LABEL_HEIGHT + 2 * (160 + 4) + 4  # labels over the 2 held-out pairs
     assert grid[:, :22].mean(0).min() < 0.3  # the labels are drawn
 
 
