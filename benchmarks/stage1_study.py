@@ -186,4 +186,7 @@ def main(argv=None) -> Path:
 
 
 if __name__ == "__main__":
+    from hadamard_restore.runtime.log import configure_logging
+
+    configure_logging()  # a script: its progress lines on stderr, as the CLI shows them
     print(main())

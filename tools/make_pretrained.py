@@ -179,4 +179,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from hadamard_restore.runtime.log import configure_logging
+
+    configure_logging()  # a script: its progress lines on stderr, as the CLI shows them
     main()

@@ -75,4 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from hadamard_restore.runtime.log import configure_logging
+
+    configure_logging()  # a script: its progress lines on stderr, as the CLI shows them
     sys.exit(main())

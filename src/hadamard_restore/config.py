@@ -65,11 +65,11 @@ class ConfigError(HadamardRestoreError, ValueError):
 class RunConfig(Strict):
     """A whole run: one YAML file per task under ``configs/``."""
 
-    task: Task = "custom"
-    name: str = "run"
-    seed: int = 0
+    task: Task = Field("custom", description="the restoration task; named in the report and the classifier record")
+    name: str = Field("run", description="first part of the run directory's name")
+    seed: int = Field(0, description="seed of every random stream (splits, crops, initialisation)")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
-    out_dir: Path = Path("runs")
+    out_dir: Path = Field(Path("runs"), description="where run directories are made")
     data: DataConfig = DataConfig()
     classifier: ClassifierConfig = ClassifierConfig()
     net: NetConfig = NetConfig()

@@ -25,8 +25,8 @@ class DemoDataConfig(Strict):
     """The built-in synthetic dataset made from photos that installed packages ship."""
 
     size: int = Field(96, ge=16, description="side of the square clean crops, pixels")
-    crops_per_image: int = Field(4, ge=1)
-    task: Literal["low-light", "dehaze", "underwater"] = "low-light"
+    crops_per_image: int = Field(4, ge=1, description="clean crops cut from each bundled photo")
+    task: Literal["low-light", "dehaze", "underwater"] = Field("low-light", description="degradation applied")
 
 
 class DataConfig(Strict):
@@ -37,17 +37,19 @@ class DataConfig(Strict):
     matched by file stem. ``source: demo`` generates the built-in synthetic data.
     """
 
-    source: Literal["folder", "demo"] = "folder"
-    root: Path | None = None
-    layout: str | None = None
-    degraded_dir: str | None = None
-    reference_dir: str | None = None
-    split_file: Path | None = None
+    source: Literal["folder", "demo"] = Field("folder", description="folder: read root; demo: the built-in data")
+    root: Path | None = Field(None, description="dataset folder (relative: to the config file)")
+    layout: str | None = Field(None, description="lol-v1, lol-v2, reside, uieb, lsui, euvp, paired; null: detected")
+    degraded_dir: str | None = Field(None, description="layout paired: the degraded folder, relative to root")
+    reference_dir: str | None = Field(None, description="layout paired: the reference folder, relative to root")
+    split_file: Path | None = Field(None, description="pinned split (`data split`); null: made from the seed")
     val_ratio: float = Field(0.2, gt=0.0, lt=1.0, description="held-out share of the pairs")
-    group_key: Literal["auto", "reference_hash", "scene", "stem", "none"] = "auto"
+    group_key: Literal["auto", "reference_hash", "scene", "stem", "none"] = Field(
+        "auto", description="pairs sharing this stay on one side of a split; auto: reference_hash"
+    )
     max_pairs: int | None = Field(None, ge=2, description="use only this many pairs (CPU-sized runs)")
-    test_root: Path | None = None
-    test_layout: str | None = None
+    test_root: Path | None = Field(None, description="test folder `run` evaluates on; null: the validation split")
+    test_layout: str | None = Field(None, description="layout of test_root; null: detected")
     demo: DemoDataConfig = DemoDataConfig()
 
 
@@ -60,13 +62,13 @@ class ClassifierConfig(Strict):
         "it judged best on LOL, SOTS and LSUI, benchmarks/results/judge-accuracy.md)",
     )
     pretrained: bool = Field(True, description="ImageNet trunk when cached (a *-features arch requires it)")
-    steps: int = Field(300, ge=1)
-    batch_size: int = Field(16, ge=1)
+    steps: int = Field(300, ge=1, description="optimizer steps")
+    batch_size: int = Field(16, ge=1, description="pairs per step (each gives a clear and a degraded image)")
     crop: int | None = Field(None, ge=16, description="training crop side; null: search.crop (the size stage 1 judges)")
     scale_jitter: float = Field(0.0, ge=0, lt=1, description="each step's crop side is uniform in crop*(1 +- jitter)")
     lr: float = Field(1e-4, gt=0, description="Adam lr of a resnet* judge (the whole network)")
     head_lr: float = Field(1e-3, gt=0, description="Adam lr of a *-features judge's head (its trunk is frozen)")
-    weight_decay: float = Field(1e-4, ge=0)
+    weight_decay: float = Field(1e-4, ge=0, description="Adam weight decay")
     checkpoint: Path | None = Field(None, description="use this trained classifier instead of training one")
     eval_crop: int | None = Field(None, ge=16, description="side of the held-out windows judged; null: search.crop")
     eval_crops_per_image: int = Field(4, ge=1, description="random held-out windows per image")
@@ -84,9 +86,9 @@ class ClassifierConfig(Strict):
 class NetConfig(Strict):
     """The Hadamard network (docs/method.md sections 1-2)."""
 
-    channels: int = Field(32, ge=4)
-    num_hnu: int = Field(7, ge=1)
-    norm: Literal["instance", "none"] = "instance"
+    channels: int = Field(32, ge=4, description="feature channels of every layer")
+    num_hnu: int = Field(7, ge=1, description="Hadamard network units in the body")
+    norm: Literal["instance", "none"] = Field("instance", description="normalisation inside the units")
     genotype: str = Field("paper-lol", description="bundled name or path of genotype.json")
 
 
@@ -94,52 +96,54 @@ class LossConfig(Strict):
     """The loss mix (docs/method.md section 3)."""
 
     weights: str = Field("equal", description="bundled name or path of loss_weights.json")
-    vgg_backbone: Literal["vgg16", "vgg19"] = "vgg16"
-    lpips_net: Literal["alex", "vgg"] = "alex"
+    vgg_backbone: Literal["vgg16", "vgg19"] = Field("vgg16", description="network of the VGG perceptual term")
+    lpips_net: Literal["alex", "vgg"] = Field("alex", description="network of the LPIPS loss term")
 
 
 class SearchConfig(Strict):
     """Both bilevel stages and their schedule (docs/method.md sections 5-6)."""
 
-    loss_steps: int = Field(200, ge=1)
-    arch_steps: int = Field(200, ge=1)
+    loss_steps: int = Field(200, ge=1, description="steps of stage 1 (loss weights)")
+    arch_steps: int = Field(200, ge=1, description="steps of stage 2 (architecture)")
     alternations: int = Field(1, ge=1, description="t in the paper: stage 1 then stage 2, t times")
-    mode: Literal["hierarchical", "joint"] = "hierarchical"
-    loss_model: Literal["supernet", "unet"] = "supernet"
+    mode: Literal["hierarchical", "joint"] = Field("hierarchical", description="stages in turn (paper) or together")
+    loss_model: Literal["supernet", "unet"] = Field("supernet", description="network trained in stage 1")
     upper: Literal["classifier", "reference"] = Field(
         "classifier", description="stage-1 upper objective: the classifier (paper) or L1 + (1 - SSIM) vs references"
     )
     beta_param: Literal["projected", "softmax"] = Field(
         "projected", description="stage-1 beta: projected >= 0 (paper; all-zero stops) or T * softmax(logits), fixed T"
     )
-    crop: int = Field(192, ge=8)
-    batch_size: int = Field(1, ge=1)
-    train_portion: float = Field(0.5, gt=0.0, lt=1.0)
-    w_lr: float = Field(5e-4, gt=0)
-    w_momentum: float = Field(0.9, ge=0, lt=1)
-    virtual_weight_decay: float = Field(3e-4, ge=0)
-    upper_lr: float = Field(5e-4, gt=0)
-    upper_betas: tuple[float, float] = (0.5, 0.999)
-    upper_weight_decay: float = Field(1e-4, ge=0)
-    grad_clip: float = Field(5.0, gt=0)
-    hessian: Literal["finite_difference", "exact", "first_order"] = "finite_difference"
-    checkpoint_every: int = Field(50, ge=1)
-    log_every: int = Field(10, ge=1)
+    crop: int = Field(192, ge=8, description="side of the random training crops, pixels")
+    batch_size: int = Field(1, ge=1, description="crops per step")
+    train_portion: float = Field(0.5, gt=0.0, lt=1.0, description="share of training pairs for the lower level")
+    w_lr: float = Field(5e-4, gt=0, description="SGD lr of the network weights (lower level)")
+    w_momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum of the network weights")
+    virtual_weight_decay: float = Field(3e-4, ge=0, description="weight decay of the unrolled (virtual) step")
+    upper_lr: float = Field(5e-4, gt=0, description="Adam lr of the searched variables (beta, alpha)")
+    upper_betas: tuple[float, float] = Field((0.5, 0.999), description="Adam betas of the searched variables")
+    upper_weight_decay: float = Field(1e-4, ge=0, description="Adam weight decay of the searched variables")
+    grad_clip: float = Field(5.0, gt=0, description="gradient norm clip")
+    hessian: Literal["finite_difference", "exact", "first_order"] = Field(
+        "finite_difference", description="hypergradient: second-order by finite differences or exact, or first order"
+    )
+    checkpoint_every: int = Field(50, ge=1, description="steps between resumable checkpoints")
+    log_every: int = Field(10, ge=1, description="steps between log records")
 
 
 class TrainConfig(Strict):
     """Training of the derived network (docs/method.md section 5.4)."""
 
-    steps: int = Field(2000, ge=1)
-    batch_size: int = Field(1, ge=1)
+    steps: int = Field(2000, ge=1, description="optimizer steps")
+    batch_size: int = Field(1, ge=1, description="crops per step")
     crop: int | None = Field(192, ge=8, description="null trains on full images (needs batch_size 1)")
-    optimizer: Literal["adamw", "sgd"] = "adamw"
-    lr: float = Field(1e-4, gt=0)
-    weight_decay: float = Field(3e-4, ge=0)
-    momentum: float = Field(0.9, ge=0, lt=1)
-    schedule: Literal["constant", "cosine"] = "cosine"
-    warmup_steps: int = Field(0, ge=0)
-    grad_clip: float = Field(5.0, gt=0)
+    optimizer: Literal["adamw", "sgd"] = Field("adamw", description="sgd with momentum: the authors' recipe")
+    lr: float = Field(1e-4, gt=0, description="peak learning rate")
+    weight_decay: float = Field(3e-4, ge=0, description="weight decay")
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum (optimizer sgd)")
+    schedule: Literal["constant", "cosine"] = Field("cosine", description="learning-rate schedule after warmup")
+    warmup_steps: int = Field(0, ge=0, description="steps of linear warmup")
+    grad_clip: float = Field(5.0, gt=0, description="gradient norm clip")
     ema_decay: float = Field(
         0.0,
         ge=0,
@@ -153,28 +157,28 @@ class TrainConfig(Strict):
         description="bfloat16 autocast of the network and the VGG/LPIPS loss terms where bfloat16 is native "
         "(CUDA; CPUs with AVX512-BF16 or AMX); float32 elsewhere",
     )
-    channels_last: bool = True
-    val_every: int = Field(200, ge=1)
-    val_max_images: int | None = Field(None, ge=1)
-    checkpoint_every: int = Field(200, ge=1)
-    log_every: int = Field(20, ge=1)
+    channels_last: bool = Field(True, description="channels-last memory format (faster convolutions)")
+    val_every: int = Field(200, ge=1, description="steps between validations (which pick model.pt)")
+    val_max_images: int | None = Field(None, ge=1, description="validate on the first N held-out pairs; null: all")
+    checkpoint_every: int = Field(200, ge=1, description="steps between last.pt saves")
+    log_every: int = Field(20, ge=1, description="steps between log records")
 
 
 class EvalConfig(Strict):
     """Evaluation protocol (docs/evaluation.md §4)."""
 
-    y_channel: bool = False
-    crop_border: int = Field(0, ge=0)
-    lpips_net: Literal["alex", "vgg"] = "alex"
-    grid_images: int = Field(4, ge=0)
+    y_channel: bool = Field(False, description="PSNR/SSIM on the BT.601 luma instead of RGB")
+    crop_border: int = Field(0, ge=0, description="pixels removed from each side before scoring")
+    lpips_net: Literal["alex", "vgg"] = Field("alex", description="network of the LPIPS metric")
+    grid_images: int = Field(4, ge=0, description="rows of grid.png (input | output | reference)")
 
 
 class EnhanceConfig(Strict):
     """Inference on photos of any size."""
 
     tile: int = Field(512, ge=32, description="tile side used above max_untiled_pixels")
-    overlap: int = Field(32, ge=0)
-    max_untiled_pixels: int = Field(1024 * 1024, ge=1)
+    overlap: int = Field(32, ge=0, description="overlap between neighbouring tiles, pixels")
+    max_untiled_pixels: int = Field(1024 * 1024, ge=1, description="images with more pixels run tile by tile")
     norm_stats: Literal["global", "tile"] = Field(
         "global",
         description="tiled runs: instance-norm statistics from a downscaled copy of the whole "

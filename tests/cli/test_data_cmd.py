@@ -55,3 +55,24 @@ def test_check_real_data(data_root, folder, pairs):
     result = runner.invoke(app, ["data", "check", str(data_root / folder)])
     assert result.exit_code == 0, result.output
     assert f"pairs:   {pairs} " in result.output and "problems: none" in result.output
+
+
+def test_the_shipped_custom_config_checks_as_written(tmp_path):
+    """configs/custom.yaml names input/ and target/ under layout paired: `data check` reads such a
+    folder by its config, and by `--layout paired` alone."""
+    from pathlib import Path
+
+    custom = Path(__file__).resolve().parents[2] / "configs" / "custom.yaml"
+    rng = np.random.default_rng(1)
+    for sub in ("input", "target"):
+        (tmp_path / "mine" / sub).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).save(tmp_path / "mine" / sub / f"{i}.png")
+    result = runner.invoke(app, ["data", "check", "--config", str(custom), "--set", f"data.root={tmp_path / 'mine'}"])
+    assert result.exit_code == 0, result.output
+    assert "layout:  paired" in result.output and "pairs:   3" in result.output and "problems: none" in result.output
+    result = runner.invoke(app, ["data", "check", str(tmp_path / "mine"), "--layout", "paired"])
+    assert result.exit_code == 0, result.output
+    assert f"folders: {tmp_path / 'mine' / 'input'} -> {tmp_path / 'mine' / 'target'}" in result.output
+    result = runner.invoke(app, ["data", "check"])
+    assert result.exit_code == 2 and "give the dataset folder" in result.output

@@ -179,3 +179,21 @@ def test_task_configs_name_known_layouts():
         layout = load_config(path).data.layout
         if layout is not None:
             assert get_layout(layout).name in LAYOUTS, path
+
+
+@pytest.mark.parametrize(
+    "degraded,reference",
+    [("input", "target"), ("low", "high"), ("hazy", "clear"), ("degraded", "reference"), ("input", "gt")],
+)
+def test_paired_layout_finds_common_folder_names(tmp_path, degraded, reference):
+    """`--layout paired` (configs/custom.yaml) reads input/target & co. without degraded_dir/reference_dir."""
+    touch(tmp_path, f"{degraded}/a.png", f"{reference}/a.png", f"{degraded}/b.png", f"{reference}/b.png")
+    name, folders = layout_folders(tmp_path, "paired")
+    assert name == "paired" and folders == [(tmp_path / degraded, tmp_path / reference)]
+    assert [p.reference.name for p in find_pairs(tmp_path, "paired")] == ["a.png", "b.png"]
+
+
+def test_detection_prefers_a_named_layout_over_paired(tmp_path):
+    touch(tmp_path, "in/input/a.png", "in/target/a.png", "lol/low/a.png", "lol/high/a.png")
+    assert detect_layout(tmp_path / "in") == "paired"  # input/target: no benchmark uses these names
+    assert detect_layout(tmp_path / "lol") == "lol-v1"  # low/high also fit paired; LOL's layout wins

@@ -16,6 +16,7 @@ from hadamard_restore.data.io import read_image
 from hadamard_restore.errors import CheckpointError, DataError
 from hadamard_restore.evaluation.evaluate import evaluate
 from hadamard_restore.net.model_file import load_model
+from hadamard_restore.reporting.grid import LABEL_HEIGHT
 from hadamard_restore.training.validation import infer, quantize_8bit
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,7 +93,7 @@ def test_metrics_json_records_protocol_and_model(tiny_eval, tiny_run):
 
 def test_grid_has_one_row_per_sample(tiny_eval, tiny_run):
     grid = read_image(tiny_run / "eval" / "grid.png")
-    assert grid.shape[1] == 4 * (160 + 4) + 4  # grid_images=4 rows of height 160 plus gaps
+    assert grid.shape[1] == LABEL_HEIGHT + 4 * (160 + 4) + 4  # labels, grid_images=4 rows of height 160, gaps
     assert grid.shape[2] > 3 * 160 * 31 / 37  # three images side by side
 
 

@@ -12,6 +12,7 @@ from torch import nn
 
 from hadamard_restore.data.io import read_image
 from hadamard_restore.metrics import psnr, ssim
+from hadamard_restore.reporting.grid import LABEL_HEIGHT
 from hadamard_restore.training.validation import quantize_8bit
 from hadamard_restore.workflows import showcase as sc
 
@@ -64,7 +65,7 @@ def test_builtin_and_heldout_rows_are_scored_against_the_clean_image(zoo, fake_r
         assert row["output"]["psnr"] == pytest.approx(float(psnr(_q(net, deg)[None], clean[None])[0]), abs=1e-6)
         assert row["output"]["ssim"] == pytest.approx(float(ssim(_q(net, deg)[None], clean[None])[0]), abs=1e-6)
     grid = read_image(tmp_path / entry["grid"])
-    assert grid.shape[-2] == 4 * (sc.GRID_HEIGHT + 4) + 4  # one row per image
+    assert grid.shape[-2] == LABEL_HEIGHT + 4 * (sc.GRID_HEIGHT + 4) + 4  # column labels, one row per image
     assert (tmp_path / sc.SHOWCASE_FILE).is_file()
 
 

@@ -5,6 +5,7 @@ Each area registers its commands on the shared :data:`app` in its own module.
 
 from hadamard_restore.cli import (  # noqa: F401
     appearance_cmd,
+    config_cmd,
     data_cmd,
     deploy_cmd,
     net_cmd,

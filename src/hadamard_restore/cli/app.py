@@ -52,6 +52,9 @@ def _main(
     ),
 ) -> None:
     """Architecture and loss search for Hadamard-based image restoration (HBLALS, IJCAI 2022)."""
+    from hadamard_restore.runtime.log import configure_logging
+
+    configure_logging()  # the application shows the library's INFO lines; a script importing it does not
 
 
 SetOption = typer.Option(None, "--set", "-s", help="dotted override, e.g. --set train.lr=1e-4 (repeatable)")

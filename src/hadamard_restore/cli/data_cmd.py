@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hadamard_restore.cli.app import data_app, guarded
+from hadamard_restore.cli.app import SetOption, config_or_fail, data_app, fail, guarded
 
 LayoutOption = typer.Option(
     None, help="layout name (lol-v1, lol-v2, reside, uieb, lsui, euvp, paired); auto-detected when omitted"
@@ -15,15 +15,31 @@ LayoutOption = typer.Option(
 
 @data_app.command("check")
 def check(
-    path: Path = typer.Argument(..., help="dataset root"),
+    path: Path | None = typer.Argument(None, help="dataset root (default: data.root of --config)"),
     layout: str | None = LayoutOption,
     degraded_dir: str | None = typer.Option(None, help="degraded folder (layout paired), relative to PATH"),
     reference_dir: str | None = typer.Option(None, help="reference folder (layout paired), relative to PATH"),
     full: bool = typer.Option(False, "--full", help="decode every image (slower; finds corrupt pixel data)"),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="YAML config: check the folder its data section reads (e.g. configs/custom.yaml)"
+    ),
+    set_: list[str] | None = SetOption,
 ) -> None:
     """Print the layout found, pair count, image sizes and every problem found (exit 1 on problems)."""
     from hadamard_restore.data.check import check_dataset
 
+    if config is not None or set_:
+        data = config_or_fail(config, set_).data
+        if data.source != "folder":
+            fail(f"data.source is {data.source!r}: the config reads no folder, so there is nothing to check")
+        path = path if path is not None else data.root
+        layout, degraded_dir, reference_dir = (
+            layout or data.layout,
+            degraded_dir or data.degraded_dir,
+            reference_dir or data.reference_dir,
+        )
+    if path is None:
+        fail("give the dataset folder: data check PATH (or --config FILE whose data.root names it)")
     report = guarded(lambda: check_dataset(path, layout, degraded_dir, reference_dir, full=full))
     typer.echo(report.format())
     if not report.ok:

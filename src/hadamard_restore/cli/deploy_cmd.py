@@ -8,6 +8,13 @@ import typer
 
 from hadamard_restore.cli.app import SetOption, app, config_or_fail, fail, guarded
 from hadamard_restore.cli.zoo_cmd import ModelOption, checkpoint_or_model, split_enhance_paths
+from hadamard_restore.config import EnhanceConfig
+
+
+def _default(key: str) -> str:
+    """What `--help` shows for an enhance option left out: the config default and its key."""
+    value = EnhanceConfig.model_fields[key].default
+    return f"{value}, from enhance.{key}"
 
 
 @app.command("enhance")
@@ -21,19 +28,29 @@ def enhance(
     model: str | None = ModelOption,
     suffix: str = typer.Option("", "--suffix", help="appended to every output name, e.g. _enhanced"),
     quality: int = typer.Option(95, "--quality", help="JPEG / WebP output quality (1-100)"),
-    tile: int | None = typer.Option(None, "--tile", help="tile side for large images (multiple of 4)"),
-    overlap: int | None = typer.Option(None, "--overlap", help="overlap between tiles, pixels"),
+    tile: int | None = typer.Option(
+        None, "--tile", help="tile side for large images (multiple of 4)", show_default=_default("tile")
+    ),
+    overlap: int | None = typer.Option(
+        None, "--overlap", help="overlap between tiles, pixels", show_default=_default("overlap")
+    ),
     max_untiled_pixels: int | None = typer.Option(
-        None, "--max-untiled-pixels", help="images with more pixels than this are tiled"
+        None,
+        "--max-untiled-pixels",
+        help="images with more pixels than this are tiled",
+        show_default=_default("max_untiled_pixels"),
     ),
     norm_stats: str | None = typer.Option(
         None,
         "--norm-stats",
         help="tiled runs: instance-norm statistics 'global' (from a downscaled "
         "copy of the whole image, default) or 'tile'",
+        show_default=_default("norm_stats"),
     ),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="also enhance sub-folders"),
-    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N"),
+    device: str | None = typer.Option(
+        None, "--device", help="auto, cpu, cuda or cuda:N", show_default="auto, from device"
+    ),
     backend: str | None = typer.Option(
         None,
         "--backend",

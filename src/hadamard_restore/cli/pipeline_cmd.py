@@ -66,6 +66,8 @@ def train(
         held = {"ema": " (weight average)", "raw": " (raw weights)"}.get(summary.get("best_weights") or "", "")
         typer.echo(f"best validation PSNR {summary['best_val_psnr']:.3f} dB at step {summary['best_step']}{held}")
         typer.echo(summary["model"])
+        if summary.get("report"):
+            typer.echo(f"report: {summary['report']}")
 
 
 def _num(value: float | None, digits: int) -> str:
@@ -77,32 +79,55 @@ def _num(value: float | None, digits: int) -> str:
 def evaluate(
     checkpoint: Path | None = typer.Argument(None, help="model.pt (or last.pt), or --model"),
     model: str | None = ModelOption,
-    data: Path = typer.Option(..., "--data", help="folder of paired images"),
+    data: Path | None = typer.Option(None, "--data", help="folder of paired images (or --set data.root=FOLDER)"),
     layout: str | None = typer.Option(None, help="layout name (default: detected)"),
-    split: Path | None = typer.Option(
-        None, help="split file: score only its validation pairs (with --model: default the model's held-out split)"
+    degraded_dir: str | None = typer.Option(
+        None, "--degraded-dir", help="folder of degraded images (layout paired), relative to --data"
     ),
+    reference_dir: str | None = typer.Option(
+        None, "--reference-dir", help="folder of reference images (layout paired), relative to --data"
+    ),
+    split: Path | None = typer.Option(
+        None,
+        help="split file: score only its validation pairs (with --model: its held-out split when --data is "
+        "its dataset, else every pair of a folder holding none of its training pairs)",
+    ),
+    all_pairs: bool = typer.Option(False, "--all-pairs", help="score every pair under --data, also with --model"),
     out: Path | None = typer.Option(
         None, "--out", "-o", help="output folder (default: <checkpoint folder>/eval; with --model ./<NAME>-eval)"
     ),
     set_: list[str] | None = SetOption,
 ) -> None:
-    """Full-resolution PSNR / SSIM / LPIPS per image and mean, written to metrics.json."""
-    from hadamard_restore.evaluation.evaluate import evaluate as evaluate_fn
+    """Full-resolution PSNR / SSIM / LPIPS per image and mean, written to metrics.json; says which pairs it scored."""
+    from hadamard_restore.cli.evaluate_data import data_options, model_split
+    from hadamard_restore.evaluation.evaluate import evaluate_pairs
+    from hadamard_restore.evaluation.selection import select_pairs
 
     cfg = config_or_fail(None, set_)
 
     def go():
         from hadamard_restore.cli.preflight import evaluate_preflight
+        from hadamard_restore.net.model_file import read_model_file
         from hadamard_restore.runtime.run_session import claim_run_dir
 
-        path, split_, out_ = checkpoint_or_model(checkpoint, model), split, out
-        if model is not None:
-            from hadamard_restore.zoo.registry import heldout_split_path
-
-            split_, out_ = split or heldout_split_path(model), out or Path(f"{model}-eval")
-        claim_run_dir(evaluate_preflight(path, data, split_, out_))  # one writer per output folder
-        return evaluate_fn(path, data, layout, split_, out_, cfg.eval, cfg.device)
+        given = {"root": data, "layout": layout, "degraded_dir": degraded_dir, "reference_dir": reference_dir}
+        opts = data_options(cfg, set_, {**given, "split_file": split})
+        path, out_ = checkpoint_or_model(checkpoint, model), out or (Path(f"{model}-eval") if model else None)
+        held = model_split(model) if model is not None else None
+        guard = opts["split_file"] or (held.path if held else None)
+        claim_run_dir(out_ := evaluate_preflight(path, opts["root"], guard, out_))  # one writer per output folder
+        read_model_file(path)  # a bad checkpoint fails before the data are scanned
+        chosen = select_pairs(
+            opts["root"],
+            opts["layout"],
+            opts["degraded_dir"],
+            opts["reference_dir"],
+            opts["split_file"],
+            held,
+            all_pairs,
+        )
+        typer.echo(f"pairs: {chosen.description}")
+        return evaluate_pairs(path, chosen.pairs, out_, cfg.eval, cfg.device, source=chosen.source(opts["root"]))
 
     result = guarded(go)
     if result:

@@ -83,11 +83,14 @@ LAYOUTS: dict[str, Layout] = {
     ),
     "paired": Layout(
         "paired",
-        ("degraded",),
-        ("reference",),
-        description="any two folders matched by stem (degraded_dir, reference_dir)",
+        ("degraded", "input", "low", "hazy", "lq"),
+        ("reference", "target", "gt", "high", "clear", "hq"),
+        description="any two folders matched by stem: degraded|input|low|hazy|lq and "
+        "reference|target|gt|high|clear|hq, or degraded_dir and reference_dir",
     ),
 }
+#: detected only where no named layout matches (LOL's low/high, LSUI's input/GT are theirs)
+FALLBACK_LAYOUT = "paired"
 ALIASES = {"lol": "lol-v1", "lolv1": "lol-v1", "lolv2": "lol-v2", "sots": "reside", "its": "reside", "custom": "paired"}
 
 
@@ -164,6 +167,8 @@ def detect_layout(root: str | Path) -> str:
     if not root.is_dir():
         raise DataError(f"{root}: dataset folder not found")
     hits = [name for name, lay in LAYOUTS.items() if resolve_folders(root, lay)]
+    if len(hits) > 1 and FALLBACK_LAYOUT in hits:
+        hits.remove(FALLBACK_LAYOUT)
     if len(hits) == 1:
         return hits[0]
     if len(hits) > 1:

@@ -29,32 +29,18 @@ from hadamard_restore.errors import DataError, WeightsMissingError
 from hadamard_restore.evaluation.appearance import summarize
 from hadamard_restore.evaluation.scoring import METRICS, mean_of, protocol, score_pairs
 from hadamard_restore.net.model_file import load_model, read_model_file
-from hadamard_restore.reporting.grid import comparison_grid
+from hadamard_restore.reporting.grid import GRID_COLUMNS, comparison_grid
 from hadamard_restore.runtime import get_logger, pick_device
 
 log = get_logger("hadamard_restore.evaluate")
 
 
 def eval_pairs(data_root: str | Path, layout: str | None = None, split: str | Path | None = None) -> list:
-    """The pairs to score: all pairs under ``data_root``, or the validation part of ``split``.
+    """The pairs to score: all pairs under ``data_root``, or the validation part of ``split``
+    (verified against the files, names and sha256); :func:`.selection.select_pairs` says more."""
+    from hadamard_restore.evaluation.selection import select_pairs
 
-    A split file is verified against the files (names and sha256) before use.
-    """
-    from hadamard_restore.data.integrity import verify_split
-    from hadamard_restore.data.layouts import find_pairs
-    from hadamard_restore.data.split import Split
-
-    root = Path(data_root)
-    if not root.exists():
-        raise DataError(f"--data {root} does not exist; pass the folder of paired images")
-    if split is None:
-        return find_pairs(root, layout)
-    sp = Split.load(split)
-    verify_split(sp, root)
-    pairs = sp.pairs(root)[1]
-    if not pairs:
-        raise DataError(f"split {split} has no validation pairs to evaluate")
-    return pairs
+    return select_pairs(data_root, layout, split=split).pairs
 
 
 def evaluate(
@@ -66,6 +52,8 @@ def evaluate(
     eval_cfg: EvalConfig | None = None,
     device: str = "auto",
     save_outputs: bool = True,
+    degraded_dir: str | None = None,
+    reference_dir: str | None = None,
 ) -> dict:
     """Score ``checkpoint`` on the pairs under ``data_root``; see the module docstring.
 
@@ -78,15 +66,16 @@ def evaluate(
         eval_cfg: a ``config.EvalConfig`` (defaults when None).
         device: ``auto``, ``cpu`` or ``cuda[:N]``.
         save_outputs: write ``outputs/<name>.png``.
+        degraded_dir, reference_dir: the two folders (relative to ``data_root``) for layout ``paired``.
 
     Returns:
         The metrics dict written to ``out/metrics.json`` (with ``"path"`` added).
     """
+    from hadamard_restore.evaluation.selection import select_pairs
+
     read_model_file(checkpoint)  # a bad checkpoint fails before the data are scanned
-    root = Path(data_root)
-    pairs = eval_pairs(root, layout, split)
-    source = {"data": str(root.resolve()), "layout": layout, "split": str(split) if split else None}
-    return evaluate_pairs(checkpoint, pairs, out, eval_cfg, device, save_outputs, source)
+    chosen = select_pairs(data_root, layout, degraded_dir, reference_dir, split)
+    return evaluate_pairs(checkpoint, chosen.pairs, out, eval_cfg, device, save_outputs, chosen.source(Path(data_root)))
 
 
 def check_outputs(checkpoint: str | Path, pairs: list, out: Path, save_outputs: bool = True) -> None:
@@ -164,7 +153,7 @@ def evaluate_pairs(
     }
     path = write_json(out / "metrics.json", result)
     if grid_rows:
-        write_image(out / "grid.png", comparison_grid(grid_rows))
+        write_image(out / "grid.png", comparison_grid(grid_rows, labels=GRID_COLUMNS))
     m, i = result["mean"], result["input_mean"]
     log.info(
         "%d images: PSNR %.3f dB (input %.3f), SSIM %.4f (input %.4f); GT-mean PSNR %.3f dB, SSIM %.4f",

@@ -9,7 +9,11 @@ Sections (always present; a section whose artifact is missing says so):
 3. **Training curves**: training loss (total and each term) and validation PSNR per step.
 4. **Metrics**: mean PSNR / SSIM / LPIPS of the output and of the input against the
    reference, with the protocol flags, and the first images' rows.
-5. **Sample images**: the input | output | reference grid.
+5. **Sample images**: the input | output | reference grid (of ``train`` alone: held-out
+   validation pairs, ``val_grid.png``).
+
+Before them, a **Warnings** section (:mod:`.caveats`) when the classifier judging stage 1 was
+untrustworthy or the searched architecture weights stayed near uniform.
 
 A run that holds ``showcase/showcase.json`` (the demo) starts with a **Pretrained models**
 section (:mod:`.showcase`): the bundled models' before/after grids and their metrics.
@@ -27,6 +31,7 @@ from pathlib import Path
 from hadamard_restore.artifacts import atomic_write_text, read_json
 from hadamard_restore.net.primitives import ABBREVIATIONS
 from hadamard_restore.reporting import plots
+from hadamard_restore.reporting.caveats import caveats_section
 from hadamard_restore.reporting.showcase import showcase_section
 
 #: code name -> the paper's abbreviation (the inverse of net.primitives.ABBREVIATIONS)
@@ -197,9 +202,18 @@ def metrics_section(run_dir: Path, max_rows: int = 10) -> list[str]:
 def images_section(run_dir: Path) -> list[str]:
     lines = [SECTIONS[4], ""]
     path = _find(run_dir, "grid.png", ("eval", ""))
+    if path is not None:
+        return lines + ["Columns: input | output | reference.", "", f"![samples]({_rel(path, run_dir)})", ""]
+    path = _find(run_dir, "val_grid.png", ("train", ""))  # train alone: its held-out validation pairs
     if path is None:
         return lines + ["_No comparison grid (evaluation has not run here)._", ""]
-    return lines + ["Columns: input | output | reference.", "", f"![samples]({_rel(path, run_dir)})", ""]
+    return lines + [
+        "Held-out validation pairs through the kept model.pt (no evaluation has run here); "
+        "columns: input | output | reference.",
+        "",
+        f"![validation samples]({_rel(path, run_dir)})",
+        "",
+    ]
 
 
 def write_report(run_dir: str | Path, title: str | None = None) -> Path:
@@ -207,6 +221,7 @@ def write_report(run_dir: str | Path, title: str | None = None) -> Path:
     run_dir = Path(run_dir)
     plots_dir = run_dir / "plots"
     lines = [f"# {title or 'hadamard-restore run'}", "", f"Run directory: `{run_dir.resolve()}`", ""]
+    lines += caveats_section(run_dir)
     lines += showcase_section(run_dir)
     summary = _find(run_dir, "run_summary.json", ("",))
     if summary is not None:

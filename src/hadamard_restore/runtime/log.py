@@ -1,4 +1,10 @@
-"""The package logger: one stderr handler, quiet on every rank but 0 under torchrun."""
+"""The package logger: silent until the application configures it (the command line does).
+
+A library adds no handler of its own (Python's logging convention): ``enhance_image`` in a user's
+script prints no INFO lines, warnings still reach stderr through Python's last-resort handler.
+:func:`configure_logging` is what ``hadamard-restore`` runs at start: one stderr handler on the
+``hadamard_restore`` logger, INFO on rank 0 and WARNING on the other ranks under torchrun.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +17,34 @@ _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def get_logger(name: str = "hadamard_restore") -> logging.Logger:
-    """A logger that prints to stderr once (rank 0 only under torchrun)."""
-    logger = logging.getLogger(name)
+    """The package's logger ``name`` (below ``hadamard_restore``); it has no handler of its own."""
+    return logging.getLogger(name)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to the ``sys.stderr`` of the moment (a test runner or a second command may swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def configure_logging(level: int | None = None) -> logging.Logger:
+    """One stderr handler on the ``hadamard_restore`` logger (added once), at ``level`` (default:
+    INFO on rank 0, WARNING on the other ranks under torchrun); returns that logger."""
     root = logging.getLogger("hadamard_restore")
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter(_LOG_FORMAT, "%H:%M:%S"))
         root.addHandler(handler)
-        root.setLevel(logging.INFO if int(os.environ.get("RANK", "0")) == 0 else logging.WARNING)
-    return logger
+    if level is None:
+        level = logging.INFO if int(os.environ.get("RANK", "0")) == 0 else logging.WARNING
+    root.setLevel(level)
+    return root
 
 
 #: the folder of a run (or stage) directory that TensorBoard events go to, everywhere

@@ -19,7 +19,8 @@ constant``, ``train.lr: 5e-4`` and ``train.crop: null`` reproduce the authors' r
 
 Artifacts in ``run_dir``: ``config.yaml``, ``genotype.json``, ``loss_weights.json``,
 ``model.pt`` (best by validation PSNR), ``last.pt`` (full state), ``history.json``,
-``train_summary.json`` and ``tensorboard/``.
+``train_summary.json``, ``tensorboard/``, and the report: ``report.md`` with ``plots/`` and
+``val_grid.png`` (held-out validation pairs, input | output | reference).
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ def train(
         cfg.train.steps,
         dist_ctx.world_size,
     )
-    return fit(
+    summary = fit(
         model,
         loss,
         data,
@@ -172,3 +173,11 @@ def train(
         on_step=on_step,
         progress=progress,
     )
+    if dist_ctx.is_main:  # the report pieces `run` writes: curves, grid of held-out pairs, warnings
+        from hadamard_restore.reporting.train_report import write_train_report
+
+        title = f"hadamard-restore train: {cfg.name} ({cfg.task})"
+        summary["report"] = str(
+            write_train_report(run_dir, summary["model"], data.val, cfg.eval.grid_images, device, title)
+        )
+    return summary

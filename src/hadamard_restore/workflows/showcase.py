@@ -177,7 +177,7 @@ def showcase_model(
 ) -> dict:
     """Enhance the built-in photos and held-out pairs of bundled model ``name``; its JSON entry."""
     from hadamard_restore.data.io import write_image
-    from hadamard_restore.reporting.grid import comparison_grid
+    from hadamard_restore.reporting.grid import GRID_COLUMNS, comparison_grid
     from hadamard_restore.zoo import load_pretrained, read_card
 
     t0 = time.perf_counter()
@@ -189,7 +189,9 @@ def showcase_model(
     model = load_pretrained(name)
     rows, grid = enhance_samples(model, builtin + held)
     if grid:
-        entry["grid"] = write_image(out_dir / f"{name}.png", comparison_grid(grid, height=GRID_HEIGHT)).name
+        entry["grid"] = write_image(
+            out_dir / f"{name}.png", comparison_grid(grid, height=GRID_HEIGHT, labels=GRID_COLUMNS)
+        ).name
     entry.update(rows=rows, notes=notes + held_notes, seconds=round(time.perf_counter() - t0, 2))
     return entry
 

@@ -139,7 +139,7 @@ def _quantise(out: torch.Tensor, dtype: Any) -> np.ndarray:
 
 
 def enhance_image(
-    image: Any, model: str | nn.Module = "low-light", device: str | torch.device = "cpu", precision: str = "auto"
+    image: Any, model: str | nn.Module = "low-light", device: str | torch.device = "auto", precision: str = "auto"
 ) -> Any:
     """Enhance one image with a bundled model (or your own network); see the module docstring.
 
@@ -147,7 +147,8 @@ def enhance_image(
         image: PIL image, ``(H, W, 3)`` uint8/uint16/float numpy array, or float tensor
             ``(3, H, W)`` / ``(1, 3, H, W)`` in ``[0, 1]``.
         model: a bundled model name (loaded once and cached) or a network in eval mode.
-        device: where the network runs (a given network is used where it is).
+        device: where a bundled network runs: ``"auto"`` (CUDA when present, else the CPU, as the
+            command line), ``"cpu"``, ``"cuda[:N]"``; a given network is used where it is.
         precision: ``"auto"`` lets the fast path run in bfloat16 where bf16 is native and the
             clamped output stays within 0.02 of float32; ``"fp32"`` keeps full precision.
 
@@ -167,7 +168,10 @@ def enhance_image(
 
     x, restore = _to_tensor(image)
     if isinstance(model, str):
-        net, run_on = _cached(model, str(torch.device(device))), torch.device(device)
+        from hadamard_restore.runtime import pick_device
+
+        run_on = pick_device(device) if isinstance(device, str) else torch.device(device)
+        net = _cached(model, str(run_on))
     else:
         net = model
         run_on = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
