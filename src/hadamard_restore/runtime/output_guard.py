@@ -171,10 +171,11 @@ def check_new_files(paths: Iterable[Path], label: str = "output", force: bool = 
     existing = [p for p in paths if p.exists() or p.is_symlink()]
     if existing and not force:
         more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+        option = label if label.startswith("--") else "--out"
         raise OutputConflictError(
             f"refusing to replace existing files: {', '.join(map(str, existing[:3]))}{more} "
             "would be overwritten by this call's outputs; pass --force to replace them, or choose "
-            "another --out (nothing was written)"
+            f"another {option} (nothing was written)"
         )
 
 
