@@ -96,6 +96,7 @@ def _as_version_1(path):
     rng = blob["training"]["rng"]
     blob["training"]["rng"] = {"data": rng["generators"]["data"], "torch": rng["torch"]}
     blob["training"]["scaler"] = torch.amp.GradScaler("cpu", enabled=False).state_dict()
+    blob.pop("weights_sha256")  # version 1 files carry no digest of their weights
     torch.save({**blob, "version": 1}, path)
 
 

@@ -69,6 +69,7 @@ def enhance(
     ),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML config (enhance section)"),
     overrides: list[str] | None = SetOption,
+    force: bool = typer.Option(False, "--force", help="replace files of the same name already in --out"),
 ) -> None:
     """Enhance files or folders of photos of any size; bad files are reported and skipped."""
     from hadamard_restore.cli.preflight import enhance_preflight
@@ -101,7 +102,7 @@ def enhance(
 
     def go():
         checkpoint, inputs = split_enhance_paths(paths, model)
-        enhance_preflight(checkpoint, inputs, out, recursive, suffix)  # nothing overwritten; paths usable
+        enhance_preflight(checkpoint, inputs, out, recursive, suffix, force)  # nothing overwritten; paths usable
         return run_enhance(
             checkpoint, inputs, out, cfg.enhance, dev, recursive=recursive, suffix=suffix, quality=quality
         )
@@ -127,6 +128,7 @@ def export(
     ),
     check_max_side: int | None = typer.Option(None, "--check-max-side", help="shrink check photos to this longer side"),
     tolerance: float = typer.Option(1e-3, "--tolerance", help="largest allowed max abs difference"),
+    force: bool = typer.Option(False, "--force", help="replace an existing --onnx file"),
 ) -> None:
     """Export to ONNX with dynamic height and width and check parity with PyTorch."""
     from hadamard_restore.cli.preflight import export_preflight
@@ -134,7 +136,7 @@ def export(
 
     def go():
         path = checkpoint_or_model(checkpoint, model)
-        used, opset_used = export_preflight(path, onnx, opset, exporter, check_image or ())
+        used, opset_used = export_preflight(path, onnx, opset, exporter, check_image or (), force)
         return export_onnx(
             path,
             onnx,

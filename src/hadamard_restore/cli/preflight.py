@@ -14,6 +14,7 @@ from pathlib import Path
 from hadamard_restore.errors import HadamardRestoreError
 from hadamard_restore.runtime.output_guard import (
     OutputPathError,
+    check_new_files,
     check_output_dir,
     check_output_file,
     guard_outputs,
@@ -63,22 +64,30 @@ def check_opset(opset: int | None, exporter: str) -> tuple[str, int]:
 
 
 def export_preflight(
-    checkpoint: Path, onnx: Path, opset: int | None, exporter: str, check_images: Sequence[Path] = ()
+    checkpoint: Path,
+    onnx: Path,
+    opset: int | None,
+    exporter: str,
+    check_images: Sequence[Path] = (),
+    force: bool = False,
 ) -> tuple[str, int]:
-    """Paths and options of ``export``; returns ``(exporter, opset)`` to use (:func:`check_opset`)."""
+    """Paths and options of ``export``; returns ``(exporter, opset)`` to use (:func:`check_opset`).
+    An existing ``--onnx`` file is replaced only with ``force``."""
     if exporter not in ("auto", "dynamo", "torchscript"):
         raise ExportOptionError(f"--exporter must be auto, dynamo or torchscript, got {exporter!r}")
     check_output_file(onnx, "--onnx", "model.onnx")
     guard_outputs({"checkpoint": checkpoint, "--check-image": list(check_images)}, {"--onnx": onnx})
+    check_new_files([onnx], "--onnx", force)
     return check_opset(opset, exporter)
 
 
 def enhance_preflight(
-    checkpoint: Path, inputs: Iterable[Path], out: Path, recursive: bool = False, suffix: str = ""
+    checkpoint: Path, inputs: Iterable[Path], out: Path, recursive: bool = False, suffix: str = "", force: bool = False
 ) -> None:
     """``enhance``: ``--out`` usable and not an input folder; no output replaces an input, the
     checkpoint or another output (:func:`hadamard_restore.photo.plan_outputs`, plus the checkpoint
-    and hard links to an input)."""
+    and hard links to an input); every output name can be written, and an existing file in
+    ``--out`` is replaced only with ``force`` (:func:`check_new_files`)."""
     from hadamard_restore.photo import plan_outputs
 
     inputs = [Path(p) for p in inputs]
@@ -94,6 +103,7 @@ def enhance_preflight(
         {"checkpoint": checkpoint, "input image": [src for src, _ in jobs]},
         {f"output for {src}": dst for src, dst in jobs},
     )
+    check_new_files([dst for _, dst in jobs], "output", force)
 
 
 def evaluate_preflight(checkpoint: Path, data: Path, split: Path | None, out: Path | None) -> Path:

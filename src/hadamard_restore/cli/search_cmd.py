@@ -50,18 +50,32 @@ ResumeOption = typer.Option(
 )
 
 
-def prepare_run_dir(cfg: RunConfig, out: Path | None, stage: str, resume: bool, dist_ctx: Dist) -> Path:
+AllowChangesOption = typer.Option(
+    False,
+    "--allow-changes",
+    help="with --resume: continue although settings differ from the run's config.yaml (recorded in "
+    "resume_changes.json); the network, loss, classifier, seed and search structure can never change",
+)
+
+
+def prepare_run_dir(
+    cfg: RunConfig, out: Path | None, stage: str, resume: bool, dist_ctx: Dist, allow_changes: bool = False
+) -> Path:
     """The run directory: ``out``, or a new ``<out_dir>/<name>-<stage>-<UTC time>``.
 
-    With ``resume`` and no ``out``, the newest existing ``<name>-<stage>-*`` directory is used.
+    With ``resume`` and no ``out``, the newest existing ``<name>-<stage>-*`` directory is used. A
+    resume is checked before anything is written (:func:`~hadamard_restore.search.resume_check.
+    check_search_resume`: only this command's unfinished run, its settings unless ``allow_changes``).
     Rank 0 decides and every rank receives its choice; only rank 0 writes ``config.yaml``.
     """
     from hadamard_restore.artifacts import atomic_write_text
     from hadamard_restore.config import dump_config
     from hadamard_restore.errors import CheckpointError
     from hadamard_restore.search import ddp
+    from hadamard_restore.search.resume_check import mark_run
 
     choice: str | None = None
+    changes: list[dict] = []
     if dist_ctx.is_main:
         if out is None and resume:
             found = sorted(Path(cfg.out_dir).glob(f"{cfg.name}-{stage}-*"))
@@ -79,15 +93,31 @@ def prepare_run_dir(cfg: RunConfig, out: Path | None, stage: str, resume: bool, 
         else:
             choice = str(out)
         choice = _claim(choice)
+        choice, changes = _check_resume(choice, cfg, stage, allow_changes) if resume else (choice, [])
     chosen = ddp.gather_objects(choice, dist_ctx)[0]
     if chosen.startswith("ERROR:"):
         raise CheckpointError(chosen[len("ERROR:") :])
     run_dir = Path(chosen)
     if dist_ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        mark_run(run_dir, stage, changes)  # first: a folder with config.yaml alone is never taken for ours
         atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
     ddp.barrier(dist_ctx)
     return run_dir
+
+
+def _check_resume(choice: str, cfg: RunConfig, stage: str, allow_changes: bool) -> tuple[str, list[dict]]:
+    """``(choice, allowed changes)``; a refused resume travels to every rank as ``ERROR:<message>``."""
+    from hadamard_restore.config import dump_config
+    from hadamard_restore.errors import HadamardRestoreError
+    from hadamard_restore.search.resume_check import check_search_resume
+
+    if choice.startswith("ERROR:"):
+        return choice, []
+    try:
+        return choice, check_search_resume(choice, stage, dump_config(cfg), allow_changes)
+    except HadamardRestoreError as exc:
+        return f"ERROR:{exc}", []
 
 
 def _claim(choice: str) -> str:
@@ -105,7 +135,7 @@ def _claim(choice: str) -> str:
     return choice
 
 
-def _run_stage(config: Path, set_, out, resume: bool, stage: str, call) -> None:
+def _run_stage(config: Path, set_, out, resume: bool, stage: str, call, allow_changes: bool = False) -> None:
     """Load the config, set up the process and the run directory, make one library call."""
     from hadamard_restore.jobs import search_job
     from hadamard_restore.runtime.process import setup_process
@@ -119,7 +149,7 @@ def _run_stage(config: Path, set_, out, resume: bool, stage: str, call) -> None:
             refuse_earlier_run(out, resumable=True)
         job = search_job(cfg)
         env = setup_process(job.device, job.seed)
-        run_dir = prepare_run_dir(cfg, out, stage, resume, env[1])
+        run_dir = prepare_run_dir(cfg, out, stage, resume, env[1], allow_changes)
         result = call(job, run_dir, env)
         if env[1].is_main:
             typer.echo(f"{stage}: {result}")
@@ -133,12 +163,19 @@ def search_loss(
     set_: list[str] | None = SetOption,
     out: Path | None = OutOption,
     resume: bool = ResumeOption,
+    allow_changes: bool = AllowChangesOption,
 ) -> None:
     """Stage 1: search the loss weights and VGG layers against the classifier."""
     from hadamard_restore.search.loss_stage import search_loss as run
 
     _run_stage(
-        config, set_, out, resume, "search-loss", lambda job, run_dir, env: run(job, run_dir, resume=resume, env=env)
+        config,
+        set_,
+        out,
+        resume,
+        "search-loss",
+        lambda job, run_dir, env: run(job, run_dir, resume=resume, env=env),
+        allow_changes,
     )
 
 
@@ -151,6 +188,7 @@ def search_arch(
         None, "--loss-weights", help="loss_weights.json or bundled name (default: loss.weights)"
     ),
     resume: bool = ResumeOption,
+    allow_changes: bool = AllowChangesOption,
 ) -> None:
     """Stage 2: search the architecture with the searched loss."""
     from hadamard_restore.search.arch_stage import search_arch as run
@@ -162,6 +200,7 @@ def search_arch(
         resume,
         "search-arch",
         lambda job, run_dir, env: run(job, run_dir, loss_weights, resume=resume, env=env),
+        allow_changes,
     )
 
 
@@ -171,8 +210,17 @@ def search(
     out: Path | None = OutOption,
     set_: list[str] | None = SetOption,
     resume: bool = ResumeOption,
+    allow_changes: bool = AllowChangesOption,
 ) -> None:
     """Stage 1 then stage 2, alternated t times (or the joint mode)."""
     from hadamard_restore.search.hierarchy import search as run
 
-    _run_stage(config, set_, out, resume, "search", lambda job, run_dir, env: run(job, run_dir, resume=resume, env=env))
+    _run_stage(
+        config,
+        set_,
+        out,
+        resume,
+        "search",
+        lambda job, run_dir, env: run(job, run_dir, resume=resume, env=env),
+        allow_changes,
+    )

@@ -28,7 +28,7 @@ import torch
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from hadamard_restore.data.codec16 import decode16, png_bit_depth
-from hadamard_restore.data.damage import end_marker_missing, strict_decoding
+from hadamard_restore.data.damage import end_marker_missing, read_regular, require_regular, strict_decoding
 from hadamard_restore.data.image_write import encode_image, write_image
 from hadamard_restore.errors import DataError
 
@@ -162,12 +162,7 @@ def read_image_array(path: str | Path) -> np.ndarray:
         DataError: the file is missing, not an image, truncated or otherwise undecodable.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the file ({exc})") from None
+    data = read_regular(path)  # a FIFO or a device is refused unopened
     damaged = end_marker_missing(data)
     if damaged:
         raise DataError(f"{path}: image data is truncated or corrupt ({damaged}); re-copy or re-export the file")
@@ -218,6 +213,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
         DataError: the file is missing or not a recognisable image.
     """
     path = Path(path)
+    require_regular(path)
     try:
         with Image.open(path) as im:
             w, h = im.size
@@ -238,6 +234,7 @@ def looks_truncated(path: str | Path) -> bool:
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    require_regular(path)
     with open(path, "rb") as fh:
         fh.seek(0, 2)
         size = fh.tell()

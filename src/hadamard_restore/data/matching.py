@@ -9,9 +9,11 @@ names of each side (:data:`SHOW`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hadamard_restore.data.damage import require_regular
 from hadamard_restore.data.io import IMAGE_SUFFIXES, is_image_file
 from hadamard_restore.errors import DataError
 
@@ -31,6 +33,17 @@ def natural_key(text: str) -> tuple:
     return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text))
 
 
+def refuse_special_files(paths: Iterable[Path]) -> None:
+    """Refuse a FIFO, device or socket named like an image (``x.png``) without opening it.
+
+    Raises:
+        DataError: naming the first such path and what it is.
+    """
+    for p in paths:
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.exists() and not (p.is_file() or p.is_dir()):
+            require_regular(p)
+
+
 def list_images(folder: Path) -> list[Path]:
     """Image files directly in ``folder``, naturally sorted.
 
@@ -40,6 +53,7 @@ def list_images(folder: Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: folder not found")
+    refuse_special_files(folder.iterdir())
     files = sorted((p for p in folder.iterdir() if is_image_file(p)), key=lambda p: natural_key(p.name))
     if not files:
         others = sum(1 for p in folder.iterdir() if not p.name.startswith("."))

@@ -16,7 +16,7 @@ against the files by :func:`hadamard_restore.data.integrity.verify_split`.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from hadamard_restore.artifacts import read_json, write_json
 from hadamard_restore.data.matching import Pair
@@ -37,6 +37,27 @@ class SplitEntry:
 
     def pair(self, root: Path) -> Pair:
         return Pair(Path(root) / self.degraded, Path(root) / self.reference)
+
+
+def outside_root(name: str) -> bool:
+    """True when a split name could lead outside the dataset root: absolute (POSIX or Windows),
+    or with a ``..`` component. Decided from the name alone, so nothing outside is looked at."""
+    windows = PureWindowsPath(name)
+    return (
+        PurePosixPath(name).is_absolute()
+        or bool(windows.drive or windows.root)
+        or ".." in PurePosixPath(name.replace("\\", "/")).parts
+    )
+
+
+def _refuse_outside(path: Path, side: str, entries: list[SplitEntry]) -> None:
+    bad = [name for e in entries for name in (e.degraded, e.reference) if outside_root(str(name))]
+    if bad:
+        raise DataError(
+            f"{path}: {len(bad)} {side} path(s) point outside the dataset folder (e.g. {bad[0]!r}); "
+            "a split names files relative to --data, without '..' or absolute paths. Nothing was read; "
+            "make a new split with `hadamard-restore data split`"
+        )
 
 
 @dataclass
@@ -95,6 +116,8 @@ class Split:
             val = [SplitEntry(**e) for e in data["val"]]
         except (KeyError, TypeError) as exc:
             raise DataError(f"{path}: malformed split entries ({exc}); make a new split") from None
+        _refuse_outside(path, "train", train)
+        _refuse_outside(path, "validation", val)
         known = {"format", "seed", "val_ratio", "group_key", "layout", "root", "counts", "train", "val"}
         return cls(
             train,

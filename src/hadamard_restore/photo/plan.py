@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from hadamard_restore.data.damage import require_regular
 from hadamard_restore.data.io import is_image_file
+from hadamard_restore.data.matching import refuse_special_files
 from hadamard_restore.errors import DataError
 from hadamard_restore.photo.io import output_suffix
 
@@ -39,10 +41,13 @@ def collect(
     excluded = exclude.resolve() if exclude is not None else None
     for item in paths:
         if item.is_dir():
-            for f in sorted(item.rglob("*") if recursive else item.iterdir()):
+            entries = sorted(item.rglob("*") if recursive else item.iterdir())
+            refuse_special_files(entries)
+            for f in entries:
                 if is_image_file(f) and not (excluded and excluded in f.resolve().parents):
                     found.append((f, f.relative_to(item)))
         elif item.exists():
+            require_regular(item)  # a FIFO or a device (/dev/zero) is refused before any work
             found.append((item, Path(item.name)))
         else:
             raise DataError(f"input {item} does not exist; pass image files or folders of images")

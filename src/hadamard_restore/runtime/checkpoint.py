@@ -15,6 +15,12 @@ the same layout; version 1 search checkpoints (``"hadamard-restore/search-checkp
 hold NumPy's RNG state as an array, which is read through a narrow allow-list of NumPy's
 array reconstruction (plain data, no code).
 
+Every file also carries ``weights_sha256``: a sha256 over every tensor of the payload (its place
+in the payload, dtype, shape and bytes), written by :func:`save_checkpoint` and checked by
+:func:`load_checkpoint`, so a copy whose tensor bytes were flipped on the way (disk, transfer)
+is refused as damaged instead of running with corrupted weights. Files written before the
+digest existed carry none and load as before.
+
 Examples:
     >>> save_checkpoint("run/last.pt", "training", {"step": 3})        # doctest: +SKIP
     >>> load_checkpoint("run/last.pt", "training")["step"]             # doctest: +SKIP
@@ -23,9 +29,10 @@ Examples:
 
 from __future__ import annotations
 
+import hashlib
 import io
 import pickle
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -38,6 +45,7 @@ from hadamard_restore.errors import CheckpointError
 PREFIX = "hadamard-restore/"
 KINDS = ("model", "training", "search", "classifier")
 VERSION = 2
+DIGEST_KEY = "weights_sha256"
 #: format strings of version-1 files that do not follow ``PREFIX + kind``
 LEGACY_FORMATS = {"hadamard-restore/search-checkpoint/v1": "search"}
 #: what each kind is, for error messages
@@ -69,6 +77,28 @@ def _check_plain(value: Any, where: str) -> None:
     )
 
 
+def _tensors(value: Any, where: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    """Every tensor of a payload with its place in it, in a fixed order (dict keys sorted)."""
+    if isinstance(value, torch.Tensor):
+        yield where, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _tensors(item, f"{where}[{i}]")
+    elif isinstance(value, dict):
+        for key in sorted(value, key=repr):
+            yield from _tensors(value[key], f"{where}[{key!r}]")
+
+
+def weights_digest(payload: Mapping[str, Any]) -> str:
+    """sha256 over every tensor in ``payload`` (place, dtype, shape, bytes); other values are ignored."""
+    h = hashlib.sha256()
+    for where, tensor in _tensors({k: v for k, v in payload.items() if k != DIGEST_KEY}):
+        t = tensor.detach().cpu().contiguous().reshape(-1)
+        h.update(f"{where}|{t.dtype}|{tuple(tensor.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def _kinds(kind: str | tuple[str, ...]) -> tuple[str, ...]:
     kinds = (kind,) if isinstance(kind, str) else tuple(kind)
     unknown = [k for k in kinds if k not in KINDS]
@@ -85,10 +115,11 @@ def save_checkpoint(path: str | Path, kind: str, payload: Mapping[str, Any]) -> 
         ValueError: ``kind`` is unknown or the payload uses the reserved keys.
     """
     _kinds(kind)
-    if {"format", "version", "kind"} & set(payload):
-        raise ValueError("'format', 'version' and 'kind' are written by save_checkpoint itself")
+    if {"format", "version", "kind", DIGEST_KEY} & set(payload):
+        raise ValueError(f"'format', 'version', 'kind' and {DIGEST_KEY!r} are written by save_checkpoint itself")
     _check_plain(dict(payload), "payload")
     blob = {"format": PREFIX + kind, "version": VERSION, **payload}
+    blob[DIGEST_KEY] = weights_digest(blob)
     buf = io.BytesIO()
     torch.save(blob, buf)
     return atomic_write_bytes(path, buf.getvalue())
@@ -159,5 +190,11 @@ def load_checkpoint(path: str | Path, kind: str | tuple[str, ...]) -> dict:
         raise CheckpointError(
             f"{path} has checkpoint version {version}, newer than this "
             f"hadamard-restore understands ({VERSION}); upgrade the package"
+        )
+    if DIGEST_KEY in blob and blob[DIGEST_KEY] != weights_digest(blob):
+        raise CheckpointError(
+            f"checkpoint {path} is damaged: its weights do not match the sha256 stored in the file "
+            "(bytes changed after it was written, e.g. a bad disk or an incomplete copy); re-copy it "
+            "from the original or re-run the step that wrote it"
         )
     return {**blob, "kind": found, "version": version}

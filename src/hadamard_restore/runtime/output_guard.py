@@ -115,12 +115,68 @@ def check_output_file(path: PathLike, label: str = "output", example: str = "out
         OutputPathError: ``path`` is an existing folder, sits below a file, or is not writable.
     """
     path = Path(path)
+    check_name_length(path, label)  # first: a name over the limit makes every stat fail
     if path.is_dir():
         raise OutputPathError(f"{label} {path} is an existing folder; give a file name, e.g. {path / example}")
     _check_parents(path, label)
     if path.exists() and not os.access(path, os.W_OK):
         raise OutputPathError(f"{label} {path} exists and is read-only; choose another path or make it writable")
     return path
+
+
+def check_name_length(path: PathLike, label: str = "output") -> None:
+    """Refuse a file name longer than the file system allows (``NAME_MAX`` bytes, usually 255) or
+    a path longer than ``PATH_MAX``, before any work instead of an OSError when writing.
+
+    Raises:
+        OutputPathError: naming the length and the limit.
+    """
+    path = Path(path)
+    base = _nearest_existing(path.parent)
+    name_max, path_max = _limit(base, "PC_NAME_MAX", 255), _limit(base, "PC_PATH_MAX", 4096)
+    name, full = len(os.fsencode(path.name)), len(os.fsencode(str(resolved(path))))
+    if name > name_max or full >= path_max:
+        what = f"its name is {name} bytes" if name > name_max else f"its full path is {full} bytes"
+        limit = f"{name_max} bytes per name" if name > name_max else f"{path_max - 1} bytes per path"
+        raise OutputPathError(
+            f"{label} {path.parent / (path.name[:40] + '...')}: {what}, over the file system's limit of "
+            f"{limit}; shorten the name (for enhance: the photo's name or --suffix) or the folder path "
+            "(nothing was written)"
+        )
+
+
+def _limit(base: Path, name: str, default: int) -> int:
+    try:
+        return int(os.pathconf(base, name))
+    except (OSError, ValueError):
+        return default
+
+
+def check_new_files(paths: Iterable[Path], label: str = "output", force: bool = False) -> None:
+    """Every planned output file can be created: not an existing folder, a name the file system
+    takes, and (without ``force``) not an existing file this call did not create.
+
+    Raises:
+        OutputPathError: a folder in the way or a name too long.
+        OutputConflictError: existing files would be replaced (a few named), without ``force``.
+    """
+    paths = list(paths)
+    for path in paths:
+        check_name_length(path, label)
+        if path.is_dir():
+            raise OutputPathError(
+                f"{label} {path} is an existing folder, so the file cannot be written there; move "
+                "the folder or choose another --out (nothing was written)"
+            )
+    existing = [p for p in paths if p.exists() or p.is_symlink()]
+    if existing and not force:
+        more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+        option = label if label.startswith("--") else "--out"
+        raise OutputConflictError(
+            f"refusing to replace existing files: {', '.join(map(str, existing[:3]))}{more} "
+            "would be overwritten by this call's outputs; pass --force to replace them, or choose "
+            f"another {option} (nothing was written)"
+        )
 
 
 def check_output_dir(path: PathLike, label: str = "--out") -> Path:
@@ -130,6 +186,11 @@ def check_output_dir(path: PathLike, label: str = "--out") -> Path:
         OutputPathError: a file is in the way, or the folder (or its nearest parent) is not writable.
     """
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise OutputPathError(
+            f"{label} {path} is a symbolic link to {os.readlink(path)}, which does not exist; create "
+            "that folder or choose another --out"
+        )
     if path.exists() and not path.is_dir():
         raise OutputPathError(
             f"{label} {path} is a file, not a folder; choose a folder path (it is created when missing)"

@@ -136,8 +136,11 @@ def _restore(problem: Problem, w_opt, up_opt, ckpt: Path, dist_ctx: Dist) -> tup
         )
     problem.model.load_state_dict(state.model)
     copy_into(problem.upper, state.upper)
-    w_opt.load_state_dict(state.w_opt)
-    up_opt.load_state_dict(state.upper_opt)
+    for opt, saved in ((w_opt, state.w_opt), (up_opt, state.upper_opt)):
+        mine = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+        opt.load_state_dict(saved)
+        for group, settings in zip(opt.param_groups, mine):  # this config's lr, momentum ...; the
+            group.update(settings)  # moments continue (a resume may change them: --allow-changes)
     set_rng_state(state.rng[dist_ctx.rank], problem.generators)
     return state.step, state.history
 

@@ -31,6 +31,9 @@ FREE_KEYS = frozenset(
     {"train.steps", "train.val_every", "train.checkpoint_every", "train.log_every", "net.genotype", "loss.weights"}
 )  # the last two are compared by content
 CHANGES_FILE = "resume_changes.json"
+#: settings whose saved state a resume cannot carry over to another value (refused even with
+#: --allow-changes); every other allowed change is applied (``trainer_state.apply_settings``)
+FIXED_KEYS = frozenset({"train.optimizer"})
 
 
 class ResumeMismatchError(CheckpointError):
@@ -119,6 +122,13 @@ def check_resume(
             f"--resume: {last} was trained with {_format(net_changes, 'checkpoint')}, "
             f"this command asks for {_format(net_changes, 'now')}; a run's network "
             "cannot change. Use the run's own config, or train into another --out"
+        )
+    fixed = [c for c in changes if c["key"] in FIXED_KEYS]
+    if fixed:
+        raise ResumeMismatchError(
+            f"--resume: {last} holds the state of {_format(fixed, 'checkpoint')}, this command asks for "
+            f"{_format(fixed, 'now')}; that state cannot continue under another setting, even with "
+            "--allow-changes. Resume with the run's own setting, or train into another --out"
         )
     if changes and not allow_changes:
         raise ResumeMismatchError(

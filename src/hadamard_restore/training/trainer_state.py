@@ -34,6 +34,7 @@ def resume_trainer(trainer: Trainer) -> None:
     blob = load_training_state(trainer.last_path)
     load_state_into(trainer.model, blob["state_dict"], source=f"checkpoint {trainer.last_path}")
     saved = blob["training"]
+    settings = [{k: v for k, v in g.items() if k != "params"} for g in trainer.optimizer.param_groups]
     trainer.optimizer.load_state_dict(saved["optimizer"])
     trainer.scheduler.load_state_dict(saved["scheduler"])
     # the restored step counter drives the schedule of *this* config (same config: identical;
@@ -41,6 +42,7 @@ def resume_trainer(trainer: Trainer) -> None:
     trainer.scheduler.lr_lambdas = make_scheduler(
         torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0), trainer.tcfg
     ).lr_lambdas
+    apply_settings(trainer.optimizer, trainer.scheduler, settings)
     if trainer.ema is not None:
         if "ema" not in saved:
             raise CheckpointError(
@@ -56,6 +58,23 @@ def resume_trainer(trainer: Trainer) -> None:
         trainer.state.step,
         trainer.state.best_val_psnr,
     )
+
+
+def apply_settings(
+    optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR, settings: list[dict]
+) -> None:
+    """Put this config's optimizer settings (``settings``: each param group's lr, weight decay,
+    momentum ... before the checkpoint was loaded) back over the restored ones, which are the
+    checkpoint's: only the moments and the step counter continue. The base lrs become this
+    config's and the current lr is the schedule's value at the restored step, so a change allowed
+    on resume (``--set train.lr=...``) is the lr used, not only the one recorded."""
+    for group, mine in zip(optimizer.param_groups, settings):
+        group.update(mine)
+    scheduler.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
+    step = scheduler.last_epoch
+    for group, base, factor in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+        group["lr"] = base * factor(step)
+    scheduler._last_lr = [g["lr"] for g in optimizer.param_groups]
 
 
 def save_trainer_state(trainer: Trainer) -> None:
