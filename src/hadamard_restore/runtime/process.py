@@ -10,16 +10,24 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hadamard_restore.errors import DeviceError
 
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else CPU; ``cuda`` without a GPU is an error."""
+
+def pick_device(name: str | torch.device = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else CPU; an unknown name, or ``cuda`` without a GPU,
+    is a :class:`~hadamard_restore.errors.DeviceError`."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         return torch.device("cpu")
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise DeviceError(f"device {str(name)[:40]!r} is not a device name; use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} asked for, but no CUDA GPU is visible; use device=cpu or auto")
+        raise DeviceError(f"device {str(name)!r} asked for, but no CUDA GPU is visible; use device=cpu or auto")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise DeviceError(f"device {str(name)!r} asked for, but this machine has {torch.cuda.device_count()} GPU(s)")
     return dev
 
 
