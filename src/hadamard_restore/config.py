@@ -111,6 +111,8 @@ def format_validation_error(err: ValidationError, model: type[BaseModel] = RunCo
                 sub = sub.model_fields[p].annotation if p in getattr(sub, "model_fields", {}) else None
             allowed = ", ".join(sorted(sub.model_fields)) if sub is not None else "?"
             lines.append(f"{key}: unknown key (allowed here: {allowed})")
+        elif e["type"] == "value_error":  # a section's own check: its message names the values
+            lines.append(f"{key}: {e['msg'].removeprefix('Value error, ')}")
         else:
             got = e.get("input")
             lines.append(f"{key}: {e['msg']} (expected {_expected(model, e['loc'])}, got {short_repr(got)})")
