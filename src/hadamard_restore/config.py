@@ -186,6 +186,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
             if DATA_VAR in str(value):
                 value = Path(str(value).replace(DATA_VAR, _data_env(f"data.{key}", value)))
             setattr(cfg.data, key, value if value.is_absolute() else (base / value).resolve())
+    if cfg.data.split_file is not None and cfg.data.split_file.is_dir():
+        raise ConfigError(f"data.split_file {cfg.data.split_file} is a folder; give a file name, e.g. split.json")
     return cfg
 
 

@@ -26,9 +26,9 @@ MAX_BATCH_PIXELS = 2**26  # batch_size * crop**2 of one training or search batch
 MAX_COUNT = 10**6  # other counts (images, windows, crops per image)
 
 
-def count(default: Any, ge: int = 1, le: int = MAX_STEPS, description: str | None = None) -> Any:
+def count(default: Any, ge: int = 1, le: int = MAX_STEPS, description: str | None = None, **more: Any) -> Any:
     """A count: a strict integer (``true`` or ``2.0`` are refused) between ``ge`` and ``le``."""
-    return Field(default, ge=ge, le=le, strict=True, description=description)
+    return Field(default, ge=ge, le=le, strict=True, description=description, **more)
 
 
 def _batch_fits(batch: int, crop: int | None, section: str) -> None:
@@ -113,7 +113,7 @@ class ClassifierConfig(Strict):
 class NetConfig(Strict):
     """The Hadamard network (docs/method.md sections 1-2)."""
 
-    channels: int = count(32, ge=4, le=MAX_CHANNELS)
+    channels: int = count(32, ge=4, le=MAX_CHANNELS, multiple_of=2, description="width C (even: C/2 at full size)")
     num_hnu: int = count(7, le=MAX_HNU)
     norm: Literal["instance", "none"] = "instance"
     genotype: str = Field("paper-lol", description="bundled name or path of genotype.json")

@@ -161,3 +161,13 @@ def test_a_config_that_sets_another_width_wins_and_says_so(tmp_path, pairs, geno
     assert any(
         "searched at 8 channels" in r.getMessage() and "net.channels=4" in r.getMessage() for r in caplog.records
     )
+
+
+def test_an_odd_width_is_refused_by_the_config_and_in_a_checkpoint(model_file, tmp_path):
+    """The network halves the width at full resolution: an odd one was a traceback (exit 70)."""
+    from hadamard_restore.net.model_file import load_model
+
+    with pytest.raises(ConfigError, match="net.channels: Input should be a multiple of 2"):
+        load_config(None, ["net.channels=5"])
+    with pytest.raises(CheckpointError, match="multiple of 2"):
+        load_model(_checkpoint_with_net(model_file, tmp_path, {"channels": 5, "num_hnu": 1, "norm": "instance"}))

@@ -79,3 +79,13 @@ def test_evaluate_split_given_a_folder_exits_2(model_file, pairs, tmp_path):
     assert res.exit_code == 2, res.output
     assert "Traceback" not in res.output
     assert f"split file {pairs} is a folder" in res.output
+
+
+def test_train_with_a_split_file_that_is_a_folder_exits_2(config_file, pairs, tmp_path):
+    """A folder as data.split_file ended in IsADirectoryError (exit 70) when the new split was saved onto it."""
+    res = runner.invoke(
+        app, ["train", str(config_file), "--set", f"data.split_file={pairs}", "--out", str(tmp_path / "r")]
+    )
+    assert res.exit_code == 2, res.output
+    assert f"data.split_file {pairs} is a folder" in res.output and "Traceback" not in res.output
+    assert (pairs / "degraded").is_dir() and not (tmp_path / "r").exists()
