@@ -171,3 +171,15 @@ def test_an_odd_width_is_refused_by_the_config_and_in_a_checkpoint(model_file, t
         load_config(None, ["net.channels=5"])
     with pytest.raises(CheckpointError, match="multiple of 2"):
         load_model(_checkpoint_with_net(model_file, tmp_path, {"channels": 5, "num_hnu": 1, "norm": "instance"}))
+
+
+def test_a_genotype_with_a_million_bad_labels_gets_a_short_message(genotype_file, tmp_path):
+    from hadamard_restore.net.genotype import load_genotype
+
+    data = json.loads(genotype_file.read_text())
+    data["layers"].update({f"junk{i}": "conv_3x3" for i in range(10**5)})
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(GenotypeError) as info:
+        load_genotype(str(path))
+    assert "and 99980 more problem(s)" in str(info.value) and len(str(info.value)) < 4000

@@ -115,8 +115,9 @@ class Genotype:
         for key in ("name", "description"):
             if obj.get(key) is not None and not isinstance(obj[key], str):
                 problems.append(f"{key} must be a string, got {obj[key]!r}")
-        if problems:
-            raise GenotypeError(f"{source} is not a valid genotype:\n  " + "\n  ".join(problems))
+        if problems:  # at most 20 lines: a file of a million bad labels must not make a huge message
+            more = [f"... and {len(problems) - 20} more problem(s)"] if len(problems) > 20 else []
+            raise GenotypeError(f"{source} is not a valid genotype:\n  " + "\n  ".join(problems[:20] + more))
         return cls(
             layers=resolved,
             num_hnu=num_hnu,
