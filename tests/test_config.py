@@ -62,7 +62,8 @@ def test_dump_round_trips(tmp_path):
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_bundled_configs_validate(path):
+def test_bundled_configs_validate(path, monkeypatch, tmp_path):
+    monkeypatch.setenv("HADAMARD_RESTORE_DATA", str(tmp_path))  # the task configs name ${HADAMARD_RESTORE_DATA}
     load_config(path)
 
 

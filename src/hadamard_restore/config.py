@@ -34,6 +34,7 @@ from hadamard_restore.config_sections import (
     Task,
     TrainConfig,
 )
+from hadamard_restore.config_yaml import load_yaml, read_yaml_text, short_repr
 from hadamard_restore.errors import HadamardRestoreError
 
 __all__ = [
@@ -110,9 +111,11 @@ def format_validation_error(err: ValidationError, model: type[BaseModel] = RunCo
                 sub = sub.model_fields[p].annotation if p in getattr(sub, "model_fields", {}) else None
             allowed = ", ".join(sorted(sub.model_fields)) if sub is not None else "?"
             lines.append(f"{key}: unknown key (allowed here: {allowed})")
+        elif e["type"] == "value_error":  # a section's own check: its message names the values
+            lines.append(f"{key}: {e['msg'].removeprefix('Value error, ')}")
         else:
             got = e.get("input")
-            lines.append(f"{key}: {e['msg']} (expected {_expected(model, e['loc'])}, got {got!r})")
+            lines.append(f"{key}: {e['msg']} (expected {_expected(model, e['loc'])}, got {short_repr(got)})")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
@@ -139,7 +142,7 @@ def apply_overrides(tree: dict, overrides: list[str] | None) -> dict:
         if not key:
             raise ConfigError(f"override {item!r} has an empty key")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else None
+            value = load_yaml(raw) if raw.strip() else None
         except yaml.YAMLError as exc:
             raise ConfigError(f"override {item!r}: value is not valid YAML ({exc})") from exc
         _set_dotted(tree, key, value)
@@ -167,9 +170,11 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist (see configs/ for examples)")
         try:
-            tree = yaml.safe_load(path.read_text()) or {}
+            tree = load_yaml(read_yaml_text(path)) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: cannot read the config: {exc}") from None
         if not isinstance(tree, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections")
         base = path.resolve().parent
@@ -178,16 +183,29 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     for key in ("root", "test_root", "split_file"):
         value = getattr(cfg.data, key)
         if value is not None:
-            value = Path(str(value).replace("${HADAMARD_RESTORE_DATA}", _data_env()))
+            if DATA_VAR in str(value):
+                value = Path(str(value).replace(DATA_VAR, _data_env(f"data.{key}", value)))
             setattr(cfg.data, key, value if value.is_absolute() else (base / value).resolve())
+    if cfg.data.split_file is not None and cfg.data.split_file.is_dir():
+        raise ConfigError(f"data.split_file {cfg.data.split_file} is a folder; give a file name, e.g. split.json")
     return cfg
 
 
-def _data_env() -> str:
-    """``${HADAMARD_RESTORE_DATA}`` in a config path: the env var, else ``../shared/data``."""
+DATA_VAR = "${HADAMARD_RESTORE_DATA}"
+
+
+def _data_env(key: str, value: Path) -> str:
+    """What ``${HADAMARD_RESTORE_DATA}`` in ``key`` stands for: the environment variable, which must be set."""
     import os
 
-    return str(Path(os.environ.get("HADAMARD_RESTORE_DATA", "../shared/data")).resolve())
+    folder = os.environ.get("HADAMARD_RESTORE_DATA", "")
+    if not folder.strip():
+        raise ConfigError(
+            f"{key} is {value}, but the environment variable HADAMARD_RESTORE_DATA is not set; "
+            "set it to the folder holding your datasets (export HADAMARD_RESTORE_DATA=/path/to/data), "
+            f"or give {key} as a path (--set {key}=PATH)"
+        )
+    return str(Path(folder).resolve())
 
 
 def dump_config(cfg: RunConfig) -> str:

@@ -27,3 +27,7 @@ class LossWeightsError(HadamardRestoreError, ValueError):
 
 class WeightsSourceError(HadamardRestoreError, ValueError):
     """A pretrained-weights source is unusable: unsafe pickle, wrong shapes, bad hash."""
+
+
+class DeviceError(HadamardRestoreError, ValueError):
+    """A device name torch does not know, or a device this machine lacks."""

@@ -102,7 +102,7 @@ def _broken(mutate):
             r"differ from this version's ordered sets",
         ),
         (lambda d: d.update(colour="blue"), r"unknown key\(s\) \['colour'\]"),
-        (lambda d: d.update(num_hnu=0), r"num_hnu must be an integer >= 1"),
+        (lambda d: d.update(num_hnu=0), r"num_hnu must be an integer from 1 to 64"),
         (lambda d: d.update(channels=7), r"channels must be null or an even integer"),
         (lambda d: d.update(version=2), r"is not 'hadamard-restore/genotype'/1"),
     ],

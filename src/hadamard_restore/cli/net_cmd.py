@@ -18,13 +18,17 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON"),
 ) -> None:
     """Report parameters, MACs (torch FLOP counter) and peak activation memory."""
+    from hadamard_restore.config_sections import MAX_CHANNELS, MAX_HNU
     from hadamard_restore.net.info import format_info, network_report, parse_size
 
     try:
         hw = parse_size(size)
     except ValueError as exc:
         fail(str(exc))
-    if channels < 2 or channels % 2 or num_hnu < 1:
-        fail(f"--channels must be even and >= 2 and --num-hnu >= 1 (got {channels}, {num_hnu})")
+    if not (2 <= channels <= MAX_CHANNELS and channels % 2 == 0 and 1 <= num_hnu <= MAX_HNU):
+        fail(
+            f"--channels must be even, from 2 to {MAX_CHANNELS}, and --num-hnu from 1 to {MAX_HNU} "
+            f"(got {channels}, {num_hnu})"
+        )
     result = guarded(lambda: network_report(genotype, hw, channels=channels, num_hnu=num_hnu))
     typer.echo(json.dumps(result, indent=2) if as_json else format_info(result))

@@ -1,20 +1,17 @@
 """Image files in and out: ``(3, H, W)`` float32 RGB tensors in ``[0, 1]``.
 
-Reading (Pillow, plus OpenCV through :mod:`.codec16` for 16-bit colour PNGs and TIFFs, which
-Pillow truncates to 8 bits):
+Reading (Pillow; OpenCV through :mod:`.codec16` for 16-bit colour PNG/TIFF, which Pillow cuts to 8 bits):
 
-- 8-bit images are divided by 255, 16-bit images (PNG, TIFF) by 65535.
-- Greyscale is repeated to three channels; palette images are expanded.
-- An alpha channel is dropped (not composited); the first time this happens a
-  :class:`AlphaDroppedWarning` says so, later images stay quiet.
+- 8-bit images are divided by 255, 16-bit images (PNG, TIFF) by 65535; greyscale is repeated to
+  three channels; palette images are expanded.
+- An image above the pixel limit (:mod:`.pixel_limit`) is refused from its header, by that name.
+- An alpha channel is dropped (not composited), said once per process (:class:`AlphaDroppedWarning`).
 - The EXIF orientation tag (0x0112) is applied, so the tensor is upright as a viewer shows it.
-- Unreadable, truncated or non-image files raise :class:`~hadamard_restore.errors.DataError`
-  naming the file.
+- Unreadable, truncated or non-image files raise a :class:`~hadamard_restore.errors.DataError`.
 - A PNG cut off before its ``IEND`` chunk is damaged even when its pixels decode, and Pillow's
   ``LOAD_TRUNCATED_IMAGES`` is ignored (:mod:`.damage`): missing data is never filled in.
 
-Writing (:mod:`.image_write`, re-exported here): :func:`write_image` stores 8-bit (default) or
-16-bit RGB PNGs through :mod:`hadamard_restore.artifacts` (temporary file + rename).
+Writing: :func:`write_image` (:mod:`.image_write`) stores 8-bit (default) or 16-bit RGB PNGs atomically.
 """
 
 from __future__ import annotations
@@ -30,6 +27,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from hadamard_restore.data.codec16 import decode16, png_bit_depth
 from hadamard_restore.data.damage import end_marker_missing, read_regular, require_regular, strict_decoding
 from hadamard_restore.data.image_write import encode_image, write_image
+from hadamard_restore.data.pixel_limit import check_header, check_pixels, pillow_unlimited
 from hadamard_restore.errors import DataError
 
 __all__ = [
@@ -163,11 +161,12 @@ def read_image_array(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     data = read_regular(path)  # a FIFO or a device is refused unopened
+    check_header(data, path)  # too many pixels: said so before anything is decoded
     damaged = end_marker_missing(data)
     if damaged:
         raise DataError(f"{path}: image data is truncated or corrupt ({damaged}); re-copy or re-export the file")
     try:
-        with strict_decoding(), Image.open(io.BytesIO(data)) as im:
+        with strict_decoding(), pillow_unlimited(), Image.open(io.BytesIO(data)) as im:
             orientation = _orientation(im)  # header only, before any decode error could be hidden
             sixteen_bit_png = png_bit_depth(data) == 16 and im.mode not in ("I", "I;16", "I;16B")
             if sixteen_bit_png or (im.format == "TIFF" and _is_16bit_colour_tiff(im)):
@@ -215,7 +214,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
     path = Path(path)
     require_regular(path)
     try:
-        with Image.open(path) as im:
+        with pillow_unlimited(), Image.open(path) as im:
             w, h = im.size
             orientation = _orientation(im)
     except FileNotFoundError:
@@ -224,6 +223,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
         raise DataError(f"{path}: not a readable image (Pillow does not recognise the format)") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"{path}: image header is unreadable ({exc})") from None
+    check_pixels((w, h), path)
     return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
 
 

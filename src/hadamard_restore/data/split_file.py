@@ -103,9 +103,13 @@ class Split:
             DataError: missing file, invalid JSON, or not a split file of this format.
         """
         path = Path(path)
+        if path.is_dir():
+            raise DataError(
+                f"split file {path} is a folder; pass the split.json that `hadamard-restore data split` wrote"
+            )
         try:
             data = read_json(path)
-        except (FileNotFoundError, ValueError) as exc:
+        except (OSError, ValueError) as exc:
             raise DataError(f"split file: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise DataError(

@@ -40,6 +40,28 @@ Exporter = Literal["auto", "dynamo", "torchscript"]
 RANDOM_SIZE = (131, 97)  # odd on both axes: exercises the pad-to-4 path at run time
 
 
+MIN_CHECK_SIDE = 16  # a smaller parity photo checks next to nothing
+MAX_TOLERANCE = 0.1  # outputs are in [0, 1]: a larger tolerance passes any graph
+
+
+def check_parity_options(check_max_side: int | None, tolerance: float) -> None:
+    """Refuse parity-check options that would make the check meaningless (before any work)."""
+    if check_max_side is not None and check_max_side < MIN_CHECK_SIDE:
+        raise ParityOptionError(
+            f"--check-max-side {check_max_side} is too small: the parity check needs photos of at least "
+            f"{MIN_CHECK_SIDE} pixels on the longer side (leave it out to check at full size)"
+        )
+    if not (math.isfinite(tolerance) and 0 <= tolerance <= MAX_TOLERANCE):
+        raise ParityOptionError(
+            f"--tolerance {tolerance:g} makes the parity check meaningless; give a number from 0 (exact) "
+            f"to {MAX_TOLERANCE:g} (the default 1e-3 is what fp32 ONNX Runtime meets)"
+        )
+
+
+class ParityOptionError(HadamardRestoreError, ValueError):
+    """``check_max_side`` or ``tolerance`` would make the parity check meaningless."""
+
+
 class ParityError(HadamardRestoreError, RuntimeError):
     """The exported graph disagrees with PyTorch by more than the tolerance."""
 
@@ -172,8 +194,10 @@ def export_onnx(
 
     Raises:
         ParityError: some max abs difference exceeds ``tolerance`` (nothing is written).
+        ParityOptionError: ``check_max_side`` below 16, or ``tolerance`` not in [0, 0.1].
         CheckpointError: the model file is bad.
     """
+    check_parity_options(check_max_side, tolerance)
     meta: dict = {}
     if isinstance(checkpoint, nn.Module):
         model = checkpoint

@@ -32,7 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from hadamard_restore.errors import GenotypeError
-from hadamard_restore.net.genotype_checks import check_layers, check_primitives, check_probabilities, checked_num_hnu
+from hadamard_restore.net.genotype_checks import (
+    check_channels,
+    check_layers,
+    check_primitives,
+    check_probabilities,
+    checked_num_hnu,
+)
 from hadamard_restore.net.primitives import FCM_PRIMITIVES, HNU_PRIMITIVES, label_primitives, layer_labels
 
 FORMAT = "hadamard-restore/genotype"
@@ -103,15 +109,15 @@ class Genotype:
         num_hnu = checked_num_hnu(obj.get("num_hnu"), layers, problems)
         check_primitives(obj.get("primitives"), problems)
         channels = obj.get("channels")
-        if channels is not None and (not isinstance(channels, int) or channels < 2 or channels % 2):
-            problems.append(f"channels must be null or an even integer >= 2, got {channels!r}")
+        check_channels(channels, problems)
         resolved = check_layers(layers, num_hnu, problems)
         probs = check_probabilities(obj.get("probabilities"), num_hnu, problems)
         for key in ("name", "description"):
             if obj.get(key) is not None and not isinstance(obj[key], str):
                 problems.append(f"{key} must be a string, got {obj[key]!r}")
-        if problems:
-            raise GenotypeError(f"{source} is not a valid genotype:\n  " + "\n  ".join(problems))
+        if problems:  # at most 20 lines: a file of a million bad labels must not make a huge message
+            more = [f"... and {len(problems) - 20} more problem(s)"] if len(problems) > 20 else []
+            raise GenotypeError(f"{source} is not a valid genotype:\n  " + "\n  ".join(problems[:20] + more))
         return cls(
             layers=resolved,
             num_hnu=num_hnu,

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from hadamard_restore.config_sections import MAX_CHANNELS, MAX_HNU
 from hadamard_restore.net.primitives import (
     ABBREVIATIONS,
     FCM_PRIMITIVES,
@@ -28,14 +29,25 @@ def checked_num_hnu(value: Any, layers: Mapping[str, str], problems: list[str]) 
     """``num_hnu`` as given, else the largest ``hnuN`` label in ``layers`` (at least 1)."""
     found = [int(m.group(1)) for k in layers if (m := _HNU_LABEL.match(k))]
     inferred = max(found, default=0)
+    if inferred > MAX_HNU:  # checked before the labels of that many HNUs are listed
+        problems.append(f"layer labels name HNU {inferred}, more than the limit of {MAX_HNU} HNUs")
+        inferred = 1
     if value is None:
         if inferred < 1:
             problems.append("no HNU layers (hnu1.ru0 ...) and no num_hnu given")
         return max(inferred, 1)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        problems.append(f"num_hnu must be an integer >= 1, got {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_HNU:
+        problems.append(f"num_hnu must be an integer from 1 to {MAX_HNU}, got {value!r:.40}")
         return max(inferred, 1)
     return value
+
+
+def check_channels(value: Any, problems: list[str]) -> None:
+    """``channels``, the width the genotype was searched at: null or an even integer up to the limit."""
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 4 or value % 2 or value > MAX_CHANNELS:
+        problems.append(f"channels must be null or an even integer from 4 to {MAX_CHANNELS}, got {value!r:.40}")
 
 
 def check_primitives(value: Any, problems: list[str]) -> None:

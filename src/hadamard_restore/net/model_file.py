@@ -199,6 +199,7 @@ def load_state_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], so
 
 def network_from_meta(meta: Mapping) -> nn.Module:
     """The derived network described by a checkpoint's ``meta`` (fresh weights)."""
+    from hadamard_restore.net.meta_checks import checked_net_settings
     from hadamard_restore.net.network import HadamardNet
 
     try:
@@ -207,8 +208,7 @@ def network_from_meta(meta: Mapping) -> nn.Module:
         raise CheckpointError(
             f"the checkpoint's genotype is invalid ({exc}); the file is damaged or from an incompatible version"
         ) from None
-    net = dict(meta.get("net") or {})
-    return HadamardNet(genotype, **{k: net[k] for k in ("channels", "num_hnu", "norm") if k in net})
+    return HadamardNet(genotype, **checked_net_settings(meta.get("net")))
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu", genotype: Any = None) -> tuple[nn.Module, dict]:

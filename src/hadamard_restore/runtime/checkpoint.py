@@ -125,6 +125,28 @@ def save_checkpoint(path: str | Path, kind: str, payload: Mapping[str, Any]) -> 
     return atomic_write_bytes(path, buf.getvalue())
 
 
+#: leading bytes of files that are often passed as a checkpoint by mistake
+SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"BM", "a BMP image"),
+    (b"%PDF", "a PDF document"),
+    (b"\x7fELF", "a program (ELF)"),
+)
+
+
+def looks_like(path: Path) -> str | None:
+    """What a file that is not a checkpoint looks like, from its first bytes (None: unknown)."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image"
+    return next((what for magic, what in SIGNATURES if head.startswith(magic)), None)
+
+
 def _numpy_globals() -> list:
     """NumPy's array reconstruction, for version-1 search files (their NumPy RNG state)."""
     import numpy as np
@@ -179,6 +201,9 @@ def load_checkpoint(path: str | Path, kind: str | tuple[str, ...]) -> dict:
     wanted = " or ".join(WHAT[k] for k in kinds)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; pass {wanted}")
+    other = looks_like(path)
+    if other is not None:
+        raise CheckpointError(f"{path} is not a checkpoint (it looks like {other}); pass {wanted}")
     blob = _torch_load(path, kinds)
     found, version = _kind_of(blob)
     if found is None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hadamard_restore.errors import HadamardRestoreError
+from hadamard_restore.errors import DeviceError, HadamardRestoreError
 
 GPU_RUN_CPU_THREADS = 4  # intra-op CPU threads of a process whose work runs on a GPU (by default)
 THREADS_ENV = "HADAMARD_RESTORE_CPU_THREADS"
@@ -43,8 +43,9 @@ def cpu_threads_for(
     return max(1, min(GPU_RUN_CPU_THREADS, cores // ranks))
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else CPU; ``cuda`` without a GPU is an error.
+def pick_device(name: str | torch.device = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else CPU; an unknown name, or ``cuda`` without a GPU,
+    is a :class:`~hadamard_restore.errors.DeviceError`.
 
     Also sets the process's intra-op CPU threads for that device (:func:`cpu_threads_for`).
     """
@@ -55,9 +56,18 @@ def pick_device(name: str = "auto") -> torch.device:
             else torch.device("cpu")
         )
     else:
-        dev = torch.device(name)
+        try:
+            dev = torch.device(name)
+        except (RuntimeError, TypeError, ValueError):
+            raise DeviceError(
+                f"device {str(name)[:40]!r} is not a device name; use auto, cpu, cuda or cuda:N"
+            ) from None
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"device {name!r} asked for, but no CUDA GPU is visible; use device=cpu or auto")
+            raise DeviceError(f"device {str(name)!r} asked for, but no CUDA GPU is visible; use device=cpu or auto")
+        if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(
+                f"device {str(name)!r} asked for, but this machine has {torch.cuda.device_count()} GPU(s)"
+            )
     threads = cpu_threads_for(dev)
     if threads is not None and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)

@@ -33,7 +33,7 @@ import torch
 
 from hadamard_restore.artifacts import atomic_write_text, write_json
 from hadamard_restore.config import DataConfig, RunConfig, TrainConfig, dump_config
-from hadamard_restore.net.build import build_network
+from hadamard_restore.net.build import build_network, net_for_genotype
 from hadamard_restore.net.model_file import genotype_from_dict, make_meta
 from hadamard_restore.runtime import get_logger
 from hadamard_restore.runtime.process import setup_process
@@ -139,6 +139,7 @@ def train(
         genotype = stored_geno if genotype is None else genotype
         loss_weights = stored_lw if loss_weights is None else loss_weights
     geno = resolve_genotype(genotype if genotype is not None else cfg.net.genotype)
+    cfg = cfg.model_copy(update={"net": net_for_genotype(cfg.net, geno)})  # recorded as built
     lw = resolve_loss_weights(loss_weights if loss_weights is not None else cfg.loss.weights)
     config_yaml = dump_config(cfg)
     changes = resume_check.check_resume(run_dir, geno, lw, config_yaml, allow_changes) if resume else []

@@ -11,11 +11,19 @@ input                              output
 =================================  ==========================================================
 PIL image (RGB, L, RGBA, ...)      PIL image, same size; RGB for RGB, L for L (luma of the
                                    result), RGBA keeps its alpha; other modes come back RGB
+PIL image I;16 / I;16B / I / F     the same mode: 16-bit grey (I;16*, and I holding 0..65535)
+                                   is read as code / 65535, F as floats in [0, 1]; the result's
+                                   luma comes back on the same scale
 ``(H, W, 3)`` numpy uint8/uint16   same dtype, rounded to the nearest code
 ``(H, W, 3)`` numpy float in [0,1] same dtype
 ``(3, H, W)`` / ``(1, 3, H, W)``   same shape, dtype and device
 tensor, float in [0, 1]
 =================================  ==========================================================
+
+Float input (numpy, tensor, PIL ``F``) must be finite: NaN or infinity is a ``DataError`` (a
+``ValueError``). Values outside ``[0, 1]`` are refused when they clearly use another scale (below
+-0.5 or above 1.5, e.g. 0..255 floats: divide by 255 first) and otherwise clipped to ``[0, 1]``
+with an :class:`OutOfRangeWarning` (e.g. a resampling overshoot of 1.02).
 
 The pixels are used as given: a PIL image's EXIF orientation is not applied (use
 ``PIL.ImageOps.exif_transpose`` first, or the ``enhance`` command, which does). Images
@@ -31,11 +39,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from hadamard_restore.errors import DataError
+from hadamard_restore.zoo.image_kinds import OutOfRangeWarning, to_tensor
+
+__all__ = ["OutOfRangeWarning", "enhance_image", "load_pretrained"]
 
 
 def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
@@ -53,89 +62,16 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
         ModelIntegrityError: the weight file does not match its card.
     """
     from hadamard_restore.net.model_file import load_model
+    from hadamard_restore.runtime import pick_device
     from hadamard_restore.zoo.registry import model_path
 
-    model, _ = load_model(model_path(name), torch.device(device))
+    model, _ = load_model(model_path(name), pick_device(device))
     return model.eval()
 
 
 @lru_cache(maxsize=4)
 def _cached(name: str, device: str) -> nn.Module:
     return load_pretrained(name, device)
-
-
-def _to_tensor(image: Any) -> tuple[torch.Tensor, Any]:
-    """``(image (1, 3, H, W) float32 CPU, restore)`` where ``restore(out)`` gives the input's kind."""
-    from PIL import Image
-
-    if isinstance(image, Image.Image):
-        return _from_pil(image)
-    if isinstance(image, np.ndarray):
-        return _from_numpy(image)
-    if isinstance(image, torch.Tensor):
-        return _from_tensor(image)
-    raise DataError(
-        f"enhance_image takes a PIL image, an (H, W, 3) numpy array or a (3, H, W) / "
-        f"(1, 3, H, W) tensor, got {type(image).__name__}"
-    )
-
-
-def _from_pil(image: Any) -> tuple[torch.Tensor, Any]:
-    from PIL import Image
-
-    mode = image.mode
-    rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    x = torch.from_numpy(rgb.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
-
-    def restore(out: torch.Tensor) -> Any:
-        result = Image.fromarray(_quantise(out, np.uint8), mode="RGB")
-        if mode == "L":
-            return result.convert("L")
-        if mode == "RGBA":
-            result.putalpha(image.getchannel("A"))
-        return result
-
-    return x, restore
-
-
-def _from_numpy(array: np.ndarray) -> tuple[torch.Tensor, Any]:
-    if array.ndim != 3 or array.shape[2] != 3:
-        raise DataError(f"enhance_image needs an (H, W, 3) RGB array, got shape {array.shape}")
-    dtype = array.dtype
-    if dtype == np.uint8 or dtype == np.uint16:
-        x = array.astype(np.float32) / np.float32(np.iinfo(dtype).max)
-    elif np.issubdtype(dtype, np.floating):
-        x = np.clip(array.astype(np.float32), 0.0, 1.0)
-    else:
-        raise DataError(f"enhance_image takes uint8, uint16 or float arrays, got {dtype}")
-    tensor = torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None]
-
-    def restore(out: torch.Tensor) -> np.ndarray:
-        if np.issubdtype(dtype, np.floating):
-            return out[0].permute(1, 2, 0).numpy().astype(dtype)
-        return _quantise(out, dtype)
-
-    return tensor, restore
-
-
-def _from_tensor(image: torch.Tensor) -> tuple[torch.Tensor, Any]:
-    shape = tuple(image.shape)
-    if not ((image.dim() == 3 and shape[0] == 3) or (image.dim() == 4 and shape[:2] == (1, 3))):
-        raise DataError(f"enhance_image needs a (3, H, W) or (1, 3, H, W) tensor, got shape {shape}")
-    if not image.is_floating_point():
-        raise DataError(f"enhance_image needs a float tensor in [0, 1], got {image.dtype}; divide by 255 first")
-    x = image.detach().to("cpu", torch.float32).reshape(1, *shape[-3:]).clamp(0.0, 1.0)
-
-    def restore(out: torch.Tensor) -> torch.Tensor:
-        return out.reshape(shape).to(image.device, image.dtype)
-
-    return x, restore
-
-
-def _quantise(out: torch.Tensor, dtype: Any) -> np.ndarray:
-    peak = float(np.iinfo(dtype).max)
-    array = (out[0].permute(1, 2, 0).numpy().astype(np.float64) * peak).round()
-    return np.clip(array, 0, peak).astype(dtype)
 
 
 def enhance_image(
@@ -156,8 +92,9 @@ def enhance_image(
         The enhanced image, of the same kind, shape and dtype as ``image``.
 
     Raises:
-        DataError: an unsupported kind, shape or dtype; UnknownModelError: unknown name;
-        ConfigError: an unknown ``precision``.
+        DataError: an unsupported kind, shape or dtype, NaN/inf, or floats on another scale (a
+        ``ValueError``); TypeError: ``model`` is neither a name nor a network; DeviceError: an
+        unknown ``device``; UnknownModelError: unknown name; ConfigError: an unknown ``precision``.
     """
     from hadamard_restore.config import ConfigError, EnhanceConfig
     from hadamard_restore.inference.enhance import enhance_tensor
@@ -166,11 +103,16 @@ def enhance_image(
     if precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
-    x, restore = _to_tensor(image)
-    if isinstance(model, str):
-        from hadamard_restore.runtime import pick_device
+    from hadamard_restore.runtime import pick_device
 
-        run_on = pick_device(device) if isinstance(device, str) else torch.device(device)
+    if not isinstance(model, (str, nn.Module)):
+        raise TypeError(
+            f"enhance_image: model must be a bundled model name (e.g. 'low-light'; see "
+            f"hadamard_restore.zoo.available_models()) or a torch network, got {type(model).__name__}"
+        )
+    x, restore = to_tensor(image)
+    if isinstance(model, str):
+        run_on = pick_device(device)
         net = _cached(model, str(run_on))
     else:
         net = model
