@@ -42,7 +42,7 @@ def test_every_key_is_listed_with_its_default_and_a_description():
 def test_config_show_prints_a_section_or_a_key():
     res = runner.invoke(app, ["config", "show", "enhance"])
     assert res.exit_code == 0, res.output
-    assert "enhance.tile  (int, >= 32; default 512)" in res.output and "tile side used above" in res.output
+    assert "enhance.tile  (int, >= 32, <= 8192; default 512)" in res.output and "tile side used above" in res.output
     assert "train.lr" not in res.output
     res = runner.invoke(app, ["config", "show", "train.lr"])
     assert res.exit_code == 0 and res.output.count("train.") == 1 and "(float, > 0; default 0.0001)" in res.output
