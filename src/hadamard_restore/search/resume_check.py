@@ -23,9 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hadamard_restore.artifacts import read_json, write_json
+from hadamard_restore.config_yaml import load_yaml
 from hadamard_restore.errors import CheckpointError
 
 MARKER = "search_run.json"
@@ -66,7 +65,7 @@ def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 def search_changes(old_yaml: str, new_yaml: str) -> list[dict]:
     """``[{key, checkpoint, now}]`` for every compared key that differs between two dumped configs."""
-    old, new = yaml.safe_load(old_yaml or "") or {}, yaml.safe_load(new_yaml or "") or {}
+    old, new = load_yaml(old_yaml or "") or {}, load_yaml(new_yaml or "") or {}
     old_flat = _flat({k: old.get(k) for k in SECTIONS})
     new_flat = _flat({k: new.get(k) for k in SECTIONS})
     keys = sorted((set(old_flat) | set(new_flat)) - FREE_KEYS)

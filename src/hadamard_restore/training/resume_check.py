@@ -20,8 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hadamard_restore.config_yaml import load_yaml
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.net.model_file import genotype_to_dict, loss_weights_to_dict
 from hadamard_restore.training.state import load_training_state
@@ -52,8 +51,8 @@ def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
 def config_changes(old_yaml: str, new_yaml: str) -> list[dict]:
     """``[{key, checkpoint, now}]`` for every run-defining config key that differs between two
     dumped configs (``config.dump_config`` text)."""
-    old = yaml.safe_load(old_yaml or "") or {}
-    new = yaml.safe_load(new_yaml or "") or {}
+    old = load_yaml(old_yaml or "") or {}
+    new = load_yaml(new_yaml or "") or {}
     old_flat = _flat({k: old.get(k) for k in RUN_SECTIONS})
     new_flat = _flat({k: new.get(k) for k in RUN_SECTIONS})
     keys = sorted((set(old_flat) | set(new_flat)) - FREE_KEYS)

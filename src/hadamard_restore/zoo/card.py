@@ -20,9 +20,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hadamard_restore.artifacts import sha256_file
+from hadamard_restore.config_yaml import load_yaml
 from hadamard_restore.errors import HadamardRestoreError
 
 DATASETS = {
@@ -70,7 +69,7 @@ def check_run_dir(run_dir: Path) -> None:
 
 
 def train_config(run_dir: Path) -> dict:
-    return yaml.safe_load((run_dir / "train" / "config.yaml").read_text())
+    return load_yaml((run_dir / "train" / "config.yaml").read_text())
 
 
 def portable(text: str, run_dir: Path, data_root: Path | None) -> str:
@@ -179,7 +178,7 @@ def budget(run_dir: Path, machine_facts: dict) -> dict:
     """Steps and sizes of every stage, wall time per stage (timings.json) and the machine."""
     cfg, summary = train_config(run_dir), _json(run_dir, "train/train_summary.json")
     search_cfg = run_dir / "search" / "config.yaml"
-    scfg = yaml.safe_load(search_cfg.read_text()) if search_cfg.is_file() else {}
+    scfg = load_yaml(search_cfg.read_text()) if search_cfg.is_file() else {}
     t, s = cfg.get("train", {}), scfg.get("search", {})
     return {
         "classifier_steps": _json(run_dir, "classifier/classifier_metrics.json").get("steps"),
