@@ -37,9 +37,10 @@ def enhance(
     backend: str | None = typer.Option(
         None,
         "--backend",
-        help="auto (default: the fastest backend whose output matches eager within "
-        "1e-3, or 0.02 for bf16; timed once per model and size class and cached, untimed "
-        "for fewer than 4 images), eager, channels-last, bf16, compile or onnx",
+        help="auto (default: bf16 where native, else channels-last, used when it matches eager "
+        "within 1e-3, or 0.02 for bf16, on a crop; checked once per model and size class, nothing "
+        "timed), timed (time every backend once, cache the fastest; can take a minute), eager, "
+        "channels-last, bf16, compile or onnx",
     ),
     precision: str | None = typer.Option(
         None,

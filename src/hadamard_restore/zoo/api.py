@@ -20,10 +20,12 @@ tensor, float in [0, 1]
 The pixels are used as given: a PIL image's EXIF orientation is not applied (use
 ``PIL.ImageOps.exif_transpose`` first, or the ``enhance`` command, which does). Images
 larger than ``EnhanceConfig.max_untiled_pixels`` run tile by tile, as ``enhance`` does. The network
-runs on the fast path (:mod:`hadamard_restore.inference.fastpath`) without timing the backends (one
-image): where bfloat16 is native it runs in bf16 (``precision="fp32"`` keeps float32), and inputs
-from 256x256 pixels up may differ from the plain network by up to 0.02 (measured on real photos: at
-most 0.0105, 50-57 dB PSNR); smaller ones run the network as it is.
+runs on the fast path (:mod:`hadamard_restore.inference.fastpath`), as the ``enhance`` command does:
+the preferred backend, checked against the plain network once per model and size class (nothing is
+timed; a repeated call costs no check). Where bfloat16 is native it runs in bf16
+(``precision="fp32"`` keeps float32), and inputs from 256x256 pixels up may differ from the plain
+network by up to 0.02 (measured on real photos: at most 0.0105, 50-57 dB PSNR); smaller ones run
+the network as it is.
 """
 
 from __future__ import annotations
@@ -171,5 +173,5 @@ def enhance_image(
     else:
         net = model
         run_on = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
-    out = enhance_tensor(net, x, EnhanceConfig(precision=precision), run_on, timing=False)  # one image: untimed
+    out = enhance_tensor(net, x, EnhanceConfig(precision=precision), run_on)  # the backend enhance uses
     return restore(out[None])
