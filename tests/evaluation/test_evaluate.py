@@ -113,3 +113,26 @@ def test_cli_prints_means_and_path(tiny_run, tiny_pairs, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "8 images: PSNR" in done.stdout and str(tmp_path / "metrics.json") in done.stdout
     assert not (tmp_path / "grid.png").exists()
+
+
+def test_evaluate_runs_the_fast_path_enhance_uses_in_full_precision(
+    tiny_eval, tiny_run, tiny_pairs, tmp_path, monkeypatch
+):
+    """evaluate shares enhance's backend choice (checked, untimed, cached); fp32 by default."""
+    from hadamard_restore.inference import fastpath
+    from hadamard_restore.inference.fastpath import choice
+
+    monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(choice, "AUTO_MIN_PIXELS", 0)  # the tiny pairs are smaller than auto's floor
+    monkeypatch.setattr(choice, "_time", lambda *a: pytest.fail("evaluate timed the backends"))
+    fastpath.forget()
+    try:
+        got = evaluate(tiny_run / "model.pt", tiny_pairs, out=tmp_path / "eval", device="cpu")
+    finally:
+        fastpath.forget()
+    ((key, entry),) = json.loads(fastpath.cache_path().read_text())["entries"].items()
+    assert "precision fp32" in key and entry["chosen_by"] == "parity check, untimed"
+    assert entry["backend"] == fastpath.preferred(torch.device("cpu"), False, "fp32")
+    assert got["backend"] == {"backend": "auto", "precision": "fp32"}
+    plain = {r["name"]: r["psnr"] for r in tiny_eval["per_image"]}
+    assert all(abs(r["psnr"] - plain[r["name"]]) < 0.02 for r in got["per_image"])  # 1e-3 parity, 8-bit output

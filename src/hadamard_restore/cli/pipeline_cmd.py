@@ -84,6 +84,10 @@ def evaluate(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="output folder (default: <checkpoint folder>/eval; with --model ./<NAME>-eval)"
     ),
+    backend: str = typer.Option(
+        "auto", "--backend", help="how the network runs, as for enhance (auto: the preferred backend, checked)"
+    ),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 (default: scores independent of the CPU) or auto"),
     set_: list[str] | None = SetOption,
 ) -> None:
     """Full-resolution PSNR / SSIM / LPIPS per image and mean, written to metrics.json."""
@@ -101,7 +105,7 @@ def evaluate(
 
             split_, out_ = split or heldout_split_path(model), out or Path(f"{model}-eval")
         claim_run_dir(evaluate_preflight(path, data, split_, out_))  # one writer per output folder
-        return evaluate_fn(path, data, layout, split_, out_, cfg.eval, cfg.device)
+        return evaluate_fn(path, data, layout, split_, out_, cfg.eval, cfg.device, backend=backend, precision=precision)
 
     result = guarded(go)
     if result:

@@ -9,6 +9,10 @@ are computed from those 8-bit values against the reference (``hadamard_restore.m
   ``crop_border``; SSIM: Gaussian 11x11, sigma 1.5, per channel, averaged;
   LPIPS: AlexNet (or VGG) v0.1 heads, inputs mapped to [-1, 1].
 * The same metrics for the degraded input against the reference, so the gain is visible.
+* The network runs on the fast path that ``enhance`` uses (:mod:`hadamard_restore.inference.fastpath`,
+  ``backend="auto"``: the platform's preferred backend once it matches eager on a crop), in full
+  precision by default (``precision="fp32"``: the scores do not depend on whether the CPU has native
+  bf16); ``backend="eager"`` runs the plain network.
 
 ``metrics.json`` records the protocol flags, the model's genotype and loss weights, the
 mean over images and one row per image; ``grid.png`` shows input | output | reference for
@@ -61,6 +65,8 @@ def evaluate(
     eval_cfg: EvalConfig | None = None,
     device: str = "auto",
     save_outputs: bool = True,
+    backend: str = "auto",
+    precision: str = "fp32",
 ) -> dict:
     """Score ``checkpoint`` on the pairs under ``data_root``; see the module docstring.
 
@@ -73,6 +79,7 @@ def evaluate(
         eval_cfg: a ``config.EvalConfig`` (defaults when None).
         device: ``auto``, ``cpu`` or ``cuda[:N]``.
         save_outputs: write ``outputs/<name>.png``.
+        backend, precision: the fast path's choice (see the module docstring).
 
     Returns:
         The metrics dict written to ``out/metrics.json`` (with ``"path"`` added).
@@ -81,7 +88,7 @@ def evaluate(
     root = Path(data_root)
     pairs = eval_pairs(root, layout, split)
     source = {"data": str(root.resolve()), "layout": layout, "split": str(split) if split else None}
-    return evaluate_pairs(checkpoint, pairs, out, eval_cfg, device, save_outputs, source)
+    return evaluate_pairs(checkpoint, pairs, out, eval_cfg, device, save_outputs, source, backend, precision)
 
 
 def check_outputs(checkpoint: str | Path, pairs: list, out: Path, save_outputs: bool = True) -> None:
@@ -116,9 +123,12 @@ def evaluate_pairs(
     device: str = "auto",
     save_outputs: bool = True,
     source: dict | None = None,
+    backend: str = "auto",
+    precision: str = "fp32",
 ) -> dict:
     """:func:`evaluate` on an explicit list of ``Pair(degraded, reference)``; ``source`` is recorded."""
     from hadamard_restore.data.io import write_image
+    from hadamard_restore.inference.fastpath import FastPath
 
     if not pairs:
         raise DataError("no pairs to evaluate")
@@ -135,7 +145,8 @@ def evaluate_pairs(
     except WeightsMissingError as exc:
         lpips_ok, lpips_note = False, str(exc)
         log.warning("LPIPS skipped: %s", exc)
-    rows, grid_rows, failed = score_pairs(model, pairs, out, ecfg, dev, lpips_ok, save_outputs)
+    fast = FastPath(model.eval(), dev, backend, precision)  # the backend enhance would use, checked
+    rows, grid_rows, failed = score_pairs(fast, pairs, out, ecfg, dev, lpips_ok, save_outputs)
     if not rows:
         raise DataError(
             f"none of the {len(pairs)} pair(s) could be evaluated: " + "; ".join(f["reason"] for f in failed[:5])
@@ -147,6 +158,7 @@ def evaluate_pairs(
         "split": None,
         **(source or {}),
         "count": len(rows),
+        "backend": {"backend": backend, "precision": precision},
         "protocol": protocol(ecfg, lpips_note),
         "genotype": meta.get("genotype"),
         "loss_weights": meta.get("loss_weights"),
