@@ -111,8 +111,11 @@ def export(
     ),
     check_max_side: int | None = typer.Option(None, "--check-max-side", help="shrink check photos to this longer side"),
     tolerance: float = typer.Option(1e-3, "--tolerance", help="largest allowed max abs difference"),
+    raw: bool = typer.Option(
+        False, "--raw", help="keep the raw network output (default: the graph clamps it to [0, 1], as enhance saves)"
+    ),
 ) -> None:
-    """Export to ONNX with dynamic height and width and check parity with PyTorch."""
+    """Export to ONNX with dynamic batch, height and width and check parity with PyTorch."""
     from hadamard_restore.cli.preflight import export_preflight
     from hadamard_restore.inference.export import export_onnx
 
@@ -127,6 +130,7 @@ def export(
             check_images=check_image or (),
             check_max_side=check_max_side,
             tolerance=tolerance,
+            clamp=not raw,
         )
 
     report = guarded(go)
