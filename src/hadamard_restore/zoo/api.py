@@ -163,6 +163,7 @@ def enhance_image(
     from hadamard_restore.config import ConfigError, EnhanceConfig
     from hadamard_restore.inference.enhance import enhance_tensor
     from hadamard_restore.inference.fastpath import PRECISIONS
+    from hadamard_restore.inference.progress import TileProgress
 
     if precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -173,5 +174,6 @@ def enhance_image(
     else:
         net = model
         run_on = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
-    out = enhance_tensor(net, x, EnhanceConfig(precision=precision), run_on)  # the backend enhance uses
+    cfg = EnhanceConfig(precision=precision)  # the backend enhance uses; tile i/n lines when tiled
+    out = enhance_tensor(net, x, cfg, run_on, progress=TileProgress("enhance_image"))
     return restore(out[None])
