@@ -136,3 +136,15 @@ def test_evaluate_runs_the_fast_path_enhance_uses_in_full_precision(
     assert got["backend"] == {"backend": "auto", "precision": "fp32"}
     plain = {r["name"]: r["psnr"] for r in tiny_eval["per_image"]}
     assert all(abs(r["psnr"] - plain[r["name"]]) < 0.02 for r in got["per_image"])  # 1e-3 parity, 8-bit output
+
+
+def test_cli_refuses_an_unknown_backend_or_precision_before_any_work(tiny_run, tiny_pairs, tmp_path):
+    from typer.testing import CliRunner
+
+    from hadamard_restore.cli import app
+
+    base = ["evaluate", str(tiny_run / "model.pt"), "--data", str(tiny_pairs), "--out", str(tmp_path / "e")]
+    for extra in (["--backend", "fastest"], ["--precision", "fp16"]):
+        res = CliRunner().invoke(app, [*base, *extra])
+        assert res.exit_code == 2 and "--backend must be one of auto, timed, eager" in res.output
+        assert "Traceback" not in res.output and not (tmp_path / "e").exists()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from hadamard_restore.cli.app import OutOption, SetOption, UserError, app, config_or_fail, guarded
+from hadamard_restore.cli.app import OutOption, SetOption, UserError, app, config_or_fail, fail, guarded
 from hadamard_restore.cli.zoo_cmd import ModelOption, checkpoint_or_model
 
 if TYPE_CHECKING:
@@ -92,8 +92,11 @@ def evaluate(
 ) -> None:
     """Full-resolution PSNR / SSIM / LPIPS per image and mean, written to metrics.json."""
     from hadamard_restore.evaluation.evaluate import evaluate as evaluate_fn
+    from hadamard_restore.inference.fastpath import BACKENDS, PRECISIONS
 
     cfg = config_or_fail(None, set_)
+    if backend not in BACKENDS or precision not in PRECISIONS:
+        fail(f"--backend must be one of {', '.join(BACKENDS)} and --precision one of {', '.join(PRECISIONS)}")
 
     def go():
         from hadamard_restore.cli.preflight import evaluate_preflight

@@ -41,6 +41,7 @@ from hadamard_restore.artifacts import atomic_write_bytes
 from hadamard_restore.errors import HadamardRestoreError
 from hadamard_restore.inference.onnx_graph import INPUT_NAME, OUTPUT_NAME
 from hadamard_restore.inference.onnx_graph import export_proto as _export_proto  # also used by fastpath/backends
+from hadamard_restore.runtime.slow import notice_if_slow
 
 Exporter = Literal["auto", "dynamo", "torchscript"]
 RANDOM_SIZE = (131, 97)  # odd on both axes: exercises the pad-to-4 path at run time
@@ -209,7 +210,8 @@ def export_onnx(
     if clamp:
         model = Clamped(model).eval()
     example = torch.rand(1, 3, *RANDOM_SIZE, generator=torch.Generator().manual_seed(1))
-    proto, used = _export_proto(model, example, opset, exporter)
+    with notice_if_slow(f"exporting the network to ONNX (exporter {exporter})"):
+        proto, used = _export_proto(model, example, opset, exporter)
     props = {
         "producer": "hadamard-restore",
         "exporter": used,
@@ -223,7 +225,8 @@ def export_onnx(
     data = proto.SerializeToString()
     opset_used = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), opset)
     report = ExportReport(Path(onnx_path), used, int(opset_used), tolerance, clamped=clamp)
-    report.checks = parity_check(model, data, default_check_images(check_images, check_max_side))
+    with notice_if_slow("checking the ONNX graph against PyTorch"):
+        report.checks = parity_check(model, data, default_check_images(check_images, check_max_side))
     if not report.ok:
         raise ParityError(
             report.summary() + f"\nnot written: the exported graph differs from PyTorch by "
