@@ -12,11 +12,12 @@ Measured in one process, side by side and interleaved (:func:`benchmarks.timing.
 The ratio ``bare / API`` is the share of the fastest backend's speed the API delivers (goal >= 0.9).
 Then ``hadamard-restore enhance --model NAME one.png --out DIR`` runs as a new process twice with
 an empty ``HADAMARD_RESTORE_CACHE``: the first call (the backend checked) and the second (cached),
-process start included.
+and once on a folder of 4 copies with another empty cache (before issue 22, 4 images or more
+made the first call time every backend), process start included.
 
 Run from the repository root, one thread on one core, e.g.::
 
-    OMP_NUM_THREADS=1 taskset -c 1 PYTHONPATH=src:. python -m benchmarks.api_overhead \\
+    OMP_NUM_THREADS=1 PYTHONPATH=src:. taskset -c 1 python -m benchmarks.api_overhead \\
         --note "core 0 busy with a background job" --out benchmarks/results/api_overhead.md
 """
 
@@ -42,25 +43,31 @@ def _photo(path: str | None, size: tuple[int, int]):
     from PIL import Image
 
     data = os.environ.get("HADAMARD_RESTORE_DATA")
-    found = sorted(Path(data).glob("lol-v1/eval15/low/*.png")) if data else []
+    found = sorted(Path(data).glob("lol-v1/**/low/*.png")) if data else []
     if path or found:
         img = Image.open(path or found[0]).convert("RGB")
         return img.crop((0, 0, min(size[0], img.width), min(size[1], img.height))), str(path or found[0])
     from skimage import data as skdata
 
-    rgb = (skdata.astronaut()[: size[1], : size[0]].astype(np.float32) * 0.15).astype(np.uint8)
-    return Image.fromarray(rgb), "scikit-image astronaut, darkened"
+    rgb = (skdata.astronaut().astype(np.float32) * 0.15).astype(np.uint8)
+    return Image.fromarray(rgb).resize(size, Image.Resampling.BICUBIC), "scikit-image astronaut, darkened, resized"
 
 
 def _cli_first_calls(model: str, photo, tmp: Path) -> list[tuple[str, float, str]]:
-    """Two ``enhance`` processes on one photo with a new empty cache: (label, seconds, fast-path log line)."""
-    src = tmp / "one.png"
+    """``enhance`` processes with a new empty cache: one photo twice (the first call checks the
+    backend, the second reads the cache), then a folder of 4 copies on another empty cache (the
+    old code timed every backend from 4 images up): (label, seconds, fast-path log line)."""
+    src, many = tmp / "one.png", tmp / "four"
     photo.save(src)
-    env = {**os.environ, "HADAMARD_RESTORE_CACHE": str(tmp / "cache")}
-    rows = []
-    for label in ("first call (empty cache)", "second call (cached)"):
+    many.mkdir()
+    for i in range(4):
+        photo.save(many / f"{i}.png")
+    rows: list[tuple[str, float, str]] = []
+    calls = [("one photo, first call (empty cache)", src, "cache"), ("one photo, second call (cached)", src, "cache")]
+    for label, what, cache in [*calls, ("4 photos of that size, first call (empty cache)", many, "cache-4")]:
+        env = {**os.environ, "HADAMARD_RESTORE_CACHE": str(tmp / cache)}
         out = tmp / f"out-{len(rows)}"
-        cmd = [sys.executable, "-m", "hadamard_restore", "enhance", "--model", model, str(src), "--out", str(out)]
+        cmd = [sys.executable, "-m", "hadamard_restore", "enhance", "--model", model, str(what), "--out", str(out)]
         start = time.perf_counter()
         res = subprocess.run(cmd, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - start
@@ -121,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         [
             "# API overhead: `enhance_image` vs the fastest backend's bare forward (issue 22)",
             f"Photo: {source}, {photo.width}x{photo.height}; model `{args.model}`. Command: "
-            "`OMP_NUM_THREADS=1 taskset -c 1 PYTHONPATH=src:. python -m benchmarks.api_overhead "
+            "`OMP_NUM_THREADS=1 PYTHONPATH=src:. taskset -c 1 python -m benchmarks.api_overhead "
             f'--note "..." --out benchmarks/results/api_overhead.md`.',
             f"Machine state: `{uptime}`." + (f" {args.note}." if args.note else ""),
             markdown_table(["", ""], list(info.items())),

@@ -24,5 +24,6 @@ def test_api_overhead_writes_every_section(tmp_path, monkeypatch):
     text = out.read_text()
     assert "| eager |" in text and "| channels-last |" in text and "| onnx |" in text
     assert "| enhance_image(pil) |" in text and "bare forward (" in text and "of the fastest backend's" in text
-    assert "| first call (empty cache) |" in text and "| second call (cached) |" in text
+    assert "| one photo, first call (empty cache) |" in text and "| one photo, second call (cached) |" in text
+    assert "| 4 photos of that size, first call (empty cache) |" in text
     assert "toy run." in text and "load average" in text
