@@ -193,3 +193,21 @@ def test_enhance_cli_precision(tmp_path, net, fastpath_cache):
         assert res.exit_code != 0 and "precision fp32 rules out" in res.output
     finally:
         torch.set_num_threads(threads)
+
+
+def test_a_repeated_call_reads_no_file_and_hashes_no_weight_until_a_weight_changes(monkeypatch):
+    from hadamard_restore.inference.fastpath import backends, runner
+
+    net = HadamardNet("all-1c", channels=4, generator=torch.Generator().manual_seed(4)).eval()
+    x = _image()
+    first = fastpath.runner_for(net, x, "cpu", "auto", threads=1)
+    sha = backends.weights_sha(net)
+    with monkeypatch.context() as m:
+        m.setattr(runner, "read_entry", lambda key: pytest.fail("the cache file was read again"))
+        m.setattr(backends.hashlib, "sha256", lambda *a: pytest.fail("the weights were hashed again"))
+        assert fastpath.runner_for(net, _image(seed=1), "cpu", "auto", threads=1) is first  # same size class
+    with torch.no_grad():
+        next(net.parameters()).mul_(1.5)  # in place: the same tensor object, a new version
+    assert backends.weights_sha(net) != sha
+    fastpath.runner_for(net, x, "cpu", "auto", threads=1)
+    assert len(json.loads(fastpath.cache_path().read_text())["entries"]) == 2  # checked anew for the new weights
