@@ -111,7 +111,7 @@ def enhance_section(args) -> tuple[list, dict]:
             backends[name] = "eager"
             if cfg.backend == "auto":
                 before, t0 = _entries(), time.perf_counter()
-                enhance_tensor(model, img, cfg)  # the choice: timed once, cached
+                enhance_tensor(model, img, cfg)  # the choice: checked once (untimed), cached
                 extra[f"{w}x{h} {name}: choice s"] = round(time.perf_counter() - t0, 2)
                 backends[name] = _chosen(before, _entries())
             variants[name] = lambda img=img, c=cfg: enhance_tensor(model, img, c)

@@ -225,11 +225,12 @@ class EnhanceConfig(Strict):
         description="tiled runs: instance-norm statistics from a downscaled copy of the whole "
         "image (global) or from each tile's own content (tile)",
     )
-    backend: Literal["auto", "eager", "channels-last", "bf16", "compile", "onnx"] = Field(
+    backend: Literal["auto", "timed", "eager", "channels-last", "bf16", "compile", "onnx"] = Field(
         "auto",
-        description="how the network runs: auto (the fastest backend whose output matches eager "
-        "within 1e-3, or 0.02 on the clamped output for bf16; timed once per model and size class "
-        "and cached; untimed for fewer than 4 images), or one by name",
+        description="how the network runs: auto (bf16 where native, else channels-last, used when "
+        "its output on a crop matches eager within 1e-3, or 0.02 on the clamped output for bf16; "
+        "checked once per model and size class and cached, nothing timed), timed (time every "
+        "backend once and cache the fastest: slow), or one by name",
     )
     precision: Literal["auto", "fp32"] = Field(
         "auto",

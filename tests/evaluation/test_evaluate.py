@@ -154,3 +154,38 @@ def test_cli_prints_means_and_path(tiny_run, tiny_pairs, tmp_path):
     gt = json.loads((tmp_path / "metrics.json").read_text())["mean"]["gt_mean_psnr"]
     assert f"GT-mean (output brightness matched to the reference; not the headline): PSNR {gt:.3f} dB" in done.stdout
     assert not (tmp_path / "grid.png").exists()
+
+
+def test_evaluate_runs_the_fast_path_enhance_uses_in_full_precision(
+    tiny_eval, tiny_run, tiny_pairs, tmp_path, monkeypatch
+):
+    """evaluate shares enhance's backend choice (checked, untimed, cached); fp32 by default."""
+    from hadamard_restore.inference import fastpath
+    from hadamard_restore.inference.fastpath import choice
+
+    monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(choice, "AUTO_MIN_PIXELS", 0)  # the tiny pairs are smaller than auto's floor
+    monkeypatch.setattr(choice, "_time", lambda *a: pytest.fail("evaluate timed the backends"))
+    fastpath.forget()
+    try:
+        got = evaluate(tiny_run / "model.pt", tiny_pairs, out=tmp_path / "eval", device="cpu")
+    finally:
+        fastpath.forget()
+    ((key, entry),) = json.loads(fastpath.cache_path().read_text())["entries"].items()
+    assert "precision fp32" in key and entry["chosen_by"] == "parity check, untimed"
+    assert entry["backend"] == fastpath.preferred(torch.device("cpu"), False, "fp32")
+    assert got["backend"] == {"backend": "auto", "precision": "fp32"}
+    plain = {r["name"]: r["psnr"] for r in tiny_eval["per_image"]}
+    assert all(abs(r["psnr"] - plain[r["name"]]) < 0.02 for r in got["per_image"])  # 1e-3 parity, 8-bit output
+
+
+def test_cli_refuses_an_unknown_backend_or_precision_before_any_work(tiny_run, tiny_pairs, tmp_path):
+    from typer.testing import CliRunner
+
+    from hadamard_restore.cli import app
+
+    base = ["evaluate", str(tiny_run / "model.pt"), "--data", str(tiny_pairs), "--out", str(tmp_path / "e")]
+    for extra in (["--backend", "fastest"], ["--precision", "fp16"]):
+        res = CliRunner().invoke(app, [*base, *extra])
+        assert res.exit_code == 2 and "--backend must be one of auto, timed, eager" in res.output
+        assert "Traceback" not in res.output and not (tmp_path / "e").exists()

@@ -12,6 +12,6 @@ def fastpath_cache(tmp_path, monkeypatch):
 
     monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(choice, "AUTO_MIN_PIXELS", 0)
-    choice._RUNNERS.clear()
+    choice.forget()
     yield tmp_path / "cache" / "fastpath.json"
-    choice._RUNNERS.clear()
+    choice.forget()

@@ -235,3 +235,20 @@ def test_16_bit_photos_run_in_full_precision(model_file, tmp_path, gen, monkeypa
         report = enhance(model_file, [src], tmp_path / f"out-{precision}", EnhanceConfig(precision=precision), "cpu")
         assert report.ok
         assert sorted(asked) == (["auto", "fp32"] if precision == "auto" else ["fp32", "fp32"])
+
+
+def test_a_tiled_photo_logs_tile_progress(tmp_path, caplog):
+    import logging
+
+    from hadamard_restore.data.io import write_image
+
+    model = HadamardNet("all-1c", channels=4, generator=torch.Generator().manual_seed(1)).eval()
+    write_image(tmp_path / "big.png", torch.rand(3, 90, 100, generator=torch.Generator().manual_seed(0)))
+    cfg = EnhanceConfig(tile=32, overlap=8, max_untiled_pixels=32 * 32, backend="eager")
+    with caplog.at_level(logging.INFO, logger="hadamard_restore"):
+        assert enhance(model, [tmp_path / "big.png"], tmp_path / "out", cfg).ok
+    lines = [r.getMessage() for r in caplog.records if ": tile " in r.getMessage()]
+    total = int(lines[0].split("/")[1].split()[0])
+    assert (
+        total > 1 and lines[0].startswith("big.png: tile 1/") and lines[-1].startswith(f"big.png: tile {total}/{total}")
+    )

@@ -38,12 +38,13 @@ def _torch(model_path, x):
         return model(x).numpy()
 
 
-def _check_dynamic(onnx_path, model_path, gen):
+def _check_dynamic(onnx_path, model_path, gen, clamp=True):
     for h, w in [(37, 31), (40, 44), (21, 58)]:  # odd, multiple of 4, mixed
         x = torch.rand(1, 3, h, w, generator=gen)
         got = _run(onnx_path, x)
         assert got.shape == (1, 3, h, w)
-        assert np.abs(got - _torch(model_path, x)).max() < 1e-3
+        want = _torch(model_path, x)
+        assert np.abs(got - (want.clip(0, 1) if clamp else want)).max() < 1e-3
 
 
 def test_torchscript_export_parity_and_dynamic_shapes(model_file, tmp_path, gen):
@@ -67,6 +68,36 @@ def test_dynamo_export_parity_and_dynamic_shapes(model_file, tmp_path, gen):
     report = export_onnx(model_file, out, exporter="dynamo", check_max_side=48)
     assert report.ok and report.exporter == "dynamo" and report.max_abs_diff < 1e-3
     _check_dynamic(out, model_file, gen)
+
+
+def test_the_graph_clamps_to_0_1_by_default_and_raw_keeps_the_network_value(model_file, tmp_path, gen):
+    """Checked with onnxruntime at two sizes and a batch of 2: clamped by default, raw with clamp=False."""
+    clamped, raw = tmp_path / "clamped.onnx", tmp_path / "raw.onnx"
+    report = export_onnx(model_file, clamped, exporter="torchscript", check_max_side=48)
+    assert report.clamped and "output clamped to [0, 1]" in report.summary()
+    assert (
+        "raw output" in export_onnx(model_file, raw, exporter="torchscript", check_max_side=48, clamp=False).summary()
+    )
+    for h, w in [(37, 31), (64, 48)]:
+        x = torch.rand(2, 3, h, w, generator=gen) * 1.2  # bright: the raw output leaves [0, 1]
+        want = _torch(model_file, x)
+        assert want.max() > 1.0 or want.min() < 0.0  # else the clamp would not show
+        got, got_raw = _run(clamped, x), _run(raw, x)
+        assert got.shape == got_raw.shape == (2, 3, h, w)
+        assert got.min() >= 0.0 and got.max() <= 1.0
+        assert np.abs(got - want.clip(0, 1)).max() < 1e-3 and np.abs(got_raw - want).max() < 1e-3
+        assert np.abs(got[1:] - _run(clamped, x[1:])).max() < 1e-5  # each image of the batch on its own
+    props = {path.name: {p.key: p.value for p in onnx.load(str(path)).metadata_props} for path in (clamped, raw)}
+    assert props["clamped.onnx"]["output"] == "clamped to [0, 1]" and props["raw.onnx"]["output"] == "raw"
+
+
+def test_cli_export_raw_flag(model_file, tmp_path):
+    out = tmp_path / "raw.onnx"
+    args = ["export", str(model_file), "--onnx", str(out), "--exporter", "torchscript", "--check-max-side", "32"]
+    res = CliRunner().invoke(app, [*args, "--raw"])
+    assert res.exit_code == 0, res.output
+    assert "raw output, not clamped" in res.output
+    assert {p.key: p.value for p in onnx.load(str(out)).metadata_props}["output"] == "raw"
 
 
 def test_parity_failure_writes_nothing(model_file, tmp_path):

@@ -38,9 +38,9 @@ def _eager(net, x):
         return net(x)
 
 
-def test_auto_matches_eager_and_the_choice_is_cached(net, monkeypatch):
+def test_timed_matches_eager_and_the_choice_is_cached(net, monkeypatch):
     x = _image()
-    runner = fastpath.runner_for(net, x, "cpu", "auto", threads=1)
+    runner = fastpath.runner_for(net, x, "cpu", "timed", threads=1)
     with torch.inference_mode():
         got = runner(x)
     entries = json.loads(fastpath.cache_path().read_text())["entries"]
@@ -58,13 +58,15 @@ def test_auto_matches_eager_and_the_choice_is_cached(net, monkeypatch):
     if bf16:
         assert entry["parity"]["bf16"] > fastpath.REDUCED_TOLERANCE and "bf16" in entry["rejected"]
     # a new process (no remembered runners) reuses the cached choice: nothing is timed or checked again
-    choice._RUNNERS.clear()
+    choice.forget()
     real_choose, calls = choice.choose, []
     monkeypatch.setattr(choice, "choose", lambda *a, **k: calls.append(a) or real_choose(*a, **k))
-    again = fastpath.runner_for(net, _image(seed=1), "cpu", "auto", threads=1)  # same size class
-    assert calls == [] and (again is net if entry["backend"] == "eager" else again is not net)
+    monkeypatch.setattr(choice, "quick", lambda *a, **k: calls.append(a) or pytest.fail("checked again"))
+    for backend in ("timed", "auto"):  # auto uses a timed choice too
+        again = fastpath.runner_for(net, _image(seed=1), "cpu", backend, threads=1)  # same size class
+        assert calls == [] and (again is net if entry["backend"] == "eager" else again is not net)
     # another size class is a new entry, timed once
-    fastpath.runner_for(net, _image(70, 50), "cpu", "auto", threads=1)
+    fastpath.runner_for(net, _image(70, 50), "cpu", "timed", threads=1)
     assert len(calls) == 1 and len(json.loads(fastpath.cache_path().read_text())["entries"]) == 2
 
 
@@ -79,7 +81,7 @@ def test_a_backend_failing_parity_is_never_chosen(net, monkeypatch):
         choice, "build", lambda name, *a: _FastButWrong() if name == "channels-last" else real(name, *a)
     )
     x = _image()
-    runner = fastpath.runner_for(net, x, "cpu", "auto", threads=1)
+    runner = fastpath.runner_for(net, x, "cpu", "timed", threads=1)
     assert not isinstance(runner, _FastButWrong)
     (entry,) = json.loads(fastpath.cache_path().read_text())["entries"].values()
     assert entry["backend"] != "channels-last" and "tolerance" in entry["rejected"]["channels-last"]
@@ -102,13 +104,20 @@ def test_tiles_replaying_whole_image_statistics_never_run_on_onnx(net, monkeypat
     cfg = EnhanceConfig(tile=32, overlap=8, max_untiled_pixels=32 * 32, norm_stats="global")
     img = _image(60, 70)[0]
     seen = []
-    real = choice.candidates
+    real, pref = choice.candidates, choice.preferred
     monkeypatch.setattr(choice, "candidates", lambda dev, replay, *a: seen.append(replay) or real(dev, replay, *a))
+    monkeypatch.setattr(choice, "preferred", lambda dev, replay, *a: seen.append(replay) or pref(dev, replay, *a))
     got = enhance_tensor(net, img, cfg)
-    assert seen == [True] and "onnx" not in real(torch.device("cpu"), True)
+    assert seen and set(seen) == {True} and "onnx" not in real(torch.device("cpu"), True)
     # bf16 may replay statistics (a PyTorch module), but this random network fails its parity
     (entry,) = json.loads(fastpath.cache_path().read_text())["entries"].values()
     assert entry["backend"] in ("eager", "channels-last")
+    choice.forget()
+    seen.clear()
+    enhance_tensor(net, img, cfg.model_copy(update={"backend": "timed"}))  # timing replays too
+    assert seen and set(seen) == {True}
+    (entry,) = json.loads(fastpath.cache_path().read_text())["entries"].values()
+    assert "onnx" not in entry["parity"] and "times_s" in entry
     want = enhance_tensor(net, img, cfg.model_copy(update={"backend": "eager"}))
     # parity is checked on the first tile (1e-3); replayed statistics of this random 4-channel network
     # amplify float rounding a little across the whole tiled image
@@ -184,3 +193,21 @@ def test_enhance_cli_precision(tmp_path, net, fastpath_cache):
         assert res.exit_code != 0 and "precision fp32 rules out" in res.output
     finally:
         torch.set_num_threads(threads)
+
+
+def test_a_repeated_call_reads_no_file_and_hashes_no_weight_until_a_weight_changes(monkeypatch):
+    from hadamard_restore.inference.fastpath import backends, runner
+
+    net = HadamardNet("all-1c", channels=4, generator=torch.Generator().manual_seed(4)).eval()
+    x = _image()
+    first = fastpath.runner_for(net, x, "cpu", "auto", threads=1)
+    sha = backends.weights_sha(net)
+    with monkeypatch.context() as m:
+        m.setattr(runner, "read_entry", lambda key: pytest.fail("the cache file was read again"))
+        m.setattr(backends.hashlib, "sha256", lambda *a: pytest.fail("the weights were hashed again"))
+        assert fastpath.runner_for(net, _image(seed=1), "cpu", "auto", threads=1) is first  # same size class
+    with torch.no_grad():
+        next(net.parameters()).mul_(1.5)  # in place: the same tensor object, a new version
+    assert backends.weights_sha(net) != sha
+    fastpath.runner_for(net, x, "cpu", "auto", threads=1)
+    assert len(json.loads(fastpath.cache_path().read_text())["entries"]) == 2  # checked anew for the new weights

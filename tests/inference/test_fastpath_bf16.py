@@ -106,10 +106,10 @@ def test_the_tolerance_is_per_backend(shallow, monkeypatch):
 def test_precision_fp32_never_runs_bf16_nor_reuses_its_choice(shallow, monkeypatch):
     monkeypatch.setattr(choice, "_time", lambda runners, x, r: {k: 0.0 if k == "bf16" else 1.0 for k in runners})
     x = _image()
-    auto = fastpath.runner_for(shallow, x, "cpu", "auto", threads=1)
+    auto = fastpath.runner_for(shallow, x, "cpu", "timed", threads=1)
     assert isinstance(auto, precision.Bf16)  # the fastest here, and within its tolerance
-    choice._RUNNERS.clear()
-    fp32 = fastpath.runner_for(shallow, x, "cpu", "auto", threads=1, precision="fp32")
+    choice.forget()
+    fp32 = fastpath.runner_for(shallow, x, "cpu", "timed", threads=1, precision="fp32")
     assert not isinstance(fp32, precision.Bf16)
     entries = _entries()
     assert sorted(k.split("|")[5] for k in entries) == ["precision auto", "precision fp32"]
@@ -118,7 +118,7 @@ def test_precision_fp32_never_runs_bf16_nor_reuses_its_choice(shallow, monkeypat
         "bf16" not in by_precision["precision fp32"]["parity"] and by_precision["precision auto"]["backend"] == "bf16"
     )
     # the untimed path and the preference order respect fp32 too
-    assert fastpath.preferred(torch.device("cpu"), False, "fp32") == "onnx"
+    assert fastpath.preferred(torch.device("cpu"), False, "fp32") == "channels-last"
     assert fastpath.preferred(torch.device("cpu"), True, "fp32") == "channels-last"
     with pytest.raises(HadamardRestoreError, match="precision fp32 rules out"):
         fastpath.runner_for(shallow, x, "cpu", "bf16", threads=1, precision="fp32")
@@ -126,32 +126,32 @@ def test_precision_fp32_never_runs_bf16_nor_reuses_its_choice(shallow, monkeypat
         fastpath.runner_for(shallow, x, "cpu", "auto", threads=1, precision="fp16")
 
 
-def test_few_images_check_one_backend_on_a_crop_and_time_nothing(shallow, monkeypatch):
+def test_auto_checks_one_backend_on_a_crop_and_times_nothing(shallow, monkeypatch):
     monkeypatch.setattr(choice, "_time", _no_timing)
     x = _image(270, 300)
-    runner = fastpath.runner_for(shallow, x, "cpu", "auto", threads=1, timing=False)
+    runner = fastpath.runner_for(shallow, x, "cpu", "auto", threads=1)
     (entry,) = _entries().values()
     want = fastpath.preferred(torch.device("cpu"), False)
-    assert want == ("bf16" if NATIVE else "onnx") and entry["backend"] == want and "times_s" not in entry
+    assert want == ("bf16" if NATIVE else "channels-last") and entry["backend"] == want and "times_s" not in entry
     assert entry["checked_on"] == "256x256 crop" and entry["parity"][want] <= fastpath.tolerance_for(want)
     with torch.inference_mode():
         assert (runner(x) - shallow(x)).abs().max() <= fastpath.tolerance_for(want)
-    # another few-image call reuses the check; a many-image call times anew
-    choice._RUNNERS.clear()
+    # another untimed call reuses the check; a timed call times anew
+    choice.forget()
     built = []
     real = choice.build
     monkeypatch.setattr(choice, "build", lambda n, *a: built.append(n) or real(n, *a))
-    fastpath.runner_for(shallow, _image(270, 300, seed=1), "cpu", "auto", threads=1, timing=False)
+    fastpath.runner_for(shallow, _image(270, 300, seed=1), "cpu", "auto", threads=1)
     assert built == [want]  # rebuilt in a new process, not checked again nor any other backend
     timed = []
     monkeypatch.setattr(choice, "_time", lambda runners, x, r: timed.append(1) or {k: 1.0 for k in runners})
-    fastpath.runner_for(shallow, x, "cpu", "auto", threads=1, timing=True)
+    fastpath.runner_for(shallow, x, "cpu", "timed", threads=1)
     (entry,) = _entries().values()
     assert timed == [1] and entry["chosen_by"] == "timing" and "times_s" in entry
 
 
 @pytest.mark.parametrize("broken", ["wrong", "raises"])
-def test_few_images_fall_back_to_eager_when_the_check_fails(shallow, monkeypatch, broken):
+def test_auto_falls_back_to_eager_when_the_check_fails(shallow, monkeypatch, broken):
     monkeypatch.setattr(choice, "_time", _no_timing)
 
     def build(name, *args):
@@ -160,24 +160,27 @@ def test_few_images_fall_back_to_eager_when_the_check_fails(shallow, monkeypatch
         return _Wrong()
 
     monkeypatch.setattr(choice, "build", build)
-    assert fastpath.runner_for(shallow, _image(), "cpu", "auto", threads=1, timing=False) is shallow
+    assert fastpath.runner_for(shallow, _image(), "cpu", "auto", threads=1) is shallow
     (entry,) = _entries().values()
     name = fastpath.preferred(torch.device("cpu"), False)
     assert entry["backend"] == "eager" and name in entry["rejected"]
     assert ("failed: RuntimeError" if broken == "raises" else "tolerance") in entry["rejected"][name]
-    assert fastpath.runner_for(shallow, _image(seed=3), "cpu", "auto", threads=1, timing=False) is shallow
+    assert fastpath.runner_for(shallow, _image(seed=3), "cpu", "auto", threads=1) is shallow
 
 
-def test_enhance_times_the_backends_only_for_four_images_or_more(shallow, tmp_path, monkeypatch):
+def test_enhance_times_the_backends_only_when_asked(shallow, tmp_path, monkeypatch):
+    from hadamard_restore.config import EnhanceConfig
     from hadamard_restore.data.io import write_image
 
-    for i in range(fastpath.FEW_IMAGES):
+    for i in range(6):
         write_image(tmp_path / "in" / f"{i}.png", _image(40, 52, seed=i)[0])
     timed = []
     monkeypatch.setattr(choice, "_time", lambda runners, x, r: timed.append(1) or {k: 1.0 for k in runners})
-    few = [tmp_path / "in" / f"{i}.png" for i in range(fastpath.FEW_IMAGES - 1)]
-    assert enhance(shallow, few, tmp_path / "few").ok and timed == []
-    assert enhance(shallow, [tmp_path / "in"], tmp_path / "many").ok and timed == [1]
+    assert enhance(shallow, [tmp_path / "in"], tmp_path / "many").ok and timed == []  # six images: untimed
+    (entry,) = _entries().values()
+    assert entry["chosen_by"] == "parity check, untimed" and "times_s" not in entry
+    assert enhance(shallow, [tmp_path / "in"], tmp_path / "timed", EnhanceConfig(backend="timed")).ok
+    assert timed == [1] and "times_s" in next(iter(_entries().values()))
 
 
 def test_bf16_replays_whole_image_norm_statistics():

@@ -97,15 +97,15 @@ def test_precision_on_the_untimed_fast_path(net, tmp_path, monkeypatch):
 
     monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(choice, "_time", no_timing)
-    choice._RUNNERS.clear()
+    choice.forget()
     x = torch.nn.functional.interpolate(_image(4)[None], size=(256, 260), mode="bilinear")[0]
     try:
         assert (enhance_image(x, model="tiny-light", precision="fp32") - _direct(net, x)).abs().max() <= 1e-3
         auto = enhance_image(x, model="tiny-light")
         assert (auto - _direct(net, x)).abs().max() <= fastpath.REDUCED_TOLERANCE
         entries = json.loads(fastpath.cache_path().read_text())["entries"]
-        assert sorted(e["chosen_by"] for e in entries.values()) == ["parity check, untimed (few images)"] * 2
+        assert sorted(e["chosen_by"] for e in entries.values()) == ["parity check, untimed"] * 2
         with pytest.raises(ConfigError, match="precision must be one of auto, fp32"):
             enhance_image(x, model=net, precision="fp16")
     finally:
-        choice._RUNNERS.clear()
+        choice.forget()

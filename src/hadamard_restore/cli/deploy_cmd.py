@@ -54,9 +54,10 @@ def enhance(
     backend: str | None = typer.Option(
         None,
         "--backend",
-        help="auto (default: the fastest backend whose output matches eager within "
-        "1e-3, or 0.02 for bf16; timed once per model and size class and cached, untimed "
-        "for fewer than 4 images), eager, channels-last, bf16, compile or onnx",
+        help="auto (default: bf16 where native, else channels-last, used when it matches eager "
+        "within 1e-3, or 0.02 for bf16, on a crop; checked once per model and size class, nothing "
+        "timed), timed (time every backend once, cache the fastest; can take a minute), eager, "
+        "channels-last, bf16, compile or onnx",
     ),
     precision: str | None = typer.Option(
         None,
@@ -129,8 +130,11 @@ def export(
     check_max_side: int | None = typer.Option(None, "--check-max-side", help="shrink check photos to this longer side"),
     tolerance: float = typer.Option(1e-3, "--tolerance", help="largest allowed max abs difference"),
     force: bool = typer.Option(False, "--force", help="replace an existing --onnx file"),
+    raw: bool = typer.Option(
+        False, "--raw", help="keep the raw network output (default: the graph clamps it to [0, 1], as enhance saves)"
+    ),
 ) -> None:
-    """Export to ONNX with dynamic height and width and check parity with PyTorch."""
+    """Export to ONNX with dynamic batch, height and width and check parity with PyTorch."""
     from hadamard_restore.cli.preflight import export_preflight
     from hadamard_restore.inference.export import export_onnx
 
@@ -145,6 +149,7 @@ def export(
             check_images=check_image or (),
             check_max_side=check_max_side,
             tolerance=tolerance,
+            clamp=not raw,
         )
 
     report = guarded(go)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from hadamard_restore.cli.app import OutOption, SetOption, UserError, app, config_or_fail, guarded
+from hadamard_restore.cli.app import OutOption, SetOption, UserError, app, config_or_fail, fail, guarded
 from hadamard_restore.cli.zoo_cmd import ModelOption, checkpoint_or_model
 
 if TYPE_CHECKING:
@@ -96,14 +96,21 @@ def evaluate(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="output folder (default: <checkpoint folder>/eval; with --model ./<NAME>-eval)"
     ),
+    backend: str = typer.Option(
+        "auto", "--backend", help="how the network runs, as for enhance (auto: the preferred backend, checked)"
+    ),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 (default: scores independent of the CPU) or auto"),
     set_: list[str] | None = SetOption,
 ) -> None:
     """Full-resolution PSNR / SSIM / LPIPS per image and mean, written to metrics.json; says which pairs it scored."""
     from hadamard_restore.cli.evaluate_data import data_options, model_split
     from hadamard_restore.evaluation.evaluate import evaluate_pairs
     from hadamard_restore.evaluation.selection import select_pairs
+    from hadamard_restore.inference.fastpath import BACKENDS, PRECISIONS
 
     cfg = config_or_fail(None, set_)
+    if backend not in BACKENDS or precision not in PRECISIONS:
+        fail(f"--backend must be one of {', '.join(BACKENDS)} and --precision one of {', '.join(PRECISIONS)}")
 
     def go():
         from hadamard_restore.cli.preflight import evaluate_preflight
@@ -117,17 +124,19 @@ def evaluate(
         guard = opts["split_file"] or (held.path if held else None)
         claim_run_dir(out_ := evaluate_preflight(path, opts["root"], guard, out_))  # one writer per output folder
         read_model_file(path)  # a bad checkpoint fails before the data are scanned
-        chosen = select_pairs(
-            opts["root"],
-            opts["layout"],
-            opts["degraded_dir"],
-            opts["reference_dir"],
-            opts["split_file"],
-            held,
-            all_pairs,
-        )
+        where = [opts[k] for k in ("root", "layout", "degraded_dir", "reference_dir", "split_file")]
+        chosen = select_pairs(*where, held, all_pairs)
         typer.echo(f"pairs: {chosen.description}")
-        return evaluate_pairs(path, chosen.pairs, out_, cfg.eval, cfg.device, source=chosen.source(opts["root"]))
+        return evaluate_pairs(
+            path,
+            chosen.pairs,
+            out_,
+            cfg.eval,
+            cfg.device,
+            source=chosen.source(opts["root"]),
+            backend=backend,
+            precision=precision,
+        )
 
     result = guarded(go)
     if result:

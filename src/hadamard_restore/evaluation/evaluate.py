@@ -13,6 +13,10 @@ are computed from those 8-bit values against the reference (``hadamard_restore.m
   matched to the reference's (``metrics.gt_mean``), a labelled extra column, never the headline.
 * ``appearance``: black level, contrast, saturation, pixel-grid checkerboard and border frame of
   the output against the reference (``evaluation.appearance``), per image and mean.
+* The network runs on the fast path that ``enhance`` uses (:mod:`hadamard_restore.inference.fastpath`,
+  ``backend="auto"``: the platform's preferred backend once it matches eager on a crop), in full
+  precision by default (``precision="fp32"``: the scores do not depend on whether the CPU has native
+  bf16); ``backend="eager"`` runs the plain network.
 
 ``metrics.json`` records the protocol flags, the model's genotype and loss weights, the
 mean over images and one row per image; ``grid.png`` shows input | output | reference for
@@ -54,6 +58,8 @@ def evaluate(
     save_outputs: bool = True,
     degraded_dir: str | None = None,
     reference_dir: str | None = None,
+    backend: str = "auto",
+    precision: str = "fp32",
 ) -> dict:
     """Score ``checkpoint`` on the pairs under ``data_root``; see the module docstring.
 
@@ -67,6 +73,7 @@ def evaluate(
         device: ``auto``, ``cpu`` or ``cuda[:N]``.
         save_outputs: write ``outputs/<name>.png``.
         degraded_dir, reference_dir: the two folders (relative to ``data_root``) for layout ``paired``.
+        backend, precision: the fast path's choice (see the module docstring).
 
     Returns:
         The metrics dict written to ``out/metrics.json`` (with ``"path"`` added).
@@ -75,7 +82,17 @@ def evaluate(
 
     read_model_file(checkpoint)  # a bad checkpoint fails before the data are scanned
     chosen = select_pairs(data_root, layout, degraded_dir, reference_dir, split)
-    return evaluate_pairs(checkpoint, chosen.pairs, out, eval_cfg, device, save_outputs, chosen.source(Path(data_root)))
+    return evaluate_pairs(
+        checkpoint,
+        chosen.pairs,
+        out,
+        eval_cfg,
+        device,
+        save_outputs,
+        chosen.source(Path(data_root)),
+        backend,
+        precision,
+    )
 
 
 def check_outputs(checkpoint: str | Path, pairs: list, out: Path, save_outputs: bool = True) -> None:
@@ -110,9 +127,12 @@ def evaluate_pairs(
     device: str = "auto",
     save_outputs: bool = True,
     source: dict | None = None,
+    backend: str = "auto",
+    precision: str = "fp32",
 ) -> dict:
     """:func:`evaluate` on an explicit list of ``Pair(degraded, reference)``; ``source`` is recorded."""
     from hadamard_restore.data.io import write_image
+    from hadamard_restore.inference.fastpath import FastPath
 
     if not pairs:
         raise DataError("no pairs to evaluate")
@@ -129,7 +149,8 @@ def evaluate_pairs(
     except WeightsMissingError as exc:
         lpips_ok, lpips_note = False, str(exc)
         log.warning("LPIPS skipped: %s", exc)
-    rows, grid_rows, failed = score_pairs(model, pairs, out, ecfg, dev, lpips_ok, save_outputs)
+    fast = FastPath(model.eval(), dev, backend, precision)  # the backend enhance would use, checked
+    rows, grid_rows, failed = score_pairs(fast, pairs, out, ecfg, dev, lpips_ok, save_outputs)
     if not rows:
         raise DataError(
             f"none of the {len(pairs)} pair(s) could be evaluated: " + "; ".join(f["reason"] for f in failed[:5])
@@ -141,6 +162,7 @@ def evaluate_pairs(
         "split": None,
         **(source or {}),
         "count": len(rows),
+        "backend": {"backend": backend, "precision": precision},
         "protocol": protocol(ecfg, lpips_note),
         "genotype": meta.get("genotype"),
         "loss_weights": meta.get("loss_weights"),

@@ -24,11 +24,15 @@ Choices (documented here because users ask about them):
   (:mod:`.norm_stats`); with ``"tile"`` each tile uses its own (tiles then differ in tone,
   and the raised-cosine blending turns the differences into smooth transitions, not seams).
   A one-pass run that runs out of GPU memory is retried tiled.
-* **Speed** (:mod:`.fastpath`): ``cfg.backend="auto"`` runs the fastest backend whose output
-  matches eager within its tolerance (``cfg.precision="auto"`` allows bfloat16 where it is
-  native; a 16-bit photo always runs in float32), chosen once per model and size class and
-  cached. A call on fewer than 4 images does
-  not time the backends: it checks the preferred one on a crop and uses it (or eager).
+* **Speed** (:mod:`.fastpath`): ``cfg.backend="auto"`` runs the platform's preferred backend
+  (bfloat16 where it is native and ``cfg.precision="auto"``, else channels-last; a 16-bit photo
+  always runs in float32) once its output on a crop of the image matches eager within its
+  tolerance (else eager), checked once per model and size class and cached; nothing is timed.
+  ``cfg.backend="timed"`` times every backend instead and caches the fastest for later calls.
+* **Progress.** A tiled image logs ``tile i/n`` lines; any image (or backend check) that runs
+  more than a few seconds says so (:mod:`hadamard_restore.runtime.slow`).
+* **Tiny images.** A side of 1 pixel cannot be reflect-padded: such an image is edge-replicated
+  to 2 pixels for the network and cropped back.
 * **Failures.** An unreadable or corrupt file (or any error on one image) is logged with its
   reason and skipped; the rest go through. :class:`EnhanceReport` lists both, and the CLI
   exits non-zero when anything failed.
@@ -43,20 +47,19 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from hadamard_restore.config import ConfigError, EnhanceConfig
 from hadamard_restore.errors import DataError
-from hadamard_restore.inference.fastpath import FEW_IMAGES, for_enhance
+from hadamard_restore.inference.fastpath import for_enhance
 from hadamard_restore.inference.norm_stats import has_instance_norm, record_norm_stats, replay_norm_stats
+from hadamard_restore.inference.progress import TileProgress
 from hadamard_restore.inference.tiling import check_tiling, tiled_apply
+from hadamard_restore.net.padding import crop_pads, replicate_to
 from hadamard_restore.runtime import get_logger
-
-if TYPE_CHECKING:
-    from tqdm import tqdm
+from hadamard_restore.runtime.slow import notice_if_slow
 
 log = get_logger(__name__)
 
@@ -84,7 +87,6 @@ def enhance_tensor(
     cfg: EnhanceConfig,
     device: torch.device | str = "cpu",
     progress: Callable[[int, int], None] | None = None,
-    timing: bool = True,
 ) -> torch.Tensor:
     """Enhance one image, tiled when it has more than ``cfg.max_untiled_pixels`` pixels.
 
@@ -94,15 +96,13 @@ def enhance_tensor(
         cfg: tile side, overlap and the one-pass size limit.
         device: where the network runs; tiles move there one at a time.
         progress: ``progress(done, total)`` after each tile (tiled images only).
-        timing: with ``cfg.backend="auto"`` and no cached choice, time the backends (``True``, for
-            many images) or take the preferred one after a cheap parity check (``False``, few images).
 
     Returns:
         ``(3, H, W)`` float32 on the CPU, clamped to ``[0, 1]``.
     """
-    x = image if image.dim() == 4 else image.unsqueeze(0)
+    x, tiny = replicate_to(image if image.dim() == 4 else image.unsqueeze(0), 2)  # 1-pixel sides
     device = torch.device(device)
-    model = for_enhance(model, x, cfg, device, timing)  # the fastest backend verified against eager
+    model = for_enhance(model, x, cfg, device)  # the preferred backend, verified against eager
 
     def run(t: torch.Tensor) -> torch.Tensor:
         return model(t.to(device)).float().to(x.device)
@@ -120,7 +120,7 @@ def enhance_tensor(
                     torch.cuda.empty_cache()
         if out is None:
             out = _tiled(model, run, x, cfg, device, progress, stats_pixels)
-        return out[0].clamp_(0.0, 1.0)
+        return crop_pads(out, tiny)[0].clamp_(0.0, 1.0)
 
 
 def stats_image(x: torch.Tensor, max_pixels: int) -> torch.Tensor:
@@ -149,28 +149,6 @@ def _tiled(
     stats = record_norm_stats(model, stats_image(x, stats_pixels).to(device))
     with replay_norm_stats(model, stats):
         return tiled_apply(run, x, cfg.tile, cfg.overlap, progress=progress)
-
-
-class _TileBar:
-    """A tqdm bar over the tiles of one large image (shown on a terminal only)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.bar: tqdm | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc=self.name, unit="tile", leave=False, disable=None)
-        self.bar.update(1)
-
-    def __enter__(self) -> _TileBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _load(checkpoint: str | Path, device: torch.device) -> nn.Module:
@@ -225,15 +203,14 @@ def enhance(
     device = torch.device(device)
     model = checkpoint.to(device).eval() if isinstance(checkpoint, nn.Module) else _load(checkpoint, device)
     report = EnhanceReport()
-    timing = len(jobs) >= FEW_IMAGES  # a few images: the backend is not timed, only checked
     for src, dst in jobs:
         written: Path | None = dst  # what on_image is told: None when the image failed
         try:
             photo = read_photo(src)
             # 16-bit photos keep full precision: bf16's ~0.01 would be hundreds of 16-bit steps
             pcfg = cfg.model_copy(update={"precision": "fp32"}) if photo.bits > 8 and cfg.precision == "auto" else cfg
-            with _TileBar(src.name) as bar:
-                result = enhance_tensor(model, photo.tensor(), pcfg, device, progress=bar, timing=timing)
+            with notice_if_slow(f"enhancing {src.name} ({photo.pixels.shape[1]}x{photo.pixels.shape[0]})"):
+                result = enhance_tensor(model, photo.tensor(), pcfg, device, progress=TileProgress(src.name))
             write_photo(dst, result, photo, quality)
             report.written.append((src, dst))
             log.info("%s -> %s (%dx%d, %d-bit)", src, dst, result.shape[-1], result.shape[-2], photo.bits)

@@ -1,21 +1,27 @@
-"""ONNX export with dynamic height and width, checked against PyTorch with onnxruntime.
+"""ONNX export with dynamic batch, height and width, checked against PyTorch with onnxruntime.
 
 ``export_onnx(checkpoint, onnx_path)`` loads a model file, exports the network with input
-``image`` ``(1, 3, H, W)`` and output ``restored`` ``(1, 3, H, W)`` where H and W are dynamic
-(any size, odd included: the reflection padding to a multiple of 4 and the crop back are
+``image`` ``(N, 3, H, W)`` and output ``restored`` ``(N, 3, H, W)`` where N, H and W are dynamic
+(any batch and size, odd included: the reflection padding to a multiple of 4 and the crop back are
 computed from the input's shape inside the graph), runs the exported graph with
 onnxruntime (CPU) on a random image of odd size and on a real photo, and compares with
 the PyTorch output. The file is written (atomically) only when every max abs difference is
 at most ``tolerance``; otherwise :class:`ParityError` says by how much it failed.
 
 Exporter: ``exporter="dynamo"`` (``torch.onnx.export(..., dynamo=True)`` with
-``Dim.DYNAMIC`` height and width; the default and the recommended path in torch 2.x) or
+``Dim.DYNAMIC`` batch, height and width; the default and the recommended path in torch 2.x) or
 ``"torchscript"`` (the legacy tracer with ``dynamic_axes``); ``"auto"`` tries dynamo and
 falls back to the tracer if it raises. Both export the reflection pad, the HNU division and
-the instance norm; the output is the raw network value (no clamp), as in PyTorch.
+the instance norm.
 
-The ONNX file carries ``metadata_props``: the genotype (JSON), the net settings and the
-exporter used, so a deployed file says what it is.
+**Output range.** The graph clamps its output to ``[0, 1]`` (an image, as ``enhance`` saves it; the
+raw network value reaches about 2 on bright regions), and the parity check compares it with the
+clamped PyTorch output. ``clamp=False`` (``export --raw``) keeps the raw network value, as PyTorch's
+``model(x)`` returns it.
+
+The ONNX file carries ``metadata_props``: the genotype (JSON), the net settings, the exporter
+used and the output range (``output``: ``clamped to [0, 1]`` or ``raw``), so a deployed file says
+what it is.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from hadamard_restore.artifacts import atomic_write_bytes
 from hadamard_restore.errors import HadamardRestoreError
 from hadamard_restore.inference.onnx_graph import INPUT_NAME, OUTPUT_NAME
 from hadamard_restore.inference.onnx_graph import export_proto as _export_proto  # also used by fastpath/backends
+from hadamard_restore.runtime.slow import notice_if_slow
 
 Exporter = Literal["auto", "dynamo", "torchscript"]
 RANDOM_SIZE = (131, 97)  # odd on both axes: exercises the pad-to-4 path at run time
@@ -62,6 +69,17 @@ class ParityOptionError(HadamardRestoreError, ValueError):
     """``check_max_side`` or ``tolerance`` would make the parity check meaningless."""
 
 
+class Clamped(nn.Module):
+    """``model``'s output clamped to ``[0, 1]``: what the exported graph computes by default."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x).clamp(0.0, 1.0)
+
+
 class ParityError(HadamardRestoreError, RuntimeError):
     """The exported graph disagrees with PyTorch by more than the tolerance."""
 
@@ -69,7 +87,7 @@ class ParityError(HadamardRestoreError, RuntimeError):
 @dataclass
 class ParityCheck:
     """One comparison: the image's name, its ``(H, W)``, ``max |onnx - torch|`` and, for scale,
-    ``max |torch|`` (the raw output is not clamped)."""
+    ``max |torch|``."""
 
     name: str
     size: tuple[int, int]
@@ -86,6 +104,7 @@ class ExportReport:
     opset: int
     tolerance: float
     checks: list[ParityCheck] = field(default_factory=list)
+    clamped: bool = True
 
     @property
     def max_abs_diff(self) -> float:
@@ -102,12 +121,15 @@ class ExportReport:
             f"(output max |y| {c.output_max_abs:.3g})"
             for c in self.checks
         ]
-        lines.append(f"{'PASS' if self.ok else 'FAIL'}: {self.path} (exporter {self.exporter}, opset {self.opset})")
+        output = "output clamped to [0, 1]" if self.clamped else "raw output, not clamped"
+        lines.append(
+            f"{'PASS' if self.ok else 'FAIL'}: {self.path} (exporter {self.exporter}, opset {self.opset}, {output})"
+        )
         return "\n".join(lines)
 
 
 def parity_check(model: nn.Module, onnx_bytes: bytes, images: dict[str, torch.Tensor]) -> list[ParityCheck]:
-    """Run each image through PyTorch and onnxruntime (CPU) and compare the raw outputs.
+    """Run each image through PyTorch and onnxruntime (CPU) and compare the outputs.
 
     Args:
         model: the network (eval mode, CPU).
@@ -177,8 +199,10 @@ def export_onnx(
     check_images: Sequence[str | Path] = (),
     check_max_side: int | None = None,
     tolerance: float = 1e-3,
+    clamp: bool = True,
 ) -> ExportReport:
-    """Export a model file to ONNX (dynamic H and W) and check it against PyTorch.
+    """Export a model file to ONNX (dynamic N, H and W; output clamped to [0, 1] unless
+    ``clamp=False``) and check it against PyTorch.
 
     Args:
         checkpoint: a model file (``model.pt``/``last.pt``) or a built network.
@@ -188,6 +212,7 @@ def export_onnx(
         check_images: real photos for the parity check (default: a bundled photo).
         check_max_side: shrink the real photos to this longer side first (None: full size).
         tolerance: largest allowed max abs difference.
+        clamp: clamp the graph's output to ``[0, 1]`` (default); ``False`` keeps the raw value.
 
     Returns:
         :class:`ExportReport` (``.summary()`` prints the differences).
@@ -206,21 +231,26 @@ def export_onnx(
 
         model, meta = load_model(checkpoint, "cpu")
     model = model.cpu().eval()
+    if clamp:
+        model = Clamped(model).eval()
     example = torch.rand(1, 3, *RANDOM_SIZE, generator=torch.Generator().manual_seed(1))
-    proto, used = _export_proto(model, example, opset, exporter)
+    with notice_if_slow(f"exporting the network to ONNX (exporter {exporter})"):
+        proto, used = _export_proto(model, example, opset, exporter)
     props = {
         "producer": "hadamard-restore",
         "exporter": used,
         "genotype": json.dumps(meta.get("genotype", {})),
         "net": json.dumps(meta.get("net", {})),
+        "output": "clamped to [0, 1]" if clamp else "raw",
     }
     for key, value in props.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     data = proto.SerializeToString()
     opset_used = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), opset)
-    report = ExportReport(Path(onnx_path), used, int(opset_used), tolerance)
-    report.checks = parity_check(model, data, default_check_images(check_images, check_max_side))
+    report = ExportReport(Path(onnx_path), used, int(opset_used), tolerance, clamped=clamp)
+    with notice_if_slow("checking the ONNX graph against PyTorch"):
+        report.checks = parity_check(model, data, default_check_images(check_images, check_max_side))
     if not report.ok:
         raise ParityError(
             report.summary() + f"\nnot written: the exported graph differs from PyTorch by "

@@ -1,8 +1,8 @@
-"""Turning a network into an ONNX graph whose height and width are dynamic.
+"""Turning a network into an ONNX graph whose batch, height and width are dynamic.
 
-:func:`export_proto` runs ``torch.onnx.export`` with the dynamo exporter (``Dim.DYNAMIC`` height
-and width) or the legacy TorchScript tracer (``dynamic_axes``); ``"auto"`` tries dynamo and
-falls back to the tracer if it raises. The graph's input is :data:`INPUT_NAME` ``(1, 3, H, W)``,
+:func:`export_proto` runs ``torch.onnx.export`` with the dynamo exporter (``Dim.DYNAMIC`` batch,
+height and width) or the legacy TorchScript tracer (``dynamic_axes``); ``"auto"`` tries dynamo and
+falls back to the tracer if it raises. The graph's input is :data:`INPUT_NAME` ``(N, 3, H, W)``,
 its output :data:`OUTPUT_NAME`. :func:`hadamard_restore.inference.export.export_onnx` checks the
 graph against PyTorch before it writes a file.
 """
@@ -44,7 +44,7 @@ def export_proto(model: nn.Module, example: torch.Tensor, opset: int, exporter: 
                     verbose=False,
                     input_names=[INPUT_NAME],
                     output_names=[OUTPUT_NAME],
-                    dynamic_shapes=({2: Dim.DYNAMIC, 3: Dim.DYNAMIC},),
+                    dynamic_shapes=({0: Dim.DYNAMIC, 2: Dim.DYNAMIC, 3: Dim.DYNAMIC},),
                 )
             if program is None:
                 raise RuntimeError("torch.onnx.export(dynamo=True) returned no program")
@@ -68,6 +68,6 @@ def export_proto(model: nn.Module, example: torch.Tensor, opset: int, exporter: 
             opset_version=min(opset, 17),
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {2: "height", 3: "width"}, OUTPUT_NAME: {2: "height", 3: "width"}},
+            dynamic_axes={name: {0: "batch", 2: "height", 3: "width"} for name in (INPUT_NAME, OUTPUT_NAME)},
         )
         return onnx.load(str(path)), "torchscript"

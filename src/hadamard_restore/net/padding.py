@@ -3,6 +3,11 @@
 The pad on each axis is split as evenly as possible: ``floor(pad / 2)`` before (top/left) and
 the rest after (bottom/right). The network runs on the padded image and the pad is cropped
 off its output, so any ``H, W >= 2`` works and the output has the input's size.
+
+A traced or exported graph (ONNX, ``torch.compile``) always contains the pad, even when the
+example it was made from needed none: the pad amounts are then computed from the input's shape
+inside the graph, so a graph made from a 256x256 example runs a 599x399 image (the skipped pad
+once made such graphs fail with "broadcast 510 by 511").
 """
 
 from __future__ import annotations
@@ -40,9 +45,23 @@ def reflect_pad(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, Pads]:
             f"image of {h}x{w} pixels is too small to reflect-pad to a multiple of "
             f"{multiple}; use images of at least {multiple}x{multiple} pixels"
         )
-    if any(pads):
+    if any(pads) or _making_graph():  # a graph must not depend on the example's remainder mod 4
         x = F.pad(x, pads, mode="reflect")
     return x, pads
+
+
+def replicate_to(x: torch.Tensor, side: int) -> tuple[torch.Tensor, Pads]:
+    """Edge-replicate ``x`` (B, C, H, W) so both sides are at least ``side`` (for images too small
+    to reflect-pad, e.g. 1 pixel high); :func:`crop_pads` undoes it. Larger images are unchanged."""
+    h, w = x.shape[-2:]
+    ph, pw = max(0, side - h), max(0, side - w)
+    pads = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+    return (F.pad(x, pads, mode="replicate") if any(pads) else x), pads
+
+
+def _making_graph() -> bool:
+    """Whether this forward is being traced, exported or compiled (not plain eager)."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling()
 
 
 def crop_pads(x: torch.Tensor, pads: Pads) -> torch.Tensor:

@@ -28,10 +28,12 @@ with an :class:`OutOfRangeWarning` (e.g. a resampling overshoot of 1.02).
 The pixels are used as given: a PIL image's EXIF orientation is not applied (use
 ``PIL.ImageOps.exif_transpose`` first, or the ``enhance`` command, which does). Images
 larger than ``EnhanceConfig.max_untiled_pixels`` run tile by tile, as ``enhance`` does. The network
-runs on the fast path (:mod:`hadamard_restore.inference.fastpath`) without timing the backends (one
-image): where bfloat16 is native it runs in bf16 (``precision="fp32"`` keeps float32), and inputs
-from 256x256 pixels up may differ from the plain network by up to 0.02 (measured on real photos: at
-most 0.0105, 50-57 dB PSNR); smaller ones run the network as it is.
+runs on the fast path (:mod:`hadamard_restore.inference.fastpath`), as the ``enhance`` command does:
+the preferred backend, checked against the plain network once per model and size class (nothing is
+timed; a repeated call costs no check). Where bfloat16 is native it runs in bf16
+(``precision="fp32"`` keeps float32), and inputs from 256x256 pixels up may differ from the plain
+network by up to 0.02 (measured on real photos: at most 0.0105, 50-57 dB PSNR); smaller ones run
+the network as it is.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ def enhance_image(
     from hadamard_restore.config import ConfigError, EnhanceConfig
     from hadamard_restore.inference.enhance import enhance_tensor
     from hadamard_restore.inference.fastpath import PRECISIONS
+    from hadamard_restore.inference.progress import TileProgress
 
     if precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -117,5 +120,6 @@ def enhance_image(
     else:
         net = model
         run_on = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
-    out = enhance_tensor(net, x, EnhanceConfig(precision=precision), run_on, timing=False)  # one image: untimed
+    cfg = EnhanceConfig(precision=precision)  # the backend enhance uses; tile i/n lines when tiled
+    out = enhance_tensor(net, x, cfg, run_on, progress=TileProgress("enhance_image"))
     return restore(out[None])

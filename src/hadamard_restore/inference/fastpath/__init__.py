@@ -1,9 +1,13 @@
-"""Inference picks the fastest verified backend on the machine it runs on.
+"""Inference runs on the fastest verified backend of the platform, chosen without timing.
 
-``runner_for(model, example, device, backend="auto", precision="auto", timing=True)`` returns a
-module to call instead of ``model``. With ``auto`` it times the candidate backends on ``example``
-(the image, or its first tile), checks each one's output against eager once, and keeps the
-fastest that passes:
+``runner_for(model, example, device, backend="auto", precision="auto")`` returns a module to call
+instead of ``model``. ``enhance``, ``enhance_image`` and ``evaluate`` all go through it. With
+``auto`` it takes the platform's preferred backend (:func:`preferred`: ``bf16`` where bf16 is
+native and ``precision="auto"``, else ``channels-last``), checks its output against eager once on
+a crop of the actual input, and uses it when it passes (else eager). With ``timed`` (or
+``timing=True``) it times every candidate on ``example`` (the image, or its first tile) instead,
+checks each against eager and keeps the fastest; a timed choice is cached and later ``auto`` calls
+use it. The backends:
 
 * ``eager``: the model as it is (the reference; always a candidate);
 * ``channels-last``: a copy of the model in channels-last memory format;
@@ -26,13 +30,15 @@ recorded with its difference and never chosen; a backend asked for by name that 
 :class:`BackendParityError`. ``precision="fp32"`` (``--precision fp32``) keeps the full-precision
 candidates only.
 
-**Few images.** With ``timing=False`` (``enhance`` on fewer than ``FEW_IMAGES`` = 4 images, and
-``enhance_image``) and no cached choice, nothing is timed: the first of bf16 (native and allowed),
-onnx (CPU, no replay), channels-last is checked once on a crop of the example of at most
-256x256 and used if it passes, else eager. That result is cached as untimed, so a later call on
-many images still times the candidates.
+**No timing on the user's time.** Timing every backend costs tens of seconds on a large photo
+(building ONNX Runtime alone exports the network); ``auto`` never does it: its check runs the
+preferred backend and eager on a crop of at most 256x256 (a fraction of a second). A timed choice
+(``--backend timed``) can pick ONNX Runtime where it beats channels-last on a CPU without bf16.
+Anything that runs past a few seconds says so in the log (:mod:`hadamard_restore.runtime.slow`).
 
-**Cache.** Choices and checks are stored per model (sha256 of its weights), size class, device,
+**Cache.** Each process remembers its decisions (a repeated call costs a dictionary look-up: the
+weights' sha256 is remembered per model while its tensors are unchanged). Choices and checks are
+stored per model (sha256 of its weights), size class, device,
 thread count, precision and library versions in ``fastpath.json`` under the user cache dir
 (``$HADAMARD_RESTORE_CACHE``, else ``$XDG_CACHE_HOME/hadamard_restore``), written atomically, with
 the tolerance each backend was checked against (:mod:`.cache`); later runs reuse them without
@@ -56,9 +62,9 @@ from hadamard_restore.inference.fastpath.backends import (
 from hadamard_restore.inference.fastpath.cache import cache_path
 from hadamard_restore.inference.fastpath.choice import (
     AUTO_MIN_PIXELS,
-    FEW_IMAGES,
     BackendParityError,
     choose,
+    forget,
     quick,
 )
 from hadamard_restore.inference.fastpath.precision import (
@@ -69,22 +75,23 @@ from hadamard_restore.inference.fastpath.precision import (
     native_bf16,
     tolerance_for,
 )
-from hadamard_restore.inference.fastpath.runner import for_enhance, runner_for
+from hadamard_restore.inference.fastpath.runner import FastPath, for_enhance, runner_for
 
 __all__ = [
     "AUTO_MIN_PIXELS",
     "BACKENDS",
-    "FEW_IMAGES",
     "PRECISIONS",
     "REDUCED_TOLERANCE",
     "TOLERANCE",
     "BackendParityError",
     "Bf16",
     "ChannelsLast",
+    "FastPath",
     "OnnxRunner",
     "build",
     "cache_path",
     "choose",
+    "forget",
     "default_threads",
     "for_enhance",
     "native_bf16",

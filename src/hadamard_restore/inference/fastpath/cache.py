@@ -3,7 +3,7 @@
 An entry (all fields optional but ``parity``)::
 
     {"backend": "bf16",                      # auto's choice; absent when only named backends were checked
-     "chosen_by": "timing" | "parity check, untimed (few images)",
+     "chosen_by": "timing" | "parity check, untimed",
      "parity": {"eager": 0.0, "bf16": 0.0061},     # max |candidate - eager| on the example
      "tolerance": {"eager": 0.001, "bf16": 0.02},  # what each was checked against
      "rejected": {"onnx": "max abs diff ... > tolerance ..."},

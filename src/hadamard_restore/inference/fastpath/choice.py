@@ -19,12 +19,13 @@ from hadamard_restore.inference.fastpath.backends import (
 )
 from hadamard_restore.inference.fastpath.precision import PRECISIONS, REDUCED, tolerance_for
 from hadamard_restore.runtime import get_logger
+from hadamard_restore.runtime.slow import notice_if_slow
 
 log = get_logger("hadamard_restore.inference.fastpath")
-_RUNNERS: dict[tuple, nn.Module] = {}
+_RUNNERS: dict[tuple, nn.Module] = {}  # (sha, backend, device, threads) -> a built runner
+_DECIDED: dict[tuple, nn.Module] = {}  # (cache key, backend, timing, model id) -> what runner_for returns
 
 AUTO_MIN_PIXELS = 256 * 256  # smaller inputs run eager under ``auto``: timing would cost more than it saves
-FEW_IMAGES = 4  # enhance calls with fewer images do not time the backends (see ``quick``)
 QUICK_CROP = 256  # the untimed parity check runs on a crop of at most this side
 
 
@@ -102,20 +103,21 @@ def choose(
 def quick(
     model: nn.Module, example: torch.Tensor, device: torch.device, threads: int, replay: bool, precision: str = "auto"
 ) -> tuple[dict, nn.Module]:
-    """Few images, no timing: the :func:`~.backends.preferred` candidate, its parity checked once on a
-    crop of the example of at most ``QUICK_CROP`` a side; eager when it fails (or cannot run)."""
+    """No timing: the :func:`~.backends.preferred` candidate, its parity checked once on a crop of
+    the example of at most ``QUICK_CROP`` a side; eager when it fails (or cannot run)."""
     name = preferred(device, replay, precision)
     crop = example[..., :QUICK_CROP, :QUICK_CROP]
     tol = tolerance_for(name)
     entry: dict = {
-        "chosen_by": "parity check, untimed (few images)",
+        "chosen_by": "parity check, untimed",
         "checked_on": f"{crop.shape[-1]}x{crop.shape[-2]} crop",
         "parity": {},
         "tolerance": {name: tol},
         "rejected": {},
         "measured": _now(),
     }
-    with torch.inference_mode():
+    what = f"checking the {name} backend against eager on a {entry['checked_on']}"
+    with torch.inference_mode(), notice_if_slow(what):
         try:
             runner = build(name, model, crop, threads)
             diff = entry["parity"][name] = _parity(name, model(crop), runner, crop)
@@ -128,11 +130,19 @@ def quick(
     return {**entry, "backend": name}, runner
 
 
-def _remember(key: tuple, runner: nn.Module) -> nn.Module:
-    if len(_RUNNERS) >= 4:
-        _RUNNERS.pop(next(iter(_RUNNERS)))
-    _RUNNERS[key] = runner
+def _remember(key: tuple, runner: nn.Module, memo: dict | None = None, size: int = 4) -> nn.Module:
+    """Keep ``runner`` under ``key`` in ``memo`` (``_RUNNERS`` by default), the oldest of ``size`` dropped."""
+    memo = _RUNNERS if memo is None else memo
+    if len(memo) >= size:
+        memo.pop(next(iter(memo)))
+    memo[key] = runner
     return runner
+
+
+def forget() -> None:
+    """Drop every runner and decision this process remembers (the next call reads the cache file)."""
+    _RUNNERS.clear()
+    _DECIDED.clear()
 
 
 def _runner(req: _Request, name: str) -> nn.Module:

@@ -1,5 +1,6 @@
-"""``runner_for``: the cached choice, or a new one (timed, or untimed for few images), or a named
-backend checked once; ``for_enhance``: the same as ``enhance`` calls it (see the package docstring).
+"""``runner_for``: the cached choice, or a new one (untimed: the preferred backend checked on a crop;
+timed with ``backend="timed"``), or a named backend checked once; ``for_enhance``: the same as
+``enhance``, ``enhance_image`` and ``evaluate`` call it (see the package docstring).
 
 The steps live in :mod:`.choice` and are called through the module, so that tests can replace them.
 """
@@ -27,15 +28,16 @@ def runner_for(
     threads: int | None = None,
     replay: bool = False,
     precision: str = "auto",
-    timing: bool = True,
+    timing: bool = False,
 ) -> nn.Module:
     """The module to run ``model`` with on inputs like ``example`` (see the package docstring).
 
     Args:
         precision: ``auto`` lets ``auto`` use a reduced-precision backend (bf16) where it is
             native and within :data:`~.precision.REDUCED_TOLERANCE`; ``fp32`` keeps full precision.
-        timing: with ``auto`` and no cached choice, time the candidates (``True``) or take the
-            preferred one after a parity check on a crop (``False``: for a few images).
+        timing: with ``auto`` and no timed choice cached, time every candidate (``True``; what
+            ``backend="timed"`` asks for) instead of taking the preferred one after a parity check
+            on a crop (``False``, the default: no backend is timed on the user's time).
 
     Raises:
         BackendParityError: ``backend`` named explicitly disagrees with eager beyond its tolerance.
@@ -44,15 +46,20 @@ def runner_for(
     """
     device = torch.device(device)
     choice._check_request(backend, precision, replay)
+    if backend == "timed":
+        backend, timing = "auto", True
     if backend == "eager" or (backend == "auto" and example.shape[-2] * example.shape[-1] < choice.AUTO_MIN_PIXELS):
         return model
     threads = threads or torch.get_num_threads()
     sha = weights_sha(model)
     key = make_key(sha, example, device, threads, replay, precision)
-    req = choice._Request(model, example, device, threads, replay, precision, sha, key)
-    if backend == "auto":
-        return _auto(req, read_entry(key), timing)
-    return _named(req, backend, read_entry(key))
+    decided = (key, backend, timing, id(model))
+    runner = choice._DECIDED.get(decided)  # this process decided already: no file read, no check
+    if runner is None:
+        req = choice._Request(model, example, device, threads, replay, precision, sha, key)
+        runner = _auto(req, read_entry(key), timing) if backend == "auto" else _named(req, backend, read_entry(key))
+        choice._remember(decided, runner, choice._DECIDED, 16)
+    return runner
 
 
 def _auto(req: choice._Request, entry: dict, timing: bool) -> nn.Module:
@@ -63,6 +70,7 @@ def _auto(req: choice._Request, entry: dict, timing: bool) -> nn.Module:
         return choice._runner(req, cached)
     where = size_class(*req.example.shape[-2:])
     if timing:
+        log.info("timing the backends on %s once (cached per model and size class; can take a minute)", where)
         new, runners = choice.choose(req.model, req.example, req.device, req.threads, req.replay, 3, req.precision)
         runner = runners[new["backend"]]
         times = {k: round(v, 4) for k, v in new["times_s"].items()}
@@ -71,11 +79,11 @@ def _auto(req: choice._Request, entry: dict, timing: bool) -> nn.Module:
     else:
         new, runner = choice.quick(req.model, req.example, req.device, req.threads, req.replay, req.precision)
         if new["rejected"]:
-            log.info("fast path for %s: untimed (few images), eager: %s", where, new["rejected"])
+            log.info("fast path for %s: eager (untimed): %s", where, new["rejected"])
         else:
             name = new["backend"]
             diff, tol, crop = new["parity"][name], new["tolerance"][name], new["checked_on"]
-            what = "untimed (few images; max abs diff %.1e <= %g on a %s)"
+            what = "untimed (max abs diff %.1e <= %g on a %s)"
             log.info("fast path for %s: %s, " + what, where, name, diff, tol, crop)
     store(req.key, new)
     if new["backend"] == "eager":
@@ -101,12 +109,10 @@ def _named(req: choice._Request, backend: str, entry: dict) -> nn.Module:
     return runner
 
 
-def for_enhance(
-    model: nn.Module, x: torch.Tensor, cfg: EnhanceConfig, device: torch.device | str, timing: bool = True
-) -> nn.Module:
-    """:func:`runner_for` as ``enhance`` uses it: the example is the image, or its first tile when the
-    image will be tiled (then with ``replay`` when whole-image norm statistics are replayed);
-    ``timing=False`` when the call enhances fewer than :data:`~.choice.FEW_IMAGES` images."""
+def for_enhance(model: nn.Module, x: torch.Tensor, cfg: EnhanceConfig, device: torch.device | str) -> nn.Module:
+    """:func:`runner_for` as ``enhance`` and ``enhance_image`` use it: the example is the image, or its
+    first tile when the image will be tiled (then with ``replay`` when whole-image norm statistics
+    are replayed); ``cfg.backend="timed"`` times the backends once, any other never does."""
     from hadamard_restore.inference.norm_stats import has_instance_norm
 
     backend, threads = cfg.backend, cfg.threads
@@ -119,9 +125,22 @@ def for_enhance(
     example = x[..., : min(h, cfg.tile), : min(w, cfg.tile)] if tiled else x
     replay = tiled and cfg.norm_stats == "global" and has_instance_norm(model)
     try:
-        return runner_for(model, example.to(device), device, backend, threads, replay, cfg.precision, timing)
+        return runner_for(model, example.to(device), device, backend, threads, replay, cfg.precision)
     except HadamardRestoreError:
         raise
     except Exception as exc:  # the fast path must never stop an enhancement that eager can do
         log.warning("fast path unavailable (%s: %s); running eager", type(exc).__name__, exc)
         return model
+
+
+class FastPath(nn.Module):
+    """``model`` on the fast path for whatever it is given (``evaluate``: one image at a time, of any
+    size): each call runs :func:`runner_for` (a dictionary look-up once a size class is decided)."""
+
+    def __init__(self, model: nn.Module, device: torch.device | str, backend: str = "auto", precision: str = "fp32"):
+        super().__init__()
+        self.model, self.device, self.backend, self.precision = model, torch.device(device), backend, precision
+        choice._check_request(backend, precision, False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return runner_for(self.model, x, self.device, self.backend, precision=self.precision)(x)
