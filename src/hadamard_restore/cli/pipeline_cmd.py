@@ -124,8 +124,8 @@ def evaluate(
         guard = opts["split_file"] or (held.path if held else None)
         claim_run_dir(out_ := evaluate_preflight(path, opts["root"], guard, out_))  # one writer per output folder
         read_model_file(path)  # a bad checkpoint fails before the data are scanned
-        where = [opts[k] for k in ("root", "layout", "degraded_dir", "reference_dir", "split_file")]
-        chosen = select_pairs(*where, held, all_pairs)
+        root, lay, deg, ref, spl = (opts[k] for k in ("root", "layout", "degraded_dir", "reference_dir", "split_file"))
+        chosen = select_pairs(root, lay, deg, ref, spl, held, all_pairs)
         typer.echo(f"pairs: {chosen.description}")
         return evaluate_pairs(
             path,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import cast, get_args
 
 from hadamard_restore.errors import HadamardRestoreError
+from hadamard_restore.inference.export import Exporter
 from hadamard_restore.runtime.output_guard import (
     OutputPathError,
     check_new_files,
@@ -37,7 +39,7 @@ def dynamo_max_opset() -> int:
     return int(onnx.defs.onnx_opset_version())
 
 
-def check_opset(opset: int | None, exporter: str) -> tuple[str, int]:
+def check_opset(opset: int | None, exporter: Exporter) -> tuple[Exporter, int]:
     """``(exporter, opset)`` that writes the asked opset exactly (``auto`` picks the tracer below
     18); with no opset: 18, or 17 for the TorchScript exporter.
 
@@ -70,15 +72,16 @@ def export_preflight(
     exporter: str,
     check_images: Sequence[Path] = (),
     force: bool = False,
-) -> tuple[str, int]:
+) -> tuple[Exporter, int]:
     """Paths and options of ``export``; returns ``(exporter, opset)`` to use (:func:`check_opset`).
     An existing ``--onnx`` file is replaced only with ``force``."""
-    if exporter not in ("auto", "dynamo", "torchscript"):
+    if exporter not in get_args(Exporter):
         raise ExportOptionError(f"--exporter must be auto, dynamo or torchscript, got {exporter!r}")
+    named = cast(Exporter, exporter)
     check_output_file(onnx, "--onnx", "model.onnx")
     guard_outputs({"checkpoint": checkpoint, "--check-image": list(check_images)}, {"--onnx": onnx})
     check_new_files([onnx], "--onnx", force)
-    return check_opset(opset, exporter)
+    return check_opset(opset, named)
 
 
 def enhance_preflight(
