@@ -211,3 +211,26 @@ def _data_env(key: str, value: Path) -> str:
 def dump_config(cfg: RunConfig) -> str:
     """The resolved config as YAML (written into every run directory)."""
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: tree}
+
+
+def config_changes(old_yaml: str, new_yaml: str, sections: tuple[str, ...], free: frozenset[str]) -> list[dict]:
+    """``[{key, checkpoint, now}]`` for every dotted key of ``sections`` that differs between two
+    dumped configs (:func:`dump_config` text), keys in ``free`` left out; read with the bounded
+    YAML loader (a run's files may have been tampered with)."""
+    old, new = load_yaml(old_yaml or "") or {}, load_yaml(new_yaml or "") or {}
+    old_flat = _flat({k: old.get(k) for k in sections})
+    new_flat = _flat({k: new.get(k) for k in sections})
+    return [
+        {"key": k, "checkpoint": old_flat.get(k), "now": new_flat.get(k)}
+        for k in sorted((set(old_flat) | set(new_flat)) - free)
+        if old_flat.get(k) != new_flat.get(k)
+    ]

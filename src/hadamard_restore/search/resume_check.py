@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hadamard_restore.artifacts import read_json, write_json
-from hadamard_restore.config_yaml import load_yaml
+from hadamard_restore.config import config_changes as shared_changes
 from hadamard_restore.errors import CheckpointError
 
 MARKER = "search_run.json"
@@ -54,26 +54,9 @@ class SearchResumeError(CheckpointError):
     """``--resume`` was pointed at a run it must not continue, or with settings it cannot take."""
 
 
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(tree, dict):
-        out: dict[str, Any] = {}
-        for key, value in tree.items():
-            out.update(_flat(value, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: tree}
-
-
 def search_changes(old_yaml: str, new_yaml: str) -> list[dict]:
     """``[{key, checkpoint, now}]`` for every compared key that differs between two dumped configs."""
-    old, new = load_yaml(old_yaml or "") or {}, load_yaml(new_yaml or "") or {}
-    old_flat = _flat({k: old.get(k) for k in SECTIONS})
-    new_flat = _flat({k: new.get(k) for k in SECTIONS})
-    keys = sorted((set(old_flat) | set(new_flat)) - FREE_KEYS)
-    return [
-        {"key": k, "checkpoint": old_flat.get(k), "now": new_flat.get(k)}
-        for k in keys
-        if old_flat.get(k) != new_flat.get(k)
-    ]
+    return shared_changes(old_yaml, new_yaml, SECTIONS, FREE_KEYS)
 
 
 def _fixed(key: str) -> bool:

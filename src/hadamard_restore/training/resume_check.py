@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from hadamard_restore.config_yaml import load_yaml
+from hadamard_restore.config import config_changes as shared_changes
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.net.model_file import genotype_to_dict, loss_weights_to_dict
 from hadamard_restore.training.state import load_training_state
@@ -39,28 +39,10 @@ class ResumeMismatchError(CheckpointError):
     """``--resume`` was asked to continue a run with other settings than it was started with."""
 
 
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(tree, dict):
-        out: dict[str, Any] = {}
-        for key, value in tree.items():
-            out.update(_flat(value, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: tree}
-
-
 def config_changes(old_yaml: str, new_yaml: str) -> list[dict]:
     """``[{key, checkpoint, now}]`` for every run-defining config key that differs between two
     dumped configs (``config.dump_config`` text)."""
-    old = load_yaml(old_yaml or "") or {}
-    new = load_yaml(new_yaml or "") or {}
-    old_flat = _flat({k: old.get(k) for k in RUN_SECTIONS})
-    new_flat = _flat({k: new.get(k) for k in RUN_SECTIONS})
-    keys = sorted((set(old_flat) | set(new_flat)) - FREE_KEYS)
-    return [
-        {"key": k, "checkpoint": old_flat.get(k), "now": new_flat.get(k)}
-        for k in keys
-        if old_flat.get(k) != new_flat.get(k)
-    ]
+    return shared_changes(old_yaml, new_yaml, RUN_SECTIONS, FREE_KEYS)
 
 
 def _describe_genotype(geno: dict) -> str:
