@@ -58,5 +58,5 @@ def test_input_errors():
         lpips(x, torch.zeros(1, 3, 32, 31))
     with pytest.raises(ValueError, match=r"inputs must be in \[0, 1\], got values up to 255"):
         lpips(x + 255, x)
-    with pytest.raises(ValueError, match="at least 16x16"):
+    with pytest.raises(ValueError, match="at least 31x31"):
         lpips(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))

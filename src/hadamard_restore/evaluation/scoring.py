@@ -30,8 +30,10 @@ GT_MEAN_PROTOCOL = (
 
 
 def score_image(x: torch.Tensor, y: torch.Tensor, ecfg: EvalConfig, lpips_ok: bool) -> dict[str, float | None]:
-    """PSNR, SSIM and (when ``lpips_ok``) LPIPS of one ``(3, H, W)`` image against its reference."""
+    """PSNR, SSIM and (when ``lpips_ok``) LPIPS of one ``(3, H, W)`` image against its reference;
+    LPIPS is None for an image smaller than its backbone needs (``metrics.perceptual.MIN_SIDE``)."""
     from hadamard_restore import metrics
+    from hadamard_restore.metrics.perceptual import MIN_SIDE
 
     x, y = x.unsqueeze(0), y.unsqueeze(0)
     y_channel, border = ecfg.y_channel, ecfg.crop_border
@@ -40,7 +42,7 @@ def score_image(x: torch.Tensor, y: torch.Tensor, ecfg: EvalConfig, lpips_ok: bo
         "ssim": float(metrics.ssim(x, y, data_range=1.0, y_channel=y_channel, crop_border=border)[0]),
         "lpips": None,
     }
-    if lpips_ok:
+    if lpips_ok and min(x.shape[-2:]) >= MIN_SIDE[ecfg.lpips_net]:
         out["lpips"] = float(metrics.lpips(x, y, net=ecfg.lpips_net)[0])
     return out
 

@@ -8,6 +8,9 @@ from torch import nn
 from hadamard_restore.metrics.common import check_pair
 
 _MODELS: dict[tuple[str, str], nn.Module] = {}
+#: the smallest side each backbone reaches its last tap with (AlexNet's stride-4 stem and two
+#: pools need 31 pixels, VGG's four pools 16)
+MIN_SIDE = {"alex": 31, "vgg": 16}
 
 
 def _model(net: str, device: torch.device) -> nn.Module:
@@ -41,8 +44,9 @@ def lpips(x: torch.Tensor, y: torch.Tensor, net: str = "alex") -> torch.Tensor:
     if net not in ("alex", "vgg"):
         raise ValueError(f"lpips: net must be 'alex' or 'vgg', got {net!r}")
     x, y = check_pair(x, y, "lpips")
-    if x.shape[-1] < 16 or x.shape[-2] < 16:
-        raise ValueError(f"lpips: images must be at least 16x16, got {x.shape[-2]}x{x.shape[-1]}")
+    side = MIN_SIDE[net]
+    if x.shape[-1] < side or x.shape[-2] < side:
+        raise ValueError(f"lpips: net {net!r} needs images of at least {side}x{side}, got {x.shape[-2]}x{x.shape[-1]}")
     peak = float(max(x.abs().max(), y.abs().max()))
     if peak > 2:
         raise ValueError(f"lpips: inputs must be in [0, 1], got values up to {peak:g} (divide 8-bit images by 255)")
