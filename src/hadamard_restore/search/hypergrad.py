@@ -41,14 +41,58 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch import Tensor
 
-from hadamard_restore.search.hessian_modes import MODES, Mode
-from hadamard_restore.search.hessian_modes import check_mode as check_mode  # re-exported
-from hadamard_restore.search.param_dicts import momentum_buffers as momentum_buffers  # re-exported
-from hadamard_restore.search.param_dicts import named_weights as named_weights  # re-exported
+from hadamard_restore.config import ConfigError
+
+# ---------------------------------------------------------------- the modes (search.hessian)
+Mode = Literal["finite_difference", "exact", "first_order"]
+MODES: tuple[str, ...] = ("finite_difference", "exact", "first_order")
+
+
+def check_mode(mode: str, stage: str) -> None:
+    """Refuse hypergradient modes that are wrong for a stage, saying why.
+
+    Args:
+        mode: one of ``finite_difference``, ``exact``, ``first_order``.
+        stage: ``loss`` (stage 1), ``arch`` (stage 2) or ``joint``.
+
+    Raises:
+        ConfigError: unknown mode, or ``first_order`` for a stage whose upper objective does
+            not contain the upper variables directly (``loss``; ``joint`` for its β part).
+    """
+    if mode not in MODES:
+        raise ConfigError(f"search.hessian={mode!r} is unknown; use one of {', '.join(MODES)}")
+    if mode == "first_order" and stage in ("loss", "joint"):
+        raise ConfigError(
+            "search.hessian=first_order cannot search loss weights: the stage-1 objective "
+            "(the classifier's cross-entropy of 'clear' on the outputs, L_Cval) does not depend "
+            "on beta or the VGG logits directly, so a first-order hypergradient gives them exactly "
+            "zero gradient (docs/method.md 6.3). Use search.hessian=finite_difference (the paper's "
+            "code) or exact; first_order is allowed for the architecture stage only."
+        )
+
+
+# ---------------------------------------------------------------- the dicts it works on
+def named_weights(model: torch.nn.Module, weights: Sequence[Tensor]) -> dict[str, Tensor]:
+    """``{name: parameter}`` for the given parameters of ``model`` (e.g. ``model.weights()``).
+
+    The names are the ones ``torch.func.functional_call(model, params, ...)`` expects.
+    """
+    ids = {id(p) for p in weights}
+    out: dict[str, Tensor] = {n: p for n, p in model.named_parameters() if id(p) in ids}
+    if len(out) != len(ids):
+        raise ValueError(f"{len(ids) - len(out)} of the given weights are not parameters of the model")
+    return out
+
+
+def momentum_buffers(optimizer: torch.optim.Optimizer, named: Mapping[str, Tensor]) -> dict[str, Tensor | None]:
+    """The SGD momentum buffer of each named weight (None before the first real step)."""
+    return {n: optimizer.state.get(p, {}).get("momentum_buffer") for n, p in named.items()}
+
 
 ParamDict = Mapping[str, Tensor]
 LossFn = Callable[[dict[str, Tensor]], Tensor]
