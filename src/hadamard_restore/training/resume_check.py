@@ -31,7 +31,7 @@ FREE_KEYS = frozenset(
 )  # the last two are compared by content
 CHANGES_FILE = "resume_changes.json"
 #: settings whose saved state a resume cannot carry over to another value (refused even with
-#: --allow-changes); every other allowed change is applied (``trainer_state.apply_settings``)
+#: --allow-changes); every other allowed change is applied (``trainer.apply_settings``)
 FIXED_KEYS = frozenset({"train.optimizer"})
 
 

@@ -23,30 +23,81 @@ the number of processes and the generator state is one tensor rank 0 can save.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from hadamard_restore.artifacts import write_json
 from hadamard_restore.config import TrainConfig
+from hadamard_restore.errors import CheckpointError, HadamardRestoreError
 from hadamard_restore.losses.feature_precision import bf16_features
-from hadamard_restore.net.model_file import save_model_meta
+from hadamard_restore.net.model_file import cpu_state_dict, load_state_into, save_model_meta
 from hadamard_restore.runtime import Dist, get_logger
 from hadamard_restore.runtime.precision import native_bf16
+from hadamard_restore.runtime.rng import capture_rng, restore_rng
 from hadamard_restore.training import health
 from hadamard_restore.training.ema import WeightAverage
 from hadamard_restore.training.lr_schedule import make_optimizer, make_scheduler
-from hadamard_restore.training.state import LoopState, best_weights
-from hadamard_restore.training.train_data import Sampler as Sampler  # re-exported
-from hadamard_restore.training.train_data import TrainData, check_settings
+from hadamard_restore.training.state import (
+    LoopState,
+    best_weights,
+    load_training_state,
+    rng_in_current_layout,
+    save_training_state,
+)
 from hadamard_restore.training.train_log import TrainLogger
-from hadamard_restore.training.trainer_state import resume_trainer, save_trainer_state
 from hadamard_restore.training.validation import validate_psnr
 
 log = get_logger("hadamard_restore.train")
+
+
+Sampler = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
+
+
+@dataclass
+class TrainData:
+    """What the loop needs from the data layer.
+
+    Attributes:
+        sample: ``sample(batch, generator) -> (degraded, reference)``, each ``(batch, 3, h, w)``
+            in [0, 1]; all randomness from ``generator``.
+        val: held-out ``(degraded, reference)`` pairs, each ``(3, H, W)``, full resolution.
+    """
+
+    sample: Sampler
+    val: Sequence[tuple[Tensor, Tensor]]
+
+
+def check_settings(tcfg: TrainConfig, data: TrainData) -> None:
+    """Refuse settings the loop cannot run with, saying what to change."""
+    if tcfg.crop is None and tcfg.batch_size != 1:
+        raise HadamardRestoreError(
+            "train.crop is null (full images) but train.batch_size is "
+            f"{tcfg.batch_size}; full images differ in size, so use batch_size 1 or set a crop"
+        )
+    if not data.val:
+        raise HadamardRestoreError("the held-out validation split is empty; raise data.val_ratio or add pairs")
+
+
+def apply_settings(
+    optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR, settings: list[dict]
+) -> None:
+    """Put this config's optimizer settings (``settings``: each param group's lr, weight decay,
+    momentum ... before the checkpoint was loaded) back over the restored ones, which are the
+    checkpoint's: only the moments and the step counter continue. The base lrs become this
+    config's and the current lr is the schedule's value at the restored step, so a change allowed
+    on resume (``--set train.lr=...``) is the lr used, not only the one recorded."""
+    for group, mine in zip(optimizer.param_groups, settings):
+        group.update(mine)
+    scheduler.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
+    step = scheduler.last_epoch
+    for group, base, factor in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+        group["lr"] = base * factor(step)
+    scheduler._last_lr = [g["lr"] for g in optimizer.param_groups]
 
 
 class Trainer:
@@ -95,12 +146,55 @@ class Trainer:
 
     # ------------------------------------------------------------------ saving and resuming
     def resume(self) -> None:
-        """Restore everything from ``run_dir/last.pt``."""
-        resume_trainer(self)
+        """Restore everything from ``run_dir/last.pt``: model, optimizer and scheduler (with this config's
+        settings, :func:`apply_settings`), the weight average, the random stream, counters and curves."""
+        if not self.last_path.is_file():
+            raise CheckpointError(f"--resume: {self.last_path} does not exist; nothing to resume in {self.run_dir}")
+        blob = load_training_state(self.last_path)
+        load_state_into(self.model, blob["state_dict"], source=f"checkpoint {self.last_path}")
+        saved = blob["training"]
+        settings = [{k: v for k, v in g.items() if k != "params"} for g in self.optimizer.param_groups]
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        # the restored step counter drives the schedule of *this* config (same config: identical;
+        # a larger train.steps: the cosine stretches to the new end instead of staying at its floor)
+        self.scheduler.lr_lambdas = make_scheduler(
+            torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0), self.tcfg
+        ).lr_lambdas
+        apply_settings(self.optimizer, self.scheduler, settings)
+        if self.ema is not None:
+            if "ema" not in saved:
+                raise CheckpointError(
+                    f"{self.last_path} was trained without train.ema_decay; resume with "
+                    "--set train.ema_decay=0 or start a new run"
+                )
+            load_state_into(self.ema.model, saved["ema"], source=f"weight average in {self.last_path}")
+        restore_rng(rng_in_current_layout(saved["rng"]), {"data": self.data_gen}, self.device)
+        self.state = LoopState(saved["step"], saved["best_val_psnr"], saved["best_step"], saved["history"])
+        log.info(
+            "resumed from %s at step %d (best val PSNR %.3f dB)",
+            self.last_path,
+            self.state.step,
+            self.state.best_val_psnr,
+        )
 
     def save_state(self) -> None:
-        """Write ``last.pt`` and ``history.json``."""
-        save_trainer_state(self)
+        """Write ``last.pt`` and ``history.json`` (refusing non-finite weights: a good last.pt stays)."""
+        state = self.state
+        training = {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "step": state.step,
+            "rng": capture_rng({"data": self.data_gen}),
+            "best_val_psnr": state.best_val_psnr,
+            "best_step": state.best_step,
+            "history": state.history,
+        }
+        if self.ema is not None:
+            training["ema"] = cpu_state_dict(self.ema.model)
+        health.check_finite(self.model, state.step, self.tcfg.lr, self.run_dir)  # never replace a good last.pt
+        save_training_state(self.last_path, self.model, self.meta, training)
+        write_json(self.run_dir / "history.json", state.history)
 
     # ------------------------------------------------------------------ one step
     def train_step(self, net: nn.Module) -> tuple[dict[str, float], float, float]:
