@@ -53,7 +53,8 @@ def base_config(task: str, overrides, split_file: Path | None = None):
 def prepare_splits(task: str, preset, tdir: Path, extra) -> tuple[Path, list]:
     """``heldout.json`` and ``dev.json`` in the ledger (made once, verified after); returns
     ``(dev.json path, held-out test pairs)``."""
-    from hadamard_restore.data.split import Split, development_split, limit_split, make_split, verify_split
+    from hadamard_restore.data.integrity import verify_split
+    from hadamard_restore.data.split import Split, development_split, limit_split, make_split
     from hadamard_restore.data.task_data import dataset_pairs
 
     cfg = base_config(task, [*preset.train, *extra])

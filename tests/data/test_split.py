@@ -4,8 +4,9 @@ from collections import defaultdict
 
 import pytest
 
+from hadamard_restore.data.integrity import verify_split
 from hadamard_restore.data.layouts import find_pairs
-from hadamard_restore.data.split import Split, development_split, limit_split, make_split, verify_split
+from hadamard_restore.data.split import Split, development_split, limit_split, make_split
 from hadamard_restore.errors import DataError
 
 from .conftest import make_folder_pairs, random_array, save_png

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hadamard_restore.cli import app
-from hadamard_restore.data.split_file import Split
+from hadamard_restore.data.split import Split
 from hadamard_restore.errors import DataError
 
 runner = CliRunner()
