@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 
 from hadamard_restore.config import ClassifierConfig, LossConfig, NetConfig, RunConfig, SearchConfig
-from hadamard_restore.data.layouts import Pair
+from hadamard_restore.data.matching import Pair
 
 PairSource = Callable[[Path | None], tuple[list[Pair], list[Pair]]]
 

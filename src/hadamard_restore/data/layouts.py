@@ -9,7 +9,7 @@ point ``root`` at a test folder (``eval15``, ``Test``) to read that one. EUVP's 
 paired subsets are read together.
 
 Names are matched by file stem, also many-to-one (SOTS ``1400_3.png -> 1400.png``): see
-:mod:`hadamard_restore.data.matching`, whose helpers are re-exported here.
+:mod:`hadamard_restore.data.matching` (import its names from there).
 """
 
 from __future__ import annotations
@@ -17,12 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hadamard_restore.data.matching import SHOW as SHOW  # re-exported, as the helpers below
 from hadamard_restore.data.matching import Pair, match_folders
-from hadamard_restore.data.matching import list_images as list_images
-from hadamard_restore.data.matching import match_reference as match_reference
-from hadamard_restore.data.matching import mismatch_message as mismatch_message
-from hadamard_restore.data.matching import natural_key as natural_key
 from hadamard_restore.errors import DataError
 
 
