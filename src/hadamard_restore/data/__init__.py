@@ -1,7 +1,7 @@
 """Paired images: file I/O, dataset layouts, pinned splits, paired crops/flips, degradations.
 
 See ``docs/internals.md`` (data/) for the contract. Submodules:
-:mod:`.io` (with :mod:`.image_write`, :mod:`.damage`), :mod:`.layouts`, :mod:`.split`, :mod:`.integrity`,
+:mod:`.io` (with :mod:`.damage`), :mod:`.layouts`, :mod:`.split`, :mod:`.integrity`,
 :mod:`.transforms`, :mod:`.dataset`, :mod:`.degrade`, :mod:`.demo`, :mod:`.check`, :mod:`.task_data`.
 """
 

@@ -11,7 +11,7 @@ Reading (Pillow; OpenCV through :mod:`.codec16` for 16-bit colour PNG/TIFF, whic
 - A PNG cut off before its ``IEND`` chunk is damaged even when its pixels decode, and Pillow's
   ``LOAD_TRUNCATED_IMAGES`` is ignored (:mod:`.damage`): missing data is never filled in.
 
-Writing: :func:`write_image` (:mod:`.image_write`) stores 8-bit (default) or 16-bit RGB PNGs atomically.
+Writing: :func:`write_image` stores 8-bit (default) or 16-bit RGB PNGs atomically.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from hadamard_restore.data.codec16 import decode16, png_bit_depth
+from hadamard_restore.artifacts import atomic_write_bytes
+from hadamard_restore.data.codec16 import decode16, encode_png16, png_bit_depth
 from hadamard_restore.data.damage import end_marker_missing, read_regular, require_regular, strict_decoding
-from hadamard_restore.data.image_write import encode_image, write_image
 from hadamard_restore.data.pixel_limit import check_header, check_pixels, pillow_unlimited
 from hadamard_restore.errors import DataError
 
@@ -245,3 +245,41 @@ def looks_truncated(path: str | Path) -> bool:
     if suffix in (".jpg", ".jpeg"):
         return b"\xff\xd9" not in tail
     return False
+
+
+# ---------------------------------------------------------------- writing
+def _to_array(img: torch.Tensor, bits: int) -> np.ndarray:
+    if img.ndim == 4 and img.shape[0] == 1:
+        img = img[0]
+    if img.ndim != 3 or img.shape[0] not in (1, 3):
+        raise DataError(f"write_image needs a (3, H, W) or (1, H, W) tensor, got shape {tuple(img.shape)}")
+    if not torch.isfinite(img).all():
+        raise DataError("write_image got NaN or infinite values; check the network output")
+    peak = 255 if bits == 8 else 65535
+    x = (img.detach().float().cpu().clamp(0, 1) * peak).round()
+    array = x.permute(1, 2, 0).numpy().astype(np.uint8 if bits == 8 else np.uint16)
+    return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array
+
+
+def encode_image(img: torch.Tensor, bits: int = 8) -> bytes:
+    """PNG bytes of a ``(3, H, W)`` tensor in ``[0, 1]`` (values outside are clipped, then rounded)."""
+    if bits not in (8, 16):
+        raise DataError(f"bits must be 8 or 16, got {bits}")
+    array = _to_array(img, bits)
+    if bits == 16:
+        return encode_png16(array)
+    buf = io.BytesIO()
+    Image.fromarray(array, mode="RGB").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def write_image(path: str | Path, img: torch.Tensor, bits: int = 8) -> Path:
+    """Atomically write ``img`` (``(3, H, W)`` float in ``[0, 1]``) as an 8- or 16-bit RGB PNG.
+
+    Values are clipped to ``[0, 1]`` and rounded to the nearest code (``round(x * 255)``), so
+    reading the file back gives the input to within ``0.5 / 255`` (or ``0.5 / 65535``).
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise DataError(f"{path}: write_image writes PNG only; give the file a .png suffix")
+    return atomic_write_bytes(path, encode_image(img, bits))
