@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import torch
 
@@ -37,20 +37,24 @@ from hadamard_restore.search.loop import Batch, Problem, run_bilevel
 from hadamard_restore.search.summary import finish_stage
 from hadamard_restore.search.upper import is_judged
 
+if TYPE_CHECKING:
+    from hadamard_restore.classifier.model import Judge
+
 #: writes a finished stage's artifacts (rank 0) and returns the results for its summary
 ArtifactWriter = Callable[[list[dict]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
-class Judge:
-    """The frozen classifier of a judged stage and what is known about its reliability.
+class FrozenJudge:
+    """A judged stage's frozen :data:`~hadamard_restore.classifier.model.Judge` and what is known
+    about its reliability.
 
     Attributes:
         model: the classifier, frozen, in eval mode, on the stage's device.
         record: :func:`~hadamard_restore.classifier.classifier_record` (rank 0 only, else None).
     """
 
-    model: torch.nn.Module
+    model: Judge
     record: dict | None
 
 
@@ -63,7 +67,7 @@ class StageContext:
     device: torch.device
     dist: Dist
     sample: Callable[[str, torch.Generator], Batch]
-    judge: Judge | None
+    judge: FrozenJudge | None
 
 
 #: ``StageContext -> (problem, artifact writer)``: what makes a stage's bilevel problem
@@ -116,7 +120,7 @@ class JudgedStageOptions(StageOptions, total=False):
 
 def load_judge(
     job: SearchJob, run_dir: Path, device: torch.device, dist_ctx: Dist, classifier: Path | None = None
-) -> Judge:
+) -> FrozenJudge:
     """The classifier ``classifier`` names, else the one :func:`provide_classifier` gives."""
     from hadamard_restore.classifier import judge_record, load_classifier, provide_classifier
 
@@ -124,7 +128,7 @@ def load_judge(
         classifier if classifier is not None else provide_classifier(job.classifier, run_dir / "classifier", dist_ctx)
     )
     model = load_classifier(path, device)
-    return Judge(model, judge_record(path, job.search.crop) if dist_ctx.is_main else None)
+    return FrozenJudge(model, judge_record(path, job.search.crop) if dist_ctx.is_main else None)
 
 
 def run_stage(
