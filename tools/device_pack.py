@@ -54,10 +54,14 @@ def sha256(data: bytes) -> str:
 
 
 def psnr_8bit(a, b) -> float:
+    """PSNR (dB) of two 8-bit RGB images, with the project's metric (peak 255)."""
     import numpy as np
+    import torch
 
-    mse = float(np.mean((np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+    from hadamard_restore.metrics import psnr
+
+    x, y = (torch.from_numpy(np.asarray(im, dtype=np.float64)).permute(2, 0, 1)[None] for im in (a, b))
+    return float(psnr(x, y, data_range=255.0)[0])
 
 
 def encode(path: Path, mode: str) -> tuple[bytes, str, float]:
@@ -83,19 +87,23 @@ def bundled_split(model: str) -> Split:
         return Split.load(p)
 
 
-def plan(entries: list[tuple[str, SplitEntry]], root: Path, budget: int) -> tuple[str, list[tuple[str, SplitEntry]]]:
-    """The packing mode and the entries it keeps: lossless if all fit, else JPEG, else a JPEG subset."""
-    names = {n for _, e in entries for n in (e.degraded, e.reference)}
+Encoded = dict[str, tuple[bytes, str, float]]  # name -> (packed bytes, suffix, PSNR vs the original)
+
+
+def plan(entries: list[tuple[str, SplitEntry]], root: Path, budget: int) -> tuple[str, list, Encoded]:
+    """The packing mode, the entries it keeps (lossless if all fit, else JPEG, else a JPEG subset)
+    and every file encoded for that mode (each file is encoded once)."""
+    names = sorted({n for _, e in entries for n in (e.degraded, e.reference)})
     if sum((root / n).stat().st_size for n in names) <= budget:
-        return "lossless", entries
-    sizes = {n: len(encode(root / n, "jpeg")[0]) for n in names}
+        return "lossless", entries, {n: encode(root / n, "lossless") for n in names}
+    encoded = {n: encode(root / n, "jpeg") for n in names}
     kept, used = [], 0
     for part, e in sorted(entries, key=lambda pe: pe[0] != "val"):  # held-out pairs first: never dropped
-        cost = sum(sizes[n] for n in {e.degraded, e.reference})
+        cost = sum(len(encoded[n][0]) for n in {e.degraded, e.reference})
         if used + cost <= budget or part == "val":
             kept.append((part, e))
             used += cost
-    return ("jpeg" if len(kept) == len(entries) else "jpeg-subset"), kept
+    return ("jpeg" if len(kept) == len(entries) else "jpeg-subset"), kept, encoded
 
 
 def pack_data(task: str, data_root: Path, out: Path, budget: int) -> dict:
@@ -110,13 +118,13 @@ def pack_data(task: str, data_root: Path, out: Path, budget: int) -> dict:
                 raise SystemExit(
                     f"{root / name} is missing or differs from the bundled {model} split; re-copy the data"
                 )
-    mode, kept = plan(entries, root, budget)
+    mode, kept, encoded = plan(entries, root, budget)
     packed: dict[str, tuple[str, str, float]] = {}  # original name -> (packed name, sha256, PSNR)
     for _, e in kept:
         for name in (e.degraded, e.reference):
             if name in packed:
                 continue
-            data, suffix, quality = encode(root / name, "lossless" if mode == "lossless" else "jpeg")
+            data, suffix, quality = encoded[name]
             new = str(Path(name).with_suffix(suffix))
             dest = out / "data" / new
             dest.parent.mkdir(parents=True, exist_ok=True)
