@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -39,6 +38,7 @@ if __package__ in (None, ""):
     sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "src")]
 
 from benchmarks import budget_ledger as L
+from benchmarks.budget_report import verdict
 
 STUDY_LEDGER = L.ROOT / "benchmarks" / "results" / "recipe"
 CONFIGS = {"lol": "configs/low-light.yaml", "sots": "configs/dehaze.yaml", "lsui": "configs/underwater.yaml"}
@@ -134,11 +134,8 @@ def run_cell(task: str, recipe: Recipe, steps: int, seed: int, args, path: Path,
 def _mean_se(values: list[float]) -> str:
     if not values:
         return "—"
-    m = sum(values) / len(values)
-    if len(values) < 2:
-        return f"{m:.2f} (1 seed)"
-    se = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1) / len(values))
-    return f"{m:.2f} ± {se:.2f}"
+    mean, se, _ = verdict(values)  # the budget study's mean and standard error across seeds
+    return f"{mean:.2f} (1 seed)" if len(values) < 2 else f"{mean:.2f} ± {se:.2f}"
 
 
 def render(ledger: Path, tag: str) -> Path | None:
