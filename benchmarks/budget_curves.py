@@ -139,6 +139,8 @@ def run_cell(task, budget, seed, entry, ccfg, found, test_pairs, meta: dict, pat
                 "eval_s",
                 "held_out",
                 "train_pairs",
+                "weights",
+                "validation_pairs",
                 "mean",
                 "per_image",
             )

@@ -158,6 +158,7 @@ def train_and_score(
     from hadamard_restore.data.dataset import PairedImages
     from hadamard_restore.data.task_data import load_pairs
     from hadamard_restore.losses.mix import LossMix
+    from hadamard_restore.net.model_file import load_state_into, read_model_file
     from hadamard_restore.training.trainer import TrainData, fit
 
     train_pairs, val_pairs = load_pairs(cfg.data, cfg.seed)
@@ -167,13 +168,18 @@ def train_and_score(
         p.requires_grad_(False)
     model = build_model(entry, cfg, found, seed)
     train_set = PairedImages(train_pairs, crop=cfg.train.crop, flip=True)
-    val_set = PairedImages(val_pairs[:1], crop=None, flip=False)
-    data = TrainData(sample=train_set.sample_batch, val=[val_set.full(0)])
-    tcfg = cfg.train.model_copy(update={"val_every": cfg.train.steps, "val_max_images": 1})
+    # one validation, at the end; with train.ema_decay it picks the raw weights or their average
+    # (model.pt), so the pairs it reads must never be the scored ones
+    n_val = 1 if test_pairs is None else min(len(val_pairs), cfg.train.val_max_images or len(val_pairs))
+    val_set = PairedImages(val_pairs[:n_val], crop=None, flip=False)
+    data = TrainData(sample=train_set.sample_batch, val=[val_set.full(i) for i in range(n_val)])
+    tcfg = cfg.train.model_copy(update={"val_every": cfg.train.steps, "val_max_images": n_val})
     meta = {"benchmark_entry": entry.key, "seed": seed, "loss_weights": lw.to_dict()}
     t0 = time.time()
-    fit(model, loss, data, tcfg, run_dir, meta, seed=seed, device=device, progress=False)
+    summary = fit(model, loss, data, tcfg, run_dir, meta, seed=seed, device=device, progress=False)
     train_s = time.time() - t0
+    # score what a user would get: model.pt (the final raw weights when there is no average)
+    load_state_into(model, read_model_file(summary["model"])["state_dict"], source=summary["model"])
     t0 = time.time()
     rows = score(model, val_pairs if test_pairs is None else test_pairs, device, cfg.eval.lpips_net)
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != "name"}
@@ -190,6 +196,8 @@ def train_and_score(
         "budget": {"steps": tcfg.steps, "crop": tcfg.crop, "batch": tcfg.batch_size, "lr": tcfg.lr},
         "held_out": len(rows),
         "train_pairs": len(train_pairs),
+        "weights": summary["best_weights"],
+        "validation_pairs": n_val,
         "mean": mean,
         "per_image": rows,
     }
