@@ -106,7 +106,7 @@ class ClassifierConfig(Strict):
         if self.arch.endswith("-features") and not self.pretrained:
             raise ValueError(
                 f"arch {self.arch} judges with a frozen ImageNet trunk and cannot start from scratch; "
-                "set classifier.pretrained=true (and run `hadamard-restore weights install`) or use arch resnet18"
+                "set classifier.pretrained=true (and run `hadamard-restore backbones install`) or use arch resnet18"
             )
         _batch_fits(self.batch_size, self.crop, "classifier")
         return self

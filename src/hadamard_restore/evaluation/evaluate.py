@@ -143,7 +143,7 @@ def evaluate_pairs(
     model, meta = load_model(checkpoint, dev)
     lpips_ok, lpips_note = True, None
     try:
-        from hadamard_restore.pretrained import weights
+        from hadamard_restore.backbones import weights
 
         weights.lpips_model(ecfg.lpips_net)
     except WeightsMissingError as exc:
