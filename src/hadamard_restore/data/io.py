@@ -164,7 +164,7 @@ def read_image_array(path: str | Path) -> np.ndarray:
     check_header(data, path)  # too many pixels: said so before anything is decoded
     damaged = end_marker_missing(data)
     if damaged:
-        raise DataError(f"{path}: image data is truncated or corrupt ({damaged}); re-copy or re-export the file")
+        raise DataError(f"{path}: image data is truncated or corrupt ({damaged}); copy or save the file again")
     try:
         with strict_decoding(), pillow_unlimited(), Image.open(io.BytesIO(data)) as im:
             orientation = _orientation(im)  # header only, before any decode error could be hidden
@@ -180,7 +180,7 @@ def read_image_array(path: str | Path) -> np.ndarray:
             "remove it from the folder or convert it to PNG"
         ) from None
     except Exception as exc:  # OSError, ValueError, zlib/OpenCV errors ...: all mean a damaged file
-        raise DataError(f"{path}: image data is truncated or corrupt ({exc}); re-copy or re-export the file") from None
+        raise DataError(f"{path}: image data is truncated or corrupt ({exc}); copy or save the file again") from None
     return apply_orientation(array, orientation)
 
 
