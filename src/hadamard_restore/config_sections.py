@@ -2,7 +2,7 @@
 ``train``, ``eval``, ``enhance``): pydantic v2 models whose fields carry defaults, bounds and help.
 
 :class:`~hadamard_restore.config.RunConfig` gathers them; every section forbids unknown keys, so a
-typo fails loudly instead of being ignored. Import them from :mod:`hadamard_restore.config`.
+typo fails loudly instead of being ignored. Import each from here (its one home).
 """
 
 from __future__ import annotations
