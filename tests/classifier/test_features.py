@@ -85,7 +85,7 @@ def test_training_separates_dark_images_and_leaves_the_trunk_bitwise_unchanged(
     from hadamard_restore.classifier.reliability import held_out_accuracy
     from hadamard_restore.config_sections import ClassifierConfig
     from hadamard_restore.data.dataset import PairedImages
-    from hadamard_restore.data.matching import Pair
+    from hadamard_restore.data.layouts import Pair
     from hadamard_restore.jobs import ClassifierJob
 
     pairs = [Pair(tiny_pairs / "degraded" / f"img{i}.png", tiny_pairs / "reference" / f"img{i}.png") for i in range(8)]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,17 @@ def _warn_alpha(path: Path) -> None:
 def is_image_file(path: Path) -> bool:
     """True for a visible file whose suffix is one of :data:`IMAGE_SUFFIXES` (any case)."""
     return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def refuse_special_files(paths: Iterable[Path]) -> None:
+    """Refuse a FIFO, device or socket named like an image (``x.png``) without opening it.
+
+    Raises:
+        DataError: naming the first such path and what it is.
+    """
+    for p in paths:
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.exists() and not (p.is_file() or p.is_dir()):
+            require_regular(p)
 
 
 def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
