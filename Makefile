@@ -1,5 +1,6 @@
 # Two entry points for a newcomer: `make demo` (the main job) and `make test`.
-# Both create .venv, install torch and the package, and provision the pretrained weights offline.
+# Both create .venv, install torch and the package, and provision the third-party backbones
+# (ImageNet VGG16/AlexNet, LPIPS heads) offline: `make backbones`.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -7,7 +8,7 @@ HR := $(VENV)/bin/hadamard-restore
 # Real paired images for the tests (tests/conftest.py); CI sets HADAMARD_RESTORE_REQUIRE_DATA=1.
 export HADAMARD_RESTORE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: setup demo test lint weights clean
+.PHONY: setup demo test lint backbones clean
 
 setup: $(VENV)/.installed
 
@@ -18,13 +19,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-weights: setup
-	$(HR) weights install
+backbones: setup
+	$(HR) backbones install
 
-demo: weights
+demo: backbones
 	$(HR) demo
 
-test: weights
+test: backbones
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q
 
 # ruff (lint, import order, formatting), mypy on src/, and the structural limits (function length,

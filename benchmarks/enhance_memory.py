@@ -93,7 +93,7 @@ def main() -> None:
 
         with Image.open(tmp / "out" / "photo.png") as im:
             out_size = im.size
-    from hadamard_restore.config import EnhanceConfig
+    from hadamard_restore.config_sections import EnhanceConfig
 
     defaults = EnhanceConfig()
     tile = args.tile or defaults.tile

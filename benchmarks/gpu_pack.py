@@ -54,7 +54,7 @@ def deepest_tap(loss_weights: str = "paper-lol", backbone: str = "vgg16") -> int
 def pack_weights(cache: Path, out: Path, vgg_up_to: int) -> Path:
     """Write the needed weights (see the module docstring) from the weights cache ``cache`` to ``out``."""
     from hadamard_restore.artifacts import atomic_torch_save
-    from hadamard_restore.pretrained.sources import load_torch_file
+    from hadamard_restore.backbones.sources import load_torch_file
 
     blob: dict[str, dict[str, torch.Tensor]] = {}
     for name in HALF + HEADS:
@@ -69,7 +69,7 @@ def pack_weights(cache: Path, out: Path, vgg_up_to: int) -> Path:
 def unpack_weights(pack: Path, dest: Path) -> list[Path]:
     """Rebuild a float32 weights cache in ``dest`` from :func:`pack_weights`' file."""
     from hadamard_restore.artifacts import atomic_torch_save
-    from hadamard_restore.pretrained.convert import expected_shapes
+    from hadamard_restore.backbones.convert import expected_shapes
 
     blob = torch.load(pack, map_location="cpu", weights_only=True)
     dest.mkdir(parents=True, exist_ok=True)
@@ -146,10 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         for path in unpack_weights(args.unpack, args.to):
             print(f"unpacked {path}")
         return 0
-    from hadamard_restore.pretrained import weights
+    from hadamard_restore.backbones.cache import cache_dir
 
     args.out.mkdir(parents=True, exist_ok=True)
-    pack_weights(weights.cache_dir(), args.out / "weights-fp16.pt", deepest_tap())
+    pack_weights(cache_dir(), args.out / "weights-fp16.pt", deepest_tap())
     if not args.no_wheels:
         download_wheels(args.out / "wheels")
     text, ok = size_report(args.out, Path.cwd())

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from hadamard_restore.artifacts import atomic_write_text  # noqa: E402
-from hadamard_restore.config import EnhanceConfig  # noqa: E402
+from hadamard_restore.config_sections import EnhanceConfig  # noqa: E402
 from hadamard_restore.data.io import read_image  # noqa: E402
 from hadamard_restore.inference.enhance import enhance_tensor  # noqa: E402
 from hadamard_restore.inference.tiling import tile_starts  # noqa: E402

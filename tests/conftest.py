@@ -54,16 +54,16 @@ def data_root() -> Path:
 @pytest.fixture(scope="session")
 def provisioned_weights() -> Path:
     """The weights cache with VGG16, AlexNet and LPIPS heads, or skip with the reason."""
-    from hadamard_restore.pretrained import weights
+    from hadamard_restore.backbones import cache
 
-    present = weights.status()
-    missing = [name for name in weights.REQUIRED if not present[name]]  # vgg19/resnet are optional
+    present = cache.status()
+    missing = [name for name in cache.REQUIRED if not present[name]]  # vgg19/resnet are optional
     if missing:
-        reason = f"pretrained weights missing: {', '.join(missing)}; run `hadamard-restore weights install`"
+        reason = f"pretrained weights missing: {', '.join(missing)}; run `hadamard-restore backbones install`"
         if _required("HADAMARD_RESTORE_REQUIRE_WEIGHTS"):
             pytest.fail(reason + " -- HADAMARD_RESTORE_REQUIRE_WEIGHTS is set, so this is a failure")
         pytest.skip(reason)
-    return weights.cache_dir()
+    return cache.cache_dir()
 
 
 # ------------------------------------------- the tiny end-to-end run (training, evaluation, report)

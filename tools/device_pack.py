@@ -186,9 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--out {out} is not empty; give a new folder (nothing was written)")
     out.mkdir(parents=True, exist_ok=True)
     (out / ".gitignore").write_text("# made by tools/device_pack.py: never committed\n*\n")
-    from hadamard_restore.pretrained import weights
+    from hadamard_restore.backbones.cache import cache_dir
 
-    pack_weights(weights.cache_dir(), out / "weights-fp16.pt", VGG16_UP_TO)
+    pack_weights(cache_dir(), out / "weights-fp16.pt", VGG16_UP_TO)
     if not args.no_wheels:
         download_wheels(out / "wheels")
     tree = tree_bytes(REPO)

@@ -1,6 +1,6 @@
 """Typed configuration: pydantic v2 models loaded from YAML with dotted overrides.
 
-Every section (defined in :mod:`hadamard_restore.config_sections`, re-exported here) forbids
+Every section (defined in :mod:`hadamard_restore.config_sections`; import them from there) forbids
 unknown keys, so a typo fails loudly instead of being ignored.
 Load a file with :func:`load_config`; apply ``--set a.b=c`` style overrides with
 :func:`apply_overrides` (values are parsed as YAML scalars, so ``1e-4`` is a float and
@@ -24,7 +24,6 @@ from pydantic import BaseModel, Field, ValidationError
 from hadamard_restore.config_sections import (
     ClassifierConfig,
     DataConfig,
-    DemoDataConfig,
     EnhanceConfig,
     EvalConfig,
     LossConfig,
@@ -38,19 +37,8 @@ from hadamard_restore.config_yaml import load_yaml, read_yaml_text, short_repr
 from hadamard_restore.errors import HadamardRestoreError
 
 __all__ = [
-    "ClassifierConfig",
     "ConfigError",
-    "DataConfig",
-    "DemoDataConfig",
-    "EnhanceConfig",
-    "EvalConfig",
-    "LossConfig",
-    "NetConfig",
     "RunConfig",
-    "SearchConfig",
-    "Strict",
-    "Task",
-    "TrainConfig",
     "apply_overrides",
     "config_from_dict",
     "dump_config",

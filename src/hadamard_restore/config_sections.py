@@ -2,7 +2,7 @@
 ``train``, ``eval``, ``enhance``): pydantic v2 models whose fields carry defaults, bounds and help.
 
 :class:`~hadamard_restore.config.RunConfig` gathers them; every section forbids unknown keys, so a
-typo fails loudly instead of being ignored. Import them from :mod:`hadamard_restore.config`.
+typo fails loudly instead of being ignored. Import each from here (its one home).
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class ClassifierConfig(Strict):
         if self.arch.endswith("-features") and not self.pretrained:
             raise ValueError(
                 f"arch {self.arch} judges with a frozen ImageNet trunk and cannot start from scratch; "
-                "set classifier.pretrained=true (and run `hadamard-restore weights install`) or use arch resnet18"
+                "set classifier.pretrained=true (and run `hadamard-restore backbones install`) or use arch resnet18"
             )
         _batch_fits(self.batch_size, self.crop, "classifier")
         return self

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from hadamard_restore.config import ClassifierConfig, LossConfig, NetConfig, RunConfig, SearchConfig
-from hadamard_restore.data.matching import Pair
+from hadamard_restore.config import RunConfig
+from hadamard_restore.config_sections import ClassifierConfig, LossConfig, NetConfig, SearchConfig
+from hadamard_restore.data.layouts import Pair
 
 PairSource = Callable[[Path | None], tuple[list[Pair], list[Pair]]]
 

@@ -69,8 +69,8 @@ def test_an_overrunning_part_keeps_what_it_recorded(tmp_path):
 @pytest.mark.weights
 def test_weights_pack_is_small_and_unpacks_to_a_loadable_cache(tmp_path, provisioned_weights, monkeypatch):
     from benchmarks.gpu_pack import deepest_tap, pack_weights, unpack_weights
+    from hadamard_restore.backbones import weights
     from hadamard_restore.losses.vgg import backbone_layer_names
-    from hadamard_restore.pretrained import weights
 
     up_to = deepest_tap("paper-lol")
     assert backbone_layer_names("vgg16")[up_to] == "relu4_2"

@@ -81,12 +81,12 @@ def _capture_models(monkeypatch):
 def test_training_separates_dark_images_and_leaves_the_trunk_bitwise_unchanged(
     provisioned_weights, tiny_pairs, tmp_path, monkeypatch
 ):
+    from hadamard_restore.backbones import weights
     from hadamard_restore.classifier.reliability import held_out_accuracy
-    from hadamard_restore.config import ClassifierConfig
+    from hadamard_restore.config_sections import ClassifierConfig
     from hadamard_restore.data.dataset import PairedImages
-    from hadamard_restore.data.matching import Pair
+    from hadamard_restore.data.layouts import Pair
     from hadamard_restore.jobs import ClassifierJob
-    from hadamard_restore.pretrained import weights
 
     pairs = [Pair(tiny_pairs / "degraded" / f"img{i}.png", tiny_pairs / "reference" / f"img{i}.png") for i in range(8)]
     settings = ClassifierConfig(arch="vgg16-features", steps=20, batch_size=8, lr=1e-3)
@@ -151,17 +151,17 @@ def test_mismatched_checkpoints_and_missing_weights_are_refused(provisioned_weig
             C.load_classifier(tmp_path / name)
     with pytest.raises(ValueError, match="cannot start from scratch"):
         C.build_classifier("vgg16-features", pretrained=False)
-    with pytest.raises(ConfigError, match="cannot start from scratch.*weights install"):
+    with pytest.raises(ConfigError, match="cannot start from scratch.*backbones install"):
         load_config(None, ["classifier.arch=vgg16-features", "classifier.pretrained=false"])
     monkeypatch.setenv("HADAMARD_RESTORE_WEIGHTS", str(tmp_path / "empty"))
     for attempt in (lambda: C.build_classifier("vgg16-features"), lambda: C.load_classifier(tmp_path / "c.pt")):
-        with pytest.raises(WeightsMissingError, match="hadamard-restore weights install"):
+        with pytest.raises(WeightsMissingError, match="hadamard-restore backbones install"):
             attempt()
 
 
 def test_feature_judges_train_their_head_at_head_lr_and_are_the_default():
     from hadamard_restore.classifier.training import learning_rate
-    from hadamard_restore.config import ClassifierConfig
+    from hadamard_restore.config_sections import ClassifierConfig
 
     assert ClassifierConfig().arch == "vgg16-features"
     assert learning_rate(ClassifierConfig(arch="vgg16-features", lr=5e-5, head_lr=2e-3)) == 2e-3

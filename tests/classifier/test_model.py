@@ -16,7 +16,7 @@ from hadamard_restore.losses.preprocess import imagenet_normalize
 
 
 def test_scratch_when_no_imagenet_weights(monkeypatch):
-    from hadamard_restore.pretrained import weights
+    from hadamard_restore.backbones import weights
 
     monkeypatch.setattr(weights, "resnet_state_dict", lambda arch: None)
     state = torch.random.get_rng_state()
@@ -28,7 +28,7 @@ def test_scratch_when_no_imagenet_weights(monkeypatch):
 
 
 def test_imagenet_trunk_is_loaded_when_present(monkeypatch):
-    from hadamard_restore.pretrained import weights
+    from hadamard_restore.backbones import weights
 
     torch.manual_seed(7)
     fake = torchvision.models.resnet18(weights=None).state_dict()  # 1000-class head

@@ -125,7 +125,7 @@ def test_truncated_file_is_a_clear_error(tmp_path, rng, suffix):
     assert not looks_truncated(path)
     path.write_bytes(data[: len(data) // 2])
     assert looks_truncated(path)
-    with pytest.raises(DataError, match=rf"t\{suffix}: image data is truncated or corrupt .*re-copy"):
+    with pytest.raises(DataError, match=rf"t\{suffix}: image data is truncated or corrupt .*copy or save the file"):
         read_image(path)
 
 

@@ -2,8 +2,15 @@ from pathlib import Path
 
 import pytest
 
-from hadamard_restore.data.layouts import LAYOUTS, detect_layout, find_pairs, get_layout, layout_folders
-from hadamard_restore.data.matching import Pair, natural_key
+from hadamard_restore.data.layouts import (
+    LAYOUTS,
+    Pair,
+    detect_layout,
+    find_pairs,
+    get_layout,
+    layout_folders,
+    natural_key,
+)
 from hadamard_restore.errors import DataError
 
 

@@ -42,7 +42,7 @@ def test_provisioned_alex_reproduces_published_example(provisioned_weights, data
     import numpy as np
     from PIL import Image
 
-    from hadamard_restore.pretrained import weights
+    from hadamard_restore.backbones import weights
 
     def load(name):
         arr = np.asarray(Image.open(data_root / "lpips-examples" / name).convert("RGB"), dtype=np.float32)

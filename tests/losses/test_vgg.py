@@ -104,7 +104,7 @@ def test_backbone_stays_frozen_and_logits_get_gradients(gen):
 
 @pytest.mark.weights
 def test_provisioned_vgg16_differs_from_random_weights(provisioned_weights, odd_pair):
-    from hadamard_restore.pretrained import weights
+    from hadamard_restore.backbones import weights
 
     x, y = odd_pair
     layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_2"]

@@ -46,7 +46,7 @@ def test_missing_weights_name_the_command(tmp_path, monkeypatch):
     monkeypatch.setenv("HADAMARD_RESTORE_WEIGHTS", str(tmp_path))
     monkeypatch.setattr(perceptual, "_MODELS", {})
     x = torch.zeros(1, 3, 32, 32)
-    with pytest.raises(WeightsMissingError, match="hadamard-restore weights install"):
+    with pytest.raises(WeightsMissingError, match="hadamard-restore backbones install"):
         lpips(x, x)
 
 

@@ -34,7 +34,7 @@ def test_a_cut_jpeg_with_its_end_marker_put_back_is_damaged(tmp_path, progressiv
     assert read_image_array(tmp_path / "whole.jpg").shape == (64, 80, 3)
     with pytest.raises(DataError, match="cut off") as info:
         read_image_array(tmp_path / "cut.jpg")
-    assert "cut.jpg" in str(info.value) and "re-copy" in str(info.value)
+    assert "cut.jpg" in str(info.value) and "copy or save the file again" in str(info.value)
 
 
 def test_evaluate_enhance_and_data_check_find_the_cut_jpeg(pairs, model_file, tmp_path):

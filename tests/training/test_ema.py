@@ -8,7 +8,7 @@ import pytest
 import torch
 from tiny import L1Mix, TinyNet, make_pool, make_sampler
 
-from hadamard_restore.config import TrainConfig
+from hadamard_restore.config_sections import TrainConfig
 from hadamard_restore.net import model_file
 from hadamard_restore.training import ema
 from hadamard_restore.training.ema import WeightAverage, warmed_decay

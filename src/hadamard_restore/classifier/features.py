@@ -1,7 +1,7 @@
 """A judge on frozen ImageNet features with a small trained head (beyond the paper; docs/method.md 4).
 
 ``classifier.arch`` ``vgg16-features`` or ``alexnet-features``: the offline ImageNet conv trunk
-(the one the loss mix's VGG term uses, :func:`hadamard_restore.pretrained.weights.vgg_features`)
+(the one the loss mix's VGG term uses, :func:`hadamard_restore.backbones.weights.vgg_features`)
 stays frozen, always in eval mode with ``requires_grad`` false, also while the head trains. The
 head sees, per tapped ReLU layer, every channel's mean and standard deviation over space
 (global statistics: brightness, contrast, colour cast and haze), concatenated and standardised by
@@ -12,7 +12,7 @@ Gradients flow through the frozen trunk to the input images (stage 1 backpropaga
 sha256 of the trunk weights; the trunk is rebuilt from the weights cache when it is loaded, and a
 cache holding other weights than the head was trained on is refused. Without the cached weights the
 judge cannot be built (:class:`~hadamard_restore.errors.WeightsMissingError` names
-``hadamard-restore weights install``); it never falls back to training a trunk from scratch.
+``hadamard-restore backbones install``); it never falls back to training a trunk from scratch.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class FeatureJudge(nn.Module):
             raise ValueError(f"unknown feature judge {arch!r}; choose one of {', '.join(FEATURE_ARCHS)}")
         backbone, self.taps = FEATURE_ARCHS[arch]
         if trunk is None:
-            from hadamard_restore.pretrained import weights
+            from hadamard_restore.backbones import weights
 
             trunk = weights.vgg_features(backbone)
         self.arch, self.init = arch, "imagenet"

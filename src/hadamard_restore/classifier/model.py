@@ -71,7 +71,7 @@ def build_classifier(arch: str = "resnet18", pretrained: bool = True, seed: int 
         return FeatureJudge(arch, seed=seed)
     state = None
     if pretrained:
-        from hadamard_restore.pretrained import weights
+        from hadamard_restore.backbones import weights
 
         state = weights.resnet_state_dict(arch)
     with torch.random.fork_rng(devices=[]):

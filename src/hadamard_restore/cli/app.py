@@ -25,12 +25,13 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Inspect paired datasets and make pinned splits.", no_args_is_help=True)
 net_app = typer.Typer(help="Inspect networks: parameters, MACs, memory.", no_args_is_help=True)
-weights_app = typer.Typer(
-    help="Provision pretrained backbones offline (VGG16, AlexNet, LPIPS heads).", no_args_is_help=True
+backbones_app = typer.Typer(
+    help="Provision the third-party pretrained backbones offline (VGG16, AlexNet, LPIPS heads).",
+    no_args_is_help=True,
 )
 app.add_typer(data_app, name="data")
 app.add_typer(net_app, name="net")
-app.add_typer(weights_app, name="weights")
+app.add_typer(backbones_app, name="backbones")
 
 
 def _print_version(value: bool) -> None:

@@ -59,8 +59,7 @@ def split(
 ) -> None:
     """Make a seeded train/validation split (whole groups on one side) and save it with sha256s."""
     from hadamard_restore.cli.preflight import split_preflight
-    from hadamard_restore.data.layouts import layout_folders
-    from hadamard_restore.data.matching import match_folders
+    from hadamard_restore.data.layouts import layout_folders, match_folders
     from hadamard_restore.data.split import make_split
 
     def run():

@@ -8,8 +8,7 @@ See ``docs/internals.md`` (data/) for the contract. Submodules:
 from hadamard_restore.data.dataset import PairedImages
 from hadamard_restore.data.integrity import verify_split
 from hadamard_restore.data.io import read_image, write_image
-from hadamard_restore.data.layouts import LAYOUTS, detect_layout, find_pairs
-from hadamard_restore.data.matching import Pair
+from hadamard_restore.data.layouts import LAYOUTS, Pair, detect_layout, find_pairs
 from hadamard_restore.data.split import Split, make_split
 
 __all__ = [

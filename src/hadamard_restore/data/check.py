@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hadamard_restore.data.io import image_size, looks_truncated, read_image_array
-from hadamard_restore.data.layouts import layout_folders
-from hadamard_restore.data.matching import Pair, match_folders, mismatch_message
+from hadamard_restore.data.layouts import Pair, layout_folders, match_folders, mismatch_message
 from hadamard_restore.errors import DataError
 
 MAX_SIZES_LISTED = 6

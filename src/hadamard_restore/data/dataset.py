@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from hadamard_restore.data.io import array_to_tensor, read_image_array
-from hadamard_restore.data.matching import Pair
+from hadamard_restore.data.layouts import Pair
 from hadamard_restore.data.transforms import paired_random_flip, random_crop_box
 from hadamard_restore.errors import DataError
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hadamard_restore.artifacts import sha256_file
 from hadamard_restore.data.io import image_size, read_image
-from hadamard_restore.data.matching import SHOW
+from hadamard_restore.data.layouts import SHOW
 from hadamard_restore.errors import DataError
 
 SSIM_WINDOW = 11

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,17 @@ def _warn_alpha(path: Path) -> None:
 def is_image_file(path: Path) -> bool:
     """True for a visible file whose suffix is one of :data:`IMAGE_SUFFIXES` (any case)."""
     return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def refuse_special_files(paths: Iterable[Path]) -> None:
+    """Refuse a FIFO, device or socket named like an image (``x.png``) without opening it.
+
+    Raises:
+        DataError: naming the first such path and what it is.
+    """
+    for p in paths:
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.exists() and not (p.is_file() or p.is_dir()):
+            require_regular(p)
 
 
 def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -164,7 +176,7 @@ def read_image_array(path: str | Path) -> np.ndarray:
     check_header(data, path)  # too many pixels: said so before anything is decoded
     damaged = end_marker_missing(data)
     if damaged:
-        raise DataError(f"{path}: image data is truncated or corrupt ({damaged}); re-copy or re-export the file")
+        raise DataError(f"{path}: image data is truncated or corrupt ({damaged}); copy or save the file again")
     try:
         with strict_decoding(), pillow_unlimited(), Image.open(io.BytesIO(data)) as im:
             orientation = _orientation(im)  # header only, before any decode error could be hidden
@@ -180,7 +192,7 @@ def read_image_array(path: str | Path) -> np.ndarray:
             "remove it from the folder or convert it to PNG"
         ) from None
     except Exception as exc:  # OSError, ValueError, zlib/OpenCV errors ...: all mean a damaged file
-        raise DataError(f"{path}: image data is truncated or corrupt ({exc}); re-copy or re-export the file") from None
+        raise DataError(f"{path}: image data is truncated or corrupt ({exc}); copy or save the file again") from None
     return apply_orientation(array, orientation)
 
 

@@ -34,7 +34,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import torch
 
 from hadamard_restore.artifacts import read_json, sha256_file, write_json
-from hadamard_restore.data.matching import Pair
+from hadamard_restore.data.layouts import Pair
 from hadamard_restore.errors import DataError
 
 GROUP_KEYS = ("auto", "reference_hash", "scene", "stem", "none")

@@ -142,7 +142,7 @@ def summarize(rows: list[dict]) -> dict:
 
 def measure_folders(outputs: Path, references: Path, inputs: Path | None = None) -> dict:
     """:func:`compare` for every output image against its reference (paired by name, as
-    ``data.matching`` pairs a degraded folder), with the input of the same name when ``inputs`` is given.
+    ``data.layouts.match_folders`` pairs a degraded folder), with the input of the same name when ``inputs`` is given.
 
     Returns:
         ``{"outputs", "references", "inputs", "appearance": summarize(rows), "per_image": [...]}``.
@@ -151,7 +151,7 @@ def measure_folders(outputs: Path, references: Path, inputs: Path | None = None)
         DataError: a folder is missing or empty, names do not match, or sizes differ.
     """
     from hadamard_restore.data.io import read_image
-    from hadamard_restore.data.matching import list_images, match_folders
+    from hadamard_restore.data.layouts import list_images, match_folders
 
     pairs, unmatched, _ = match_folders(Path(outputs), Path(references), strict=False)  # spare references are fine
     if unmatched:

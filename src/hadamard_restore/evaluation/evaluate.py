@@ -28,7 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hadamard_restore.artifacts import write_json
-from hadamard_restore.config import EvalConfig
+from hadamard_restore.config_sections import EvalConfig
 from hadamard_restore.errors import DataError, WeightsMissingError
 from hadamard_restore.evaluation.appearance import summarize
 from hadamard_restore.evaluation.scoring import METRICS, mean_of, protocol, score_pairs
@@ -69,7 +69,7 @@ def evaluate(
         layout: layout name (auto-detected when None).
         split: a split file; only its validation pairs are scored.
         out: output folder (default ``<checkpoint folder>/eval``).
-        eval_cfg: a ``config.EvalConfig`` (defaults when None).
+        eval_cfg: a ``config_sections.EvalConfig`` (defaults when None).
         device: ``auto``, ``cpu`` or ``cuda[:N]``.
         save_outputs: write ``outputs/<name>.png``.
         degraded_dir, reference_dir: the two folders (relative to ``data_root``) for layout ``paired``.
@@ -143,7 +143,7 @@ def evaluate_pairs(
     model, meta = load_model(checkpoint, dev)
     lpips_ok, lpips_note = True, None
     try:
-        from hadamard_restore.pretrained import weights
+        from hadamard_restore.backbones import weights
 
         weights.lpips_model(ecfg.lpips_net)
     except WeightsMissingError as exc:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from hadamard_restore.config import EvalConfig
+from hadamard_restore.config_sections import EvalConfig
 from hadamard_restore.errors import DataError
 from hadamard_restore.runtime import get_logger
 from hadamard_restore.training.validation import infer, quantize_8bit

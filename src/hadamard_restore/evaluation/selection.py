@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hadamard_restore.artifacts import sha256_file
-from hadamard_restore.data.layouts import layout_folders
-from hadamard_restore.data.matching import Pair, match_folders
+from hadamard_restore.data.layouts import Pair, layout_folders, match_folders
 from hadamard_restore.errors import DataError
 
 

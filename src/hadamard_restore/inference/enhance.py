@@ -51,7 +51,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from hadamard_restore.config import ConfigError, EnhanceConfig
+from hadamard_restore.config import ConfigError
+from hadamard_restore.config_sections import EnhanceConfig
 from hadamard_restore.errors import DataError
 from hadamard_restore.inference.fastpath import for_enhance
 from hadamard_restore.inference.norm_stats import has_instance_norm, record_norm_stats, replay_norm_stats

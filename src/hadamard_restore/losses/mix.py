@@ -163,7 +163,7 @@ class LossMix(LossMixVariables):
 
     def _lpips(self, like: Tensor) -> nn.Module:
         if self._nets.lpips is None:
-            from hadamard_restore.pretrained import weights
+            from hadamard_restore.backbones import weights
 
             self._nets.lpips = weights.lpips_model(self.lpips_net)
         return on(self._nets.lpips, like)

@@ -200,7 +200,7 @@ def vgg_loss(x: Tensor, y: Tensor, taps: VGGTaps, layer_weights: Mapping[str, fl
 
 def load_features(backbone: str) -> nn.Sequential:
     """The frozen ImageNet ``features`` of ``backbone`` from the weights cache (never downloads)."""
-    from hadamard_restore.pretrained import weights
+    from hadamard_restore.backbones import weights
 
     return weights.vgg_features(backbone)
 

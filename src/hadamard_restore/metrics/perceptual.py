@@ -17,7 +17,7 @@ def _model(net: str, device: torch.device) -> nn.Module:
     """One frozen ``lpips.LPIPS`` per (net, device), built from the weights cache."""
     key = (net, str(device))
     if key not in _MODELS:
-        from hadamard_restore.pretrained import weights
+        from hadamard_restore.backbones import weights
 
         _MODELS[key] = weights.lpips_model(net).to(device)
     return _MODELS[key]
@@ -39,7 +39,7 @@ def lpips(x: torch.Tensor, y: torch.Tensor, net: str = "alex") -> torch.Tensor:
         (B,) float32 tensor on x's device.
 
     Raises:
-        WeightsMissingError: weights not provisioned (run ``hadamard-restore weights install``).
+        WeightsMissingError: weights not provisioned (run ``hadamard-restore backbones install``).
     """
     if net not in ("alex", "vgg"):
         raise ValueError(f"lpips: net must be 'alex' or 'vgg', got {net!r}")

@@ -1,4 +1,6 @@
-"""Build the networks from the ``net`` section of a run config (:class:`~hadamard_restore.config.NetConfig`)."""
+"""Build the networks from the ``net`` section of a run config
+(:class:`~hadamard_restore.config_sections.NetConfig`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from hadamard_restore.config import NetConfig
+from hadamard_restore.config_sections import NetConfig
 from hadamard_restore.net.genotype import Genotype, load_genotype
 from hadamard_restore.net.hnu import Norm
 from hadamard_restore.net.network import HadamardNet

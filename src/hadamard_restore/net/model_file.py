@@ -36,7 +36,7 @@ from hadamard_restore.errors import CheckpointError
 from hadamard_restore.runtime.checkpoint import PREFIX, load_checkpoint, save_checkpoint
 
 if TYPE_CHECKING:
-    from hadamard_restore.config import NetConfig
+    from hadamard_restore.config_sections import NetConfig
 
 MODEL_FORMAT = PREFIX + "model"
 

@@ -18,8 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from hadamard_restore.data.damage import require_regular
-from hadamard_restore.data.io import is_image_file
-from hadamard_restore.data.matching import refuse_special_files
+from hadamard_restore.data.io import is_image_file, refuse_special_files
 from hadamard_restore.errors import DataError
 from hadamard_restore.photo.io import output_suffix
 

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.func import functional_call
 
-from hadamard_restore.config import NetConfig
+from hadamard_restore.config_sections import NetConfig
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.runtime import get_logger
 from hadamard_restore.search.loop import Batch

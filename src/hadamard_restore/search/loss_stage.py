@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from hadamard_restore.config import LossConfig
+from hadamard_restore.config_sections import LossConfig
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.search.build import loss_model, mix_objective
 from hadamard_restore.search.data import rank_generators

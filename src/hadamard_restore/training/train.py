@@ -32,7 +32,8 @@ from typing import Any
 import torch
 
 from hadamard_restore.artifacts import atomic_write_text, write_json
-from hadamard_restore.config import DataConfig, RunConfig, TrainConfig, dump_config
+from hadamard_restore.config import RunConfig, dump_config
+from hadamard_restore.config_sections import DataConfig, TrainConfig
 from hadamard_restore.net.build import build_network, net_for_genotype
 from hadamard_restore.net.model_file import genotype_from_dict, make_meta
 from hadamard_restore.runtime import get_logger

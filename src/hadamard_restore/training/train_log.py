@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hadamard_restore.config import TrainConfig
+from hadamard_restore.config_sections import TrainConfig
 from hadamard_restore.runtime.log import tensorboard_writer
 from hadamard_restore.training.state import LoopState
 

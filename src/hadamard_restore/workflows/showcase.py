@@ -140,7 +140,7 @@ def _scores(image: torch.Tensor, clean: torch.Tensor) -> dict:
 
 def enhance_samples(model: torch.nn.Module, samples: list[Sample]) -> tuple[list[dict], list[list[torch.Tensor]]]:
     """Enhance and score every sample: ``(rows for the JSON, grid rows input | output | clean)``."""
-    from hadamard_restore.config import EnhanceConfig
+    from hadamard_restore.config_sections import EnhanceConfig
     from hadamard_restore.inference.enhance import enhance_tensor
     from hadamard_restore.training.validation import quantize_8bit
 

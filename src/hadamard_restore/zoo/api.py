@@ -98,7 +98,8 @@ def enhance_image(
         ``ValueError``); TypeError: ``model`` is neither a name nor a network; DeviceError: an
         unknown ``device``; UnknownModelError: unknown name; ConfigError: an unknown ``precision``.
     """
-    from hadamard_restore.config import ConfigError, EnhanceConfig
+    from hadamard_restore.config import ConfigError
+    from hadamard_restore.config_sections import EnhanceConfig
     from hadamard_restore.inference.enhance import enhance_tensor
     from hadamard_restore.inference.fastpath import PRECISIONS
     from hadamard_restore.inference.progress import TileProgress

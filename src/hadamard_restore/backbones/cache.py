@@ -2,8 +2,8 @@
 
 ``$HADAMARD_RESTORE_WEIGHTS`` or ``<user cache dir>/hadamard_restore/weights`` holds ``<name>.pth``
 for each name in :data:`NAMES` and ``manifest.json`` (source and sha256 of each file).
-:func:`hadamard_restore.pretrained.install.install` fills it; the builders of
-:mod:`hadamard_restore.pretrained.weights` (which re-exports these names) read it.
+:func:`hadamard_restore.backbones.install.install` fills it; the builders of
+:mod:`hadamard_restore.backbones.weights` read it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hadamard_restore.artifacts import read_json
 REQUIRED = ("vgg16", "alexnet", "lpips-alex", "lpips-vgg")
 OPTIONAL = ("vgg19", "resnet18", "resnet50")
 NAMES = REQUIRED + OPTIONAL
-INSTALL_COMMAND = "hadamard-restore weights install"
+INSTALL_COMMAND = "hadamard-restore backbones install"
 
 
 def cache_dir() -> Path:

@@ -1,14 +1,11 @@
-"""Offline pretrained backbones: ImageNet VGG16/AlexNet features and the LPIPS v0.1 heads.
+"""The builders of the offline backbones: ImageNet VGG16/AlexNet features and the LPIPS v0.1 heads.
 
-Nothing here downloads while building a model. ``install()`` (the CLI's
-``hadamard-restore weights install``) fills a local cache once; every builder reads only that
-cache and raises :class:`~hadamard_restore.errors.WeightsMissingError` naming the install
-command when a file is absent.
-
-The cache (``$HADAMARD_RESTORE_WEIGHTS`` or ``<user cache dir>/hadamard_restore/weights``, one
-``<name>.pth`` per name in :data:`NAMES`, formats in :mod:`hadamard_restore.pretrained.convert`)
-is described in :mod:`hadamard_restore.pretrained.cache` and filled by
-:mod:`hadamard_restore.pretrained.install`; both are re-exported here.
+Nothing here downloads while building a model. Every builder reads only the local cache
+(:mod:`hadamard_restore.backbones.cache`: where it is, one ``<name>.pth`` per name, formats in
+:mod:`hadamard_restore.backbones.convert`), which :func:`hadamard_restore.backbones.install.install`
+(the CLI's ``hadamard-restore backbones install``) fills once, and raises
+:class:`~hadamard_restore.errors.WeightsMissingError` naming the install command when a file is
+absent.
 """
 
 from __future__ import annotations
@@ -19,19 +16,9 @@ from typing import TypeVar
 import torch
 from torch import nn
 
-from hadamard_restore.errors import HadamardRestoreError, WeightsMissingError, WeightsSourceError
-from hadamard_restore.pretrained import convert, sources
-from hadamard_restore.pretrained.cache import (
-    INSTALL_COMMAND,
-    NAMES,
-    OPTIONAL,
-    REQUIRED,
-    cache_dir,
-    read_manifest,
-    status,
-    weight_path,
-)
-from hadamard_restore.pretrained.install import install
+from hadamard_restore.backbones import convert, sources
+from hadamard_restore.backbones.cache import INSTALL_COMMAND, cache_dir, weight_path
+from hadamard_restore.errors import WeightsMissingError, WeightsSourceError
 
 _LPIPS_BACKBONE = {"alex": "alexnet", "vgg": "vgg16"}
 _ModuleT = TypeVar("_ModuleT", bound=nn.Module)
@@ -114,21 +101,3 @@ def resnet_state_dict(arch: str) -> dict[str, torch.Tensor] | None:
     if not weight_path(arch).is_file():
         return None
     return _load_cached(arch)
-
-
-__all__ = [
-    "NAMES",
-    "REQUIRED",
-    "OPTIONAL",
-    "INSTALL_COMMAND",
-    "cache_dir",
-    "status",
-    "install",
-    "vgg_features",
-    "lpips_model",
-    "resnet_state_dict",
-    "weight_path",
-    "read_manifest",
-    "HadamardRestoreError",
-    "WeightsMissingError",
-]

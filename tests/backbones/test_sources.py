@@ -8,8 +8,8 @@ import tarfile
 
 import pytest
 
+from hadamard_restore.backbones import sources
 from hadamard_restore.errors import WeightsSourceError
-from hadamard_restore.pretrained import sources
 
 
 def test_archive_with_wrong_hash_is_refused(tmp_path):

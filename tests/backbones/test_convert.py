@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from hadamard_restore.backbones import convert
 from hadamard_restore.errors import WeightsSourceError
-from hadamard_restore.pretrained import convert
 
 ALEX_CONVS = [(11, 3, 64), (5, 64, 192), (3, 192, 384), (3, 384, 256), (3, 256, 256)]
 

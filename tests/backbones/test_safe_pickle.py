@@ -8,8 +8,8 @@ import pickle
 import numpy as np
 import pytest
 
+from hadamard_restore.backbones.safe_pickle import load_numpy_pickle
 from hadamard_restore.errors import WeightsSourceError
-from hadamard_restore.pretrained.safe_pickle import load_numpy_pickle
 
 
 class _RunsShell:
