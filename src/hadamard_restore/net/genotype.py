@@ -9,13 +9,15 @@ JSON schema (``format`` and ``version`` identify it; unknown top-level keys are 
       "description": "...",                # optional, free text
       "num_hnu": 7,                        # number of HNUs (labels hnu1..hnuN must match)
       "channels": 32,                      # width it was searched at (informational) or null
-      "primitives": {"hnu": [9 names], "fcm": [4 names]},   # candidate order; must match
+      "primitives": {"hnu": [9 names], "fcm": [4 names]},   # a known space's sets, in order
       "layers": {"enc.head": "dilconv_3x3", ..., "hnu1.ru0": "conv_3x3", ..., "dec.tail": "conv_1x1"},
       "probabilities": {"enc.head": [p_conv_5x5, p_conv_1x1, p_conv_3x3, p_dilconv_3x3], ...}
     }                                      # probabilities: optional, softmax(alpha) per layer
 
-``layers`` must name every label of :func:`~hadamard_restore.net.primitives.layer_labels`
-exactly once, each with an op from that layer's candidate set (paper abbreviations such as
+``primitives`` names the search space (:data:`~hadamard_restore.net.primitives.SPACES`): the
+paper's sets (9 HNU candidates; also when absent) or the ``global`` space's (10: ``globalres_1x1``
+appended). ``layers`` must name every label of :func:`~hadamard_restore.net.primitives.layer_labels`
+exactly once, each with an op from that layer's candidate set in that space (paper abbreviations such as
 ``C3``/``RDIL3`` are accepted and normalised to code names). ``probabilities``, when present,
 lists for a layer one value per candidate in primitive order (finite, >= 0, summing to 1).
 Derivation is the argmax per layer, first maximum winning (docs/method.md 2.3: skip is not
@@ -39,7 +41,14 @@ from hadamard_restore.net.genotype_checks import (
     check_probabilities,
     checked_num_hnu,
 )
-from hadamard_restore.net.primitives import FCM_PRIMITIVES, HNU_PRIMITIVES, label_primitives, layer_labels
+from hadamard_restore.net.primitives import (
+    FCM_PRIMITIVES,
+    HNU_PRIMITIVES,
+    label_primitives,
+    layer_labels,
+    space_of,
+    space_primitives,
+)
 
 FORMAT = "hadamard-restore/genotype"
 VERSION = 1
@@ -60,6 +69,11 @@ class Genotype:
     primitives: dict[str, list[str]] = field(
         default_factory=lambda: {"hnu": list(HNU_PRIMITIVES), "fcm": list(FCM_PRIMITIVES)}
     )
+
+    @property
+    def space(self) -> str:
+        """The search space whose candidate sets ``primitives`` are (``paper`` or ``global``)."""
+        return space_of(self.primitives) or "paper"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"format": FORMAT, "version": VERSION}
@@ -107,11 +121,11 @@ class Genotype:
                 f'(e.g. {{"enc.head": "conv_3x3", ...}}), got {layers!r:.80}'
             )
         num_hnu = checked_num_hnu(obj.get("num_hnu"), layers, problems)
-        check_primitives(obj.get("primitives"), problems)
+        space = check_primitives(obj.get("primitives"), problems)
         channels = obj.get("channels")
         check_channels(channels, problems)
-        resolved = check_layers(layers, num_hnu, problems)
-        probs = check_probabilities(obj.get("probabilities"), num_hnu, problems)
+        resolved = check_layers(layers, num_hnu, problems, space)
+        probs = check_probabilities(obj.get("probabilities"), num_hnu, problems, space)
         for key in ("name", "description"):
             if obj.get(key) is not None and not isinstance(obj[key], str):
                 problems.append(f"{key} must be a string, got {obj[key]!r}")
@@ -125,27 +139,46 @@ class Genotype:
             probabilities=probs,
             name=obj.get("name"),
             description=obj.get("description"),
+            primitives={k: list(v) for k, v in space_primitives(space).items()},
         )
 
 
 def derive_genotype(
-    probabilities: Mapping[str, Sequence[float]], num_hnu: int, channels: int | None = None, name: str | None = None
+    probabilities: Mapping[str, Sequence[float]],
+    num_hnu: int,
+    channels: int | None = None,
+    name: str | None = None,
+    space: str = "paper",
 ) -> Genotype:
     """Argmax per layer (first maximum wins, so primitive order breaks ties).
 
     Args:
         probabilities: label -> softmax(alpha) row, one value per candidate in primitive order.
         num_hnu, channels, name: recorded in the genotype.
+        space: the search space the rows are over (its sets are recorded as ``primitives``).
     """
     probs = {k: [float(p) for p in v] for k, v in probabilities.items()}
     layers = {}
     for label in layer_labels(num_hnu):
         if label not in probs:
             raise GenotypeError(f"cannot derive a genotype: no probabilities for layer {label!r}")
-        row, cands = probs[label], label_primitives(label)
+        row, cands = probs[label], label_primitives(label, space)
+        if len(row) != len(cands):
+            raise GenotypeError(
+                f"cannot derive a genotype: layer {label!r} has {len(row)} probabilities, but the {space!r} "
+                f"space has {len(cands)} candidates there"
+            )
         layers[label] = cands[max(range(len(row)), key=row.__getitem__)]
+    primitives = {k: list(v) for k, v in space_primitives(space).items()}
     return Genotype.from_dict(
-        {"num_hnu": num_hnu, "channels": channels, "layers": layers, "probabilities": probs, "name": name},
+        {
+            "num_hnu": num_hnu,
+            "channels": channels,
+            "primitives": primitives,
+            "layers": layers,
+            "probabilities": probs,
+            "name": name,
+        },
         "derived genotype",
     )
 

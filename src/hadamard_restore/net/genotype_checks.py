@@ -14,13 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hadamard_restore.config_sections import MAX_CHANNELS, MAX_HNU
-from hadamard_restore.net.primitives import (
-    ABBREVIATIONS,
-    FCM_PRIMITIVES,
-    HNU_PRIMITIVES,
-    label_primitives,
-    layer_labels,
-)
+from hadamard_restore.net.primitives import ABBREVIATIONS, SPACES, label_primitives, layer_labels, space_of
 
 _HNU_LABEL = re.compile(r"^hnu(\d+)\.")
 
@@ -50,16 +44,20 @@ def check_channels(value: Any, problems: list[str]) -> None:
         problems.append(f"channels must be null or an even integer from 4 to {MAX_CHANNELS}, got {value!r:.40}")
 
 
-def check_primitives(value: Any, problems: list[str]) -> None:
-    """The recorded candidate sets, when given, must be this version's, in the same order."""
+def check_primitives(value: Any, problems: list[str]) -> str:
+    """The recorded candidate sets, when given, must be one known space's, exactly in order
+    (:data:`~hadamard_restore.net.primitives.SPACES`); returns that space (``paper`` when absent)."""
     if value is None:
-        return
-    expected = {"hnu": list(HNU_PRIMITIVES), "fcm": list(FCM_PRIMITIVES)}
-    if not isinstance(value, Mapping) or {k: list(v) for k, v in value.items()} != expected:
+        return "paper"
+    space = space_of(value)
+    if space is None:
+        known = "; ".join(f"{name}: {dict(sets)}" for name, sets in SPACES.items())
         problems.append(
-            f"primitives {value!r} differ from this version's ordered sets {expected}; "
+            f"primitives {value!r:.300} are not the ordered candidate sets of a known search space ({known}); "
             "the probabilities would be read in the wrong order"
         )
+        return "paper"
+    return space
 
 
 def resolve_op(op: str) -> str:
@@ -67,7 +65,7 @@ def resolve_op(op: str) -> str:
     return ABBREVIATIONS.get(op, op)
 
 
-def check_layers(layers: Mapping[str, str], num_hnu: int, problems: list[str]) -> dict[str, str]:
+def check_layers(layers: Mapping[str, str], num_hnu: int, problems: list[str], space: str = "paper") -> dict[str, str]:
     """Every label exactly once, each with a candidate op of its layer; returns label -> code name."""
     expected = layer_labels(num_hnu)
     unknown = [k for k in layers if k not in expected]
@@ -83,7 +81,7 @@ def check_layers(layers: Mapping[str, str], num_hnu: int, problems: list[str]) -
     for label in expected:
         if label not in layers:
             continue
-        op, allowed = resolve_op(layers[label]), label_primitives(label)
+        op, allowed = resolve_op(layers[label]), label_primitives(label, space)
         if op not in allowed:
             problems.append(
                 f"layer {label!r}: op {layers[label]!r} is not a candidate here (choose from {', '.join(allowed)})"
@@ -92,7 +90,9 @@ def check_layers(layers: Mapping[str, str], num_hnu: int, problems: list[str]) -
     return resolved
 
 
-def check_probabilities(value: Any, num_hnu: int, problems: list[str]) -> dict[str, list[float]] | None:
+def check_probabilities(
+    value: Any, num_hnu: int, problems: list[str], space: str = "paper"
+) -> dict[str, list[float]] | None:
     """Per known label, one finite non-negative value per candidate, summing to 1 (or None)."""
     if value is None:
         return None
@@ -105,7 +105,7 @@ def check_probabilities(value: Any, num_hnu: int, problems: list[str]) -> dict[s
         if label not in expected:
             problems.append(f"probabilities: unknown layer label {label!r}")
             continue
-        n = len(label_primitives(label))
+        n = len(label_primitives(label, space))
         ok = (
             isinstance(probs, list)
             and len(probs) == n
