@@ -85,3 +85,19 @@ def test_config_errors_are_package_errors_printed_without_traceback(tmp_path):
     result = CliRunner().invoke(app, ["train", str(bad)])
     assert result.exit_code == 2
     assert "error:" in result.output and "stepz" in result.output and "Traceback" not in result.output
+
+
+def test_a_setting_added_after_a_run_at_its_default_is_no_change_on_resume():
+    from hadamard_restore.config import RunConfig, config_changes, dump_config
+
+    now = dump_config(RunConfig())
+    before = now.replace("  space: paper\n", "")  # a run made before net.space existed
+    assert "space" not in before and "  genotype: paper-lol\n" in before
+    assert config_changes(before, now, ("net",), frozenset()) == []
+    other = dump_config(RunConfig.model_validate({"net": {"space": "global"}}))
+    assert config_changes(before, other, ("net",), frozenset()) == [
+        {"key": "net.space", "checkpoint": None, "now": "global"}
+    ]
+    assert config_changes(now, other, ("net",), frozenset())[0]["checkpoint"] == "paper"
+    # a config without the section at all still differs in every key, as before
+    assert {c["key"] for c in config_changes("seed: 0\n", now, ("net",), frozenset())} >= {"net.space", "net.norm"}

@@ -213,12 +213,27 @@ def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
 def config_changes(old_yaml: str, new_yaml: str, sections: tuple[str, ...], free: frozenset[str]) -> list[dict]:
     """``[{key, checkpoint, now}]`` for every dotted key of ``sections`` that differs between two
     dumped configs (:func:`dump_config` text), keys in ``free`` left out; read with the bounded
-    YAML loader (a run's files may have been tampered with)."""
+    YAML loader (a run's files may have been tampered with).
+
+    A key missing from the old config although its section is there, and at its default now, is no
+    change: the setting was added after that run was made, and its default is what the run did
+    (e.g. ``net.space``)."""
     old, new = load_yaml(old_yaml or "") or {}, load_yaml(new_yaml or "") or {}
     old_flat = _flat({k: old.get(k) for k in sections})
     new_flat = _flat({k: new.get(k) for k in sections})
+    defaults = _flat(RunConfig().model_dump(mode="json"))
+
+    def added_at_default(k: str) -> bool:
+        parent = k.rsplit(".", 1)[0] + "."
+        return (
+            k not in old_flat
+            and any(o.startswith(parent) for o in old_flat)
+            and k in defaults
+            and new_flat.get(k) == defaults[k]
+        )
+
     return [
         {"key": k, "checkpoint": old_flat.get(k), "now": new_flat.get(k)}
         for k in sorted((set(old_flat) | set(new_flat)) - free)
-        if old_flat.get(k) != new_flat.get(k)
+        if old_flat.get(k) != new_flat.get(k) and not added_at_default(k)
     ]

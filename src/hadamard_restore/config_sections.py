@@ -119,6 +119,11 @@ class NetConfig(Strict):
     num_hnu: int = count(7, le=MAX_HNU, description="Hadamard network units in the body")
     norm: Literal["instance", "none"] = Field("instance", description="normalisation inside the units")
     genotype: str = Field("paper-lol", description="bundled name or path of genotype.json")
+    space: Literal["paper", "global"] = Field(
+        "paper",
+        description="search space: the paper's candidates, or 'global' adding globalres_1x1 (whole-image context)"
+        " to every HNU layer; a trained network takes its space from its genotype",
+    )
 
 
 class LossConfig(Strict):

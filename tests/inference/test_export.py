@@ -142,3 +142,18 @@ def test_cli_export_prints_differences_and_fails_on_bad_checkpoint(model_file, t
     assert res.exit_code == 2 and "truncated" in res.output
     with pytest.raises(CheckpointError, match="truncated"):
         export_onnx(bad, tmp_path / "x.onnx")
+
+
+def test_a_global_space_network_exports_with_parity(tmp_path, gen):
+    from hadamard_restore.net.genotype import Genotype, load_genotype
+    from hadamard_restore.net.model_file import load_model
+    from hadamard_restore.net.primitives import SPACES
+
+    layers = dict(load_genotype("paper-lol").layers) | {"hnu2.ru1": "globalres_1x1", "hnu7.rv0": "globalres_1x1"}
+    geno = Genotype.from_dict({"num_hnu": 7, "layers": layers, "primitives": dict(SPACES["global"])})
+    net = HadamardNet(geno, channels=8, generator=torch.Generator().manual_seed(3))
+    path = save_model(tmp_path / "model.pt", net, geno, {"l1": 1.0}, None)
+    assert load_model(path, "cpu")[0].genotype == geno  # the model file rebuilds it from the genotype alone
+    report = export_onnx(path, tmp_path / "net.onnx", exporter="torchscript", check_max_side=64)
+    assert report.ok and all(0 <= c.max_abs_diff < 1e-3 for c in report.checks)
+    _check_dynamic(tmp_path / "net.onnx", path, gen)

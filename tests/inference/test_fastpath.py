@@ -211,3 +211,38 @@ def test_a_repeated_call_reads_no_file_and_hashes_no_weight_until_a_weight_chang
     assert backends.weights_sha(net) != sha
     fastpath.runner_for(net, x, "cpu", "auto", threads=1)
     assert len(json.loads(fastpath.cache_path().read_text())["entries"]) == 2  # checked anew for the new weights
+
+
+def _global_net(norm="instance", seed=2):
+    """all-1c with the ``global`` space's op in two HNU layers."""
+    from hadamard_restore.net.genotype import Genotype, load_genotype
+    from hadamard_restore.net.primitives import SPACES
+
+    layers = dict(load_genotype("all-1c").layers) | {"hnu1.ru0": "globalres_1x1", "hnu5.rv2": "globalres_1x1"}
+    primitives = {k: list(v) for k, v in SPACES["global"].items()}
+    geno = Genotype.from_dict({"num_hnu": 7, "layers": layers, "primitives": primitives})
+    return HadamardNet(geno, channels=4, norm=norm, generator=torch.Generator().manual_seed(seed)).eval()
+
+
+def test_a_global_op_network_runs_on_every_backend_and_tiles_with_replayed_means():
+    from hadamard_restore.inference.enhance import stats_image
+    from hadamard_restore.inference.norm_stats import record_norm_stats, replay_norm_stats
+    from hadamard_restore.inference.tiling import tiled_apply
+
+    net, x = _global_net(), _image(33, 47)
+    for backend in ("channels-last", "onnx"):  # the spatial mean exports (ReduceMean) with dynamic H, W
+        with torch.inference_mode():
+            got = fastpath.runner_for(net, x, "cpu", backend, threads=1)(x)
+        assert (got - _eager(net, x)).abs().max() <= fastpath.TOLERANCE, backend
+    # no norm: only the global op's means need the whole image (another seed: the fast path knows a
+    # model by its weights, and the norm setting holds none)
+    plain = _global_net("none", seed=3)
+    img = _image(60, 70)[0]
+    cfg = EnhanceConfig(tile=32, overlap=8, max_untiled_pixels=32 * 32, norm_stats="global", backend="channels-last")
+    got = enhance_tensor(plain, img, cfg)
+    with torch.inference_mode():
+        with replay_norm_stats(plain, record_norm_stats(plain, stats_image(img[None], 32 * 32))):
+            want = tiled_apply(plain, img[None], 32, 8)[0].clamp(0, 1)
+    assert (got - want).abs().max() <= fastpath.TOLERANCE
+    with pytest.raises(HadamardRestoreError, match="cannot replay"):
+        enhance_tensor(plain, img, cfg.model_copy(update={"backend": "onnx"}))

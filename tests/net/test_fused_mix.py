@@ -7,7 +7,7 @@ from torch import nn
 
 from hadamard_restore.net.fused_mix import embed, plan
 from hadamard_restore.net.mixed import MixedOp, candidate_by_candidate
-from hadamard_restore.net.primitives import FCM_PRIMITIVES, HNU_PRIMITIVES
+from hadamard_restore.net.primitives import FCM_PRIMITIVES, HNU_PRIMITIVES, SPACES
 from hadamard_restore.net.supernet import SuperNet
 
 
@@ -19,7 +19,15 @@ def _grads(module, x, w):
 
 @pytest.mark.parametrize(
     ("prims", "c_in", "c_out"),
-    [(HNU_PRIMITIVES, 5, 5), (FCM_PRIMITIVES, 5, 5), (FCM_PRIMITIVES, 3, 6), (FCM_PRIMITIVES, 6, 3)],
+    [
+        (HNU_PRIMITIVES, 5, 5),
+        (FCM_PRIMITIVES, 5, 5),
+        (FCM_PRIMITIVES, 3, 6),
+        (FCM_PRIMITIVES, 6, 3),
+        (SPACES["global"]["hnu"], 5, 5),
+        (("globalres_1x1", "denseblocks_3x3"), 5, 5),
+        (("globalres_1x1",), 5, 5),
+    ],
 )
 def test_values_and_gradients_equal_the_candidate_sum(prims, c_in, c_out, gen):
     torch.manual_seed(3)
@@ -54,6 +62,9 @@ def test_an_hnu_layer_runs_five_convolutions_and_an_fcm_layer_one(monkeypatch, g
     calls.clear()
     MixedOp(FCM_PRIMITIVES, 4, 4)(x, torch.full((4,), 1 / 4))
     assert [tuple(s[-2:]) for s in calls] == [(5, 5)]
+    calls.clear()
+    MixedOp(SPACES["global"]["hnu"], 4, 4)(x, torch.full((10,), 1 / 10))
+    assert [tuple(s[-2:]) for s in calls] == [(5, 5), (1, 1), (1, 1), (3, 3), (3, 3), (1, 1), (1, 1)]  # + gate, mix
 
 
 def test_an_unknown_candidate_falls_back_to_the_plain_sum(gen):
@@ -65,8 +76,9 @@ def test_an_unknown_candidate_falls_back_to_the_plain_sum(gen):
     torch.testing.assert_close(m(x, torch.tensor([0.3, 0.7])), 0.3 * m["conv_3x3"](x) + 0.7 * torch.tanh(x))
 
 
-def test_whole_supernet_fused_equals_unfused_with_alpha_gradients(gen):
-    net = SuperNet(channels=8, num_hnu=2, generator=torch.Generator().manual_seed(4)).double()
+@pytest.mark.parametrize("space", ["paper", "global"])
+def test_whole_supernet_fused_equals_unfused_with_alpha_gradients(space, gen):
+    net = SuperNet(channels=8, num_hnu=2, generator=torch.Generator().manual_seed(4), space=space).double()
     for a in net.arch.values():
         a.data.normal_(0, 1, generator=gen)
     x = torch.rand(1, 3, 20, 18, generator=gen, dtype=torch.double)

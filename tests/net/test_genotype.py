@@ -7,7 +7,7 @@ import pytest
 
 from hadamard_restore.errors import GenotypeError
 from hadamard_restore.net.genotype import Genotype, bundled_genotypes, derive_genotype, load_genotype
-from hadamard_restore.net.primitives import FCM_PRIMITIVES, HNU_PRIMITIVES, label_primitives, layer_labels
+from hadamard_restore.net.primitives import FCM_PRIMITIVES, HNU_PRIMITIVES, SPACES, label_primitives, layer_labels
 
 
 def valid(num_hnu=1, **extra):
@@ -99,7 +99,11 @@ def _broken(mutate):
         (lambda d: d.update(probabilities={"enc.head": [0.5, 0.5, 0.5, 0.5]}), r"summing to 1"),
         (
             lambda d: d.update(primitives={"hnu": list(reversed(HNU_PRIMITIVES)), "fcm": list(FCM_PRIMITIVES)}),
-            r"differ from this version's ordered sets",
+            r"are not the ordered candidate sets of a known search space \(paper: .*global: ",
+        ),
+        (
+            lambda d: d["layers"].update({"hnu1.ru1": "globalres_1x1"}),
+            r"layer 'hnu1.ru1': op 'globalres_1x1' is not a candidate here",  # the paper's space has no global op
         ),
         (lambda d: d.update(colour="blue"), r"unknown key\(s\) \['colour'\]"),
         (lambda d: d.update(num_hnu=0), r"num_hnu must be an integer from 1 to 64"),
@@ -141,3 +145,38 @@ def test_derive_takes_first_maximum_and_needs_every_layer():
     del probs["dec.tail"]
     with pytest.raises(GenotypeError, match="no probabilities for layer 'dec.tail'"):
         derive_genotype(probs, num_hnu=1)
+
+
+def global_space_genotype(**extra):
+    """A one-HNU genotype of the ``global`` space using its global op in two HNU layers."""
+    d = valid(primitives={k: list(v) for k, v in SPACES["global"].items()}, **extra)
+    d["layers"]["hnu1.ru2"] = d["layers"]["hnu1.rv0"] = "globalres_1x1"
+    return d
+
+
+def test_a_global_space_genotype_records_its_space_and_round_trips(tmp_path):
+    probs = {
+        l: [1.0 / len(label_primitives(l, "global"))] * len(label_primitives(l, "global")) for l in layer_labels(1)
+    }
+    g = Genotype.from_dict(global_space_genotype(probabilities=probs))
+    assert g.space == "global" and g.layers["hnu1.ru2"] == "globalres_1x1" and len(g.probabilities["hnu1.ru0"]) == 10
+    assert load_genotype(g.save(tmp_path / "g.json")) == g
+    assert json.loads((tmp_path / "g.json").read_text())["primitives"]["hnu"][-1] == "globalres_1x1"
+    d = global_space_genotype()
+    d["layers"]["hnu1.ru3"] = "GRC1"  # the abbreviation, as for the paper's ops
+    assert Genotype.from_dict(d).layers["hnu1.ru3"] == "globalres_1x1"
+    with pytest.raises(GenotypeError, match=r"probabilities for layer 'hnu1.ru0' must be 10"):
+        Genotype.from_dict(global_space_genotype(probabilities={"hnu1.ru0": [1.0 / 9] * 9}))
+    paper = Genotype.from_dict(valid())
+    assert paper.space == "paper" and paper.primitives == {"hnu": list(HNU_PRIMITIVES), "fcm": list(FCM_PRIMITIVES)}
+
+
+def test_derive_in_the_global_space_records_its_sets():
+    probs = {
+        l: [1.0 / len(label_primitives(l, "global"))] * len(label_primitives(l, "global")) for l in layer_labels(1)
+    }
+    probs["hnu1.rv1"] = [0.0] * 9 + [1.0]
+    g = derive_genotype(probs, num_hnu=1, space="global")
+    assert g.space == "global" and g.layers["hnu1.rv1"] == "globalres_1x1" and g.layers["hnu1.ru0"] == "skip_connect"
+    with pytest.raises(GenotypeError, match="has 10 probabilities, but the .paper. space has 9"):
+        derive_genotype(probs, num_hnu=1)  # 10 columns read as the paper's 9

@@ -7,9 +7,11 @@ from hadamard_restore.net.primitives import (
     ABBREVIATIONS,
     FCM_PRIMITIVES,
     HNU_PRIMITIVES,
+    SPACES,
     group_names,
     label_primitives,
     layer_labels,
+    space_of,
 )
 
 
@@ -29,8 +31,32 @@ def test_candidate_sets_are_the_code_sets_in_code_order():
 
 
 def test_every_candidate_and_abbreviation_has_an_op():
-    assert set(OPS) == set(HNU_PRIMITIVES) | set(FCM_PRIMITIVES)
+    assert set(OPS) == {name for space in SPACES.values() for sets in space.values() for name in sets}
     assert set(ABBREVIATIONS.values()) == set(OPS)
+
+
+def test_spaces_paper_is_the_default_and_global_appends_one_op():
+    assert SPACES["paper"] == {"hnu": HNU_PRIMITIVES, "fcm": FCM_PRIMITIVES}
+    assert SPACES["global"] == {"hnu": (*HNU_PRIMITIVES, "globalres_1x1"), "fcm": FCM_PRIMITIVES}
+    assert label_primitives("hnu1.ru0") == HNU_PRIMITIVES and label_primitives("enc.head") == FCM_PRIMITIVES
+    assert (
+        len(label_primitives("hnu3.rv2", "global")) == 10 and label_primitives("dec.tail", "global") == FCM_PRIMITIVES
+    )
+    assert space_of({"hnu": list(HNU_PRIMITIVES), "fcm": list(FCM_PRIMITIVES)}) == "paper"
+    assert space_of({k: list(v) for k, v in SPACES["global"].items()}) == "global"
+    assert space_of({"hnu": ["globalres_1x1", *HNU_PRIMITIVES], "fcm": list(FCM_PRIMITIVES)}) is None  # order counts
+    assert space_of(["conv_1x1"]) is None and space_of({"hnu": 3}) is None
+    with pytest.raises(ValueError, match="unknown search space 'local'; choose one of paper, global"):
+        label_primitives("hnu1.ru0", "local")
+
+
+def test_the_config_offers_exactly_the_spaces():
+    from typing import get_args
+
+    from hadamard_restore.config_sections import NetConfig
+
+    assert get_args(NetConfig.model_fields["space"].annotation) == tuple(SPACES)
+    assert NetConfig().space == "paper"
 
 
 @pytest.mark.parametrize("num_hnu", [1, 2, 7])

@@ -133,3 +133,31 @@ def test_functional_call_with_swapped_alpha_matches_explicit_mix(net, gen):
     mix = {k.split(".", 1)[1]: torch.softmax(v, -1) for k, v in new.items()}
     torch.testing.assert_close(out, net(x, mix=mix))
     assert not torch.allclose(out, net(x))
+
+
+def test_global_space_supernet_derives_a_network_with_the_global_op(gen):
+    from hadamard_restore.net.genotype import Genotype
+    from hadamard_restore.net.network import HadamardNet, copy_supernet_weights
+
+    sup = small(3, space="global")
+    assert {g: tuple(a.shape) for g, a in sup.arch.items()} == {
+        "enc": (9, 4),
+        "hnu1": (8, 10),
+        "hnu2": (8, 10),
+        "dec": (9, 4),
+    }
+    with torch.no_grad():
+        sup.arch["hnu1"][0, 9] = 1.0  # hnu1.ru0 -> globalres_1x1 (the last column)
+        sup.arch["hnu2"][6, 9] = 1.0  # hnu2.rv2
+    geno = Genotype.from_json(sup.genotype(name="g").to_json())  # derive -> JSON -> genotype
+    assert geno.space == "global" and geno.primitives["hnu"] == [*HNU_PRIMITIVES, "globalres_1x1"]
+    assert geno.layers["hnu1.ru0"] == geno.layers["hnu2.rv2"] == "globalres_1x1"
+    assert len(geno.probabilities["hnu1.ru0"]) == 10 and len(geno.probabilities["enc.head"]) == 4
+    net = copy_supernet_weights(sup, HadamardNet(geno, 4))  # built from the genotype alone
+    assert net.space == "global" and type(net.hnus[0].ru[0]["globalres_1x1"]).__name__ == "GlobalRes"
+    x = torch.rand(1, 3, 21, 19, generator=gen)
+    with torch.no_grad():
+        assert torch.equal(net(x), sup(x, mix=sup.onehot_mix(geno)))
+    with pytest.raises(GenotypeError, match="genotype is from the 'paper' space but the supernet's is 'global'"):
+        sup.onehot_mix(Genotype.from_dict({"layers": small().genotype().layers}))
+    assert small().arch["hnu1"].shape == (8, 9) and small().genotype().space == "paper"  # the default is unchanged

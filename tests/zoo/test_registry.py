@@ -80,14 +80,14 @@ def test_the_network_is_built_from_the_checkpoints_own_net_settings(zoo, fake_ru
     """The run trained with norm "none" (as make_pretrained does). Affine-free norms have no weights,
     so a network built with the default norm would load the same state_dict silently: the card, the
     shipped meta and the loaded module must all say "none", and the output must be the trained one."""
-    from hadamard_restore.inference.norm_stats import has_instance_norm
+    from hadamard_restore.inference.norm_stats import has_image_stats
     from hadamard_restore.net.model_file import load_model, load_state_into, network_from_meta
 
     card = read_card("tiny-light")
     blob = torch.load(registry.model_path("tiny-light"), weights_only=True)
     assert card["net"]["norm"] == blob["meta"]["net"]["norm"] == "none"
     net = load_pretrained("tiny-light")
-    assert not has_instance_norm(net) and (net.norm, net.channels, net.num_hnu) == ("none", 4, 1)
+    assert not has_image_stats(net) and (net.norm, net.channels, net.num_hnu) == ("none", 4, 1)
     trained, _ = load_model(fake_run[0] / "train" / "model.pt", "cpu")
     wrong = network_from_meta(dict(blob["meta"], net=dict(blob["meta"]["net"], norm="instance"))).eval()
     load_state_into(wrong, trained.state_dict())  # loads silently: nothing in the weights tells them apart

@@ -18,7 +18,8 @@ Choices (documented here because users ask about them):
 * **Size.** Images with at most ``cfg.max_untiled_pixels`` pixels run in one pass (exactly
   the network's output). Larger ones run tile by tile (:mod:`.tiling`, tiles of
   ``cfg.tile`` with ``cfg.overlap`` overlap), holding only the output buffer and one tile.
-  Every HNU normalises with whole-image statistics, which a tile cannot see: with
+  Every HNU normalises with whole-image statistics (and ``globalres_1x1``, the ``global`` space's
+  op, gates with whole-image means), which a tile cannot see: with
   ``cfg.norm_stats="global"`` (default) the statistics are recorded once on a copy of the
   whole image downscaled to ``max_untiled_pixels`` and replayed for every tile
   (:mod:`.norm_stats`); with ``"tile"`` each tile uses its own (tiles then differ in tone,
@@ -55,7 +56,7 @@ from hadamard_restore.config import ConfigError
 from hadamard_restore.config_sections import EnhanceConfig
 from hadamard_restore.errors import DataError
 from hadamard_restore.inference.fastpath import for_enhance
-from hadamard_restore.inference.norm_stats import has_instance_norm, record_norm_stats, replay_norm_stats
+from hadamard_restore.inference.norm_stats import has_image_stats, record_norm_stats, replay_norm_stats
 from hadamard_restore.inference.progress import TileProgress
 from hadamard_restore.inference.tiling import check_tiling, tiled_apply
 from hadamard_restore.net.padding import crop_pads, replicate_to
@@ -145,7 +146,7 @@ def _tiled(
 ) -> torch.Tensor:
     """Tiled inference; with ``norm_stats="global"`` every tile is normalised with the statistics
     of a copy of the whole image downscaled to ``stats_pixels`` pixels (:mod:`.norm_stats`)."""
-    if cfg.norm_stats == "tile" or not has_instance_norm(model):
+    if cfg.norm_stats == "tile" or not has_image_stats(model):
         return tiled_apply(run, x, cfg.tile, cfg.overlap, progress=progress)
     stats = record_norm_stats(model, stats_image(x, stats_pixels).to(device))
     with replay_norm_stats(model, stats):

@@ -27,7 +27,7 @@ from torch import nn
 from hadamard_restore.net.fcm import FCM
 from hadamard_restore.net.hnu import HNU, LayerFactory, Norm
 from hadamard_restore.net.padding import crop_pads, reflect_pad
-from hadamard_restore.net.primitives import FCM_PRIMITIVES, group_names
+from hadamard_restore.net.primitives import FCM_PRIMITIVES, group_names, space_primitives
 
 PAD_MULTIPLE = 4
 
@@ -41,10 +41,18 @@ class Backbone(nn.Module):
         num_hnu: number of HNUs in the chain (>= 1).
         norm: HNU normalisation, ``"instance"`` or ``"none"``.
         seed: seed of the private RNG used for weight initialisation.
+        space: the search space whose candidate sets the layer factory is given
+            (:data:`~hadamard_restore.net.primitives.SPACES`; default the paper's).
     """
 
     def __init__(
-        self, make_layer: LayerFactory, channels: int = 32, num_hnu: int = 7, norm: Norm = "instance", seed: int = 0
+        self,
+        make_layer: LayerFactory,
+        channels: int = 32,
+        num_hnu: int = 7,
+        norm: Norm = "instance",
+        seed: int = 0,
+        space: str = "paper",
     ) -> None:
         super().__init__()
         if channels < 2 or channels % 2:
@@ -53,8 +61,9 @@ class Backbone(nn.Module):
             )
         if num_hnu < 1:
             raise ValueError(f"num_hnu must be >= 1, got {num_hnu}")
-        self.channels, self.num_hnu, self.norm = channels, num_hnu, norm
+        self.channels, self.num_hnu, self.norm, self.space = channels, num_hnu, norm, space
         c, c2 = channels, channels // 2
+        hnu_candidates = space_primitives(space)["hnu"]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.head = make_layer("enc.head", FCM_PRIMITIVES, 3, c2)
@@ -62,7 +71,7 @@ class Backbone(nn.Module):
             self.down1 = nn.Conv2d(c2, c, 2, stride=2, bias=False)
             self.e2 = FCM("enc.e2", c, make_layer)
             self.down2 = nn.Conv2d(c, c, 2, stride=2, bias=False)
-            self.hnus = nn.ModuleList(HNU(g, c, norm, make_layer) for g in group_names(num_hnu)[1:-1])
+            self.hnus = nn.ModuleList(HNU(g, c, norm, make_layer, hnu_candidates) for g in group_names(num_hnu)[1:-1])
             self.up1 = nn.ConvTranspose2d(c, c, 2, stride=2, bias=False)
             self.d2 = FCM("dec.d2", c, make_layer)
             self.up2 = nn.ConvTranspose2d(c, c2, 2, stride=2, bias=False)

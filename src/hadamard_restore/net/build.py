@@ -19,9 +19,10 @@ log = get_logger("hadamard_restore.net")
 
 
 def build_supernet(cfg: NetConfig, norm: Norm | None = None, generator: torch.Generator | None = None) -> SuperNet:
-    """A supernet of ``cfg.channels`` x ``cfg.num_hnu``; ``norm`` overrides ``cfg.norm``
-    (pass ``"instance"`` for stage 1 and ``"none"`` for stage 2, docs/method.md 1.4)."""
-    return SuperNet(cfg.channels, cfg.num_hnu, norm or cfg.norm, generator)
+    """A supernet of ``cfg.channels`` x ``cfg.num_hnu`` over the candidate sets of ``cfg.space``;
+    ``norm`` overrides ``cfg.norm`` (pass ``"instance"`` for stage 1 and ``"none"`` for stage 2,
+    docs/method.md 1.4)."""
+    return SuperNet(cfg.channels, cfg.num_hnu, norm or cfg.norm, generator, space=cfg.space)
 
 
 def net_for_genotype(cfg: NetConfig, genotype: Genotype) -> NetConfig:

@@ -14,6 +14,12 @@ with holes) and the identity as a centred ``eye(C)`` kernel. A dense block
 blocks of one kernel size are stacked into one pair; stacking the 1x1 and 3x3 blocks into one
 3x3 pair was 30 % slower at search sizes: nine times the 1x1 block's multiply-adds).
 
+The global candidate ``globalres_1x1`` (``x + Conv_1(x * g)``, ``g = sigmoid(Conv_1(mean_HW(x)))``, a
+per-image gain per channel) is linear in ``x`` for a given gain: its ``x`` folds into ``K`` and its
+convolution keeps its own 1x1 pass on the gated input, weighted (``w * Conv_1(x * g) = Conv(x * g,
+w * kernel)``); the gain is computed from the layer's input as in the op. An HNU layer of the
+``global`` space thus runs 7 convolutions (two of them on a (B, C, 1, 1) mean) instead of 13.
+
 An HNU layer (9 candidates, 11 convolutions) becomes 5 convolutions with fewer multiply-adds
 (45 vs 68 ``C^2 HW``); an FCM layer (4 candidates) becomes one 5x5 convolution (25 vs 44). The
 parameters, the state dict and the gradients are those of the candidate-by-candidate sum: the
@@ -34,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hadamard_restore.net.ops import Conv, DenseBlock, ResConv, Skip
+from hadamard_restore.net.ops import Conv, DenseBlock, GlobalRes, ResConv, Skip
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class Plan:
     dense: tuple[tuple[int, tuple[tuple[int, str], ...]], ...]  # (kernel side, dense blocks of that side)
     size: int  # K's side: the largest receptive field among the linear parts
     channels: int  # input channels (the identity's size, where a candidate adds x)
+    gated: tuple[tuple[int, str], ...] = ()  # globalres candidates: their gated 1x1 pass (x is in identity)
 
 
 def _span(conv: nn.Conv2d) -> int:
@@ -57,6 +64,7 @@ def plan(ops: nn.ModuleDict, c_in: int) -> Plan | None:
     """The fused form of the candidates ``ops`` (in mixing order), or None if one is not fusable."""
     linear: list[tuple[int, str]] = []
     identity: list[int] = []
+    gated: list[tuple[int, str]] = []
     dense: dict[int, list[tuple[int, str]]] = {}
     sizes = [1]
     for k, (name, op) in enumerate(ops.items()):
@@ -70,10 +78,13 @@ def plan(ops: nn.ModuleDict, c_in: int) -> Plan | None:
         elif isinstance(op, DenseBlock) and type(op) is DenseBlock:
             dense.setdefault(op.conv1.kernel_size[0], []).append((k, name))
             sizes.append(_span(op.conv2))
+        elif type(op) is GlobalRes:
+            gated.append((k, name))
+            identity.append(k)
         else:
             return None
     grouped = tuple((side, tuple(blocks)) for side, blocks in sorted(dense.items()))
-    return Plan(tuple(linear), tuple(identity), grouped, max(sizes), c_in)
+    return Plan(tuple(linear), tuple(identity), grouped, max(sizes), c_in, tuple(gated))
 
 
 def _dilate(w: torch.Tensor, d: int) -> torch.Tensor:
@@ -98,6 +109,8 @@ class Kernels(NamedTuple):
     main: torch.Tensor  # (O, I, size, size): every linear part, identity and dense x halves included
     firsts: tuple[torch.Tensor, ...]  # per dense kernel side: (D*I, I, k, k), the first convolutions stacked
     seconds: tuple[torch.Tensor, ...]  # per dense kernel side: (O, D*I, k, k), the t halves, weighted
+    gates: tuple[torch.Tensor, ...] = ()  # per globalres candidate: (I, I, 1, 1), its gate convolution
+    mixes: tuple[torch.Tensor, ...] = ()  # per globalres candidate: (O, I, 1, 1), its convolution, weighted
 
 
 def build_kernels(p: Plan, layers: Sequence[nn.ModuleDict], rows: torch.Tensor) -> Kernels:
@@ -136,7 +149,9 @@ def build_kernels(p: Plan, layers: Sequence[nn.ModuleDict], rows: torch.Tensor) 
     main = functools.reduce(
         operator.add, (embed(functools.reduce(operator.add, ws), d, p.size) for (_, d), ws in by_shape.items())
     )
-    return Kernels(main, tuple(firsts), tuple(seconds))
+    gates = tuple(stacked(name, "gate") for _, name in p.gated)
+    mixes = tuple(times(k, stacked(name, "conv")) for k, name in p.gated)
+    return Kernels(main, tuple(firsts), tuple(seconds), gates, mixes)
 
 
 def apply_kernels(p: Plan, x: torch.Tensor, k: Kernels) -> torch.Tensor:
@@ -145,6 +160,10 @@ def apply_kernels(p: Plan, x: torch.Tensor, k: Kernels) -> torch.Tensor:
     for first, second in zip(k.firsts, k.seconds, strict=True):
         pad = first.shape[-1] // 2
         out = out + F.conv2d(torch.relu(F.conv2d(x, first, padding=pad)), second, padding=pad)
+    if k.gates:
+        mean = x.mean(dim=(2, 3), keepdim=True)  # as ops.SpatialMean
+        for gate, mix in zip(k.gates, k.mixes, strict=True):
+            out = out + F.conv2d(x * torch.sigmoid(F.conv2d(mean, gate)), mix)
     return out
 
 
@@ -154,7 +173,18 @@ def per_layer(k: Kernels) -> list[Kernels]:
     mains = k.main.unbind(0)
     firsts = [t.unbind(0) for t in k.firsts]
     seconds = [t.unbind(0) for t in k.seconds]
-    return [Kernels(m, tuple(f[j] for f in firsts), tuple(s[j] for s in seconds)) for j, m in enumerate(mains)]
+    gates = [t.unbind(0) for t in k.gates]
+    mixes = [t.unbind(0) for t in k.mixes]
+    return [
+        Kernels(
+            m,
+            tuple(f[j] for f in firsts),
+            tuple(s[j] for s in seconds),
+            tuple(g[j] for g in gates),
+            tuple(x[j] for x in mixes),
+        )
+        for j, m in enumerate(mains)
+    ]
 
 
 def fused_forward(p: Plan, ops: nn.ModuleDict, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -9,13 +9,15 @@ JSON schema (``format`` and ``version`` identify it; unknown top-level keys are 
       "description": "...",                # optional, free text
       "num_hnu": 7,                        # number of HNUs (labels hnu1..hnuN must match)
       "channels": 32,                      # width it was searched at (informational) or null
-      "primitives": {"hnu": [9 names], "fcm": [4 names]},   # candidate order; must match
+      "primitives": {"hnu": [9 names], "fcm": [4 names]},   # a known space's sets, in order
       "layers": {"enc.head": "dilconv_3x3", ..., "hnu1.ru0": "conv_3x3", ..., "dec.tail": "conv_1x1"},
       "probabilities": {"enc.head": [p_conv_5x5, p_conv_1x1, p_conv_3x3, p_dilconv_3x3], ...}
     }                                      # probabilities: optional, softmax(alpha) per layer
 
-``layers`` must name every label of :func:`~hadamard_restore.net.primitives.layer_labels`
-exactly once, each with an op from that layer's candidate set (paper abbreviations such as
+``primitives`` names the search space (:data:`~hadamard_restore.net.primitives.SPACES`): the
+paper's sets (9 HNU candidates; also when absent) or the ``global`` space's (10: ``globalres_1x1``
+appended). ``layers`` must name every label of :func:`~hadamard_restore.net.primitives.layer_labels`
+exactly once, each with an op from that layer's candidate set in that space (paper abbreviations such as
 ``C3``/``RDIL3`` are accepted and normalised to code names). ``probabilities``, when present,
 lists for a layer one value per candidate in primitive order (finite, >= 0, summing to 1).
 Derivation is the argmax per layer, first maximum winning (docs/method.md 2.3: skip is not
@@ -39,8 +41,11 @@ from hadamard_restore.net.primitives import (
     ABBREVIATIONS,
     FCM_PRIMITIVES,
     HNU_PRIMITIVES,
+    SPACES,
     label_primitives,
     layer_labels,
+    space_of,
+    space_primitives,
 )
 
 FORMAT = "hadamard-restore/genotype"
@@ -62,6 +67,11 @@ class Genotype:
     primitives: dict[str, list[str]] = field(
         default_factory=lambda: {"hnu": list(HNU_PRIMITIVES), "fcm": list(FCM_PRIMITIVES)}
     )
+
+    @property
+    def space(self) -> str:
+        """The search space whose candidate sets ``primitives`` are (``paper`` or ``global``)."""
+        return space_of(self.primitives) or "paper"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"format": FORMAT, "version": VERSION}
@@ -109,11 +119,11 @@ class Genotype:
                 f'(e.g. {{"enc.head": "conv_3x3", ...}}), got {layers!r:.80}'
             )
         num_hnu = checked_num_hnu(obj.get("num_hnu"), layers, problems)
-        check_primitives(obj.get("primitives"), problems)
+        space = check_primitives(obj.get("primitives"), problems)
         channels = obj.get("channels")
         check_channels(channels, problems)
-        resolved = check_layers(layers, num_hnu, problems)
-        probs = check_probabilities(obj.get("probabilities"), num_hnu, problems)
+        resolved = check_layers(layers, num_hnu, problems, space)
+        probs = check_probabilities(obj.get("probabilities"), num_hnu, problems, space)
         for key in ("name", "description"):
             if obj.get(key) is not None and not isinstance(obj[key], str):
                 problems.append(f"{key} must be a string, got {obj[key]!r}")
@@ -127,6 +137,7 @@ class Genotype:
             probabilities=probs,
             name=obj.get("name"),
             description=obj.get("description"),
+            primitives={k: list(v) for k, v in space_primitives(space).items()},
         )
 
 
@@ -162,16 +173,20 @@ def check_channels(value: Any, problems: list[str]) -> None:
         problems.append(f"channels must be null or an even integer from 4 to {MAX_CHANNELS}, got {value!r:.40}")
 
 
-def check_primitives(value: Any, problems: list[str]) -> None:
-    """The recorded candidate sets, when given, must be this version's, in the same order."""
+def check_primitives(value: Any, problems: list[str]) -> str:
+    """The recorded candidate sets, when given, must be one known space's, exactly in order
+    (:data:`~hadamard_restore.net.primitives.SPACES`); returns that space (``paper`` when absent)."""
     if value is None:
-        return
-    expected = {"hnu": list(HNU_PRIMITIVES), "fcm": list(FCM_PRIMITIVES)}
-    if not isinstance(value, Mapping) or {k: list(v) for k, v in value.items()} != expected:
+        return "paper"
+    space = space_of(value)
+    if space is None:
+        known = "; ".join(f"{name}: {dict(sets)}" for name, sets in SPACES.items())
         problems.append(
-            f"primitives {value!r} differ from this version's ordered sets {expected}; "
+            f"primitives {value!r:.300} are not the ordered candidate sets of a known search space ({known}); "
             "the probabilities would be read in the wrong order"
         )
+        return "paper"
+    return space
 
 
 def resolve_op(op: str) -> str:
@@ -179,7 +194,7 @@ def resolve_op(op: str) -> str:
     return ABBREVIATIONS.get(op, op)
 
 
-def check_layers(layers: Mapping[str, str], num_hnu: int, problems: list[str]) -> dict[str, str]:
+def check_layers(layers: Mapping[str, str], num_hnu: int, problems: list[str], space: str = "paper") -> dict[str, str]:
     """Every label exactly once, each with a candidate op of its layer; returns label -> code name."""
     expected = layer_labels(num_hnu)
     unknown = [k for k in layers if k not in expected]
@@ -195,7 +210,7 @@ def check_layers(layers: Mapping[str, str], num_hnu: int, problems: list[str]) -
     for label in expected:
         if label not in layers:
             continue
-        op, allowed = resolve_op(layers[label]), label_primitives(label)
+        op, allowed = resolve_op(layers[label]), label_primitives(label, space)
         if op not in allowed:
             problems.append(
                 f"layer {label!r}: op {layers[label]!r} is not a candidate here (choose from {', '.join(allowed)})"
@@ -204,7 +219,9 @@ def check_layers(layers: Mapping[str, str], num_hnu: int, problems: list[str]) -
     return resolved
 
 
-def check_probabilities(value: Any, num_hnu: int, problems: list[str]) -> dict[str, list[float]] | None:
+def check_probabilities(
+    value: Any, num_hnu: int, problems: list[str], space: str = "paper"
+) -> dict[str, list[float]] | None:
     """Per known label, one finite non-negative value per candidate, summing to 1 (or None)."""
     if value is None:
         return None
@@ -217,7 +234,7 @@ def check_probabilities(value: Any, num_hnu: int, problems: list[str]) -> dict[s
         if label not in expected:
             problems.append(f"probabilities: unknown layer label {label!r}")
             continue
-        n = len(label_primitives(label))
+        n = len(label_primitives(label, space))
         ok = (
             isinstance(probs, list)
             and len(probs) == n
@@ -236,23 +253,41 @@ def check_probabilities(value: Any, num_hnu: int, problems: list[str]) -> dict[s
 
 
 def derive_genotype(
-    probabilities: Mapping[str, Sequence[float]], num_hnu: int, channels: int | None = None, name: str | None = None
+    probabilities: Mapping[str, Sequence[float]],
+    num_hnu: int,
+    channels: int | None = None,
+    name: str | None = None,
+    space: str = "paper",
 ) -> Genotype:
     """Argmax per layer (first maximum wins, so primitive order breaks ties).
 
     Args:
         probabilities: label -> softmax(alpha) row, one value per candidate in primitive order.
         num_hnu, channels, name: recorded in the genotype.
+        space: the search space the rows are over (its sets are recorded as ``primitives``).
     """
     probs = {k: [float(p) for p in v] for k, v in probabilities.items()}
     layers = {}
     for label in layer_labels(num_hnu):
         if label not in probs:
             raise GenotypeError(f"cannot derive a genotype: no probabilities for layer {label!r}")
-        row, cands = probs[label], label_primitives(label)
+        row, cands = probs[label], label_primitives(label, space)
+        if len(row) != len(cands):
+            raise GenotypeError(
+                f"cannot derive a genotype: layer {label!r} has {len(row)} probabilities, but the {space!r} "
+                f"space has {len(cands)} candidates there"
+            )
         layers[label] = cands[max(range(len(row)), key=row.__getitem__)]
+    primitives = {k: list(v) for k, v in space_primitives(space).items()}
     return Genotype.from_dict(
-        {"num_hnu": num_hnu, "channels": channels, "layers": layers, "probabilities": probs, "name": name},
+        {
+            "num_hnu": num_hnu,
+            "channels": channels,
+            "primitives": primitives,
+            "layers": layers,
+            "probabilities": probs,
+            "name": name,
+        },
         "derived genotype",
     )
 

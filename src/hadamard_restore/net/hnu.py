@@ -95,12 +95,20 @@ class HNU(nn.Module):
         channels: C.
         norm: ``"instance"`` or ``"none"``.
         make_layer: ``(label, candidates, c_in, c_out) -> layer``; a layer is called as
-            ``layer(x, weights)`` with ``weights`` a (9,) row or None.
+            ``layer(x, weights)`` with ``weights`` a (K,) row or None.
+        candidates: every layer's candidate set (default the paper's 9, ``HNU_PRIMITIVES``).
     """
 
-    def __init__(self, group: str, channels: int, norm: Norm, make_layer: LayerFactory) -> None:
+    def __init__(
+        self,
+        group: str,
+        channels: int,
+        norm: Norm,
+        make_layer: LayerFactory,
+        candidates: tuple[str, ...] = HNU_PRIMITIVES,
+    ) -> None:
         super().__init__()
-        layers = [make_layer(f"{group}.{name}", HNU_PRIMITIVES, channels, channels) for name in HNU_LAYERS]
+        layers = [make_layer(f"{group}.{name}", candidates, channels, channels) for name in HNU_LAYERS]
         self.ru = nn.ModuleList(layers[:4])
         self.rv = nn.ModuleList(layers[4:])
         self.norm = make_norm(norm)
@@ -114,7 +122,7 @@ class HNU(nn.Module):
         return torch.relu(h + x)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-        """``x``: (B, C, H, W); ``weights``: (8, 9) mixing weights (supernet) or None."""
+        """``x``: (B, C, H, W); ``weights``: (8, K) mixing weights (supernet) or None."""
         ru = self._branch(x, self.ru, None if weights is None else weights[:4])
         rv = self._branch(x, self.rv, None if weights is None else weights[4:])
         return hadamard_quotient(ru, rv)

@@ -1,6 +1,8 @@
 """The derived (discrete) network built from a genotype.
 
-Same module tree and names as :class:`~hadamard_restore.net.supernet.SuperNet`, but each
+Built from the genotype alone: its search space (the ``primitives`` it records, e.g. the ``global``
+space's ``globalres_1x1``) needs no setting. Same module tree and names as
+:class:`~hadamard_restore.net.supernet.SuperNet`, but each
 searched layer holds only its chosen op, under the op's name; its state-dict keys are a
 subset of the supernet's, so :func:`copy_supernet_weights` is a subset ``load_state_dict``.
 ``norm`` defaults to ``"instance"``: the authors' final network uses affine-free BatchNorm in
@@ -58,7 +60,7 @@ class HadamardNet(Backbone):
             layer.layer_label = label
             return layer
 
-        super().__init__(make_layer, channels, geno.num_hnu, norm, seed=_seed_from(gen))
+        super().__init__(make_layer, channels, geno.num_hnu, norm, seed=_seed_from(gen), space=geno.space)
         self.genotype = geno
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,15 @@ ties (the first maximum wins).
   residual or dense option: head and tail change the channel count, and the FCM's residual
   structure is fixed.
 
+Candidate sets come in named *spaces* (:data:`SPACES`, chosen by ``net.space``):
+
+- ``paper`` (the default): ``HNU_PRIMITIVES`` and ``FCM_PRIMITIVES``, the paper's search space;
+- ``global``: the same with ``globalres_1x1`` appended to the HNU set (10 candidates; the one op
+  with a global receptive field, :class:`~hadamard_restore.net.ops.GlobalRes`), FCM set unchanged.
+  Appended, so the first nine alpha columns keep the paper's meaning and order.
+
+A genotype records its space's sets under ``primitives`` (:func:`space_of` reads them back).
+
 Layer labels (stable, used as genotype keys):
 
 - encoder, 9 layers: ``enc.head``, ``enc.e1a-1``, ``enc.e1a-2``, ``enc.e1b-1``, ``enc.e1b-2``,
@@ -21,6 +30,9 @@ one ``(layers, candidates)`` tensor, as in the authors' code (7 x [8 x 9], [9 x 
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
 
 HNU_PRIMITIVES: tuple[str, ...] = (
     "skip_connect",
@@ -41,6 +53,14 @@ FCM_PRIMITIVES: tuple[str, ...] = (
     "dilconv_3x3",
 )
 
+SpaceName = Literal["paper", "global"]
+
+#: Space name -> ``{"hnu": candidates of HNU layers, "fcm": candidates of head, tail and FCM layers}``.
+SPACES: dict[str, dict[str, tuple[str, ...]]] = {
+    "paper": {"hnu": HNU_PRIMITIVES, "fcm": FCM_PRIMITIVES},
+    "global": {"hnu": (*HNU_PRIMITIVES, "globalres_1x1"), "fcm": FCM_PRIMITIVES},
+}
+
 #: Paper / docs/method.md 7.2 abbreviations -> code names (accepted in hand-written genotypes).
 ABBREVIATIONS: dict[str, str] = {
     "SC": "skip_connect",
@@ -53,6 +73,7 @@ ABBREVIATIONS: dict[str, str] = {
     "RDIL3": "resdilconv_3x3",
     "DN1": "denseblocks_1x1",
     "DN3": "denseblocks_3x3",
+    "GRC1": "globalres_1x1",  # not in the paper (the ``global`` space)
 }
 
 ENCODER_LAYERS: tuple[str, ...] = (
@@ -96,9 +117,28 @@ def group_layers(group: str) -> tuple[str, ...]:
     return HNU_LAYERS
 
 
-def group_primitives(group: str) -> tuple[str, ...]:
-    """The candidate set of every layer in ``group`` (HNU groups get 9, enc/dec get 4)."""
-    return FCM_PRIMITIVES if group in ("enc", "dec") else HNU_PRIMITIVES
+def space_primitives(space: str = "paper") -> dict[str, tuple[str, ...]]:
+    """``{"hnu": ..., "fcm": ...}``: the ordered candidate sets of ``space``."""
+    if space not in SPACES:
+        raise ValueError(f"unknown search space {space!r}; choose one of {', '.join(SPACES)}")
+    return SPACES[space]
+
+
+def space_of(primitives: Any) -> str | None:
+    """The name of the space whose sets ``primitives`` (a genotype's record) are, exactly in order;
+    None when it is none of them."""
+    if not isinstance(primitives, Mapping):
+        return None
+    try:
+        given = {k: list(v) for k, v in primitives.items()}
+    except TypeError:
+        return None
+    return next((name for name, sets in SPACES.items() if given == {k: list(v) for k, v in sets.items()}), None)
+
+
+def group_primitives(group: str, space: str = "paper") -> tuple[str, ...]:
+    """The candidate set of every layer in ``group`` (paper space: HNU groups 9, enc/dec 4)."""
+    return space_primitives(space)["fcm" if group in ("enc", "dec") else "hnu"]
 
 
 def layer_labels(num_hnu: int) -> list[str]:
@@ -106,6 +146,6 @@ def layer_labels(num_hnu: int) -> list[str]:
     return [f"{g}.{name}" for g in group_names(num_hnu) for name in group_layers(g)]
 
 
-def label_primitives(label: str) -> tuple[str, ...]:
+def label_primitives(label: str, space: str = "paper") -> tuple[str, ...]:
     """The candidate set of the layer called ``label`` (``enc.*``/``dec.*`` -> FCM, else HNU)."""
-    return group_primitives(label.split(".", 1)[0])
+    return group_primitives(label.split(".", 1)[0], space)

@@ -2,7 +2,8 @@
 
 - ``self.arch`` is an ``nn.ParameterDict`` with one alpha tensor per group, as in the authors'
   code: ``arch["enc"]`` (9, 4), ``arch["hnu1"]`` ... ``arch["hnuN"]`` (8, 9), ``arch["dec"]`` (9, 4);
-  18 + 8N rows, 72 + 72N logits (576 for N = 7). Row ``i`` of a group is the ``i``-th label of
+  18 + 8N rows, 72 + 72N logits (576 for N = 7). In the ``global`` space (``space="global"``) the
+  HNU groups are (8, 10), their last column ``globalres_1x1``. Row ``i`` of a group is the ``i``-th label of
   that group in :func:`~hadamard_restore.net.primitives.layer_labels`; columns follow the
   group's primitive order.
 - Initialisation: ``alpha = 1e-3 * N(0, 1)`` drawn from the given ``torch.Generator``
@@ -61,6 +62,8 @@ class SuperNet(Backbone):
         num_hnu: HNUs in the chain (default 7).
         norm: ``"instance"`` (stage 1) or ``"none"`` (stage 2).
         generator: source of the weight-init seed and of alpha; default ``Generator().manual_seed(0)``.
+        space: the candidate sets (:data:`~hadamard_restore.net.primitives.SPACES`): ``"paper"``
+            (default) or ``"global"``.
 
     Examples:
         >>> net = SuperNet(channels=8, num_hnu=1, generator=torch.Generator().manual_seed(1))
@@ -69,14 +72,19 @@ class SuperNet(Backbone):
     """
 
     def __init__(
-        self, channels: int = 32, num_hnu: int = 7, norm: Norm = "instance", generator: torch.Generator | None = None
+        self,
+        channels: int = 32,
+        num_hnu: int = 7,
+        norm: Norm = "instance",
+        generator: torch.Generator | None = None,
+        space: str = "paper",
     ) -> None:
         gen = generator if generator is not None else torch.Generator().manual_seed(0)
-        super().__init__(_mixed_layer, channels, num_hnu, norm, seed=_seed_from(gen))
+        super().__init__(_mixed_layer, channels, num_hnu, norm, seed=_seed_from(gen), space=space)
         self.arch = nn.ParameterDict(
             {
                 g: nn.Parameter(
-                    ALPHA_INIT_SCALE * torch.randn(len(group_layers(g)), len(group_primitives(g)), generator=gen)
+                    ALPHA_INIT_SCALE * torch.randn(len(group_layers(g)), len(group_primitives(g, space)), generator=gen)
                 )
                 for g in group_names(num_hnu)
             }
@@ -115,9 +123,11 @@ class SuperNet(Backbone):
         """Exact one-hot mixing weights selecting ``genotype``'s op in every layer."""
         if genotype.num_hnu != self.num_hnu:
             raise GenotypeError(f"genotype has {genotype.num_hnu} HNUs but the supernet has {self.num_hnu}")
+        if genotype.space != self.space:
+            raise GenotypeError(f"genotype is from the {genotype.space!r} space but the supernet's is {self.space!r}")
         mix = {}
         for g in group_names(self.num_hnu):
-            prims = group_primitives(g)
+            prims = group_primitives(g, self.space)
             rows = [prims.index(genotype.layers[f"{g}.{name}"]) for name in group_layers(g)]
             a = self.arch[g]
             mix[g] = torch.nn.functional.one_hot(torch.tensor(rows), len(prims)).to(a.dtype).to(a.device)
@@ -135,7 +145,7 @@ class SuperNet(Backbone):
 
     def genotype(self, name: str | None = None) -> Genotype:
         """The discrete architecture: argmax of softmax(alpha) per layer (first maximum wins)."""
-        return derive_genotype(self.probabilities(), self.num_hnu, self.channels, name)
+        return derive_genotype(self.probabilities(), self.num_hnu, self.channels, name, self.space)
 
     def forward(self, x: torch.Tensor, mix: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """``x``: (B, 3, H, W) -> (B, 3, H, W), unclamped.

@@ -49,7 +49,7 @@ def plot_genotype_alpha(net, path: Path) -> Path:
     from hadamard_restore.reporting.plots import plot_alpha
 
     probs = net.probabilities()
-    return plot_alpha(probs, {label: label_primitives(label) for label in probs}, path)
+    return plot_alpha(probs, {label: label_primitives(label, net.space) for label in probs}, path)
 
 
 def write_searched_arch(net, run_dir: Path, name: str):

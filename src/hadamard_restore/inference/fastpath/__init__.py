@@ -45,8 +45,9 @@ the tolerance each backend was checked against (:mod:`.cache`); later runs reuse
 timing or checking again. Size classes: the smallest power of two of pixels holding the input,
 so a 600x400 photo and a 640x360 frame share one entry.
 
-**Tiled images with whole-image statistics** replay recorded instance-norm statistics in every
-tile (:mod:`hadamard_restore.inference.norm_stats`), which only a PyTorch module can do: then
+**Tiled images with whole-image statistics** replay recorded instance-norm statistics (and the
+spatial means of global ops) in every tile (:mod:`hadamard_restore.inference.norm_stats`), which
+only a PyTorch module can do: then
 ``replay=True`` limits the candidates to ``eager``, ``channels-last`` and ``bf16``.
 """
 

@@ -113,7 +113,7 @@ def for_enhance(model: nn.Module, x: torch.Tensor, cfg: EnhanceConfig, device: t
     """:func:`runner_for` as ``enhance`` and ``enhance_image`` use it: the example is the image, or its
     first tile when the image will be tiled (then with ``replay`` when whole-image norm statistics
     are replayed); ``cfg.backend="timed"`` times the backends once, any other never does."""
-    from hadamard_restore.inference.norm_stats import has_instance_norm
+    from hadamard_restore.inference.norm_stats import has_image_stats
 
     backend, threads = cfg.backend, cfg.threads
     if threads and torch.get_num_threads() != threads:
@@ -123,7 +123,7 @@ def for_enhance(model: nn.Module, x: torch.Tensor, cfg: EnhanceConfig, device: t
     h, w = x.shape[-2:]
     tiled = h * w > cfg.max_untiled_pixels
     example = x[..., : min(h, cfg.tile), : min(w, cfg.tile)] if tiled else x
-    replay = tiled and cfg.norm_stats == "global" and has_instance_norm(model)
+    replay = tiled and cfg.norm_stats == "global" and has_image_stats(model)
     try:
         return runner_for(model, example.to(device), device, backend, threads, replay, cfg.precision)
     except HadamardRestoreError:
