@@ -43,7 +43,7 @@ def window_starts(size: int, crop: int, most: int = 4) -> list[int]:
 @torch.no_grad()
 def clear_score(clf: torch.nn.Module, image: torch.Tensor, crop: int, device: torch.device) -> float:
     """Mean P(clear) of the classifier over a grid of ``crop``-sized windows of ``image`` (3, H, W)."""
-    from hadamard_restore.classifier import CLEAR
+    from hadamard_restore.classifier.model import CLEAR
 
     _, h, w = image.shape
     wins = [image[:, y : y + crop, x : x + crop] for y in window_starts(h, crop) for x in window_starts(w, crop)]
@@ -75,9 +75,9 @@ def trained_outputs(genotype: str, ccfg, train_pairs, val, snapshots: list[int],
     """Train one network; ``score(source, step, outputs)`` at each snapshot step (0 = untrained)."""
     from benchmarks.quality_entries import Entry, build_model, loss_weights_for
     from hadamard_restore.data.dataset import PairedImages
+    from hadamard_restore.inference.enhance import infer, quantize_8bit
     from hadamard_restore.losses.mix import LossMix
     from hadamard_restore.training.trainer import TrainData, fit
-    from hadamard_restore.training.validation import infer, quantize_8bit
 
     kind = ccfg.loss.weights if ccfg.loss.weights in ("equal", "l1") else "paper"  # paper: cfg.loss.weights
     entry = Entry(f"judge-{genotype}", genotype, "judge", genotype, kind)
@@ -114,11 +114,13 @@ def trained_outputs(genotype: str, ccfg, train_pairs, val, snapshots: list[int],
 
 def collect(task: str, args, tag: str, log=print) -> dict:
     """Every output's clear score and quality for one task (see the module docstring)."""
-    from hadamard_restore.classifier import classifier_record, load_classifier, provide_classifier
+    from hadamard_restore.classifier.checkpoint import load_classifier
+    from hadamard_restore.classifier.provide import provide_classifier
+    from hadamard_restore.classifier.reliability import classifier_record
     from hadamard_restore.data.io import read_image
     from hadamard_restore.data.task_data import load_pairs
     from hadamard_restore.jobs import classifier_job
-    from hadamard_restore.runtime import pick_device
+    from hadamard_restore.runtime.process import pick_device
 
     preset = PRESETS[args.preset]
     dev, _ = prepare_splits(task, preset, L.task_dir(args.ledger, tag, task), args.train_set)

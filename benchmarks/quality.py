@@ -54,6 +54,7 @@ def task_config(task: str, preset, extra: list[str] | None = None, split_file: P
 def run_searches(cfg, work: Path, needed: set[str], log=print) -> dict:
     """Run (or reuse) the searches; returns the artifact paths the entries need."""
     from hadamard_restore.artifacts import read_json, write_json
+    from hadamard_restore.reporting.plots import plot_search
 
     found: dict = {}
     times_path = work / "searches.json"
@@ -67,6 +68,7 @@ def run_searches(cfg, work: Path, needed: set[str], log=print) -> dict:
             log(f"[{cfg.name}] hierarchical search (classifier, stage 1, stage 2)")
             t0 = time.time()
             search(search_job(cfg), hier, resume=True)
+            plot_search(hier)
             times["hier"] = round(time.time() - t0, 1)
             write_json(times_path, times)
         found.update(
@@ -85,6 +87,7 @@ def run_searches(cfg, work: Path, needed: set[str], log=print) -> dict:
             log(f"[{cfg.name}] joint search (Ours_a)")
             t0 = time.time()
             search_joint(search_job(cfg), joint, classifier=classifier, resume=True)
+            plot_search(joint)
             times["joint"] = round(time.time() - t0, 1)
             write_json(times_path, times)
         found.update(joint_genotype=joint / "genotype.json", joint_loss=joint / "loss_weights.json")
@@ -99,6 +102,7 @@ def run_searches(cfg, work: Path, needed: set[str], log=print) -> dict:
             unet_cfg.search.loss_model = "unet"
             t0 = time.time()
             search_loss(search_job(unet_cfg), unet, classifier=classifier, resume=True)
+            plot_search(unet)
             times["unet"] = round(time.time() - t0, 1)
             write_json(times_path, times)
         found.update(unet_loss=unet / "loss_weights.json")
@@ -108,7 +112,7 @@ def run_searches(cfg, work: Path, needed: set[str], log=print) -> dict:
 def run_task(task: str, preset, work_root: Path, out: Path, entries, seeds, extra: list[str], log=print) -> None:
     """Searches, then every entry x seed not finished yet; the Markdown is refreshed after each."""
     from hadamard_restore.artifacts import write_json
-    from hadamard_restore.runtime import pick_device
+    from hadamard_restore.runtime.process import pick_device
 
     work = work_root / task
     cfg = task_config(task, preset, extra, split_file=work / "split.json")

@@ -79,7 +79,9 @@ def loss_weights_for(entry: Entry, cfg, found: dict):
 
 def build_model(entry: Entry, cfg, found: dict, seed: int) -> torch.nn.Module:
     """A fresh network for ``entry``, weights initialised from ``seed``."""
-    from hadamard_restore.net import HadamardNet, SuperNet, UNet
+    from hadamard_restore.net.network import HadamardNet
+    from hadamard_restore.net.supernet import SuperNet
+    from hadamard_restore.net.unet import UNet
 
     gen = torch.Generator().manual_seed(seed)
     if entry.model == "unet":
@@ -123,7 +125,7 @@ def score(model: torch.nn.Module | None, pairs, device: torch.device, lpips_net:
     ``model=None`` scores the (8-bit) degraded input itself: the no-network baseline row.
     """
     from hadamard_restore.data.io import read_image
-    from hadamard_restore.training.validation import infer, quantize_8bit
+    from hadamard_restore.inference.enhance import infer, quantize_8bit
 
     if model is not None:
         model.eval()

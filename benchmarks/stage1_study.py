@@ -58,8 +58,9 @@ def plan(variants: list[str], judges: list[str]) -> list[tuple[str, str]]:
 def run_variant(task: str, variant: str, args, judge: str = "resnet18", log=print) -> dict:
     """Stage 1 of ``variant`` on ``task`` (reused when finished); returns its row."""
     from hadamard_restore.artifacts import read_json
-    from hadamard_restore.classifier import provide_classifier
+    from hadamard_restore.classifier.provide import provide_classifier
     from hadamard_restore.jobs import classifier_job, search_job
+    from hadamard_restore.reporting.plots import plot_search
     from hadamard_restore.reporting.report import write_report
     from hadamard_restore.search.loss_stage import search_loss
 
@@ -74,6 +75,7 @@ def run_variant(task: str, variant: str, args, judge: str = "resnet18", log=prin
         clf = provide_classifier(classifier_job(cfg), work / f"classifier-{cfg.classifier.arch}")
         log(f"[{task}] stage 1 ({variant})")
         search_loss(search_job(cfg), run_dir, classifier=clf, resume=True)
+    plot_search(run_dir)
     write_report(run_dir, f"Stage 1 on {task}: {label}")
     return summarise(task, label, read_json(run_dir / "search_loss.json"), run_dir)
 

@@ -1,6 +1,6 @@
-"""Structural limits of the package, checked in CI.
+"""Structural limits of the package, checked in CI (``make lint``).
 
-    python tools/check_structure.py [--root src/hadamard_restore]
+    python tools/check_structure.py [--root src/hadamard_restore] [--importers tests benchmarks tools]
 
 Warns about a file under the package longer than ``--warn-file-lines`` lines (default 400: a
 file that long may hold more than one concept; split it where the concept splits, never to meet a
@@ -10,7 +10,18 @@ count). Fails (exit 1) and lists every violation of:
   lines (default 60);
 * an import cycle between the package's modules. Every ``import`` / ``from ... import``
   counts, also those inside functions (a lazy import that closes a cycle hides the cycle, it
-  does not remove it). ``if TYPE_CHECKING:`` blocks do not count: they never run.
+  does not remove it). ``if TYPE_CHECKING:`` blocks do not count: they never run;
+* an upward import between the layers of the map in docs/internals.md (:data:`LAYERS`, lowest
+  first): a module may import its own package and the layers below it, never a peer of its layer
+  or a layer above.
+  Imports inside functions count, ``if TYPE_CHECKING:`` blocks do not. A package or top-level
+  module missing from the table is a failure too, so a new one gets its place on the map. Checked
+  only when ``--root`` is the package the table describes (its top-level name is ``PACKAGE``);
+* a re-export: ``from A import X`` (or ``import A`` and then ``A.X``) where ``X`` is not defined in
+  module ``A`` but only imported into it; each name is imported from its one home. A submodule
+  ``A.X`` is not a re-export. The one exception is the package's top-level ``__init__.py``, whose
+  ``__all__`` is the public API. Importers are the modules under ``--root`` and the Python files
+  under every ``--importers`` folder.
 """
 
 from __future__ import annotations
@@ -19,6 +30,28 @@ import argparse
 import ast
 import sys
 from pathlib import Path
+
+#: The package the layer table describes.
+PACKAGE = "hadamard_restore"
+
+#: The layers of the map in docs/internals.md ("The map"), lowest first. Each entry names the
+#: sub-packages and top-level modules of one layer ("__init__" is the top-level package itself). A
+#: module may import its own package and the layers below, never a peer of its layer or a layer
+#: above: evaluation/ and zoo/ never import training/, search/ never imports reporting/, the
+#: building blocks never import the stages. Change the map and this table together.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("__init__", "errors", "artifacts", "config_yaml", "config_sections"),
+    ("config", "runtime", "backbones"),
+    ("config_reference", "data", "metrics", "net", "losses"),
+    ("photo", "jobs"),
+    ("classifier",),
+    ("search", "inference", "reporting"),
+    ("evaluation",),
+    ("training", "zoo"),
+    ("workflows",),
+    ("cli",),
+    ("__main__",),
+)
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -58,24 +91,36 @@ def _type_checking_block(node: ast.AST) -> bool:
     )
 
 
-def imported_modules(tree: ast.AST, this: str, is_package: bool, known: set[str]) -> set[str]:
-    """Modules of the package that ``this`` imports (resolving relative imports)."""
-    out: set[str] = set()
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    """Ids of every node inside an ``if TYPE_CHECKING:`` block."""
     skip: set[int] = set()
     for node in ast.walk(tree):
         if _type_checking_block(node):
             skip.update(id(n) for n in ast.walk(node))
+    return skip
+
+
+def import_base(node: ast.ImportFrom, this: str | None, is_package: bool) -> str:
+    """The module ``from <base> import ...`` names, relative imports resolved against ``this``."""
+    base = node.module or ""
+    if node.level and this is not None:
+        pkg = this.split(".") if is_package else this.split(".")[:-1]
+        pkg = pkg[: len(pkg) - (node.level - 1)]
+        base = ".".join(pkg + ([base] if base else []))
+    return base
+
+
+def imported_modules(tree: ast.AST, this: str, is_package: bool, known: set[str]) -> set[str]:
+    """Modules of the package that ``this`` imports (resolving relative imports)."""
+    out: set[str] = set()
+    skip = _type_checking_nodes(tree)
     for node in ast.walk(tree):
         if id(node) in skip:
             continue
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                pkg = this.split(".") if is_package else this.split(".")[:-1]
-                pkg = pkg[: len(pkg) - (node.level - 1)]
-                base = ".".join(pkg + ([base] if base else []))
+            base = import_base(node, this, is_package)
             names = [base] + [f"{base}.{alias.name}" for alias in node.names]
         else:
             continue
@@ -85,6 +130,149 @@ def imported_modules(tree: ast.AST, this: str, is_package: bool, known: set[str]
             if name and name != this:
                 out.add(name)
     return out
+
+
+def part_of(module: str) -> str:
+    """The sub-package or top-level module ``pkg.x...`` belongs to (``x``; ``__init__`` for ``pkg``)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def layer_of(module: str, layers: tuple[tuple[str, ...], ...] = LAYERS) -> int | None:
+    """Index in ``layers`` of the layer ``module`` belongs to (None: not in the table)."""
+    return next((i for i, names in enumerate(layers) if part_of(module) in names), None)
+
+
+def upward_imports(graph: dict[str, set[str]], layers: tuple[tuple[str, ...], ...] = LAYERS) -> list[str]:
+    """Every import of a peer in the same layer or of a layer above, and every module without a layer."""
+    problems = []
+    for module in sorted(graph):
+        here = layer_of(module, layers)
+        if here is None:
+            problems.append(f"{module}: not in the layer table (tools/check_structure.py LAYERS, docs/internals.md)")
+            continue
+        for dep in sorted(graph[module]):
+            there = layer_of(dep, layers)
+            if there is None or part_of(dep) == part_of(module) or there < here:
+                continue
+            what = "a layer above" if there > here else "a peer in its layer"
+            problems.append(f"upward import: {module} imports {dep} ({what}: layer {here} -> {there})")
+    return problems
+
+
+def _module_level(body: list[ast.stmt]):
+    """Statements that run at module level: into if/try/with/for/while, not into defs or classes."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            yield from _module_level(getattr(stmt, field, []))
+        for handler in getattr(stmt, "handlers", []):
+            yield from _module_level(handler.body)
+
+
+def _target_names(target: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+def module_names(tree: ast.Module, this: str, is_package: bool) -> tuple[dict[str, str], set[str]]:
+    """``(imported, defined)`` module-level names: imported maps a name to the module it came from."""
+    imported: dict[str, str] = {}
+    defined: set[str] = set()
+    for stmt in _module_level(tree.body):
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                imported[alias.asname or alias.name.split(".")[0]] = alias.name
+        elif isinstance(stmt, ast.ImportFrom):
+            base = import_base(stmt, this, is_package)
+            imported.update({alias.asname or alias.name: base for alias in stmt.names if alias.name != "*"})
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(stmt.name)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            for target in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
+                defined |= _target_names(target)
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            defined |= _target_names(stmt.target)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                if item.optional_vars is not None:
+                    defined |= _target_names(item.optional_vars)
+        elif isinstance(stmt, ast.Try):
+            defined |= {h.name for h in stmt.handlers if h.name}
+    for node in ast.walk(tree):  # `global X` in a function, and `(X := ...)` anywhere
+        if isinstance(node, ast.Global):
+            defined.update(node.names)
+        elif isinstance(node, ast.NamedExpr):
+            defined |= _target_names(node.target)
+    return imported, defined
+
+
+def reexported_names(trees: dict[str, tuple[ast.Module, bool]], known: set[str]) -> dict[str, dict[str, str]]:
+    """Per module: the names it only imports, each with the module it imports it from. A package's
+    own submodule (``from pkg import mod`` in ``pkg/__init__.py``) is not one; a name imported over a
+    submodule's name (``from pkg.psnr import psnr``) is."""
+    out: dict[str, dict[str, str]] = {}
+    for module, (tree, is_package) in trees.items():
+        imported, defined = module_names(tree, module, is_package)
+        out[module] = {
+            name: source
+            for name, source in imported.items()
+            if name not in defined and not (source == module and f"{module}.{name}" in known)
+        }
+    return out
+
+
+def _dotted(node: ast.Attribute) -> list[str] | None:
+    parts = [node.attr]
+    value = node.value
+    while isinstance(value, ast.Attribute):
+        parts.append(value.attr)
+        value = value.value
+    if not isinstance(value, ast.Name):
+        return None
+    return [value.id, *reversed(parts)]
+
+
+def reexport_uses(
+    tree: ast.AST, this: str | None, is_package: bool, known: set[str], reexports: dict[str, dict[str, str]], top: str
+) -> list[tuple[int, str, str, str]]:
+    """``(line, name, module, home)`` of every name ``tree`` takes from a module that only imports it.
+
+    ``this`` is the importer's module name (None outside the package: relative imports are not
+    resolved). Names taken from the top-level package ``top`` (the public API) are allowed.
+    """
+    found = []
+    aliases: dict[str, str] = {}  # local name -> package module it stands for
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname and alias.name in known:
+                    aliases[alias.asname] = alias.name
+                elif not alias.asname and alias.name.split(".")[0] in known:
+                    aliases[alias.name.split(".")[0]] = alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom):
+            base = import_base(node, this, is_package)
+            for alias in node.names:
+                if base != top and alias.name in reexports.get(base, {}):
+                    found.append((node.lineno, alias.name, base, reexports[base][alias.name]))
+                elif f"{base}.{alias.name}" in known:
+                    aliases[alias.asname or alias.name] = f"{base}.{alias.name}"
+    for node in ast.walk(tree):
+        parts = _dotted(node) if isinstance(node, ast.Attribute) else None
+        if not parts or parts[0] not in aliases:
+            continue
+        module: str | None = aliases[parts[0]]
+        for part in parts[1:-1]:
+            if module != top and part in reexports.get(module or "", {}):
+                module = None  # this step is the re-export, reported on its own node
+            else:
+                module = f"{module}.{part}" if f"{module}.{part}" in known else None
+            if module is None:
+                break
+        if module and module != top and parts[-1] in reexports.get(module, {}):
+            found.append((node.lineno, parts[-1], module, reexports[module][parts[-1]]))
+    return sorted(set(found))
 
 
 def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -135,9 +323,31 @@ def package_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return find_cycles(pruned)
 
 
+def reexport_problems(root: Path, trees: dict[str, tuple[ast.Module, bool]], importers: list[Path]) -> list[str]:
+    """One line per use of a re-exported name, by the package's modules and the files under ``importers``."""
+    known = set(trees)
+    reexports = reexported_names(trees, known)
+    top = root.name
+    sources: list[tuple[Path, str | None, bool, ast.AST]] = [
+        (root.parent / Path(*m.split(".")) / ("__init__.py" if pkg else ""), m, pkg, t) for m, (t, pkg) in trees.items()
+    ]
+    for folder in importers:
+        for f in sorted(folder.rglob("*.py")):
+            sources.append((f, None, False, ast.parse(f.read_text(), filename=str(f))))
+    problems = []
+    for path, this, is_package, tree in sources:
+        if this is not None and not is_package:
+            path = path.with_suffix(".py")
+        for line, name, module, home in reexport_uses(tree, this, is_package, known, reexports, top):
+            problems.append(f"{path}:{line}: re-export: {name} taken from {module}, which imports it from {home}")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="file length, function length and import cycles")
-    ap.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1] / "src" / "hadamard_restore")
+    here = Path(__file__).resolve().parents[1]
+    ap = argparse.ArgumentParser(description="file and function length, import cycles, layers, re-exports")
+    ap.add_argument("--root", type=Path, default=here / "src" / PACKAGE)
+    ap.add_argument("--importers", type=Path, nargs="*", default=[], help="more folders whose imports are checked")
     ap.add_argument("--warn-file-lines", type=int, default=400)
     ap.add_argument("--max-body-lines", type=int, default=60)
     args = ap.parse_args(argv)
@@ -146,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     problems: list[str] = []
     warnings: list[str] = []
     graph: dict[str, set[str]] = {}
+    trees: dict[str, tuple[ast.Module, bool]] = {}
     for f in files:
         text = f.read_text()
         rel = f.relative_to(args.root.parent)
@@ -157,8 +368,12 @@ def main(argv: list[str] | None = None) -> int:
             problems.append(f"{rel}:{line}: function {name} has a {body}-line body (limit {args.max_body_lines})")
         this = module_name(f, args.root)
         graph[this] = imported_modules(tree, this, f.name == "__init__.py", known)
+        trees[this] = (tree, f.name == "__init__.py")
     for cycle in package_cycles(graph):
         problems.append("import cycle: " + " <-> ".join(cycle))
+    if args.root.name == PACKAGE:
+        problems += upward_imports(graph)
+    problems += reexport_problems(args.root, trees, args.importers)
     for p in warnings + problems:
         print(p)
     print(f"{len(files)} files checked: {len(problems)} problem(s), {len(warnings)} warning(s)")

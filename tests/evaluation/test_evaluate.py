@@ -15,9 +15,9 @@ from hadamard_restore.config_sections import EvalConfig
 from hadamard_restore.data.io import read_image
 from hadamard_restore.errors import CheckpointError, DataError
 from hadamard_restore.evaluation.evaluate import evaluate
+from hadamard_restore.inference.enhance import infer, quantize_8bit
 from hadamard_restore.net.model_file import load_model
 from hadamard_restore.reporting.grid import LABEL_HEIGHT
-from hadamard_restore.training.validation import infer, quantize_8bit
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -182,7 +182,7 @@ def test_evaluate_runs_the_fast_path_enhance_uses_in_full_precision(
 def test_cli_refuses_an_unknown_backend_or_precision_before_any_work(tiny_run, tiny_pairs, tmp_path):
     from typer.testing import CliRunner
 
-    from hadamard_restore.cli import app
+    from hadamard_restore.cli.app import app
 
     base = ["evaluate", str(tiny_run / "model.pt"), "--data", str(tiny_pairs), "--out", str(tmp_path / "e")]
     for extra in (["--backend", "fastest"], ["--precision", "fp16"]):

@@ -11,7 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 
 runner = CliRunner()
 TOY = ["--set", "search.crop=16", "--set", "search.upper=reference", "--set", "search.checkpoint_every=1"]
@@ -74,6 +74,7 @@ def test_changed_settings_are_refused_then_recorded_and_applied(monkeypatch, con
         app, ["search-arch", str(config_file), "--out", str(run), "--resume", "--allow-changes", *changed]
     )
     assert res.exit_code == 0 and (run / "search_arch.json").is_file(), res.output
+    assert (run / "alpha_probabilities.png").is_file()  # drawn by the command from the finished stage
     record = json.loads((run / "resume_changes.json").read_text())[-1]
     assert record["changes"] == [{"key": "search.upper_lr", "checkpoint": 0.0005, "now": 0.05}]
     state = torch.load(run / "checkpoint.pt", weights_only=True)

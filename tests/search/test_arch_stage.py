@@ -10,6 +10,7 @@ from search_cfg import tiny_job
 
 from hadamard_restore.config import ConfigError
 from hadamard_restore.net.genotype import load_genotype
+from hadamard_restore.reporting.plots import plot_search
 from hadamard_restore.search.arch_stage import fixed_mix, search_arch
 from hadamard_restore.search.build import alpha_state, supernet
 
@@ -27,6 +28,8 @@ def test_three_step_arch_search_writes_a_genotype(tmp_path, provisioned_weights)
     assert moved > 1e-4, "alpha did not move in 3 upper steps"
     summary = json.loads((tmp_path / "arch" / "search_arch.json").read_text())
     assert summary["steps"] == 3 and summary["loss_weights"]["tv"] == 0 and summary["loss_weights"]["laplacian"] == 0
+    assert not list((tmp_path / "arch").glob("*.png")), "the search writes data; reporting draws"
+    assert plot_search(tmp_path / "arch") == [tmp_path / "arch" / "alpha_probabilities.png"]
     assert (tmp_path / "arch" / "alpha_probabilities.png").stat().st_size > 1000
     assert torch.isfinite(probs).all()
 

@@ -9,6 +9,7 @@ import torch
 from search_cfg import tiny_job
 
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, load_loss_weights
+from hadamard_restore.reporting.plots import plot_search
 from hadamard_restore.search.loss_stage import search_loss
 
 
@@ -36,7 +37,10 @@ def test_three_step_loss_search_moves_beta(tmp_path, provisioned_weights, model)
     assert rec == summary["classifier"] and rec["accuracy"] == metrics["accuracy"]
     assert rec["eval_crop"] == job.search.crop and rec["reliable"] == (metrics["accuracy"] >= 0.9)
     assert (rec["warning"] is None) == rec["reliable"]
-    for png in ("beta_over_steps.png", "beta_softmax.png"):
+    assert not list((tmp_path / "loss").glob("*.png")), "the search writes data; reporting draws"
+    pngs = ("beta_over_steps.png", "beta_softmax.png")
+    assert plot_search(tmp_path) == [tmp_path / "loss" / png for png in pngs]  # found below the folder
+    for png in pngs:
         assert (tmp_path / "loss" / png).stat().st_size > 1000
     if model == "supernet":  # alpha stayed frozen
         from hadamard_restore.search.build import alpha_state, supernet
@@ -64,7 +68,7 @@ def test_stage_one_judged_by_frozen_features_moves_beta(tmp_path, provisioned_we
 def test_fd_and_exact_hypergradients_agree_on_the_real_stage_one(tmp_path, provisioned_weights):
     """Same state, same batches (float64): finite differences converge to the double-backward
     β/VGG-logit hypergradient as ε shrinks."""
-    from hadamard_restore.classifier import build_classifier, freeze_classifier
+    from hadamard_restore.classifier.model import build_classifier, freeze_classifier
     from hadamard_restore.search.data import search_data
     from hadamard_restore.search.hypergrad import unrolled_hypergradient
     from hadamard_restore.search.loss_stage import loss_problem

@@ -14,8 +14,8 @@ import torch
 
 from hadamard_restore.artifacts import sha256_file
 from hadamard_restore.data.io import read_image
-from hadamard_restore.zoo import available_models, load_pretrained, read_card
-from hadamard_restore.zoo.registry import heldout_split_path, model_path
+from hadamard_restore.zoo.api import load_pretrained
+from hadamard_restore.zoo.registry import available_models, heldout_split_path, model_path, read_card
 
 pytestmark = pytest.mark.bundled
 NAMES = ("low-light", "dehaze", "underwater")
@@ -46,8 +46,8 @@ def test_weights_load_safely_and_match_the_card(name):
 
 def _gains(name: str, net: torch.nn.Module, data_root: Path) -> list[float]:
     """PSNR of the net's 8-bit output minus the input's, on the card's first four held-out pairs."""
-    from hadamard_restore.metrics import psnr
-    from hadamard_restore.training.validation import infer, quantize_8bit
+    from hadamard_restore.inference.enhance import infer, quantize_8bit
+    from hadamard_restore.metrics.psnr import psnr
 
     card = read_card(name)
     root = Path(card["data"]["path"].replace("${HADAMARD_RESTORE_DATA}", str(data_root)))

@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 from hadamard_restore.data.io import read_image
-from hadamard_restore.metrics import psnr, ssim
+from hadamard_restore.inference.enhance import quantize_8bit
+from hadamard_restore.metrics.psnr import psnr
+from hadamard_restore.metrics.ssim import ssim
 from hadamard_restore.reporting.grid import LABEL_HEIGHT
-from hadamard_restore.training.validation import quantize_8bit
 from hadamard_restore.workflows import showcase as sc
 
 SIDE = 48  # images downscaled to this long side: toy size
@@ -42,7 +43,8 @@ class Identity(Exposure):
 
 
 def test_builtin_and_heldout_rows_are_scored_against_the_clean_image(zoo, fake_run, tmp_path, monkeypatch):
-    from hadamard_restore.zoo import load_pretrained, read_card
+    from hadamard_restore.zoo.api import load_pretrained
+    from hadamard_restore.zoo.registry import read_card
 
     monkeypatch.setenv("HADAMARD_RESTORE_DATA", str(fake_run[1]))
     result = sc.showcase(tmp_path, max_side=SIDE)

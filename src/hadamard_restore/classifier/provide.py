@@ -14,7 +14,8 @@ from pathlib import Path
 
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.jobs import ClassifierJob
-from hadamard_restore.runtime import Dist, get_logger
+from hadamard_restore.runtime.log import get_logger
+from hadamard_restore.runtime.process import Dist
 
 MARKER = "path.txt"
 log = get_logger("hadamard_restore.classifier")

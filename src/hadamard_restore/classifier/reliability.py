@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from hadamard_restore.classifier.model import CLEAR, DEGRADED
-from hadamard_restore.runtime import get_logger
+from hadamard_restore.runtime.log import get_logger
 
 EVAL_CROPS = 4
 ACCURACY_WARN = 0.9

@@ -52,7 +52,8 @@ from hadamard_restore.classifier.model import CLEAR, DEGRADED, Judge, build_clas
 from hadamard_restore.classifier.reliability import ACCURACY_WARN, held_out_accuracy, reliability_warning
 from hadamard_restore.config_sections import ClassifierConfig
 from hadamard_restore.jobs import ClassifierJob
-from hadamard_restore.runtime import get_logger, pick_device
+from hadamard_restore.runtime.log import get_logger
+from hadamard_restore.runtime.process import pick_device
 
 BN_BATCHES = 20
 log = get_logger("hadamard_restore.classifier")

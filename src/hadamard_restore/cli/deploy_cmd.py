@@ -75,7 +75,7 @@ def enhance(
     """Enhance files or folders of photos of any size; bad files are reported and skipped."""
     from hadamard_restore.cli.preflight import enhance_preflight
     from hadamard_restore.inference.enhance import enhance as run_enhance
-    from hadamard_restore.runtime import pick_device
+    from hadamard_restore.runtime.process import pick_device
 
     sets = list(overrides or [])
     for key, value in (
@@ -93,7 +93,7 @@ def enhance(
         sets.append(f"device={device}")
     cfg = config_or_fail(config, sets)
     if cfg.enhance.threads is None:  # neither --threads nor the config: the machine's default
-        from hadamard_restore.inference.fastpath import default_threads
+        from hadamard_restore.inference.fastpath.backends import default_threads
 
         cfg = cfg.model_copy(update={"enhance": cfg.enhance.model_copy(update={"threads": default_threads()})})
     try:

@@ -106,7 +106,8 @@ def evaluate(
     from hadamard_restore.cli.evaluate_data import data_options, model_split
     from hadamard_restore.evaluation.evaluate import evaluate_pairs
     from hadamard_restore.evaluation.selection import select_pairs
-    from hadamard_restore.inference.fastpath import BACKENDS, PRECISIONS
+    from hadamard_restore.inference.fastpath.backends import BACKENDS
+    from hadamard_restore.inference.fastpath.precision import PRECISIONS
 
     cfg = config_or_fail(None, set_)
     if backend not in BACKENDS or precision not in PRECISIONS:

@@ -91,7 +91,7 @@ def enhance_preflight(
     checkpoint or another output (:func:`hadamard_restore.photo.plan_outputs`, plus the checkpoint
     and hard links to an input); every output name can be written, and an existing file in
     ``--out`` is replaced only with ``force`` (:func:`check_new_files`)."""
-    from hadamard_restore.photo import plan_outputs
+    from hadamard_restore.photo.plan import plan_outputs
 
     inputs = [Path(p) for p in inputs]
     for item in inputs:

@@ -12,7 +12,7 @@ from hadamard_restore.cli.app import OutOption, SetOption, app, config_or_fail, 
 
 if TYPE_CHECKING:
     from hadamard_restore.config import RunConfig
-    from hadamard_restore.runtime import Dist
+    from hadamard_restore.runtime.process import Dist
 
 
 @app.command("classifier")
@@ -25,8 +25,7 @@ def classifier(
     cfg = config_or_fail(config, set_)
 
     def run() -> Path:
-        from hadamard_restore.classifier import provide_classifier
-        from hadamard_restore.classifier.provide import MARKER
+        from hadamard_restore.classifier.provide import MARKER, provide_classifier
         from hadamard_restore.config import dump_config
         from hadamard_restore.jobs import classifier_job
         from hadamard_restore.runtime.output_guard import refuse_earlier_run
@@ -136,8 +135,10 @@ def _claim(choice: str) -> str:
 
 
 def _run_stage(config: Path, set_, out, resume: bool, stage: str, call, allow_changes: bool = False) -> None:
-    """Load the config, set up the process and the run directory, make one library call."""
+    """Load the config, set up the process and the run directory, make one library call, draw the
+    figures of the finished stages from what they saved."""
     from hadamard_restore.jobs import search_job
+    from hadamard_restore.reporting.plots import plot_search
     from hadamard_restore.runtime.process import setup_process
 
     cfg = config_or_fail(config, set_)
@@ -152,6 +153,7 @@ def _run_stage(config: Path, set_, out, resume: bool, stage: str, call, allow_ch
         run_dir = prepare_run_dir(cfg, out, stage, resume, env[1], allow_changes)
         result = call(job, run_dir, env)
         if env[1].is_main:
+            plot_search(run_dir)
             typer.echo(f"{stage}: {result}")
 
     guarded(go)

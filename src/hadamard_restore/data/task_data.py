@@ -108,7 +108,7 @@ def load_test_pairs(data: DataConfig, seed: int, run_dir: str | Path | None = No
     """
     if data.test_root is not None:
         return find_pairs(data.test_root, data.test_layout)
-    from hadamard_restore.runtime import get_logger
+    from hadamard_restore.runtime.log import get_logger
 
     get_logger(__name__).warning("data.test_root is not set: evaluating on the validation split")
     return load_pairs(data, seed, run_dir)[1]

@@ -34,7 +34,8 @@ from hadamard_restore.evaluation.appearance import summarize
 from hadamard_restore.evaluation.scoring import METRICS, mean_of, protocol, score_pairs
 from hadamard_restore.net.model_file import load_model, read_model_file
 from hadamard_restore.reporting.grid import GRID_COLUMNS, comparison_grid
-from hadamard_restore.runtime import get_logger, pick_device
+from hadamard_restore.runtime.log import get_logger
+from hadamard_restore.runtime.process import pick_device
 
 log = get_logger("hadamard_restore.evaluate")
 
@@ -132,7 +133,7 @@ def evaluate_pairs(
 ) -> dict:
     """:func:`evaluate` on an explicit list of ``Pair(degraded, reference)``; ``source`` is recorded."""
     from hadamard_restore.data.io import write_image
-    from hadamard_restore.inference.fastpath import FastPath
+    from hadamard_restore.inference.fastpath.runner import FastPath
 
     if not pairs:
         raise DataError("no pairs to evaluate")

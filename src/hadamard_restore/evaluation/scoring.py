@@ -16,8 +16,8 @@ import torch
 
 from hadamard_restore.config_sections import EvalConfig
 from hadamard_restore.errors import DataError
-from hadamard_restore.runtime import get_logger
-from hadamard_restore.training.validation import infer, quantize_8bit
+from hadamard_restore.inference.enhance import infer, quantize_8bit
+from hadamard_restore.runtime.log import get_logger
 
 log = get_logger("hadamard_restore.evaluate")
 GT_MEAN_METRICS = ("gt_mean_psnr", "gt_mean_ssim")
@@ -32,18 +32,19 @@ GT_MEAN_PROTOCOL = (
 def score_image(x: torch.Tensor, y: torch.Tensor, ecfg: EvalConfig, lpips_ok: bool) -> dict[str, float | None]:
     """PSNR, SSIM and (when ``lpips_ok``) LPIPS of one ``(3, H, W)`` image against its reference;
     LPIPS is None for an image smaller than its backbone needs (``metrics.perceptual.MIN_SIDE``)."""
-    from hadamard_restore import metrics
-    from hadamard_restore.metrics.perceptual import MIN_SIDE
+    from hadamard_restore.metrics.perceptual import MIN_SIDE, lpips
+    from hadamard_restore.metrics.psnr import psnr
+    from hadamard_restore.metrics.ssim import ssim
 
     x, y = x.unsqueeze(0), y.unsqueeze(0)
     y_channel, border = ecfg.y_channel, ecfg.crop_border
     out: dict[str, float | None] = {
-        "psnr": float(metrics.psnr(x, y, data_range=1.0, y_channel=y_channel, crop_border=border)[0]),
-        "ssim": float(metrics.ssim(x, y, data_range=1.0, y_channel=y_channel, crop_border=border)[0]),
+        "psnr": float(psnr(x, y, data_range=1.0, y_channel=y_channel, crop_border=border)[0]),
+        "ssim": float(ssim(x, y, data_range=1.0, y_channel=y_channel, crop_border=border)[0]),
         "lpips": None,
     }
     if lpips_ok and min(x.shape[-2:]) >= MIN_SIDE[ecfg.lpips_net]:
-        out["lpips"] = float(metrics.lpips(x, y, net=ecfg.lpips_net)[0])
+        out["lpips"] = float(lpips(x, y, net=ecfg.lpips_net)[0])
     return out
 
 
@@ -53,8 +54,9 @@ def score_gt_mean(x: torch.Tensor, y: torch.Tensor, ecfg: EvalConfig) -> dict[st
     ``x`` is rescaled by ``metrics.gt_mean`` (its mean gray level made the reference's), rounded to
     8 bits like the plain score, and scored with the same protocol flags; None for a black ``x``.
     """
-    from hadamard_restore import metrics
     from hadamard_restore.metrics.gt_mean import gt_mean_factor, gt_mean_rescale
+    from hadamard_restore.metrics.psnr import psnr
+    from hadamard_restore.metrics.ssim import ssim
 
     x, y = x.unsqueeze(0), y.unsqueeze(0)
     if not math.isfinite(float(gt_mean_factor(x, y)[0])):
@@ -62,8 +64,8 @@ def score_gt_mean(x: torch.Tensor, y: torch.Tensor, ecfg: EvalConfig) -> dict[st
     s = quantize_8bit(gt_mean_rescale(x, y).to(torch.float32))
     y_channel, border = ecfg.y_channel, ecfg.crop_border
     return {
-        "gt_mean_psnr": float(metrics.psnr(s, y, data_range=1.0, y_channel=y_channel, crop_border=border)[0]),
-        "gt_mean_ssim": float(metrics.ssim(s, y, data_range=1.0, y_channel=y_channel, crop_border=border)[0]),
+        "gt_mean_psnr": float(psnr(s, y, data_range=1.0, y_channel=y_channel, crop_border=border)[0]),
+        "gt_mean_ssim": float(ssim(s, y, data_range=1.0, y_channel=y_channel, crop_border=border)[0]),
     }
 
 

@@ -1,4 +1,11 @@
-"""Photos in, enhanced photos out: files or folders, any size, bad files skipped.
+"""Single-image inference, and photos in, enhanced photos out: files or folders, any size.
+
+One image, two ways (both return ``(3, H, W)`` float32 on the CPU, clamped to ``[0, 1]``):
+
+* :func:`infer`: one full-resolution pass of the network as it is (channels-last, optional
+  bfloat16 autocast): what training's validation, ``evaluate`` and the model packaging score,
+  quantised by :func:`quantize_8bit` to the 8-bit values a saved PNG holds (docs/evaluation.md §4);
+* :func:`enhance_tensor`: what a user's photo goes through: the fast path and tiling below.
 
 ``enhance(checkpoint, inputs, out_dir, cfg, device)`` loads a model file, finds the images
 (explicit files, and image files inside folders; sub-folders with ``recursive=True``), runs
@@ -55,12 +62,12 @@ from torch import nn
 from hadamard_restore.config import ConfigError
 from hadamard_restore.config_sections import EnhanceConfig
 from hadamard_restore.errors import DataError
-from hadamard_restore.inference.fastpath import for_enhance
+from hadamard_restore.inference.fastpath.runner import for_enhance
 from hadamard_restore.inference.norm_stats import has_image_stats, record_norm_stats, replay_norm_stats
 from hadamard_restore.inference.progress import TileProgress
 from hadamard_restore.inference.tiling import check_tiling, tiled_apply
 from hadamard_restore.net.padding import crop_pads, replicate_to
-from hadamard_restore.runtime import get_logger
+from hadamard_restore.runtime.log import get_logger
 from hadamard_restore.runtime.slow import notice_if_slow
 
 log = get_logger(__name__)
@@ -81,6 +88,31 @@ class EnhanceReport:
         lines = [f"enhanced {len(self.written)} image(s), {len(self.failed)} failed"]
         lines += [f"  FAILED {src}: {why}" for src, why in self.failed]
         return "\n".join(lines)
+
+
+def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
+    """``round(255 * clamp(x, 0, 1)) / 255``: the value a saved 8-bit PNG holds. Any shape."""
+    return torch.round(x.clamp(0.0, 1.0) * 255.0) / 255.0
+
+
+@torch.no_grad()
+def infer(model: nn.Module, image: torch.Tensor, device: torch.device, amp: bool = False) -> torch.Tensor:
+    """Restore one full-resolution image in one pass (no tiling, no fast path).
+
+    Args:
+        model: the derived network (pads to a multiple of 4 and crops back itself).
+        image: ``(3, H, W)`` or ``(1, 3, H, W)`` in [0, 1].
+        device: where to run.
+        amp: bfloat16 autocast (CUDA only).
+
+    Returns:
+        ``(3, H, W)`` float32 on the CPU, clamped to [0, 1] (not yet quantised).
+    """
+    x = image if image.dim() == 4 else image.unsqueeze(0)
+    x = x.to(device).contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
+        out = model(x)
+    return out.float().clamp(0.0, 1.0)[0].cpu()
 
 
 def enhance_tensor(
@@ -192,7 +224,8 @@ def enhance(
         or another output (refused before any work); CheckpointError: bad model file;
         ConfigError: tile not a multiple of 4 or overlap above tile / 2.
     """
-    from hadamard_restore.photo import plan_outputs, read_photo, write_photo
+    from hadamard_restore.photo.io import read_photo, write_photo
+    from hadamard_restore.photo.plan import plan_outputs
 
     cfg = cfg or EnhanceConfig()
     try:

@@ -39,8 +39,7 @@ from torch import nn
 
 from hadamard_restore.artifacts import atomic_write_bytes
 from hadamard_restore.errors import HadamardRestoreError
-from hadamard_restore.inference.onnx_graph import INPUT_NAME, OUTPUT_NAME
-from hadamard_restore.inference.onnx_graph import export_proto as _export_proto  # also used by fastpath/backends
+from hadamard_restore.inference.onnx_graph import INPUT_NAME, OUTPUT_NAME, export_proto
 from hadamard_restore.runtime.slow import notice_if_slow
 
 Exporter = Literal["auto", "dynamo", "torchscript"]
@@ -235,7 +234,7 @@ def export_onnx(
         model = Clamped(model).eval()
     example = torch.rand(1, 3, *RANDOM_SIZE, generator=torch.Generator().manual_seed(1))
     with notice_if_slow(f"exporting the network to ONNX (exporter {exporter})"):
-        proto, used = _export_proto(model, example, opset, exporter)
+        proto, used = export_proto(model, example, opset, exporter)
     props = {
         "producer": "hadamard-restore",
         "exporter": used,

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from hadamard_restore.runtime import get_logger
+from hadamard_restore.runtime.log import get_logger
 
 INPUT_NAME, OUTPUT_NAME = "image", "restored"
 

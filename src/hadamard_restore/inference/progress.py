@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from hadamard_restore.runtime import get_logger
+from hadamard_restore.runtime.log import get_logger
 
 log = get_logger("hadamard_restore.inference.enhance")
 

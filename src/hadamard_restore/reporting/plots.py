@@ -1,6 +1,7 @@
 """Every figure of a run (matplotlib, Agg backend, atomic PNG writes).
 
-Search stages:
+Search stages (the search writes only data; :func:`plot_search`, called by whoever ran the
+search, draws a finished stage's figures beside its files):
 
 * :func:`plot_beta_history`: every loss weight β_i against the step (stage 1);
 * :func:`plot_beta_softmax`: softmax(β) as one heatmap row (the paper's Fig. 7a), also the
@@ -20,7 +21,9 @@ from pathlib import Path
 
 import torch
 
-from hadamard_restore.artifacts import atomic_write_bytes
+from hadamard_restore.artifacts import atomic_write_bytes, read_json
+from hadamard_restore.losses.loss_weights import LOSS_NAMES
+from hadamard_restore.net.primitives import label_primitives, space_of
 
 
 def _figure():
@@ -117,6 +120,32 @@ def plot_alpha(probs: Mapping[str, Sequence[float]], op_names: Mapping[str, Sequ
     axes[0, 0].set_title("softmax(α) per searched layer (dot: argmax)", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_search(folder: str | Path) -> list[Path]:
+    """The figures of every finished search stage under ``folder`` (itself included), drawn from
+    the files each stage saved beside them; returns the figures written.
+
+    * stage 1 and the joint mode (``search_loss.json`` / ``search_joint.json`` and
+      ``loss_weights.json``): ``beta_over_steps.png`` from the summary's ``beta_trajectory`` and
+      ``beta_softmax.png`` from the searched β;
+    * stage 2 and the joint mode (``search_arch.json`` / ``search_joint.json`` and
+      ``genotype.json``): ``alpha_probabilities.png`` from the genotype's softmax(α).
+    """
+    written = []
+    for summary in sorted(Path(folder).rglob("search_*.json")):
+        stage, where = summary.stem.removeprefix("search_"), summary.parent
+        if stage in ("loss", "joint") and (where / "loss_weights.json").is_file():
+            trajectory = read_json(summary).get("beta_trajectory", [])
+            beta = read_json(where / "loss_weights.json")["weights"]
+            written.append(plot_beta_history(trajectory, LOSS_NAMES, where / "beta_over_steps.png"))
+            written.append(plot_beta_softmax([beta[n] for n in LOSS_NAMES], LOSS_NAMES, where / "beta_softmax.png"))
+        if stage in ("arch", "joint") and (where / "genotype.json").is_file():
+            genotype = read_json(where / "genotype.json")
+            probs, space = genotype["probabilities"], space_of(genotype.get("primitives")) or "paper"
+            op_names = {label: label_primitives(label, space) for label in probs}
+            written.append(plot_alpha(probs, op_names, where / "alpha_probabilities.png"))
+    return written
 
 
 def plot_training_curves(history: Mapping[str, list], path: str | Path) -> Path:

@@ -9,8 +9,9 @@
   order by default; ``search.hessian: first_order`` is allowed here (docs/method.md 6.3).
 
 Outputs in ``run_dir``: ``genotype.json`` (argmax op per layer plus softmax(α) per layer),
-``alpha.pt`` (the raw logits, for the next round), ``search_arch.json``,
-``alpha_probabilities.png``, ``checkpoint.pt`` and ``tensorboard/``.
+``alpha.pt`` (the raw logits, for the next round), ``search_arch.json``, ``checkpoint.pt`` and
+``tensorboard/``; the caller draws ``alpha_probabilities.png`` from them
+(:func:`hadamard_restore.reporting.plots.plot_search`).
 """
 
 from __future__ import annotations

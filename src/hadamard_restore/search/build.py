@@ -19,7 +19,7 @@ from torch.func import functional_call
 
 from hadamard_restore.config_sections import NetConfig
 from hadamard_restore.jobs import SearchJob
-from hadamard_restore.runtime import get_logger
+from hadamard_restore.runtime.log import get_logger
 from hadamard_restore.search.loop import Batch
 
 if TYPE_CHECKING:

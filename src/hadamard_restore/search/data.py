@@ -22,7 +22,7 @@ import torch
 
 from hadamard_restore.errors import DataError
 from hadamard_restore.jobs import SearchJob
-from hadamard_restore.runtime import Dist
+from hadamard_restore.runtime.process import Dist
 from hadamard_restore.search import ddp
 
 if TYPE_CHECKING:

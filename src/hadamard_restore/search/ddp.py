@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from hadamard_restore.runtime import Dist
+from hadamard_restore.runtime.process import Dist
 
 
 def average_(tensors: Sequence[torch.Tensor], dist_ctx: Dist) -> None:

@@ -25,8 +25,7 @@ from pathlib import Path
 import torch
 
 from hadamard_restore.jobs import SearchJob
-from hadamard_restore.runtime import Dist
-from hadamard_restore.runtime.process import setup_process
+from hadamard_restore.runtime.process import Dist, setup_process
 from hadamard_restore.search import ddp
 from hadamard_restore.search.arch_stage import search_arch
 from hadamard_restore.search.build import log
@@ -68,7 +67,7 @@ def search(
         assert paths is not None  # None only when stopped early by stop_after, not passed here
         return paths
     if classifier is None and is_judged(job.search.upper):  # search.upper=reference needs no classifier
-        from hadamard_restore.classifier import provide_classifier
+        from hadamard_restore.classifier.provide import provide_classifier
 
         classifier = provide_classifier(job.classifier, run_dir / "classifier", dist_ctx)
     rounds = job.search.alternations

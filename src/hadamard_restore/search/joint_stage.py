@@ -10,8 +10,9 @@ searched together as one upper level against the classifier.
   references). α enters that objective directly and through the
   weights; β only through the weights, so first order is refused here too.
 
-Outputs in ``run_dir``: ``loss_weights.json``, ``genotype.json``, ``alpha.pt``,
-``search_joint.json`` and the plots of both stages.
+Outputs in ``run_dir``: ``loss_weights.json``, ``genotype.json``, ``alpha.pt`` and
+``search_joint.json``; the caller draws the plots of both stages from them
+(:func:`hadamard_restore.reporting.plots.plot_search`).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def search_joint(job: SearchJob, run_dir: str | Path, **options: Unpack[JudgedSt
 
         def write(history: list[dict]) -> dict:
             record = upper_record(job.search.upper, judge.record if judge is not None else None)
-            results = write_searched_loss(mix, history, run_dir, record, provenance, job.search.upper)
+            results = write_searched_loss(mix, run_dir, record, provenance, job.search.upper)
             write_searched_arch(model, run_dir, provenance["name"])
             return results
 

@@ -24,7 +24,8 @@ import torch
 from torch import Tensor
 
 from hadamard_restore.config_sections import SearchConfig
-from hadamard_restore.runtime import Dist, all_reduce_grads, get_logger
+from hadamard_restore.runtime.log import get_logger
+from hadamard_restore.runtime.process import Dist, all_reduce_grads
 from hadamard_restore.runtime.rng import capture_rng as rng_state
 from hadamard_restore.runtime.rng import restore_rng as set_rng_state
 from hadamard_restore.search import ddp

@@ -18,8 +18,9 @@
   (docs/method.md 6.3).
 
 Outputs in ``run_dir``: ``loss_weights.json`` (raw β, argmax VGG layers, the softmax per group,
-TV/Laplacian as searched), ``search_loss.json`` (summary, time per step, the β trajectory), the plots
-``beta_over_steps.png`` and ``beta_softmax.png``, ``checkpoint.pt`` and ``tensorboard/``.
+TV/Laplacian as searched), ``search_loss.json`` (summary, time per step, the β trajectory),
+``checkpoint.pt`` and ``tensorboard/``; the caller draws ``beta_over_steps.png`` and
+``beta_softmax.png`` from them (:func:`hadamard_restore.reporting.plots.plot_search`).
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def search_loss(
 
         def write(history: list[dict]) -> dict:
             record = upper_record(job.search.upper, ctx.judge.record if ctx.judge is not None else None)
-            results = write_searched_loss(mix, history, run_dir, record, provenance, job.search.upper)
+            results = write_searched_loss(mix, run_dir, record, provenance, job.search.upper)
             return {**results, "loss_model": job.search.loss_model, "round": round_index}
 
         return problem, write

@@ -11,7 +11,7 @@ import torch
 
 from hadamard_restore.artifacts import write_json
 from hadamard_restore.config_sections import SearchConfig
-from hadamard_restore.runtime import Dist
+from hadamard_restore.runtime.process import Dist
 
 
 def beta_trajectory(settings: SearchConfig, history: list[dict]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from hadamard_restore.config import RunConfig, dump_config
 from hadamard_restore.config_sections import DataConfig, TrainConfig
 from hadamard_restore.net.build import build_network, net_for_genotype
 from hadamard_restore.net.model_file import genotype_from_dict, make_meta
-from hadamard_restore.runtime import get_logger
+from hadamard_restore.runtime.log import get_logger
 from hadamard_restore.runtime.process import setup_process
 from hadamard_restore.training.trainer import TrainData, fit
 

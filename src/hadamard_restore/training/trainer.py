@@ -36,8 +36,9 @@ from hadamard_restore.config_sections import TrainConfig
 from hadamard_restore.errors import CheckpointError, HadamardRestoreError
 from hadamard_restore.losses.feature_precision import bf16_features
 from hadamard_restore.net.model_file import cpu_state_dict, load_state_into, save_model_meta
-from hadamard_restore.runtime import Dist, get_logger
+from hadamard_restore.runtime.log import get_logger
 from hadamard_restore.runtime.precision import native_bf16
+from hadamard_restore.runtime.process import Dist
 from hadamard_restore.runtime.rng import capture_rng, restore_rng
 from hadamard_restore.training import health
 from hadamard_restore.training.ema import WeightAverage

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from hadamard_restore.artifacts import write_json
 from hadamard_restore.config import RunConfig, dump_config
-from hadamard_restore.runtime import get_logger
+from hadamard_restore.reporting.plots import plot_search
+from hadamard_restore.runtime.log import get_logger
 from hadamard_restore.runtime.rundir import new_run_dir
 
 log = get_logger("hadamard_restore.run")
@@ -35,19 +36,20 @@ def stage_classifier(cfg: RunConfig, run_dir: Path) -> Path | None:
     (None with ``search.upper: reference``, whose stage 1 needs no classifier)."""
     if cfg.search.upper == "reference":
         return None
-    from hadamard_restore.classifier import provide_classifier
+    from hadamard_restore.classifier.provide import provide_classifier
     from hadamard_restore.jobs import classifier_job
 
     return provide_classifier(classifier_job(cfg), run_dir / "classifier")
 
 
 def stage_search(cfg: RunConfig, run_dir: Path, classifier: Path | None) -> tuple[Path, Path]:
-    """Loss search then architecture search judged by ``classifier``; returns
+    """Loss search then architecture search judged by ``classifier``, and their figures; returns
     ``(loss_weights.json, genotype.json)``."""
     from hadamard_restore.jobs import search_job
     from hadamard_restore.search.hierarchy import search
 
     found = search(search_job(cfg), run_dir / "search", classifier=classifier)
+    plot_search(run_dir / "search")
     return Path(found["loss_weights"]), Path(found["genotype"])
 
 

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from hadamard_restore.artifacts import write_json
 from hadamard_restore.errors import HadamardRestoreError
-from hadamard_restore.runtime import get_logger
+from hadamard_restore.runtime.log import get_logger
 
 log = get_logger("hadamard_restore.showcase")
 
@@ -76,7 +76,7 @@ def builtin_samples(
     from hadamard_restore.data.demo import clean_photos
     from hadamard_restore.data.io import read_image
     from hadamard_restore.errors import DataError
-    from hadamard_restore.training.validation import quantize_8bit
+    from hadamard_restore.inference.enhance import quantize_8bit
 
     try:
         task = task_name(task)
@@ -100,7 +100,7 @@ def heldout_samples(
 ) -> tuple[list[Sample], list[str]]:
     """The first ``count`` held-out pairs of ``card`` under ``data_root``: ``(samples, notes)``."""
     from hadamard_restore.data.io import read_image
-    from hadamard_restore.training.validation import quantize_8bit
+    from hadamard_restore.inference.enhance import quantize_8bit
 
     data = card.get("data", {})
     entries = (data.get("split") or {}).get("heldout") or []
@@ -133,7 +133,8 @@ def heldout_samples(
 
 
 def _scores(image: torch.Tensor, clean: torch.Tensor) -> dict:
-    from hadamard_restore.metrics import psnr, ssim
+    from hadamard_restore.metrics.psnr import psnr
+    from hadamard_restore.metrics.ssim import ssim
 
     return {"psnr": float(psnr(image[None], clean[None])[0]), "ssim": float(ssim(image[None], clean[None])[0])}
 
@@ -141,8 +142,7 @@ def _scores(image: torch.Tensor, clean: torch.Tensor) -> dict:
 def enhance_samples(model: torch.nn.Module, samples: list[Sample]) -> tuple[list[dict], list[list[torch.Tensor]]]:
     """Enhance and score every sample: ``(rows for the JSON, grid rows input | output | clean)``."""
     from hadamard_restore.config_sections import EnhanceConfig
-    from hadamard_restore.inference.enhance import enhance_tensor
-    from hadamard_restore.training.validation import quantize_8bit
+    from hadamard_restore.inference.enhance import enhance_tensor, quantize_8bit
 
     rows, grid = [], []
     for s in samples:
@@ -178,7 +178,8 @@ def showcase_model(
     """Enhance the built-in photos and held-out pairs of bundled model ``name``; its JSON entry."""
     from hadamard_restore.data.io import write_image
     from hadamard_restore.reporting.grid import GRID_COLUMNS, comparison_grid
-    from hadamard_restore.zoo import load_pretrained, read_card
+    from hadamard_restore.zoo.api import load_pretrained
+    from hadamard_restore.zoo.registry import read_card
 
     t0 = time.perf_counter()
     card = read_card(name)
@@ -217,7 +218,7 @@ def showcase(
     Returns:
         The JSON written: ``{"format", "models": [...], "note"}``.
     """
-    from hadamard_restore.zoo import available_models
+    from hadamard_restore.zoo.registry import available_models
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

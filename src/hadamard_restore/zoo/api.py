@@ -64,7 +64,7 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
         ModelIntegrityError: the weight file does not match its card.
     """
     from hadamard_restore.net.model_file import load_model
-    from hadamard_restore.runtime import pick_device
+    from hadamard_restore.runtime.process import pick_device
     from hadamard_restore.zoo.registry import model_path
 
     model, _ = load_model(model_path(name), pick_device(device))
@@ -101,13 +101,13 @@ def enhance_image(
     from hadamard_restore.config import ConfigError
     from hadamard_restore.config_sections import EnhanceConfig
     from hadamard_restore.inference.enhance import enhance_tensor
-    from hadamard_restore.inference.fastpath import PRECISIONS
+    from hadamard_restore.inference.fastpath.precision import PRECISIONS
     from hadamard_restore.inference.progress import TileProgress
 
     if precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
-    from hadamard_restore.runtime import pick_device
+    from hadamard_restore.runtime.process import pick_device
 
     if not isinstance(model, (str, nn.Module)):
         raise TypeError(

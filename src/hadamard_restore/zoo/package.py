@@ -121,8 +121,8 @@ def heldout_metrics(run_dir: Path, weights: Path, fp32: bool, pairs: list, data_
 def _colour(pairs: list, outputs: Path, weights: Path) -> dict:
     """Colour errors from the saved outputs (re-enhanced with ``weights`` where one is missing)."""
     from hadamard_restore.data.io import read_image
+    from hadamard_restore.inference.enhance import infer, quantize_8bit
     from hadamard_restore.net.model_file import load_model
-    from hadamard_restore.training.validation import infer, quantize_8bit
     from hadamard_restore.zoo.colour import colour_errors
 
     model, rows = None, []

@@ -68,15 +68,9 @@ from hadamard_restore.inference.fastpath.choice import (
     forget,
     quick,
 )
-from hadamard_restore.inference.fastpath.precision import (
-    PRECISIONS,
-    REDUCED_TOLERANCE,
-    TOLERANCE,
-    Bf16,
-    native_bf16,
-    tolerance_for,
-)
+from hadamard_restore.inference.fastpath.precision import PRECISIONS, REDUCED_TOLERANCE, TOLERANCE, Bf16, tolerance_for
 from hadamard_restore.inference.fastpath.runner import FastPath, for_enhance, runner_for
+from hadamard_restore.runtime.precision import native_bf16
 
 __all__ = [
     "AUTO_MIN_PIXELS",

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from hadamard_restore.errors import HadamardRestoreError
-from hadamard_restore.inference.fastpath.precision import Bf16, native_bf16
+from hadamard_restore.inference.fastpath.precision import Bf16
+from hadamard_restore.runtime.precision import native_bf16
 
 BACKENDS = ("auto", "timed", "eager", "channels-last", "bf16", "compile", "onnx")
 _SHAS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (tensor stamp, sha)
@@ -42,10 +43,10 @@ class OnnxRunner(nn.Module):
         super().__init__()
         import onnxruntime as ort
 
-        from hadamard_restore.inference.export import INPUT_NAME, _export_proto
+        from hadamard_restore.inference.onnx_graph import INPUT_NAME, export_proto
 
         fixed = torch.rand(1, 3, *EXPORT_SIZE, generator=torch.Generator().manual_seed(0))
-        proto, _ = _export_proto(copy.deepcopy(model).cpu().eval(), fixed, 17, "torchscript")
+        proto, _ = export_proto(copy.deepcopy(model).cpu().eval(), fixed, 17, "torchscript")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

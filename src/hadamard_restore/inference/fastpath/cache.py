@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from hadamard_restore.inference.fastpath.backends import size_class
-from hadamard_restore.runtime import get_logger
+from hadamard_restore.runtime.log import get_logger
 
 log = get_logger("hadamard_restore.inference.fastpath")
 _MERGED = ("parity", "tolerance", "rejected")

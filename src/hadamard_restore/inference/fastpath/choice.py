@@ -18,7 +18,7 @@ from hadamard_restore.inference.fastpath.backends import (
     preferred,
 )
 from hadamard_restore.inference.fastpath.precision import PRECISIONS, REDUCED, tolerance_for
-from hadamard_restore.runtime import get_logger
+from hadamard_restore.runtime.log import get_logger
 from hadamard_restore.runtime.slow import notice_if_slow
 
 log = get_logger("hadamard_restore.inference.fastpath")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+import hadamard_restore.inference.fastpath.backends as backends
 import hadamard_restore.inference.fastpath.choice as choice
 from hadamard_restore.config_sections import EnhanceConfig
 from hadamard_restore.errors import HadamardRestoreError
@@ -66,7 +67,7 @@ def _auto(req: choice._Request, entry: dict, timing: bool) -> nn.Module:
     """The cached choice when there is one (a timed one, when ``timing``), else a new choice."""
     cached = entry.get("backend")
     usable = cached is not None and (entry.get("times_s") or not timing)  # untimed: a timing call times anew
-    if usable and cached in choice.candidates(req.device, req.replay, req.precision):  # e.g. another CPU
+    if usable and cached in backends.candidates(req.device, req.replay, req.precision):  # e.g. another CPU
         return choice._runner(req, cached)
     where = size_class(*req.example.shape[-2:])
     if timing:
