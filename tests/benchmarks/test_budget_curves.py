@@ -19,7 +19,7 @@ TOY = ["net.channels=4", "train.crop=16", "train.batch_size=1", "train.warmup_st
 
 
 def test_verdict_and_paired_seed_differences_closed_form():
-    from benchmarks.budget_report import seed_differences, verdict
+    from benchmarks.studies.budget_report import seed_differences, verdict
 
     def cells(offsets):  # seed -> cell with two images
         return {
@@ -39,7 +39,7 @@ def test_verdict_and_paired_seed_differences_closed_form():
 
 
 def test_cells_are_filled_in_order_of_value():
-    from benchmarks.budget_presets import ENTRIES, order_cells
+    from benchmarks.studies.budget_presets import ENTRIES, order_cells
 
     order = order_cells(["lol"], [1000, 250], [0, 1], ENTRIES)
     assert order[0][:3] == ("lol", 250, 0) and order[0][3].key == "searched"
@@ -65,8 +65,8 @@ def _seed_search(sdir: Path) -> None:
 
 @pytest.mark.weights
 def test_one_toy_cell_resumes_stops_and_reports(tmp_path, provisioned_weights, monkeypatch):
-    from benchmarks import budget_curves
-    from benchmarks.budget_ledger import LedgerError, load_cells
+    from benchmarks.studies import budget_curves
+    from benchmarks.studies.budget_ledger import LedgerError, load_cells
 
     monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
     ledger, tag = tmp_path / "cells", "toy-machine"
