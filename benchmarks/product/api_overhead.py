@@ -18,7 +18,7 @@ made the first call time every backend), process start included.
 Run from the repository root, one thread on one core, e.g.::
 
     OMP_NUM_THREADS=1 PYTHONPATH=src:. taskset -c 1 python -m benchmarks.product.api_overhead \\
-        --note "core 0 busy with a background job" --out benchmarks/results/api_overhead.md
+        --note "core 0 busy with a background job" --out benchmarks/results/product/api_overhead.md
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             "# API overhead: `enhance_image` vs the fastest backend's bare forward (issue 22)",
             f"Photo: {source}, {photo.width}x{photo.height}; model `{args.model}`. Command: "
             "`OMP_NUM_THREADS=1 PYTHONPATH=src:. taskset -c 1 python -m benchmarks.product.api_overhead "
-            f'--note "..." --out benchmarks/results/api_overhead.md`.',
+            f'--note "..." --out benchmarks/results/product/api_overhead.md`.',
             f"Machine state: `{uptime}`." + (f" {args.note}." if args.note else ""),
             markdown_table(["", ""], list(info.items())),
             "## Every backend's bare forward (median [Q1-Q3] ms, 5 interleaved repeats)",

@@ -5,7 +5,7 @@
 #   HADAMARD_RESTORE_DATA=/path/to/data bash benchmarks/product/bf16_training_check.sh OUT_DIR
 set -euo pipefail
 out=${1:?usage: bf16_training_check.sh OUT_DIR}
-dev=benchmarks/results/cells/cpu-amd-epyc-2core/lol/dev.json
+dev=benchmarks/results/studies/cells/cpu-amd-epyc-2core/lol/dev.json
 for amp in true false; do
   [ -f "$out/amp-$amp/train_summary.json" ] && continue
   echo "$(date +%T) amp=$amp load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -281,7 +281,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=None, help="timed calls per case (default 7; --quick 1)")
     p.add_argument("--quick", action="store_true", help="toy sizes (tiny arrays, a tiny image): a check, not a result")
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/roofline-cpu.md"), help="the .json goes beside")
+    p.add_argument(
+        "--out", type=Path, default=Path("benchmarks/results/product/roofline-cpu.md"), help="the .json goes beside"
+    )
     args = p.parse_args(argv)
     if args.threads < 1:
         p.error(f"--threads must be >= 1, got {args.threads}")

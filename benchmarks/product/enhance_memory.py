@@ -8,7 +8,7 @@ the command from its own tiny process, so the figure is the enhance process alon
 ``getrusage(RUSAGE_CHILDREN)`` here instead (the fallback when GNU time is missing) can
 include this script's own peak, because Python starts children with vfork and Linux carries
 the parent's high-water mark across the exec. The result goes to
-``benchmarks/results/enhance_memory.md`` with the machine it ran on.
+``benchmarks/results/product/enhance_memory.md`` with the machine it ran on.
 
 Usage (from the repository root; one thread, as on the shared 2-core CI machine):
 
@@ -58,7 +58,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=6000)
     ap.add_argument("--tile", type=int, default=None, help="default: the config's enhance.tile")
     ap.add_argument("--overlap", type=int, default=None)
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "enhance_memory.md")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "product" / "enhance_memory.md")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:

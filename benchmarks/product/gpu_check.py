@@ -24,7 +24,7 @@ fails or runs out of time is recorded in the report, never fatal to the others:
 
 Outputs, all in ``--out-dir``: ``speed-gpu.md`` (the table), ``results.json`` (every number and
 note), ``log.txt`` (each part's output tail). On a GPU the table is also copied to ``--md``
-(``benchmarks/results/speed-gpu.md``). ``--dry-run`` runs the same parts on the CPU at toy sizes
+(``benchmarks/results/product/speed-gpu.md``). ``--dry-run`` runs the same parts on the CPU at toy sizes
 in this process (CUDA-only pieces skipped with a note); the test suite runs it so it cannot rot.
 """
 
@@ -614,7 +614,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--md",
         type=Path,
-        default=Path("benchmarks/results/speed-gpu.md"),
+        default=Path("benchmarks/results/product/speed-gpu.md"),
         help="where the table is copied on a GPU (not in a dry run)",
     )
     p.add_argument("--dry-run", action="store_true", help="CPU, toy sizes, parts in this process")

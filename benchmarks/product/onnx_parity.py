@@ -3,7 +3,7 @@
 Exports a model file with ``export_onnx`` (dynamic H/W) and reports the max abs difference
 on a random 131x97 image and on a real LOL-v1 low-light image at full size (600x400), for
 each exporter. Without ``--checkpoint`` it saves the derived paper-lol network (width 32,
-untrained weights) as a model file first. Writes ``benchmarks/results/onnx_parity.md``.
+untrained weights) as a model file first. Writes ``benchmarks/results/product/onnx_parity.md``.
 
 Usage (from the repository root):
 
@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--image", type=Path, required=True, help="a real photo, e.g. a LOL-v1 low image")
     ap.add_argument("--checkpoint", type=Path, default=None, help="model file (default: untrained paper-lol)")
     ap.add_argument("--exporters", default="dynamo,torchscript")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "onnx_parity.md")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "product" / "onnx_parity.md")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

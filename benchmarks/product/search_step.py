@@ -15,7 +15,7 @@ Usage::
 
     OMP_NUM_THREADS=2 PYTHONPATH=src python benchmarks/product/search_step.py configs/low-light.yaml \\
         --set net.channels=8 --set net.num_hnu=2 --set search.crop=64 --steps 5 \\
-        --out benchmarks/results/search_step_cpu.md
+        --out benchmarks/results/product/search_step_cpu.md
 """
 
 from __future__ import annotations

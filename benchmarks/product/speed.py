@@ -2,7 +2,7 @@
 
 Run from the repository root (CPU-sized example; ``--help`` lists every flag)::
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src python -m benchmarks.product.speed --out benchmarks/results/speed-cpu.md
+    OMP_NUM_THREADS=1 PYTHONPATH=src python -m benchmarks.product.speed --out benchmarks/results/product/speed-cpu.md
 
 Sections (each variant of a section is timed side by side in this one process, interleaved,
 after warm-up; see :mod:`benchmarks.timing`):
@@ -428,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--update", action="store_true", help="keep the sections of an earlier run in --out's .json that this run skips"
     )
     p.add_argument("--device", default="auto")
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/speed-cpu.md"))
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/product/speed-cpu.md"))
     return p
 
 

@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--threads", type=int, default=None, help="torch and onnxruntime threads")
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--out", type=Path, default=None, help="default benchmarks/results/speed-paths-SECTION.md")
+    p.add_argument("--out", type=Path, default=None, help="default benchmarks/results/product/speed-paths-SECTION.md")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     threads_before = torch.get_num_threads()
     if args.threads:
@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> Path:
                 os.environ.pop("HADAMARD_RESTORE_CACHE", None)
             else:
                 os.environ["HADAMARD_RESTORE_CACHE"] = saved
-    out = args.out or Path(f"benchmarks/results/speed-paths-{args.section}.md")
+    out = args.out or Path(f"benchmarks/results/product/speed-paths-{args.section}.md")
     text = [
         f"# Speed, old vs new path: {args.section}",
         "",

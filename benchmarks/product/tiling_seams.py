@@ -63,7 +63,7 @@ def main() -> None:
     ap.add_argument("--tile", type=int, default=128)
     ap.add_argument("--overlap", type=int, default=32)
     ap.add_argument("--note", default="", help="how the checkpoint was made (printed in the results)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "tiling_seams.md")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "product" / "tiling_seams.md")
     args = ap.parse_args()
     model, meta = load_model(args.checkpoint, "cpu")
     rows = []

@@ -229,7 +229,9 @@ def run(args, log=print) -> int:
 def report(ledger: Path, tag: str) -> Path | None:
     from benchmarks.studies.budget_report import write_report
 
-    return write_report(ledger, tag, L.ROOT / "benchmarks" / "results" if ledger == L.DEFAULT_LEDGER else ledger)
+    return write_report(
+        ledger, tag, L.ROOT / "benchmarks" / "results" / "studies" if ledger == L.DEFAULT_LEDGER else ledger
+    )
 
 
 def parse(argv=None) -> argparse.Namespace:

@@ -1,6 +1,6 @@
 """The ledger of :mod:`benchmarks.studies.budget_curves`: one small JSON per finished cell, per machine.
 
-Layout under the ledger root (``benchmarks/results/cells`` by default)::
+Layout under the ledger root (``benchmarks/results/studies/cells`` by default)::
 
     <machine-tag>/<task>/heldout.json            pinned held-out split (test pairs: scored only)
     <machine-tag>/<task>/dev.json                its training part, split again (train / dev)
@@ -25,7 +25,7 @@ from pathlib import Path
 from benchmarks.timing import cpu_model
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_LEDGER = ROOT / "benchmarks" / "results" / "cells"
+DEFAULT_LEDGER = ROOT / "benchmarks" / "results" / "studies" / "cells"
 
 
 class LedgerError(RuntimeError):

@@ -59,7 +59,7 @@ BASELINES = tuple(e.key for e in ENTRIES if e.key not in SEARCHED)
 SEARCH_VARIANTS: dict[str, tuple[str, ...]] = {
     "paper": ("search.beta_param=projected", "classifier.arch=resnet18"),
     # chosen on the development split before any cell of it ran: the judge with the best worst-task
-    # accuracy in benchmarks/results/judge-accuracy.md (vgg16-features), softmax β that cannot collapse
+    # accuracy in benchmarks/results/studies/judge-accuracy.md (vgg16-features), softmax β that cannot collapse
     "best": (
         "search.beta_param=softmax",
         "classifier.arch=vgg16-features",

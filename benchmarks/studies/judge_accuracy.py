@@ -172,7 +172,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--split-tag", default=None, help="ledger machine folder of the splits (default: this machine)")
     p.add_argument("--work", type=Path, default=Path("runs") / "bench-judge-accuracy")
     p.add_argument("--machine-tag", default=None)
-    p.add_argument("--out", type=Path, default=L.ROOT / "benchmarks" / "results" / "judge-accuracy.md")
+    p.add_argument("--out", type=Path, default=L.ROOT / "benchmarks" / "results" / "studies" / "judge-accuracy.md")
     p.add_argument("--report-only", action="store_true")
     args = p.parse_args(argv)
     unknown = set(args.judges.split(",")) - set(JUDGES)

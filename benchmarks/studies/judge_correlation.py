@@ -176,7 +176,7 @@ def main(argv=None) -> Path:
     p.add_argument("--ledger", type=Path, default=L.DEFAULT_LEDGER, help="where the pinned splits live")
     p.add_argument("--work", type=Path, default=Path("runs") / "bench-judge")
     p.add_argument("--machine-tag", default=None)
-    p.add_argument("--out", type=Path, default=L.ROOT / "benchmarks" / "results" / "judge-correlation.md")
+    p.add_argument("--out", type=Path, default=L.ROOT / "benchmarks" / "results" / "studies" / "judge-correlation.md")
     args = p.parse_args(argv)
     tag = args.machine_tag or L.machine()["tag"]
     store = args.out.with_suffix("")

@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--seeds", default=None, help="comma-separated seeds (default: the preset's)")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="extra config override a.b=c")
     p.add_argument("--work", type=Path, default=None, help="default runs/bench-quality-<preset>")
-    p.add_argument("--out", type=Path, default=None, help="default benchmarks/results/quality-<preset>.md")
+    p.add_argument("--out", type=Path, default=None, help="default benchmarks/results/studies/quality-<preset>.md")
     p.add_argument("--render-only", action="store_true", help="only rewrite the table from the finished results")
     args = p.parse_args(argv)
     preset = PRESETS[args.preset]
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> Path:
         p.error(f"--entries {args.entries!r} names no entry; known: {', '.join(e.key for e in ENTRIES)}")
     seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else preset.seeds
     work = args.work or Path("runs") / f"bench-quality-{preset.name}"
-    out = args.out or Path("benchmarks/results") / f"quality-{preset.name}.md"
+    out = args.out or Path("benchmarks/results/studies") / f"quality-{preset.name}.md"
     if args.render_only:
         return write_markdown(work, preset, out)
     for task in TASKS if args.task == "all" else [args.task]:

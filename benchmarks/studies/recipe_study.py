@@ -40,7 +40,7 @@ if __package__ in (None, ""):
 from benchmarks.studies import budget_ledger as L
 from benchmarks.studies.budget_report import verdict
 
-STUDY_LEDGER = L.ROOT / "benchmarks" / "results" / "recipe"
+STUDY_LEDGER = L.ROOT / "benchmarks" / "results" / "studies" / "recipe"
 CONFIGS = {"lol": "configs/low-light.yaml", "sots": "configs/dehaze.yaml", "lsui": "configs/underwater.yaml"}
 
 
@@ -149,7 +149,8 @@ def render(ledger: Path, tag: str) -> Path | None:
         "Development-split validation PSNR (dB, 8-bit full-resolution outputs; the pinned held-out pairs",
         "are not in the development split). Mean ± s.e. across seeds; `raw` the trained weights, `ema` their",
         "average (decay 0.999 with warm-up). Re-render: `PYTHONPATH=src:. python -m benchmarks.studies.recipe_study",
-        "--report-only`; cells: `benchmarks/results/recipe/` (each records its command settings, load and commit).",
+        "--report-only`; cells: `benchmarks/results/studies/recipe/` (each records its command settings, load",
+        "and commit).",
         "",
     ]
     for question, keys in QUESTIONS.items():

@@ -174,7 +174,7 @@ def main(argv=None) -> Path:
     p.add_argument("--ledger", type=Path, default=L.DEFAULT_LEDGER)
     p.add_argument("--machine-tag", default=None)
     p.add_argument("--work", type=Path, default=Path("runs") / "stage1-study")
-    p.add_argument("--out", type=Path, default=L.ROOT / "benchmarks" / "results" / "stage1-study.md")
+    p.add_argument("--out", type=Path, default=L.ROOT / "benchmarks" / "results" / "studies" / "stage1-study.md")
     args = p.parse_args(argv)
     pairs = plan(args.variants.split(","), args.judges.split(","))
     rows = [run_variant(t, v, args, judge) for t in args.tasks.split(",") for v, judge in pairs]
