@@ -36,7 +36,7 @@ from benchmarks.studies.budget_presets import ENTRIES, PRESETS, SEARCH_VARIANTS,
 ARTIFACTS = {
     "hier_loss": "loss_weights.json",
     "hier_genotype": "genotype.json",
-    "hier_alpha": "alpha.pt",
+    "hier_alpha": "alpha.json",  # the search's alpha.pt as JSON: no .pt files in the committed ledger
     "joint_loss": "joint_loss_weights.json",
     "joint_genotype": "joint_genotype.json",
 }
@@ -93,7 +93,12 @@ def ensure_search(task: str, variant: str, needed: set[str], scfg, work: Path, t
             raise
         sdir.mkdir(parents=True, exist_ok=True)
         for k in wanted:
-            shutil.copyfile(found[k], sdir / ARTIFACTS[k])
+            if k == "hier_alpha":
+                from benchmarks.studies.quality_entries import alpha_json
+
+                alpha_json(found[k], sdir / ARTIFACTS[k])
+            else:
+                shutil.copyfile(found[k], sdir / ARTIFACTS[k])
         hier = work / task / variant / "search-hier"
         for src in (
             hier / "loss" / "search_loss.json",

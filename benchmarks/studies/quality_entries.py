@@ -86,7 +86,7 @@ def build_model(entry: Entry, cfg, found: dict, seed: int) -> torch.nn.Module:
         return UNet(generator=gen)
     if entry.model == "supernet":
         net = SuperNet(cfg.net.channels, cfg.net.num_hnu, cfg.net.norm, generator=gen)
-        alpha = torch.load(found["hier_alpha"], map_location="cpu")
+        alpha = load_alpha(found["hier_alpha"])
         with torch.no_grad():
             for g, a in alpha.items():
                 net.arch[g].copy_(a)
@@ -98,6 +98,24 @@ def build_model(entry: Entry, cfg, found: dict, seed: int) -> torch.nn.Module:
         "paper": cfg.net.genotype,
     }.get(entry.model, entry.model)
     return HadamardNet(str(geno), channels=cfg.net.channels, norm=cfg.net.norm, generator=gen)
+
+
+def alpha_json(alpha_pt: Path, out: Path) -> None:
+    """Write a search's ``alpha.pt`` (the architecture logits per group) as JSON: the budget ledger
+    keeps text only. float32 values survive the round trip exactly (each is a double in JSON)."""
+    from hadamard_restore.artifacts import write_json
+
+    alpha = torch.load(alpha_pt, map_location="cpu", weights_only=True)
+    write_json(out, {"format": "alpha-logits", "dtype": "float32", "groups": {g: a.tolist() for g, a in alpha.items()}})
+
+
+def load_alpha(path: Path) -> dict[str, torch.Tensor]:
+    """The architecture logits per group, from the ledger's ``alpha.json`` or a search's ``alpha.pt``."""
+    if Path(path).suffix == ".json":
+        from hadamard_restore.artifacts import read_json
+
+        return {g: torch.tensor(a, dtype=torch.float32) for g, a in read_json(path)["groups"].items()}
+    return torch.load(path, map_location="cpu")
 
 
 def count_weights(model: torch.nn.Module) -> int:
