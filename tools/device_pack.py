@@ -36,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "src")]
 
-from benchmarks.gpu_pack import LIMIT, download_wheels, pack_weights, tree_bytes  # noqa: E402
+from benchmarks.product.gpu_pack import LIMIT, download_wheels, pack_weights, tree_bytes  # noqa: E402
 from hadamard_restore.data.split import Split, SplitEntry, development_split  # noqa: E402
 
 TASKS = {  # task -> (config, dataset folder under $HADAMARD_RESTORE_DATA, bundled model)

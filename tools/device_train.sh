@@ -28,7 +28,7 @@ if ls "$PACK"/wheels/*.whl >/dev/null 2>&1; then
 fi
 export PYTHONPATH=$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 export HADAMARD_RESTORE_WEIGHTS=$SCRATCH/weights
-$PY -m benchmarks.gpu_pack --unpack "$PACK/weights-fp16.pt" --to "$HADAMARD_RESTORE_WEIGHTS" >/dev/null \
+$PY -m benchmarks.product.gpu_pack --unpack "$PACK/weights-fp16.pt" --to "$HADAMARD_RESTORE_WEIGHTS" >/dev/null \
   || { echo "unpacking the packed weights failed" >&2; exit 1; }
 export HADAMARD_RESTORE_DATA=$(cd "$PACK" && pwd)/data
 exec $PY tools/device_train.py "$TASK" --pack "$PACK" ${ARGS[@]+"${ARGS[@]}"}

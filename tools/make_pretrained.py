@@ -48,7 +48,7 @@ SEARCH = [
 # net.norm=none: instance norm trained on 96-px crops normalises each crop to a typical exposure, and
 # at full resolution its whole-image statistics leave outputs too dark (measured on the development
 # pairs: 16.9 dB at full size vs 23.0 dB tile by tile for the same weights); see the model cards.
-# Crops of 128 px and the weight average with warm-up: the recipe study (benchmarks/recipe_study.py,
+# Crops of 128 px and the weight average with warm-up: the recipe study (benchmarks/studies/recipe_study.py,
 # development split only, 2 seeds) found 1 x 128 px crops 0.35 dB ahead of 4 x 64 px at the same pixels
 # per step after 3000 steps (19.19 vs 18.85 dB raw, 19.21 vs 18.84 EMA), and the average steadier than
 # the raw weights from one checkpoint to the next; a batch of 2 keeps about the pixels per step of the

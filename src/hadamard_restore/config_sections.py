@@ -83,7 +83,7 @@ class ClassifierConfig(Strict):
     arch: Literal["resnet18", "resnet50", "vgg16-features", "alexnet-features"] = Field(
         "vgg16-features",
         description="resnet*: the paper's ResNet; *-features: frozen ImageNet trunk + trained head (the default: "
-        "it judged best on LOL, SOTS and LSUI, benchmarks/results/judge-accuracy.md)",
+        "it judged best on LOL, SOTS and LSUI, benchmarks/results/studies/judge-accuracy.md)",
     )
     pretrained: bool = Field(True, description="ImageNet trunk when cached (a *-features arch requires it)")
     steps: int = count(300, description="optimizer steps")

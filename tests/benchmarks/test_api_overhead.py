@@ -1,4 +1,4 @@
-"""benchmarks/api_overhead.py runs end to end at a toy size (speed is not asserted, only that every
+"""benchmarks/product/api_overhead.py runs end to end at a toy size (speed is not asserted, only that every
 section of the table is there: the backends, the side-by-side ratio and both enhance calls)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:
 
 @pytest.mark.slow
 def test_api_overhead_writes_every_section(tmp_path, monkeypatch):
-    from benchmarks import api_overhead
+    from benchmarks.product import api_overhead
 
     monkeypatch.delenv("HADAMARD_RESTORE_DATA", raising=False)  # the bundled photo, cropped
     monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "unused"))

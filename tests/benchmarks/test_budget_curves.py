@@ -19,7 +19,7 @@ TOY = ["net.channels=4", "train.crop=16", "train.batch_size=1", "train.warmup_st
 
 
 def test_verdict_and_paired_seed_differences_closed_form():
-    from benchmarks.budget_report import seed_differences, verdict
+    from benchmarks.studies.budget_report import seed_differences, verdict
 
     def cells(offsets):  # seed -> cell with two images
         return {
@@ -39,7 +39,7 @@ def test_verdict_and_paired_seed_differences_closed_form():
 
 
 def test_cells_are_filled_in_order_of_value():
-    from benchmarks.budget_presets import ENTRIES, order_cells
+    from benchmarks.studies.budget_presets import ENTRIES, order_cells
 
     order = order_cells(["lol"], [1000, 250], [0, 1], ENTRIES)
     assert order[0][:3] == ("lol", 250, 0) and order[0][3].key == "searched"
@@ -50,8 +50,6 @@ def test_cells_are_filled_in_order_of_value():
 
 
 def _seed_search(sdir: Path) -> None:
-    import torch
-
     from hadamard_restore.losses.loss_weights import LOSS_NAMES, LossWeights
     from hadamard_restore.net.genotype import load_genotype
 
@@ -60,13 +58,13 @@ def _seed_search(sdir: Path) -> None:
         sdir / "loss_weights.json"
     )
     load_genotype("all-3c").save(sdir / "genotype.json")
-    torch.save({}, sdir / "alpha.pt")
+    (sdir / "alpha.json").write_text('{"format": "alpha-logits", "dtype": "float32", "groups": {}}')
 
 
 @pytest.mark.weights
 def test_one_toy_cell_resumes_stops_and_reports(tmp_path, provisioned_weights, monkeypatch):
-    from benchmarks import budget_curves
-    from benchmarks.budget_ledger import LedgerError, load_cells
+    from benchmarks.studies import budget_curves
+    from benchmarks.studies.budget_ledger import LedgerError, load_cells
 
     monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
     ledger, tag = tmp_path / "cells", "toy-machine"
@@ -127,3 +125,15 @@ def test_one_toy_cell_resumes_stops_and_reports(tmp_path, provisioned_weights, m
     foreign.write_text(json.dumps(data))
     with pytest.raises(LedgerError, match="never mixed"):
         load_cells(ledger, tag)
+
+
+def test_ledger_keeps_alpha_as_json_exactly(tmp_path):
+    import torch
+
+    from benchmarks.studies.quality_entries import alpha_json, load_alpha
+
+    alpha = {"enc": torch.randn(9, 4), "hnu1": torch.randn(8, 9) * 1e-7}
+    torch.save(alpha, tmp_path / "alpha.pt")
+    alpha_json(tmp_path / "alpha.pt", tmp_path / "alpha.json")
+    back = load_alpha(tmp_path / "alpha.json")
+    assert back.keys() == alpha.keys() and all(torch.equal(back[g], alpha[g]) for g in alpha)

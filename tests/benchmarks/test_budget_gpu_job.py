@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:
 
 
 def test_shards_split_the_cells_between_workers_and_nonsense_is_refused():
-    from benchmarks.budget_curves import _shard
+    from benchmarks.studies.budget_curves import _shard
 
     assert _shard("1/4") == (1, 4)
     for bad in ("4/4", "-1/2", "a/b", "3"):
@@ -27,7 +27,7 @@ def test_shards_split_the_cells_between_workers_and_nonsense_is_refused():
 @pytest.mark.slow
 @pytest.mark.weights
 def test_dry_run_fills_every_cell_once_with_two_workers(tmp_path, provisioned_weights, monkeypatch):
-    from benchmarks import budget_gpu_job
+    from benchmarks.studies import budget_gpu_job
 
     monkeypatch.setenv("OUT", str(tmp_path / "out"))
     argv = ["--task", "demo", "--workers", "2", "--dry-run", "--work", str(tmp_path / "work"), "--machine-tag", "toy"]

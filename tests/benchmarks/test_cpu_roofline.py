@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:
 
 
 def test_roofline_entry_closed_form():
-    from benchmarks.cpu_ceilings import roofline_entry
+    from benchmarks.product.cpu_roofline import roofline_entry
 
     # 100 FLOP over 10 B in 2 s on a 1000 FLOP/s, 50 B/s machine: intensity 10 < balance 20
     r = roofline_entry(flops=100, nbytes=10, seconds=2, peak=1000, bandwidth=50)
@@ -31,7 +31,7 @@ def test_roofline_entry_closed_form():
 
 
 def test_ceilings_take_the_best_case_of_each_kind():
-    from benchmarks.cpu_ceilings import ceiling_cases, ceilings
+    from benchmarks.product.cpu_roofline import ceiling_cases, ceilings
 
     cases = ceiling_cases(mm_n=8, conv_c=2, conv_hw=4, stream_mib=1)
     work = {k: v[2] for k, v in cases.items()}
@@ -47,7 +47,7 @@ def test_ceilings_take_the_best_case_of_each_kind():
 
 
 def test_op_profile_counts_one_convolution_and_one_relu():
-    from benchmarks.cpu_ceilings import op_profile
+    from benchmarks.product.cpu_roofline import op_profile
 
     net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
     p = op_profile(net, (4, 5))
@@ -59,7 +59,7 @@ def test_op_profile_counts_one_convolution_and_one_relu():
 
 @pytest.fixture(scope="module")
 def quick_result(tmp_path_factory, provisioned_weights):
-    from benchmarks import cpu_roofline
+    from benchmarks.product import cpu_roofline
 
     out = tmp_path_factory.mktemp("roofline") / "roofline.md"
     threads = torch.get_num_threads()
@@ -70,7 +70,7 @@ def quick_result(tmp_path_factory, provisioned_weights):
 
 @pytest.mark.weights
 def test_quick_run_reports_every_path_with_consistent_work(quick_result):
-    from benchmarks.cpu_roofline import BUNDLED
+    from benchmarks.product.cpu_roofline import BUNDLED
     from hadamard_restore.net.info import net_info
     from hadamard_restore.net.model_file import load_model
 

@@ -1,4 +1,4 @@
-"""The prepared GPU check (benchmarks/gpu_check.py) runs end to end as a CPU dry run, records a
+"""The prepared GPU check (benchmarks/product/gpu_check.py) runs end to end as a CPU dry run, records a
 failing or overrunning part instead of stopping, and its weights pack fits and round-trips."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:
 
 @pytest.mark.weights
 def test_dry_run_writes_every_part_and_the_table(tmp_path, provisioned_weights):
-    from benchmarks import gpu_check
+    from benchmarks.product import gpu_check
 
     md = gpu_check.main(["--dry-run", "--out-dir", str(tmp_path / "out"), "--md", str(tmp_path / "never.md")])
     res = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -40,7 +40,7 @@ def test_dry_run_writes_every_part_and_the_table(tmp_path, provisioned_weights):
 
 
 def test_a_failing_part_is_recorded_not_fatal(tmp_path, monkeypatch):
-    from benchmarks import gpu_check
+    from benchmarks.product import gpu_check
 
     def boom(part):
         part.record("before", 1)
@@ -52,7 +52,7 @@ def test_a_failing_part_is_recorded_not_fatal(tmp_path, monkeypatch):
 
 
 def test_an_overrunning_part_keeps_what_it_recorded(tmp_path):
-    from benchmarks.gpu_check import run_isolated
+    from benchmarks.product.gpu_check import run_isolated
 
     path = tmp_path / "p.json"
     code = (
@@ -68,7 +68,7 @@ def test_an_overrunning_part_keeps_what_it_recorded(tmp_path):
 
 @pytest.mark.weights
 def test_weights_pack_is_small_and_unpacks_to_a_loadable_cache(tmp_path, provisioned_weights, monkeypatch):
-    from benchmarks.gpu_pack import deepest_tap, pack_weights, unpack_weights
+    from benchmarks.product.gpu_pack import deepest_tap, pack_weights, unpack_weights
     from hadamard_restore.backbones import weights
     from hadamard_restore.losses.vgg import backbone_layer_names
 

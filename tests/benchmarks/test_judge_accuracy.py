@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:
 
 
 def test_verdict_picks_the_best_worst_task_accuracy():
-    from benchmarks.judge_accuracy import summary, verdicts
+    from benchmarks.studies.judge_accuracy import summary, verdicts
 
     def rec(task, judge, acc, seed=0):
         return {"machine": "m", "task": task, "judge": judge, "seed": seed, "accuracy": acc, "accuracy_clear": acc}
@@ -39,7 +39,7 @@ def test_verdict_picks_the_best_worst_task_accuracy():
 
 @pytest.mark.weights
 def test_toy_judge_accuracy_run(tmp_path, provisioned_weights, monkeypatch):
-    from benchmarks import judge_accuracy
+    from benchmarks.studies import judge_accuracy
 
     monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "judge-accuracy.md"

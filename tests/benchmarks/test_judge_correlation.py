@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:
 
 
 def test_spearman_closed_forms_and_scipy():
-    from benchmarks.judge_stats import ranks, spearman
+    from benchmarks.studies.judge_stats import ranks, spearman
 
     assert ranks([3.0, 1.0, 2.0, 2.0]) == [4.0, 1.0, 2.5, 2.5]
     x = [1.0, 2.0, 3.0, 4.0, 5.0]
@@ -31,8 +31,8 @@ def test_spearman_closed_forms_and_scipy():
 
 
 def test_judgement_and_windows():
-    from benchmarks.judge_correlation import window_starts
-    from benchmarks.judge_stats import judgement
+    from benchmarks.studies.judge_correlation import window_starts
+    from benchmarks.studies.judge_stats import judgement
 
     assert (
         window_starts(100, 32) == [0, 23, 45, 68] and window_starts(20, 32) == [0] and window_starts(64, 32) == [0, 32]
@@ -46,7 +46,7 @@ def test_judgement_and_windows():
 
 @pytest.mark.weights
 def test_toy_judge_correlation_run(tmp_path, provisioned_weights, monkeypatch):
-    from benchmarks import judge_correlation
+    from benchmarks.studies import judge_correlation
 
     monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "judge-correlation.md"

@@ -43,7 +43,7 @@ def test_measure_records_a_failing_variant_instead_of_stopping():
 def test_traffic_counter_counts_inputs_and_outputs():
     import torch
 
-    from benchmarks.roofline import TrafficCounter, device_peaks, roofline_row
+    from benchmarks.product.roofline import TrafficCounter, device_peaks, roofline_row
 
     x = torch.zeros(10)
     with TrafficCounter() as c:
@@ -57,7 +57,7 @@ def test_traffic_counter_counts_inputs_and_outputs():
 
 
 def test_speed_script_writes_every_section(tmp_path):
-    from benchmarks import speed
+    from benchmarks.product import speed
 
     out = tmp_path / "speed.md"
     speed.main(
@@ -101,7 +101,7 @@ def test_speed_script_writes_every_section(tmp_path):
 
 def _result(entry: str, psnr: float, ssim: float, lpips: float, seed: int = 0, images=(("a", 0.0), ("b", 1.0))):
     """A fake entry result whose per-image values average to the given means."""
-    from benchmarks.quality_entries import ENTRIES
+    from benchmarks.studies.quality_entries import ENTRIES
 
     e = next(x for x in ENTRIES if x.key == entry)
     rows = [{"name": n, "psnr": psnr + d, "ssim": ssim, "lpips": lpips} for n, d in images]
@@ -118,7 +118,7 @@ def _result(entry: str, psnr: float, ssim: float, lpips: float, seed: int = 0, i
 
 
 def test_statement_reports_wins_losses_and_margins():
-    from benchmarks.quality_report import paired_difference, statement, task_table
+    from benchmarks.studies.quality_report import paired_difference, statement, task_table
 
     base = [_result(b, 20.0, 0.80, 0.20) for b in ("all-1c", "all-3c", "all-1rc")]
     wins = statement("lol", [_result("searched", 21.0, 0.85, 0.10), *base, _result("all-3rc", 20.5, 0.84, 0.15)])
@@ -143,7 +143,7 @@ def test_statement_reports_wins_losses_and_margins():
 def test_quality_script_runs_a_task_end_to_end(tmp_path, data_root, provisioned_weights, monkeypatch):
     pytest.importorskip("hadamard_restore.training.trainer")
     pytest.importorskip("hadamard_restore.search.hierarchy")
-    from benchmarks import quality
+    from benchmarks.studies import quality
 
     monkeypatch.setenv("HADAMARD_RESTORE_DATA", str(data_root))
     tiny = [
@@ -185,7 +185,7 @@ def test_quality_script_runs_a_task_end_to_end(tmp_path, data_root, provisioned_
 def test_speed_search_steps_run_every_stage_and_order(provisioned_weights):
     import torch
 
-    from benchmarks.speed_search import search_cases
+    from benchmarks.product.speed import search_cases
 
     variants, notes = search_cases(
         channels=4, num_hnu=1, crop=32, batch=1, device=torch.device("cpu"), modes=("first_order", "finite_difference")
@@ -199,7 +199,7 @@ def test_speed_search_steps_run_every_stage_and_order(provisioned_weights):
 
 
 def test_statement_says_when_entries_do_not_reach_the_input():
-    from benchmarks.quality_report import statement
+    from benchmarks.studies.quality_report import statement
 
     res = [_result(k, 10.0, 0.5, 0.3) for k in ("searched", "all-1c", "all-3c", "all-1rc", "all-3rc")]
     assert "no entry reaches the unprocessed input's PSNR** (12.00 dB)" in statement(
@@ -211,7 +211,7 @@ def test_statement_says_when_entries_do_not_reach_the_input():
 
 @pytest.mark.weights
 def test_speed_paths_times_old_and_new_side_by_side(tmp_path, provisioned_weights):
-    from benchmarks import speed_paths
+    from benchmarks.product import speed_paths
 
     small = ["--genotype", "all-1c", "--channels", "4", "--warmup", "1", "--repeats", "1", "--threads", "1"]
     out = speed_paths.main(
@@ -237,7 +237,7 @@ def test_speed_paths_times_old_and_new_side_by_side(tmp_path, provisioned_weight
 
 
 def test_old_step_code_is_the_same_function_and_restores_the_new_code(gen):
-    from benchmarks.speed_paths import old_step_code
+    from benchmarks.product.speed_paths import old_step_code
     from hadamard_restore.net.hnu import InstanceNorm
 
     norm, x = InstanceNorm(), torch.randn(2, 4, 6, 5, generator=gen)

@@ -1,4 +1,4 @@
-"""benchmarks.stage1_study: the collapse margins and the table are computed from the β trajectory."""
+"""benchmarks.studies.stage1_study: the collapse margins and the table are computed from the β trajectory."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchmarks.stage1_study import summarise, write_table
+from benchmarks.studies.stage1_study import summarise, write_table
 
 
 def _summary(traj):
@@ -34,7 +34,7 @@ def test_a_collapse_shows_as_zero_and_the_table_is_written(tmp_path):
 
 
 def test_plan_runs_judged_variants_per_judge_and_the_reference_once():
-    from benchmarks.stage1_study import plan
+    from benchmarks.studies.stage1_study import plan
 
     got = plan(["projected", "reference", "softmax"], ["resnet18", "vgg16-features"])
     assert got == [
@@ -49,7 +49,7 @@ def test_plan_runs_judged_variants_per_judge_and_the_reference_once():
 def test_scalar_medians_read_the_stage_events(tmp_path):
     from torch.utils.tensorboard import SummaryWriter
 
-    from benchmarks.stage1_study import scalar_medians
+    from benchmarks.studies.stage1_study import scalar_medians
 
     assert scalar_medians(tmp_path) == {}
     with SummaryWriter(str(tmp_path / "tensorboard")) as w:

@@ -23,7 +23,7 @@ the size of the search patches"):
   reliability warning is logged and recorded.
 
 The measurements behind these choices (accuracy against window size, BN recalibration, scale
-jitter, learning rates, the three tasks) are in ``benchmarks/results/classifier_sizes.md``.
+jitter, learning rates, the three tasks) are in ``benchmarks/results/studies/classifier_sizes.md``.
 
 A feature judge (``classifier.arch`` ``vgg16-features`` / ``alexnet-features``, :mod:`.features`)
 trains the same way, but only its head: the optimizer holds the head's parameters, the frozen trunk

@@ -255,7 +255,7 @@ def development_split(held: Split, note: str, val_ratio: float = 0.15, seed: int
     """The training part of a held-out split, split again by whole groups.
 
     Its validation part picks checkpoints and settings, so the held-out pairs of ``held`` stay
-    unseen until the final evaluation (tools/make_pretrained.py, benchmarks/budget_curves.py).
+    unseen until the final evaluation (tools/make_pretrained.py, benchmarks/studies/budget_curves.py).
     """
     train, val = split_entries(held.train, val_ratio, seed)
     return Split(train, val, seed, val_ratio, held.group_key, held.layout, held.root, {"note": note})

@@ -13,7 +13,7 @@ during one forward pass, and replays them (in the same call order) during later 
 Each tile is then normalised with (an estimate of) the whole image's statistics. On four
 LOL images with a (briefly) trained paper-lol network, 128 px tiles agree with the one-pass
 output to 30.8-36.7 dB PSNR with statistics from a half-size copy, against 21.3-24.8 dB with
-per-tile statistics (``benchmarks/results/tiling_seams.md``). Replaying the statistics of
+per-tile statistics (``benchmarks/results/product/tiling_seams.md``). Replaying the statistics of
 the full-size image makes tiling exact for networks whose other layers are local (tested).
 
 The same holds for the one candidate op with a global receptive field, ``globalres_1x1`` (the

@@ -13,7 +13,7 @@ By default the sum is computed in fused form (:mod:`hadamard_restore.net.fused_m
 candidates folded into one convolution, the dense blocks kept per kernel size), the same function
 in 5 convolutions instead of 11 for an HNU layer. :func:`candidate_by_candidate` runs the candidates
 one by one instead: to select one op bit-exactly with one-hot weights (:meth:`SuperNet.forward`
-with an explicit ``mix`` does so), or to time the path as it was (``benchmarks/speed_paths.py``).
+with an explicit ``mix`` does so), or to time the path as it was (``benchmarks/product/speed_paths.py``).
 """
 
 from __future__ import annotations

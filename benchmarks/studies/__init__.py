@@ -1,0 +1,1 @@
+"""The research studies: budget curves, quality, the judge, stage 1, the recipe (benchmarks/studies/README.md)."""

@@ -1,0 +1,221 @@
+"""The report of :mod:`benchmarks.studies.budget_curves`: tables, paired differences, a plain statement, a plot.
+
+For each task and budget, each searched entry is compared with each baseline by the paired
+per-image PSNR difference: for every seed both ran, ``d_s`` = mean over the held-out images of
+``PSNR(searched) − PSNR(baseline)`` (same images, same training seed); the table gives the mean
+of ``d_s`` over seeds and its standard error ``stdev(d_s)/√n``. The statement says **beats**
+when the mean exceeds 2 s.e., **loses to** when it is below −2 s.e., and **is within 2 s.e. of**
+otherwise (one seed: no s.e. and no verdict, only **is ahead of** / **is behind**, marked as such).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks.studies.budget_ledger import load_cells, task_dir
+from benchmarks.studies.budget_presets import BASELINES, ENTRIES, SEARCHED
+from benchmarks.timing import markdown_table
+
+LABELS = {e.key: e.label for e in ENTRIES}
+ORDER = [e.key for e in ENTRIES]
+
+
+def _grid(cells: list[dict]) -> dict:
+    """``{task: {budget: {entry: {seed: cell}}}}``."""
+    out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    for c in cells:
+        out[c["task"]][c["budget"]][c["entry"]][c["seed"]] = c
+    return out
+
+
+def seed_differences(a: dict[int, dict], b: dict[int, dict], metric: str = "psnr") -> list[float]:
+    """Per common seed: the mean over common images of ``a − b``."""
+    diffs = []
+    for seed in sorted(set(a) & set(b)):
+        pa = {r["name"]: r[metric] for r in a[seed]["per_image"]}
+        pb = {r["name"]: r[metric] for r in b[seed]["per_image"]}
+        d = [pa[k] - pb[k] for k in pa if k in pb and math.isfinite(pa[k] - pb[k])]
+        if d:
+            diffs.append(statistics.fmean(d))
+    return diffs
+
+
+def verdict(diffs: list[float]) -> tuple[float, float, str]:
+    """``(mean, standard error, plain word)`` of per-seed differences (see the module docstring)."""
+    mean = statistics.fmean(diffs)
+    if len(diffs) < 2:
+        return mean, float("nan"), ("is ahead of" if mean > 0 else "is behind")
+    se = statistics.stdev(diffs) / math.sqrt(len(diffs))
+    if mean > 2 * se:
+        return mean, se, "beats"
+    if mean < -2 * se:
+        return mean, se, "loses to"
+    return mean, se, "is within 2 s.e. of"
+
+
+def _spread(values: list[float], digits: int) -> str:
+    if len(values) < 2:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def budget_table(by_entry: dict[str, dict[int, dict]]) -> str:
+    rows = []
+    for key in [k for k in ORDER if k in by_entry]:
+        runs = list(by_entry[key].values())
+        vals = {m: [r["mean"][m] for r in runs] for m in ("psnr", "ssim", "lpips")}
+        rows.append(
+            [
+                LABELS.get(key, key),
+                len(runs),
+                _spread(vals["psnr"], 2),
+                _spread(vals["ssim"], 4),
+                _spread(vals["lpips"], 4),
+                f"{statistics.fmean(r['wall_s'] for r in runs):.0f}",
+            ]
+        )
+    return markdown_table(["entry", "seeds", "PSNR dB ↑", "SSIM ↑", "LPIPS ↓", "wall s / cell"], rows)
+
+
+def comparisons(by_entry: dict[str, dict[int, dict]]) -> tuple[str, list[str]]:
+    """The paired-difference table and one plain sentence per (searched entry, baseline)."""
+    rows, sentences = [], []
+    for s in [k for k in SEARCHED if k in by_entry]:
+        others = BASELINES + SEARCHED[: SEARCHED.index(s)]  # the best variant is also compared with the paper's
+        for b in [k for k in others if k in by_entry]:
+            diffs = seed_differences(by_entry[s], by_entry[b])
+            if not diffs:
+                continue
+            mean, se, word = verdict(diffs)
+            se_text = f"{se:.2f}" if math.isfinite(se) else "n/a"
+            rows.append([s, b, len(diffs), f"{mean:+.2f}", se_text, word])
+            sentences.append(
+                f"{s} {word} {b}: {mean:+.2f} dB"
+                + (f" ± {se:.2f} (s.e., {len(diffs)} seeds)" if math.isfinite(se) else " (one seed, no s.e.)")
+            )
+    table = markdown_table(["searched", "baseline", "seeds", "Δ PSNR dB (mean)", "s.e.", "statement"], rows)
+    return (table if rows else "(no pair of entries with a common seed yet)"), sentences
+
+
+def plot(grid: dict, inputs: dict[str, float], path: Path) -> Path:
+    """PSNR against training steps per entry, one panel per task (mean ± std over seeds)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    from hadamard_restore.artifacts import atomic_write_bytes
+
+    tasks = sorted(grid)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.2), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        budgets = sorted(grid[task])
+        for key in ORDER:
+            pts = [
+                (b, [c["mean"]["psnr"] for c in grid[task][b][key].values()]) for b in budgets if grid[task][b].get(key)
+            ]
+            if pts:
+                xs = [b for b, _ in pts]
+                ys = [statistics.fmean(v) for _, v in pts]
+                es = [statistics.stdev(v) if len(v) > 1 else 0.0 for _, v in pts]
+                ax.errorbar(
+                    xs, ys, yerr=es, marker="o", capsize=3, label=key, linewidth=2.2 if key in SEARCHED else 1.0
+                )
+        lo, hi = ax.get_ylim()
+        if task in inputs and inputs[task] >= lo - 0.5 * (hi - lo):
+            ax.axhline(inputs[task], color="grey", linestyle="--", label="input")
+        elif task in inputs:  # far below: a line would squash the differences between entries
+            ax.set_title(f"{task} (input vs reference: {inputs[task]:.2f} dB, below the axis)", fontsize=9)
+        ax.set_xscale("log")
+        ax.set_xlabel("training steps")
+        ax.set_ylabel("held-out PSNR (dB)")
+        if not ax.get_title():
+            ax.set_title(task)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def _inputs(ledger: Path, tag: str, tasks) -> dict[str, float]:
+    from hadamard_restore.artifacts import read_json
+
+    out = {}
+    for t in tasks:
+        p = task_dir(ledger, tag, t) / "input.json"
+        if p.is_file():
+            out[t] = read_json(p)["mean"]["psnr"]
+    return out
+
+
+def search_lines(tdir: Path) -> list[str]:
+    """One line per search variant of a task: its β (or why it failed) and its judge's accuracy."""
+    from hadamard_restore.artifacts import read_json
+
+    lines = []
+    for sdir in sorted(p for p in (tdir / "searches").glob("*") if p.is_dir()):
+        if (sdir / "failed.json").is_file():
+            lines.append(f"- search `{sdir.name}` **failed**: {read_json(sdir / 'failed.json')['error']}")
+            continue
+        if not (sdir / "loss_weights.json").is_file():
+            continue
+        lw = read_json(sdir / "loss_weights.json")
+        beta = ", ".join(f"{k} {v:.2f}" for k, v in lw["weights"].items())
+        judge = (lw.get("extra") or {}).get("classifier") or {}
+        acc = judge.get("accuracy")
+        lines.append(
+            f"- search `{sdir.name}` ({lw.get('beta_param') or 'projected'} β, upper "
+            f"{(lw.get('extra') or {}).get('upper', 'classifier')}"
+            + (f", judge accuracy {acc:.3f}" if isinstance(acc, float) else "")
+            + f"): β = {beta}"
+        )
+    return lines
+
+
+def _header(cells: list[dict], tag: str) -> list[str]:
+    m = cells[0]["machine"]
+    commits = sorted({c["commit"] for c in cells})
+    return [
+        f"# Budget curves: does the search pay off? ({tag})",
+        "",
+        f"Updated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}. Machine: {m['gpu'] or m['cpu']}, "
+        f"{m['cores']} cores, torch {m['torch']}. {len(cells)} cells; code commit(s): {', '.join(commits)}.",
+        "",
+        "Every entry trains from scratch with the same budget and is scored at its final weights on "
+        "the held-out pairs, which nothing else reads (training, searches and the classifier use a "
+        "development split of the training part). Δ is the paired per-image PSNR difference "
+        "searched − baseline, averaged per seed; s.e. across seeds. See benchmarks/studies/budget_report.py.",
+        "",
+    ]
+
+
+def write_report(ledger: Path, tag: str, out_dir: Path) -> Path | None:
+    """Render ``budget-curves-<tag>.md`` and ``.png`` into ``out_dir``; None without cells."""
+    from hadamard_restore.artifacts import atomic_write_text
+
+    cells = load_cells(ledger, tag)
+    if not cells:
+        return None
+    grid = _grid(cells)
+    inputs = _inputs(ledger, tag, grid)
+    png = plot(grid, inputs, Path(out_dir) / f"budget-curves-{tag}.png")
+    summary, body = ["## Does the search pay off?", ""], []
+    for task in sorted(grid):
+        body += [f"## {task}", ""]
+        if task in inputs:
+            body += [f"Input vs reference (no network): PSNR {inputs[task]:.2f} dB.", ""]
+        body += search_lines(task_dir(ledger, tag, task)) + [""]
+        for budget in sorted(grid[task]):
+            table, sentences = comparisons(grid[task][budget])
+            summary += [f"- **{task}, {budget} steps**: " + ("; ".join(sentences) or "no comparison yet")]
+            body += [f"### {budget} steps", "", budget_table(grid[task][budget]), "", table, ""]
+    text = _header(cells, tag) + summary + ["", f"![PSNR against steps]({png.name})", ""] + body
+    return atomic_write_text(Path(out_dir) / f"budget-curves-{tag}.md", "\n".join(text))

@@ -1,0 +1,227 @@
+"""Recipe study (issue 21): which training recipe restores whole images best, and why did longer
+training lose PSNR in the budget study?
+
+Every cell trains one fixed network (``--genotype``, ``--loss-weights``; the published paper-lol
+pair by default) with one recipe and one seed on a task's **development** split (``dev.json`` of the
+budget ledger: the pinned held-out pairs are not in it, so they are never read), validating on the
+development validation pairs every ``val_every`` steps, both the raw weights and their average
+(EMA with warm-up). A cell is a ``hadamard-restore train`` run; killed, it continues bit for bit
+with ``--resume``; finished, its curve is one JSON in the study's ledger. Run it alone, in the
+background, one core::
+
+    OMP_NUM_THREADS=1 PYTHONPATH=src:. nohup taskset -c 0 python -m benchmarks.studies.recipe_study \\
+        --work /tmp/recipe-runs --max-minutes 150 > /tmp/recipe.log 2>&1 &
+    PYTHONPATH=src:. python -m benchmarks.studies.recipe_study --report-only     # re-render the tables
+
+Questions (``RECIPES``; every recipe differs from the budget study's in one setting):
+
+* crop and batch at equal pixels per step: 4 x 64 px (the budget study's) vs 1 x 128 px;
+* learning rate: 1e-3 vs 3e-4;
+* loss weights: the searched (published) β vs equal weights of the same eight terms;
+* averaging: every cell records EMA and raw weights side by side;
+* length: the curve every ``val_every`` steps shows where each recipe flattens or turns down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[2] / "src")]
+
+from benchmarks.studies import budget_ledger as L
+from benchmarks.studies.budget_report import verdict
+
+STUDY_LEDGER = L.ROOT / "benchmarks" / "results" / "studies" / "recipe"
+CONFIGS = {"lol": "configs/low-light.yaml", "sots": "configs/dehaze.yaml", "lsui": "configs/underwater.yaml"}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    key: str
+    sets: tuple[str, ...]  # overrides on top of COMMON
+    loss_weights: str = "paper-lol"
+
+
+COMMON = (
+    "net.channels=32",
+    "net.norm=none",
+    "train.schedule=cosine",
+    "train.warmup_steps=100",
+    "train.ema_decay=0.999",
+    "train.checkpoint_every=250",
+    "train.log_every=50",
+    "train.amp=true",
+)
+RECIPES: tuple[Recipe, ...] = (
+    Recipe("crop64x4", ("train.crop=64", "train.batch_size=4", "train.lr=1e-3")),
+    Recipe("crop128x1", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3")),
+    Recipe("crop64x4-lr3e-4", ("train.crop=64", "train.batch_size=4", "train.lr=3e-4")),
+    Recipe("crop128x1-equal", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3"), "equal"),
+)
+BY_KEY = {r.key: r for r in RECIPES}
+# each table compares recipes that differ in one setting
+QUESTIONS = {
+    "crop and batch at equal pixels per step": ("crop64x4", "crop128x1"),
+    "learning rate": ("crop64x4", "crop64x4-lr3e-4"),
+    "loss weights (searched β vs equal)": ("crop128x1", "crop128x1-equal"),
+}
+
+
+def cell_file(ledger: Path, tag: str, task: str, key: str, steps: int, seed: int) -> Path:
+    return ledger / tag / task / key / f"b{steps}-s{seed}.json"
+
+
+def train_command(task: str, recipe: Recipe, steps: int, seed: int, args, run_dir: Path, resume: bool) -> list[str]:
+    sets = [
+        *COMMON,
+        *recipe.sets,
+        f"train.steps={steps}",
+        f"train.val_every={args.val_every}",
+        f"seed={seed}",
+        f"data.split_file={args.dev_split.resolve()}",
+        "data.max_pairs=null",
+    ]
+    cmd = [sys.executable, "-m", "hadamard_restore", "train", str(L.ROOT / CONFIGS[task])]
+    cmd += ["--genotype", args.genotype, "--loss-weights", recipe.loss_weights, "--out", str(run_dir)]
+    cmd += [x for s in sets for x in ("--set", s)]
+    return [*cmd, "--resume"] if resume else cmd
+
+
+def run_cell(task: str, recipe: Recipe, steps: int, seed: int, args, path: Path, log) -> None:
+    run_dir = args.work / task / recipe.key / f"b{steps}-s{seed}"
+    resume = (run_dir / "last.pt").is_file()
+    cmd = train_command(task, recipe, steps, seed, args, run_dir, resume)
+    log(f"cell {recipe.key} b{steps} s{seed}{' (resumed)' if resume else ''}: {' '.join(cmd[2:])}")
+    load_before, t0 = L.load_average(), time.time()
+    subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": str(L.ROOT / "src")})
+    history = json.loads((run_dir / "history.json").read_text())
+    summary = json.loads((run_dir / "train_summary.json").read_text())
+    cell = {
+        "task": task,
+        "recipe": recipe.key,
+        "steps": steps,
+        "seed": seed,
+        "genotype": args.genotype,
+        "loss_weights": recipe.loss_weights,
+        "sets": [*COMMON, *recipe.sets],
+        "dev_split_sha256": L.file_sha256(args.dev_split),
+        "val": history["val"],
+        "best_val_psnr": summary["best_val_psnr"],
+        "best_step": summary["best_step"],
+        "best_weights": summary.get("best_weights"),
+        "wall_s": round(time.time() - t0, 1),
+        "resumed": resume,
+        "load_average": {"before": load_before, "after": L.load_average()},
+        "machine": L.machine(),
+        "commit": L.code_commit(),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(cell, indent=1))
+    tmp.replace(path)
+
+
+def _mean_se(values: list[float]) -> str:
+    if not values:
+        return "—"
+    mean, se, _ = verdict(values)  # the budget study's mean and standard error across seeds
+    return f"{mean:.2f} (1 seed)" if len(values) < 2 else f"{mean:.2f} ± {se:.2f}"
+
+
+def render(ledger: Path, tag: str) -> Path | None:
+    """One table per question: dev PSNR of raw and averaged weights at every validated step."""
+    cells = [json.loads(p.read_text()) for p in sorted((ledger / tag).glob("*/*/b*-s*.json"))]
+    if not cells:
+        return None
+    lines = [
+        f"# Recipe study on {tag}",
+        "",
+        "Development-split validation PSNR (dB, 8-bit full-resolution outputs; the pinned held-out pairs",
+        "are not in the development split). Mean ± s.e. across seeds; `raw` the trained weights, `ema` their",
+        "average (decay 0.999 with warm-up). Re-render: `PYTHONPATH=src:. python -m benchmarks.studies.recipe_study",
+        "--report-only`; cells: `benchmarks/results/studies/recipe/` (each records its command settings, load",
+        "and commit).",
+        "",
+    ]
+    for question, keys in QUESTIONS.items():
+        group = [c for c in cells if c["recipe"] in keys]
+        if not group:
+            continue
+        steps = sorted({e["step"] for c in group for e in c["val"]})
+        lines += [f"## {question}", "", "| recipe | seeds | " + " | ".join(f"step {s}" for s in steps) + " |"]
+        lines.append("|---|---|" + "---|" * len(steps))
+        for key in keys:
+            mine = [c for c in group if c["recipe"] == key]
+            if not mine:
+                continue
+            for kind in ("raw", "ema"):
+                row = []
+                for s in steps:
+                    vals = [e[f"psnr_{kind}"] for c in mine for e in c["val"] if e["step"] == s and f"psnr_{kind}" in e]
+                    row.append(_mean_se(vals))
+                lines.append(f"| {key} ({kind}) | {len(mine)} | " + " | ".join(row) + " |")
+        loads = [c["load_average"]["before"][0] for c in group if c["load_average"]["before"]]
+        walls = [c["wall_s"] for c in group]
+        lines += [
+            "",
+            f"Load average (1 min) at cell start: {min(loads):.2f}–{max(loads):.2f}; wall per cell "
+            f"{min(walls) / 60:.0f}–{max(walls) / 60:.0f} min.",
+            "",
+        ]
+    out = ledger / f"recipe-{tag}.md"
+    out.write_text("\n".join(lines))
+    return out
+
+
+def run(args, log=print) -> int:
+    tag = L.machine()["tag"]
+    deadline = time.time() + args.max_minutes * 60
+    for seed in args.seeds:
+        for key in args.recipes:
+            path = cell_file(args.ledger, tag, args.task, key, args.steps, seed)
+            if path.is_file():
+                continue
+            if time.time() > deadline:
+                log("time is up; run again to continue")
+                return 0
+            run_cell(args.task, BY_KEY[key], args.steps, seed, args, path, log)
+            log(f"report: {render(args.ledger, tag)}")
+    return 0
+
+
+def parse(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--task", default="lol", choices=sorted(CONFIGS))
+    p.add_argument("--recipes", nargs="+", default=[r.key for r in RECIPES], choices=[r.key for r in RECIPES])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--genotype", default="paper-lol")
+    p.add_argument("--dev-split", type=Path, default=L.DEFAULT_LEDGER / "cpu-amd-epyc-2core" / "lol" / "dev.json")
+    p.add_argument("--ledger", type=Path, default=STUDY_LEDGER)
+    p.add_argument("--work", type=Path, default=Path("/tmp/recipe-runs"), help="run folders (outside the tree)")
+    p.add_argument("--max-minutes", type=float, default=150.0, help="start no new cell after this")
+    p.add_argument("--report-only", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
+    if args.report_only:
+        print(render(args.ledger, L.machine()["tag"]))
+        return 0
+    return run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
