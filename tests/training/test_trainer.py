@@ -22,7 +22,8 @@ META = model_file.make_meta("all-1c", {"weights": {"l1": 1.0, "l2": 0.5}})
 
 def _tcfg(**kw):
     """The tiny run's settings at 30 steps on 12 px crops: validation and last.pt every 10 steps."""
-    return TrainConfig(**tiny_train(steps=30, crop=12, lr=1e-2, val_every=10, checkpoint_every=10, log_every=5, **kw))
+    settings = {"steps": 30, "crop": 12, "lr": 1e-2, "val_every": 10, "checkpoint_every": 10, "log_every": 5}
+    return TrainConfig(**tiny_train(**{**settings, **kw}))
 
 
 def _data():
