@@ -6,19 +6,14 @@ from pathlib import Path
 
 from hadamard_restore.config import load_config
 from hadamard_restore.jobs import search_job
+from hadamard_restore.workflows.demo import TOY_SIZE
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
-#: The demo shrunk to seconds: width 4, one HNU, 32 px images and crops, 3 steps a stage, a
-#: 2-step classifier from scratch, on the CPU.
+#: The demo at toy size, 3 steps a stage, a 2-step classifier from scratch, on the CPU.
 TINY_SEARCH = (
-    "net.channels=4",
-    "net.num_hnu=1",
-    "data.demo.size=32",
-    "data.demo.crops_per_image=2",
-    "search.crop=32",
-    "search.batch_size=1",
+    *TOY_SIZE,
     "search.loss_steps=3",
     "search.arch_steps=3",
     "search.checkpoint_every=2",
