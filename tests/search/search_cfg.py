@@ -1,4 +1,4 @@
-"""A tiny search configuration on the built-in demo data (channels 4, one HNU, 16-pixel crops)."""
+"""A tiny search configuration on the built-in demo data (the demo at toy size: channels 4, one HNU, 32-pixel crops)."""
 
 from __future__ import annotations
 
