@@ -9,6 +9,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from tiny import random_model_file
 from typer.testing import CliRunner
 
 from hadamard_restore.cli import app
@@ -21,8 +22,7 @@ from hadamard_restore.net.network import HadamardNet
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
     """The real paper-lol network at width 8 (untrained weights), saved as a model file."""
-    net = HadamardNet("paper-lol", channels=8, generator=torch.Generator().manual_seed(3))
-    return save_model(tmp_path_factory.mktemp("ck") / "model.pt", net, net.genotype, {"l1": 1.0}, None)
+    return random_model_file(tmp_path_factory.mktemp("ck"), channels=8, seed=3)
 
 
 def _run(path, x: torch.Tensor) -> np.ndarray:
