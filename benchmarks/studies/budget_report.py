@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -189,11 +189,30 @@ def _header(cells: list[dict], tag: str) -> list[str]:
         f"Updated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}. Machine: {m['gpu'] or m['cpu']}, "
         f"{m['cores']} cores, torch {m['torch']}. {len(cells)} cells; code commit(s): {', '.join(commits)}.",
         "",
-        "Every entry trains from scratch with the same budget and is scored at its final weights on "
-        "the held-out pairs, which nothing else reads (training, searches and the classifier use a "
-        "development split of the training part). Δ is the paired per-image PSNR difference "
-        "searched − baseline, averaged per seed; s.e. across seeds. See benchmarks/studies/budget_report.py.",
+        "Every entry trains from scratch with the same budget and is scored on the held-out pairs, "
+        "which nothing else reads (training, searches and the classifier use a development split of "
+        "the training part). The scored network is the run's model.pt: the final weights, or with "
+        "train.ema_decay the better of the final raw and averaged weights on the development split's "
+        "validation pairs. Δ is the paired per-image PSNR difference searched − baseline, averaged per "
+        "seed; s.e. across seeds. See benchmarks/studies/budget_report.py.",
         "",
+        *_recipe(cells),
+        "",
+    ]
+
+
+def _recipe(cells: list[dict]) -> list[str]:
+    """The training overrides every cell shares, which weights were scored, load and wall time."""
+    train = [f"{k}={v}" for k, v in dict(o.split("=", 1) for o in cells[0]["settings"]["train"]).items()]  # last wins
+    kinds = Counter(c.get("weights", "raw") for c in cells)
+    loads = [c["load_average"]["before"][0] for c in cells]
+    walls = [c["wall_s"] / 60 for c in cells]
+    return [
+        "Training settings of every cell: " + ", ".join(f"`{s}`" for s in train) + ".",
+        "",
+        "Scored weights: " + ", ".join(f"{kinds[k]} cells {k}" for k in sorted(kinds)) + ". "
+        f"Load average (1 min) at cell start: {min(loads):.2f}–{max(loads):.2f}; "
+        f"wall per cell {min(walls):.0f}–{max(walls):.0f} min.",
     ]
 
 
