@@ -10,7 +10,9 @@ Stages (each one skipped when its artifact exists, so an interrupted run continu
 2. ``dev.json``: the training part of (1), split again by whole groups into the pairs the model
    learns from and a development-validation part that picks the best checkpoint.
 3. classifier -> loss search -> architecture search -> training, each a ``hadamard-restore``
-   command reading ``dev.json`` only.
+   command reading ``dev.json`` only. The architecture search follows the task config's
+   ``search.architecture``: low-light uses all-3c (stage 2 skipped; issue 24's study found the
+   paper's search losing to it), the other tasks search.
 4. ``evaluate`` on the held-out part of ``heldout.json``.
 
 The exact commands are written to ``commands.txt`` and their wall times to ``timings.json``;
