@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from hadamard_restore.cli.app import OutOption, SetOption, app, config_or_fail, guarded
-
-if TYPE_CHECKING:
-    from hadamard_restore.config import RunConfig
-    from hadamard_restore.runtime.process import Dist
 
 
 @app.command("classifier")
@@ -57,89 +51,15 @@ AllowChangesOption = typer.Option(
 )
 
 
-def prepare_run_dir(
-    cfg: RunConfig, out: Path | None, stage: str, resume: bool, dist_ctx: Dist, allow_changes: bool = False
-) -> Path:
-    """The run directory: ``out``, or a new ``<out_dir>/<name>-<stage>-<UTC time>``.
-
-    With ``resume`` and no ``out``, the newest existing ``<name>-<stage>-*`` directory is used. A
-    resume is checked before anything is written (:func:`~hadamard_restore.search.resume_check.
-    check_search_resume`: only this command's unfinished run, its settings unless ``allow_changes``).
-    Rank 0 decides and every rank receives its choice; only rank 0 writes ``config.yaml``.
-    """
-    from hadamard_restore.artifacts import atomic_write_text
-    from hadamard_restore.config import dump_config
-    from hadamard_restore.errors import CheckpointError
-    from hadamard_restore.search import ddp
-    from hadamard_restore.search.resume_check import mark_run
-
-    choice: str | None = None
-    changes: list[dict] = []
-    if dist_ctx.is_main:
-        if out is None and resume:
-            found = sorted(Path(cfg.out_dir).glob(f"{cfg.name}-{stage}-*"))
-            choice = (
-                str(found[-1])
-                if found
-                else (
-                    f"ERROR:--resume found no earlier run {cfg.out_dir}/{cfg.name}-{stage}-*; "
-                    "pass --out RUN_DIR or start without --resume"
-                )
-            )
-        elif out is None:
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-            choice = str(Path(cfg.out_dir) / f"{cfg.name}-{stage}-{stamp}")
-        else:
-            choice = str(out)
-        choice = _claim(choice)
-        choice, changes = _check_resume(choice, cfg, stage, allow_changes) if resume else (choice, [])
-    chosen = ddp.gather_objects(choice, dist_ctx)[0]
-    if chosen.startswith("ERROR:"):
-        raise CheckpointError(chosen[len("ERROR:") :])
-    run_dir = Path(chosen)
-    if dist_ctx.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        mark_run(run_dir, stage, changes)  # first: a folder with config.yaml alone is never taken for ours
-        atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
-    ddp.barrier(dist_ctx)
-    return run_dir
-
-
-def _check_resume(choice: str, cfg: RunConfig, stage: str, allow_changes: bool) -> tuple[str, list[dict]]:
-    """``(choice, allowed changes)``; a refused resume travels to every rank as ``ERROR:<message>``."""
-    from hadamard_restore.config import dump_config
-    from hadamard_restore.errors import HadamardRestoreError
-    from hadamard_restore.search.resume_check import check_search_resume
-
-    if choice.startswith("ERROR:"):
-        return choice, []
-    try:
-        return choice, check_search_resume(choice, stage, dump_config(cfg), allow_changes)
-    except HadamardRestoreError as exc:
-        return f"ERROR:{exc}", []
-
-
-def _claim(choice: str) -> str:
-    """Lock the chosen run directory for this command (``runtime.run_session``); an error travels
-    to every rank as ``ERROR:<message>``."""
-    from hadamard_restore.errors import HadamardRestoreError
-    from hadamard_restore.runtime.run_session import claim_run_dir
-
-    if choice.startswith("ERROR:"):
-        return choice
-    try:
-        claim_run_dir(choice)
-    except HadamardRestoreError as exc:
-        return f"ERROR:{exc}"
-    return choice
-
-
 def _run_stage(config: Path, set_, out, resume: bool, stage: str, call, allow_changes: bool = False) -> None:
     """Load the config, set up the process and the run directory, make one library call, draw the
     figures of the finished stages from what they saved."""
+    from hadamard_restore.config import dump_config
     from hadamard_restore.jobs import search_job
     from hadamard_restore.reporting.plots import plot_search
     from hadamard_restore.runtime.process import setup_process
+    from hadamard_restore.runtime.rundir import open_run_dir
+    from hadamard_restore.search.resume_check import check_search_resume, mark_run
 
     cfg = config_or_fail(config, set_)
 
@@ -150,7 +70,18 @@ def _run_stage(config: Path, set_, out, resume: bool, stage: str, call, allow_ch
             refuse_earlier_run(out, resumable=True)
         job = search_job(cfg)
         env = setup_process(job.device, job.seed)
-        run_dir = prepare_run_dir(cfg, out, stage, resume, env[1], allow_changes)
+        config_yaml = dump_config(cfg)
+        run_dir = open_run_dir(
+            cfg.out_dir,
+            cfg.name,
+            stage,
+            config_yaml,
+            env[1],
+            out=out,
+            resume=resume,
+            check_resume=lambda d: check_search_resume(d, stage, config_yaml, allow_changes),
+            mark=lambda d, changes: mark_run(d, stage, changes),
+        )
         result = call(job, run_dir, env)
         if env[1].is_main:
             plot_search(run_dir)

@@ -28,9 +28,9 @@ from pathlib import Path
 
 from PIL import ImageFile
 
+from hadamard_restore.data.codec16 import PNG_SIGNATURE
 from hadamard_restore.errors import DataError
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_IEND = b"IEND\xaeB`\x82"  # the IEND chunk type and its (constant) CRC
 JPEG_SOI = b"\xff\xd8"
 #: libjpeg's warnings for scan data that ends before every block was decoded

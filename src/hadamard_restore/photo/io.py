@@ -21,8 +21,6 @@ XMP and other blocks are not carried over. Writes are atomic.
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ import torch
 from PIL import Image
 
 from hadamard_restore.artifacts import atomic_write_bytes
+from hadamard_restore.data.codec16 import encode_png16
 from hadamard_restore.data.io import EXIF_ORIENTATION, read_image_array
 from hadamard_restore.errors import DataError
 
@@ -116,25 +115,6 @@ def _to_array(img: torch.Tensor, bits: int) -> np.ndarray:
     return np.ascontiguousarray(x.permute(1, 2, 0).numpy().astype(np.uint8 if bits == 8 else np.uint16))
 
 
-def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
-
-
-def _png16(array: np.ndarray, photo: Photo) -> bytes:
-    """A 16-bit PNG with iCCP and eXIf chunks placed right after IHDR (before IDAT, as the spec asks)."""
-    from hadamard_restore.data.codec16 import encode_png16
-
-    data = encode_png16(array)
-    extra = b""
-    if photo.icc:
-        extra += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(photo.icc))
-    if photo.exif:
-        exif = photo.exif[6:] if photo.exif.startswith(b"Exif\x00\x00") else photo.exif
-        extra += _png_chunk(b"eXIf", exif)
-    ihdr_end = 8 + 4 + 4 + 13 + 4
-    return data[:ihdr_end] + extra + data[ihdr_end:]
-
-
 def _tiff16(array: np.ndarray, photo: Photo) -> bytes:
     import tifffile
 
@@ -148,7 +128,7 @@ def encode_photo(img: torch.Tensor, fmt: str, photo: Photo, quality: int = 95) -
     bits = photo.bits if fmt in SIXTEEN_BIT else 8
     array = _to_array(img, bits)
     if bits == 16:
-        return _png16(array, photo) if fmt == "PNG" else _tiff16(array, photo)
+        return encode_png16(array, photo.exif, photo.icc) if fmt == "PNG" else _tiff16(array, photo)
     options: dict = {}
     if fmt != "BMP":
         options.update({k: v for k, v in (("exif", photo.exif), ("icc_profile", photo.icc)) if v})

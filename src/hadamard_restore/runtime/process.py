@@ -7,6 +7,7 @@ import os
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -151,6 +152,25 @@ def all_reduce_grads(params, dist_ctx: Dist) -> None:
         if p.grad is not None:
             dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
             p.grad /= dist_ctx.world_size
+
+
+def gather_objects(obj: Any, dist_ctx: Dist) -> list[Any]:
+    """Every rank's ``obj`` (a list of length 1 in one process)."""
+    if not dist_ctx.enabled:
+        return [obj]
+    import torch.distributed as dist
+
+    out: list[Any] = [None] * dist_ctx.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def barrier(dist_ctx: Dist) -> None:
+    """Wait for every rank (no-op in one process)."""
+    if dist_ctx.enabled:
+        import torch.distributed as dist
+
+        dist.barrier()
 
 
 def setup_process(device: str, seed: int | None = None) -> tuple[torch.device, Dist]:

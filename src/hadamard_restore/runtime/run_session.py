@@ -1,8 +1,8 @@
 """One command, its run directories: locked while it writes, removed when it fails half-made.
 
 The CLI runs every library call inside :func:`command_session`. Code that creates or reuses a
-run directory calls :func:`claim_run_dir` (``runtime.rundir.new_run_dir`` and the search
-commands' ``cli.search_cmd.prepare_run_dir`` do), which inside a session
+run directory calls :func:`claim_run_dir` (``runtime.rundir.new_run_dir`` and
+``runtime.rundir.open_run_dir`` do), which inside a session
 
 * takes the directory's lock (:mod:`.rundir_lock`), so a second writer is
   refused before it writes anything, and releases it when the command ends;

@@ -22,8 +22,7 @@ import torch
 
 from hadamard_restore.errors import DataError
 from hadamard_restore.jobs import SearchJob
-from hadamard_restore.runtime.process import Dist
-from hadamard_restore.search import ddp
+from hadamard_restore.runtime.process import Dist, barrier
 
 if TYPE_CHECKING:
     from hadamard_restore.data.dataset import PairedImages
@@ -95,10 +94,10 @@ def search_data(
     from hadamard_restore.data.dataset import PairedImages
 
     if not dist_ctx.is_main:
-        ddp.barrier(dist_ctx)
+        barrier(dist_ctx)
     train, val = search_split(job, run_dir)
     if dist_ctx.is_main:
-        ddp.barrier(dist_ctx)
+        barrier(dist_ctx)
     crop = job.search.crop
     return SearchData(
         PairedImages(train, crop=crop, flip=True),

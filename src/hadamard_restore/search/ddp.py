@@ -15,7 +15,6 @@ after every step; each samples its own data shard from its own generator stream.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 
@@ -49,21 +48,3 @@ def broadcast_(tensors: Sequence[torch.Tensor], dist_ctx: Dist) -> None:
     with torch.no_grad():
         for t in tensors:
             dist.broadcast(t.data, src=0)
-
-
-def gather_objects(obj: Any, dist_ctx: Dist) -> list[Any]:
-    """Every rank's ``obj`` (a list of length 1 in one process)."""
-    if not dist_ctx.enabled:
-        return [obj]
-    import torch.distributed as dist
-
-    out: list[Any] = [None] * dist_ctx.world_size
-    dist.all_gather_object(out, obj)
-    return out
-
-
-def barrier(dist_ctx: Dist) -> None:
-    if dist_ctx.enabled:
-        import torch.distributed as dist
-
-        dist.barrier()

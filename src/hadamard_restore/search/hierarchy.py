@@ -28,8 +28,7 @@ import torch
 from hadamard_restore.errors import GenotypeError
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.net.genotype import Genotype, load_genotype
-from hadamard_restore.runtime.process import Dist, setup_process
-from hadamard_restore.search import ddp
+from hadamard_restore.runtime.process import Dist, barrier, setup_process
 from hadamard_restore.search.arch_stage import search_arch
 from hadamard_restore.search.build import log
 from hadamard_restore.search.hypergrad import check_mode
@@ -115,5 +114,5 @@ def search(
     if dist_ctx.is_main:
         _copy(loss_weights, out["loss_weights"])
         _copy(genotype, out["genotype"])
-    ddp.barrier(dist_ctx)
+    barrier(dist_ctx)
     return out

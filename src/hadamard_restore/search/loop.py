@@ -25,7 +25,7 @@ from torch import Tensor
 
 from hadamard_restore.config_sections import SearchConfig
 from hadamard_restore.runtime.log import get_logger
-from hadamard_restore.runtime.process import Dist, all_reduce_grads
+from hadamard_restore.runtime.process import Dist, all_reduce_grads, gather_objects
 from hadamard_restore.runtime.rng import capture_rng as rng_state
 from hadamard_restore.runtime.rng import restore_rng as set_rng_state
 from hadamard_restore.search import ddp
@@ -147,7 +147,7 @@ def _restore(problem: Problem, w_opt, up_opt, ckpt: Path, dist_ctx: Dist) -> tup
 
 
 def _save(problem: Problem, w_opt, up_opt, ckpt: Path, step: int, history: list, dist_ctx: Dist) -> None:
-    rngs = ddp.gather_objects(rng_state(problem.generators), dist_ctx)
+    rngs = gather_objects(rng_state(problem.generators), dist_ctx)
     if dist_ctx.is_main:
         save_state(
             ckpt,

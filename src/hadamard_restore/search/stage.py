@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import torch
 
 from hadamard_restore.jobs import SearchJob
-from hadamard_restore.runtime.process import Dist, setup_process
-from hadamard_restore.search import ddp
+from hadamard_restore.runtime.process import Dist, barrier, setup_process
 from hadamard_restore.search.build import log
 from hadamard_restore.search.data import search_data
 from hadamard_restore.search.hypergrad import check_mode
@@ -175,5 +174,5 @@ def run_stage(
             results,
         )
         log.info("%s search done: %s", spec.stage, run_dir)
-    ddp.barrier(dist_ctx)
+    barrier(dist_ctx)
     return True
