@@ -31,7 +31,8 @@ import torch
 from PIL import Image
 
 from hadamard_restore.artifacts import atomic_write_bytes
-from hadamard_restore.data.io import EXIF_ORIENTATION, read_image_array
+from hadamard_restore.data.codec16 import encode_png16
+from hadamard_restore.data.io import EXIF_ORIENTATION, array_to_tensor, read_image_array
 from hadamard_restore.errors import DataError
 
 KEEP_FORMAT = {
@@ -60,8 +61,6 @@ class Photo:
 
     def tensor(self) -> torch.Tensor:
         """``(3, H, W)`` float32 in ``[0, 1]``."""
-        from hadamard_restore.data.io import array_to_tensor
-
         return array_to_tensor(self.pixels)
 
 
@@ -122,8 +121,6 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
 
 def _png16(array: np.ndarray, photo: Photo) -> bytes:
     """A 16-bit PNG with iCCP and eXIf chunks placed right after IHDR (before IDAT, as the spec asks)."""
-    from hadamard_restore.data.codec16 import encode_png16
-
     data = encode_png16(array)
     extra = b""
     if photo.icc:
@@ -136,7 +133,7 @@ def _png16(array: np.ndarray, photo: Photo) -> bytes:
 
 
 def _tiff16(array: np.ndarray, photo: Photo) -> bytes:
-    import tifffile
+    import tifffile  # lazy: optional dependency (tifffile, comes with scikit-image; 16-bit TIFF only)
 
     buf = io.BytesIO()
     tifffile.imwrite(buf, array, photometric="rgb", iccprofile=photo.icc)

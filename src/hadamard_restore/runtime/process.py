@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import atexit
+import datetime
+import logging
 import os
 import random
 from collections.abc import Mapping
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from hadamard_restore.errors import DeviceError, HadamardRestoreError
 
@@ -104,7 +107,6 @@ def init_distributed(device: torch.device) -> Dist:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return Dist()
-    import torch.distributed as dist
 
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -123,10 +125,6 @@ def _leave_process_group() -> None:
     aborted at exit with "terminate called without an active exception" (SIGABRT), 1 run in
     about 10 under load; the barrier makes the ranks leave together. It is bounded, so a rank
     whose peer died still exits."""
-    import datetime
-
-    import torch.distributed as dist
-
     if not dist.is_initialized():
         return
     try:
@@ -135,8 +133,6 @@ def _leave_process_group() -> None:
         else:
             dist.barrier()
     except RuntimeError as exc:  # a peer is gone: leave anyway, saying so
-        import logging
-
         logging.getLogger(__name__).warning("leaving the process group without the other ranks: %s", exc)
     dist.destroy_process_group()
 
@@ -145,7 +141,6 @@ def all_reduce_grads(params, dist_ctx: Dist) -> None:
     """Average the ``.grad`` of ``params`` over ranks (no-op in a single process)."""
     if not dist_ctx.enabled:
         return
-    import torch.distributed as dist
 
     for p in params:
         if p.grad is not None:

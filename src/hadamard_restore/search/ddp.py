@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.distributed as dist
 
 from hadamard_restore.runtime.process import Dist
 
@@ -26,7 +27,6 @@ def average_(tensors: Sequence[torch.Tensor], dist_ctx: Dist) -> None:
     """Average ``tensors`` over ranks in place (no-op in one process)."""
     if not dist_ctx.enabled:
         return
-    import torch.distributed as dist
 
     if not tensors:
         return
@@ -44,7 +44,6 @@ def broadcast_(tensors: Sequence[torch.Tensor], dist_ctx: Dist) -> None:
     """Overwrite ``tensors`` on every rank with rank 0's values."""
     if not dist_ctx.enabled:
         return
-    import torch.distributed as dist
 
     with torch.no_grad():
         for t in tensors:
@@ -55,7 +54,6 @@ def gather_objects(obj: Any, dist_ctx: Dist) -> list[Any]:
     """Every rank's ``obj`` (a list of length 1 in one process)."""
     if not dist_ctx.enabled:
         return [obj]
-    import torch.distributed as dist
 
     out: list[Any] = [None] * dist_ctx.world_size
     dist.all_gather_object(out, obj)
@@ -64,6 +62,4 @@ def gather_objects(obj: Any, dist_ctx: Dist) -> list[Any]:
 
 def barrier(dist_ctx: Dist) -> None:
     if dist_ctx.enabled:
-        import torch.distributed as dist
-
         dist.barrier()
