@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from hadamard_restore.artifacts import atomic_write_text
 from hadamard_restore.cli.app import OutOption, SetOption, app, config_or_fail, guarded
+from hadamard_restore.config import dump_config
+from hadamard_restore.errors import CheckpointError, HadamardRestoreError
+from hadamard_restore.search.resume_check import check_search_resume, mark_run
 
 if TYPE_CHECKING:
     from hadamard_restore.config import RunConfig
@@ -25,11 +29,12 @@ def classifier(
     cfg = config_or_fail(config, set_)
 
     def run() -> Path:
-        from hadamard_restore.classifier.provide import MARKER, provide_classifier
-        from hadamard_restore.config import dump_config
-        from hadamard_restore.jobs import classifier_job
-        from hadamard_restore.runtime.output_guard import refuse_earlier_run
-        from hadamard_restore.runtime.rundir import new_run_dir
+        from hadamard_restore.classifier.provide import MARKER, provide_classifier  # lazy: start-up cost (torch, 4-5 s)
+        from hadamard_restore.jobs import classifier_job  # lazy: start-up cost (torch, 4-5 s)
+        from hadamard_restore.runtime.output_guard import (
+            refuse_earlier_run,  # lazy: start-up cost (torch via runtime/__init__)
+        )
+        from hadamard_restore.runtime.rundir import new_run_dir  # lazy: start-up cost (torch via runtime/__init__)
 
         if out is None or not (Path(out) / MARKER).is_file():  # with path.txt the earlier one is reused
             refuse_earlier_run(out, resumable=False)
@@ -67,11 +72,7 @@ def prepare_run_dir(
     check_search_resume`: only this command's unfinished run, its settings unless ``allow_changes``).
     Rank 0 decides and every rank receives its choice; only rank 0 writes ``config.yaml``.
     """
-    from hadamard_restore.artifacts import atomic_write_text
-    from hadamard_restore.config import dump_config
-    from hadamard_restore.errors import CheckpointError
-    from hadamard_restore.search import ddp
-    from hadamard_restore.search.resume_check import mark_run
+    from hadamard_restore.search import ddp  # lazy: start-up cost (torch, 4-5 s)
 
     choice: str | None = None
     changes: list[dict] = []
@@ -107,10 +108,6 @@ def prepare_run_dir(
 
 def _check_resume(choice: str, cfg: RunConfig, stage: str, allow_changes: bool) -> tuple[str, list[dict]]:
     """``(choice, allowed changes)``; a refused resume travels to every rank as ``ERROR:<message>``."""
-    from hadamard_restore.config import dump_config
-    from hadamard_restore.errors import HadamardRestoreError
-    from hadamard_restore.search.resume_check import check_search_resume
-
     if choice.startswith("ERROR:"):
         return choice, []
     try:
@@ -122,8 +119,7 @@ def _check_resume(choice: str, cfg: RunConfig, stage: str, allow_changes: bool) 
 def _claim(choice: str) -> str:
     """Lock the chosen run directory for this command (``runtime.run_session``); an error travels
     to every rank as ``ERROR:<message>``."""
-    from hadamard_restore.errors import HadamardRestoreError
-    from hadamard_restore.runtime.run_session import claim_run_dir
+    from hadamard_restore.runtime.run_session import claim_run_dir  # lazy: start-up cost (torch via runtime/__init__)
 
     if choice.startswith("ERROR:"):
         return choice
@@ -137,14 +133,16 @@ def _claim(choice: str) -> str:
 def _run_stage(config: Path, set_, out, resume: bool, stage: str, call, allow_changes: bool = False) -> None:
     """Load the config, set up the process and the run directory, make one library call, draw the
     figures of the finished stages from what they saved."""
-    from hadamard_restore.jobs import search_job
-    from hadamard_restore.reporting.plots import plot_search
-    from hadamard_restore.runtime.process import setup_process
+    from hadamard_restore.jobs import search_job  # lazy: start-up cost (torch, 4-5 s)
+    from hadamard_restore.reporting.plots import plot_search  # lazy: start-up cost (torch, 4-5 s)
+    from hadamard_restore.runtime.process import setup_process  # lazy: start-up cost (torch, 4-5 s)
 
     cfg = config_or_fail(config, set_)
 
     def go():
-        from hadamard_restore.runtime.output_guard import refuse_earlier_run
+        from hadamard_restore.runtime.output_guard import (
+            refuse_earlier_run,  # lazy: start-up cost (torch via runtime/__init__)
+        )
 
         if not resume:
             refuse_earlier_run(out, resumable=True)
@@ -168,7 +166,7 @@ def search_loss(
     allow_changes: bool = AllowChangesOption,
 ) -> None:
     """Stage 1: search the loss weights and VGG layers against the classifier."""
-    from hadamard_restore.search.loss_stage import search_loss as run
+    from hadamard_restore.search.loss_stage import search_loss as run  # lazy: start-up cost (torch, 4-5 s)
 
     _run_stage(
         config,
@@ -193,7 +191,7 @@ def search_arch(
     allow_changes: bool = AllowChangesOption,
 ) -> None:
     """Stage 2: search the architecture with the searched loss."""
-    from hadamard_restore.search.arch_stage import search_arch as run
+    from hadamard_restore.search.arch_stage import search_arch as run  # lazy: start-up cost (torch, 4-5 s)
 
     _run_stage(
         config,
@@ -215,7 +213,7 @@ def search(
     allow_changes: bool = AllowChangesOption,
 ) -> None:
     """Stage 1 then stage 2, alternated t times (or the joint mode)."""
-    from hadamard_restore.search.hierarchy import search as run
+    from hadamard_restore.search.hierarchy import search as run  # lazy: start-up cost (torch, 4-5 s)
 
     _run_stage(
         config,
