@@ -24,13 +24,20 @@ may hold more than one concept; split it where the concept splits, never to meet
   ``A.X`` is not a re-export. The one exception is the package's top-level ``__init__.py``, whose
   ``__all__`` is the public API. Importers are the modules under the root and the Python files
   under every ``--importers`` folder (outside the root).
+* (in the package only) an import inside a function without a trailing ``# lazy:`` comment saying
+  why it is not at the module's top, in one of the forms of :data:`LAZY_REASON`:
+  ``# lazy: start-up cost (torch, 4-5 s)``, ``# lazy: optional dependency (tensorboard)``,
+  ``# lazy: cycle (a <-> b)``. ``if TYPE_CHECKING:`` blocks do not count.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import io
+import re
 import sys
+import tokenize
 from pathlib import Path
 
 #: The package the layer table describes.
@@ -54,6 +61,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli",),
     ("__main__",),
 )
+
+
+#: The comment an import inside a function carries: why it is not at the module's top (a measured
+#: start-up cost, an optional dependency, or a cycle whose layering is not fixed yet) and what.
+LAZY_REASON = re.compile(r"#\s*lazy: (start-up cost|optional dependency|cycle) \(.+\)")
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -132,6 +144,27 @@ def imported_modules(tree: ast.AST, this: str, is_package: bool, known: set[str]
             if name and name != this:
                 out.add(name)
     return out
+
+
+def unexplained_lazy_imports(tree: ast.AST, text: str) -> list[tuple[int, str]]:
+    """``(line, statement)`` of every import inside a function without a ``# lazy:`` reason
+    (:data:`LAZY_REASON`) on one of its lines; ``if TYPE_CHECKING:`` blocks do not count."""
+    comments: dict[int, str] = {}
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type == tokenize.COMMENT:
+            comments[tok.start[0]] = tok.string
+    skip = _type_checking_nodes(tree)
+    found = []
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(func):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)) or id(node) in skip:
+                continue
+            lines = range(node.lineno, (node.end_lineno or node.lineno) + 1)
+            if not any(LAZY_REASON.search(comments.get(i, "")) for i in lines):
+                found.append((node.lineno, ast.unparse(node)))
+    return sorted(set(found))
 
 
 def part_of(module: str) -> str:
@@ -366,6 +399,13 @@ def check_tree(
         tree = ast.parse(text, filename=str(f))
         for name, line, body in long_functions(tree, max_body_lines):
             problems.append(f"{rel}:{line}: function {name} has a {body}-line body (limit {max_body_lines})")
+        if root.name == PACKAGE:
+            for line, stmt in unexplained_lazy_imports(tree, text):
+                problems.append(
+                    f"{rel}:{line}: import inside a function without a reason: {stmt} "
+                    "(move it to the top, or say why: '# lazy: start-up cost (...)', 'optional dependency (...)' "
+                    "or 'cycle (...)')"
+                )
         this = module_name(f, root)
         graph[this] = imported_modules(tree, this, f.name == "__init__.py", known)
         trees[this] = (tree, f.name == "__init__.py")
@@ -379,7 +419,9 @@ def check_tree(
 
 def main(argv: list[str] | None = None) -> int:
     here = Path(__file__).resolve().parents[1]
-    ap = argparse.ArgumentParser(description="file and function length, import cycles, layers, re-exports")
+    ap = argparse.ArgumentParser(
+        description="file and function length, import cycles, layers, re-exports, lazy imports"
+    )
     ap.add_argument("--root", type=Path, nargs="+", default=[here / "src" / PACKAGE, here / "benchmarks"])
     ap.add_argument("--importers", type=Path, nargs="*", default=[], help="more folders whose imports are checked")
     ap.add_argument("--warn-file-lines", type=int, default=400)

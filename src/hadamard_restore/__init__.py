@@ -16,6 +16,8 @@ lines appear only when the application configures logging (the command line does
 last-resort handler otherwise.
 """
 
+import importlib
+
 __version__ = "0.1.0"
 
 #: public name -> the module it lives in (imported on first use)
@@ -38,8 +40,6 @@ _PUBLIC = {
 def __getattr__(name: str):
     """The public API imported on first use (keeps ``import hadamard_restore`` light)."""
     if name in _PUBLIC:
-        import importlib
-
         return getattr(importlib.import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'hadamard_restore' has no attribute {name!r}")
 

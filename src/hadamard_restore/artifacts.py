@@ -74,7 +74,7 @@ def run_file(path: str | Path, name: str) -> Path:
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` through a temporary file and a rename."""
-    import torch
+    import torch  # lazy: start-up cost (torch, 2-5 s; artifacts is imported by torch-free modules)
 
     buf = io.BytesIO()
     torch.save(obj, buf)

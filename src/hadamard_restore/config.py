@@ -15,6 +15,7 @@ Examples:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -184,8 +185,6 @@ DATA_VAR = "${HADAMARD_RESTORE_DATA}"
 
 def _data_env(key: str, value: Path) -> str:
     """What ``${HADAMARD_RESTORE_DATA}`` in ``key`` stands for: the environment variable, which must be set."""
-    import os
-
     folder = os.environ.get("HADAMARD_RESTORE_DATA", "")
     if not folder.strip():
         raise ConfigError(

@@ -21,6 +21,7 @@ from pathlib import Path
 from hadamard_restore.config import RunConfig
 from hadamard_restore.config_sections import ClassifierConfig, LossConfig, NetConfig, SearchConfig
 from hadamard_restore.data.layouts import Pair
+from hadamard_restore.data.task_data import load_pairs
 
 PairSource = Callable[[Path | None], tuple[list[Pair], list[Pair]]]
 
@@ -87,8 +88,6 @@ class SearchJob:
 
 def classifier_job(cfg: RunConfig) -> ClassifierJob:
     """The classifier's part of a run config."""
-    from hadamard_restore.data.task_data import load_pairs
-
     return ClassifierJob(
         cfg.classifier, partial(load_pairs, cfg.data, cfg.seed), cfg.search.crop, cfg.seed, cfg.device, cfg.task
     )
@@ -96,8 +95,6 @@ def classifier_job(cfg: RunConfig) -> ClassifierJob:
 
 def search_job(cfg: RunConfig) -> SearchJob:
     """The search's part of a run config."""
-    from hadamard_restore.data.task_data import load_pairs
-
     return SearchJob(
         cfg.search,
         cfg.net,

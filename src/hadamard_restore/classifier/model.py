@@ -21,6 +21,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import Tensor, nn
 
+from hadamard_restore.backbones import weights
 from hadamard_restore.classifier.features import FEATURE_ARCHS, FeatureJudge
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.losses.preprocess import IMAGENET_MEAN, IMAGENET_STD, imagenet_normalize
@@ -71,8 +72,6 @@ def build_classifier(arch: str = "resnet18", pretrained: bool = True, seed: int 
         return FeatureJudge(arch, seed=seed)
     state = None
     if pretrained:
-        from hadamard_restore.backbones import weights
-
         state = weights.resnet_state_dict(arch)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

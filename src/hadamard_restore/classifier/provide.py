@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch.distributed as dist
+
+from hadamard_restore.artifacts import atomic_write_text
+from hadamard_restore.classifier.training import train_classifier
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.jobs import ClassifierJob
 from hadamard_restore.runtime.log import get_logger
@@ -47,14 +51,9 @@ def provide_classifier(job: ClassifierJob, out_dir: str | Path, dist_ctx: Dist =
             "reusing the classifier trained earlier into %s (%s names it; delete it to train again)", out_dir, MARKER
         )
     elif dist_ctx.is_main:
-        from hadamard_restore.artifacts import atomic_write_text
-        from hadamard_restore.classifier.training import train_classifier
-
         log.info("no classifier.checkpoint given: training the classifier first (%d steps)", job.settings.steps)
         trained = train_classifier(job, out_dir)
         atomic_write_text(marker, str(Path(trained).resolve()))
     if dist_ctx.enabled:
-        import torch.distributed as dist
-
         dist.barrier()
     return Path(marker.read_text().strip())

@@ -21,7 +21,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from hadamard_restore.classifier.checkpoint import read_classifier_checkpoint
 from hadamard_restore.classifier.model import CLEAR, DEGRADED
+from hadamard_restore.data.transforms import random_crop_box
 from hadamard_restore.runtime.log import get_logger
 
 EVAL_CROPS = 4
@@ -54,8 +56,6 @@ def held_out_accuracy(
         ``{"accuracy", "accuracy_clear", "accuracy_degraded", "images", "judged"}``: the
         accuracies are fractions of judged windows (``judged`` of them, from ``images`` images).
     """
-    from hadamard_restore.data.transforms import random_crop_box
-
     windows = generator if generator is not None else torch.Generator().manual_seed(0)
     was_training = model.training
     model.eval()
@@ -141,8 +141,6 @@ def classifier_record(path: str | Path, search_crop: int | None = None) -> dict:
         "reliable", "warning"}``; values unknown to an older checkpoint are None, and then
         ``reliable`` is None too. ``reliable`` is False when :func:`reliability_warning` objects.
     """
-    from hadamard_restore.classifier.checkpoint import read_classifier_checkpoint
-
     path = Path(path)
     metrics_file = path.parent / "classifier_metrics.json"
     if metrics_file.is_file():

@@ -46,11 +46,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hadamard_restore.artifacts import write_json
 from hadamard_restore.classifier.checkpoint import save_classifier
 from hadamard_restore.classifier.features import FeatureJudge
 from hadamard_restore.classifier.model import CLEAR, DEGRADED, Judge, build_classifier
 from hadamard_restore.classifier.reliability import ACCURACY_WARN, held_out_accuracy, reliability_warning
 from hadamard_restore.config_sections import ClassifierConfig
+from hadamard_restore.data.dataset import PairedImages
 from hadamard_restore.jobs import ClassifierJob
 from hadamard_restore.runtime.log import get_logger
 from hadamard_restore.runtime.process import pick_device
@@ -204,9 +206,6 @@ def train_classifier(job: ClassifierJob, out_dir: str | Path) -> Path:
     Raises:
         DataError: missing or unreadable pairs, or images smaller than 16 pixels.
     """
-    from hadamard_restore.artifacts import write_json
-    from hadamard_restore.data.dataset import PairedImages
-
     settings, out_dir = job.settings, Path(out_dir)
     device = pick_device(job.device)
     train_pairs, val_pairs = job.pairs(out_dir)

@@ -7,12 +7,16 @@ one clear message and exit with status 2 instead of a traceback.
 
 from __future__ import annotations
 
+import shlex
+import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
 import typer
 
+from hadamard_restore import __version__
 from hadamard_restore.config import ConfigError, RunConfig, load_config
 from hadamard_restore.errors import HadamardRestoreError
 
@@ -36,7 +40,7 @@ app.add_typer(backbones_app, name="backbones")
 
 def _print_version(value: bool) -> None:
     if value:
-        from hadamard_restore.zoo.registry import version_text
+        from hadamard_restore.zoo.registry import version_text  # lazy: start-up cost (torch via zoo/__init__)
 
         typer.echo(version_text())
         raise typer.Exit()
@@ -53,7 +57,7 @@ def _main(
     ),
 ) -> None:
     """Architecture and loss search for Hadamard-based image restoration (HBLALS, IJCAI 2022)."""
-    from hadamard_restore.runtime.log import configure_logging
+    from hadamard_restore.runtime.log import configure_logging  # lazy: start-up cost (torch via runtime/__init__)
 
     configure_logging()  # the application shows the library's INFO lines; a script importing it does not
 
@@ -83,9 +87,6 @@ BUG_EXIT_CODE = 70  # EX_SOFTWARE: an internal error, not the user's
 
 
 def _command_line() -> str:
-    import shlex
-    import sys
-
     return shlex.join(["hadamard-restore", *sys.argv[1:]])
 
 
@@ -97,7 +98,7 @@ def guarded(fn: Callable[[], T]) -> T:
     run directories, see ``runtime.run_session``); user-fixable errors (config errors included)
     become one clean message and exit 2; anything else is a bug: its traceback is printed with a
     line saying where to report it (exit 70)."""
-    from hadamard_restore.runtime.run_session import command_session
+    from hadamard_restore.runtime.run_session import command_session  # lazy: start-up cost (torch via runtime/__init__)
 
     try:
         with command_session(_command_line()):
@@ -112,10 +113,6 @@ def guarded(fn: Callable[[], T]) -> T:
 
 def report_bug() -> NoReturn:
     """Print the current exception's traceback as a bug report and exit 70."""
-    import traceback
-
-    from hadamard_restore import __version__
-
     typer.echo(traceback.format_exc(), err=True)
     fail(
         f"internal error in hadamard-restore {__version__}: this is a bug, not a mistake in your input. "

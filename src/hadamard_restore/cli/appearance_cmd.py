@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from hadamard_restore.artifacts import write_json
 from hadamard_restore.cli.app import UserError, app, guarded
 
 
@@ -20,8 +21,10 @@ def appearance(
     out: Path | None = typer.Option(None, "--out", "-o", help="write the numbers to this JSON file (a new file)"),
 ) -> None:
     """Measure what PSNR hides: grey veil, contrast, saturation, pixel-grid checkerboard, border frame."""
-    from hadamard_restore.artifacts import write_json
-    from hadamard_restore.evaluation.appearance import format_summary, measure_folders
+    from hadamard_restore.evaluation.appearance import (  # lazy: start-up cost (torch, 4-5 s)
+        format_summary,
+        measure_folders,
+    )
 
     def go():
         if out is not None and out.exists():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from hadamard_restore.backbones import cache
 from hadamard_restore.cli.app import backbones_app, guarded
 
 
@@ -20,8 +21,7 @@ def install(
     force: bool = typer.Option(False, "--force", help="reinstall weights already present"),
 ) -> None:
     """Provision ImageNet VGG16/AlexNet convolution weights and LPIPS v0.1 heads."""
-    from hadamard_restore.backbones import cache
-    from hadamard_restore.backbones import install as installer
+    from hadamard_restore.backbones import install as installer  # lazy: start-up cost (torch, 4-5 s)
 
     start = time.perf_counter()
     guarded(
@@ -35,8 +35,6 @@ def install(
 @backbones_app.command("status")
 def status() -> None:
     """Say which weights are present and where."""
-    from hadamard_restore.backbones import cache
-
     root = cache.cache_dir()
     manifest = cache.read_manifest()
     typer.echo(f"weights cache: {root}")

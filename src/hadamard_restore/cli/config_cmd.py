@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from hadamard_restore import config_reference
 from hadamard_restore.cli.app import app, fail
 
 config_app = typer.Typer(help="The configuration reference: every key, its type, default and meaning.")
@@ -18,8 +19,6 @@ def show(
     markdown: bool = typer.Option(False, "--markdown", help="the whole reference as Markdown (docs/config.md)"),
 ) -> None:
     """Print each key with its type, bounds, default and description (generated from the config models)."""
-    from hadamard_restore import config_reference
-
     if markdown:
         if section is not None:
             fail("--markdown prints the whole reference (docs/config.md); leave out SECTION")

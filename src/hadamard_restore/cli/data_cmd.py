@@ -26,7 +26,7 @@ def check(
     set_: list[str] | None = SetOption,
 ) -> None:
     """Print the layout found, pair count, image sizes and every problem found (exit 1 on problems)."""
-    from hadamard_restore.data.check import check_dataset
+    from hadamard_restore.data.check import check_dataset  # lazy: start-up cost (torch, 4-5 s)
 
     if config is not None or set_:
         data = config_or_fail(config, set_).data
@@ -58,9 +58,9 @@ def split(
     group_key: str = typer.Option("auto", help="auto (=reference_hash), reference_hash, scene, stem, none"),
 ) -> None:
     """Make a seeded train/validation split (whole groups on one side) and save it with sha256s."""
-    from hadamard_restore.cli.preflight import split_preflight
-    from hadamard_restore.data.layouts import layout_folders, match_folders
-    from hadamard_restore.data.split import make_split
+    from hadamard_restore.cli.preflight import split_preflight  # lazy: start-up cost (torch, 4-5 s)
+    from hadamard_restore.data.layouts import layout_folders, match_folders  # lazy: start-up cost (torch, 4-5 s)
+    from hadamard_restore.data.split import make_split  # lazy: start-up cost (torch, 4-5 s)
 
     def run():
         name, folders = layout_folders(path, layout, degraded_dir, reference_dir)
@@ -84,8 +84,8 @@ def verify(
     path: Path = typer.Argument(..., help="dataset root the split's names are relative to"),
 ) -> None:
     """Check that every file of a split exists under PATH with the recorded sha256."""
-    from hadamard_restore.data.integrity import verify_split
-    from hadamard_restore.data.split import Split
+    from hadamard_restore.data.integrity import verify_split  # lazy: start-up cost (torch, 4-5 s)
+    from hadamard_restore.data.split import Split  # lazy: start-up cost (torch, 4-5 s)
 
     def run():
         loaded = Split.load(split_file)

@@ -73,9 +73,9 @@ def enhance(
     force: bool = typer.Option(False, "--force", help="replace files of the same name already in --out"),
 ) -> None:
     """Enhance files or folders of photos of any size; bad files are reported and skipped."""
-    from hadamard_restore.cli.preflight import enhance_preflight
-    from hadamard_restore.inference.enhance import enhance as run_enhance
-    from hadamard_restore.runtime.process import pick_device
+    from hadamard_restore.cli.preflight import enhance_preflight  # lazy: start-up cost (torch, 4-5 s)
+    from hadamard_restore.inference.enhance import enhance as run_enhance  # lazy: start-up cost (torch, 4-5 s)
+    from hadamard_restore.runtime.process import pick_device  # lazy: start-up cost (torch, 4-5 s)
 
     sets = list(overrides or [])
     for key, value in (
@@ -93,7 +93,7 @@ def enhance(
         sets.append(f"device={device}")
     cfg = config_or_fail(config, sets)
     if cfg.enhance.threads is None:  # neither --threads nor the config: the machine's default
-        from hadamard_restore.inference.fastpath.backends import default_threads
+        from hadamard_restore.inference.fastpath.backends import default_threads  # lazy: start-up cost (torch, 4-5 s)
 
         cfg = cfg.model_copy(update={"enhance": cfg.enhance.model_copy(update={"threads": default_threads()})})
     try:
@@ -135,8 +135,8 @@ def export(
     ),
 ) -> None:
     """Export to ONNX with dynamic batch, height and width and check parity with PyTorch."""
-    from hadamard_restore.cli.preflight import export_preflight
-    from hadamard_restore.inference.export import export_onnx
+    from hadamard_restore.cli.preflight import export_preflight  # lazy: start-up cost (torch, 4-5 s)
+    from hadamard_restore.inference.export import export_onnx  # lazy: start-up cost (torch, 4-5 s)
 
     def go():
         path = checkpoint_or_model(checkpoint, model)

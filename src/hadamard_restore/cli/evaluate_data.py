@@ -48,7 +48,10 @@ def data_options(cfg: RunConfig, overrides: list[str] | None, given: dict[str, A
 
 def model_split(model: str) -> ModelSplit:
     """A bundled model's held-out split and the name of its dataset (from its card)."""
-    from hadamard_restore.zoo.registry import heldout_split_path, read_card
+    from hadamard_restore.zoo.registry import (  # lazy: start-up cost (torch via zoo/__init__)
+        heldout_split_path,
+        read_card,
+    )
 
     data = read_card(model).get("data") or {}
     where = f"{data.get('dataset', 'its dataset')}, {data['path']}" if data.get("path") else data.get("dataset")

@@ -7,6 +7,7 @@ import json
 import typer
 
 from hadamard_restore.cli.app import fail, guarded, net_app
+from hadamard_restore.config_sections import MAX_CHANNELS, MAX_HNU
 
 
 @net_app.command("info")
@@ -18,8 +19,7 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON"),
 ) -> None:
     """Report parameters, MACs (torch FLOP counter) and peak activation memory."""
-    from hadamard_restore.config_sections import MAX_CHANNELS, MAX_HNU
-    from hadamard_restore.net.info import format_info, network_report, parse_size
+    from hadamard_restore.net.info import format_info, network_report, parse_size  # lazy: start-up cost (torch, 4-5 s)
 
     try:
         hw = parse_size(size)

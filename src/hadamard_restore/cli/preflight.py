@@ -34,7 +34,7 @@ class ExportOptionError(HadamardRestoreError, ValueError):
 
 def dynamo_max_opset() -> int:
     """The newest opset the installed ``onnx`` package knows."""
-    import onnx
+    import onnx  # lazy: start-up cost (onnx, 0.9 s)
 
     return int(onnx.defs.onnx_opset_version())
 
@@ -91,7 +91,7 @@ def enhance_preflight(
     checkpoint or another output (:func:`hadamard_restore.photo.plan_outputs`, plus the checkpoint
     and hard links to an input); every output name can be written, and an existing file in
     ``--out`` is replaced only with ``force`` (:func:`check_new_files`)."""
-    from hadamard_restore.photo.plan import plan_outputs
+    from hadamard_restore.photo.plan import plan_outputs  # lazy: start-up cost (torch, 4-5 s)
 
     inputs = [Path(p) for p in inputs]
     for item in inputs:
@@ -126,7 +126,7 @@ def evaluate_preflight(checkpoint: Path, data: Path, split: Path | None, out: Pa
 
 def split_preflight(out: Path, pairs) -> None:
     """``data split``: ``--out`` can be written as a file, and every pair has equal image sizes."""
-    from hadamard_restore.data.integrity import check_pair_sizes
+    from hadamard_restore.data.integrity import check_pair_sizes  # lazy: start-up cost (torch, 4-5 s)
 
     check_output_file(out, "--out", "split.json")
     guard_outputs({"image": [f for p in pairs for f in (p.degraded, p.reference)]}, {"--out": out})

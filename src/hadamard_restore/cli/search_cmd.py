@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from hadamard_restore.cli.app import OutOption, SetOption, app, config_or_fail, guarded
+from hadamard_restore.config import dump_config
+from hadamard_restore.search.resume_check import check_search_resume, mark_run
 
 
 @app.command("classifier")
@@ -19,11 +21,12 @@ def classifier(
     cfg = config_or_fail(config, set_)
 
     def run() -> Path:
-        from hadamard_restore.classifier.provide import MARKER, provide_classifier
-        from hadamard_restore.config import dump_config
-        from hadamard_restore.jobs import classifier_job
-        from hadamard_restore.runtime.output_guard import refuse_earlier_run
-        from hadamard_restore.runtime.rundir import new_run_dir
+        from hadamard_restore.classifier.provide import MARKER, provide_classifier  # lazy: start-up cost (torch, 4-5 s)
+        from hadamard_restore.jobs import classifier_job  # lazy: start-up cost (torch, 4-5 s)
+        from hadamard_restore.runtime.output_guard import (
+            refuse_earlier_run,  # lazy: start-up cost (torch via runtime/__init__)
+        )
+        from hadamard_restore.runtime.rundir import new_run_dir  # lazy: start-up cost (torch via runtime/__init__)
 
         if out is None or not (Path(out) / MARKER).is_file():  # with path.txt the earlier one is reused
             refuse_earlier_run(out, resumable=False)
@@ -54,17 +57,17 @@ AllowChangesOption = typer.Option(
 def _run_stage(config: Path, set_, out, resume: bool, stage: str, call, allow_changes: bool = False) -> None:
     """Load the config, set up the process and the run directory, make one library call, draw the
     figures of the finished stages from what they saved."""
-    from hadamard_restore.config import dump_config
-    from hadamard_restore.jobs import search_job
-    from hadamard_restore.reporting.plots import plot_search
-    from hadamard_restore.runtime.process import setup_process
-    from hadamard_restore.runtime.rundir import open_run_dir
-    from hadamard_restore.search.resume_check import check_search_resume, mark_run
+    from hadamard_restore.jobs import search_job  # lazy: start-up cost (torch, 4-5 s)
+    from hadamard_restore.reporting.plots import plot_search  # lazy: start-up cost (torch, 4-5 s)
+    from hadamard_restore.runtime.process import setup_process  # lazy: start-up cost (torch, 4-5 s)
+    from hadamard_restore.runtime.rundir import open_run_dir  # lazy: start-up cost (torch via runtime/__init__)
 
     cfg = config_or_fail(config, set_)
 
     def go():
-        from hadamard_restore.runtime.output_guard import refuse_earlier_run
+        from hadamard_restore.runtime.output_guard import (
+            refuse_earlier_run,  # lazy: start-up cost (torch via runtime/__init__)
+        )
 
         if not resume:
             refuse_earlier_run(out, resumable=True)
@@ -99,7 +102,7 @@ def search_loss(
     allow_changes: bool = AllowChangesOption,
 ) -> None:
     """Stage 1: search the loss weights and VGG layers against the classifier."""
-    from hadamard_restore.search.loss_stage import search_loss as run
+    from hadamard_restore.search.loss_stage import search_loss as run  # lazy: start-up cost (torch, 4-5 s)
 
     _run_stage(
         config,
@@ -124,7 +127,7 @@ def search_arch(
     allow_changes: bool = AllowChangesOption,
 ) -> None:
     """Stage 2: search the architecture with the searched loss."""
-    from hadamard_restore.search.arch_stage import search_arch as run
+    from hadamard_restore.search.arch_stage import search_arch as run  # lazy: start-up cost (torch, 4-5 s)
 
     _run_stage(
         config,
@@ -146,7 +149,7 @@ def search(
     allow_changes: bool = AllowChangesOption,
 ) -> None:
     """Stage 1 then stage 2, alternated t times (or the joint mode)."""
-    from hadamard_restore.search.hierarchy import search as run
+    from hadamard_restore.search.hierarchy import search as run  # lazy: start-up cost (torch, 4-5 s)
 
     _run_stage(
         config,

@@ -9,6 +9,7 @@ grey + alpha as four channels (the grey repeated, then alpha). :func:`encode_png
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -27,8 +28,6 @@ def decode16(data: bytes) -> np.ndarray:
     Raises:
         ValueError: the data are truncated or corrupt, or not 16-bit.
     """
-    import cv2
-
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None:
         raise ValueError("OpenCV cannot decode the image: truncated or corrupt")
@@ -47,8 +46,6 @@ def encode_png16(array: np.ndarray, exif: bytes | None = None, icc: bytes | None
     Raises:
         ValueError: the array is not ``uint16`` grey or RGB.
     """
-    import cv2
-
     if array.dtype != np.uint16 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] != 3):
         raise ValueError(f"encode_png16 needs a uint16 (H, W) or (H, W, 3) array, got {array.dtype} {array.shape}")
     bgr = array if array.ndim == 2 else np.ascontiguousarray(array[:, :, ::-1])

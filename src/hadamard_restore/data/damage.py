@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import cv2
+import numpy as np
 from PIL import ImageFile
 
 from hadamard_restore.data.codec16 import PNG_SIGNATURE
@@ -83,9 +85,6 @@ def jpeg_cut_short(data: bytes) -> bool:
     The decode runs in OpenCV at 1/8 scale in grey (every entropy-coded block is still read),
     with file descriptor 2 caught for libjpeg's warning; other text it wrote there is passed on.
     """
-    import cv2
-    import numpy as np
-
     with _stderr_lock, tempfile.TemporaryFile() as sink:
         sys.stderr.flush()
         saved = os.dup(2)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import skimage.data
 import torch
 import torch.nn.functional as F
 
@@ -46,14 +47,12 @@ def clean_photos() -> list[tuple[str, Path]]:
     """``(name, path)`` of every bundled clean photo found on this machine."""
     found: list[tuple[str, Path]] = []
     try:
-        import skimage.data
-
         base = Path(skimage.data.data_dir)
         found += [(Path(f).stem, base / f) for f in SKIMAGE_FILES if (base / f).is_file()]
     except Exception:  # scikit-image missing or laid out differently: use what else there is
         pass
     try:
-        from matplotlib import cbook
+        from matplotlib import cbook  # lazy: start-up cost (matplotlib, 0.2 s; pyplot 0.7 s)
 
         path = Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
         if path.is_file():

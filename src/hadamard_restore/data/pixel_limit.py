@@ -9,6 +9,7 @@ Pillow's guard is lifted only while our check stands in for it (:func:`pillow_un
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,8 +69,6 @@ def check_header(data: bytes, path: Path | str) -> None:
 
     Bytes Pillow cannot identify pass: the decoder reports them.
     """
-    import io
-
     try:
         with pillow_unlimited(), Image.open(io.BytesIO(data)) as im:
             size = im.size

@@ -28,6 +28,7 @@ from hadamard_restore.data.integrity import verify_split
 from hadamard_restore.data.layouts import Pair, find_pairs, layout_folders, match_folders
 from hadamard_restore.data.split import Split, limit_split, make_split
 from hadamard_restore.errors import DataError
+from hadamard_restore.runtime.log import get_logger
 
 
 def cache_root() -> Path:
@@ -108,7 +109,6 @@ def load_test_pairs(data: DataConfig, seed: int, run_dir: str | Path | None = No
     """
     if data.test_root is not None:
         return find_pairs(data.test_root, data.test_layout)
-    from hadamard_restore.runtime.log import get_logger
 
     get_logger(__name__).warning("data.test_root is not set: evaluating on the validation split")
     return load_pairs(data, seed, run_dir)[1]

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import torch
 
+from hadamard_restore.data.io import read_image
+from hadamard_restore.data.layouts import list_images, match_folders
 from hadamard_restore.errors import DataError
 from hadamard_restore.metrics.gt_mean import GRAY_WEIGHTS
 
@@ -150,9 +152,6 @@ def measure_folders(outputs: Path, references: Path, inputs: Path | None = None)
     Raises:
         DataError: a folder is missing or empty, names do not match, or sizes differ.
     """
-    from hadamard_restore.data.io import read_image
-    from hadamard_restore.data.layouts import list_images, match_folders
-
     pairs, unmatched, _ = match_folders(Path(outputs), Path(references), strict=False)  # spare references are fine
     if unmatched:
         names = ", ".join(p.name for p in unmatched[:5]) + (

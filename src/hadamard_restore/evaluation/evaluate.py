@@ -28,13 +28,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from hadamard_restore.artifacts import write_json
+from hadamard_restore.backbones import weights
 from hadamard_restore.config_sections import EvalConfig
+from hadamard_restore.data.io import write_image
 from hadamard_restore.errors import DataError, WeightsMissingError
 from hadamard_restore.evaluation.appearance import summarize
 from hadamard_restore.evaluation.scoring import METRICS, mean_of, protocol, score_pairs
+from hadamard_restore.evaluation.selection import select_pairs
+from hadamard_restore.inference.fastpath.runner import FastPath
 from hadamard_restore.net.model_file import load_model, read_model_file
 from hadamard_restore.reporting.grid import GRID_COLUMNS, comparison_grid
 from hadamard_restore.runtime.log import get_logger
+from hadamard_restore.runtime.output_guard import check_output_dir, guard_outputs
 from hadamard_restore.runtime.process import pick_device
 
 log = get_logger("hadamard_restore.evaluate")
@@ -43,8 +48,6 @@ log = get_logger("hadamard_restore.evaluate")
 def eval_pairs(data_root: str | Path, layout: str | None = None, split: str | Path | None = None) -> list:
     """The pairs to score: all pairs under ``data_root``, or the validation part of ``split``
     (verified against the files, names and sha256); :func:`.selection.select_pairs` says more."""
-    from hadamard_restore.evaluation.selection import select_pairs
-
     return select_pairs(data_root, layout, split=split).pairs
 
 
@@ -79,8 +82,6 @@ def evaluate(
     Returns:
         The metrics dict written to ``out/metrics.json`` (with ``"path"`` added).
     """
-    from hadamard_restore.evaluation.selection import select_pairs
-
     read_model_file(checkpoint)  # a bad checkpoint fails before the data are scanned
     chosen = select_pairs(data_root, layout, degraded_dir, reference_dir, split)
     return evaluate_pairs(
@@ -103,8 +104,6 @@ def check_outputs(checkpoint: str | Path, pairs: list, out: Path, save_outputs: 
     Raises:
         OutputConflictError, OutputPathError: naming the paths involved.
     """
-    from hadamard_restore.runtime.output_guard import check_output_dir, guard_outputs
-
     check_output_dir(out)
     guard_outputs(
         {
@@ -132,9 +131,6 @@ def evaluate_pairs(
     precision: str = "fp32",
 ) -> dict:
     """:func:`evaluate` on an explicit list of ``Pair(degraded, reference)``; ``source`` is recorded."""
-    from hadamard_restore.data.io import write_image
-    from hadamard_restore.inference.fastpath.runner import FastPath
-
     if not pairs:
         raise DataError("no pairs to evaluate")
     ecfg = eval_cfg or EvalConfig()
@@ -144,8 +140,6 @@ def evaluate_pairs(
     model, meta = load_model(checkpoint, dev)
     lpips_ok, lpips_note = True, None
     try:
-        from hadamard_restore.backbones import weights
-
         weights.lpips_model(ecfg.lpips_net)
     except WeightsMissingError as exc:
         lpips_ok, lpips_note = False, str(exc)

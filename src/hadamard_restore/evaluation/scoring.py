@@ -13,10 +13,18 @@ import sys
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from hadamard_restore.config_sections import EvalConfig
+from hadamard_restore.data.integrity import read_eval_pair
+from hadamard_restore.data.io import write_image
 from hadamard_restore.errors import DataError
+from hadamard_restore.evaluation.appearance import compare
 from hadamard_restore.inference.enhance import infer, quantize_8bit
+from hadamard_restore.metrics.gt_mean import gt_mean_factor, gt_mean_rescale
+from hadamard_restore.metrics.perceptual import MIN_SIDE, lpips
+from hadamard_restore.metrics.psnr import psnr
+from hadamard_restore.metrics.ssim import ssim
 from hadamard_restore.runtime.log import get_logger
 
 log = get_logger("hadamard_restore.evaluate")
@@ -32,10 +40,6 @@ GT_MEAN_PROTOCOL = (
 def score_image(x: torch.Tensor, y: torch.Tensor, ecfg: EvalConfig, lpips_ok: bool) -> dict[str, float | None]:
     """PSNR, SSIM and (when ``lpips_ok``) LPIPS of one ``(3, H, W)`` image against its reference;
     LPIPS is None for an image smaller than its backbone needs (``metrics.perceptual.MIN_SIDE``)."""
-    from hadamard_restore.metrics.perceptual import MIN_SIDE, lpips
-    from hadamard_restore.metrics.psnr import psnr
-    from hadamard_restore.metrics.ssim import ssim
-
     x, y = x.unsqueeze(0), y.unsqueeze(0)
     y_channel, border = ecfg.y_channel, ecfg.crop_border
     out: dict[str, float | None] = {
@@ -54,10 +58,6 @@ def score_gt_mean(x: torch.Tensor, y: torch.Tensor, ecfg: EvalConfig) -> dict[st
     ``x`` is rescaled by ``metrics.gt_mean`` (its mean gray level made the reference's), rounded to
     8 bits like the plain score, and scored with the same protocol flags; None for a black ``x``.
     """
-    from hadamard_restore.metrics.gt_mean import gt_mean_factor, gt_mean_rescale
-    from hadamard_restore.metrics.psnr import psnr
-    from hadamard_restore.metrics.ssim import ssim
-
     x, y = x.unsqueeze(0), y.unsqueeze(0)
     if not math.isfinite(float(gt_mean_factor(x, y)[0])):
         return dict.fromkeys(GT_MEAN_METRICS)
@@ -103,12 +103,6 @@ def score_pairs(
     model, pairs: list, out: Path, ecfg: EvalConfig, dev, lpips_ok: bool, save_outputs: bool
 ) -> tuple[list[dict], list, list[dict]]:
     """``(rows, grid_rows, failed)``: every good pair scored; a bad one listed in ``failed`` and skipped."""
-    from tqdm.auto import tqdm
-
-    from hadamard_restore.data.integrity import read_eval_pair
-    from hadamard_restore.data.io import write_image
-    from hadamard_restore.evaluation.appearance import compare
-
     rows: list[dict] = []
     grid_rows: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     failed: list[dict] = []

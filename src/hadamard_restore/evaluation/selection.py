@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hadamard_restore.artifacts import sha256_file
+from hadamard_restore.data.integrity import verify_split
 from hadamard_restore.data.layouts import Pair, layout_folders, match_folders
+from hadamard_restore.data.split import Split
 from hadamard_restore.errors import DataError
 
 
@@ -60,9 +62,6 @@ def folder_pairs(
 
 
 def _split_pairs(split: Path, root: Path) -> list[Pair]:
-    from hadamard_restore.data.integrity import verify_split
-    from hadamard_restore.data.split import Split
-
     sp = Split.load(split)
     verify_split(sp, root)
     pairs = sp.pairs(root)[1]
@@ -72,15 +71,11 @@ def _split_pairs(split: Path, root: Path) -> list[Pair]:
 
 
 def _holds_split(split: Path, root: Path) -> bool:
-    from hadamard_restore.data.split import Split
-
     sp = Split.load(split)
     return all((root / n).is_file() for e in sp.train + sp.val for n in (e.degraded, e.reference))
 
 
 def _by_content(ms: ModelSplit, root: Path, name: str, pairs: list[Pair]) -> Selection:
-    from hadamard_restore.data.split import Split
-
     sp = Split.load(ms.path)
     trained, heldout = {e.degraded_sha256 for e in sp.train}, {e.degraded_sha256 for e in sp.val}
     digests = [sha256_file(p.degraded) for p in pairs]

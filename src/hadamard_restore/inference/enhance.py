@@ -66,7 +66,10 @@ from hadamard_restore.inference.fastpath.runner import for_enhance
 from hadamard_restore.inference.norm_stats import has_image_stats, record_norm_stats, replay_norm_stats
 from hadamard_restore.inference.progress import TileProgress
 from hadamard_restore.inference.tiling import check_tiling, tiled_apply
+from hadamard_restore.net.model_file import load_model
 from hadamard_restore.net.padding import crop_pads, replicate_to
+from hadamard_restore.photo.io import read_photo, write_photo
+from hadamard_restore.photo.plan import plan_outputs
 from hadamard_restore.runtime.log import get_logger
 from hadamard_restore.runtime.slow import notice_if_slow
 
@@ -186,8 +189,6 @@ def _tiled(
 
 
 def _load(checkpoint: str | Path, device: torch.device) -> nn.Module:
-    from hadamard_restore.net.model_file import load_model
-
     model, _ = load_model(checkpoint, device)
     return model.eval()
 
@@ -224,9 +225,6 @@ def enhance(
         or another output (refused before any work); CheckpointError: bad model file;
         ConfigError: tile not a multiple of 4 or overlap above tile / 2.
     """
-    from hadamard_restore.photo.io import read_photo, write_photo
-    from hadamard_restore.photo.plan import plan_outputs
-
     cfg = cfg or EnhanceConfig()
     try:
         check_tiling(cfg.tile, cfg.overlap)

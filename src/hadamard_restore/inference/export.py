@@ -35,11 +35,14 @@ from typing import Literal
 
 import numpy as np
 import torch
+from skimage import data as skdata
 from torch import nn
 
 from hadamard_restore.artifacts import atomic_write_bytes
+from hadamard_restore.data.io import read_image
 from hadamard_restore.errors import HadamardRestoreError
 from hadamard_restore.inference.onnx_graph import INPUT_NAME, OUTPUT_NAME, export_proto
+from hadamard_restore.net.model_file import load_model
 from hadamard_restore.runtime.slow import notice_if_slow
 
 Exporter = Literal["auto", "dynamo", "torchscript"]
@@ -138,7 +141,7 @@ def parity_check(model: nn.Module, onnx_bytes: bytes, images: dict[str, torch.Te
     Returns:
         One :class:`ParityCheck` per image with ``max |onnx - torch|`` over all pixels.
     """
-    import onnxruntime as ort
+    import onnxruntime as ort  # lazy: start-up cost (onnxruntime, 0.06 s)
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, torch.get_num_threads())
@@ -173,12 +176,8 @@ def default_check_images(
     gen = torch.Generator().manual_seed(seed)
     images = {"random": torch.rand(1, 3, *RANDOM_SIZE, generator=gen)}
     if real:
-        from hadamard_restore.data.io import read_image
-
         photos = {Path(p).name: read_image(p) for p in real}
     else:
-        from skimage import data as skdata
-
         photo = torch.from_numpy(skdata.astronaut().copy()).permute(2, 0, 1).float() / 255.0
         photos = {"astronaut (scikit-image)": photo[:, :511, :509]}
     for name, img in photos.items():
@@ -226,8 +225,6 @@ def export_onnx(
     if isinstance(checkpoint, nn.Module):
         model = checkpoint
     else:
-        from hadamard_restore.net.model_file import load_model
-
         model, meta = load_model(checkpoint, "cpu")
     model = model.cpu().eval()
     if clamp:

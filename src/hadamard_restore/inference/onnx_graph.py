@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.export import Dim
 
 from hadamard_restore.runtime.log import get_logger
 
@@ -27,12 +28,10 @@ log = get_logger("hadamard_restore.inference.export")
 
 def export_proto(model: nn.Module, example: torch.Tensor, opset: int, exporter: str):
     """Export ``model`` and return ``(onnx.ModelProto, exporter used)``."""
-    import onnx
+    import onnx  # lazy: start-up cost (onnx, 0.9 s)
 
     if exporter in ("auto", "dynamo"):
         try:
-            from torch.export import Dim
-
             # the dynamo exporter prints its progress to stdout; keep the CLI output clean
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
                 warnings.simplefilter("ignore")

@@ -34,8 +34,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hadamard_restore.artifacts import run_file
+from hadamard_restore.artifacts import run_file, write_json
 from hadamard_restore.errors import LossWeightsError
+from hadamard_restore.losses.vgg import backbone_layer_names, candidate_groups, check_layers
 
 LOSS_NAMES = ("l1", "l2", "color", "ssim", "vgg", "lpips", "tv", "laplacian")
 FORMAT = "hadamard-restore/loss-weights"
@@ -137,8 +138,6 @@ def _vgg_choice(vgg: Mapping[str, Any], origin: str) -> tuple[list[str] | None, 
     if backbone not in ("vgg16", "vgg19"):
         raise _bad(origin, f"vgg.backbone must be 'vgg16' or 'vgg19', got {backbone!r}")
     if layers is not None:
-        from hadamard_restore.losses.vgg import backbone_layer_names, candidate_groups, check_layers
-
         try:
             check_layers(layers, candidate_groups(backbone_layer_names(backbone)), backbone)
         except LossWeightsError as exc:
@@ -237,8 +236,6 @@ class LossWeights:
 
     def save(self, path: str | Path) -> Path:
         """Write ``loss_weights.json`` atomically."""
-        from hadamard_restore.artifacts import write_json
-
         return write_json(path, self.to_dict())
 
     @classmethod

@@ -29,6 +29,7 @@ from dataclasses import replace
 import torch
 from torch import Tensor, nn
 
+from hadamard_restore.backbones import weights
 from hadamard_restore.errors import LossWeightsError
 from hadamard_restore.losses import functional as LF
 from hadamard_restore.losses.beta_param import weights_list
@@ -163,8 +164,6 @@ class LossMix(LossMixVariables):
 
     def _lpips(self, like: Tensor) -> nn.Module:
         if self._nets.lpips is None:
-            from hadamard_restore.backbones import weights
-
             self._nets.lpips = weights.lpips_model(self.lpips_net)
         return on(self._nets.lpips, like)
 

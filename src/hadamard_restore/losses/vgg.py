@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from hadamard_restore.backbones import weights
 from hadamard_restore.errors import LossWeightsError
 from hadamard_restore.losses.preprocess import imagenet_normalize
 
@@ -200,8 +201,6 @@ def vgg_loss(x: Tensor, y: Tensor, taps: VGGTaps, layer_weights: Mapping[str, fl
 
 def load_features(backbone: str) -> nn.Sequential:
     """The frozen ImageNet ``features`` of ``backbone`` from the weights cache (never downloads)."""
-    from hadamard_restore.backbones import weights
-
     return weights.vgg_features(backbone)
 
 

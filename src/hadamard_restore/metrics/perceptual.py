@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hadamard_restore.backbones import weights
 from hadamard_restore.metrics.common import check_pair
 
 _MODELS: dict[tuple[str, str], nn.Module] = {}
@@ -17,8 +18,6 @@ def _model(net: str, device: torch.device) -> nn.Module:
     """One frozen ``lpips.LPIPS`` per (net, device), built from the weights cache."""
     key = (net, str(device))
     if key not in _MODELS:
-        from hadamard_restore.backbones import weights
-
         _MODELS[key] = weights.lpips_model(net).to(device)
     return _MODELS[key]
 

@@ -35,6 +35,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hadamard_restore.artifacts import atomic_write_text
 from hadamard_restore.config_sections import MAX_CHANNELS, MAX_HNU
 from hadamard_restore.errors import GenotypeError
 from hadamard_restore.net.primitives import (
@@ -89,8 +90,6 @@ class Genotype:
 
     def save(self, path: str | Path) -> Path:
         """Write atomically as JSON (see :mod:`hadamard_restore.artifacts`)."""
-        from hadamard_restore.artifacts import atomic_write_text
-
         return atomic_write_text(path, self.to_json())
 
     @classmethod

@@ -25,6 +25,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from hadamard_restore.net.memory import PeakMemory
+from hadamard_restore.net.network import HadamardNet
+from hadamard_restore.net.supernet import SuperNet
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -74,9 +76,6 @@ def network_report(
 
     ``num_hnu`` applies to the supernet; a genotype fixes its own depth.
     """
-    from hadamard_restore.net.network import HadamardNet
-    from hadamard_restore.net.supernet import SuperNet
-
     if str(genotype) == "supernet":
         model: nn.Module = SuperNet(channels, num_hnu, norm)  # type: ignore[arg-type]
         name = f"supernet ({num_hnu} HNUs)"

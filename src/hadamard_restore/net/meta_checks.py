@@ -12,17 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
+from hadamard_restore.config_sections import NetConfig
+from hadamard_restore.config_yaml import short_repr
 from hadamard_restore.errors import CheckpointError
 
 
 def checked_net_settings(net: Any) -> dict:
     """The ``net`` block of a checkpoint's meta, checked like the config's ``net`` section
     (types, and bounds such as ``channels <= 1024``) before any network is built."""
-    from pydantic import ValidationError
-
-    from hadamard_restore.config_sections import NetConfig
-    from hadamard_restore.config_yaml import short_repr
-
     net = net if net is not None else {}
     keys = ("channels", "num_hnu", "norm")
     if not isinstance(net, Mapping):

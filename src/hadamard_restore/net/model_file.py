@@ -33,6 +33,9 @@ import torch
 from torch import nn
 
 from hadamard_restore.errors import CheckpointError
+from hadamard_restore.net.genotype import Genotype, load_genotype
+from hadamard_restore.net.meta_checks import checked_net_settings
+from hadamard_restore.net.network import HadamardNet
 from hadamard_restore.runtime.checkpoint import PREFIX, load_checkpoint, save_checkpoint
 
 if TYPE_CHECKING:
@@ -44,8 +47,6 @@ MODEL_FORMAT = PREFIX + "model"
 # --------------------------------------------------------------------------- conversions
 def genotype_to_dict(genotype: Any) -> dict:
     """A genotype (``Genotype``, bundled name, genotype.json path or dict) as a validated JSON dict."""
-    from hadamard_restore.net.genotype import Genotype, load_genotype
-
     if isinstance(genotype, Mapping):
         genotype = Genotype.from_dict(dict(genotype))
     elif not isinstance(genotype, Genotype):
@@ -55,8 +56,6 @@ def genotype_to_dict(genotype: Any) -> dict:
 
 def genotype_from_dict(data: Mapping) -> Any:
     """Rebuild a validated ``net.genotype.Genotype`` from the dict stored in a checkpoint."""
-    from hadamard_restore.net.genotype import Genotype
-
     return Genotype.from_dict(dict(data), "the checkpoint's genotype")
 
 
@@ -199,9 +198,6 @@ def load_state_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], so
 
 def network_from_meta(meta: Mapping) -> nn.Module:
     """The derived network described by a checkpoint's ``meta`` (fresh weights)."""
-    from hadamard_restore.net.meta_checks import checked_net_settings
-    from hadamard_restore.net.network import HadamardNet
-
     try:
         genotype = genotype_from_dict(meta["genotype"])
     except Exception as exc:

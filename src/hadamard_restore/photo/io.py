@@ -30,7 +30,7 @@ from PIL import Image
 
 from hadamard_restore.artifacts import atomic_write_bytes
 from hadamard_restore.data.codec16 import encode_png16
-from hadamard_restore.data.io import EXIF_ORIENTATION, read_image_array
+from hadamard_restore.data.io import EXIF_ORIENTATION, array_to_tensor, read_image_array
 from hadamard_restore.errors import DataError
 
 KEEP_FORMAT = {
@@ -59,8 +59,6 @@ class Photo:
 
     def tensor(self) -> torch.Tensor:
         """``(3, H, W)`` float32 in ``[0, 1]``."""
-        from hadamard_restore.data.io import array_to_tensor
-
         return array_to_tensor(self.pixels)
 
 
@@ -116,7 +114,7 @@ def _to_array(img: torch.Tensor, bits: int) -> np.ndarray:
 
 
 def _tiff16(array: np.ndarray, photo: Photo) -> bytes:
-    import tifffile
+    import tifffile  # lazy: optional dependency (tifffile, comes with scikit-image; 16-bit TIFF only)
 
     buf = io.BytesIO()
     tifffile.imwrite(buf, array, photometric="rgb", iccprofile=photo.icc)

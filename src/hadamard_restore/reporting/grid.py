@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 #: the columns of every evaluation grid (evaluate, train, the showcase)
@@ -27,9 +29,6 @@ def _fit_height(img: Tensor, height: int) -> Tensor:
 
 def _header(labels: Sequence[str], lefts: Sequence[int], widths: Sequence[int], total: int, height: int) -> Tensor:
     """A white ``(3, height, total)`` band with each label centred over its column."""
-    import numpy as np
-    from PIL import Image, ImageDraw, ImageFont
-
     band = Image.new("RGB", (total, height), (255, 255, 255))
     draw = ImageDraw.Draw(band)
     font = ImageFont.load_default(size=max(8, height - 8))

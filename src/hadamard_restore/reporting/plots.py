@@ -27,10 +27,10 @@ from hadamard_restore.net.primitives import label_primitives, space_of
 
 
 def _figure():
-    import matplotlib
+    import matplotlib  # lazy: start-up cost (matplotlib, 0.2 s; pyplot 0.7 s)
 
     matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: start-up cost (matplotlib, 0.2 s; pyplot 0.7 s)
 
     return plt
 

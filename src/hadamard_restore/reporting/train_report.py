@@ -9,7 +9,10 @@ from pathlib import Path
 
 import torch
 
+from hadamard_restore.data.io import write_image
+from hadamard_restore.net.model_file import load_model
 from hadamard_restore.reporting.grid import GRID_COLUMNS, comparison_grid
+from hadamard_restore.reporting.report import write_report
 
 VAL_GRID = "val_grid.png"
 
@@ -23,9 +26,6 @@ def validation_grid(
     out: Path,
 ) -> Path | None:
     """``out`` (a PNG): the first ``count`` validation pairs, input | output | reference; None without pairs."""
-    from hadamard_restore.data.io import write_image
-    from hadamard_restore.net.model_file import load_model
-
     if count <= 0 or not val:
         return None
     model, _ = load_model(model_file, device)
@@ -43,8 +43,6 @@ def write_train_report(
     title: str,
 ) -> Path:
     """``run_dir/val_grid.png`` and ``run_dir/report.md`` (with ``plots/``); returns the report's path."""
-    from hadamard_restore.reporting.report import write_report
-
     run_dir = Path(run_dir)
     validation_grid(model_file, val, count, device, run_dir / VAL_GRID)
     return write_report(run_dir, title=title)

@@ -37,6 +37,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from hadamard_restore.artifacts import atomic_write_bytes
@@ -149,8 +150,6 @@ def looks_like(path: Path) -> str | None:
 
 def _numpy_globals() -> list:
     """NumPy's array reconstruction, for version-1 search files (their NumPy RNG state)."""
-    import numpy as np
-
     core = getattr(np, "_core", None) or np.core  # NumPy 2 renamed np.core
     return [core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
 

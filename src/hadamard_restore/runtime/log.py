@@ -58,7 +58,7 @@ def tensorboard_writer(run_dir: str | Path, resumed_at: int = 0):
     after it by the killed run are purged so the curves do not double back.
     """
     try:
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # lazy: optional dependency (tensorboard)
     except Exception as exc:  # tensorboard missing: the curves still go to the history files
         get_logger().warning("TensorBoard unavailable (%s); curves only in the history files", exc)
         return None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import atexit
+import datetime
+import logging
 import os
 import random
 from collections.abc import Mapping
@@ -11,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from hadamard_restore.errors import DeviceError, HadamardRestoreError
 
@@ -105,7 +108,6 @@ def init_distributed(device: torch.device) -> Dist:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return Dist()
-    import torch.distributed as dist
 
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -124,10 +126,6 @@ def _leave_process_group() -> None:
     aborted at exit with "terminate called without an active exception" (SIGABRT), 1 run in
     about 10 under load; the barrier makes the ranks leave together. It is bounded, so a rank
     whose peer died still exits."""
-    import datetime
-
-    import torch.distributed as dist
-
     if not dist.is_initialized():
         return
     try:
@@ -136,8 +134,6 @@ def _leave_process_group() -> None:
         else:
             dist.barrier()
     except RuntimeError as exc:  # a peer is gone: leave anyway, saying so
-        import logging
-
         logging.getLogger(__name__).warning("leaving the process group without the other ranks: %s", exc)
     dist.destroy_process_group()
 
@@ -146,7 +142,6 @@ def all_reduce_grads(params, dist_ctx: Dist) -> None:
     """Average the ``.grad`` of ``params`` over ranks (no-op in a single process)."""
     if not dist_ctx.enabled:
         return
-    import torch.distributed as dist
 
     for p in params:
         if p.grad is not None:
@@ -158,8 +153,6 @@ def gather_objects(obj: Any, dist_ctx: Dist) -> list[Any]:
     """Every rank's ``obj`` (a list of length 1 in one process)."""
     if not dist_ctx.enabled:
         return [obj]
-    import torch.distributed as dist
-
     out: list[Any] = [None] * dist_ctx.world_size
     dist.all_gather_object(out, obj)
     return out
@@ -168,8 +161,6 @@ def gather_objects(obj: Any, dist_ctx: Dist) -> list[Any]:
 def barrier(dist_ctx: Dist) -> None:
     """Wait for every rank (no-op in one process)."""
     if dist_ctx.enabled:
-        import torch.distributed as dist
-
         dist.barrier()
 
 

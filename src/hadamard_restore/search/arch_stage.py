@@ -25,6 +25,8 @@ from torch import Tensor
 
 from hadamard_restore.config_sections import LossConfig
 from hadamard_restore.jobs import SearchJob
+from hadamard_restore.losses.loss_weights import LossWeights, load_loss_weights
+from hadamard_restore.losses.mix import LossMix
 from hadamard_restore.search.build import alpha_scalars, mix_objective, supernet
 from hadamard_restore.search.data import rank_generators
 from hadamard_restore.search.loop import Problem
@@ -45,9 +47,6 @@ def fixed_mix(loss_cfg: LossConfig, loss_weights, device: torch.device):
     Returns:
         ``(mix, weights)``: the frozen loss mix and the loss weights it uses.
     """
-    from hadamard_restore.losses.loss_weights import LossWeights, load_loss_weights
-    from hadamard_restore.losses.mix import LossMix
-
     weights = loss_weights if isinstance(loss_weights, LossWeights) else load_loss_weights(loss_weights)
     weights = weights.without("tv", "laplacian").require_active("the architecture search (TV and Laplacian off)")
     return LossMix.from_weights(weights, backbone=loss_cfg.vgg_backbone, trainable=False).to(device), weights

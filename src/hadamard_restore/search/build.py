@@ -17,8 +17,11 @@ import torch
 from torch import Tensor
 from torch.func import functional_call
 
+from hadamard_restore.classifier.model import clear_loss
 from hadamard_restore.config_sections import NetConfig
 from hadamard_restore.jobs import SearchJob
+from hadamard_restore.net.build import build_supernet
+from hadamard_restore.net.unet import UNet
 from hadamard_restore.runtime.log import get_logger
 from hadamard_restore.search.loop import Batch
 
@@ -43,8 +46,6 @@ def supernet(
         norm: ``instance`` (stage 1, joint) or ``none`` (stage 2), docs/method.md 1.4.
         alpha: ``{group: logits}`` to start from (a previous round's α), else the 1e-3·N(0,1) init.
     """
-    from hadamard_restore.net.build import build_supernet
-
     net = build_supernet(net_cfg, norm=norm, generator=torch.Generator().manual_seed(seed))
     if alpha is not None:
         with torch.no_grad():
@@ -60,8 +61,6 @@ def loss_model(job: SearchJob, device: torch.device, alpha: Mapping[str, Tensor]
     or ``unet`` (the bundled small U-Net; every parameter is a weight).
     """
     if job.search.loss_model == "unet":
-        from hadamard_restore.net.unet import UNet
-
         net = UNet(generator=torch.Generator().manual_seed(job.seed)).to(device)
         return net, dict(net.named_parameters())
     net = supernet(job.net, job.seed, "instance", device, alpha)
@@ -86,7 +85,6 @@ def mix_objective(model: torch.nn.Module, mix: torch.nn.Module):
 def judge_objective(model: torch.nn.Module, classifier: torch.nn.Module) -> Objective:
     """``(params, batch) -> L_Cval``: the frozen classifier's "clear" cross-entropy on the outputs
     for the batch's degraded inputs (its references are never used)."""
-    from hadamard_restore.classifier.model import clear_loss
 
     def judged_loss(params: Mapping[str, Tensor], batch: Batch) -> Tensor:
         return clear_loss(classifier, forward(model, params, batch[0]))

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from hadamard_restore.data.dataset import PairedImages
+from hadamard_restore.data.split import make_split
 from hadamard_restore.errors import DataError
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.runtime.process import Dist, barrier
@@ -61,8 +63,6 @@ def search_split(job: SearchJob, run_dir: Path | None = None) -> tuple[list, lis
     Raises:
         DataError: fewer than two training pairs, or a split that leaves one side empty.
     """
-    from hadamard_restore.data.split import make_split
-
     pool, _ = job.pairs(run_dir)
     if len(pool) < 2:
         raise DataError(
@@ -91,8 +91,6 @@ def search_data(
     Rank 0 goes first (it may generate demo data and write the split files); the others wait
     for it and then read the same files.
     """
-    from hadamard_restore.data.dataset import PairedImages
-
     if not dist_ctx.is_main:
         barrier(dist_ctx)
     train, val = search_split(job, run_dir)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.distributed as dist
 
 from hadamard_restore.runtime.process import Dist
 
@@ -25,7 +26,6 @@ def average_(tensors: Sequence[torch.Tensor], dist_ctx: Dist) -> None:
     """Average ``tensors`` over ranks in place (no-op in one process)."""
     if not dist_ctx.enabled:
         return
-    import torch.distributed as dist
 
     if not tensors:
         return
@@ -43,7 +43,6 @@ def broadcast_(tensors: Sequence[torch.Tensor], dist_ctx: Dist) -> None:
     """Overwrite ``tensors`` on every rank with rank 0's values."""
     if not dist_ctx.enabled:
         return
-    import torch.distributed as dist
 
     with torch.no_grad():
         for t in tensors:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import torch
 
+from hadamard_restore.artifacts import atomic_write_bytes
+from hadamard_restore.classifier.provide import provide_classifier
 from hadamard_restore.errors import GenotypeError
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.net.genotype import Genotype, load_genotype
@@ -38,8 +40,6 @@ from hadamard_restore.search.upper import is_judged
 
 
 def _copy(src: Path, dst: Path) -> None:
-    from hadamard_restore.artifacts import atomic_write_bytes
-
     atomic_write_bytes(dst, Path(src).read_bytes())
 
 
@@ -89,8 +89,6 @@ def search(
         assert paths is not None  # None only when stopped early by stop_after, not passed here
         return paths
     if classifier is None and is_judged(job.search.upper):  # search.upper=reference needs no classifier
-        from hadamard_restore.classifier.provide import provide_classifier
-
         classifier = provide_classifier(job.classifier, run_dir / "classifier", dist_ctx)
     rounds = job.search.alternations
     alpha = None

@@ -24,12 +24,14 @@ import torch
 from torch import Tensor
 
 from hadamard_restore.config_sections import SearchConfig
+from hadamard_restore.errors import CheckpointError
 from hadamard_restore.runtime.log import get_logger
 from hadamard_restore.runtime.process import Dist, all_reduce_grads, gather_objects
 from hadamard_restore.runtime.rng import capture_rng as rng_state
 from hadamard_restore.runtime.rng import restore_rng as set_rng_state
 from hadamard_restore.search import ddp
 from hadamard_restore.search.hypergrad import momentum_buffers, unrolled_hypergradient
+from hadamard_restore.search.logs import StepLogger
 from hadamard_restore.search.state import SearchState, copy_into, load_state, save_state
 
 Batch = tuple[Tensor, Tensor]
@@ -129,8 +131,6 @@ def bilevel_step(
 def _restore(problem: Problem, w_opt, up_opt, ckpt: Path, dist_ctx: Dist) -> tuple[int, list[dict]]:
     state = load_state(ckpt, problem.stage)
     if len(state.rng) != dist_ctx.world_size:
-        from hadamard_restore.errors import CheckpointError
-
         raise CheckpointError(
             f"{ckpt} was written by {len(state.rng)} process(es), this run has "
             f"{dist_ctx.world_size}; resume with the same --nproc_per_node"
@@ -188,8 +188,6 @@ def run_bilevel(
         stop_after: stop (as if killed) once this many steps are done, after checkpointing;
             for tests of resume.
     """
-    from hadamard_restore.search.logs import StepLogger
-
     w_opt, up_opt = make_optimizers(problem, cfg)
     ckpt = Path(run_dir) / "checkpoint.pt"
     start = 0

@@ -34,6 +34,8 @@ from torch import Tensor
 
 from hadamard_restore.config_sections import LossConfig
 from hadamard_restore.jobs import SearchJob
+from hadamard_restore.losses.loss_weights import LOSS_NAMES
+from hadamard_restore.losses.mix import LossMix
 from hadamard_restore.search.build import loss_model, mix_objective
 from hadamard_restore.search.data import rank_generators
 from hadamard_restore.search.loop import Problem
@@ -50,8 +52,6 @@ def search_mix(
 ):
     """The stage-1 loss mix: all β = 1.0, relaxed VGG logits 1e-3·N(0,1), TV and Lap active;
     β parametrised as ``search.beta_param`` says (:mod:`~hadamard_restore.losses.beta_param`)."""
-    from hadamard_restore.losses.mix import LossMix
-
     init = torch.Generator().manual_seed(seed * 7919 + round_index)
     return LossMix(
         None, None, loss_cfg.vgg_backbone, lpips_net=loss_cfg.lpips_net, generator=init, beta_param=beta_param
@@ -60,8 +60,6 @@ def search_mix(
 
 def mix_scalars(mix) -> dict[str, float]:
     """Every β and every VGG-candidate probability, as log scalars."""
-    from hadamard_restore.losses.loss_weights import LOSS_NAMES
-
     out = {f"beta/{n}": float(b) for n, b in zip(LOSS_NAMES, mix.beta.detach().cpu().tolist())}
     for g, probs in enumerate(mix.vgg_softmax() or []):
         out.update({f"vgg_group{g + 1}/{name}": p for name, p in probs.items()})

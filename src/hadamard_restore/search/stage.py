@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import torch
 
+from hadamard_restore.classifier.checkpoint import load_classifier
+from hadamard_restore.classifier.provide import provide_classifier
+from hadamard_restore.classifier.reliability import judge_record
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.runtime.process import Dist, barrier, setup_process
 from hadamard_restore.search.build import log
@@ -120,10 +123,6 @@ def load_judge(
     job: SearchJob, run_dir: Path, device: torch.device, dist_ctx: Dist, classifier: Path | None = None
 ) -> FrozenJudge:
     """The classifier ``classifier`` names, else the one :func:`provide_classifier` gives."""
-    from hadamard_restore.classifier.checkpoint import load_classifier
-    from hadamard_restore.classifier.provide import provide_classifier
-    from hadamard_restore.classifier.reliability import judge_record
-
     path = (
         classifier if classifier is not None else provide_classifier(job.classifier, run_dir / "classifier", dist_ctx)
     )

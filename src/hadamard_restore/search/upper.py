@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
+from hadamard_restore.losses import functional as LF
 from hadamard_restore.search.build import Objective, forward, judge_objective
 from hadamard_restore.search.loop import Batch
 
@@ -29,8 +30,6 @@ REFERENCE_OBJECTIVE = "L1 + (1 - SSIM) against the clean references of search-va
 
 def reference_upper(out: Tensor, ref: Tensor) -> Tensor:
     """``mean |out − ref| + (1 − SSIM(out, ref))`` (scalar, differentiable in ``out``)."""
-    from hadamard_restore.losses import functional as LF
-
     return LF.l1(out, ref) + LF.ssim_loss(out, ref) / 10.0
 
 

@@ -8,6 +8,7 @@ traceback, or overwrite ``last.pt`` with NaN weights).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -15,6 +16,7 @@ from torch import nn
 
 from hadamard_restore.errors import HadamardRestoreError
 from hadamard_restore.metrics.common import NonFiniteValues
+from hadamard_restore.net.model_file import read_model_file
 
 
 class TrainingDiverged(HadamardRestoreError):
@@ -29,8 +31,6 @@ def nonfinite_parameters(model: nn.Module) -> list[str]:
 
 def _kept(run_dir: Path) -> str:
     """What the run directory still holds from before the divergence."""
-    from hadamard_restore.net.model_file import read_model_file
-
     parts = []
     for name, what in (("last.pt", "training state"), ("model.pt", "best model")):
         path = run_dir / name
@@ -66,8 +66,6 @@ def check_finite(model: nn.Module, step: int, lr: float, run_dir: str | Path) ->
 
 def checked_psnr(validate, step: int, lr: float, run_dir: str | Path) -> float:
     """``validate()`` (a validation PSNR), with NaN/infinite network outputs reported as divergence."""
-    import math
-
     try:
         psnr = validate()
     except NonFiniteValues:

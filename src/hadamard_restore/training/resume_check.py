@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from hadamard_restore.artifacts import read_json, write_json
 from hadamard_restore.config import config_changes as shared_changes
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.net.model_file import genotype_to_dict, loss_weights_to_dict
@@ -137,8 +138,6 @@ def _format(changes: list[dict], side: str) -> str:
 
 def record_changes(run_dir: str | Path, changes: list[dict]) -> Path | None:
     """Append the allowed changes to ``run_dir/resume_changes.json`` (nothing when there are none)."""
-    from hadamard_restore.artifacts import read_json, write_json
-
     if not changes:
         return None
     step = load_training_state(_last(run_dir))["training"].get("step")

@@ -34,10 +34,17 @@ import torch
 from hadamard_restore.artifacts import atomic_write_text, write_json
 from hadamard_restore.config import RunConfig, dump_config
 from hadamard_restore.config_sections import DataConfig, TrainConfig
+from hadamard_restore.data.dataset import PairedImages
+from hadamard_restore.data.task_data import load_pairs
+from hadamard_restore.losses.loss_weights import LossWeights, load_loss_weights
+from hadamard_restore.losses.mix import LossMix
 from hadamard_restore.net.build import build_network, net_for_genotype
+from hadamard_restore.net.genotype import Genotype, load_genotype
 from hadamard_restore.net.model_file import genotype_from_dict, make_meta
+from hadamard_restore.reporting.train_report import write_train_report
 from hadamard_restore.runtime.log import get_logger
 from hadamard_restore.runtime.process import setup_process
+from hadamard_restore.training import resume_check
 from hadamard_restore.training.trainer import TrainData, fit
 
 log = get_logger("hadamard_restore.train")
@@ -45,8 +52,6 @@ log = get_logger("hadamard_restore.train")
 
 def resolve_genotype(genotype: Any):
     """A ``Genotype`` from a bundled name, a path to genotype.json, a dict or a Genotype."""
-    from hadamard_restore.net.genotype import Genotype, load_genotype
-
     if isinstance(genotype, Genotype):
         return genotype
     if isinstance(genotype, dict):
@@ -56,8 +61,6 @@ def resolve_genotype(genotype: Any):
 
 def resolve_loss_weights(loss_weights: Any):
     """``LossWeights`` from a bundled name, a loss_weights.json path, a dict or a LossWeights."""
-    from hadamard_restore.losses.loss_weights import LossWeights, load_loss_weights
-
     if isinstance(loss_weights, LossWeights):
         return loss_weights
     if isinstance(loss_weights, dict):
@@ -72,8 +75,6 @@ def build_loss(loss_weights: Any, vgg_backbone: str) -> torch.nn.Module:
     term; ``equal`` keeps the uniform average over each group's candidates. The VGG that runs
     is ``vgg_backbone`` (``loss.vgg_backbone``; layers are matched by name).
     """
-    from hadamard_restore.losses.mix import LossMix
-
     loss = LossMix.from_weights(
         resolve_loss_weights(loss_weights).require_active("training"), backbone=vgg_backbone, trainable=False
     )
@@ -89,9 +90,6 @@ def build_data(data: DataConfig, seed: int, tcfg: TrainConfig, run_dir: str | Pa
     ``tcfg`` (the ``train`` section) gives the crop and ``val_max_images``. The split used is
     written to ``run_dir/split.json`` (names and sha256 of every file).
     """
-    from hadamard_restore.data.dataset import PairedImages
-    from hadamard_restore.data.task_data import load_pairs
-
     train_pairs, val_pairs = load_pairs(data, seed, run_dir)
     train_set = PairedImages(train_pairs, crop=tcfg.crop, flip=True)
     val_set = PairedImages(val_pairs[: tcfg.val_max_images or None], crop=None, flip=False)
@@ -132,8 +130,6 @@ def train(
     Returns:
         The summary of :func:`~hadamard_restore.training.trainer.fit` (paths of model.pt and last.pt, best val PSNR).
     """
-    from hadamard_restore.training import resume_check
-
     run_dir = Path(run_dir)
     if resume:
         stored_geno, stored_lw = resume_check.stored_choices(run_dir)
@@ -176,8 +172,6 @@ def train(
         progress=progress,
     )
     if dist_ctx.is_main:  # the report pieces `run` writes: curves, grid of held-out pairs, warnings
-        from hadamard_restore.reporting.train_report import write_train_report
-
         title = f"hadamard-restore train: {cfg.name} ({cfg.task})"
         summary["report"] = str(
             write_train_report(run_dir, summary["model"], data.val, cfg.eval.grid_images, device, title)

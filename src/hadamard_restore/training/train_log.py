@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from hadamard_restore.config_sections import TrainConfig
 from hadamard_restore.runtime.log import tensorboard_writer
 from hadamard_restore.training.state import LoopState
@@ -23,8 +25,6 @@ class TrainLogger:
     """
 
     def __init__(self, run_dir: Path, tcfg: TrainConfig, state: LoopState, is_main: bool, progress: bool) -> None:
-        from tqdm.auto import tqdm
-
         self.tcfg, self.state = tcfg, state
         self.window: dict[str, list[float]] = {}
         self.writer = tensorboard_writer(run_dir, state.step) if is_main else None

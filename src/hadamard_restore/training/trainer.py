@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from hadamard_restore.artifacts import write_json
 from hadamard_restore.config_sections import TrainConfig
@@ -269,7 +270,6 @@ class Trainer:
     def _wrapped(self) -> nn.Module:
         if not self.dist_ctx.enabled:
             return self.model
-        from torch.nn.parallel import DistributedDataParallel
 
         return DistributedDataParallel(
             self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None

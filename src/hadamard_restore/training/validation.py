@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from hadamard_restore.inference.enhance import infer, quantize_8bit
+from hadamard_restore.metrics.psnr import psnr
 
 
 @torch.no_grad()
@@ -24,8 +25,6 @@ def validate_psnr(
     amp: bool = False,
 ) -> float:
     """Mean PSNR (dB, RGB, peak 1) of the 8-bit outputs over the first ``max_images`` pairs."""
-    from hadamard_restore.metrics.psnr import psnr
-
     was_training = model.training
     model.eval()
     values = []

@@ -22,6 +22,9 @@ from importlib import resources
 from pathlib import Path
 
 from hadamard_restore.config import RunConfig, dump_config, load_config
+from hadamard_restore.runtime.rundir import new_run_dir
+from hadamard_restore.workflows.run import run
+from hadamard_restore.workflows.showcase import showcase
 
 #: The demo at toy size, as ``--set`` overrides: width 4, one HNU, 32-pixel images and crops, batch 1.
 #: Every stage then runs in seconds; the smoke runs of the code paths (the tests, the GPU check's DDP
@@ -46,10 +49,6 @@ def demo_config(overrides: list[str] | None = None) -> RunConfig:
 def demo(out: str | Path | None = None, overrides: list[str] | None = None, pretrained: bool = True) -> Path:
     """The pretrained showcase (unless ``pretrained`` is False), then
     :func:`hadamard_restore.workflows.run.run` on the demo config; returns report.md's path."""
-    from hadamard_restore.runtime.rundir import new_run_dir
-    from hadamard_restore.workflows.run import run
-    from hadamard_restore.workflows.showcase import showcase
-
     cfg = demo_config(overrides)
     run_dir = new_run_dir(cfg.out_dir, cfg.name, dump_config(cfg), out)
     if pretrained:

@@ -23,10 +23,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hadamard_restore.artifacts import write_json
+from hadamard_restore.classifier.provide import provide_classifier
 from hadamard_restore.config import RunConfig, dump_config
+from hadamard_restore.data.task_data import load_test_pairs
+from hadamard_restore.evaluation.evaluate import evaluate_pairs
+from hadamard_restore.jobs import classifier_job, search_job
 from hadamard_restore.reporting.plots import plot_search
+from hadamard_restore.reporting.report import write_report
 from hadamard_restore.runtime.log import get_logger
 from hadamard_restore.runtime.rundir import new_run_dir
+from hadamard_restore.search.hierarchy import search
+from hadamard_restore.training.train import train
 
 log = get_logger("hadamard_restore.run")
 
@@ -36,8 +43,6 @@ def stage_classifier(cfg: RunConfig, run_dir: Path) -> Path | None:
     (None with ``search.upper: reference``, whose stage 1 needs no classifier)."""
     if cfg.search.upper == "reference":
         return None
-    from hadamard_restore.classifier.provide import provide_classifier
-    from hadamard_restore.jobs import classifier_job
 
     return provide_classifier(classifier_job(cfg), run_dir / "classifier")
 
@@ -45,9 +50,6 @@ def stage_classifier(cfg: RunConfig, run_dir: Path) -> Path | None:
 def stage_search(cfg: RunConfig, run_dir: Path, classifier: Path | None) -> tuple[Path, Path]:
     """Loss search then architecture search judged by ``classifier``, and their figures; returns
     ``(loss_weights.json, genotype.json)``."""
-    from hadamard_restore.jobs import search_job
-    from hadamard_restore.search.hierarchy import search
-
     found = search(search_job(cfg), run_dir / "search", classifier=classifier)
     plot_search(run_dir / "search")
     return Path(found["loss_weights"]), Path(found["genotype"])
@@ -55,16 +57,11 @@ def stage_search(cfg: RunConfig, run_dir: Path, classifier: Path | None) -> tupl
 
 def stage_train(cfg: RunConfig, run_dir: Path, genotype: Path, loss_weights: Path) -> Path:
     """Train the derived network from scratch; returns the best ``model.pt``."""
-    from hadamard_restore.training.train import train
-
     return Path(train(cfg, run_dir / "train", genotype, loss_weights)["model"])
 
 
 def stage_evaluate(cfg: RunConfig, run_dir: Path, model: Path) -> dict:
     """Score the model on ``data.test_root`` or on the held-out validation split."""
-    from hadamard_restore.data.task_data import load_test_pairs
-    from hadamard_restore.evaluation.evaluate import evaluate_pairs
-
     pairs = load_test_pairs(cfg.data, cfg.seed, run_dir / "train")
     if cfg.data.test_root is not None:
         source = {"data": str(Path(cfg.data.test_root).resolve()), "layout": cfg.data.test_layout, "split": None}
@@ -85,8 +82,6 @@ def _timed(name: str, wall: dict, run_dir: Path, fn: Callable):
 
 def run(cfg: RunConfig, out: str | Path | None = None) -> Path:
     """Run every stage on ``cfg``; returns the path of ``report.md``."""
-    from hadamard_restore.reporting.report import write_report
-
     run_dir = new_run_dir(cfg.out_dir, cfg.name, dump_config(cfg), out)
     wall: dict[str, float] = {}
     t0 = time.time()

@@ -32,8 +32,18 @@ import torch
 import torch.nn.functional as F
 
 from hadamard_restore.artifacts import write_json
-from hadamard_restore.errors import HadamardRestoreError
+from hadamard_restore.config_sections import EnhanceConfig
+from hadamard_restore.data.degrade import TASKS, degrade, task_name
+from hadamard_restore.data.demo import clean_photos
+from hadamard_restore.data.io import read_image, write_image
+from hadamard_restore.errors import DataError, HadamardRestoreError
+from hadamard_restore.inference.enhance import enhance_tensor, quantize_8bit
+from hadamard_restore.metrics.psnr import psnr
+from hadamard_restore.metrics.ssim import ssim
+from hadamard_restore.reporting.grid import GRID_COLUMNS, comparison_grid
 from hadamard_restore.runtime.log import get_logger
+from hadamard_restore.zoo.api import load_pretrained
+from hadamard_restore.zoo.registry import available_models, read_card
 
 log = get_logger("hadamard_restore.showcase")
 
@@ -72,12 +82,6 @@ def builtin_samples(
     task: str, count: int = 2, seed: int = 0, max_side: int | None = None
 ) -> tuple[list[Sample], list[str]]:
     """``count`` built-in photos degraded with ``task``'s formula: ``(samples, notes)``."""
-    from hadamard_restore.data.degrade import TASKS, degrade, task_name
-    from hadamard_restore.data.demo import clean_photos
-    from hadamard_restore.data.io import read_image
-    from hadamard_restore.errors import DataError
-    from hadamard_restore.inference.enhance import quantize_8bit
-
     try:
         task = task_name(task)
     except DataError:
@@ -99,9 +103,6 @@ def heldout_samples(
     card: dict, count: int = 2, data_root: str | Path | None = None, max_side: int | None = None
 ) -> tuple[list[Sample], list[str]]:
     """The first ``count`` held-out pairs of ``card`` under ``data_root``: ``(samples, notes)``."""
-    from hadamard_restore.data.io import read_image
-    from hadamard_restore.inference.enhance import quantize_8bit
-
     data = card.get("data", {})
     entries = (data.get("split") or {}).get("heldout") or []
     pattern = data.get("path", "")
@@ -133,17 +134,11 @@ def heldout_samples(
 
 
 def _scores(image: torch.Tensor, clean: torch.Tensor) -> dict:
-    from hadamard_restore.metrics.psnr import psnr
-    from hadamard_restore.metrics.ssim import ssim
-
     return {"psnr": float(psnr(image[None], clean[None])[0]), "ssim": float(ssim(image[None], clean[None])[0])}
 
 
 def enhance_samples(model: torch.nn.Module, samples: list[Sample]) -> tuple[list[dict], list[list[torch.Tensor]]]:
     """Enhance and score every sample: ``(rows for the JSON, grid rows input | output | clean)``."""
-    from hadamard_restore.config_sections import EnhanceConfig
-    from hadamard_restore.inference.enhance import enhance_tensor, quantize_8bit
-
     rows, grid = [], []
     for s in samples:
         t0 = time.perf_counter()
@@ -176,11 +171,6 @@ def showcase_model(
     max_side: int | None = None,
 ) -> dict:
     """Enhance the built-in photos and held-out pairs of bundled model ``name``; its JSON entry."""
-    from hadamard_restore.data.io import write_image
-    from hadamard_restore.reporting.grid import GRID_COLUMNS, comparison_grid
-    from hadamard_restore.zoo.api import load_pretrained
-    from hadamard_restore.zoo.registry import read_card
-
     t0 = time.perf_counter()
     card = read_card(name)
     task = card.get("task", name)
@@ -218,8 +208,6 @@ def showcase(
     Returns:
         The JSON written: ``{"format", "models": [...], "note"}``.
     """
-    from hadamard_restore.zoo.registry import available_models
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if data_root is None:

@@ -44,7 +44,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from hadamard_restore.config import ConfigError
+from hadamard_restore.config_sections import EnhanceConfig
+from hadamard_restore.inference.enhance import enhance_tensor
+from hadamard_restore.inference.fastpath.precision import PRECISIONS
+from hadamard_restore.inference.progress import TileProgress
+from hadamard_restore.net.model_file import load_model
+from hadamard_restore.runtime.process import pick_device
 from hadamard_restore.zoo.image_kinds import OutOfRangeWarning, to_tensor
+from hadamard_restore.zoo.registry import model_path
 
 __all__ = ["OutOfRangeWarning", "enhance_image", "load_pretrained"]
 
@@ -63,10 +71,6 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
         UnknownModelError: no model of that name (the message lists the names).
         ModelIntegrityError: the weight file does not match its card.
     """
-    from hadamard_restore.net.model_file import load_model
-    from hadamard_restore.runtime.process import pick_device
-    from hadamard_restore.zoo.registry import model_path
-
     model, _ = load_model(model_path(name), pick_device(device))
     return model.eval()
 
@@ -98,16 +102,8 @@ def enhance_image(
         ``ValueError``); TypeError: ``model`` is neither a name nor a network; DeviceError: an
         unknown ``device``; UnknownModelError: unknown name; ConfigError: an unknown ``precision``.
     """
-    from hadamard_restore.config import ConfigError
-    from hadamard_restore.config_sections import EnhanceConfig
-    from hadamard_restore.inference.enhance import enhance_tensor
-    from hadamard_restore.inference.fastpath.precision import PRECISIONS
-    from hadamard_restore.inference.progress import TileProgress
-
     if precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-
-    from hadamard_restore.runtime.process import pick_device
 
     if not isinstance(model, (str, nn.Module)):
         raise TypeError(

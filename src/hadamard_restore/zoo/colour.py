@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from skimage.color import deltaE_ciede2000, rgb2lab
 
 
 def _hwc(img: torch.Tensor) -> np.ndarray:
@@ -23,8 +24,6 @@ def _hwc(img: torch.Tensor) -> np.ndarray:
 
 def ciede2000(x: torch.Tensor, y: torch.Tensor) -> float:
     """Mean CIEDE2000 difference between two ``(3, H, W)`` sRGB images in [0, 1]."""
-    from skimage.color import deltaE_ciede2000, rgb2lab
-
     return float(np.mean(deltaE_ciede2000(rgb2lab(_hwc(x)), rgb2lab(_hwc(y)))))
 
 

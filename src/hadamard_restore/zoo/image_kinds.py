@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from hadamard_restore.errors import DataError
 
@@ -53,8 +54,6 @@ def _checked_float(x: torch.Tensor) -> torch.Tensor:
 
 def to_tensor(image: Any) -> tuple[torch.Tensor, Any]:
     """``(image (1, 3, H, W) float32 CPU, restore)`` where ``restore(out)`` gives the input's kind."""
-    from PIL import Image
-
     if isinstance(image, Image.Image):
         return _from_pil(image)
     if isinstance(image, np.ndarray):
@@ -68,8 +67,6 @@ def to_tensor(image: Any) -> tuple[torch.Tensor, Any]:
 
 
 def _from_pil(image: Any) -> tuple[torch.Tensor, Any]:
-    from PIL import Image
-
     mode = image.mode
     if mode.startswith("I") or mode == "F":
         return _from_pil_grey(image)
@@ -89,8 +86,6 @@ def _from_pil(image: Any) -> tuple[torch.Tensor, Any]:
 
 def _from_pil_grey(image: Any) -> tuple[torch.Tensor, Any]:
     """Modes I;16 (any byte order), I (16-bit values) and F, kept in their mode and scale."""
-    from PIL import Image
-
     mode, grey = image.mode, np.asarray(image)
     if mode == "F":
         x = _checked_float(torch.from_numpy(grey.astype(np.float32)))

@@ -26,8 +26,15 @@ from pathlib import Path
 import torch
 
 from hadamard_restore.artifacts import atomic_write_bytes, atomic_write_text, sha256_file
+from hadamard_restore.data.integrity import verify_split
+from hadamard_restore.data.io import read_image
 from hadamard_restore.data.split import Split
+from hadamard_restore.evaluation.evaluate import evaluate_pairs
+from hadamard_restore.inference.enhance import infer, quantize_8bit
+from hadamard_restore.net.model_file import load_model, load_state_into, network_from_meta, read_model_file
+from hadamard_restore.runtime.checkpoint import save_checkpoint
 from hadamard_restore.zoo import card as facts
+from hadamard_restore.zoo.colour import colour_errors
 from hadamard_restore.zoo.registry import CARD_FORMAT, CARD_VERSION, models_dir
 
 DEFAULT_TOLERANCE = 1.0 / 255.0
@@ -35,8 +42,6 @@ DEFAULT_TOLERANCE = 1.0 / 255.0
 
 def _heldout_pairs(run_dir: Path, data_root: Path | None) -> tuple[list, Path]:
     """The held-out pairs (files verified against the split's sha256s) and the dataset root used."""
-    from hadamard_restore.data.integrity import verify_split
-
     split = Split.load(run_dir / "heldout.json")
     if split.root is None:  # written by hand: make_split always records its root
         raise facts.PackageError(
@@ -56,8 +61,6 @@ def _heldout_pairs(run_dir: Path, data_root: Path | None) -> tuple[list, Path]:
 
 def parity(blob: dict, image: torch.Tensor) -> dict:
     """Outputs of the fp32 and the fp16-stored weights on ``image`` (3, H, W): differences."""
-    from hadamard_restore.net.model_file import load_state_into, network_from_meta
-
     outs = []
     for dtype in (torch.float32, torch.float16):
         net = network_from_meta(blob["meta"]).eval()  # the run's own net settings (norm included)
@@ -80,8 +83,6 @@ def _dtype_name(dtype: torch.dtype) -> str:
 def save_shipped(path: Path, blob: dict, name: str, dtype: torch.dtype) -> Path:
     """Write the model file to ship (a ``model`` checkpoint): the run's meta plus ``pretrained``,
     floating tensors in ``dtype``."""
-    from hadamard_restore.runtime.checkpoint import save_checkpoint
-
     meta = dict(blob["meta"], pretrained={"name": name, "dtype": _dtype_name(dtype)})
     state = {
         k: v.to(dtype).contiguous() if v.is_floating_point() else v.contiguous()
@@ -92,8 +93,6 @@ def save_shipped(path: Path, blob: dict, name: str, dtype: torch.dtype) -> Path:
 
 def heldout_metrics(run_dir: Path, weights: Path, fp32: bool, pairs: list, data_root: Path | None) -> dict:
     """Mean held-out metrics of ``weights`` with the input-vs-reference row, colour errors included."""
-    from hadamard_restore.evaluation.evaluate import evaluate_pairs
-
     with tempfile.TemporaryDirectory() as tmp:
         metrics_file = run_dir / "eval" / "metrics.json"
         if fp32 and metrics_file.is_file():
@@ -120,11 +119,6 @@ def heldout_metrics(run_dir: Path, weights: Path, fp32: bool, pairs: list, data_
 
 def _colour(pairs: list, outputs: Path, weights: Path) -> dict:
     """Colour errors from the saved outputs (re-enhanced with ``weights`` where one is missing)."""
-    from hadamard_restore.data.io import read_image
-    from hadamard_restore.inference.enhance import infer, quantize_8bit
-    from hadamard_restore.net.model_file import load_model
-    from hadamard_restore.zoo.colour import colour_errors
-
     model, rows = None, []
     for pair in pairs:
         deg, ref = read_image(pair.degraded), read_image(pair.reference)
@@ -220,9 +214,6 @@ def package_run(
     Raises:
         PackageError: a stage's artifact is missing; DataError: held-out files differ from the split.
     """
-    from hadamard_restore.data.io import read_image
-    from hadamard_restore.net.model_file import read_model_file
-
     run_dir = Path(run_dir).resolve()
     facts.check_run_dir(run_dir)
     data_root = Path(data_root).resolve() if data_root is not None else None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hadamard_restore import __version__
 from hadamard_restore.artifacts import sha256_file
 from hadamard_restore.errors import HadamardRestoreError
 
@@ -131,8 +132,6 @@ def short_sha(name: str) -> str:
 
 def version_text() -> str:
     """``hadamard-restore VERSION`` and one line per bundled model with its weights' sha256 prefix."""
-    from hadamard_restore import __version__
-
     lines = [f"hadamard-restore {__version__}"]
     names = available_models()
     for name in names:

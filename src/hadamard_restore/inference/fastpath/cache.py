@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from hadamard_restore.artifacts import read_json, write_json
+from hadamard_restore.data.task_data import cache_root
 from hadamard_restore.inference.fastpath.backends import size_class
 from hadamard_restore.runtime.log import get_logger
 
@@ -25,15 +27,11 @@ _MERGED = ("parity", "tolerance", "rejected")
 
 
 def cache_path() -> Path:
-    from hadamard_restore.data.task_data import cache_root
-
     return cache_root() / "fastpath.json"
 
 
 def read_cache() -> dict:
     """The whole cache file, ``{"format": ..., "entries": {key: entry}}``; empty when absent or corrupt."""
-    from hadamard_restore.artifacts import read_json
-
     path = cache_path()
     try:
         data = read_json(path) if path.is_file() else {}
@@ -65,8 +63,6 @@ def merge(old: dict, new: dict) -> dict:
 
 def store(key: str, entry: dict) -> dict:
     """Merge ``entry`` into the one stored under ``key`` (atomic write); returns the merged entry."""
-    from hadamard_restore.artifacts import write_json
-
     data = read_cache()
     merged = merge(read_entry(key), entry)
     data["entries"][key] = merged
@@ -77,7 +73,7 @@ def store(key: str, entry: dict) -> dict:
 def make_key(sha: str, example: torch.Tensor, device: torch.device, threads: int, replay: bool, precision: str) -> str:
     """Model, size class, replay, device, threads, precision and library versions."""
     try:
-        import onnxruntime
+        import onnxruntime  # lazy: optional dependency (onnxruntime)
 
         ort = onnxruntime.__version__
     except ImportError:

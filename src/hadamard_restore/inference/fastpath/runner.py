@@ -17,6 +17,7 @@ from hadamard_restore.errors import HadamardRestoreError
 from hadamard_restore.inference.fastpath.backends import size_class, weights_sha
 from hadamard_restore.inference.fastpath.cache import make_key, read_entry, store
 from hadamard_restore.inference.fastpath.precision import tolerance_for
+from hadamard_restore.inference.norm_stats import has_image_stats
 
 log = choice.log
 
@@ -114,8 +115,6 @@ def for_enhance(model: nn.Module, x: torch.Tensor, cfg: EnhanceConfig, device: t
     """:func:`runner_for` as ``enhance`` and ``enhance_image`` use it: the example is the image, or its
     first tile when the image will be tiled (then with ``replay`` when whole-image norm statistics
     are replayed); ``cfg.backend="timed"`` times the backends once, any other never does."""
-    from hadamard_restore.inference.norm_stats import has_image_stats
-
     backend, threads = cfg.backend, cfg.threads
     if threads and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
