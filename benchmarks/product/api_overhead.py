@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import hadamard_restore as hr
     from hadamard_restore.inference import fastpath
+    from hadamard_restore.inference.fastpath import backends
+    from hadamard_restore.runtime.precision import native_bf16
     from hadamard_restore.zoo.api import _cached
 
     w, h = (int(v) for v in args.size.lower().split("x"))
@@ -107,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         api_first = time.perf_counter() - start
         net = _cached(args.model, "cpu")
         x = torch.from_numpy(np.asarray(photo, dtype=np.float32) / 255.0).permute(2, 0, 1)[None].contiguous()
-        names = ["eager", "channels-last", "onnx"] + (["bf16"] if fastpath.native_bf16("cpu") else [])
-        runners = {n: fastpath.build(n, net, x, torch.get_num_threads()) for n in names}
+        names = ["eager", "channels-last", "onnx"] + (["bf16"] if native_bf16("cpu") else [])
+        runners = {n: backends.build(n, net, x, torch.get_num_threads()) for n in names}
         with torch.inference_mode():
             backends = measure({n: (lambda r=r: r(x)) for n, r in runners.items()}, warmup=1, repeats=5)
             fastest = min(backends, key=lambda n: backends[n].median)

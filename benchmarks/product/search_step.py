@@ -41,10 +41,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="write the markdown table here")
     args = ap.parse_args()
 
-    from hadamard_restore.classifier import build_classifier, freeze_classifier
+    from hadamard_restore.classifier.model import build_classifier, freeze_classifier
     from hadamard_restore.config import load_config
     from hadamard_restore.jobs import search_job
-    from hadamard_restore.runtime import Dist, pick_device
+    from hadamard_restore.runtime.process import Dist, pick_device
     from hadamard_restore.search.arch_stage import arch_problem
     from hadamard_restore.search.data import search_data
     from hadamard_restore.search.loop import bilevel_step, make_optimizers

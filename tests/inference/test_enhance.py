@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.config import ConfigError
 from hadamard_restore.config_sections import EnhanceConfig
 from hadamard_restore.data.codec16 import png_bit_depth

@@ -11,7 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.inference.export import ParityError, default_check_images, export_onnx
 from hadamard_restore.net.model_file import save_model

@@ -161,7 +161,7 @@ def test_bad_arguments_are_explained(tiny_features):
 
 @pytest.mark.weights
 def test_paper_lol_mix_with_provisioned_networks(provisioned_weights, odd_pair):
-    from hadamard_restore.losses.mix import load_loss_weights
+    from hadamard_restore.losses.loss_weights import load_loss_weights
 
     x, y = odd_pair
     mix = LossMix.from_weights(load_loss_weights("paper-lol"), backbone="vgg16", trainable=False)

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.errors import DataError
-from hadamard_restore.photo import plan_outputs
+from hadamard_restore.photo.plan import plan_outputs
 
 from .conftest import smooth_rgb
 

@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 from search_toy import toy_cfg, toy_problem
 
 from hadamard_restore.errors import CheckpointError
-from hadamard_restore.runtime import Dist
+from hadamard_restore.runtime.process import Dist
 from hadamard_restore.search.loop import run_bilevel
 from hadamard_restore.search.state import load_state
 
