@@ -73,10 +73,10 @@ def test_builtin_and_heldout_rows_are_scored_against_the_clean_image(zoo, fake_r
 
 def test_a_model_better_than_identity_beats_its_degraded_input(zoo, tmp_path, monkeypatch):
     monkeypatch.delenv("HADAMARD_RESTORE_DATA", raising=False)
-    monkeypatch.setattr("hadamard_restore.zoo.load_pretrained", lambda name: Identity().eval())
+    monkeypatch.setattr("hadamard_restore.zoo.api.load_pretrained", lambda name: Identity().eval())
     same = sc.showcase(tmp_path / "identity", max_side=SIDE)["models"][0]["rows"]
     assert same and all(r["output"] == r["input"] for r in same)  # identity: output row == input row
-    monkeypatch.setattr("hadamard_restore.zoo.load_pretrained", lambda name: Exposure().eval())
+    monkeypatch.setattr("hadamard_restore.zoo.api.load_pretrained", lambda name: Exposure().eval())
     better = sc.showcase(tmp_path / "exposure", max_side=SIDE)["models"][0]["rows"]
     for row in better:
         assert row["output"]["psnr"] > row["input"]["psnr"] + 3, row
@@ -139,8 +139,8 @@ def test_the_demo_shows_the_models_first_then_runs_the_method(zoo, tmp_path, mon
 
     monkeypatch.setattr("hadamard_restore.workflows.run.run", fake_run)
     monkeypatch.setattr(sc, "GRID_HEIGHT", 32)
-    monkeypatch.setattr("hadamard_restore.zoo.load_pretrained", lambda name: Identity().eval())
-    monkeypatch.setattr(sc, "_fit", lambda img, side: sc.F.interpolate(img[None], size=(24, 24))[0])
+    monkeypatch.setattr("hadamard_restore.zoo.api.load_pretrained", lambda name: Identity().eval())
+    monkeypatch.setattr(sc, "_fit", lambda img, side: torch.nn.functional.interpolate(img[None], size=(24, 24))[0])
     report = demo_mod.demo(tmp_path / "run")
     assert calls == [("run", tmp_path / "run", True)] and report == tmp_path / "run" / "report.md"
     demo_mod.demo(tmp_path / "bare", pretrained=False)
