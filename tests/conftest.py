@@ -115,10 +115,9 @@ def tiny_loss_weights(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, tiny_pairs, tiny_genotype, tiny_loss_weights) -> Path:
     """A finished 12-step training run (shared by the train, evaluate and report tests)."""
-    from tiny import tiny_config
-
     from hadamard_restore.config import config_from_dict
     from hadamard_restore.training.train import train
+    from tests.tiny import tiny_config
 
     run_dir = tmp_path_factory.mktemp("run")
     train(config_from_dict(tiny_config(tiny_pairs)), run_dir, tiny_genotype, tiny_loss_weights, progress=False)

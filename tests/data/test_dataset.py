@@ -6,8 +6,7 @@ from hadamard_restore.data.io import read_image
 from hadamard_restore.data.layouts import find_pairs
 from hadamard_restore.data.transforms import random_crop_box
 from hadamard_restore.errors import DataError
-
-from .conftest import random_array, save_png
+from tests.data.helpers import random_array, save_png
 
 
 def test_full_access_matches_files(tiny_pairs):

@@ -10,8 +10,7 @@ from torchvision.models.vgg import cfgs, make_layers
 from hadamard_restore.errors import LossWeightsError
 from hadamard_restore.losses import vgg as V
 from hadamard_restore.losses.preprocess import imagenet_normalize
-
-from .helpers import make_tiny_features
+from tests.losses.helpers import make_tiny_features
 
 
 def test_names_match_torchvision_indices():

@@ -12,8 +12,7 @@ from hadamard_restore.cli.app import app
 from hadamard_restore.data.codec16 import png_bit_depth
 from hadamard_restore.data.io import read_image, write_image
 from hadamard_restore.photo.io import Photo, read_photo, write_photo
-
-from .conftest import smooth_rgb, srgb_icc
+from tests.photo.helpers import smooth_rgb, srgb_icc
 
 runner = CliRunner()
 MAKE = 0x010F  # EXIF "Make"

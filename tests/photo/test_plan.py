@@ -11,8 +11,7 @@ from typer.testing import CliRunner
 from hadamard_restore.cli.app import app
 from hadamard_restore.errors import DataError
 from hadamard_restore.photo.plan import plan_outputs
-
-from .conftest import smooth_rgb
+from tests.photo.helpers import smooth_rgb
 
 runner = CliRunner()
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from search_cfg import CONFIGS
+
+from tests.search.search_cfg import CONFIGS
 
 ROOT = Path(__file__).resolve().parents[2]
 

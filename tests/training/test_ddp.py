@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from tiny import tiny_config
 
 from hadamard_restore.net import model_file
+from tests.tiny import tiny_config
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from tiny import tiny_config
 
 from hadamard_restore.config import config_from_dict
 from hadamard_restore.errors import GenotypeError
 from hadamard_restore.net import model_file
 from hadamard_restore.training.state import load_training_state
 from hadamard_restore.training.train import train
+from tests.tiny import tiny_config
 
 REPO = Path(__file__).resolve().parents[2]
 
