@@ -7,7 +7,8 @@ and the ratios between variants stay meaningful even when absolute times drift. 
 is bracketed by ``sync()`` (``torch.cuda.synchronize`` on a GPU) and timed with
 ``time.perf_counter``.
 
-Reported per variant: median, interquartile range (Q1-Q3), min and max over the repeats.
+Reported per variant: median, interquartile range (Q1-Q3), min and max over the repeats. The
+reports are Markdown: :func:`markdown_table`, :func:`write_markdown`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+from hadamard_restore.artifacts import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -169,3 +173,12 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def write_markdown(path: Path, lines: Sequence[str]) -> str:
+    """A report: ``lines`` joined by newlines (one more at the end) written to ``path`` atomically,
+    and printed; returns the text."""
+    text = "\n".join([*lines, ""])
+    atomic_write_text(path, text)
+    print(text)
+    return text

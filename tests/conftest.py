@@ -76,6 +76,14 @@ def _smooth_image(gen: torch.Generator) -> torch.Tensor:
     return torch.nn.functional.interpolate(low, size=(H, W), mode="bilinear", align_corners=False)[0]
 
 
+@pytest.fixture(scope="module")
+def model(model_file):
+    """The network of the test folder's own ``model_file`` fixture, loaded on the CPU."""
+    from hadamard_restore.net.model_file import load_model
+
+    return load_model(model_file, "cpu")[0]
+
+
 @pytest.fixture(scope="session")
 def tiny_pairs(tmp_path_factory) -> Path:
     """``paired`` layout: degraded/ and reference/ with 8 low-light pairs of 37x31 pixels."""
@@ -106,10 +114,9 @@ def tiny_genotype(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_loss_weights(tmp_path_factory) -> Path:
     """l1 + l2 + colour + SSIM (no pretrained backbones needed)."""
-    path = tmp_path_factory.mktemp("lw") / "loss_weights.json"
-    weights = dict(l1=1.0, l2=1.0, color=0.1, ssim=0.2, vgg=0.0, lpips=0.0, tv=0.0, laplacian=0.0)
-    path.write_text(json.dumps({"weights": weights, "name": "tiny"}))
-    return path
+    from tests.tiny import write_loss_weights
+
+    return write_loss_weights(tmp_path_factory.mktemp("lw") / "loss_weights.json", l1=1.0, l2=1.0, color=0.1, ssim=0.2)
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,12 @@
-"""Structural limits of the package, checked in CI (``make lint``).
+"""Structural limits of the package and of benchmarks/, checked in CI (``make lint``).
 
-    python tools/check_structure.py [--root src/hadamard_restore] [--importers tests benchmarks tools]
+    python tools/check_structure.py [--root src/hadamard_restore benchmarks] [--importers tests benchmarks tools]
 
-Warns about a file under the package longer than ``--warn-file-lines`` lines (default 400: a
-file that long may hold more than one concept; split it where the concept splits, never to meet a
-count). Fails (exit 1) and lists every violation of:
+Each ``--root`` is a tree of Python modules checked on its own (default: the package and
+benchmarks/, which follow the same rules; the layer table applies to the package only). Warns
+about a file under a root longer than ``--warn-file-lines`` lines (default 400: a file that long
+may hold more than one concept; split it where the concept splits, never to meet a count). Fails
+(exit 1) and lists every violation of:
 
 * a function or method whose body, docstring excluded, is longer than ``--max-body-lines``
   lines (default 60);
@@ -20,8 +22,8 @@ count). Fails (exit 1) and lists every violation of:
 * a re-export: ``from A import X`` (or ``import A`` and then ``A.X``) where ``X`` is not defined in
   module ``A`` but only imported into it; each name is imported from its one home. A submodule
   ``A.X`` is not a re-export. The one exception is the package's top-level ``__init__.py``, whose
-  ``__all__`` is the public API. Importers are the modules under ``--root`` and the Python files
-  under every ``--importers`` folder.
+  ``__all__`` is the public API. Importers are the modules under the root and the Python files
+  under every ``--importers`` folder (outside the root).
 """
 
 from __future__ import annotations
@@ -333,6 +335,8 @@ def reexport_problems(root: Path, trees: dict[str, tuple[ast.Module, bool]], imp
     ]
     for folder in importers:
         for f in sorted(folder.rglob("*.py")):
+            if f.resolve().is_relative_to(root.resolve()):
+                continue  # a module of the tree itself, already among the sources
             sources.append((f, None, False, ast.parse(f.read_text(), filename=str(f))))
     problems = []
     for path, this, is_package, tree in sources:
@@ -343,41 +347,52 @@ def reexport_problems(root: Path, trees: dict[str, tuple[ast.Module, bool]], imp
     return problems
 
 
-def main(argv: list[str] | None = None) -> int:
-    here = Path(__file__).resolve().parents[1]
-    ap = argparse.ArgumentParser(description="file and function length, import cycles, layers, re-exports")
-    ap.add_argument("--root", type=Path, default=here / "src" / PACKAGE)
-    ap.add_argument("--importers", type=Path, nargs="*", default=[], help="more folders whose imports are checked")
-    ap.add_argument("--warn-file-lines", type=int, default=400)
-    ap.add_argument("--max-body-lines", type=int, default=60)
-    args = ap.parse_args(argv)
-    files = sorted(args.root.rglob("*.py"))
-    known = {module_name(f, args.root) for f in files}
+def check_tree(
+    root: Path, importers: list[Path], warn_file_lines: int, max_body_lines: int
+) -> tuple[list[str], list[str], int]:
+    """``(problems, warnings, files checked)`` of the modules under ``root``."""
+    files = sorted(root.rglob("*.py"))
+    known = {module_name(f, root) for f in files}
     problems: list[str] = []
     warnings: list[str] = []
     graph: dict[str, set[str]] = {}
     trees: dict[str, tuple[ast.Module, bool]] = {}
     for f in files:
         text = f.read_text()
-        rel = f.relative_to(args.root.parent)
+        rel = f.relative_to(root.parent)
         n_lines = len(text.splitlines())
-        if n_lines > args.warn_file_lines:
-            warnings.append(f"warning: {rel}: {n_lines} lines (does it hold one concept? over {args.warn_file_lines})")
+        if n_lines > warn_file_lines:
+            warnings.append(f"warning: {rel}: {n_lines} lines (does it hold one concept? over {warn_file_lines})")
         tree = ast.parse(text, filename=str(f))
-        for name, line, body in long_functions(tree, args.max_body_lines):
-            problems.append(f"{rel}:{line}: function {name} has a {body}-line body (limit {args.max_body_lines})")
-        this = module_name(f, args.root)
+        for name, line, body in long_functions(tree, max_body_lines):
+            problems.append(f"{rel}:{line}: function {name} has a {body}-line body (limit {max_body_lines})")
+        this = module_name(f, root)
         graph[this] = imported_modules(tree, this, f.name == "__init__.py", known)
         trees[this] = (tree, f.name == "__init__.py")
     for cycle in package_cycles(graph):
         problems.append("import cycle: " + " <-> ".join(cycle))
-    if args.root.name == PACKAGE:
+    if root.name == PACKAGE:
         problems += upward_imports(graph)
-    problems += reexport_problems(args.root, trees, args.importers)
-    for p in warnings + problems:
-        print(p)
-    print(f"{len(files)} files checked: {len(problems)} problem(s), {len(warnings)} warning(s)")
-    return 1 if problems else 0
+    problems += reexport_problems(root, trees, importers)
+    return problems, warnings, len(files)
+
+
+def main(argv: list[str] | None = None) -> int:
+    here = Path(__file__).resolve().parents[1]
+    ap = argparse.ArgumentParser(description="file and function length, import cycles, layers, re-exports")
+    ap.add_argument("--root", type=Path, nargs="+", default=[here / "src" / PACKAGE, here / "benchmarks"])
+    ap.add_argument("--importers", type=Path, nargs="*", default=[], help="more folders whose imports are checked")
+    ap.add_argument("--warn-file-lines", type=int, default=400)
+    ap.add_argument("--max-body-lines", type=int, default=60)
+    args = ap.parse_args(argv)
+    failed = False
+    for root in args.root:
+        problems, warnings, n_files = check_tree(root, args.importers, args.warn_file_lines, args.max_body_lines)
+        for p in warnings + problems:
+            print(p)
+        print(f"{root.name}: {n_files} files checked: {len(problems)} problem(s), {len(warnings)} warning(s)")
+        failed = failed or bool(problems)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -29,12 +29,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
-from benchmarks.timing import machine_info, markdown_table, measure
+from benchmarks.timing import Stats, machine_info, markdown_table, measure
 
 
 def _photo(path: str | None, size: tuple[int, int]):
@@ -78,6 +80,43 @@ def _cli_first_calls(model: str, photo, tmp: Path) -> list[tuple[str, float, str
     return rows
 
 
+def _measure_api(
+    model: str, photo: Image.Image, repeats: int, tmp: Path
+) -> tuple[float, dict[str, Stats], dict[str, Stats], str, str]:
+    """The API's first call (its own empty cache under ``tmp``), every backend's bare forward, then the
+    API against the fastest backend side by side: ``(first call s, backends, side by side, the bare
+    forward's row name, the backend the API used and why)``."""
+    import hadamard_restore as hr
+    from hadamard_restore.inference.fastpath.backends import build as build_backend
+    from hadamard_restore.inference.fastpath.cache import read_cache
+    from hadamard_restore.runtime.precision import native_bf16
+    from hadamard_restore.zoo.api import _cached
+
+    os.environ["HADAMARD_RESTORE_CACHE"] = str(tmp / "api-cache")  # the API: its own empty cache
+    start = time.perf_counter()
+    hr.enhance_image(photo, model=model)
+    api_first = time.perf_counter() - start
+    net = _cached(model, "cpu")
+    x = torch.from_numpy(np.asarray(photo, dtype=np.float32) / 255.0).permute(2, 0, 1)[None].contiguous()
+    names = ["eager", "channels-last", "onnx"] + (["bf16"] if native_bf16("cpu") else [])
+    runners = {n: build_backend(n, net, x, torch.get_num_threads()) for n in names}
+    with torch.inference_mode():
+        backends = measure({n: partial(r, x) for n, r in runners.items()}, warmup=1, repeats=5)
+        fastest = min(backends, key=lambda n: backends[n].median)
+        bare = f"bare forward ({fastest})"
+        side = measure(
+            {
+                "enhance_image(pil)": lambda: hr.enhance_image(photo, model=model),
+                bare: lambda: runners[fastest](x),
+            },
+            warmup=2,
+            repeats=repeats,
+        )
+    chosen = [e for e in read_cache()["entries"].values() if "backend" in e]
+    used = f"{chosen[0]['backend']}` ({chosen[0]['chosen_by']})" if chosen else "eager` (below 256x256 pixels)"
+    return api_first, backends, side, bare, used
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="low-light")
@@ -87,12 +126,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--note", default="", help="a line about the machine's state (e.g. other jobs)")
     ap.add_argument("--out", type=Path, default=None, help="Markdown table (default: print only)")
     args = ap.parse_args(argv)
-    import hadamard_restore as hr
-    from hadamard_restore.inference import fastpath
-    from hadamard_restore.inference.fastpath import backends
-    from hadamard_restore.runtime.precision import native_bf16
-    from hadamard_restore.zoo.api import _cached
-
     w, h = (int(v) for v in args.size.lower().split("x"))
     photo, source = _photo(args.image, (w, h))
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
@@ -103,28 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         cli = _cli_first_calls(args.model, photo, tmp)
-        os.environ["HADAMARD_RESTORE_CACHE"] = str(tmp / "api-cache")  # the API: its own empty cache
-        start = time.perf_counter()
-        hr.enhance_image(photo, model=args.model)
-        api_first = time.perf_counter() - start
-        net = _cached(args.model, "cpu")
-        x = torch.from_numpy(np.asarray(photo, dtype=np.float32) / 255.0).permute(2, 0, 1)[None].contiguous()
-        names = ["eager", "channels-last", "onnx"] + (["bf16"] if native_bf16("cpu") else [])
-        runners = {n: backends.build(n, net, x, torch.get_num_threads()) for n in names}
-        with torch.inference_mode():
-            backends = measure({n: (lambda r=r: r(x)) for n, r in runners.items()}, warmup=1, repeats=5)
-            fastest = min(backends, key=lambda n: backends[n].median)
-            bare = f"bare forward ({fastest})"
-            side = measure(
-                {
-                    "enhance_image(pil)": lambda: hr.enhance_image(photo, model=args.model),
-                    bare: lambda: runners[fastest](x),
-                },
-                warmup=2,
-                repeats=args.repeats,
-            )
-        chosen = [e for e in fastpath.cache.read_cache()["entries"].values() if "backend" in e]
-        used = f"{chosen[0]['backend']}` ({chosen[0]['chosen_by']})" if chosen else "eager` (below 256x256 pixels)"
+        api_first, backends, side, bare, used = _measure_api(args.model, photo, args.repeats, tmp)
     ratio = side[bare].median / side["enhance_image(pil)"].median
     text = "\n\n".join(
         [

@@ -28,6 +28,7 @@ if __package__ in (None, ""):
 import copy
 import statistics
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -68,7 +69,7 @@ def ceiling_cases(
     for kind, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         a, b = (torch.randn(mm_n, mm_n, generator=gen).to(dtype) for _ in range(2))
         c = torch.empty(mm_n, mm_n, dtype=dtype)
-        cases[f"{kind} mm {mm_n}^3"] = (lambda a=a, b=b, c=c: torch.mm(a, b, out=c), kind, 2.0 * mm_n**3)
+        cases[f"{kind} mm {mm_n}^3"] = (partial(torch.mm, a, b, out=c), kind, 2.0 * mm_n**3)
         x = torch.randn(1, conv_c, conv_hw, conv_hw, generator=gen).to(dtype)
         x = x.contiguous(memory_format=torch.channels_last)
         w = (0.05 * torch.randn(conv_c, conv_c, 3, 3, generator=gen)).to(dtype)
@@ -192,7 +193,7 @@ Case = tuple[Callable[[], object], str, float, float]
 
 
 def _bf16_channels_last(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-    m = copy.deepcopy(model).eval().to(dtype=torch.bfloat16, memory_format=torch.channels_last)
+    m = copy.deepcopy(model).eval().to(torch.bfloat16).to(memory_format=torch.channels_last)
 
     def run(x: torch.Tensor) -> torch.Tensor:
         return m(x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)).float()

@@ -52,28 +52,24 @@ def synthetic_photo(height: int, width: int, seed: int = 0) -> torch.Tensor:
     return img.clamp_(0, 1)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--height", type=int, default=4000)
-    ap.add_argument("--width", type=int, default=6000)
-    ap.add_argument("--tile", type=int, default=None, help="default: the config's enhance.tile")
-    ap.add_argument("--overlap", type=int, default=None)
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "product" / "enhance_memory.md")
-    args = ap.parse_args()
-
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+def run_enhance(
+    height: int, width: int, tile: int | None, overlap: int | None
+) -> tuple[int, float, float, str, tuple[int, int]]:
+    """Run the CLI on a synthetic ``width`` x ``height`` photo in a child process: ``(parameters, wall
+    seconds, peak RSS in GB, how the peak was read, output size)``."""
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
         photo = tmp / "photo.png"
-        write_image(photo, synthetic_photo(args.height, args.width))
+        write_image(photo, synthetic_photo(height, width))
         net = HadamardNet("paper-lol")
         model = save_model(tmp / "model.pt", net, net.genotype, {}, None)
         params = sum(p.numel() for p in net.parameters())
         del net
         cmd = [sys.executable, "-m", "hadamard_restore", "enhance", str(model), str(photo), "--out", str(tmp / "out")]
-        if args.tile is not None:
-            cmd += ["--tile", str(args.tile)]
-        if args.overlap is not None:
-            cmd += ["--overlap", str(args.overlap)]
+        if tile is not None:
+            cmd += ["--tile", str(tile)]
+        if overlap is not None:
+            cmd += ["--overlap", str(overlap)]
         env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
         gnu_time = Path("/usr/bin/time")
         if gnu_time.is_file():
@@ -93,6 +89,19 @@ def main() -> None:
 
         with Image.open(tmp / "out" / "photo.png") as im:
             out_size = im.size
+    return params, wall, peak_gb, method, out_size
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--height", type=int, default=4000)
+    ap.add_argument("--width", type=int, default=6000)
+    ap.add_argument("--tile", type=int, default=None, help="default: the config's enhance.tile")
+    ap.add_argument("--overlap", type=int, default=None)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "product" / "enhance_memory.md")
+    args = ap.parse_args()
+
+    params, wall, peak_gb, method, out_size = run_enhance(args.height, args.width, args.tile, args.overlap)
     from hadamard_restore.config_sections import EnhanceConfig
 
     defaults = EnhanceConfig()

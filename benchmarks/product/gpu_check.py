@@ -150,10 +150,9 @@ def graphed_train_step(
 
 
 def _compiled_train_step(model, loss, x, y) -> Callable[[], None]:
-    m = torch.compile(
-        copy.deepcopy(model).to(x.device).train().to(memory_format=torch.channels_last), mode="reduce-overhead"
-    )
-    opt = torch.optim.AdamW([q for q in m.parameters() if q.requires_grad], lr=1e-4, fused=True)
+    module = copy.deepcopy(model).to(x.device).train().to(memory_format=torch.channels_last)
+    m = torch.compile(module, mode="reduce-overhead")
+    opt = torch.optim.AdamW([q for q in module.parameters() if q.requires_grad], lr=1e-4, fused=True)
     xi = x.contiguous(memory_format=torch.channels_last)
 
     def step() -> None:
@@ -163,7 +162,7 @@ def _compiled_train_step(model, loss, x, y) -> Callable[[], None]:
         total = loss(pred.float(), y)[0]
         opt.zero_grad(set_to_none=True)
         total.backward()
-        torch.nn.utils.clip_grad_norm_(m.parameters(), 5.0)
+        torch.nn.utils.clip_grad_norm_(module.parameters(), 5.0)
         opt.step()
 
     return step
@@ -344,7 +343,9 @@ def ddp_part(p) -> None:
 # bf16 weights in channels-last, the same captured as CUDA graphs, and ``torch.compile``
 # (mode ``reduce-overhead``). The parity of each against the fp32 eager output is stated as the
 # max abs difference and the PSNR of the clamped outputs (the saved image's range).
-def _forward(net: torch.nn.Module, x: torch.Tensor, amp: torch.dtype | None = None) -> Callable[[], torch.Tensor]:
+def _forward(
+    net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, amp: torch.dtype | None = None
+) -> Callable[[], torch.Tensor]:
     def call() -> torch.Tensor:
         with torch.no_grad(), torch.autocast(x.device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
             return net(x)
@@ -367,7 +368,7 @@ def inference_variants(net: torch.nn.Module, x: torch.Tensor) -> tuple[dict, dic
         return out, notes
     out["bf16 autocast"] = _forward(net, x, torch.bfloat16)
     for name, dtype in (("fp16", torch.float16), ("bf16", torch.bfloat16)):
-        low = copy.deepcopy(net).to(dtype=dtype, memory_format=cl)
+        low = copy.deepcopy(net).to(dtype).to(memory_format=cl)
         xl = x.to(dtype).contiguous(memory_format=cl)
         out[f"{name} channels-last"] = _forward(low, xl)
         try:
@@ -421,7 +422,7 @@ def infer_part(p) -> None:
     _roofline(p, net, rows)
     if not p.cuda:
         return
-    low = copy.deepcopy(net).to(dtype=torch.float16, memory_format=torch.channels_last)
+    low = copy.deepcopy(net).to(torch.float16).to(memory_format=torch.channels_last)
     xl = x.half().contiguous(memory_format=torch.channels_last)
     t0 = time.perf_counter()
     try:
@@ -462,7 +463,7 @@ def search_part(p) -> None:
     gen = torch.Generator().manual_seed(1)
     x, y = (torch.rand(batch, 3, crop, crop, generator=gen).to(p.device) for _ in range(2))
     base = "supernet training step (Trainer, fp32, loss mix)"
-    variants = {base: trainer_step(SuperNet(s["channels"], s["num_hnu"]), mix, x, y)}
+    variants: dict[str, Callable[[], object]] = {base: trainer_step(SuperNet(s["channels"], s["num_hnu"]), mix, x, y)}
     search, notes = search_cases(s["channels"], s["num_hnu"], crop, batch, p.device, modes=tuple(s["search_modes"]))
     variants.update(search)
     for k, v in notes.items():
@@ -770,6 +771,47 @@ def _env(d: dict) -> list[str]:
     ]
 
 
+def _item_section(title: str, d: dict) -> list[str]:
+    """One measured item (training step, inference, search step): its timing tables, compile time,
+    output parity and achieved rates."""
+    out = [f"## {title}", "", f"Shape: {d.get('shape', '')}.", ""]
+    for phase in ("phase 1", "phase 2"):
+        if d.get(phase):
+            out += [f"{phase} (timed side by side, interleaved):", ""] + _timing_table(d[phase])
+    if d.get("steps"):
+        out += _timing_table(d["steps"], "x_train_step", "cost in supernet training steps")
+    if d.get("compile_s") is not None:
+        out += [f"First compiled call (compile time): {d['compile_s']:.1f} s.", ""]
+    par = {
+        **d.get("parity vs fp32 eager", {}),
+        **({"compile": d["parity compile"]} if "parity compile" in d else {}),
+    }
+    if par:
+        out += [
+            "Output parity against fp32 eager (outputs clamped to [0, 1]):",
+            "",
+            markdown_table(
+                ["variant", "max abs diff", "PSNR dB"],
+                [[k, f"{v['max_abs']:.2e}", _f(v["psnr_db"], 1)] for k, v in par.items()],
+            ),
+            "",
+        ]
+    if d.get("roofline"):
+        out += [
+            "Achieved rates (FLOPs from the counter, bytes unfused, benchmarks/product/roofline.py):",
+            "",
+            markdown_table(
+                ["variant", "TFLOP/s", "% of peak", "TB/s", "% of bandwidth"],
+                [
+                    [k, _f(r["tflops"], 3), _f(r["flop_pct"], 1), _f(r["tbps"], 3), _f(r["bw_pct"], 1)]
+                    for k, r in d["roofline"].items()
+                ],
+            ),
+            "",
+        ]
+    return out
+
+
 def render(res: dict) -> str:
     parts = res["parts"]
     env = parts.get("env", {}).get("data", {})
@@ -813,43 +855,8 @@ def render(res: dict) -> str:
         ("search", "Item 6: search step"),
     ):
         d = parts.get(name, {}).get("data", {})
-        if not d:
-            continue
-        out += [f"## {title_}", "", f"Shape: {d.get('shape', '')}.", ""]
-        for phase in ("phase 1", "phase 2"):
-            if d.get(phase):
-                out += [f"{phase} (timed side by side, interleaved):", ""] + _timing_table(d[phase])
-        if d.get("steps"):
-            out += _timing_table(d["steps"], "x_train_step", "cost in supernet training steps")
-        if d.get("compile_s") is not None:
-            out += [f"First compiled call (compile time): {d['compile_s']:.1f} s.", ""]
-        par = {
-            **d.get("parity vs fp32 eager", {}),
-            **({"compile": d["parity compile"]} if "parity compile" in d else {}),
-        }
-        if par:
-            out += [
-                "Output parity against fp32 eager (outputs clamped to [0, 1]):",
-                "",
-                markdown_table(
-                    ["variant", "max abs diff", "PSNR dB"],
-                    [[k, f"{v['max_abs']:.2e}", _f(v["psnr_db"], 1)] for k, v in par.items()],
-                ),
-                "",
-            ]
-        if d.get("roofline"):
-            out += [
-                "Achieved rates (FLOPs from the counter, bytes unfused, benchmarks/product/roofline.py):",
-                "",
-                markdown_table(
-                    ["variant", "TFLOP/s", "% of peak", "TB/s", "% of bandwidth"],
-                    [
-                        [k, _f(r["tflops"], 3), _f(r["flop_pct"], 1), _f(r["tbps"], 3), _f(r["bw_pct"], 1)]
-                        for k, r in d["roofline"].items()
-                    ],
-                ),
-                "",
-            ]
+        if d:
+            out += _item_section(title_, d)
     notes = [f"- **{p} | {k}**: {v}" for p, r in parts.items() for k, v in r.get("notes", {}).items()]
     if notes:
         out += ["## Notes", ""] + notes + [""]

@@ -26,14 +26,10 @@ import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
 
 from hadamard_restore.runtime.process import Dist  # noqa: E402
+from hadamard_restore.workflows.demo import TOY_SIZE  # noqa: E402
 
 TINY = [
-    "net.channels=4",
-    "net.num_hnu=1",
-    "data.demo.size=32",
-    "data.demo.crops_per_image=2",
-    "search.crop=32",
-    "search.batch_size=1",
+    *TOY_SIZE,
     "search.arch_steps=2",
     "search.checkpoint_every=2",
     "train.steps=3",

@@ -47,8 +47,10 @@ def deepest_tap(loss_weights: str = "paper-lol", backbone: str = "vgg16") -> int
     from hadamard_restore.losses.loss_weights import load_loss_weights
     from hadamard_restore.losses.vgg import backbone_layer_names
 
-    names = backbone_layer_names(backbone)
-    return max(names.index(n) for n in load_loss_weights(loss_weights).vgg_layers)
+    names, layers = backbone_layer_names(backbone), load_loss_weights(loss_weights).vgg_layers
+    if layers is None:
+        raise ValueError(f"loss weights {loss_weights!r} name no VGG layers (relaxed); give searched or bundled ones")
+    return max(names.index(n) for n in layers)
 
 
 def pack_weights(cache: Path, out: Path, vgg_up_to: int) -> Path:

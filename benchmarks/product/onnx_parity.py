@@ -26,8 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 from benchmarks.timing import cpu_model as cpu_name  # noqa: E402
-from hadamard_restore.artifacts import atomic_write_text  # noqa: E402
+from benchmarks.timing import markdown_table, write_markdown  # noqa: E402
 from hadamard_restore.inference.export import export_onnx  # noqa: E402
+
+HEADER = ["exporter", "image", "W x H", "max abs diff", "max abs output", "verdict", "export + check time"]
 
 
 def main() -> None:
@@ -59,11 +61,18 @@ def main() -> None:
             seconds = time.perf_counter() - start
             for check in report.checks:
                 rows.append(
-                    f"| {report.exporter} (opset {report.opset}) | {check.name} | "
-                    f"{check.size[1]}x{check.size[0]} | {check.max_abs_diff:.2e} | {check.output_max_abs:.3g} | "
-                    f"{'pass' if check.max_abs_diff <= report.tolerance else 'FAIL'} | {seconds:.0f} s |"
+                    [
+                        f"{report.exporter} (opset {report.opset})",
+                        check.name,
+                        f"{check.size[1]}x{check.size[0]}",
+                        f"{check.max_abs_diff:.2e}",
+                        f"{check.output_max_abs:.3g}",
+                        "pass" if check.max_abs_diff <= report.tolerance else "FAIL",
+                        f"{seconds:.0f} s",
+                    ]
                 )
-    text = "\n".join(
+    write_markdown(
+        args.out,
         [
             "# ONNX parity: onnxruntime (CPU) vs PyTorch, paper-lol network",
             "",
@@ -75,14 +84,9 @@ def main() -> None:
             "Tolerance 1e-3 on the raw "
             "(unclamped) output; H and W are dynamic in the graph (the random image is 131x97, odd).",
             "",
-            "| exporter | image | W x H | max abs diff | max abs output | verdict | export + check time |",
-            "|---|---|---|---|---|---|---|",
-            *rows,
-            "",
-        ]
+            markdown_table(HEADER, rows),
+        ],
     )
-    atomic_write_text(args.out, text)
-    print(text)
 
 
 if __name__ == "__main__":

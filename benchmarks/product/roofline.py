@@ -133,8 +133,10 @@ def measure_peaks(
     out = {"matmul_tflops": 2 * n**3 / timed(lambda: a @ b) / 1e12}
     bsz, c, h, w = conv_size
     x = torch.randn(bsz, c, h, w, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
-    conv = torch.nn.Conv2d(c, c, 3, padding=1, bias=False).to(
-        device=device, dtype=dtype, memory_format=torch.channels_last
+    conv = (
+        torch.nn.Conv2d(c, c, 3, padding=1, bias=False)
+        .to(device=device, dtype=dtype)
+        .to(memory_format=torch.channels_last)
     )
     with torch.no_grad():
         out["conv_tflops"] = 2 * bsz * c * c * 9 * h * w / timed(lambda: conv(x)) / 1e12

@@ -25,34 +25,29 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.timing import cpu_model  # noqa: E402
 
+if TYPE_CHECKING:
+    from hadamard_restore.config import RunConfig
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("config")
-    ap.add_argument("--set", dest="sets", action="append", default=[])
-    ap.add_argument("--steps", type=int, default=5, help="timed rounds (after one warm-up round)")
-    ap.add_argument("--out", type=Path, default=None, help="write the markdown table here")
-    args = ap.parse_args()
 
+def step_runs(cfg: RunConfig, device: torch.device) -> dict[str, Callable[[], object]]:
+    """``{name: one step}``: the plain supernet step, stage 1, stage 2 and stage 1 with the exact HVP."""
     from hadamard_restore.classifier.model import build_classifier, freeze_classifier
-    from hadamard_restore.config import load_config
     from hadamard_restore.jobs import search_job
-    from hadamard_restore.runtime.process import Dist, pick_device
+    from hadamard_restore.runtime.process import Dist
     from hadamard_restore.search.arch_stage import arch_problem
     from hadamard_restore.search.data import search_data
     from hadamard_restore.search.loop import bilevel_step, make_optimizers
     from hadamard_restore.search.loss_stage import loss_problem
 
-    cfg = load_config(args.config, args.sets)
-    device = pick_device(cfg.device)
-    torch.manual_seed(cfg.seed)
     job = search_job(cfg)
     data = search_data(job, device)
     feature_judge = cfg.classifier.arch.endswith("-features")  # a frozen ImageNet trunk: never from scratch
@@ -76,14 +71,18 @@ def main() -> None:
         torch.nn.utils.clip_grad_norm_(list(plain.weights.values()), cfg.search.grad_clip)
         plain_opt.step()
 
-    runs = {
+    return {
         "plain supernet step": plain_step,
         "stage 1 (loss search) step": lambda: bilevel_step(s1, *opts1, cfg.search, Dist()),
         "stage 2 (arch search) step": lambda: bilevel_step(s2, *opts2, cfg.search, Dist()),
         "stage 1 step, exact HVP (double backward)": lambda: bilevel_step(s1x, *opts1x, exact_cfg, Dist()),
     }
+
+
+def _time_rounds(runs: dict[str, Callable[[], object]], rounds: int, device: torch.device) -> dict[str, list[float]]:
+    """Seconds of each run in each of ``rounds`` rounds, interleaved, after one untimed warm-up round."""
     times: dict[str, list[float]] = {k: [] for k in runs}
-    for r in range(args.steps + 1):
+    for r in range(rounds + 1):
         for name, fn in runs.items():
             if device.type == "cuda":
                 torch.cuda.synchronize()
@@ -93,6 +92,24 @@ def main() -> None:
                 torch.cuda.synchronize()
             if r > 0:
                 times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("config")
+    ap.add_argument("--set", dest="sets", action="append", default=[])
+    ap.add_argument("--steps", type=int, default=5, help="timed rounds (after one warm-up round)")
+    ap.add_argument("--out", type=Path, default=None, help="write the markdown table here")
+    args = ap.parse_args()
+
+    from hadamard_restore.config import load_config
+    from hadamard_restore.runtime.process import pick_device
+
+    cfg = load_config(args.config, args.sets)
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    times = _time_rounds(step_runs(cfg, device), args.steps, device)
     med = {k: statistics.median(v) for k, v in times.items()}
     base = med["plain supernet step"]
     lines = [

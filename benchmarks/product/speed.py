@@ -32,8 +32,9 @@ import io
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+from functools import partial
 
 import torch
 from torch import nn
@@ -66,7 +67,13 @@ def onnx_session(net: nn.Module, x: torch.Tensor, threads: int):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            net, (x,), buf, dynamo=False, input_names=["image"], output_names=["restored"], opset_version=17
+            net,
+            (x,),
+            buf,  # type: ignore[arg-type]  # torch's stub omits the file object the TorchScript exporter writes to
+            dynamo=False,
+            input_names=["image"],
+            output_names=["restored"],
+            opset_version=17,
         )
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
@@ -119,7 +126,7 @@ def inference_cases(
     notes: Notes = {}
     extra: dict = {}
 
-    def fwd(module: nn.Module, inp: torch.Tensor, amp: bool = False) -> Callable[[], object]:
+    def fwd(module: Callable[[torch.Tensor], object], inp: torch.Tensor, amp: bool = False) -> Callable[[], object]:
         def call() -> object:
             with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 return module(inp)
@@ -155,8 +162,7 @@ def inference_cases(
                 t0 = time.perf_counter()
                 sess = onnx_session(copy.deepcopy(net).cpu(), x_cpu, torch.get_num_threads())
                 extra["export_s"] = time.perf_counter() - t0
-                feed = {"image": x_cpu.numpy()}
-                out[name] = lambda sess=sess, feed=feed: sess.run(None, feed)
+                out[name] = partial(sess.run, None, {"image": x_cpu.numpy()})
                 if cuda:
                     notes[name] = "runs on the CPU (CPUExecutionProvider) even on a GPU machine"
             else:
@@ -169,7 +175,7 @@ def inference_cases(
 
 
 def train_cases(
-    models: dict[str, nn.Module], losses: dict[str, nn.Module], crop: int, batch: int, device: torch.device
+    models: Mapping[str, nn.Module], losses: Mapping[str, nn.Module], crop: int, batch: int, device: torch.device
 ) -> tuple[Variants, Notes]:
     """One optimiser step (forward, loss, backward, clip, AdamW) per model x loss x memory format.
 
@@ -226,9 +232,25 @@ def train_cases(
 # Stage 1: supernet (instance norm, α frozen), relaxed 8-term loss mix, ResNet-18 classifier
 # (random init: the weights do not change the cost). Stage 2: supernet without norm, α trainable,
 # the searched loss fixed (``paper-lol`` weights, TV/Laplacian off).
-Variants = dict[str, Callable[[], object]]
-Notes = dict[str, str]
 MODES = ("first_order", "finite_difference", "exact")
+
+
+def _fixed_batches(batch: int, crop: int, device: torch.device) -> Callable[[str, torch.Generator], tuple]:
+    """The search's ``sample(which, generator)`` returning one fixed random train batch and one fixed
+    validation batch (the values do not change the cost)."""
+    gen = torch.Generator().manual_seed(2)
+    batches = {
+        k: (
+            torch.rand(batch, 3, crop, crop, generator=gen).to(device),
+            torch.rand(batch, 3, crop, crop, generator=gen).to(device),
+        )
+        for k in ("train", "val")
+    }
+
+    def sample(which: str, generator: torch.Generator) -> tuple:
+        return batches[which]
+
+    return sample
 
 
 def search_cases(
@@ -259,18 +281,7 @@ def search_cases(
     cfg = RunConfig()
     cfg.net.channels, cfg.net.num_hnu = channels, num_hnu
     cfg.search.crop, cfg.search.batch_size = crop, batch
-    gen = torch.Generator().manual_seed(2)
-    batches = {
-        k: (
-            torch.rand(batch, 3, crop, crop, generator=gen).to(device),
-            torch.rand(batch, 3, crop, crop, generator=gen).to(device),
-        )
-        for k in ("train", "val")
-    }
-
-    def sample(which: str, generator: torch.Generator):
-        return batches[which]
-
+    sample = _fixed_batches(batch, crop, device)
     clf = freeze_classifier(build_classifier(judge, pretrained=judge != "resnet18").to(device))
     out: Variants = {}
     notes: Notes = {}
@@ -306,7 +317,7 @@ def search_cases(
         label = "stage 1 (loss)" if stage == "loss" else "stage 2 (arch)"
         for mode in modes:
             scfg = cfg.search.model_copy(update={"hessian": mode})
-            out[f"{label} | {mode}"] = lambda p=problem, a=w_opt, b=up_opt, s=scfg: bilevel_step(p, a, b, s, Dist())
+            out[f"{label} | {mode}"] = partial(bilevel_step, problem, w_opt, up_opt, scfg, Dist())
         if "first_order" in modes and stage == "loss":
             notes[f"{label} | first_order"] = (
                 "timed for comparison only: it gives beta exactly zero "
@@ -444,9 +455,6 @@ def run(args: argparse.Namespace) -> dict:
     from hadamard_restore.runtime.process import pick_device
 
     device = pick_device(args.device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    from datetime import datetime, timezone
-
     res: dict = {
         "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine_info(),
@@ -461,109 +469,134 @@ def run(args: argparse.Namespace) -> dict:
         "roofline": [],
     }
     nets = {g: HadamardNet(g, channels=args.channels) for g in args.genotypes}
-
     if "info" not in args.skip:
         models = {**nets, f"supernet ({args.num_hnu} HNUs)": SuperNet(args.channels, args.num_hnu)}
         for name, model in models.items():
             for size in args.sizes:
                 res["info"].append({"network": name, "size": size, **net_info(model, size)})
-
     if "inference" not in args.skip:
-        peaks = device_peaks(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
-        for size in args.sizes:
-            repeats = args.repeats_large if size[0] * size[1] > 1_000_000 else args.repeats
-            for g, net in nets.items():
-                wanted = tuple(args.variants)
-                skip_compile = (
-                    args.compile_max_pixels is not None
-                    and "compile" in wanted
-                    and size[0] * size[1] > args.compile_max_pixels
-                )
-                if skip_compile:
-                    wanted = tuple(v for v in wanted if v != "compile")
-                variants, notes, extra = inference_cases(net, size, args.batch, device, wanted)
-                if skip_compile:
-                    notes["compile"] = (
-                        f"not run at this size (--compile-max-pixels {args.compile_max_pixels}): one "
-                        "compile takes minutes on this CPU; see its compile time at the smaller size"
-                    )
-                errors: dict[str, str] = {}
-                stats = measure(variants, args.warmup, repeats, sync, errors)
-                notes.update(errors)
-                for v, note in notes.items():
-                    res["notes"][f"inference | {g} | {size[1]}x{size[0]} | {v}"] = note
-                base = stats.get("eager")
-                for v, s in stats.items():
-                    row = {
-                        "network": g,
-                        "size": size,
-                        "variant": v,
-                        **_stats_dict(s),
-                        "images_per_s": args.batch / s.median,
-                        "mpix_per_s": args.batch * size[0] * size[1] / s.median / 1e6,
-                        "speedup_vs_eager": base.median / s.median if base else None,
-                    }
-                    if v == "compile" and "compile_s" in extra:
-                        row["compile_s"] = extra["compile_s"]
-                        res["notes"]["inference | compile s"] = (
-                            "wall time of the first compiled call (TorchInductor, default mode). Inductor keeps "
-                            "compiled kernels in an on-disk cache, so a network/size compiled before on the same "
-                            "machine compiles much faster than a cold one (set TORCHINDUCTOR_FORCE_DISABLE_CACHES=1 "
-                            "for cold numbers)"
-                        )
-                    res["inference"].append(row)
-                    if device.type == "cuda" and v != "onnxruntime":
-                        flops = net_info(net, size)["flops"] * args.batch
-                        dtype = torch.bfloat16 if v == "bf16_autocast" else torch.float32
-                        nbytes = traffic_bytes(net, size, args.batch, dtype=dtype)
-                        prec = "bf16" if v == "bf16_autocast" else "tf32"
-                        res["roofline"].append(
-                            {
-                                "network": g,
-                                "size": size,
-                                "variant": v,
-                                "peak": prec,
-                                **roofline_row(flops, nbytes, s.median, peaks, prec),
-                            }
-                        )
-
+        _run_inference(res, args, nets, device)
     if "train" not in args.skip:
         models = {
             args.genotypes[0]: nets[args.genotypes[0]],
             f"supernet ({args.num_hnu} HNUs)": SuperNet(args.channels, args.num_hnu),
         }
-        losses = {"L1": _L1()}
-        try:
-            from hadamard_restore.losses.loss_weights import load_loss_weights
-            from hadamard_restore.losses.mix import LossMix
-
-            losses["searched mix (paper-lol)"] = LossMix.from_weights(load_loss_weights("paper-lol"), trainable=False)
-        except Exception as exc:
-            res["notes"]["train | searched mix"] = f"not measured: {type(exc).__name__}: {exc}"
-        variants, notes = train_cases(models, losses, args.train_crop, args.train_batch, device)
-        errors = {}
-        stats = measure(variants, args.warmup, args.train_repeats, sync, errors)
-        res["notes"].update({f"train | {k}": v for k, v in errors.items()})
-        res["train"] = [
-            {"case": k, "crop": args.train_crop, "batch": args.train_batch, **_stats_dict(s)} for k, s in stats.items()
-        ]
-
+        _run_train(res, args, models, device)
     if "search" not in args.skip:
         variants, notes = search_cases(args.channels, args.num_hnu, args.search_crop, args.search_batch, device)
         res["notes"].update({f"search | {k}": v for k, v in notes.items()})
-        errors: dict[str, str] = {}
-        stats = measure(variants, args.warmup, args.search_repeats, sync, errors) if variants else {}
-        res["notes"].update({f"search | {k}": v for k, v in errors.items()})
-        res["search"] = [
-            {"case": k, "crop": args.search_crop, "batch": args.search_batch, **_stats_dict(s)}
-            for k, s in stats.items()
-        ]
+        res["search"] = _timed_steps(res, "search", variants, args, args.search_repeats, device)
     if device.type != "cuda":
         res["notes"]["roofline"] = (
             "not measured: no CUDA GPU here (the code path runs on a GPU: achieved "
             "FLOP/s and bytes/s against the device's published peaks)"
         )
     return res
+
+
+def _sync(device: torch.device) -> Callable[[], None]:
+    """What waits for the device's queued work (nothing on the CPU)."""
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
+def _run_inference(res: dict, args: argparse.Namespace, nets: Mapping[str, nn.Module], device: torch.device) -> None:
+    """The inference section: every network at every size, the variants side by side."""
+    peaks = device_peaks(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
+    for size in args.sizes:
+        repeats = args.repeats_large if size[0] * size[1] > 1_000_000 else args.repeats
+        for g, net in nets.items():
+            wanted = tuple(args.variants)
+            skip_compile = (
+                args.compile_max_pixels is not None
+                and "compile" in wanted
+                and size[0] * size[1] > args.compile_max_pixels
+            )
+            if skip_compile:
+                wanted = tuple(v for v in wanted if v != "compile")
+            variants, notes, extra = inference_cases(net, size, args.batch, device, wanted)
+            if skip_compile:
+                notes["compile"] = (
+                    f"not run at this size (--compile-max-pixels {args.compile_max_pixels}): one "
+                    "compile takes minutes on this CPU; see its compile time at the smaller size"
+                )
+            errors: dict[str, str] = {}
+            stats = measure(variants, args.warmup, repeats, _sync(device), errors)
+            notes.update(errors)
+            for v, note in notes.items():
+                res["notes"][f"inference | {g} | {size[1]}x{size[0]} | {v}"] = note
+            for v, s in stats.items():
+                res["inference"].append(_inference_row(res, g, size, v, s, args.batch, stats.get("eager"), extra))
+                if device.type == "cuda" and v != "onnxruntime":
+                    res["roofline"].append(_roofline_entry(net, g, size, v, s, args.batch, peaks))
+
+
+def _inference_row(
+    res: dict, g: str, size: tuple[int, int], v: str, s: Stats, batch: int, base: Stats | None, extra: dict
+) -> dict:
+    """One row of the inference table (its compile time, and the note that explains it, for ``compile``)."""
+    row = {
+        "network": g,
+        "size": size,
+        "variant": v,
+        **_stats_dict(s),
+        "images_per_s": batch / s.median,
+        "mpix_per_s": batch * size[0] * size[1] / s.median / 1e6,
+        "speedup_vs_eager": base.median / s.median if base else None,
+    }
+    if v == "compile" and "compile_s" in extra:
+        row["compile_s"] = extra["compile_s"]
+        res["notes"]["inference | compile s"] = (
+            "wall time of the first compiled call (TorchInductor, default mode). Inductor keeps "
+            "compiled kernels in an on-disk cache, so a network/size compiled before on the same "
+            "machine compiles much faster than a cold one (set TORCHINDUCTOR_FORCE_DISABLE_CACHES=1 "
+            "for cold numbers)"
+        )
+    return row
+
+
+def _roofline_entry(
+    net: nn.Module, g: str, size: tuple[int, int], v: str, s: Stats, batch: int, peaks: dict | None
+) -> dict:
+    """Achieved FLOP rate and bandwidth of one timed GPU variant against the device's peaks."""
+    from hadamard_restore.net.info import net_info
+
+    flops = net_info(net, size)["flops"] * batch
+    dtype = torch.bfloat16 if v == "bf16_autocast" else torch.float32
+    nbytes = traffic_bytes(net, size, batch, dtype=dtype)
+    prec = "bf16" if v == "bf16_autocast" else "tf32"
+    return {
+        "network": g,
+        "size": size,
+        "variant": v,
+        "peak": prec,
+        **roofline_row(flops, nbytes, s.median, peaks, prec),
+    }
+
+
+def _run_train(res: dict, args: argparse.Namespace, models: Mapping[str, nn.Module], device: torch.device) -> None:
+    """The training-step section: each model with the L1 loss and the searched mix."""
+    losses: dict[str, nn.Module] = {"L1": _L1()}
+    try:
+        from hadamard_restore.losses.loss_weights import load_loss_weights
+        from hadamard_restore.losses.mix import LossMix
+
+        losses["searched mix (paper-lol)"] = LossMix.from_weights(load_loss_weights("paper-lol"), trainable=False)
+    except Exception as exc:
+        res["notes"]["train | searched mix"] = f"not measured: {type(exc).__name__}: {exc}"
+    variants, _ = train_cases(models, losses, args.train_crop, args.train_batch, device)
+    res["train"] = _timed_steps(res, "train", variants, args, args.train_repeats, device)
+
+
+def _timed_steps(
+    res: dict, section: str, variants: Variants, args: argparse.Namespace, repeats: int, device: torch.device
+) -> list[dict]:
+    """Time the step ``variants`` side by side: one row each (the section's crop and batch), and a note
+    in ``res`` for each that failed."""
+    errors: dict[str, str] = {}
+    stats = measure(variants, args.warmup, repeats, _sync(device), errors) if variants else {}
+    res["notes"].update({f"{section} | {k}": v for k, v in errors.items()})
+    crop, batch = getattr(args, f"{section}_crop"), getattr(args, f"{section}_batch")
+    return [{"case": k, "crop": crop, "batch": batch, **_stats_dict(s)} for k, s in stats.items()]
 
 
 class _L1(torch.nn.Module):
@@ -615,10 +648,10 @@ def _minmax(r: dict) -> str:
     return f"{r['min_s'] * 1e3:,.1f}-{r['max_s'] * 1e3:,.1f}"
 
 
-def _timing_rows(rows: list, speed: list, ratio) -> list[list[str]]:
+def _timing_rows(rows: list[dict], speed: dict[int, float | None], ratio: Callable[[float], str]) -> list[list[str]]:
     """One table row per timed case: its ``|``-separated labels, median/IQR/min-max, and ``ratio(speed)``."""
     return [
-        [*[c.strip() for c in r["case"].split("|")], _ms(r), _iqr(r), _minmax(r), ratio(speed[i]) if speed[i] else ""]
+        [*[c.strip() for c in r["case"].split("|")], _ms(r), _iqr(r), _minmax(r), ratio(x) if (x := speed[i]) else ""]
         for i, r in enumerate(rows)
     ]
 
@@ -636,6 +669,7 @@ def _ratio(rows: list[dict], key_of, base_of) -> dict[int, float | None]:
 
 
 def render(res: dict, shared: bool = True) -> str:
+    """The Markdown report of :func:`run`'s results: the machine, then one section per measured table."""
     m = res["machine"]
     when = res.get("measured") or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [
@@ -652,135 +686,123 @@ def render(res: dict, shared: bool = True) -> str:
         "timed repeats, after warm-up.",
         "",
     ]
-    if res["info"]:
-        out += [
-            "## Size and cost",
-            "",
-            "MACs: torch's FLOP counter (convolutions and matrix products) / 2, batch 1. Peak activations: "
-            "live tensor storage of a no-grad float32 forward, batch 1.",
-            "",
-        ]
-        rows = [
-            [
-                r["network"],
-                _wh(r["size"]),
-                f"{r['parameters']:,}",
-                f"{r['macs'] / 1e9:,.2f}",
-                f"{r['peak_activation_bytes'] / 2**20:,.1f}",
-            ]
-            for r in res["info"]
-        ]
-        out += [markdown_table(["network", "size (WxH)", "parameters", "GMACs", "peak activations (MiB)"], rows), ""]
-    if res["inference"]:
-        rows = res["inference"]
-        speed = _ratio(
-            rows,
-            lambda r: (r["network"], tuple(r["size"]), r["variant"]),
-            lambda r: (r["network"], tuple(r["size"]), "eager"),
-        )
-        batch = res["args"].get("batch", "1")
-        out += [
-            "## Inference",
-            "",
-            f"No-grad forward of the derived network, batch {batch}, float32 unless named. "
-            "`x eager` is the eager median over this row's median (higher is faster).",
-            "",
-        ]
-        table = [
-            [
-                r["network"],
-                _wh(r["size"]),
-                r["variant"],
-                _ms(r),
-                _iqr(r),
-                _minmax(r),
-                f"{r['images_per_s']:.3g}",
-                f"{r['mpix_per_s']:.3g}",
-                f"{speed[i]:.2f}" if speed[i] else "",
-                f"{r['compile_s']:.0f}" if "compile_s" in r else "",
-            ]
-            for i, r in enumerate(rows)
-        ]
-        out += [
-            markdown_table(
-                [
-                    "network",
-                    "size (WxH)",
-                    "variant",
-                    "median ms",
-                    "IQR ms",
-                    "min-max ms",
-                    "images/s",
-                    "Mpixel/s",
-                    "x eager",
-                    "compile s",
-                ],
-                table,
-            ),
-            "",
-        ]
-    if res["train"]:
-        rows = res["train"]
-        r0 = rows[0]
-        speed = _ratio(rows, lambda r: r["case"], lambda r: r["case"].rsplit("|", 1)[0] + "| eager")
-        out += [
-            "## Training step",
-            "",
-            f"One optimiser step (forward, loss, backward, clip, AdamW) on a {r0['batch']} x 3 x {r0['crop']} x "
-            f"{r0['crop']} batch. The supernet runs every candidate op of every layer.",
-            "",
-        ]
-        table = _timing_rows(rows, speed, lambda x: f"{x:.2f}")
-        out += [markdown_table(["model", "loss", "variant", "median ms", "IQR ms", "min-max ms", "x eager"], table), ""]
-    if res["search"]:
-        rows = res["search"]
-        r0 = rows[0]
-        speed = _ratio(rows, lambda r: r["case"], lambda r: r["case"].split("|")[0] + "| first_order")
-        out += [
-            "## Search step",
-            "",
-            f"One bilevel step (hypergradient, Adam on the upper variables, SGD on the weights), batch "
-            f"{r0['batch']}, {r0['crop']}x{r0['crop']} crops, supernet of the table above. "
-            "`cost vs first order` is this row's median over the first-order median of the same stage.",
-            "",
-        ]
-        table = _timing_rows(rows, speed, lambda x: f"{1 / x:.2f}x")
-        out += [
-            markdown_table(
-                ["stage", "hypergradient", "median ms", "IQR ms", "min-max ms", "cost vs first order"], table
-            ),
-            "",
-        ]
-    if res["roofline"]:
-        out += [
-            "## GPU: achieved rates against published peaks",
-            "",
-            "FLOPs from the FLOP counter; bytes estimated as every op reading its inputs and writing its "
-            "outputs once (no fusion), see benchmarks/product/roofline.py.",
-            "",
-        ]
-        table = [
-            [
-                r["network"],
-                _wh(r["size"]),
-                r["variant"],
-                f"{r['tflops']:.2f}",
-                f"{r['flop_pct']:.1f}% of {r['peak']}" if r["flop_pct"] is not None else "peak unknown",
-                f"{r['tbps']:.3f}",
-                f"{r['bw_pct']:.1f}%" if r["bw_pct"] is not None else "peak unknown",
-                f"{r['intensity']:.1f}" if r["intensity"] else "",
-            ]
-            for r in res["roofline"]
-        ]
-        out += [
-            markdown_table(
-                ["network", "size", "variant", "TFLOP/s", "of peak", "TB/s", "of peak bandwidth", "FLOP/byte"], table
-            ),
-            "",
-        ]
+    for section, render_section in (
+        ("info", _render_info),
+        ("inference", _render_inference),
+        ("train", _render_train),
+        ("search", _render_search),
+        ("roofline", _render_roofline),
+    ):
+        if res[section]:
+            out += render_section(res)
     if res["notes"]:
         out += ["## Notes", ""] + [f"- **{k}**: {v}" for k, v in res["notes"].items()] + [""]
     return "\n".join(out)
+
+
+def _section(title: str, intro: str, header: list[str], rows: list[list[str]]) -> list[str]:
+    """A ``## title`` section: one paragraph, one table."""
+    return [f"## {title}", "", intro, "", markdown_table(header, rows), ""]
+
+
+def _render_info(res: dict) -> list[str]:
+    rows = [
+        [
+            r["network"],
+            _wh(r["size"]),
+            f"{r['parameters']:,}",
+            f"{r['macs'] / 1e9:,.2f}",
+            f"{r['peak_activation_bytes'] / 2**20:,.1f}",
+        ]
+        for r in res["info"]
+    ]
+    intro = (
+        "MACs: torch's FLOP counter (convolutions and matrix products) / 2, batch 1. Peak activations: "
+        "live tensor storage of a no-grad float32 forward, batch 1."
+    )
+    return _section(
+        "Size and cost", intro, ["network", "size (WxH)", "parameters", "GMACs", "peak activations (MiB)"], rows
+    )
+
+
+def _render_inference(res: dict) -> list[str]:
+    rows = res["inference"]
+    speed = _ratio(
+        rows,
+        lambda r: (r["network"], tuple(r["size"]), r["variant"]),
+        lambda r: (r["network"], tuple(r["size"]), "eager"),
+    )
+    table = [
+        [
+            r["network"],
+            _wh(r["size"]),
+            r["variant"],
+            _ms(r),
+            _iqr(r),
+            _minmax(r),
+            f"{r['images_per_s']:.3g}",
+            f"{r['mpix_per_s']:.3g}",
+            f"{speed[i]:.2f}" if speed[i] else "",
+            f"{r['compile_s']:.0f}" if "compile_s" in r else "",
+        ]
+        for i, r in enumerate(rows)
+    ]
+    intro = (
+        f"No-grad forward of the derived network, batch {res['args'].get('batch', '1')}, float32 unless named. "
+        "`x eager` is the eager median over this row's median (higher is faster)."
+    )
+    header = ["network", "size (WxH)", "variant", "median ms", "IQR ms", "min-max ms", "images/s", "Mpixel/s"]
+    return _section("Inference", intro, [*header, "x eager", "compile s"], table)
+
+
+def _render_train(res: dict) -> list[str]:
+    rows = res["train"]
+    r0 = rows[0]
+    speed = _ratio(rows, lambda r: r["case"], lambda r: r["case"].rsplit("|", 1)[0] + "| eager")
+    intro = (
+        f"One optimiser step (forward, loss, backward, clip, AdamW) on a {r0['batch']} x 3 x {r0['crop']} x "
+        f"{r0['crop']} batch. The supernet runs every candidate op of every layer."
+    )
+    table = _timing_rows(rows, speed, lambda x: f"{x:.2f}")
+    return _section(
+        "Training step", intro, ["model", "loss", "variant", "median ms", "IQR ms", "min-max ms", "x eager"], table
+    )
+
+
+def _render_search(res: dict) -> list[str]:
+    rows = res["search"]
+    r0 = rows[0]
+    speed = _ratio(rows, lambda r: r["case"], lambda r: r["case"].split("|")[0] + "| first_order")
+    intro = (
+        f"One bilevel step (hypergradient, Adam on the upper variables, SGD on the weights), batch "
+        f"{r0['batch']}, {r0['crop']}x{r0['crop']} crops, supernet of the table above. "
+        "`cost vs first order` is this row's median over the first-order median of the same stage."
+    )
+    table = _timing_rows(rows, speed, lambda x: f"{1 / x:.2f}x")
+    header = ["stage", "hypergradient", "median ms", "IQR ms", "min-max ms", "cost vs first order"]
+    return _section("Search step", intro, header, table)
+
+
+def _render_roofline(res: dict) -> list[str]:
+    table = [
+        [
+            r["network"],
+            _wh(r["size"]),
+            r["variant"],
+            f"{r['tflops']:.2f}",
+            f"{r['flop_pct']:.1f}% of {r['peak']}" if r["flop_pct"] is not None else "peak unknown",
+            f"{r['tbps']:.3f}",
+            f"{r['bw_pct']:.1f}%" if r["bw_pct"] is not None else "peak unknown",
+            f"{r['intensity']:.1f}" if r["intensity"] else "",
+        ]
+        for r in res["roofline"]
+    ]
+    intro = (
+        "FLOPs from the FLOP counter; bytes estimated as every op reading its inputs and writing its "
+        "outputs once (no fusion), see benchmarks/product/roofline.py."
+    )
+    header = ["network", "size", "variant", "TFLOP/s", "of peak", "TB/s", "of peak bandwidth", "FLOP/byte"]
+    return _section("GPU: achieved rates against published peaks", intro, header, table)
 
 
 def _command(res: dict) -> str:

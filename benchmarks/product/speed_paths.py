@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 if __package__ in (None, ""):
     sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[2] / "src")]
@@ -69,17 +70,21 @@ def old_step_code():
     from hadamard_restore.losses import mix, preprocess
     from hadamard_restore.net.hnu import InstanceNorm
 
-    saved = mix.LossMix._host_weights, preprocess._constants, InstanceNorm.forward
-    mix.LossMix._host_weights = lambda self: self.beta.detach().cpu().tolist()
-    preprocess._constants = lambda dtype, device: (
-        torch.tensor(preprocess.IMAGENET_MEAN, dtype=dtype, device=device).view(1, 3, 1, 1),
-        torch.tensor(preprocess.IMAGENET_STD, dtype=dtype, device=device).view(1, 3, 1, 1),
-    )
-    InstanceNorm.forward = _old_instance_norm  # type: ignore[method-assign]
-    try:
+    def host_weights(self: mix.LossMix) -> list[float]:
+        return self.beta.detach().cpu().tolist()
+
+    def constants(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        return (
+            torch.tensor(preprocess.IMAGENET_MEAN, dtype=dtype, device=device).view(1, 3, 1, 1),
+            torch.tensor(preprocess.IMAGENET_STD, dtype=dtype, device=device).view(1, 3, 1, 1),
+        )
+
+    with (
+        mock.patch.object(mix.LossMix, "_host_weights", host_weights),
+        mock.patch.object(preprocess, "_constants", constants),
+        mock.patch.object(InstanceNorm, "forward", _old_instance_norm),
+    ):
         yield
-    finally:
-        mix.LossMix._host_weights, preprocess._constants, InstanceNorm.forward = saved
 
 
 def _model(args):
@@ -95,7 +100,8 @@ def enhance_section(args) -> tuple[list, dict]:
     from hadamard_restore.config_sections import EnhanceConfig
     from hadamard_restore.inference.enhance import enhance_tensor
 
-    model, rows, extra = _model(args), [], {}
+    model, rows = _model(args), []
+    extra: dict[str, object] = {}
     for h, w in args.sizes:
         img = torch.nn.functional.interpolate(
             torch.rand(1, 3, max(8, h // 16), max(8, w // 16), generator=torch.Generator().manual_seed(0)),
@@ -179,7 +185,12 @@ def train_section(args) -> tuple[list, dict]:
     # the old default: channels-last in float32 (train.amp was ignored on a CPU before bf16 autocast)
     base = stats.get("old | channels_last") or stats.get("new | channels_last")
     rows = [
-        [k, f"{s.median * 1e3:,.1f}", f"{s.q1 * 1e3:,.1f}-{s.q3 * 1e3:,.1f}", f"{base.median / s.median:.2f}"]
+        [
+            k,
+            f"{s.median * 1e3:,.1f}",
+            f"{s.q1 * 1e3:,.1f}-{s.q3 * 1e3:,.1f}",
+            f"{base.median / s.median:.2f}" if base else "",
+        ]
         for k, s in stats.items()
     ]
     return [["path | layout", "median ms", "IQR ms", "x old default (channels_last, fp32)"], *rows], extra
@@ -212,8 +223,8 @@ def search_section(args) -> tuple[list, dict]:
     stats = measure(variants, args.warmup, args.repeats)
     rows = []
     for k, s in stats.items():
-        old = stats.get(k.replace("new | ", "old | "))
-        ratio = f"{old.median / s.median:.2f}" if old is not None else "-"
+        was = stats.get(k.replace("new | ", "old | "))
+        ratio = f"{was.median / s.median:.2f}" if was is not None else "-"
         rows.append([k, f"{s.median * 1e3:,.1f}", f"{s.q1 * 1e3:,.1f}-{s.q3 * 1e3:,.1f}", ratio])
     extra["sizes"] = f"width {args.channels}, {args.num_hnu} HNUs, batch {args.batch} x {args.crop} px, fp32"
     return [["path | stage", "median ms", "IQR ms", "x old"], *rows], extra

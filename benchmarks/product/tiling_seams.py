@@ -27,8 +27,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
 
-from hadamard_restore.artifacts import atomic_write_text  # noqa: E402
+from benchmarks.timing import markdown_table, write_markdown  # noqa: E402
 from hadamard_restore.config_sections import EnhanceConfig  # noqa: E402
 from hadamard_restore.data.io import read_image  # noqa: E402
 from hadamard_restore.inference.enhance import enhance_tensor  # noqa: E402
@@ -55,6 +56,40 @@ def seam_score(tiled: torch.Tensor, one_pass: torch.Tensor, tile: int, overlap: 
     return float(ratios.mean())
 
 
+TILED = ("global", "tile", "hard")
+HEADER = [
+    "image",
+    "input",
+    "one-pass",
+    *TILED,
+    *(f"{k} vs one-pass" for k in TILED),
+    *(f"seam {k}" for k in TILED),
+]
+
+
+def image_row(model: torch.nn.Module, low: Path, high: Path, tile: int, overlap: int) -> list[str]:
+    """One image: PSNR of the input, of one pass and of each way of tiling against the reference, of
+    each tiled output against one pass, and each tiled output's seam score."""
+    x, ref = read_image(low), read_image(high)
+    half = x.shape[-2] * x.shape[-1] // 4  # tiled runs get statistics from a half-size copy
+    fp32 = {"precision": "fp32"}  # tiling effects only: no bf16 rounding (about 50-57 dB) in the comparison
+    configs = {
+        "one-pass": EnhanceConfig(max_untiled_pixels=2**28, **fp32),  # the largest allowed: never tiled here
+        "global": EnhanceConfig(tile=tile, overlap=overlap, max_untiled_pixels=half, **fp32),
+        "tile": EnhanceConfig(tile=tile, overlap=overlap, max_untiled_pixels=half, norm_stats="tile", **fp32),
+        "hard": EnhanceConfig(tile=tile, overlap=0, max_untiled_pixels=half, norm_stats="tile", **fp32),
+    }
+    outs = {name: enhance_tensor(model, x, c) for name, c in configs.items()}
+    one = outs["one-pass"]
+    return [
+        low.name,
+        f"{psnr(x, ref):.2f}",
+        *(f"{psnr(o, ref):.2f}" for o in outs.values()),
+        *(f"{psnr(outs[k], one):.2f}" for k in TILED),
+        *(f"{seam_score(outs[k], one, tile, configs[k].overlap):.2f}" for k in TILED),
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint", type=Path)
@@ -66,33 +101,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "product" / "tiling_seams.md")
     args = ap.parse_args()
     model, meta = load_model(args.checkpoint, "cpu")
-    rows = []
-    for low in sorted((args.data / "low").glob("*.png"))[: args.count]:
-        x, ref = read_image(low), read_image(args.data / "high" / low.name)
-        half = x.shape[-2] * x.shape[-1] // 4  # tiled runs get statistics from a half-size copy
-        fp32 = {"precision": "fp32"}  # tiling effects only: no bf16 rounding (about 50-57 dB) in the comparison
-        configs = {
-            "one-pass": EnhanceConfig(max_untiled_pixels=2**28, **fp32),  # the largest allowed: never tiled here
-            "global": EnhanceConfig(tile=args.tile, overlap=args.overlap, max_untiled_pixels=half, **fp32),
-            "tile": EnhanceConfig(
-                tile=args.tile, overlap=args.overlap, max_untiled_pixels=half, norm_stats="tile", **fp32
-            ),
-            "hard": EnhanceConfig(tile=args.tile, overlap=0, max_untiled_pixels=half, norm_stats="tile", **fp32),
-        }
-        outs = {name: enhance_tensor(model, x, c) for name, c in configs.items()}
-        one = outs["one-pass"]
-        rows.append(
-            f"| {low.name} | {psnr(x, ref):.2f} | "
-            + " | ".join(f"{psnr(o, ref):.2f}" for o in outs.values())
-            + " | "
-            + " | ".join(f"{psnr(outs[k], one):.2f}" for k in ("global", "tile", "hard"))
-            + " | "
-            + " | ".join(
-                f"{seam_score(outs[k], one, args.tile, configs[k].overlap):.2f}" for k in ("global", "tile", "hard")
-            )
-            + " |"
-        )
-    text = "\n".join(
+    lows = sorted((args.data / "low").glob("*.png"))[: args.count]
+    rows = [image_row(model, low, args.data / "high" / low.name, args.tile, args.overlap) for low in lows]
+    write_markdown(
+        args.out,
         [
             "# Tiling: global vs per-tile statistics, blended vs hard-stitched, against one pass",
             "",
@@ -108,15 +120,9 @@ def main() -> None:
             "seam score = jump of (tiled - one-pass) where tiles hand over, relative to its median jump "
             "(about 1: no seam).",
             "",
-            "| image | input | one-pass | global | tile | hard | global vs one-pass | tile vs one-pass "
-            "| hard vs one-pass | seam global | seam tile | seam hard |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
-            *rows,
-            "",
-        ]
+            markdown_table(HEADER, rows),
+        ],
     )
-    atomic_write_text(args.out, text)
-    print(text)
 
 
 if __name__ == "__main__":

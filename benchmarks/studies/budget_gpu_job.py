@@ -39,7 +39,13 @@ if __package__ in (None, ""):
 from benchmarks.studies import budget_ledger as L
 
 TOY_TRAIN = ("net.channels=4", "train.crop=32", "train.batch_size=1", "train.warmup_steps=0", "train.lr=1e-3")
-TOY_SEARCH = ("net.channels=4", "net.num_hnu=1", "search.crop=32", "search.loss_steps=2", "search.arch_steps=2")
+TOY_SEARCH: tuple[str, ...] = (
+    "net.channels=4",
+    "net.num_hnu=1",
+    "search.crop=32",
+    "search.loss_steps=2",
+    "search.arch_steps=2",
+)
 TOY_SEARCH += ("classifier.steps=2", "classifier.crop=32", "search.checkpoint_every=2")
 
 

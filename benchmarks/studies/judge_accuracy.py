@@ -44,8 +44,9 @@ JUDGES = {
 GOAL = 0.97
 
 
-def judge_config(task: str, judge: str, args, dev: Path):
-    """The run config one judge of one task is trained with (pinned to ``dev.json``)."""
+def judge_config(task: str, judge: str, args, dev: Path | None):
+    """The run config one judge of one task is trained with (pinned to ``dev.json``; ``None``: the
+    settings alone, no split)."""
     from benchmarks.studies.budget_curves import base_config
 
     preset = PRESETS[args.preset]

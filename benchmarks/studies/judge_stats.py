@@ -78,22 +78,10 @@ def judgement(c: dict[str, float]) -> str:
     return "the judge tracks restoration quality **only weakly**"
 
 
-def render(results: list[dict], out: Path) -> Path:
-    """``judge-correlation.md`` from the per-task result records (atomic)."""
-    from hadamard_restore.artifacts import atomic_write_text
-
-    lines = [
-        "# Does the stage-1 judge measure what we care about?",
-        "",
-        f"Updated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}. For outputs of different quality (the "
-        "degraded input, and networks at several points of their training), the classifier's mean P(clear) over "
-        "windows of the size stage 1 judges, against PSNR and LPIPS to the references, on development-validation "
-        "pairs (never the held-out test pairs). Spearman ρ pooled over every (output, image) and over the "
-        "output sets' means; for a useful judge ρ(clear, PSNR) > 0 and ρ(clear, LPIPS) < 0.",
-        "",
-    ]
+def summary_table(results: list[dict]) -> str:
+    """One row per task and machine: the judge's accuracy and the rank correlations."""
     rows = []
-    for r in sorted(results, key=lambda r: (r["machine"], r["task"])):
+    for r in results:
         c = correlations(r["rows"])
         rows.append(
             [
@@ -108,49 +96,70 @@ def render(results: list[dict], out: Path) -> Path:
                 f"{c['rho_lpips_images']:+.2f}",
             ]
         )
+    return markdown_table(
+        [
+            "task",
+            "machine",
+            "judge accuracy",
+            "output sets",
+            "outputs",
+            "ρ(clear, PSNR) sets",
+            "ρ(clear, LPIPS) sets",
+            "ρ(clear, PSNR) images",
+            "ρ(clear, LPIPS) images",
+        ],
+        rows,
+    )
+
+
+def task_section(r: dict) -> list[str]:
+    """One task on one machine: the verdict, the judge, and every output set's scores."""
+    c = correlations(r["rows"])
+    caveat = f" (only {c['sets']} output sets: indicative at best)" if c["sets"] < 6 else ""
+    lines = [
+        f"## {r['task']} ({r['machine']})",
+        "",
+        f"- {judgement(c)}{caveat}.",
+        f"- judge: `{Path(str(r['classifier'].get('checkpoint'))).name}` (accuracy "
+        f"{r['classifier'].get('accuracy')}), {r['crop']} px windows; mean P(clear) on the references "
+        f"{r['reference_clear']:.3f}, on the degraded inputs {r['input_clear']:.3f}.",
+    ]
+    if r["reference_clear"] <= r["input_clear"]:
+        lines.append(
+            "- the judge rates the clean references **no clearer** than the degraded inputs: it cannot "
+            "steer stage 1 towards the references at all"
+        )
+    lines.append("")
+    sets = by_source(r["rows"])
     lines += [
         markdown_table(
+            ["output set", "P(clear)", "PSNR dB", "SSIM", "LPIPS"],
             [
-                "task",
-                "machine",
-                "judge accuracy",
-                "output sets",
-                "outputs",
-                "ρ(clear, PSNR) sets",
-                "ρ(clear, LPIPS) sets",
-                "ρ(clear, PSNR) images",
-                "ρ(clear, LPIPS) images",
+                [k, f"{v['clear']:.3f}", f"{v['psnr']:.2f}", f"{v['ssim']:.4f}", f"{v['lpips']:.4f}"]
+                for k, v in sets.items()
             ],
-            rows,
         ),
         "",
     ]
-    for r in sorted(results, key=lambda r: (r["machine"], r["task"])):
-        c = correlations(r["rows"])
-        caveat = f" (only {c['sets']} output sets: indicative at best)" if c["sets"] < 6 else ""
-        lines += [
-            f"## {r['task']} ({r['machine']})",
-            "",
-            f"- {judgement(c)}{caveat}.",
-            f"- judge: `{Path(str(r['classifier'].get('checkpoint'))).name}` (accuracy "
-            f"{r['classifier'].get('accuracy')}), {r['crop']} px windows; mean P(clear) on the references "
-            f"{r['reference_clear']:.3f}, on the degraded inputs {r['input_clear']:.3f}.",
-        ]
-        if r["reference_clear"] <= r["input_clear"]:
-            lines.append(
-                "- the judge rates the clean references **no clearer** than the degraded inputs: it cannot "
-                "steer stage 1 towards the references at all"
-            )
-        lines.append("")
-        sets = by_source(r["rows"])
-        lines += [
-            markdown_table(
-                ["output set", "P(clear)", "PSNR dB", "SSIM", "LPIPS"],
-                [
-                    [k, f"{v['clear']:.3f}", f"{v['psnr']:.2f}", f"{v['ssim']:.4f}", f"{v['lpips']:.4f}"]
-                    for k, v in sets.items()
-                ],
-            ),
-            "",
-        ]
+    return lines
+
+
+def render(results: list[dict], out: Path) -> Path:
+    """``judge-correlation.md`` from the per-task result records (atomic)."""
+    from hadamard_restore.artifacts import atomic_write_text
+
+    lines = [
+        "# Does the stage-1 judge measure what we care about?",
+        "",
+        f"Updated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}. For outputs of different quality (the "
+        "degraded input, and networks at several points of their training), the classifier's mean P(clear) over "
+        "windows of the size stage 1 judges, against PSNR and LPIPS to the references, on development-validation "
+        "pairs (never the held-out test pairs). Spearman ρ pooled over every (output, image) and over the "
+        "output sets' means; for a useful judge ρ(clear, PSNR) > 0 and ρ(clear, LPIPS) < 0.",
+        "",
+    ]
+    ordered = sorted(results, key=lambda r: (r["machine"], r["task"]))
+    lines += [summary_table(ordered), ""]
+    for r in ordered:
+        lines += task_section(r)
     return atomic_write_text(out, "\n".join(lines))

@@ -74,10 +74,62 @@ def task_table(results: list[dict], inputs: dict | None = None) -> str:
                 _spread(vals["ssim"], 4),
                 _spread(vals["lpips"], 4),
                 f"{runs[0]['parameters']:,}",
-                len(runs),
+                str(len(runs)),
             ]
         )
     return markdown_table(["entry", "group", "PSNR dB ↑", "SSIM ↑", "LPIPS ↓", "parameters", "seeds"], rows)
+
+
+def metric_verdict(metric: str, label: str, higher: bool, ours: list[dict], groups: dict) -> tuple[bool, str]:
+    """Whether the searched entry beats every hand-designed baseline on ``metric``, and the line that says
+    by how much (margins of the seed means, the paired per-image difference vs the strongest baseline)."""
+    o = statistics.fmean(r["mean"][metric] for r in ours)
+    margins: dict[str, float] = {}
+    for b in HAND_DESIGNED:
+        v = statistics.fmean(r["mean"][metric] for r in groups[b])
+        margins[b] = (o - v) if higher else (v - o)
+    wins = all(m > 0 for m in margins.values())
+    worst = min(margins, key=margins.__getitem__)
+    best_base = worst
+    d, se, n = paired_difference(ours, groups[best_base], metric)
+    d = d if higher else -d
+    unit = " dB" if metric == "psnr" else ""
+    digits = 2 if metric == "psnr" else 4
+    detail = ", ".join(f"{b} {margins[b]:+.{digits}f}" for b in HAND_DESIGNED)
+    if wins:
+        text = (
+            f"{label}: **beats all four** hand-designed baselines; smallest margin "
+            f"{margins[worst]:+.{digits}f}{unit} (vs {worst})"
+        )
+    else:
+        losers = [b for b in HAND_DESIGNED if margins[b] <= 0]
+        text = (
+            f"{label}: **does not beat** {', '.join(losers)}; margin vs the strongest baseline "
+            f"({worst}) {margins[worst]:+.{digits}f}{unit}"
+        )
+    se_text = f" ± {se:.{digits}f} (s.e.)" if math.isfinite(se) else ""
+    text += (
+        f"; per-image paired difference vs {best_base}: {d:+.{digits}f}{se_text} over n={n} images"
+        f"; all margins (positive = ours better): {detail}"
+    )
+    return wins, text
+
+
+def input_caveat(floor: float, groups: dict) -> list[str]:
+    """A line naming the entries that do not reach the unprocessed input's PSNR ``floor`` (none: none)."""
+    below = [k for k, runs in groups.items() if statistics.fmean(r["mean"]["psnr"] for r in runs) <= floor]
+    if len(below) == len(groups):
+        return [
+            f"  - caveat: at this budget **no entry reaches the unprocessed input's PSNR** "
+            f"({floor:.2f} dB); the networks are under-trained, so these margins compare "
+            "under-trained networks"
+        ]
+    if below:
+        return [
+            f"  - caveat: {len(below)} of {len(groups)} entries do not reach the unprocessed "
+            f"input's PSNR ({floor:.2f} dB): {', '.join(below)}"
+        ]
+    return []
 
 
 def statement(task: str, results: list[dict], inputs: dict | None = None) -> str:
@@ -96,36 +148,8 @@ def statement(task: str, results: list[dict], inputs: dict | None = None) -> str
     lines = []
     verdicts = []
     for metric, label, higher in METRICS:
-        o = statistics.fmean(r["mean"][metric] for r in ours)
-        margins = {}
-        for b in HAND_DESIGNED:
-            v = statistics.fmean(r["mean"][metric] for r in groups[b])
-            margins[b] = (o - v) if higher else (v - o)
-        wins = all(m > 0 for m in margins.values())
-        worst = min(margins, key=margins.get)
-        best_base = worst
-        d, se, n = paired_difference(ours, groups[best_base], metric)
-        d = d if higher else -d
+        wins, text = metric_verdict(metric, label, higher, ours, groups)
         verdicts.append(wins)
-        unit = " dB" if metric == "psnr" else ""
-        digits = 2 if metric == "psnr" else 4
-        detail = ", ".join(f"{b} {margins[b]:+.{digits}f}" for b in HAND_DESIGNED)
-        if wins:
-            text = (
-                f"{label}: **beats all four** hand-designed baselines; smallest margin "
-                f"{margins[worst]:+.{digits}f}{unit} (vs {worst})"
-            )
-        else:
-            losers = [b for b in HAND_DESIGNED if margins[b] <= 0]
-            text = (
-                f"{label}: **does not beat** {', '.join(losers)}; margin vs the strongest baseline "
-                f"({worst}) {margins[worst]:+.{digits}f}{unit}"
-            )
-        se_text = f" ± {se:.{digits}f} (s.e.)" if math.isfinite(se) else ""
-        text += (
-            f"; per-image paired difference vs {best_base}: {d:+.{digits}f}{se_text} over n={n} images"
-            f"; all margins (positive = ours better): {detail}"
-        )
         lines.append("  - " + text)
     head = (
         "beats every hand-designed baseline on all three metrics"
@@ -133,17 +157,5 @@ def statement(task: str, results: list[dict], inputs: dict | None = None) -> str
         else "does **not** beat every hand-designed baseline on every metric"
     )
     if inputs is not None:
-        floor = inputs["mean"]["psnr"]
-        below = [k for k, runs in groups.items() if statistics.fmean(r["mean"]["psnr"] for r in runs) <= floor]
-        if len(below) == len(groups):
-            lines.append(
-                f"  - caveat: at this budget **no entry reaches the unprocessed input's PSNR** "
-                f"({floor:.2f} dB); the networks are under-trained, so these margins compare "
-                "under-trained networks"
-            )
-        elif below:
-            lines.append(
-                f"  - caveat: {len(below)} of {len(groups)} entries do not reach the unprocessed "
-                f"input's PSNR ({floor:.2f} dB): {', '.join(below)}"
-            )
+        lines += input_caveat(inputs["mean"]["psnr"], groups)
     return f"- **{task}**: the searched entry {head}.\n" + "\n".join(lines)

@@ -142,6 +142,14 @@ class SearchConfig(Strict):
     alternations: int = count(1, le=1000, description="t in the paper: stage 1 then stage 2, t times")
     mode: Literal["hierarchical", "joint"] = Field("hierarchical", description="stages in turn (paper) or together")
     loss_model: Literal["supernet", "unet"] = Field("supernet", description="network trained in stage 1")
+    architecture: str = Field(
+        "search",
+        min_length=1,
+        max_length=4096,
+        description="'search': stage 2 searches the architecture (the paper); a genotype name (e.g. all-3c) "
+        "or genotype.json path: that fixed architecture, stage 2 skipped (stage 1 still searches the loss "
+        "weights; needs mode hierarchical and alternations 1)",
+    )
     upper: Literal["classifier", "reference"] = Field(
         "classifier", description="stage-1 upper objective: the classifier (paper) or L1 + (1 - SSIM) vs references"
     )
@@ -167,6 +175,16 @@ class SearchConfig(Strict):
     @model_validator(mode="after")
     def _batch_is_bounded(self) -> SearchConfig:
         _batch_fits(self.batch_size, self.crop, "search")
+        return self
+
+    @model_validator(mode="after")
+    def _fixed_architecture_alone(self) -> SearchConfig:
+        if self.architecture != "search" and (self.mode != "hierarchical" or self.alternations != 1):
+            raise ValueError(
+                f"search.architecture={self.architecture!r} fixes the architecture, so there is no stage 2 to "
+                f"alternate or join with (mode {self.mode!r}, alternations {self.alternations}); set "
+                "search.mode=hierarchical and search.alternations=1, or search.architecture=search"
+            )
         return self
 
 

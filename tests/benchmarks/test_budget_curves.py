@@ -132,3 +132,46 @@ def test_ledger_keeps_alpha_as_json_exactly(tmp_path):
     alpha_json(tmp_path / "alpha.pt", tmp_path / "alpha.json")
     back = load_alpha(tmp_path / "alpha.json")
     assert back.keys() == alpha.keys() and all(torch.equal(back[g], alpha[g]) for g in alpha)
+
+
+@pytest.mark.weights
+def test_cell_scores_model_pt_the_better_of_raw_and_average(tmp_path, provisioned_weights, monkeypatch):
+    """With train.ema_decay the end-of-run validation (on development pairs, never the scored ones)
+    picks the raw weights or their average; the cell scores exactly what model.pt holds."""
+    import torch
+
+    from benchmarks.studies.budget_curves import base_config
+    from benchmarks.studies.quality_entries import ENTRIES, build_model, score, train_and_score
+    from hadamard_restore.data.task_data import load_pairs
+    from hadamard_restore.net.model_file import load_state_into, read_model_file
+
+    monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
+    _seed_search(tmp_path / "search")
+    found = {
+        "hier_loss": tmp_path / "search" / "loss_weights.json",
+        "hier_genotype": tmp_path / "search" / "genotype.json",
+    }
+    cfg = base_config("demo", [*TOY, "train.lr=5e-2", "train.steps=8", "train.ema_decay=0.5", "train.val_max_images=2"])
+    _, val_pairs = load_pairs(cfg.data, cfg.seed)
+    test_pairs = val_pairs[-1:]  # stands in for the held-out pairs
+    entry = next(e for e in ENTRIES if e.key == "all-1c")
+    cpu = torch.device("cpu")
+    res = train_and_score(entry, cfg, found, 0, tmp_path / "run", cpu, test_pairs=test_pairs)
+
+    assert res["validation_pairs"] == min(2, len(val_pairs))
+    val = json.loads((tmp_path / "run" / "history.json").read_text())["val"][-1]
+    assert {"psnr_raw", "psnr_ema"} <= val.keys()
+    assert res["weights"] == ("ema" if val["psnr_ema"] > val["psnr_raw"] else "raw")
+    saved = read_model_file(tmp_path / "run" / "model.pt")
+    assert saved["meta"]["weights"] == res["weights"]
+    last = read_model_file(tmp_path / "run" / "last.pt")  # raw weights + their average
+    other = last["training"]["ema"] if res["weights"] == "raw" else last["state_dict"]
+
+    def psnr_of(state_dict) -> float:
+        fresh = build_model(entry, cfg, found, 0)
+        load_state_into(fresh, state_dict)
+        return score(fresh, test_pairs, cpu, cfg.eval.lpips_net)[0]["psnr"]
+
+    scored = res["per_image"][0]["psnr"]
+    assert psnr_of(saved["state_dict"]) == pytest.approx(scored, abs=1e-4)  # channels-last rounding only
+    assert abs(psnr_of(other) - scored) > 1e-3  # the other weights would have scored differently

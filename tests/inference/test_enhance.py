@@ -17,19 +17,13 @@ from hadamard_restore.errors import DataError
 from hadamard_restore.inference.enhance import enhance, enhance_tensor, stats_image
 from hadamard_restore.inference.norm_stats import record_norm_stats, replay_norm_stats
 from hadamard_restore.inference.tiling import tiled_apply
-from hadamard_restore.net.model_file import load_model, save_model
 from hadamard_restore.net.network import HadamardNet
+from tests.tiny import random_model_file
 
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
-    net = HadamardNet("paper-lol", channels=8, generator=torch.Generator().manual_seed(4))
-    return save_model(tmp_path_factory.mktemp("ck") / "model.pt", net, net.genotype, {"l1": 1.0}, None)
-
-
-@pytest.fixture(scope="module")
-def model(model_file):
-    return load_model(model_file, "cpu")[0]
+    return random_model_file(tmp_path_factory.mktemp("ck"), channels=8)
 
 
 def _rgb(gen, h=37, w=31):
@@ -150,69 +144,34 @@ def test_bad_tiling_config_is_explained(model_file, tmp_path, gen):
         enhance(model_file, [tmp_path / "x.png"], tmp_path / "o", EnhanceConfig(tile=34, overlap=8))
 
 
-def test_cli_enhance_exit_code_and_summary(model_file, tmp_path, gen):
-    Image.fromarray(_rgb(gen)).save(tmp_path / "good.png")
-    (tmp_path / "bad.jpg").write_bytes(b"not an image")
-    runner = CliRunner()
-    res = runner.invoke(
-        app,
-        [
-            "enhance",
-            str(model_file),
-            str(tmp_path / "good.png"),
-            "--out",
-            str(tmp_path / "o"),
-            "--tile",
-            "32",
-            "--overlap",
-            "8",
-            "--max-untiled-pixels",
-            "100",
-            "--norm-stats",
-            "tile",
-        ],
+def _cli_enhance(model_file, images, out, *options):
+    """``hadamard-restore enhance MODEL IMAGES --out OUT OPTIONS`` in this process."""
+    return CliRunner().invoke(
+        app, ["enhance", str(model_file), *map(str, images), "--out", str(out), *map(str, options)]
     )
+
+
+def test_cli_enhance_exit_code_and_summary(model_file, tmp_path, gen):
+    good, bad = tmp_path / "good.png", tmp_path / "bad.jpg"
+    Image.fromarray(_rgb(gen)).save(good)
+    bad.write_bytes(b"not an image")
+    tiling = ("--tile", 32, "--overlap", 8, "--max-untiled-pixels", 100, "--norm-stats", "tile")
+    res = _cli_enhance(model_file, [good], tmp_path / "o", *tiling)
     assert res.exit_code == 0, res.output
     assert "enhanced 1 image(s), 0 failed" in res.output and (tmp_path / "o" / "good.png").is_file()
-    res = runner.invoke(
-        app,
-        [
-            "enhance",
-            str(model_file),
-            str(tmp_path / "good.png"),
-            str(tmp_path / "bad.jpg"),
-            "--out",
-            str(tmp_path / "o2"),
-        ],
-    )
+    res = _cli_enhance(model_file, [good, bad], tmp_path / "o2")
     assert res.exit_code == 1
     assert "1 failed" in res.output and "bad.jpg" in res.output and (tmp_path / "o2" / "good.png").is_file()
-    res = runner.invoke(
-        app, ["enhance", str(model_file), str(tmp_path / "good.png"), "--out", str(tmp_path / "o3"), "--tile", "34"]
-    )
+    res = _cli_enhance(model_file, [good], tmp_path / "o3", "--tile", 34)
     assert res.exit_code == 2 and "multiple of 4" in res.output
-    res = runner.invoke(
-        app,
-        [
-            "enhance",
-            str(model_file),
-            str(tmp_path / "good.png"),
-            "--out",
-            str(tmp_path / "o4"),
-            "--norm-stats",
-            "batch",
-        ],
-    )
+    res = _cli_enhance(model_file, [good], tmp_path / "o4", "--norm-stats", "batch")
     assert res.exit_code == 2 and "norm_stats" in res.output
 
 
 def test_cli_enhance_bad_device_and_missing_input(model_file, tmp_path):
-    runner = CliRunner()
-    res = runner.invoke(app, ["enhance", str(model_file), str(tmp_path / "nope.png"), "--out", str(tmp_path / "o")])
+    res = _cli_enhance(model_file, [tmp_path / "nope.png"], tmp_path / "o")
     assert res.exit_code == 2 and "does not exist" in res.output
-    res = runner.invoke(
-        app, ["enhance", str(model_file), str(tmp_path), "--out", str(tmp_path / "o"), "--device", "bogus"]
-    )
+    res = _cli_enhance(model_file, [tmp_path], tmp_path / "o", "--device", "bogus")
     assert res.exit_code == 2 and "error" in res.output
 
 

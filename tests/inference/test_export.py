@@ -16,13 +16,13 @@ from hadamard_restore.errors import CheckpointError
 from hadamard_restore.inference.export import ParityError, default_check_images, export_onnx
 from hadamard_restore.net.model_file import save_model
 from hadamard_restore.net.network import HadamardNet
+from tests.tiny import random_model_file
 
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
     """The real paper-lol network at width 8 (untrained weights), saved as a model file."""
-    net = HadamardNet("paper-lol", channels=8, generator=torch.Generator().manual_seed(3))
-    return save_model(tmp_path_factory.mktemp("ck") / "model.pt", net, net.genotype, {"l1": 1.0}, None)
+    return random_model_file(tmp_path_factory.mktemp("ck"), channels=8, seed=3)
 
 
 def _run(path, x: torch.Tensor) -> np.ndarray:

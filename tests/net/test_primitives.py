@@ -1,5 +1,8 @@
 """The search space as data: ordered candidate sets and layer labels (docs/method.md 2.2, 7.2)."""
 
+import json
+from importlib.resources import files
+
 import pytest
 
 from hadamard_restore.net.ops import OPS
@@ -16,18 +19,10 @@ from hadamard_restore.net.primitives import (
 
 
 def test_candidate_sets_are_the_code_sets_in_code_order():
-    assert HNU_PRIMITIVES == (
-        "skip_connect",
-        "conv_1x1",
-        "conv_3x3",
-        "dilconv_3x3",
-        "resconv_1x1",
-        "resconv_3x3",
-        "resdilconv_3x3",
-        "denseblocks_1x1",
-        "denseblocks_3x3",
-    )
-    assert FCM_PRIMITIVES == ("conv_5x5", "conv_1x1", "conv_3x3", "dilconv_3x3")
+    """The order is the authors' ``PRIMITIVES`` order; every genotype file records it (a reorder would
+    change what the genotypes, bundled and written, mean), so the bundled files' record is the pin."""
+    recorded = json.loads((files("hadamard_restore") / "resources" / "genotypes" / "paper-uie.json").read_text())
+    assert recorded["primitives"] == {"hnu": list(HNU_PRIMITIVES), "fcm": list(FCM_PRIMITIVES)}
 
 
 def test_every_candidate_and_abbreviation_has_an_op():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import torch
 import yaml
 
 from tests.reliability.helpers import run_config
+from tests.tiny import write_loss_weights
 
 H, W = 37, 31
 
@@ -39,10 +39,7 @@ def genotype_file(tiny_genotype) -> Path:
 
 @pytest.fixture(scope="session")
 def loss_weights_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("lw") / "loss_weights.json"
-    weights = dict(l1=1.0, l2=1.0, color=0.0, ssim=0.0, vgg=0.0, lpips=0.0, tv=0.0, laplacian=0.0)
-    path.write_text(json.dumps({"weights": weights, "name": "tiny"}))
-    return path
+    return write_loss_weights(tmp_path_factory.mktemp("lw") / "loss_weights.json", l1=1.0, l2=1.0)
 
 
 @pytest.fixture(scope="session")

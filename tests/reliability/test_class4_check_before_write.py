@@ -31,22 +31,16 @@ def _snapshot(run):
     return {p.name: p.read_bytes() for p in sorted(run.iterdir()) if p.is_file()}
 
 
+def _resume_to_6_steps(config_file, run, *extra):
+    """``hadamard-restore train CONFIG --out RUN --resume --set train.steps=6 EXTRA`` in this process."""
+    return runner.invoke(
+        app, ["train", str(config_file), "--out", str(run), "--resume", "--set", "train.steps=6", *extra]
+    )
+
+
 def test_resume_with_another_genotype_is_refused_before_writing(finished_run, config_file):
     before = _snapshot(finished_run)
-    res = runner.invoke(
-        app,
-        [
-            "train",
-            str(config_file),
-            "--out",
-            str(finished_run),
-            "--resume",
-            "--genotype",
-            "paper-lol",
-            "--set",
-            "train.steps=6",
-        ],
-    )
+    res = _resume_to_6_steps(config_file, finished_run, "--genotype", "paper-lol")
     assert res.exit_code == 2, res.output
     assert "holds genotype 'tiny' (1 HNUs)" in res.output and "'paper-lol'" in res.output
     assert _snapshot(finished_run) == before  # genotype.json, config.yaml, split.json untouched
@@ -58,29 +52,13 @@ def test_resume_with_another_genotype_is_refused_before_writing(finished_run, co
 )
 def test_resume_that_would_change_the_run_is_refused(finished_run, config_file, change):
     before = _snapshot(finished_run)
-    res = runner.invoke(
-        app, ["train", str(config_file), "--out", str(finished_run), "--resume", "--set", "train.steps=6", *change]
-    )
+    res = _resume_to_6_steps(config_file, finished_run, *change)
     assert res.exit_code == 2 and "would change the run" in res.output and "--allow-changes" in res.output, res.output
     assert _snapshot(finished_run) == before
 
 
 def test_allowed_changes_are_recorded(finished_run, config_file):
-    res = runner.invoke(
-        app,
-        [
-            "train",
-            str(config_file),
-            "--out",
-            str(finished_run),
-            "--resume",
-            "--set",
-            "train.steps=6",
-            "--set",
-            "train.crop=20",
-            "--allow-changes",
-        ],
-    )
+    res = _resume_to_6_steps(config_file, finished_run, "--set", "train.crop=20", "--allow-changes")
     assert res.exit_code == 0, res.output
     record = json.loads((finished_run / "resume_changes.json").read_text())
     assert record[0]["resumed_at_step"] == 4

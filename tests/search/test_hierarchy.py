@@ -61,3 +61,37 @@ def test_schedule_refuses_first_order_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="zero gradient"):
         search(tiny_job(tmp_path, "search.hessian=first_order"), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def _one_hnu_genotype(path):
+    from hadamard_restore.net.genotype import Genotype
+    from hadamard_restore.net.primitives import layer_labels
+
+    layers = {label: "conv_3x3" for label in layer_labels(1)}
+    return Genotype.from_dict({"name": "fixed", "num_hnu": 1, "layers": layers}).save(path)
+
+
+@pytest.mark.weights
+def test_fixed_architecture_skips_stage_2(tmp_path, provisioned_weights):
+    fixed = _one_hnu_genotype(tmp_path / "fixed.json")
+    cfg = tiny_job(tmp_path, "search.loss_steps=2", f"search.architecture={fixed}")
+    out = search(cfg, tmp_path / "run")
+    assert load_genotype(out["genotype"]).layers == load_genotype(fixed).layers
+    assert (tmp_path / "run" / "loss" / "loss_weights.json").is_file()  # stage 1 ran
+    assert not (tmp_path / "run" / "arch" / "alpha.pt").exists()  # stage 2 did not
+    assert not (tmp_path / "run" / "arch" / "checkpoint.pt").exists()
+    load_loss_weights(out["loss_weights"])
+
+
+def test_fixed_architecture_is_checked_before_any_work(tmp_path):
+    from hadamard_restore.config import ConfigError
+    from hadamard_restore.errors import GenotypeError
+
+    with pytest.raises(GenotypeError, match="7 HNUs but net.num_hnu is 1"):
+        search(tiny_job(tmp_path, "search.architecture=all-3c"), tmp_path / "run")
+    with pytest.raises(GenotypeError):
+        search(tiny_job(tmp_path, "search.architecture=no-such-genotype"), tmp_path / "run2")
+    assert not (tmp_path / "run" / "classifier").exists() and not (tmp_path / "run2").exists()
+    for bad in ("search.alternations=2", "search.mode=joint"):
+        with pytest.raises(ConfigError, match="no stage 2 to alternate or join"):
+            tiny_job(tmp_path, "search.architecture=all-3c", bad)

@@ -50,15 +50,17 @@ def _quadratic(gen, n=5, k=3, direct=0.0):
     )
 
 
-def _call(q, mode):
+def _call(q, mode="finite_difference", upper_loss=None, buffers=True):
+    """The hypergradient of the quadratic ``q``: its upper loss unless ``upper_loss``, its momentum
+    buffer unless ``buffers`` is false."""
     return unrolled_hypergradient(
         {"w": q["w"]},
         [q["theta"]],
         q["train_loss"],
-        q["upper_loss"],
+        upper_loss or q["upper_loss"],
         lr=ETA,
         momentum=MU,
-        momentum_buffers={"w": q["buf"]},
+        momentum_buffers={"w": q["buf"]} if buffers else None,
         weight_decay=LAM,
         mode=mode,
     )
@@ -77,17 +79,7 @@ def test_upper_loss_without_any_path_to_theta(gen, mode):
     """Stage 1's situation: L_up never touches θ, so only the unrolled term carries a gradient."""
     q = _quadratic(gen)
     up = lambda p: 0.5 * ((p["w"] - q["b"]) ** 2).sum()  # noqa: E731
-    out = unrolled_hypergradient(
-        {"w": q["w"]},
-        [q["theta"]],
-        q["train_loss"],
-        up,
-        lr=ETA,
-        momentum=MU,
-        momentum_buffers={"w": q["buf"]},
-        weight_decay=LAM,
-        mode=mode,
-    )
+    out = _call(q, mode, upper_loss=up)
     torch.testing.assert_close(out.grads[0], q["expected"], rtol=1e-7, atol=1e-9)
     if mode == "finite_difference":
         assert torch.count_nonzero(out.direct[0]) == 0
@@ -120,16 +112,7 @@ def test_virtual_step_really_moves_the_weights(gen):
 def test_momentum_buffer_enters_the_virtual_step(gen):
     q = _quadratic(gen)
     with_buf = _call(q, "finite_difference").grads[0]
-    without = unrolled_hypergradient(
-        {"w": q["w"]},
-        [q["theta"]],
-        q["train_loss"],
-        q["upper_loss"],
-        lr=ETA,
-        momentum=MU,
-        momentum_buffers=None,
-        weight_decay=LAM,
-    )
+    without = _call(q, buffers=False)
     expected = ETA * q["A"].T @ (q["w"] - ETA * ((q["w"] - q["A"] @ q["theta"].detach()) + LAM * q["w"]) - q["b"])
     torch.testing.assert_close(without.grads[0], expected, rtol=1e-7, atol=1e-9)
     assert not torch.allclose(with_buf, without.grads[0])

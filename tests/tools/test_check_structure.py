@@ -81,6 +81,35 @@ def test_a_long_file_is_a_warning_not_a_failure(tmp_path, capsys):
     assert "warning: pkg/big.py: 401 lines" in capsys.readouterr().out
 
 
+def test_every_root_is_checked_by_the_same_rules_and_the_layers_only_bind_the_package(tmp_path, capsys):
+    body = "\n".join(f"    x{i} = {i}" for i in range(61))
+    bench = _package(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "studies/__init__.py": "",
+            "studies/a.py": "from bench.studies import b\n",
+            "studies/b.py": f"def f():\n    from bench.studies.a import y\n{body}\n",
+            "report.py": "from bench.studies.a import b\n",  # a re-export, between two benchmark modules
+            "cli.py": "import bench.report\n",  # a module the package's layer table does not know: no failure
+        },
+        name="bench",
+    )
+    fine = _package(tmp_path, {"__init__.py": "", "x.py": "y = 1\n"}, name="fine")
+    assert check.main(["--root", str(fine), str(bench)]) == 1
+    out = capsys.readouterr().out
+    assert "fine: 2 files checked: 0 problem(s)" in out and "bench: 6 files checked: 3 problem(s)" in out
+    assert "bench/studies/b.py:1: function f has a 62-line body" in out
+    assert "import cycle: bench.studies.a <-> bench.studies.b" in out
+    assert "report.py:1: re-export: b taken from bench.studies.a" in out and "layer" not in out
+
+
+def test_the_real_trees_pass_by_default(capsys):
+    assert check.main([]) == 0
+    out = capsys.readouterr().out
+    assert f"{check.PACKAGE}: " in out and "benchmarks: " in out
+
+
 def _layered(tmp_path: Path, files: dict[str, str]) -> Path:
     """A tree named like the real package, so the layer table applies; every sub-package has an __init__."""
     inits = {f"{p.split('/')[0]}/__init__.py": "" for p in files if "/" in p}

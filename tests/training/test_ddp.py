@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,38 +9,11 @@ import torch
 import yaml
 
 from hadamard_restore.net import model_file
-from tests.tiny import tiny_config
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.tiny import run_cli, tiny_config
 
 
 def _train(cfg_path: Path, out: Path, geno: Path, lw: Path, nproc: int) -> None:
-    launcher = (
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--standalone"]
-        if nproc > 1
-        else [sys.executable]
-    )
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO / "src"))
-    done = subprocess.run(
-        [
-            *launcher,
-            "-m",
-            "hadamard_restore",
-            "train",
-            str(cfg_path),
-            "--genotype",
-            str(geno),
-            "--loss-weights",
-            str(lw),
-            "--out",
-            str(out),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_cli("train", cfg_path, "--genotype", geno, "--loss-weights", lw, "--out", out, nproc=nproc)
 
 
 @pytest.mark.slow

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,9 +18,7 @@ from hadamard_restore.errors import GenotypeError
 from hadamard_restore.net import model_file
 from hadamard_restore.training.state import load_training_state
 from hadamard_restore.training.train import train
-from tests.tiny import tiny_config
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.tiny import cli_env, run_cli, tiny_config
 
 
 def test_train_writes_every_artifact(tiny_run, tiny_genotype):
@@ -82,29 +79,8 @@ train(config_from_dict(yaml.safe_load(open(cfg))), run_dir, geno, lw, on_step=ha
 """
 
 
-def _env():
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO / "src"))
-    return env
-
-
 def _cli_train(cfg_path, run_dir, geno, lw, *extra):
-    cmd = [
-        sys.executable,
-        "-m",
-        "hadamard_restore",
-        "train",
-        str(cfg_path),
-        "--genotype",
-        str(geno),
-        "--loss-weights",
-        str(lw),
-        "--out",
-        str(run_dir),
-        *extra,
-    ]
-    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done
+    return run_cli("train", cfg_path, "--genotype", geno, "--loss-weights", lw, "--out", run_dir, *extra)
 
 
 @pytest.mark.slow
@@ -117,7 +93,7 @@ def test_resume_after_sigkill_ends_with_the_same_weights(tmp_path, tiny_pairs, t
     killed.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-c", DRIVER, str(cfg_path), str(killed), str(tiny_genotype), str(tiny_loss_weights), "10"],
-        env=_env(),
+        env=cli_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -153,11 +129,5 @@ def test_resume_after_sigkill_ends_with_the_same_weights(tmp_path, tiny_pairs, t
 def test_cli_resume_needs_the_run_directory(tmp_path, tiny_pairs):
     cfg_path = tmp_path / "cfg.yaml"
     cfg_path.write_text(yaml.safe_dump(tiny_config(tiny_pairs)))
-    done = subprocess.run(
-        [sys.executable, "-m", "hadamard_restore", "train", str(cfg_path), "--resume"],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_cli("train", cfg_path, "--resume", timeout=120, check=False)
     assert done.returncode == 2 and "--resume needs --out RUN_DIR" in done.stderr

@@ -14,27 +14,16 @@ from hadamard_restore.net import model_file
 from hadamard_restore.training.state import load_training_state
 from hadamard_restore.training.trainer import TrainData, fit
 from hadamard_restore.training.validation import validate_psnr
-from tests.tiny import L1Mix, TinyNet, make_pool, make_sampler
+from tests.tiny import L1Mix, TinyNet, make_pool, make_sampler, tiny_train
 
 CPU = torch.device("cpu")
 META = model_file.make_meta("all-1c", {"weights": {"l1": 1.0, "l2": 0.5}})
 
 
 def _tcfg(**kw):
-    base = dict(
-        steps=30,
-        batch_size=2,
-        crop=12,
-        lr=1e-2,
-        val_every=10,
-        checkpoint_every=10,
-        log_every=5,
-        schedule="cosine",
-        warmup_steps=2,
-        amp=False,
-    )
-    base.update(kw)
-    return TrainConfig(**base)
+    """The tiny run's settings at 30 steps on 12 px crops: validation and last.pt every 10 steps."""
+    settings = {"steps": 30, "crop": 12, "lr": 1e-2, "val_every": 10, "checkpoint_every": 10, "log_every": 5}
+    return TrainConfig(**tiny_train(**{**settings, **kw}))
 
 
 def _data():
@@ -69,15 +58,20 @@ class _Killed(Exception):
     pass
 
 
+def _fit_seed_3(run_dir, model, **kw):
+    """A run of the resume tests: seed 3, the default settings."""
+    return fit(model, L1Mix(), _data(), _tcfg(), run_dir, META, seed=3, device=CPU, progress=False, **kw)
+
+
 def _final_weights(tmp_path, kill_at=None):
     def hook(step):
         if step == kill_at:
             raise _Killed
 
     try:
-        fit(TinyNet(), L1Mix(), _data(), _tcfg(), tmp_path, META, seed=3, device=CPU, on_step=hook, progress=False)
+        _fit_seed_3(tmp_path, TinyNet(), on_step=hook)
     except _Killed:
-        fit(TinyNet(seed=7), L1Mix(), _data(), _tcfg(), tmp_path, META, seed=3, device=CPU, resume=True, progress=False)
+        _fit_seed_3(tmp_path, TinyNet(seed=7), resume=True)
     return model_file.read_model_file(tmp_path / "last.pt")
 
 
@@ -104,32 +98,12 @@ def _as_version_1(path):
 def test_a_version_1_training_state_resumes_bitwise(tmp_path):
     whole = _final_weights(tmp_path / "a")
     with pytest.raises(_Killed):
-        fit(
-            TinyNet(),
-            L1Mix(),
-            _data(),
-            _tcfg(),
-            tmp_path / "b",
-            META,
-            seed=3,
-            device=CPU,
-            progress=False,
-            on_step=lambda step: (_ for _ in ()).throw(_Killed()) if step == 17 else None,
+        _fit_seed_3(
+            tmp_path / "b", TinyNet(), on_step=lambda step: (_ for _ in ()).throw(_Killed()) if step == 17 else None
         )
     _as_version_1(tmp_path / "b" / "last.pt")
     assert model_file.read_model_file(tmp_path / "b" / "last.pt")["version"] == 1
-    fit(
-        TinyNet(seed=7),
-        L1Mix(),
-        _data(),
-        _tcfg(),
-        tmp_path / "b",
-        META,
-        seed=3,
-        device=CPU,
-        resume=True,
-        progress=False,
-    )
+    _fit_seed_3(tmp_path / "b", TinyNet(seed=7), resume=True)
     resumed = model_file.read_model_file(tmp_path / "b" / "last.pt")
     for k, v in whole["state_dict"].items():
         assert torch.equal(v, resumed["state_dict"][k]), k

@@ -11,7 +11,8 @@ With t = 1 (the paper's code) the stage directories are ``<run_dir>/loss`` and
 ``loss_weights.json`` and ``genotype.json`` are copied to ``<run_dir>``. The classifier is
 provided once for all rounds (passed in, or reused or trained into ``<run_dir>/classifier``);
 with ``search.upper: reference`` none is needed and none is trained.
-``search.mode: joint`` runs
+``search.architecture`` naming a genotype skips stage 2: the run's genotype.json is that fixed
+architecture, and stage 1 alone searches the loss weights. ``search.mode: joint`` runs
 :func:`~hadamard_restore.search.joint_stage.search_joint` instead (Ours_a).
 
 ``resume``: finished stages (their artifact exists) are skipped, the unfinished one continues
@@ -24,7 +25,9 @@ from pathlib import Path
 
 import torch
 
+from hadamard_restore.errors import GenotypeError
 from hadamard_restore.jobs import SearchJob
+from hadamard_restore.net.genotype import Genotype, load_genotype
 from hadamard_restore.runtime.process import Dist, setup_process
 from hadamard_restore.search import ddp
 from hadamard_restore.search.arch_stage import search_arch
@@ -39,6 +42,25 @@ def _copy(src: Path, dst: Path) -> None:
     from hadamard_restore.artifacts import atomic_write_bytes
 
     atomic_write_bytes(dst, Path(src).read_bytes())
+
+
+def fixed_genotype(job: SearchJob) -> Genotype | None:
+    """The architecture ``search.architecture`` fixes (None: stage 2 searches it), checked before any
+    work.
+
+    Raises:
+        GenotypeError: the name is neither a bundled genotype nor a genotype file, or its number of
+            HNUs differs from ``net.num_hnu``.
+    """
+    if job.search.architecture == "search":
+        return None
+    genotype = load_genotype(job.search.architecture)
+    if genotype.num_hnu != job.net.num_hnu:
+        raise GenotypeError(
+            f"search.architecture={job.search.architecture!r} has {genotype.num_hnu} HNUs but net.num_hnu is "
+            f"{job.net.num_hnu}; set net.num_hnu={genotype.num_hnu} or choose a genotype with {job.net.num_hnu}"
+        )
+    return genotype
 
 
 def search(
@@ -62,6 +84,7 @@ def search(
     run_dir = Path(run_dir)
     env = env if env is not None else setup_process(job.device, job.seed)
     device, dist_ctx = env
+    fixed = fixed_genotype(job)
     if job.search.mode == "joint":
         paths = search_joint(job, run_dir, classifier=classifier, resume=resume, env=env)
         assert paths is not None  # None only when stopped early by stop_after, not passed here
@@ -79,6 +102,11 @@ def search(
             log.info("round %d/%d: stage 1 (loss search)", k, rounds)
             search_loss(job, base / "loss", classifier=classifier, alpha=alpha, resume=resume, round_index=k, env=env)
         genotype = base / "arch" / "genotype.json"
+        if fixed is not None:  # stage 2 skipped (one round only, see SearchConfig)
+            log.info("stage 2 skipped: the architecture is fixed (search.architecture=%s)", job.search.architecture)
+            if dist_ctx.is_main:
+                fixed.save(genotype)
+            break
         if not (resume and genotype.is_file()):
             log.info("round %d/%d: stage 2 (architecture search)", k, rounds)
             search_arch(job, base / "arch", loss_weights, alpha=alpha, resume=resume, round_index=k, env=env)

@@ -34,7 +34,16 @@ SECTIONS = ("task", "seed", "data", "net", "loss", "classifier", "search")
 FREE_KEYS = frozenset({"search.loss_steps", "search.arch_steps", "search.checkpoint_every", "search.log_every"})
 #: sections and keys the saved state (network, β, judge, random streams) is bound to
 FIXED_SECTIONS = ("task", "seed", "net", "loss", "classifier")
-FIXED = frozenset({"search.mode", "search.loss_model", "search.beta_param", "search.upper", "search.alternations"})
+FIXED = frozenset(
+    {
+        "search.mode",
+        "search.loss_model",
+        "search.beta_param",
+        "search.upper",
+        "search.alternations",
+        "search.architecture",
+    }
+)
 #: the files of a run of each command (runs made before MARKER existed are recognised by them)
 OWN_FILES = {
     "search-loss": ("checkpoint.pt", "search_loss.json", "search_split.json", "classifier"),

@@ -23,6 +23,18 @@ from pathlib import Path
 
 from hadamard_restore.config import RunConfig, dump_config, load_config
 
+#: The demo at toy size, as ``--set`` overrides: width 4, one HNU, 32-pixel images and crops, batch 1.
+#: Every stage then runs in seconds; the smoke runs of the code paths (the tests, the GPU check's DDP
+#: smoke) start from it and add their own step counts.
+TOY_SIZE: tuple[str, ...] = (
+    "net.channels=4",
+    "net.num_hnu=1",
+    "data.demo.size=32",
+    "data.demo.crops_per_image=2",
+    "search.crop=32",
+    "search.batch_size=1",
+)
+
 
 def demo_config(overrides: list[str] | None = None) -> RunConfig:
     """The packaged demo config (with optional dotted overrides)."""
