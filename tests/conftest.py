@@ -114,7 +114,7 @@ def tiny_genotype(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_loss_weights(tmp_path_factory) -> Path:
     """l1 + l2 + colour + SSIM (no pretrained backbones needed)."""
-    from tiny import write_loss_weights
+    from tests.tiny import write_loss_weights
 
     return write_loss_weights(tmp_path_factory.mktemp("lw") / "loss_weights.json", l1=1.0, l2=1.0, color=0.1, ssim=0.2)
 
@@ -122,10 +122,9 @@ def tiny_loss_weights(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, tiny_pairs, tiny_genotype, tiny_loss_weights) -> Path:
     """A finished 12-step training run (shared by the train, evaluate and report tests)."""
-    from tiny import tiny_config
-
     from hadamard_restore.config import config_from_dict
     from hadamard_restore.training.train import train
+    from tests.tiny import tiny_config
 
     run_dir = tmp_path_factory.mktemp("run")
     train(config_from_dict(tiny_config(tiny_pairs)), run_dir, tiny_genotype, tiny_loss_weights, progress=False)

@@ -76,7 +76,7 @@ def test_config_errors_are_package_errors_printed_without_traceback(tmp_path):
     """ConfigError is a HadamardRestoreError, so the CLI prints it as one line (exit 2)."""
     from typer.testing import CliRunner
 
-    from hadamard_restore.cli import app
+    from hadamard_restore.cli.app import app
     from hadamard_restore.errors import HadamardRestoreError
 
     assert issubclass(ConfigError, HadamardRestoreError) and issubclass(ConfigError, ValueError)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from hadamard_restore import config_reference
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.config import RunConfig
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "config.md"

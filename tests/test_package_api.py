@@ -8,8 +8,11 @@ import logging
 import os
 import subprocess
 import sys
+from types import ModuleType
 
 import numpy as np
+import pytest
+import torch
 from typer.testing import CliRunner
 
 import hadamard_restore as hr
@@ -23,6 +26,18 @@ def test_all_and_dir_show_the_public_api():
     assert inspect.signature(hr.enhance_image).parameters["device"].default == "auto"
 
 
+def test_every_public_name_comes_from_the_module_that_defines_it():
+    """The public API names each name's home, never a package that only re-exported it: with the
+    metrics package no longer importing ``psnr`` over its submodule ``metrics/psnr.py``,
+    ``hadamard_restore.psnr`` is still the function, not the module."""
+    for name, home in hr._PUBLIC.items():
+        value = getattr(hr, name)
+        assert not isinstance(value, ModuleType), name
+        assert value.__module__ == home, (name, value.__module__, home)
+    x = torch.zeros(1, 3, 8, 8)
+    assert float(hr.psnr(x + 0.1, x, data_range=1.0)[0]) == pytest.approx(20.0)  # a call, not a module
+
+
 def test_enhance_image_runs_with_device_auto():
     x = np.full((24, 20, 3), 40, np.uint8)
     out = hr.enhance_image(x, model="low-light", device="auto")
@@ -33,7 +48,7 @@ def test_library_calls_print_no_info_lines_but_warnings():
     """In a fresh interpreter (no CLI): enhance_image and a library INFO log stay silent."""
     script = (
         "import numpy as np, hadamard_restore as hr\n"
-        "from hadamard_restore.runtime import get_logger\n"
+        "from hadamard_restore.runtime.log import get_logger\n"
         "hr.enhance_image(np.full((300, 400, 3), 40, np.uint8), model='low-light', device='cpu')\n"
         "get_logger('hadamard_restore.user').info('INFO-MARKER')\n"
         "get_logger('hadamard_restore.user').warning('WARNING-MARKER')\n"
@@ -62,6 +77,6 @@ def test_the_command_line_configures_logging(capfd):
 
 
 def hr_cli():
-    from hadamard_restore.cli import app
+    from hadamard_restore.cli.app import app
 
     return app

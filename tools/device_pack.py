@@ -58,7 +58,7 @@ def psnr_8bit(a, b) -> float:
     import numpy as np
     import torch
 
-    from hadamard_restore.metrics import psnr
+    from hadamard_restore.metrics.psnr import psnr
 
     x, y = (torch.from_numpy(np.asarray(im, dtype=np.float64)).permute(2, 0, 1)[None] for im in (a, b))
     return float(psnr(x, y, data_range=255.0)[0])

@@ -87,7 +87,9 @@ def _measure_api(
     API against the fastest backend side by side: ``(first call s, backends, side by side, the bare
     forward's row name, the backend the API used and why)``."""
     import hadamard_restore as hr
-    from hadamard_restore.inference import fastpath
+    from hadamard_restore.inference.fastpath.backends import build as build_backend
+    from hadamard_restore.inference.fastpath.cache import read_cache
+    from hadamard_restore.runtime.precision import native_bf16
     from hadamard_restore.zoo.api import _cached
 
     os.environ["HADAMARD_RESTORE_CACHE"] = str(tmp / "api-cache")  # the API: its own empty cache
@@ -96,8 +98,8 @@ def _measure_api(
     api_first = time.perf_counter() - start
     net = _cached(model, "cpu")
     x = torch.from_numpy(np.asarray(photo, dtype=np.float32) / 255.0).permute(2, 0, 1)[None].contiguous()
-    names = ["eager", "channels-last", "onnx"] + (["bf16"] if fastpath.native_bf16("cpu") else [])
-    runners = {n: fastpath.build(n, net, x, torch.get_num_threads()) for n in names}
+    names = ["eager", "channels-last", "onnx"] + (["bf16"] if native_bf16("cpu") else [])
+    runners = {n: build_backend(n, net, x, torch.get_num_threads()) for n in names}
     with torch.inference_mode():
         backends = measure({n: partial(r, x) for n, r in runners.items()}, warmup=1, repeats=5)
         fastest = min(backends, key=lambda n: backends[n].median)
@@ -110,7 +112,7 @@ def _measure_api(
             warmup=2,
             repeats=repeats,
         )
-    chosen = [e for e in fastpath.cache.read_cache()["entries"].values() if "backend" in e]
+    chosen = [e for e in read_cache()["entries"].values() if "backend" in e]
     used = f"{chosen[0]['backend']}` ({chosen[0]['chosen_by']})" if chosen else "eager` (below 256x256 pixels)"
     return api_first, backends, side, bare, used
 

@@ -102,7 +102,7 @@ def env_part(p) -> None:
 def _net_and_mix(p):
     from hadamard_restore.losses.loss_weights import load_loss_weights
     from hadamard_restore.losses.mix import LossMix
-    from hadamard_restore.net import HadamardNet
+    from hadamard_restore.net.network import HadamardNet
 
     net = HadamardNet(p.sizes["genotype"], channels=p.sizes["channels"])
     return net, LossMix.from_weights(load_loss_weights("paper-lol"), trainable=False)
@@ -230,7 +230,7 @@ def bf16_finite(p) -> dict:
     """Forward and backward of the derived network under bf16 autocast with the loss mix: all finite?"""
     from hadamard_restore.losses.loss_weights import load_loss_weights
     from hadamard_restore.losses.mix import LossMix
-    from hadamard_restore.net import HadamardNet
+    from hadamard_restore.net.network import HadamardNet
 
     s = p.sizes
     crop = min(s["train_crop"], 96)
@@ -260,7 +260,7 @@ def onnx_from_device(p) -> dict:
     import onnxruntime as ort
 
     from hadamard_restore.inference.export import export_onnx
-    from hadamard_restore.net import HadamardNet
+    from hadamard_restore.net.network import HadamardNet
 
     s = p.sizes
     net = HadamardNet(s["genotype"], channels=s["channels"]).to(p.device).eval()
@@ -387,7 +387,7 @@ def parity(ref: torch.Tensor, got: torch.Tensor) -> dict:
 
 def _roofline(p, net, rows: dict) -> None:
     from benchmarks.product.roofline import device_peaks, roofline_row, traffic_bytes
-    from hadamard_restore.net import net_info
+    from hadamard_restore.net.info import net_info
 
     size = tuple(p.sizes["infer_size"])
     flops = net_info(net, size)["flops"]
@@ -402,7 +402,7 @@ def _roofline(p, net, rows: dict) -> None:
 
 def infer_part(p) -> None:
     """Item 5: one frame of ``infer_size`` through each variant, with parity against fp32 eager."""
-    from hadamard_restore.net import HadamardNet
+    from hadamard_restore.net.network import HadamardNet
 
     s = p.sizes
     h, w = s["infer_size"]
@@ -454,7 +454,7 @@ def search_part(p) -> None:
     from benchmarks.product.speed import search_cases, trainer_step
     from hadamard_restore.losses.loss_weights import load_loss_weights
     from hadamard_restore.losses.mix import LossMix
-    from hadamard_restore.net import SuperNet
+    from hadamard_restore.net.supernet import SuperNet
 
     s = p.sizes
     crop, batch = s["search_crop"], s["search_batch"]

@@ -25,7 +25,7 @@ if str(ROOT / "src") not in sys.path:
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
 
-from hadamard_restore.runtime import Dist  # noqa: E402
+from hadamard_restore.runtime.process import Dist  # noqa: E402
 from hadamard_restore.workflows.demo import TOY_SIZE  # noqa: E402
 
 TINY = [
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     dist.init_process_group("nccl" if cuda else "gloo")
     ctx = ForcedDist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
     import hadamard_restore.runtime.process as process_mod
-    from hadamard_restore.cli import app
+    from hadamard_restore.cli.app import app
 
     # training and the search both join through runtime.process.setup_process
     process_mod.init_distributed = lambda device: ctx

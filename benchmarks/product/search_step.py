@@ -40,9 +40,9 @@ if TYPE_CHECKING:
 
 def step_runs(cfg: RunConfig, device: torch.device) -> dict[str, Callable[[], object]]:
     """``{name: one step}``: the plain supernet step, stage 1, stage 2 and stage 1 with the exact HVP."""
-    from hadamard_restore.classifier import build_classifier, freeze_classifier
+    from hadamard_restore.classifier.model import build_classifier, freeze_classifier
     from hadamard_restore.jobs import search_job
-    from hadamard_restore.runtime import Dist
+    from hadamard_restore.runtime.process import Dist
     from hadamard_restore.search.arch_stage import arch_problem
     from hadamard_restore.search.data import search_data
     from hadamard_restore.search.loop import bilevel_step, make_optimizers
@@ -104,7 +104,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from hadamard_restore.config import load_config
-    from hadamard_restore.runtime import pick_device
+    from hadamard_restore.runtime.process import pick_device
 
     cfg = load_config(args.config, args.sets)
     device = pick_device(cfg.device)

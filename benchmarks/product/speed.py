@@ -268,9 +268,9 @@ def search_cases(
     judge with its frozen ImageNet trunk and an untrained head: the weights do not change the cost).
     """
     try:
-        from hadamard_restore.classifier import build_classifier, freeze_classifier
+        from hadamard_restore.classifier.model import build_classifier, freeze_classifier
         from hadamard_restore.config import RunConfig
-        from hadamard_restore.runtime import Dist
+        from hadamard_restore.runtime.process import Dist
         from hadamard_restore.search.arch_stage import fixed_mix
         from hadamard_restore.search.build import judge_objective, mix_objective, supernet
         from hadamard_restore.search.loop import Problem, bilevel_step, make_optimizers
@@ -449,8 +449,10 @@ def _stats_dict(s: Stats) -> dict:
 
 def run(args: argparse.Namespace) -> dict:
     """Every section; returns the raw results (also what :func:`render` formats)."""
-    from hadamard_restore.net import HadamardNet, SuperNet, net_info
-    from hadamard_restore.runtime import pick_device
+    from hadamard_restore.net.info import net_info
+    from hadamard_restore.net.network import HadamardNet
+    from hadamard_restore.net.supernet import SuperNet
+    from hadamard_restore.runtime.process import pick_device
 
     device = pick_device(args.device)
     res: dict = {

@@ -88,8 +88,8 @@ def old_step_code():
 
 
 def _model(args):
-    from hadamard_restore.net import HadamardNet
     from hadamard_restore.net.model_file import load_model
+    from hadamard_restore.net.network import HadamardNet
 
     if args.checkpoint:
         return load_model(args.checkpoint, "cpu")[0].eval()
@@ -134,16 +134,16 @@ def enhance_section(args) -> tuple[list, dict]:
             ]
             for k, s in stats.items()
         ]
-    from hadamard_restore.inference import fastpath
+    from hadamard_restore.inference.fastpath.cache import cache_path
 
-    extra["choices"] = fastpath.cache_path().read_text() if fastpath.cache_path().is_file() else "none"
+    extra["choices"] = cache_path().read_text() if cache_path().is_file() else "none"
     return [["size", "path", "backend", "median ms", "IQR ms", "x old"], *rows], extra
 
 
 def _entries() -> dict:
-    from hadamard_restore.inference import fastpath
+    from hadamard_restore.inference.fastpath.cache import cache_path
 
-    path = fastpath.cache_path()
+    path = cache_path()
     return json.loads(path.read_text())["entries"] if path.is_file() else {}
 
 

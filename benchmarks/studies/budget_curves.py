@@ -115,7 +115,7 @@ def run_cell(task, budget, seed, entry, ccfg, found, test_pairs, meta: dict, pat
     from benchmarks.studies.quality_entries import ENTRIES as QE
     from benchmarks.studies.quality_entries import train_and_score
     from hadamard_restore.artifacts import write_json
-    from hadamard_restore.runtime import pick_device
+    from hadamard_restore.runtime.process import pick_device
 
     qentry = next(e for e in QE if e.key == entry.entry)
     cfg = ccfg.model_copy(deep=True)

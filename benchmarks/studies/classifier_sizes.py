@@ -17,7 +17,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from hadamard_restore.classifier import build_classifier
+from hadamard_restore.classifier.model import build_classifier
 from hadamard_restore.classifier.training import recalibrate_batchnorm
 from hadamard_restore.config import load_config
 from hadamard_restore.data.dataset import PairedImages

@@ -52,7 +52,9 @@ def clear_score(clf: torch.nn.Module, image: torch.Tensor, crop: int, device: to
 
 
 def score_outputs(source: str, step: int, outputs, refs, names, clf, crop, device, lpips_net) -> list[dict]:
-    from hadamard_restore import metrics
+    from hadamard_restore.metrics.perceptual import lpips
+    from hadamard_restore.metrics.psnr import psnr
+    from hadamard_restore.metrics.ssim import ssim
 
     rows = []
     for out, ref, name in zip(outputs, refs, names):
@@ -63,9 +65,9 @@ def score_outputs(source: str, step: int, outputs, refs, names, clf, crop, devic
                 "step": step,
                 "name": name,
                 "clear": clear_score(clf, out, crop, device),
-                "psnr": float(metrics.psnr(o, r, data_range=1.0)[0]),
-                "ssim": float(metrics.ssim(o, r, data_range=1.0)[0]),
-                "lpips": float(metrics.lpips(o, r, net=lpips_net)[0]),
+                "psnr": float(psnr(o, r, data_range=1.0)[0]),
+                "ssim": float(ssim(o, r, data_range=1.0)[0]),
+                "lpips": float(lpips(o, r, net=lpips_net)[0]),
             }
         )
     return rows

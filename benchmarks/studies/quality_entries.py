@@ -126,13 +126,15 @@ def count_weights(model: torch.nn.Module) -> int:
 
 
 def _metrics(img: torch.Tensor, ref: torch.Tensor, lpips_net: str) -> dict[str, float]:
-    from hadamard_restore import metrics
+    from hadamard_restore.metrics.perceptual import lpips
+    from hadamard_restore.metrics.psnr import psnr
+    from hadamard_restore.metrics.ssim import ssim
 
     img, ref = img.unsqueeze(0), ref.unsqueeze(0)
     return {
-        "psnr": float(metrics.psnr(img, ref, data_range=1.0)[0]),
-        "ssim": float(metrics.ssim(img, ref, data_range=1.0)[0]),
-        "lpips": float(metrics.lpips(img, ref, net=lpips_net)[0]),
+        "psnr": float(psnr(img, ref, data_range=1.0)[0]),
+        "ssim": float(ssim(img, ref, data_range=1.0)[0]),
+        "lpips": float(lpips(img, ref, net=lpips_net)[0]),
     }
 
 

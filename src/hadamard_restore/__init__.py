@@ -3,11 +3,12 @@
 The public API (``__all__``) is imported on first use, so ``import hadamard_restore`` stays light:
 
 * ``load_pretrained(name)``, ``enhance_image(image, model=name)``, ``available_models()``: the
-  bundled models (:mod:`hadamard_restore.zoo`);
+  bundled models (:mod:`hadamard_restore.zoo.api`, :mod:`hadamard_restore.zoo.registry`);
 * ``load_config(path, overrides)``, ``RunConfig``: the configuration (:mod:`hadamard_restore.config`);
 * ``find_pairs(root)``: the degraded/reference pairs of a dataset folder;
 * ``evaluate(checkpoint, data_root)``, ``export_onnx(checkpoint, onnx)``;
-* ``psnr``, ``ssim``, ``lpips``: the metrics;
+* ``psnr``, ``ssim``, ``lpips``: the metrics (the functions, from :mod:`hadamard_restore.metrics.psnr`,
+  :mod:`~hadamard_restore.metrics.ssim` and :mod:`~hadamard_restore.metrics.perceptual`);
 * ``HadamardRestoreError``: the base of every error a user can fix.
 
 The library logs through :mod:`logging` (logger ``hadamard_restore``) and adds no handler: INFO
@@ -31,9 +32,9 @@ _PUBLIC = {
     "find_pairs": "hadamard_restore.data.layouts",
     "load_config": "hadamard_restore.config",
     "load_pretrained": "hadamard_restore.zoo.api",
-    "lpips": "hadamard_restore.metrics",
-    "psnr": "hadamard_restore.metrics",
-    "ssim": "hadamard_restore.metrics",
+    "lpips": "hadamard_restore.metrics.perceptual",
+    "psnr": "hadamard_restore.metrics.psnr",
+    "ssim": "hadamard_restore.metrics.ssim",
 }
 
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from hadamard_restore.backbones import cache, convert, weights
 from hadamard_restore.backbones.install import install
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.errors import WeightsMissingError, WeightsSourceError
 
 

@@ -6,14 +6,9 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 TOY = ["net.channels=4", "train.crop=16", "train.batch_size=1", "train.warmup_steps=0", "train.lr=1e-3"]
 

@@ -4,7 +4,6 @@ the script at toy sizes, whose counted work must agree with independent counts."
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,6 @@ import torch
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 def test_roofline_entry_closed_form():

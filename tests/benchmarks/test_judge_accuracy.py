@@ -4,14 +4,8 @@ records resume, and the verdict picks the judge with the best worst-task accurac
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 def test_verdict_picks_the_best_worst_task_accuracy():

@@ -4,15 +4,9 @@ them from rotting). Speed is never asserted: only that every section produced it
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
-
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 def test_measure_interleaves_and_summarises():

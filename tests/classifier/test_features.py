@@ -7,8 +7,11 @@ import pytest
 import torch
 import torchvision
 
-from hadamard_restore import classifier as C
+from hadamard_restore.classifier.checkpoint import load_classifier, save_classifier
 from hadamard_restore.classifier.features import EPS, HIDDEN, trunk_digest
+from hadamard_restore.classifier.model import build_classifier, clear_loss, freeze_classifier
+from hadamard_restore.classifier.provide import provide_classifier
+from hadamard_restore.classifier.reliability import classifier_record
 from hadamard_restore.config import ConfigError
 from hadamard_restore.errors import CheckpointError, WeightsMissingError
 from hadamard_restore.losses.preprocess import imagenet_normalize
@@ -18,9 +21,9 @@ pytestmark = pytest.mark.weights
 
 def test_statistics_are_the_per_channel_mean_and_std_at_each_tap(provisioned_weights, gen):
     state = torch.random.get_rng_state()
-    judge = C.build_classifier("vgg16-features", seed=2)
+    judge = build_classifier("vgg16-features", seed=2)
     assert torch.equal(torch.random.get_rng_state(), state)  # seeded head, global RNG untouched
-    again = C.build_classifier("vgg16-features", seed=2)
+    again = build_classifier("vgg16-features", seed=2)
     assert all(torch.equal(p, q) for p, q in zip(judge.head.parameters(), again.head.parameters()))
     assert judge.init == "imagenet" and not any(p.requires_grad for p in judge.trunk.parameters())
     assert judge.training and not judge.trunk.training  # the trunk is in eval mode even in train()
@@ -37,7 +40,7 @@ def test_statistics_are_the_per_channel_mean_and_std_at_each_tap(provisioned_wei
     assert torch.allclose(stats[:, -512:], std(relu4_3), rtol=1e-4, atol=1e-5)
     assert judge(x).shape == (3, 2) and judge.head[1].in_features == stats.shape[1] == judge.head[0].num_features
     assert judge.head[3].in_features == HIDDEN and judge.head[3].out_features == 2
-    alex = C.build_classifier("alexnet-features").eval()
+    alex = build_classifier("alexnet-features").eval()
     assert alex.statistics(x).shape == (3, 2 * (64 + 192 + 384 + 256 + 256)) and alex(x).shape == (3, 2)
     assert alex(x[..., :31, :31]).shape == (3, 2) and judge(x[..., :8, :8]).shape == (3, 2)  # the smallest
     for model, side in ((alex, 30), (judge, 7)):
@@ -46,19 +49,19 @@ def test_statistics_are_the_per_channel_mean_and_std_at_each_tap(provisioned_wei
 
 
 def test_clear_loss_gradient_reaches_the_images_and_matches_finite_differences(provisioned_weights, gen):
-    judge = C.freeze_classifier(C.build_classifier("vgg16-features", seed=1)).double()
+    judge = freeze_classifier(build_classifier("vgg16-features", seed=1)).double()
     with torch.no_grad():  # a head that is not at its initialisation: non-trivial statistics
         judge.head[0].running_mean.normal_(generator=gen)
         judge.head[0].running_var.uniform_(0.5, 2.0, generator=gen)
     x = torch.rand(2, 3, 24, 20, generator=gen, dtype=torch.float64, requires_grad=True)
-    loss = C.clear_loss(judge, x * 1.2)
+    loss = clear_loss(judge, x * 1.2)
     (grad,) = torch.autograd.grad(loss, x)
     assert grad.abs().sum() > 0 and all(p.grad is None for p in judge.parameters())
     h = 1e-8  # ReLU kinks lie within 1e-6 of some of the ~10^5 units; double precision allows 1e-8
     for _ in range(3):
         v = torch.randn(x.shape, generator=gen, dtype=torch.float64)
         with torch.no_grad():
-            fd = (C.clear_loss(judge, (x + h * v) * 1.2) - C.clear_loss(judge, (x - h * v) * 1.2)) / (2 * h)
+            fd = (clear_loss(judge, (x + h * v) * 1.2) - clear_loss(judge, (x - h * v) * 1.2)) / (2 * h)
         assert float((grad * v).sum()) == pytest.approx(float(fd), rel=1e-4, abs=1e-9)
 
 
@@ -68,7 +71,7 @@ def _capture_models(monkeypatch):
     built, trunk_modes = [], []
 
     def build(arch, pretrained, seed):
-        model = C.build_classifier(arch, pretrained, seed)
+        model = build_classifier(arch, pretrained, seed)
         trunk = model.trunk
         trunk[0].register_forward_pre_hook(lambda m, a: trunk_modes.append(any(t.training for t in trunk.modules())))
         built.append(model)
@@ -92,48 +95,48 @@ def test_training_separates_dark_images_and_leaves_the_trunk_bitwise_unchanged(
     settings = ClassifierConfig(arch="vgg16-features", steps=20, batch_size=8, lr=1e-3)
     job = ClassifierJob(settings, lambda out: (pairs[:6], pairs[6:]), search_crop=32, seed=3, device="cpu")
     built, trunk_modes = _capture_models(monkeypatch)
-    path = C.provide_classifier(job, tmp_path / "clf")  # trains (dark = 0.25 * reference + noise)
+    path = provide_classifier(job, tmp_path / "clf")  # trains (dark = 0.25 * reference + noise)
     (model,) = built
     cached = weights.vgg_features("vgg16").state_dict()
     assert all(torch.equal(v, cached[k]) for k, v in model.trunk.state_dict().items())  # bitwise
     assert len(trunk_modes) > 20 and not any(trunk_modes)  # trunk in eval mode at every forward
-    fresh = C.build_classifier("vgg16-features", seed=3)
+    fresh = build_classifier("vgg16-features", seed=3)
     assert not torch.equal(model.head[1].weight, fresh.head[1].weight)  # the head did train
 
     val = PairedImages(pairs[6:])
     untrained = held_out_accuracy(fresh, val, "cpu", eval_crop=32)["accuracy"]
-    metrics = C.classifier_record(path, 32)
+    metrics = classifier_record(path, 32)
     assert metrics["accuracy"] >= 0.9 and metrics["accuracy"] > untrained and metrics["init"] == "imagenet"
     assert metrics["reliable"] is True and metrics["eval_crop"] == 32
-    loaded = C.load_classifier(path)
+    loaded = load_classifier(path)
     again = held_out_accuracy(loaded, val, "cpu", eval_crop=32)
     assert again["accuracy"] == metrics["accuracy"]  # the checkpoint is the judge that was measured
 
 
 def test_checkpoint_holds_only_the_head_and_round_trips(provisioned_weights, tmp_path, gen):
-    judge = C.build_classifier("alexnet-features", seed=0)
+    judge = build_classifier("alexnet-features", seed=0)
     with torch.no_grad():
         for p in judge.head.parameters():
             p.add_(torch.randn(p.shape, generator=gen))
         judge.head[0].running_mean.normal_(generator=gen)
-    path = C.save_classifier(judge.eval(), tmp_path / "classifier.pt", val_accuracy=0.99, eval_crop=64)
+    path = save_classifier(judge.eval(), tmp_path / "classifier.pt", val_accuracy=0.99, eval_crop=64)
     ckpt = torch.load(path, weights_only=True)
     assert ckpt["arch"] == "alexnet-features" and set(ckpt["state_dict"]) == set(judge.head_state())
     assert all(k.startswith("head.") for k in ckpt["state_dict"]) and ckpt["trunk_sha256"] == trunk_digest(judge.trunk)
     trunk_bytes = sum(v.numel() * 4 for v in judge.trunk.state_dict().values())
     assert path.stat().st_size < 1.5e6 < trunk_bytes
-    back = C.load_classifier(tmp_path)
+    back = load_classifier(tmp_path)
     assert not back.training and not any(p.requires_grad for p in back.parameters())
     x = torch.rand(2, 3, 64, 48, generator=gen)
     with torch.no_grad():
         assert torch.equal(back(x), judge(x))
-    assert C.classifier_record(path, 64)["accuracy"] == 0.99
+    assert classifier_record(path, 64)["accuracy"] == 0.99
 
 
 def test_mismatched_checkpoints_and_missing_weights_are_refused(provisioned_weights, tmp_path, monkeypatch):
     from hadamard_restore.config import load_config
 
-    C.save_classifier(C.build_classifier("vgg16-features").eval(), tmp_path / "c.pt")
+    save_classifier(build_classifier("vgg16-features").eval(), tmp_path / "c.pt")
     ckpt = torch.load(tmp_path / "c.pt", weights_only=True)
     del ckpt["weights_sha256"]  # hand-edited files: what is checked here is not the weights' digest
     cases = {
@@ -148,13 +151,13 @@ def test_mismatched_checkpoints_and_missing_weights_are_refused(provisioned_weig
     for name, (blob, message) in cases.items():
         torch.save(blob, tmp_path / name)
         with pytest.raises(CheckpointError, match=message):
-            C.load_classifier(tmp_path / name)
+            load_classifier(tmp_path / name)
     with pytest.raises(ValueError, match="cannot start from scratch"):
-        C.build_classifier("vgg16-features", pretrained=False)
+        build_classifier("vgg16-features", pretrained=False)
     with pytest.raises(ConfigError, match="cannot start from scratch.*backbones install"):
         load_config(None, ["classifier.arch=vgg16-features", "classifier.pretrained=false"])
     monkeypatch.setenv("HADAMARD_RESTORE_WEIGHTS", str(tmp_path / "empty"))
-    for attempt in (lambda: C.build_classifier("vgg16-features"), lambda: C.load_classifier(tmp_path / "c.pt")):
+    for attempt in (lambda: build_classifier("vgg16-features"), lambda: load_classifier(tmp_path / "c.pt")):
         with pytest.raises(WeightsMissingError, match="hadamard-restore backbones install"):
             attempt()
 

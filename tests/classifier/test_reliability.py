@@ -105,7 +105,9 @@ def test_judged_size_defaults_to_the_search_crop():
 
 
 def test_classifier_record_flags_low_accuracy_and_size_mismatch(tmp_path):
-    from hadamard_restore.classifier import build_classifier, classifier_record, save_classifier
+    from hadamard_restore.classifier.checkpoint import save_classifier
+    from hadamard_restore.classifier.model import build_classifier
+    from hadamard_restore.classifier.reliability import classifier_record
 
     path = save_classifier(
         build_classifier("resnet18", pretrained=False), tmp_path / "classifier.pt", val_accuracy=0.97, eval_crop=64
@@ -135,7 +137,9 @@ def test_bad_classifier_settings_are_refused(bad):
 def test_search_logs_a_warning_for_an_untrustworthy_judge(tmp_path, caplog):
     import logging
 
-    from hadamard_restore.classifier import build_classifier, judge_record, save_classifier
+    from hadamard_restore.classifier.checkpoint import save_classifier
+    from hadamard_restore.classifier.model import build_classifier
+    from hadamard_restore.classifier.reliability import judge_record
 
     path = save_classifier(
         build_classifier("resnet18", pretrained=False), tmp_path / "classifier.pt", val_accuracy=0.5, eval_crop=48

@@ -9,8 +9,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from hadamard_restore.classifier import clear_loss, load_classifier
-from hadamard_restore.cli import app
+from hadamard_restore.classifier.checkpoint import load_classifier
+from hadamard_restore.classifier.model import clear_loss
+from hadamard_restore.cli.app import app
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "low-light.yaml"
 

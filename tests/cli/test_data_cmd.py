@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 
 runner = CliRunner()
 

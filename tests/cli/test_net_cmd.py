@@ -4,7 +4,7 @@ import json
 
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.net.genotype import load_genotype
 
 runner = CliRunner()

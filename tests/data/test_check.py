@@ -1,8 +1,7 @@
 import pytest
 
 from hadamard_restore.data.check import check_dataset
-
-from .conftest import random_array, save_png
+from tests.data.helpers import random_array, save_png
 
 
 def test_clean_folder_report(tiny_pairs):

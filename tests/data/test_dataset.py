@@ -6,8 +6,7 @@ from hadamard_restore.data.io import read_image
 from hadamard_restore.data.layouts import find_pairs
 from hadamard_restore.data.transforms import random_crop_box
 from hadamard_restore.errors import DataError
-
-from .conftest import random_array, save_png
+from tests.data.helpers import random_array, save_png
 
 
 def test_full_access_matches_files(tiny_pairs):
@@ -88,9 +87,10 @@ def test_bad_construction():
 def test_training_batches_decode_each_file_once(tiny_pairs, monkeypatch):
     """The sampler that training and search draw from every step never decodes a PNG twice."""
     from hadamard_restore.data import dataset
+    from hadamard_restore.data.io import read_image_array
 
     calls = []
-    real = dataset.read_image_array
+    real = read_image_array
     monkeypatch.setattr(dataset, "read_image_array", lambda path: calls.append(path) or real(path))
     pairs = find_pairs(tiny_pairs)
     ds = PairedImages(pairs, crop=8, flip=True)

@@ -15,8 +15,7 @@ from hadamard_restore.data.io import (
     write_image,
 )
 from hadamard_restore.errors import DataError
-
-from .conftest import random_array, save_png
+from tests.data.helpers import random_array, save_png
 
 
 def test_read_8bit_rgb_exact(tmp_path, rng):

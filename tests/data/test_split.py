@@ -8,8 +8,7 @@ from hadamard_restore.data.integrity import verify_split
 from hadamard_restore.data.layouts import find_pairs
 from hadamard_restore.data.split import Split, development_split, limit_split, make_split
 from hadamard_restore.errors import DataError
-
-from .conftest import make_folder_pairs, random_array, save_png
+from tests.data.helpers import make_folder_pairs, random_array, save_png
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@ from hadamard_restore.config import RunConfig
 from hadamard_restore.data.split import Split
 from hadamard_restore.data.task_data import cache_root, load_pairs, load_test_pairs
 from hadamard_restore.errors import DataError
-
-from .conftest import make_folder_pairs, random_array, save_png
+from tests.data.helpers import make_folder_pairs, random_array, save_png
 
 
 def _cfg(**data) -> RunConfig:

@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from hadamard_restore import metrics
 from hadamard_restore.config_sections import EvalConfig
 from hadamard_restore.data.io import read_image
 from hadamard_restore.errors import CheckpointError, DataError
 from hadamard_restore.evaluation.evaluate import evaluate
 from hadamard_restore.inference.enhance import infer, quantize_8bit
+from hadamard_restore.metrics.perceptual import lpips
+from hadamard_restore.metrics.psnr import psnr
+from hadamard_restore.metrics.ssim import ssim
 from hadamard_restore.net.model_file import load_model
 from hadamard_restore.reporting.grid import LABEL_HEIGHT
 
@@ -34,11 +36,11 @@ def test_metrics_json_matches_direct_computation(tiny_eval, tiny_run, tiny_pairs
         with torch.no_grad():  # another memory layout changes float rounding only: at most one 8-bit step
             plain = quantize_8bit(model(deg[None]))
         assert float((plain - direct).abs().max()) <= 1 / 255 + 1e-6
-        assert row["psnr"] == pytest.approx(float(metrics.psnr(saved[None], ref[None])[0]), abs=1e-9)
-        assert row["ssim"] == pytest.approx(float(metrics.ssim(saved[None], ref[None])[0]), abs=1e-9)
-        assert row["input_psnr"] == pytest.approx(float(metrics.psnr(deg[None], ref[None])[0]), abs=1e-9)
+        assert row["psnr"] == pytest.approx(float(psnr(saved[None], ref[None])[0]), abs=1e-9)
+        assert row["ssim"] == pytest.approx(float(ssim(saved[None], ref[None])[0]), abs=1e-9)
+        assert row["input_psnr"] == pytest.approx(float(psnr(deg[None], ref[None])[0]), abs=1e-9)
         if row["lpips"] is not None:
-            assert row["lpips"] == pytest.approx(float(metrics.lpips(saved[None], ref[None])[0]), abs=1e-6)
+            assert row["lpips"] == pytest.approx(float(lpips(saved[None], ref[None])[0]), abs=1e-6)
     for key in ("psnr", "ssim"):
         assert m["mean"][key] == pytest.approx(sum(r[key] for r in m["per_image"]) / 8)
         assert m["input_mean"][key] == pytest.approx(sum(r[f"input_{key}"] for r in m["per_image"]) / 8)
@@ -54,8 +56,8 @@ def test_gt_mean_columns_rescale_the_unrounded_output_and_sit_beside_the_plain_o
                 (ref.double() * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0).mean()
             ) / float((x.double() * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0).mean())
             scaled = quantize_8bit((x.double() * mean_ratio).clamp(0, 1).float())[None]
-            assert row[f"{key}psnr"] == pytest.approx(float(metrics.psnr(scaled, ref[None])[0]), abs=1e-9)
-            assert row[f"{key}ssim"] == pytest.approx(float(metrics.ssim(scaled, ref[None])[0]), abs=1e-9)
+            assert row[f"{key}psnr"] == pytest.approx(float(psnr(scaled, ref[None])[0]), abs=1e-9)
+            assert row[f"{key}ssim"] == pytest.approx(float(ssim(scaled, ref[None])[0]), abs=1e-9)
         assert row["psnr"] != row["gt_mean_psnr"]  # the plain column is untouched
     for key in ("gt_mean_psnr", "gt_mean_ssim"):
         assert m["mean"][key] == pytest.approx(sum(r[key] for r in m["per_image"]) / 8)
@@ -114,7 +116,7 @@ def test_split_limits_to_its_validation_names_and_flags_apply(tiny_run, tiny_pai
     row = result["per_image"][0]
     deg = read_image(tiny_pairs / "degraded" / row["name"])[None]
     ref = read_image(tiny_pairs / "reference" / row["name"])[None]
-    assert row["input_psnr"] == pytest.approx(float(metrics.psnr(deg, ref, y_channel=True, crop_border=2)[0]))
+    assert row["input_psnr"] == pytest.approx(float(psnr(deg, ref, y_channel=True, crop_border=2)[0]))
     assert result["protocol"]["y_channel"] is True and result["protocol"]["color_space"].startswith("Y")
     assert not (tmp_path / "outputs").exists()
 
@@ -160,20 +162,21 @@ def test_evaluate_runs_the_fast_path_enhance_uses_in_full_precision(
     tiny_eval, tiny_run, tiny_pairs, tmp_path, monkeypatch
 ):
     """evaluate shares enhance's backend choice (checked, untimed, cached); fp32 by default."""
-    from hadamard_restore.inference import fastpath
-    from hadamard_restore.inference.fastpath import choice
+    from hadamard_restore.inference.fastpath import backends, choice
+    from hadamard_restore.inference.fastpath.cache import cache_path
+    from hadamard_restore.inference.fastpath.choice import forget
 
     monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(choice, "AUTO_MIN_PIXELS", 0)  # the tiny pairs are smaller than auto's floor
     monkeypatch.setattr(choice, "_time", lambda *a: pytest.fail("evaluate timed the backends"))
-    fastpath.forget()
+    forget()
     try:
         got = evaluate(tiny_run / "model.pt", tiny_pairs, out=tmp_path / "eval", device="cpu")
     finally:
-        fastpath.forget()
-    ((key, entry),) = json.loads(fastpath.cache_path().read_text())["entries"].items()
+        forget()
+    ((key, entry),) = json.loads(cache_path().read_text())["entries"].items()
     assert "precision fp32" in key and entry["chosen_by"] == "parity check, untimed"
-    assert entry["backend"] == fastpath.preferred(torch.device("cpu"), False, "fp32")
+    assert entry["backend"] == backends.preferred(torch.device("cpu"), False, "fp32")
     assert got["backend"] == {"backend": "auto", "precision": "fp32"}
     plain = {r["name"]: r["psnr"] for r in tiny_eval["per_image"]}
     assert all(abs(r["psnr"] - plain[r["name"]]) < 0.02 for r in got["per_image"])  # 1e-3 parity, 8-bit output

@@ -8,8 +8,7 @@ import torch
 
 from hadamard_restore.data.io import write_image
 from hadamard_restore.evaluation.evaluate import evaluate
-from hadamard_restore.metrics import lpips
-from hadamard_restore.metrics.perceptual import MIN_SIDE
+from hadamard_restore.metrics.perceptual import MIN_SIDE, lpips
 
 
 @pytest.mark.weights

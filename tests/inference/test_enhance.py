@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from tiny import random_model_file
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.config import ConfigError
 from hadamard_restore.config_sections import EnhanceConfig
 from hadamard_restore.data.codec16 import png_bit_depth
@@ -19,6 +18,7 @@ from hadamard_restore.inference.enhance import enhance, enhance_tensor, stats_im
 from hadamard_restore.inference.norm_stats import record_norm_stats, replay_norm_stats
 from hadamard_restore.inference.tiling import tiled_apply
 from hadamard_restore.net.network import HadamardNet
+from tests.tiny import random_model_file
 
 
 @pytest.fixture(scope="module")

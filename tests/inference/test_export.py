@@ -9,14 +9,14 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from tiny import random_model_file
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.inference.export import ParityError, default_check_images, export_onnx
 from hadamard_restore.net.model_file import save_model
 from hadamard_restore.net.network import HadamardNet
+from tests.tiny import random_model_file
 
 
 @pytest.fixture(scope="module")

@@ -11,15 +11,20 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.config_sections import EnhanceConfig
 from hadamard_restore.data.io import read_image, write_image
 from hadamard_restore.errors import HadamardRestoreError
-from hadamard_restore.inference import fastpath
 from hadamard_restore.inference.enhance import enhance_tensor
-from hadamard_restore.inference.fastpath import choice
+from hadamard_restore.inference.fastpath import backends, choice
+from hadamard_restore.inference.fastpath.backends import default_threads
+from hadamard_restore.inference.fastpath.cache import cache_path
+from hadamard_restore.inference.fastpath.choice import BackendParityError
+from hadamard_restore.inference.fastpath.precision import REDUCED_TOLERANCE, TOLERANCE, tolerance_for
+from hadamard_restore.inference.fastpath.runner import runner_for
 from hadamard_restore.net.model_file import save_model
 from hadamard_restore.net.network import HadamardNet
+from hadamard_restore.runtime.precision import native_bf16
 
 pytestmark = pytest.mark.usefixtures("fastpath_cache")
 
@@ -40,34 +45,32 @@ def _eager(net, x):
 
 def test_timed_matches_eager_and_the_choice_is_cached(net, monkeypatch):
     x = _image()
-    runner = fastpath.runner_for(net, x, "cpu", "timed", threads=1)
+    runner = runner_for(net, x, "cpu", "timed", threads=1)
     with torch.inference_mode():
         got = runner(x)
-    entries = json.loads(fastpath.cache_path().read_text())["entries"]
+    entries = json.loads(cache_path().read_text())["entries"]
     ((key, entry),) = entries.items()
     assert (got - _eager(net, x)).abs().max() <= entry["tolerance"][entry["backend"]]
     assert "px<=2048" in key and "1 threads" in key and "precision auto" in key  # 36 x 44 = 1584 pixels
-    bf16 = {"bf16"} if fastpath.native_bf16("cpu") else set()
+    bf16 = {"bf16"} if native_bf16("cpu") else set()
     assert set(entry["parity"]) == {"eager", "channels-last", "onnx"} | bf16  # every CPU candidate checked once
     full = {k: d for k, d in entry["parity"].items() if k != "bf16"}
-    assert all(d <= fastpath.TOLERANCE for d in full.values()) and entry["backend"] in entry["times_s"]
-    assert entry["chosen_by"] == "timing" and entry["tolerance"] == {
-        k: fastpath.tolerance_for(k) for k in entry["parity"]
-    }
+    assert all(d <= TOLERANCE for d in full.values()) and entry["backend"] in entry["times_s"]
+    assert entry["chosen_by"] == "timing" and entry["tolerance"] == {k: tolerance_for(k) for k in entry["parity"]}
     # this random network amplifies bf16 rounding far beyond the reduced tolerance: checked, never chosen
     if bf16:
-        assert entry["parity"]["bf16"] > fastpath.REDUCED_TOLERANCE and "bf16" in entry["rejected"]
+        assert entry["parity"]["bf16"] > REDUCED_TOLERANCE and "bf16" in entry["rejected"]
     # a new process (no remembered runners) reuses the cached choice: nothing is timed or checked again
     choice.forget()
     real_choose, calls = choice.choose, []
     monkeypatch.setattr(choice, "choose", lambda *a, **k: calls.append(a) or real_choose(*a, **k))
     monkeypatch.setattr(choice, "quick", lambda *a, **k: calls.append(a) or pytest.fail("checked again"))
     for backend in ("timed", "auto"):  # auto uses a timed choice too
-        again = fastpath.runner_for(net, _image(seed=1), "cpu", backend, threads=1)  # same size class
+        again = runner_for(net, _image(seed=1), "cpu", backend, threads=1)  # same size class
         assert calls == [] and (again is net if entry["backend"] == "eager" else again is not net)
     # another size class is a new entry, timed once
-    fastpath.runner_for(net, _image(70, 50), "cpu", "timed", threads=1)
-    assert len(calls) == 1 and len(json.loads(fastpath.cache_path().read_text())["entries"]) == 2
+    runner_for(net, _image(70, 50), "cpu", "timed", threads=1)
+    assert len(calls) == 1 and len(json.loads(cache_path().read_text())["entries"]) == 2
 
 
 class _FastButWrong(torch.nn.Module):
@@ -76,67 +79,67 @@ class _FastButWrong(torch.nn.Module):
 
 
 def test_a_backend_failing_parity_is_never_chosen(net, monkeypatch):
-    real = choice.build
+    real = backends.build
     monkeypatch.setattr(
         choice, "build", lambda name, *a: _FastButWrong() if name == "channels-last" else real(name, *a)
     )
     x = _image()
-    runner = fastpath.runner_for(net, x, "cpu", "timed", threads=1)
+    runner = runner_for(net, x, "cpu", "timed", threads=1)
     assert not isinstance(runner, _FastButWrong)
-    (entry,) = json.loads(fastpath.cache_path().read_text())["entries"].values()
+    (entry,) = json.loads(cache_path().read_text())["entries"].values()
     assert entry["backend"] != "channels-last" and "tolerance" in entry["rejected"]["channels-last"]
     assert "channels-last" not in entry["times_s"]
-    with pytest.raises(fastpath.BackendParityError, match="differs from eager"):
-        fastpath.runner_for(net, x, "cpu", "channels-last", threads=1)
+    with pytest.raises(BackendParityError, match="differs from eager"):
+        runner_for(net, x, "cpu", "channels-last", threads=1)
 
 
 def test_named_backends_match_eager(net):
     x = _image(33, 47)
     for backend in ("eager", "channels-last", "onnx"):
         with torch.inference_mode():
-            got = fastpath.runner_for(net, x, "cpu", backend, threads=1)(x)
-        assert (got - _eager(net, x)).abs().max() <= fastpath.TOLERANCE, backend
+            got = runner_for(net, x, "cpu", backend, threads=1)(x)
+        assert (got - _eager(net, x)).abs().max() <= TOLERANCE, backend
     with pytest.raises(HadamardRestoreError, match="unknown backend"):
-        fastpath.runner_for(net, x, "cpu", "tensorrt")
+        runner_for(net, x, "cpu", "tensorrt")
 
 
 def test_tiles_replaying_whole_image_statistics_never_run_on_onnx(net, monkeypatch):
     cfg = EnhanceConfig(tile=32, overlap=8, max_untiled_pixels=32 * 32, norm_stats="global")
     img = _image(60, 70)[0]
     seen = []
-    real, pref = choice.candidates, choice.preferred
+    real, pref = backends.candidates, backends.preferred
     monkeypatch.setattr(choice, "candidates", lambda dev, replay, *a: seen.append(replay) or real(dev, replay, *a))
     monkeypatch.setattr(choice, "preferred", lambda dev, replay, *a: seen.append(replay) or pref(dev, replay, *a))
     got = enhance_tensor(net, img, cfg)
     assert seen and set(seen) == {True} and "onnx" not in real(torch.device("cpu"), True)
     # bf16 may replay statistics (a PyTorch module), but this random network fails its parity
-    (entry,) = json.loads(fastpath.cache_path().read_text())["entries"].values()
+    (entry,) = json.loads(cache_path().read_text())["entries"].values()
     assert entry["backend"] in ("eager", "channels-last")
     choice.forget()
     seen.clear()
     enhance_tensor(net, img, cfg.model_copy(update={"backend": "timed"}))  # timing replays too
     assert seen and set(seen) == {True}
-    (entry,) = json.loads(fastpath.cache_path().read_text())["entries"].values()
+    (entry,) = json.loads(cache_path().read_text())["entries"].values()
     assert "onnx" not in entry["parity"] and "times_s" in entry
     want = enhance_tensor(net, img, cfg.model_copy(update={"backend": "eager"}))
     # parity is checked on the first tile (1e-3); replayed statistics of this random 4-channel network
     # amplify float rounding a little across the whole tiled image
-    assert (got - want).abs().max() <= 3 * fastpath.TOLERANCE
+    assert (got - want).abs().max() <= 3 * TOLERANCE
     with pytest.raises(HadamardRestoreError, match="cannot replay"):
         enhance_tensor(net, img, cfg.model_copy(update={"backend": "onnx"}))
     # per-tile statistics need no replay: onnx may run the tiles
     tile_cfg = cfg.model_copy(update={"backend": "onnx", "norm_stats": "tile"})
     eager_tiles = enhance_tensor(net, img, tile_cfg.model_copy(update={"backend": "eager"}))
-    assert (enhance_tensor(net, img, tile_cfg) - eager_tiles).abs().max() <= fastpath.TOLERANCE
+    assert (enhance_tensor(net, img, tile_cfg) - eager_tiles).abs().max() <= TOLERANCE
 
 
 def test_default_threads_respects_omp_num_threads(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert fastpath.default_threads() == 3
+    assert default_threads() == 3
     monkeypatch.delenv("OMP_NUM_THREADS")
     import os
 
-    assert 1 <= fastpath.default_threads() <= (os.cpu_count() or 1)
+    assert 1 <= default_threads() <= (os.cpu_count() or 1)
 
 
 def test_enhance_cli_backend_and_threads(tmp_path, net):
@@ -183,7 +186,7 @@ def test_enhance_cli_precision(tmp_path, net, fastpath_cache):
         assert res.exit_code == 0, res.output
         ((key, entry),) = json.loads(fastpath_cache.read_text())["entries"].items()
         assert "|precision fp32|" in key and "bf16" not in entry["parity"]  # one image: untimed, full precision
-        assert entry["backend"] == fastpath.preferred(torch.device("cpu"), False, "fp32") and "times_s" not in entry
+        assert entry["backend"] == backends.preferred(torch.device("cpu"), False, "fp32") and "times_s" not in entry
         res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "bad"), "--precision", "fp16"])
         assert res.exit_code != 0 and "precision" in res.output and "fp32" in res.output  # names the choices
         assert "Traceback" not in res.output
@@ -196,21 +199,23 @@ def test_enhance_cli_precision(tmp_path, net, fastpath_cache):
 
 
 def test_a_repeated_call_reads_no_file_and_hashes_no_weight_until_a_weight_changes(monkeypatch):
-    from hadamard_restore.inference.fastpath import backends, runner
+    import hashlib
+
+    from hadamard_restore.inference.fastpath import runner
 
     net = HadamardNet("all-1c", channels=4, generator=torch.Generator().manual_seed(4)).eval()
     x = _image()
-    first = fastpath.runner_for(net, x, "cpu", "auto", threads=1)
+    first = runner_for(net, x, "cpu", "auto", threads=1)
     sha = backends.weights_sha(net)
     with monkeypatch.context() as m:
         m.setattr(runner, "read_entry", lambda key: pytest.fail("the cache file was read again"))
-        m.setattr(backends.hashlib, "sha256", lambda *a: pytest.fail("the weights were hashed again"))
-        assert fastpath.runner_for(net, _image(seed=1), "cpu", "auto", threads=1) is first  # same size class
+        m.setattr(hashlib, "sha256", lambda *a: pytest.fail("the weights were hashed again"))
+        assert runner_for(net, _image(seed=1), "cpu", "auto", threads=1) is first  # same size class
     with torch.no_grad():
         next(net.parameters()).mul_(1.5)  # in place: the same tensor object, a new version
     assert backends.weights_sha(net) != sha
-    fastpath.runner_for(net, x, "cpu", "auto", threads=1)
-    assert len(json.loads(fastpath.cache_path().read_text())["entries"]) == 2  # checked anew for the new weights
+    runner_for(net, x, "cpu", "auto", threads=1)
+    assert len(json.loads(cache_path().read_text())["entries"]) == 2  # checked anew for the new weights
 
 
 def _global_net(norm="instance", seed=2):
@@ -232,8 +237,8 @@ def test_a_global_op_network_runs_on_every_backend_and_tiles_with_replayed_means
     net, x = _global_net(), _image(33, 47)
     for backend in ("channels-last", "onnx"):  # the spatial mean exports (ReduceMean) with dynamic H, W
         with torch.inference_mode():
-            got = fastpath.runner_for(net, x, "cpu", backend, threads=1)(x)
-        assert (got - _eager(net, x)).abs().max() <= fastpath.TOLERANCE, backend
+            got = runner_for(net, x, "cpu", backend, threads=1)(x)
+        assert (got - _eager(net, x)).abs().max() <= TOLERANCE, backend
     # no norm: only the global op's means need the whole image (another seed: the fast path knows a
     # model by its weights, and the norm setting holds none)
     plain = _global_net("none", seed=3)
@@ -243,6 +248,6 @@ def test_a_global_op_network_runs_on_every_backend_and_tiles_with_replayed_means
     with torch.inference_mode():
         with replay_norm_stats(plain, record_norm_stats(plain, stats_image(img[None], 32 * 32))):
             want = tiled_apply(plain, img[None], 32, 8)[0].clamp(0, 1)
-    assert (got - want).abs().max() <= fastpath.TOLERANCE
+    assert (got - want).abs().max() <= TOLERANCE
     with pytest.raises(HadamardRestoreError, match="cannot replay"):
         enhance_tensor(plain, img, cfg.model_copy(update={"backend": "onnx"}))

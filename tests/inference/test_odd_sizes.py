@@ -14,13 +14,16 @@ from torch import nn
 from typer.testing import CliRunner
 
 from hadamard_restore.config_sections import EnhanceConfig
-from hadamard_restore.inference import fastpath
 from hadamard_restore.inference.enhance import enhance_tensor
+from hadamard_restore.inference.fastpath import backends
+from hadamard_restore.inference.fastpath.choice import forget
+from hadamard_restore.inference.fastpath.precision import TOLERANCE, tolerance_for
 from hadamard_restore.net.network import HadamardNet
+from hadamard_restore.runtime.precision import native_bf16
 
 pytestmark = pytest.mark.usefixtures("fastpath_cache")
 SIZES = [(1, 1), (3, 5), (399, 599), (677, 1023)]  # (H, W): 1x1, 3x5, 599x399, 1023x677 as W x H
-NATIVE = fastpath.native_bf16("cpu")
+NATIVE = native_bf16("cpu")
 COMPILE = os.environ.get("HADAMARD_RESTORE_TEST_COMPILE") == "1"
 BACKENDS = [
     "auto",
@@ -75,18 +78,18 @@ def test_first_call_at_an_odd_size_matches_eager(net, backend, size, fastpath_ca
     entries = json.loads(fastpath_cache.read_text())["entries"]
     (entry,) = entries.values()  # the first call checked the backend and recorded it
     used = entry.get("backend", backend)
-    assert used != "eager" and entry["parity"][used] <= fastpath.tolerance_for(used)
-    assert (got - want).abs().max() <= fastpath.tolerance_for(used), used
+    assert used != "eager" and entry["parity"][used] <= tolerance_for(used)
+    assert (got - want).abs().max() <= tolerance_for(used), used
 
 
 def test_an_onnx_graph_built_on_a_multiple_of_4_runs_odd_sizes(net):
     """The old failure exactly: the few-image check built the onnx backend on a 256x256 crop."""
-    runner = fastpath.build("onnx", net, _image(256, 256), 1)
+    runner = backends.build("onnx", net, _image(256, 256), 1)
     for h, w in [(399, 599), (678, 1022), (5, 3), (2, 3)]:  # 1-pixel sides: enhance replicates them
         x = _image(h, w, seed=1)
         with torch.inference_mode():
             got, want = runner(x), net(x)
-        assert got.shape == want.shape and (got - want).abs().max() <= fastpath.TOLERANCE, (h, w)
+        assert got.shape == want.shape and (got - want).abs().max() <= TOLERANCE, (h, w)
 
 
 def test_a_traced_network_pads_whatever_the_example(net):
@@ -99,7 +102,7 @@ def test_a_traced_network_pads_whatever_the_example(net):
 
 
 def test_enhance_cli_onnx_on_one_odd_photo_with_an_empty_cache(net, tmp_path, fastpath_cache):
-    from hadamard_restore.cli import app
+    from hadamard_restore.cli.app import app
     from hadamard_restore.data.io import read_image, write_image
     from hadamard_restore.net.model_file import save_model
 
@@ -113,7 +116,7 @@ def test_enhance_cli_onnx_on_one_odd_photo_with_an_empty_cache(net, tmp_path, fa
                 out = tmp_path / f"{backend}-{precision}"
                 args = ["enhance", str(model), str(tmp_path / "in" / "odd.png"), "--out", str(out)]
                 args += ["--backend", backend, "--precision", precision, "--threads", "1"]
-                fastpath.forget()
+                forget()
                 fastpath_cache.unlink(missing_ok=True)
                 res = CliRunner().invoke(app, args)
                 assert res.exit_code == 0, res.output

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from .helpers import make_tiny_features
+from tests.losses.helpers import make_tiny_features
 
 
 @pytest.fixture

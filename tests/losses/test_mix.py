@@ -12,8 +12,7 @@ from hadamard_restore.losses import functional as LF
 from hadamard_restore.losses import vgg as V
 from hadamard_restore.losses.loss_weights import LOSS_NAMES
 from hadamard_restore.losses.mix import LossMix
-
-from .helpers import CountingLPIPS
+from tests.losses.helpers import CountingLPIPS
 
 
 def _mix(tiny_features, lpips_model, gen, **kw):
@@ -130,7 +129,7 @@ def test_fixed_takes_argmax_layers_and_constant_weights(tiny_features, random_lp
 
 
 def test_float64_gradcheck_of_the_mix_wrt_output_and_beta(random_lpips, gen):
-    from .helpers import make_tiny_features
+    from tests.losses.helpers import make_tiny_features
 
     feats = make_tiny_features(2, torch.float64)
     lp = copy.deepcopy(random_lpips)  # the mix moves it to float64; the fixture stays float32
@@ -161,7 +160,7 @@ def test_bad_arguments_are_explained(tiny_features):
 
 @pytest.mark.weights
 def test_paper_lol_mix_with_provisioned_networks(provisioned_weights, odd_pair):
-    from hadamard_restore.losses.mix import load_loss_weights
+    from hadamard_restore.losses.loss_weights import load_loss_weights
 
     x, y = odd_pair
     mix = LossMix.from_weights(load_loss_weights("paper-lol"), backbone="vgg16", trainable=False)

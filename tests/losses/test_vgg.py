@@ -9,8 +9,8 @@ from torchvision.models.vgg import cfgs, make_layers
 
 from hadamard_restore.errors import LossWeightsError
 from hadamard_restore.losses import vgg as V
-
-from .helpers import make_tiny_features
+from hadamard_restore.losses.preprocess import imagenet_normalize
+from tests.losses.helpers import make_tiny_features
 
 
 def test_names_match_torchvision_indices():
@@ -53,7 +53,7 @@ def test_taps_are_the_post_relu_maps_and_stop_early(gen):
     taps = V.VGGTaps(feats, ["relu1_2", "relu2_1"])
     x = torch.rand(2, 3, 13, 11, generator=gen)
     out = taps(x)
-    h = V.imagenet_normalize(x)
+    h = imagenet_normalize(x)
     for i in range(4):
         h = feats[i](h)
     assert torch.equal(out["relu1_2"], h)

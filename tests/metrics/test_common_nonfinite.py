@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hadamard_restore.metrics import psnr
 from hadamard_restore.metrics.common import NonFiniteValues
+from hadamard_restore.metrics.psnr import psnr
 from hadamard_restore.training import health
 
 

@@ -7,10 +7,11 @@ import math
 import pytest
 import torch
 
-from hadamard_restore import metrics
 from hadamard_restore.config_sections import EvalConfig
 from hadamard_restore.evaluation.scoring import score_gt_mean, score_image
 from hadamard_restore.metrics.gt_mean import gt_mean_factor, gt_mean_rescale
+from hadamard_restore.metrics.psnr import psnr
+from hadamard_restore.metrics.ssim import ssim
 
 
 def _eight_bit(gen: torch.Generator, shape=(3, 37, 31)) -> torch.Tensor:
@@ -24,7 +25,7 @@ def test_a_constant_multiple_of_the_reference_scores_infinite_gt_mean_and_the_cl
     got = score_gt_mean(out, ref, EvalConfig())
     assert got["gt_mean_psnr"] == math.inf and got["gt_mean_ssim"] == pytest.approx(1.0, abs=1e-12)
     # the plain column keeps the error: MSE = (1 - c)^2 mean(ref^2), computed before 8-bit rounding
-    plain = float(metrics.psnr(out[None], ref[None])[0])
+    plain = float(psnr(out[None], ref[None])[0])
     expected = -10 * math.log10((1 - c) ** 2 * float((ref.double() ** 2).mean()))
     assert plain == pytest.approx(expected, abs=1e-4)
     assert score_image(out, ref, EvalConfig(), False)["psnr"] < 25  # and evaluate's plain score is far from inf
@@ -38,7 +39,7 @@ def test_hand_computed_case_with_clipping():
     scaled = gt_mean_rescale(out, ref)  # 1/6, 1/6, 1/6 and 1.5 clipped to 1
     torch.testing.assert_close(scaled[0, 0], torch.tensor([[1 / 6, 1 / 6], [1 / 6, 1.0]], dtype=torch.float64))
     mse = ((1 / 6 - 0.2) ** 2 + (1 / 6 - 0.4) ** 2 + (1 / 6 - 0.6) ** 2 + (1 - 0.8) ** 2) / 4
-    assert float(metrics.psnr(scaled, ref)[0]) == pytest.approx(10 * math.log10(1 / mse), abs=1e-9)
+    assert float(psnr(scaled, ref)[0]) == pytest.approx(10 * math.log10(1 / mse), abs=1e-9)
 
 
 def test_the_factor_uses_the_rgb_to_gray_weights_per_image():
@@ -61,9 +62,5 @@ def test_gt_mean_scores_honour_the_protocol_flags(gen):
     cfg = EvalConfig(y_channel=True, crop_border=3)
     scaled = torch.round(gt_mean_rescale(out, ref).float() * 255) / 255
     got = score_gt_mean(out, ref, cfg)
-    assert got["gt_mean_psnr"] == pytest.approx(
-        float(metrics.psnr(scaled, ref[None], y_channel=True, crop_border=3)[0])
-    )
-    assert got["gt_mean_ssim"] == pytest.approx(
-        float(metrics.ssim(scaled, ref[None], y_channel=True, crop_border=3)[0])
-    )
+    assert got["gt_mean_psnr"] == pytest.approx(float(psnr(scaled, ref[None], y_channel=True, crop_border=3)[0]))
+    assert got["gt_mean_ssim"] == pytest.approx(float(ssim(scaled, ref[None], y_channel=True, crop_border=3)[0]))

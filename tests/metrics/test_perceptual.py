@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from hadamard_restore.errors import WeightsMissingError
-from hadamard_restore.metrics import lpips, perceptual
+from hadamard_restore.metrics import perceptual
+from hadamard_restore.metrics.perceptual import lpips
 
 # Published values (richzhang/PerceptualSimilarity README, lpips v0.1): ../shared/data/README.md
 PUBLISHED = {"alex": (0.722, 0.138), "vgg": (0.569, 0.422)}

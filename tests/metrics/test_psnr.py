@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from hadamard_restore.metrics import psnr
 from hadamard_restore.metrics.common import rgb_to_y
+from hadamard_restore.metrics.psnr import psnr
 
 
 def test_closed_form_peak_two():

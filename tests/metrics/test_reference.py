@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from hadamard_restore.metrics import psnr, ssim
+from hadamard_restore.metrics.psnr import psnr
+from hadamard_restore.metrics.ssim import ssim
 
 pytestmark = pytest.mark.realdata
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hadamard_restore.metrics import ssim
-from hadamard_restore.metrics.ssim import gaussian_window
+from hadamard_restore.metrics.ssim import gaussian_window, ssim
 
 
 def test_identical_is_one(gen):

@@ -8,12 +8,11 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.data.codec16 import png_bit_depth
 from hadamard_restore.data.io import read_image, write_image
-from hadamard_restore.photo import Photo, read_photo, write_photo
-
-from .conftest import smooth_rgb, srgb_icc
+from hadamard_restore.photo.io import Photo, read_photo, write_photo
+from tests.photo.helpers import smooth_rgb, srgb_icc
 
 runner = CliRunner()
 MAKE = 0x010F  # EXIF "Make"

@@ -8,11 +8,10 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.errors import DataError
-from hadamard_restore.photo import plan_outputs
-
-from .conftest import smooth_rgb
+from hadamard_restore.photo.plan import plan_outputs
+from tests.photo.helpers import smooth_rgb
 
 runner = CliRunner()
 

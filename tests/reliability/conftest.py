@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from tiny import write_loss_weights
+
+from tests.reliability.helpers import run_config
+from tests.tiny import write_loss_weights
 
 H, W = 37, 31
 
@@ -57,21 +59,6 @@ def model_file(tmp_path_factory, genotype_file) -> Path:
 @pytest.fixture
 def pairs(tmp_path) -> Path:
     return make_pairs(tmp_path / "pairs")
-
-
-def run_config(root: Path, genotype: Path, loss_weights: Path, out_dir: Path, **train) -> dict:
-    t = dict(steps=4, batch_size=2, crop=16, lr=3e-3, val_every=2, checkpoint_every=2, log_every=1, amp=False)
-    t.update(train)
-    return {
-        "name": "toy",
-        "seed": 1,
-        "device": "cpu",
-        "out_dir": str(out_dir),
-        "data": {"source": "folder", "root": str(root), "layout": "paired", "val_ratio": 0.34, "group_key": "none"},
-        "net": {"channels": 4, "num_hnu": 1, "genotype": str(genotype)},
-        "loss": {"weights": str(loss_weights)},
-        "train": t,
-    }
 
 
 @pytest.fixture

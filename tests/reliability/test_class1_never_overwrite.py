@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.runtime.output_guard import OutputConflictError, guard_outputs
 
 runner = CliRunner()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.runtime.rundir_lock import LOCK_NAME, RunDirLock, RunDirLockedError
 
 runner = CliRunner()

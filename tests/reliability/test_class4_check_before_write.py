@@ -9,11 +9,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.config import config_from_dict
 from hadamard_restore.training.train import train
-
-from .conftest import run_config
+from tests.reliability.helpers import run_config
 
 runner = CliRunner()
 

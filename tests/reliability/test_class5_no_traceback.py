@@ -9,10 +9,9 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.config import ConfigError, config_from_dict, load_config
-
-from .conftest import run_config
+from tests.reliability.helpers import run_config
 
 runner = CliRunner()
 

@@ -10,12 +10,11 @@ import pytest
 from PIL import Image, ImageFile
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.config import config_from_dict
 from hadamard_restore.data.io import read_image_array
 from hadamard_restore.errors import DataError
-
-from .conftest import run_config
+from tests.reliability.helpers import run_config
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 import hadamard_restore as hr
 from hadamard_restore.errors import DataError
-from hadamard_restore.zoo.api import OutOfRangeWarning
+from hadamard_restore.zoo.image_kinds import OutOfRangeWarning
 
 IDENTITY = torch.nn.Identity()
 

@@ -10,12 +10,11 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.config import ConfigError, load_config
 from hadamard_restore.config_sections import MAX_BATCH, MAX_CHANNELS, MAX_HNU, MAX_STEPS
 from hadamard_restore.errors import CheckpointError, GenotypeError
-
-from .conftest import run_config
+from tests.reliability.helpers import run_config
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.net.model_file import load_model
 from hadamard_restore.runtime.checkpoint import DIGEST_KEY, load_checkpoint, save_checkpoint, weights_digest

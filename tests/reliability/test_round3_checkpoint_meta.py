@@ -8,7 +8,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ import zlib
 import pytest
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.data.io import image_size, read_image
 from hadamard_restore.data.pixel_limit import DEFAULT_MAX_PIXELS, ENV, ImageTooLargeError
 from hadamard_restore.errors import DataError

@@ -43,8 +43,9 @@ def test_resume_into_a_finished_training_run_is_refused_and_its_records_kept(com
 def _interrupted(monkeypatch, config_file, run, command="search-arch"):
     """A run of ``command`` stopped after its first step (as if killed), checkpoint.pt written."""
     import hadamard_restore.search.stage as stage
+    from hadamard_restore.search.loop import run_bilevel
 
-    real = stage.run_bilevel
+    real = run_bilevel
     with monkeypatch.context() as m:
         m.setattr(stage, "run_bilevel", lambda *a: real(*a[:-1], 1))  # stop_after=1
         res = runner.invoke(app, [command, str(config_file), "--out", str(run), *TOY])

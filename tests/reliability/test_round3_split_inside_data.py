@@ -9,7 +9,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.data.split import Split
 from hadamard_restore.errors import DataError
 

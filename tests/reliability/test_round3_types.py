@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from hadamard_restore.cli import app
+from hadamard_restore.cli.app import app
 from hadamard_restore.config import ConfigError, load_config
 from hadamard_restore.errors import DeviceError
 
@@ -74,7 +74,7 @@ def test_train_with_a_bad_device_string_exits_2(config_file, tmp_path):
 def test_pick_device_names_a_missing_gpu_index():
     import torch
 
-    from hadamard_restore.runtime import pick_device
+    from hadamard_restore.runtime.process import pick_device
 
     with pytest.raises(DeviceError):
         pick_device("gpu0")

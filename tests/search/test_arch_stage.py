@@ -6,13 +6,13 @@ import json
 
 import pytest
 import torch
-from search_cfg import tiny_job
 
 from hadamard_restore.config import ConfigError
 from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.reporting.plots import plot_search
 from hadamard_restore.search.arch_stage import fixed_mix, search_arch
 from hadamard_restore.search.build import alpha_state, supernet
+from tests.search.search_cfg import tiny_job
 
 
 @pytest.mark.weights

@@ -7,11 +7,11 @@ import json
 
 import pytest
 import torch
-from search_cfg import tiny_job
 
 from hadamard_restore.losses.beta_param import LossSearchCollapsedError
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, load_loss_weights
 from hadamard_restore.search import loss_stage
+from tests.search.search_cfg import tiny_job
 
 # a direct penalty Σ c_i β_i with every c_i > 0 (distinct, so the softmax has somewhere to go)
 PUSH = torch.tensor([1.0, 2, 3, 4, 5, 6, 7, 8]) * 100

@@ -7,12 +7,12 @@ import os
 import pytest
 import torch
 import torch.multiprocessing as mp
-from search_toy import toy_cfg, toy_problem
 
 from hadamard_restore.errors import CheckpointError
-from hadamard_restore.runtime import Dist
+from hadamard_restore.runtime.process import Dist
 from hadamard_restore.search.loop import run_bilevel
 from hadamard_restore.search.state import load_state
+from tests.search.search_toy import toy_cfg, toy_problem
 
 
 def _params(problem):

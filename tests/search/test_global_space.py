@@ -6,12 +6,12 @@ import json
 
 import pytest
 import torch
-from search_cfg import tiny_job
 
 from hadamard_restore.net.build import build_network
 from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.net.primitives import SPACES
 from hadamard_restore.search.hierarchy import search
+from tests.search.search_cfg import tiny_job
 
 
 @pytest.mark.weights

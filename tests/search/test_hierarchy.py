@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from search_cfg import tiny_job
 
 from hadamard_restore.losses.loss_weights import load_loss_weights
 from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.search.hierarchy import search
+from tests.search.search_cfg import tiny_job
 
 
 @pytest.mark.slow

@@ -6,11 +6,11 @@ import json
 
 import pytest
 import torch
-from search_cfg import tiny_job
 
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, load_loss_weights
 from hadamard_restore.reporting.plots import plot_search
 from hadamard_restore.search.loss_stage import search_loss
+from tests.search.search_cfg import tiny_job
 
 
 @pytest.mark.weights

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from search_cfg import tiny_job
 
 from hadamard_restore.losses import functional as LF
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, load_loss_weights
 from hadamard_restore.search.upper import is_judged, reference_upper, upper_objective
+from tests.search.search_cfg import tiny_job
 
 
 def test_reference_objective_closed_form(odd_pair):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from search_cfg import CONFIGS, TINY_SEARCH
-from tiny import run_cli
+
+from tests.search.search_cfg import CONFIGS, TINY_SEARCH
+from tests.tiny import run_cli
 
 
 @pytest.mark.slow

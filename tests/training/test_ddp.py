@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from tiny import run_cli, tiny_config
 
 from hadamard_restore.net import model_file
+from tests.tiny import run_cli, tiny_config
 
 
 def _train(cfg_path: Path, out: Path, geno: Path, lw: Path, nproc: int) -> None:

@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-from tiny import L1Mix, TinyNet, make_pool, make_sampler
 
 from hadamard_restore.config_sections import TrainConfig
 from hadamard_restore.net import model_file
@@ -14,6 +13,7 @@ from hadamard_restore.training import ema
 from hadamard_restore.training.ema import WeightAverage, warmed_decay
 from hadamard_restore.training.state import load_training_state
 from hadamard_restore.training.trainer import TrainData, fit
+from tests.tiny import L1Mix, TinyNet, make_pool, make_sampler
 
 CPU = torch.device("cpu")
 META = model_file.make_meta("all-1c", {"weights": {"l1": 1.0}})

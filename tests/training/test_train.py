@@ -12,13 +12,13 @@ import time
 import pytest
 import torch
 import yaml
-from tiny import cli_env, run_cli, tiny_config
 
 from hadamard_restore.config import config_from_dict
 from hadamard_restore.errors import GenotypeError
 from hadamard_restore.net import model_file
 from hadamard_restore.training.state import load_training_state
 from hadamard_restore.training.train import train
+from tests.tiny import cli_env, run_cli, tiny_config
 
 
 def test_train_writes_every_artifact(tiny_run, tiny_genotype):

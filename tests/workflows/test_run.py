@@ -6,11 +6,11 @@ import json
 import re
 
 import pytest
-from tiny import tiny_config
 
 from hadamard_restore.config import config_from_dict
 from hadamard_restore.reporting.report import SECTIONS
 from hadamard_restore.workflows.run import run
+from tests.tiny import tiny_config
 
 
 @pytest.mark.slow

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny import tiny_config
+
+from tests.tiny import tiny_config
 
 N_PAIRS, H, W = 8, 37, 31
 

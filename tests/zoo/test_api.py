@@ -89,8 +89,9 @@ def test_a_network_instead_of_a_name_and_bad_inputs(net):
 def test_precision_on_the_untimed_fast_path(net, tmp_path, monkeypatch):
     """One image of at least 256x256 runs on the fast path without timing it; fp32 keeps 1e-3."""
     from hadamard_restore.config import ConfigError
-    from hadamard_restore.inference import fastpath
     from hadamard_restore.inference.fastpath import choice
+    from hadamard_restore.inference.fastpath.cache import cache_path
+    from hadamard_restore.inference.fastpath.precision import REDUCED_TOLERANCE
 
     def no_timing(*args):
         raise AssertionError("enhance_image timed the backends")
@@ -102,8 +103,8 @@ def test_precision_on_the_untimed_fast_path(net, tmp_path, monkeypatch):
     try:
         assert (enhance_image(x, model="tiny-light", precision="fp32") - _direct(net, x)).abs().max() <= 1e-3
         auto = enhance_image(x, model="tiny-light")
-        assert (auto - _direct(net, x)).abs().max() <= fastpath.REDUCED_TOLERANCE
-        entries = json.loads(fastpath.cache_path().read_text())["entries"]
+        assert (auto - _direct(net, x)).abs().max() <= REDUCED_TOLERANCE
+        entries = json.loads(cache_path().read_text())["entries"]
         assert sorted(e["chosen_by"] for e in entries.values()) == ["parity check, untimed"] * 2
         with pytest.raises(ConfigError, match="precision must be one of auto, fp32"):
             enhance_image(x, model=net, precision="fp16")

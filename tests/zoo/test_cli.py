@@ -9,8 +9,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from hadamard_restore import __version__
-from hadamard_restore.cli import app
-from hadamard_restore.zoo import read_card
+from hadamard_restore.cli.app import app
+from hadamard_restore.zoo.registry import read_card
 
 runner = CliRunner()
 

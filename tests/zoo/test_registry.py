@@ -10,14 +10,9 @@ import torch
 
 from hadamard_restore.artifacts import sha256_file
 from hadamard_restore.data.split import Split
-from hadamard_restore.zoo import (
-    ModelIntegrityError,
-    UnknownModelError,
-    available_models,
-    load_pretrained,
-    read_card,
-    registry,
-)
+from hadamard_restore.zoo import registry
+from hadamard_restore.zoo.api import load_pretrained
+from hadamard_restore.zoo.registry import ModelIntegrityError, UnknownModelError, available_models, read_card
 
 
 def test_names_card_and_weights_only_load(zoo):

@@ -140,7 +140,7 @@ def test_the_demo_shows_the_models_first_then_runs_the_method(zoo, tmp_path, mon
     monkeypatch.setattr(demo_mod, "run", fake_run)
     monkeypatch.setattr(sc, "GRID_HEIGHT", 32)
     monkeypatch.setattr(sc, "load_pretrained", lambda name: Identity().eval())
-    monkeypatch.setattr(sc, "_fit", lambda img, side: sc.F.interpolate(img[None], size=(24, 24))[0])
+    monkeypatch.setattr(sc, "_fit", lambda img, side: torch.nn.functional.interpolate(img[None], size=(24, 24))[0])
     report = demo_mod.demo(tmp_path / "run")
     assert calls == [("run", tmp_path / "run", True)] and report == tmp_path / "run" / "report.md"
     demo_mod.demo(tmp_path / "bare", pretrained=False)

@@ -114,7 +114,7 @@ def clear_loss(classifier: nn.Module, images: Tensor) -> Tensor:
     if classifier.training:
         raise ValueError(
             "clear_loss needs the classifier in eval mode; call freeze_classifier(clf) "
-            "or load it with hadamard_restore.classifier.load_classifier(path)"
+            "or load it with hadamard_restore.classifier.checkpoint.load_classifier(path)"
         )
     logits = classifier(images)
     target = torch.full((images.shape[0],), CLEAR, dtype=torch.long, device=images.device)

@@ -1,9 +1,12 @@
-"""Command-line interface: ``hadamard-restore COMMAND``.
+"""Command-line interface: ``hadamard-restore COMMAND``, entered through :func:`main`.
 
-Each area registers its commands on the shared :data:`app` in its own module.
+The typer application and the helpers every command shares are in :mod:`.app`; each area registers
+its commands on that app in its own ``*_cmd`` module, all imported here, so the app is complete
+however the package is entered (``hadamard_restore.cli.app.app`` is what tests invoke).
 """
 
-from hadamard_restore.cli import (  # noqa: F401
+from hadamard_restore.cli import (  # noqa: F401  (importing a command module registers its commands)
+    app,
     appearance_cmd,
     backbones_cmd,
     config_cmd,
@@ -12,13 +15,9 @@ from hadamard_restore.cli import (  # noqa: F401
     net_cmd,
     pipeline_cmd,
     search_cmd,
-    zoo_cmd,  # noqa: F401
+    zoo_cmd,
 )
-from hadamard_restore.cli.app import app
 
 
 def main() -> None:
-    app()
-
-
-__all__ = ["app", "main"]
+    app.app()

@@ -88,7 +88,7 @@ def enhance_preflight(
     checkpoint: Path, inputs: Iterable[Path], out: Path, recursive: bool = False, suffix: str = "", force: bool = False
 ) -> None:
     """``enhance``: ``--out`` usable and not an input folder; no output replaces an input, the
-    checkpoint or another output (:func:`hadamard_restore.photo.plan_outputs`, plus the checkpoint
+    checkpoint or another output (:func:`hadamard_restore.photo.plan.plan_outputs`, plus the checkpoint
     and hard links to an input); every output name can be written, and an existing file in
     ``--out`` is replaced only with ``force`` (:func:`check_new_files`)."""
     from hadamard_restore.photo.plan import plan_outputs  # lazy: start-up cost (torch, 4-5 s)

@@ -1,25 +1,7 @@
-"""Paired images: file I/O, dataset layouts, pinned splits, paired crops/flips, degradations.
-
-See ``docs/internals.md`` (data/) for the contract. Submodules:
-:mod:`.io` (with :mod:`.damage`), :mod:`.layouts`, :mod:`.split`, :mod:`.integrity`,
-:mod:`.transforms`, :mod:`.dataset`, :mod:`.degrade`, :mod:`.demo`, :mod:`.check`, :mod:`.task_data`.
+"""Paired images: file I/O (:mod:`.io`, with 16-bit colour through :mod:`.codec16`, cut-off files
+in :mod:`.damage` and the pixel limit in :mod:`.pixel_limit`), dataset layouts and pairing
+(:mod:`.layouts`), pinned splits (:mod:`.split`) and their checks (:mod:`.integrity`), paired
+crops/flips (:mod:`.transforms`, :mod:`.dataset`), degradations (:mod:`.degrade`), the demo data
+(:mod:`.demo`), dataset checks (:mod:`.check`) and the pairs of a run (:mod:`.task_data`); the
+contract is in docs/internals.md (data/).
 """
-
-from hadamard_restore.data.dataset import PairedImages
-from hadamard_restore.data.integrity import verify_split
-from hadamard_restore.data.io import read_image, write_image
-from hadamard_restore.data.layouts import LAYOUTS, Pair, detect_layout, find_pairs
-from hadamard_restore.data.split import Split, make_split
-
-__all__ = [
-    "LAYOUTS",
-    "Pair",
-    "PairedImages",
-    "Split",
-    "detect_layout",
-    "find_pairs",
-    "make_split",
-    "read_image",
-    "verify_split",
-    "write_image",
-]

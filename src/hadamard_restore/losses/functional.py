@@ -212,7 +212,7 @@ def lpips_loss(x: Tensor, y: Tensor, model: torch.nn.Module, normalize: bool = F
     The authors fed the network output and reference **directly in [0, 1]** (``normalize=False``),
     although LPIPS expects ``[-1, 1]``; the published weights were searched that way, so this is
     the default here. ``normalize=True`` maps ``[0, 1] -> [-1, 1]`` first (the metric's
-    convention, used by ``hadamard_restore.metrics.lpips``).
+    convention, used by ``hadamard_restore.metrics.perceptual.lpips``).
 
     Args:
         x, y: ``(B, 3, H, W)``.

@@ -35,11 +35,11 @@ from hadamard_restore.losses import functional as LF
 from hadamard_restore.losses.beta_param import weights_list
 from hadamard_restore.losses.feature_precision import feature_autocast, features_in_bf16
 from hadamard_restore.losses.frozen_nets import FrozenNets, bf16_copy, on
-from hadamard_restore.losses.loss_weights import LOSS_NAMES, LossWeights, load_loss_weights
+from hadamard_restore.losses.loss_weights import LOSS_NAMES, LossWeights
 from hadamard_restore.losses.mix_variables import LossMixVariables
 from hadamard_restore.losses.vgg import VGGTaps, load_features, vgg_loss
 
-__all__ = ["LossMix", "load_loss_weights"]
+__all__ = ["LossMix"]
 
 _PAIR_TERMS = {"l1": LF.l1, "l2": LF.l2, "color": LF.color_angle, "ssim": LF.ssim_loss}  # f(out, target)
 _OUTPUT_TERMS = {"tv": LF.tv, "laplacian": LF.laplacian}  # f(out): priors on the output alone

@@ -1,28 +1,7 @@
-"""Run infrastructure: process setup, random streams, logging, run directories, checkpoints.
-
-* :mod:`.process`: device choice, seeding, the torch.distributed context;
-* :mod:`.log`: the package logger;
-* :mod:`.rng`: capture and restore every random stream as plain tensors;
-* :mod:`.rundir`: create and stamp run directories;
-* :mod:`.checkpoint`: the one versioned checkpoint file format, read without running code.
+"""Run infrastructure: device choice, seeding and the torch.distributed context (:mod:`.process`),
+where bf16 is native (:mod:`.precision`), the package logger (:mod:`.log`) and the notice for work
+that runs past a few seconds (:mod:`.slow`), every random stream captured and restored as plain
+tensors (:mod:`.rng`), run directories (:mod:`.rundir`, :mod:`.rundir_lock`, :mod:`.run_session`),
+nothing a user owns overwritten (:mod:`.output_guard`) and the one versioned checkpoint format,
+read without running code (:mod:`.checkpoint`).
 """
-
-from hadamard_restore.runtime.log import get_logger
-from hadamard_restore.runtime.process import (
-    Dist,
-    all_reduce_grads,
-    init_distributed,
-    pick_device,
-    seed_everything,
-    setup_process,
-)
-
-__all__ = [
-    "Dist",
-    "all_reduce_grads",
-    "get_logger",
-    "init_distributed",
-    "pick_device",
-    "seed_everything",
-    "setup_process",
-]

@@ -7,7 +7,7 @@ parameter sets that are not the module's own (w, w', w ± εv) through
 parameters, so they would average the real lower step and silently leave the hypergradient
 per-rank. Instead the search all-reduces explicitly: the hypergradient averages its internal
 gradients through :func:`average_` (see ``hypergrad``), the real step averages ``.grad`` of the
-weights through :func:`hadamard_restore.runtime.all_reduce_grads`, and all ranks start from
+weights through :func:`hadamard_restore.runtime.process.all_reduce_grads`, and all ranks start from
 rank 0's parameters (:func:`broadcast_`). Every rank then holds identical weights, α and β
 after every step; each samples its own data shard from its own generator stream.
 """

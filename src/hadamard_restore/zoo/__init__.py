@@ -1,24 +1,6 @@
-"""Bundled pretrained models: the registry, the model cards and the scripting API.
-
-``load_pretrained(name)`` and ``enhance_image(image, model=name)`` are also exported from
-``hadamard_restore`` itself; ``available_models()`` lists the names.
+"""Bundled pretrained models (ours; third-party backbones are in :mod:`hadamard_restore.backbones`):
+the registry and sha256-checked files (:mod:`.registry`), the model cards (:mod:`.card`), the
+scripting API ``load_pretrained`` / ``enhance_image`` (:mod:`.api`, also exported from
+``hadamard_restore`` with ``available_models``) and the packaging of a ``tools/make_pretrained.py``
+run (:mod:`.package`).
 """
-
-from hadamard_restore.zoo.api import enhance_image, load_pretrained
-from hadamard_restore.zoo.registry import (
-    ModelIntegrityError,
-    UnknownModelError,
-    available_models,
-    model_path,
-    read_card,
-)
-
-__all__ = [
-    "ModelIntegrityError",
-    "UnknownModelError",
-    "available_models",
-    "enhance_image",
-    "load_pretrained",
-    "model_path",
-    "read_card",
-]

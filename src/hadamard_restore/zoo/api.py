@@ -51,17 +51,17 @@ from hadamard_restore.inference.fastpath.precision import PRECISIONS
 from hadamard_restore.inference.progress import TileProgress
 from hadamard_restore.net.model_file import load_model
 from hadamard_restore.runtime.process import pick_device
-from hadamard_restore.zoo.image_kinds import OutOfRangeWarning, to_tensor
+from hadamard_restore.zoo.image_kinds import to_tensor
 from hadamard_restore.zoo.registry import model_path
 
-__all__ = ["OutOfRangeWarning", "enhance_image", "load_pretrained"]
+__all__ = ["enhance_image", "load_pretrained"]
 
 
 def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
     """A bundled model, its weights' sha256 checked against its card, in eval mode on ``device``.
 
     Args:
-        name: a bundled model (``hadamard_restore.zoo.available_models()``), e.g. ``"low-light"``.
+        name: a bundled model (``hadamard_restore.available_models()``), e.g. ``"low-light"``.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
 
     Returns:
@@ -108,7 +108,7 @@ def enhance_image(
     if not isinstance(model, (str, nn.Module)):
         raise TypeError(
             f"enhance_image: model must be a bundled model name (e.g. 'low-light'; see "
-            f"hadamard_restore.zoo.available_models()) or a torch network, got {type(model).__name__}"
+            f"hadamard_restore.available_models()) or a torch network, got {type(model).__name__}"
         )
     x, restore = to_tensor(image)
     if isinstance(model, str):

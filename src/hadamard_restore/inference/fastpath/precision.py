@@ -16,9 +16,7 @@ import copy
 import torch
 from torch import nn
 
-from hadamard_restore.runtime.precision import native_bf16
-
-__all__ = ["REDUCED", "REDUCED_TOLERANCE", "TOLERANCE", "Bf16", "native_bf16", "tolerance_for"]
+__all__ = ["REDUCED", "REDUCED_TOLERANCE", "TOLERANCE", "Bf16", "tolerance_for"]
 
 PRECISIONS = ("auto", "fp32")
 TOLERANCE = 1e-3
