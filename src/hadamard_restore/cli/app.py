@@ -19,6 +19,9 @@ import typer
 from hadamard_restore import __version__
 from hadamard_restore.config import ConfigError, RunConfig, load_config
 from hadamard_restore.errors import HadamardRestoreError
+from hadamard_restore.runtime.log import configure_logging
+from hadamard_restore.runtime.run_session import command_session
+from hadamard_restore.zoo.registry import version_text
 
 app = typer.Typer(
     name="hadamard-restore",
@@ -40,8 +43,6 @@ app.add_typer(backbones_app, name="backbones")
 
 def _print_version(value: bool) -> None:
     if value:
-        from hadamard_restore.zoo.registry import version_text  # lazy: start-up cost (torch via zoo/__init__)
-
         typer.echo(version_text())
         raise typer.Exit()
 
@@ -57,7 +58,6 @@ def _main(
     ),
 ) -> None:
     """Architecture and loss search for Hadamard-based image restoration (HBLALS, IJCAI 2022)."""
-    from hadamard_restore.runtime.log import configure_logging  # lazy: start-up cost (torch via runtime/__init__)
 
     configure_logging()  # the application shows the library's INFO lines; a script importing it does not
 
@@ -98,7 +98,6 @@ def guarded(fn: Callable[[], T]) -> T:
     run directories, see ``runtime.run_session``); user-fixable errors (config errors included)
     become one clean message and exit 2; anything else is a bug: its traceback is printed with a
     line saying where to report it (exit 70)."""
-    from hadamard_restore.runtime.run_session import command_session  # lazy: start-up cost (torch via runtime/__init__)
 
     try:
         with command_session(_command_line()):

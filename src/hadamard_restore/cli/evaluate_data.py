@@ -9,6 +9,7 @@ from typing import Any
 from hadamard_restore.cli.app import UserError
 from hadamard_restore.config import RunConfig
 from hadamard_restore.evaluation.selection import ModelSplit
+from hadamard_restore.zoo.registry import heldout_split_path, read_card
 
 #: data.KEY -> the evaluate option that sets the same thing
 EVALUATE_DATA_KEYS = {
@@ -48,10 +49,6 @@ def data_options(cfg: RunConfig, overrides: list[str] | None, given: dict[str, A
 
 def model_split(model: str) -> ModelSplit:
     """A bundled model's held-out split and the name of its dataset (from its card)."""
-    from hadamard_restore.zoo.registry import (  # lazy: start-up cost (torch via zoo/__init__)
-        heldout_split_path,
-        read_card,
-    )
 
     data = read_card(model).get("data") or {}
     where = f"{data.get('dataset', 'its dataset')}, {data['path']}" if data.get("path") else data.get("dataset")

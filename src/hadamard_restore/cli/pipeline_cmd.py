@@ -11,26 +11,21 @@ import typer
 from hadamard_restore.cli.app import OutOption, SetOption, UserError, app, config_or_fail, fail, guarded
 from hadamard_restore.cli.zoo_cmd import ModelOption, checkpoint_or_model
 from hadamard_restore.config import dump_config
+from hadamard_restore.runtime.output_guard import refuse_earlier_run
+from hadamard_restore.runtime.run_session import claim_run_dir
 
 if TYPE_CHECKING:
     from hadamard_restore.config import RunConfig
 
 
 def _train_dir(cfg: RunConfig, out: Path | None, resume: bool) -> Path:
-    from hadamard_restore.runtime.output_guard import (
-        refuse_earlier_run,  # lazy: start-up cost (torch via runtime/__init__)
-    )
-    from hadamard_restore.runtime.rundir import new_run_dir  # lazy: start-up cost (torch via runtime/__init__)
+    from hadamard_restore.runtime.rundir import new_run_dir  # lazy: start-up cost (torch via runtime.process)
 
     if out is None and resume:
         raise UserError("--resume needs --out RUN_DIR: the run directory whose last.pt to continue")
     if out is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise UserError("under torchrun pass --out RUN_DIR so that every process writes to the same folder")
     if out is not None and resume:  # train() checks the run against last.pt before it writes (config.yaml too)
-        from hadamard_restore.runtime.run_session import (
-            claim_run_dir,  # lazy: start-up cost (torch via runtime/__init__)
-        )
-
         if not out.is_dir():
             raise UserError(f"--resume: {out} is not a run directory; pass the --out of the run to continue")
         return claim_run_dir(out)
@@ -120,9 +115,6 @@ def evaluate(
     def go():
         from hadamard_restore.cli.preflight import evaluate_preflight  # lazy: start-up cost (torch, 4-5 s)
         from hadamard_restore.net.model_file import read_model_file  # lazy: start-up cost (torch, 4-5 s)
-        from hadamard_restore.runtime.run_session import (
-            claim_run_dir,  # lazy: start-up cost (torch via runtime/__init__)
-        )
 
         given = {"root": data, "layout": layout, "degraded_dir": degraded_dir, "reference_dir": reference_dir}
         opts = data_options(cfg, set_, {**given, "split_file": split})
@@ -169,9 +161,6 @@ def evaluate(
 @app.command("run")
 def run(config: Path = typer.Argument(...), set_: list[str] | None = SetOption, out: Path | None = OutOption) -> None:
     """The whole method: classifier, loss search, architecture search, training, evaluation."""
-    from hadamard_restore.runtime.output_guard import (
-        refuse_earlier_run,  # lazy: start-up cost (torch via runtime/__init__)
-    )
     from hadamard_restore.workflows.run import run as run_fn  # lazy: start-up cost (torch, 4-5 s)
 
     cfg = config_or_fail(config, set_)
@@ -189,9 +178,6 @@ def run(config: Path = typer.Argument(...), set_: list[str] | None = SetOption, 
 def demo(out: Path | None = OutOption, set_: list[str] | None = SetOption) -> None:
     """The bundled models on built-in degraded photos (seconds), then the whole method on built-in
     synthetic low-light data (CPU, under 10 minutes)."""
-    from hadamard_restore.runtime.output_guard import (
-        refuse_earlier_run,  # lazy: start-up cost (torch via runtime/__init__)
-    )
     from hadamard_restore.workflows.demo import demo as demo_fn  # lazy: start-up cost (torch, 4-5 s)
 
     def go():

@@ -8,6 +8,7 @@ import typer
 
 from hadamard_restore.cli.app import OutOption, SetOption, app, config_or_fail, guarded
 from hadamard_restore.config import dump_config
+from hadamard_restore.runtime.output_guard import refuse_earlier_run
 from hadamard_restore.search.resume_check import check_search_resume, mark_run
 
 
@@ -23,10 +24,7 @@ def classifier(
     def run() -> Path:
         from hadamard_restore.classifier.provide import MARKER, provide_classifier  # lazy: start-up cost (torch, 4-5 s)
         from hadamard_restore.jobs import classifier_job  # lazy: start-up cost (torch, 4-5 s)
-        from hadamard_restore.runtime.output_guard import (
-            refuse_earlier_run,  # lazy: start-up cost (torch via runtime/__init__)
-        )
-        from hadamard_restore.runtime.rundir import new_run_dir  # lazy: start-up cost (torch via runtime/__init__)
+        from hadamard_restore.runtime.rundir import new_run_dir  # lazy: start-up cost (torch via runtime.process)
 
         if out is None or not (Path(out) / MARKER).is_file():  # with path.txt the earlier one is reused
             refuse_earlier_run(out, resumable=False)
@@ -60,14 +58,11 @@ def _run_stage(config: Path, set_, out, resume: bool, stage: str, call, allow_ch
     from hadamard_restore.jobs import search_job  # lazy: start-up cost (torch, 4-5 s)
     from hadamard_restore.reporting.plots import plot_search  # lazy: start-up cost (torch, 4-5 s)
     from hadamard_restore.runtime.process import setup_process  # lazy: start-up cost (torch, 4-5 s)
-    from hadamard_restore.runtime.rundir import open_run_dir  # lazy: start-up cost (torch via runtime/__init__)
+    from hadamard_restore.runtime.rundir import open_run_dir  # lazy: start-up cost (torch via runtime.process)
 
     cfg = config_or_fail(config, set_)
 
     def go():
-        from hadamard_restore.runtime.output_guard import (
-            refuse_earlier_run,  # lazy: start-up cost (torch via runtime/__init__)
-        )
 
         if not resume:
             refuse_earlier_run(out, resumable=True)

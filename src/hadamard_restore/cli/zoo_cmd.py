@@ -12,6 +12,8 @@ from pathlib import Path
 import typer
 
 from hadamard_restore.cli.app import UserError, app, guarded
+from hadamard_restore.zoo.registry import available_models, model_path, read_card
+from hadamard_restore.zoo.render import one_line
 
 ModelOption = typer.Option(
     None,
@@ -28,10 +30,6 @@ def checkpoint_or_model(checkpoint: Path | None, model: str | None) -> Path:
     Raises:
         UserError: both or neither given; UnknownModelError / ModelIntegrityError for a bad name.
     """
-    from hadamard_restore.zoo.registry import (  # lazy: start-up cost (torch via zoo/__init__)
-        available_models,
-        model_path,
-    )
 
     if checkpoint is not None and model is not None:
         raise UserError(f"give a CHECKPOINT ({checkpoint}) or --model {model}, not both")
@@ -63,11 +61,6 @@ def split_enhance_paths(paths: list[Path], model: str | None) -> tuple[Path, lis
 @app.command("models")
 def models(as_json: bool = typer.Option(False, "--json", help="print the full cards as JSON")) -> None:
     """List the bundled pretrained models with their one-line cards (docs/models.md has the full cards)."""
-    from hadamard_restore.zoo.registry import (  # lazy: start-up cost (torch via zoo/__init__)
-        available_models,
-        read_card,
-    )
-    from hadamard_restore.zoo.render import one_line  # lazy: start-up cost (torch via zoo/__init__)
 
     names = available_models()
     cards = guarded(lambda: [read_card(n) for n in names])
