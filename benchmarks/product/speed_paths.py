@@ -89,11 +89,12 @@ def old_step_code():
 
 def _model(args):
     from hadamard_restore.net import HadamardNet
+    from hadamard_restore.net.genotype import load_genotype
     from hadamard_restore.net.model_file import load_model
 
     if args.checkpoint:
         return load_model(args.checkpoint, "cpu")[0].eval()
-    return HadamardNet(args.genotype, channels=args.channels).eval()
+    return HadamardNet(load_genotype(args.genotype), channels=args.channels).eval()
 
 
 def enhance_section(args) -> tuple[list, dict]:

@@ -18,6 +18,7 @@ from hadamard_restore.errors import HadamardRestoreError
 from hadamard_restore.inference import fastpath
 from hadamard_restore.inference.enhance import enhance_tensor
 from hadamard_restore.inference.fastpath import choice
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.net.model_file import save_model
 from hadamard_restore.net.network import HadamardNet
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.usefixtures("fastpath_cache")
 
 @pytest.fixture(scope="module")
 def net():
-    return HadamardNet("all-1c", channels=4, generator=torch.Generator().manual_seed(2)).eval()
+    return HadamardNet(load_genotype("all-1c"), channels=4, generator=torch.Generator().manual_seed(2)).eval()
 
 
 def _image(h=36, w=44, seed=0):
@@ -198,7 +199,7 @@ def test_enhance_cli_precision(tmp_path, net, fastpath_cache):
 def test_a_repeated_call_reads_no_file_and_hashes_no_weight_until_a_weight_changes(monkeypatch):
     from hadamard_restore.inference.fastpath import backends, runner
 
-    net = HadamardNet("all-1c", channels=4, generator=torch.Generator().manual_seed(4)).eval()
+    net = HadamardNet(load_genotype("all-1c"), channels=4, generator=torch.Generator().manual_seed(4)).eval()
     x = _image()
     first = fastpath.runner_for(net, x, "cpu", "auto", threads=1)
     sha = backends.weights_sha(net)
@@ -215,7 +216,7 @@ def test_a_repeated_call_reads_no_file_and_hashes_no_weight_until_a_weight_chang
 
 def _global_net(norm="instance", seed=2):
     """all-1c with the ``global`` space's op in two HNU layers."""
-    from hadamard_restore.net.genotype import Genotype, load_genotype
+    from hadamard_restore.net.genotype import Genotype
     from hadamard_restore.net.primitives import SPACES
 
     layers = dict(load_genotype("all-1c").layers) | {"hnu1.ru0": "globalres_1x1", "hnu5.rv2": "globalres_1x1"}

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from hadamard_restore.config_sections import EnhanceConfig
 from hadamard_restore.inference import fastpath
 from hadamard_restore.inference.enhance import enhance_tensor
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.net.network import HadamardNet
 
 pytestmark = pytest.mark.usefixtures("fastpath_cache")
@@ -45,7 +46,9 @@ class _Centred(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.net = HadamardNet("all-1c", channels=4, norm="none", generator=torch.Generator().manual_seed(5))
+        self.net = HadamardNet(
+            load_genotype("all-1c"), channels=4, norm="none", generator=torch.Generator().manual_seed(5)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x) + 0.5

@@ -24,6 +24,8 @@ from pathlib import Path
 
 from hadamard_restore.artifacts import write_json
 from hadamard_restore.config import RunConfig, dump_config
+from hadamard_restore.losses.loss_weights import load_loss_weights
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.reporting.plots import plot_search
 from hadamard_restore.runtime.log import get_logger
 from hadamard_restore.runtime.rundir import new_run_dir
@@ -57,7 +59,7 @@ def stage_train(cfg: RunConfig, run_dir: Path, genotype: Path, loss_weights: Pat
     """Train the derived network from scratch; returns the best ``model.pt``."""
     from hadamard_restore.training.train import train
 
-    return Path(train(cfg, run_dir / "train", genotype, loss_weights)["model"])
+    return Path(train(cfg, run_dir / "train", load_genotype(genotype), load_loss_weights(loss_weights))["model"])
 
 
 def stage_evaluate(cfg: RunConfig, run_dir: Path, model: Path) -> dict:
