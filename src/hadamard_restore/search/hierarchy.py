@@ -27,6 +27,7 @@ import torch
 
 from hadamard_restore.errors import GenotypeError
 from hadamard_restore.jobs import SearchJob
+from hadamard_restore.losses.loss_weights import load_loss_weights
 from hadamard_restore.net.genotype import Genotype, load_genotype
 from hadamard_restore.runtime.process import Dist, setup_process
 from hadamard_restore.search import ddp
@@ -109,7 +110,8 @@ def search(
             break
         if not (resume and genotype.is_file()):
             log.info("round %d/%d: stage 2 (architecture search)", k, rounds)
-            search_arch(job, base / "arch", loss_weights, alpha=alpha, resume=resume, round_index=k, env=env)
+            chosen = load_loss_weights(loss_weights)
+            search_arch(job, base / "arch", chosen, alpha=alpha, resume=resume, round_index=k, env=env)
         alpha = torch.load(base / "arch" / "alpha.pt", map_location="cpu", weights_only=True)
     out = {"loss_weights": run_dir / "loss_weights.json", "genotype": run_dir / "genotype.json"}
     if dist_ctx.is_main:
