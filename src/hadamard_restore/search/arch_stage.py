@@ -26,6 +26,7 @@ from torch import Tensor
 from hadamard_restore.config_sections import LossConfig
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.losses.loss_weights import LossWeights, load_loss_weights
+from hadamard_restore.net.genotype import Genotype
 from hadamard_restore.search.build import alpha_scalars, mix_objective, supernet
 from hadamard_restore.search.data import rank_generators
 from hadamard_restore.search.loop import Problem
@@ -80,7 +81,7 @@ def arch_problem(
     return problem, model, weights
 
 
-def arch_summary(job: SearchJob, genotype, alpha: Mapping[str, Tensor] | None) -> dict:
+def arch_summary(job: SearchJob, genotype: Genotype, alpha: Mapping[str, Tensor] | None) -> dict:
     """Which ops the search chose and how many layers moved away from the starting α."""
     ops = list(genotype.layers.values())
     start = supernet(job.net, job.seed, "none", torch.device("cpu"), alpha).genotype().layers
