@@ -123,11 +123,14 @@ def tiny_loss_weights(tmp_path_factory) -> Path:
 def tiny_run(tmp_path_factory, tiny_pairs, tiny_genotype, tiny_loss_weights) -> Path:
     """A finished 12-step training run (shared by the train, evaluate and report tests)."""
     from hadamard_restore.config import config_from_dict
+    from hadamard_restore.losses.loss_weights import load_loss_weights
+    from hadamard_restore.net.genotype import load_genotype
     from hadamard_restore.training.train import train
     from tests.tiny import tiny_config
 
     run_dir = tmp_path_factory.mktemp("run")
-    train(config_from_dict(tiny_config(tiny_pairs)), run_dir, tiny_genotype, tiny_loss_weights, progress=False)
+    geno, lw = load_genotype(tiny_genotype), load_loss_weights(tiny_loss_weights)
+    train(config_from_dict(tiny_config(tiny_pairs)), run_dir, geno, lw, progress=False)
     return run_dir
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.net.model_file import save_model
 from hadamard_restore.net.network import HadamardNet
 
@@ -123,5 +124,5 @@ def write_loss_weights(path: Path, **weights: float) -> Path:
 
 def random_model_file(folder: Path, channels: int, seed: int = 4) -> Path:
     """An untrained ``paper-lol`` network of ``channels`` saved as ``folder/model.pt``."""
-    net = HadamardNet("paper-lol", channels=channels, generator=torch.Generator().manual_seed(seed))
+    net = HadamardNet(load_genotype("paper-lol"), channels=channels, generator=torch.Generator().manual_seed(seed))
     return save_model(folder / "model.pt", net, net.genotype, {"l1": 1.0}, None)

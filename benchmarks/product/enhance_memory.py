@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.timing import cpu_model as cpu_name  # noqa: E402
 from hadamard_restore.artifacts import atomic_write_text  # noqa: E402
 from hadamard_restore.data.io import write_image  # noqa: E402
+from hadamard_restore.net.genotype import load_genotype  # noqa: E402
 from hadamard_restore.net.model_file import save_model  # noqa: E402
 from hadamard_restore.net.network import HadamardNet  # noqa: E402
 
@@ -61,7 +62,7 @@ def run_enhance(
         tmp = Path(tmp_dir)
         photo = tmp / "photo.png"
         write_image(photo, synthetic_photo(height, width))
-        net = HadamardNet("paper-lol")
+        net = HadamardNet(load_genotype("paper-lol"))
         model = save_model(tmp / "model.pt", net, net.genotype, {}, None)
         params = sum(p.numel() for p in net.parameters())
         del net

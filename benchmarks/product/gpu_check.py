@@ -102,9 +102,10 @@ def env_part(p) -> None:
 def _net_and_mix(p):
     from hadamard_restore.losses.loss_weights import load_loss_weights
     from hadamard_restore.losses.mix import LossMix
+    from hadamard_restore.net.genotype import load_genotype
     from hadamard_restore.net.network import HadamardNet
 
-    net = HadamardNet(p.sizes["genotype"], channels=p.sizes["channels"])
+    net = HadamardNet(load_genotype(p.sizes["genotype"]), channels=p.sizes["channels"])
     return net, LossMix.from_weights(load_loss_weights("paper-lol"), trainable=False)
 
 
@@ -230,11 +231,12 @@ def bf16_finite(p) -> dict:
     """Forward and backward of the derived network under bf16 autocast with the loss mix: all finite?"""
     from hadamard_restore.losses.loss_weights import load_loss_weights
     from hadamard_restore.losses.mix import LossMix
+    from hadamard_restore.net.genotype import load_genotype
     from hadamard_restore.net.network import HadamardNet
 
     s = p.sizes
     crop = min(s["train_crop"], 96)
-    net = HadamardNet(s["genotype"], channels=s["channels"]).to(p.device).train()
+    net = HadamardNet(load_genotype(s["genotype"]), channels=s["channels"]).to(p.device).train()
     mix = LossMix.from_weights(load_loss_weights("paper-lol"), trainable=False).to(p.device)
     gen = torch.Generator().manual_seed(3)
     x, y = (torch.rand(2, 3, crop, crop, generator=gen).to(p.device) for _ in range(2))
@@ -260,10 +262,11 @@ def onnx_from_device(p) -> dict:
     import onnxruntime as ort
 
     from hadamard_restore.inference.export import export_onnx
+    from hadamard_restore.net.genotype import load_genotype
     from hadamard_restore.net.network import HadamardNet
 
     s = p.sizes
-    net = HadamardNet(s["genotype"], channels=s["channels"]).to(p.device).eval()
+    net = HadamardNet(load_genotype(s["genotype"]), channels=s["channels"]).to(p.device).eval()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"
         report = export_onnx(net, path, exporter=s["onnx_exporter"], check_max_side=s["onnx_side"])
@@ -402,11 +405,12 @@ def _roofline(p, net, rows: dict) -> None:
 
 def infer_part(p) -> None:
     """Item 5: one frame of ``infer_size`` through each variant, with parity against fp32 eager."""
+    from hadamard_restore.net.genotype import load_genotype
     from hadamard_restore.net.network import HadamardNet
 
     s = p.sizes
     h, w = s["infer_size"]
-    net = HadamardNet(s["genotype"], channels=s["channels"]).eval().to(p.device)
+    net = HadamardNet(load_genotype(s["genotype"]), channels=s["channels"]).eval().to(p.device)
     x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0)).to(p.device)
     p.record("shape", f"1 x 3 x {h} x {w} ({w}x{h}), {s['genotype']} width {s['channels']}")
     variants, notes = inference_variants(net, x)

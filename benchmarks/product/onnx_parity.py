@@ -43,10 +43,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint, weights = args.checkpoint, f"trained ({args.checkpoint})"
         if checkpoint is None:
+            from hadamard_restore.net.genotype import load_genotype
             from hadamard_restore.net.model_file import save_model
             from hadamard_restore.net.network import HadamardNet
 
-            net = HadamardNet("paper-lol")
+            net = HadamardNet(load_genotype("paper-lol"))
             checkpoint = save_model(Path(tmp) / "model.pt", net, net.genotype, {}, None)
             weights = "untrained (seed 0)"
         for exporter in args.exporters.split(","):

@@ -42,6 +42,7 @@ def step_runs(cfg: RunConfig, device: torch.device) -> dict[str, Callable[[], ob
     """``{name: one step}``: the plain supernet step, stage 1, stage 2 and stage 1 with the exact HVP."""
     from hadamard_restore.classifier.model import build_classifier, freeze_classifier
     from hadamard_restore.jobs import search_job
+    from hadamard_restore.losses.loss_weights import load_loss_weights
     from hadamard_restore.runtime.process import Dist
     from hadamard_restore.search.arch_stage import arch_problem
     from hadamard_restore.search.data import search_data
@@ -56,7 +57,7 @@ def step_runs(cfg: RunConfig, device: torch.device) -> dict[str, Callable[[], ob
     s1, mix = loss_problem(job, clf, data.sample, device)
     s1x, _ = loss_problem(job, clf, data.sample, device)
     exact_cfg = cfg.search.model_copy(update={"hessian": "exact"})
-    s2, _, _ = arch_problem(job, "paper-lol", data.sample, device)
+    s2, _, _ = arch_problem(job, load_loss_weights("paper-lol"), data.sample, device)
     plain, _ = loss_problem(job, clf, data.sample, device)
     opts1, opts2 = make_optimizers(s1, cfg.search), make_optimizers(s2, cfg.search)
     opts1x = make_optimizers(s1x, exact_cfg)

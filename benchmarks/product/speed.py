@@ -270,6 +270,7 @@ def search_cases(
     try:
         from hadamard_restore.classifier.model import build_classifier, freeze_classifier
         from hadamard_restore.config import RunConfig
+        from hadamard_restore.losses.loss_weights import load_loss_weights
         from hadamard_restore.runtime.process import Dist
         from hadamard_restore.search.arch_stage import fixed_mix
         from hadamard_restore.search.build import judge_objective, mix_objective, supernet
@@ -295,7 +296,7 @@ def search_cases(
             train_loss = mix_objective(model, mix)
             upper_loss = judge_objective(model, clf)
         else:
-            mix, _ = fixed_mix(cfg.loss, "paper-lol", device)
+            mix, _ = fixed_mix(cfg.loss, load_loss_weights("paper-lol"), device)
             upper = model.arch_parameters()
             train_loss = mix_objective(model, mix)
 
@@ -449,6 +450,7 @@ def _stats_dict(s: Stats) -> dict:
 
 def run(args: argparse.Namespace) -> dict:
     """Every section; returns the raw results (also what :func:`render` formats)."""
+    from hadamard_restore.net.genotype import load_genotype
     from hadamard_restore.net.info import net_info
     from hadamard_restore.net.network import HadamardNet
     from hadamard_restore.net.supernet import SuperNet
@@ -468,7 +470,7 @@ def run(args: argparse.Namespace) -> dict:
         "notes": {},
         "roofline": [],
     }
-    nets = {g: HadamardNet(g, channels=args.channels) for g in args.genotypes}
+    nets = {g: HadamardNet(load_genotype(g), channels=args.channels) for g in args.genotypes}
     if "info" not in args.skip:
         models = {**nets, f"supernet ({args.num_hnu} HNUs)": SuperNet(args.channels, args.num_hnu)}
         for name, model in models.items():

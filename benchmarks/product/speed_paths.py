@@ -88,12 +88,13 @@ def old_step_code():
 
 
 def _model(args):
+    from hadamard_restore.net.genotype import load_genotype
     from hadamard_restore.net.model_file import load_model
     from hadamard_restore.net.network import HadamardNet
 
     if args.checkpoint:
         return load_model(args.checkpoint, "cpu")[0].eval()
-    return HadamardNet(args.genotype, channels=args.channels).eval()
+    return HadamardNet(load_genotype(args.genotype), channels=args.channels).eval()
 
 
 def enhance_section(args) -> tuple[list, dict]:

@@ -79,6 +79,7 @@ def loss_weights_for(entry: Entry, cfg, found: dict):
 
 def build_model(entry: Entry, cfg, found: dict, seed: int) -> torch.nn.Module:
     """A fresh network for ``entry``, weights initialised from ``seed``."""
+    from hadamard_restore.net.genotype import load_genotype
     from hadamard_restore.net.network import HadamardNet
     from hadamard_restore.net.supernet import SuperNet
     from hadamard_restore.net.unet import UNet
@@ -99,7 +100,7 @@ def build_model(entry: Entry, cfg, found: dict, seed: int) -> torch.nn.Module:
         "joint": found.get("joint_genotype"),
         "paper": cfg.net.genotype,
     }.get(entry.model, entry.model)
-    return HadamardNet(str(geno), channels=cfg.net.channels, norm=cfg.net.norm, generator=gen)
+    return HadamardNet(load_genotype(str(geno)), channels=cfg.net.channels, norm=cfg.net.norm, generator=gen)
 
 
 def alpha_json(alpha_pt: Path, out: Path) -> None:

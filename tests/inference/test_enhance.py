@@ -17,6 +17,7 @@ from hadamard_restore.errors import DataError
 from hadamard_restore.inference.enhance import enhance, enhance_tensor, stats_image
 from hadamard_restore.inference.norm_stats import record_norm_stats, replay_norm_stats
 from hadamard_restore.inference.tiling import tiled_apply
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.net.network import HadamardNet
 from tests.tiny import random_model_file
 
@@ -91,7 +92,7 @@ def test_large_images_are_tiled_and_blended(model, gen):
 def test_global_norm_stats_remove_the_tiling_error_of_instance_norm(gen):
     # all-1x1 network: apart from instance norm every output pixel depends on its own 4x4 block,
     # so with tiles aligned to 4 the only tiling error comes from the normalisation statistics
-    net = HadamardNet("all-1c", channels=8, generator=torch.Generator().manual_seed(2)).eval()
+    net = HadamardNet(load_genotype("all-1c"), channels=8, generator=torch.Generator().manual_seed(2)).eval()
     img = torch.rand(1, 3, 64, 80, generator=gen) * 0.5
     with torch.inference_mode():
         whole = net(img)
@@ -202,7 +203,7 @@ def test_a_tiled_photo_logs_tile_progress(tmp_path, caplog):
 
     from hadamard_restore.data.io import write_image
 
-    model = HadamardNet("all-1c", channels=4, generator=torch.Generator().manual_seed(1)).eval()
+    model = HadamardNet(load_genotype("all-1c"), channels=4, generator=torch.Generator().manual_seed(1)).eval()
     write_image(tmp_path / "big.png", torch.rand(3, 90, 100, generator=torch.Generator().manual_seed(0)))
     cfg = EnhanceConfig(tile=32, overlap=8, max_untiled_pixels=32 * 32, backend="eager")
     with caplog.at_level(logging.INFO, logger="hadamard_restore"):

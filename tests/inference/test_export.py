@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from hadamard_restore.cli.app import app
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.inference.export import ParityError, default_check_images, export_onnx
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.net.model_file import save_model
 from hadamard_restore.net.network import HadamardNet
 from tests.tiny import random_model_file
@@ -57,7 +58,9 @@ def test_torchscript_export_parity_and_dynamic_shapes(model_file, tmp_path, gen)
     assert "PASS" in report.summary() and "max abs diff" in report.summary()
     _check_dynamic(out, model_file, gen)
     props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
-    assert json.loads(props["genotype"])["layers"] == HadamardNet("paper-lol", channels=8).genotype.layers
+    assert (
+        json.loads(props["genotype"])["layers"] == HadamardNet(load_genotype("paper-lol"), channels=8).genotype.layers
+    )
     assert props["exporter"] == "torchscript"
     assert not [p for p in tmp_path.iterdir() if p.name != "net.onnx"]  # no temp files left
 
@@ -145,7 +148,7 @@ def test_cli_export_prints_differences_and_fails_on_bad_checkpoint(model_file, t
 
 
 def test_a_global_space_network_exports_with_parity(tmp_path, gen):
-    from hadamard_restore.net.genotype import Genotype, load_genotype
+    from hadamard_restore.net.genotype import Genotype
     from hadamard_restore.net.model_file import load_model
     from hadamard_restore.net.primitives import SPACES
 

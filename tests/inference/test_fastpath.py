@@ -22,6 +22,7 @@ from hadamard_restore.inference.fastpath.cache import cache_path
 from hadamard_restore.inference.fastpath.choice import BackendParityError
 from hadamard_restore.inference.fastpath.precision import REDUCED_TOLERANCE, TOLERANCE, tolerance_for
 from hadamard_restore.inference.fastpath.runner import runner_for
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.net.model_file import save_model
 from hadamard_restore.net.network import HadamardNet
 from hadamard_restore.runtime.precision import native_bf16
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.usefixtures("fastpath_cache")
 
 @pytest.fixture(scope="module")
 def net():
-    return HadamardNet("all-1c", channels=4, generator=torch.Generator().manual_seed(2)).eval()
+    return HadamardNet(load_genotype("all-1c"), channels=4, generator=torch.Generator().manual_seed(2)).eval()
 
 
 def _image(h=36, w=44, seed=0):
@@ -203,7 +204,7 @@ def test_a_repeated_call_reads_no_file_and_hashes_no_weight_until_a_weight_chang
 
     from hadamard_restore.inference.fastpath import runner
 
-    net = HadamardNet("all-1c", channels=4, generator=torch.Generator().manual_seed(4)).eval()
+    net = HadamardNet(load_genotype("all-1c"), channels=4, generator=torch.Generator().manual_seed(4)).eval()
     x = _image()
     first = runner_for(net, x, "cpu", "auto", threads=1)
     sha = backends.weights_sha(net)
@@ -220,7 +221,7 @@ def test_a_repeated_call_reads_no_file_and_hashes_no_weight_until_a_weight_chang
 
 def _global_net(norm="instance", seed=2):
     """all-1c with the ``global`` space's op in two HNU layers."""
-    from hadamard_restore.net.genotype import Genotype, load_genotype
+    from hadamard_restore.net.genotype import Genotype
     from hadamard_restore.net.primitives import SPACES
 
     layers = dict(load_genotype("all-1c").layers) | {"hnu1.ru0": "globalres_1x1", "hnu5.rv2": "globalres_1x1"}

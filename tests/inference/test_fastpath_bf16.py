@@ -22,6 +22,7 @@ from hadamard_restore.inference.fastpath.choice import BackendParityError
 from hadamard_restore.inference.fastpath.precision import REDUCED_TOLERANCE, TOLERANCE, tolerance_for
 from hadamard_restore.inference.fastpath.runner import runner_for
 from hadamard_restore.inference.norm_stats import record_norm_stats, replay_norm_stats
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.net.network import HadamardNet
 from hadamard_restore.runtime.precision import native_bf16
 
@@ -89,7 +90,7 @@ def test_bf16_runner_is_float32_within_the_reduced_tolerance_not_within_1e3(shal
 
 
 def test_named_bf16_beyond_the_reduced_tolerance_is_refused(gen):
-    net = HadamardNet("all-1c", channels=4, generator=torch.Generator().manual_seed(2)).eval()
+    net = HadamardNet(load_genotype("all-1c"), channels=4, generator=torch.Generator().manual_seed(2)).eval()
     with pytest.raises(BackendParityError, match=r"backend bf16 differs .* \(tolerance 0.02\)"):
         runner_for(net, _image(), "cpu", "bf16", threads=1)  # a random HadamardNet: about 0.3
 
@@ -189,7 +190,7 @@ def test_enhance_times_the_backends_only_when_asked(shallow, tmp_path, monkeypat
 
 def test_bf16_replays_whole_image_norm_statistics():
     """The bf16 copy is a PyTorch module: its norms record and replay statistics like eager's."""
-    net = HadamardNet("paper-lol", channels=8, generator=torch.Generator().manual_seed(5)).eval()
+    net = HadamardNet(load_genotype("paper-lol"), channels=8, generator=torch.Generator().manual_seed(5)).eval()
     runner = backends.build("bf16", net, _image(), 1)
     x, other = _image(37, 31, seed=1), _image(29, 41, seed=2) * 0.2
     with torch.inference_mode():

@@ -16,7 +16,7 @@ from hadamard_restore.net.primitives import SPACES
 
 @pytest.fixture(scope="module")
 def net():
-    return HadamardNet("paper-lol", channels=8, generator=torch.Generator().manual_seed(5)).eval()
+    return HadamardNet(load_genotype("paper-lol"), channels=8, generator=torch.Generator().manual_seed(5)).eval()
 
 
 def test_replaying_own_statistics_reproduces_the_forward(net, gen):
@@ -62,8 +62,8 @@ def test_mismatched_statistics_are_refused(net, gen):
 
 
 def test_has_image_stats():
-    assert has_image_stats(HadamardNet("all-1c", channels=4))
-    assert not has_image_stats(HadamardNet("all-1c", channels=4, norm="none"))
+    assert has_image_stats(HadamardNet(load_genotype("all-1c"), channels=4))
+    assert not has_image_stats(HadamardNet(load_genotype("all-1c"), channels=4, norm="none"))
     assert has_image_stats(HadamardNet(_global_genotype(), channels=4, norm="none"))  # the global op's means
 
 

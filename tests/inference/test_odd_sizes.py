@@ -18,6 +18,7 @@ from hadamard_restore.inference.enhance import enhance_tensor
 from hadamard_restore.inference.fastpath import backends
 from hadamard_restore.inference.fastpath.choice import forget
 from hadamard_restore.inference.fastpath.precision import TOLERANCE, tolerance_for
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.net.network import HadamardNet
 from hadamard_restore.runtime.precision import native_bf16
 
@@ -48,7 +49,9 @@ class _Centred(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.net = HadamardNet("all-1c", channels=4, norm="none", generator=torch.Generator().manual_seed(5))
+        self.net = HadamardNet(
+            load_genotype("all-1c"), channels=4, norm="none", generator=torch.Generator().manual_seed(5)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x) + 0.5

@@ -6,6 +6,7 @@ import torch
 from hadamard_restore.config_sections import NetConfig
 from hadamard_restore.errors import GenotypeError
 from hadamard_restore.net.build import build_network, build_supernet
+from hadamard_restore.net.genotype import load_genotype
 
 
 def test_build_supernet_honours_config_and_norm_override():
@@ -17,12 +18,13 @@ def test_build_supernet_honours_config_and_norm_override():
 
 def test_build_network_takes_width_and_depth_from_config_and_weights_from_seed():
     cfg = NetConfig(channels=6, num_hnu=7, genotype="all-1rc")
-    net = build_network(None, cfg, seed=0)
+    geno = load_genotype(cfg.genotype)
+    net = build_network(geno, cfg, seed=0)
     assert (net.channels, net.num_hnu, net.genotype.name) == (6, 7, "all-1rc")
-    assert build_network("paper-uie", cfg, seed=0).genotype.name == "paper-uie"
-    same, other = build_network(None, cfg, seed=0), build_network(None, cfg, seed=1)
+    assert build_network(load_genotype("paper-uie"), cfg, seed=0).genotype.name == "paper-uie"
+    same, other = build_network(geno, cfg, seed=0), build_network(geno, cfg, seed=1)
     sd, sd_same, sd_other = net.state_dict(), same.state_dict(), other.state_dict()
     assert all(torch.equal(sd[k], sd_same[k]) for k in sd)
     assert not all(torch.equal(sd[k], sd_other[k]) for k in sd if sd[k].is_floating_point())
     with pytest.raises(GenotypeError, match="describes 7 HNUs but num_hnu=2"):
-        build_network(None, NetConfig(channels=6, num_hnu=2, genotype="all-1rc"), seed=0)
+        build_network(geno, NetConfig(channels=6, num_hnu=2, genotype="all-1rc"), seed=0)

@@ -3,7 +3,7 @@
 import pytest
 from torch import nn
 
-from hadamard_restore.net.genotype import Genotype
+from hadamard_restore.net.genotype import Genotype, load_genotype
 from hadamard_restore.net.info import format_info, net_info, network_report, parse_size
 from hadamard_restore.net.network import HadamardNet
 from hadamard_restore.net.primitives import layer_labels
@@ -35,15 +35,15 @@ def test_all_3c_macs_closed_form(c, n, size):
 
 
 def test_meta_and_cpu_runs_agree():
-    net = HadamardNet("paper-lol", channels=4)
+    net = HadamardNet(load_genotype("paper-lol"), channels=4)
     assert net_info(net, (37, 31), device="meta") == net_info(net, (37, 31), device="cpu")
     assert next(net.parameters()).device.type == "cpu"  # the model itself is untouched
 
 
 def test_describe_supernet_and_genotype():
-    sup = network_report("supernet", (37, 31), channels=4, num_hnu=2)
+    sup = network_report(None, (37, 31), channels=4, num_hnu=2)
     assert sup["arch_parameters"] == 72 + 72 * 2 and "supernet" in format_info(sup)
-    lol = network_report("paper-lol", (600, 400))
+    lol = network_report(load_genotype("paper-lol"), (600, 400))
     assert lol["parameters"] == 527_840 and "527,840" in format_info(lol)
     assert sup["peak_activation_bytes"] > 0
 

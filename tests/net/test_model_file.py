@@ -8,6 +8,7 @@ from torch import nn
 
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.net import model_file
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.training.state import load_training_state, save_training_state
 
 
@@ -21,7 +22,7 @@ class Tiny(nn.Module):
         return self.out(torch.relu(self.conv(x)))
 
 
-GENO = "all-1c"
+GENO = load_genotype("all-1c")
 LW = {"weights": {"l1": 1.38, "l2": 1.28}, "vgg_layers": [1, 6, 11, 22]}
 
 
@@ -36,7 +37,7 @@ def test_model_file_round_trip_keeps_weights_and_meta(tmp_path, gen):
     model, path = _saved(tmp_path, gen)
     blob = model_file.read_model_file(path)
     assert blob["format"] == model_file.MODEL_FORMAT
-    assert blob["meta"]["genotype"]["name"] == GENO and blob["meta"]["loss_weights"] == LW
+    assert blob["meta"]["genotype"]["name"] == GENO.name and blob["meta"]["loss_weights"] == LW
     assert blob["meta"]["step"] == 7 and blob["meta"]["val_psnr"] == 21.5
     fresh = Tiny()
     x = torch.rand(1, 3, 37, 31, generator=gen)
@@ -121,7 +122,7 @@ def test_training_state_holds_optimizer_and_rng(tmp_path, gen):
 def _hnet(name="all-3c", seed=0):
     from hadamard_restore.net.network import HadamardNet
 
-    return HadamardNet(name, channels=4, num_hnu=7, generator=torch.Generator().manual_seed(seed))
+    return HadamardNet(load_genotype(name), channels=4, num_hnu=7, generator=torch.Generator().manual_seed(seed))
 
 
 def test_load_model_rebuilds_the_network_and_gives_the_same_outputs(tmp_path, gen):
@@ -143,6 +144,6 @@ def test_weights_of_another_genotype_are_a_clear_error(tmp_path):
     net = _hnet("all-3c")
     path = model_file.save_model(tmp_path / "model.pt", net, net.genotype, LW, None)
     with pytest.raises(CheckpointError, match="does not fit this network.*different genotype"):
-        model_file.load_model(path, "cpu", genotype="paper-lol")
+        model_file.load_model(path, "cpu", genotype=load_genotype("paper-lol"))
     with pytest.raises(CheckpointError, match="missing keys|shape mismatches"):
         model_file.load_state_into(_hnet("all-1rc"), model_file.read_model_file(path)["state_dict"])

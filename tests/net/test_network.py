@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from hadamard_restore.errors import GenotypeError
-from hadamard_restore.net.genotype import Genotype, bundled_genotypes
+from hadamard_restore.net.genotype import Genotype, bundled_genotypes, load_genotype
 from hadamard_restore.net.network import HadamardNet, copy_supernet_weights
 from hadamard_restore.net.primitives import label_primitives, layer_labels
 from hadamard_restore.net.supernet import SuperNet
@@ -55,13 +55,13 @@ def test_same_module_names_as_the_supernet():
 
 @pytest.mark.parametrize("name", ["paper-lol", "all-3c"])
 def test_bundled_networks_run_at_odd_sizes(name, gen):
-    net = HadamardNet(name, channels=4)
+    net = HadamardNet(load_genotype(name), channels=4)
     for size in [(37, 31), (6, 3)]:
         assert net(torch.rand(1, 3, *size, generator=gen)).shape == (1, 3, *size)
 
 
 def test_parameter_counts_of_the_reference_genotypes():
-    counts = {name: n_params(HadamardNet(name)) for name in bundled_genotypes()}
+    counts = {name: n_params(HadamardNet(load_genotype(name))) for name in bundled_genotypes()}
     assert counts["paper-lol"] == 527_840
     assert counts["all-3c"] == counts["all-3rc"] == 621_408
     # docs/method.md 1.5: MIT 0.454 M, UIE 0.432 M, SIHR 0.521 M, all-1x1 0.080 M
@@ -91,13 +91,13 @@ def test_all_3c_parameter_count_closed_form(c, n):
 
 def test_depth_mismatch_and_size_mismatch_are_errors():
     with pytest.raises(GenotypeError, match="describes 7 HNUs but num_hnu=2"):
-        HadamardNet("paper-lol", channels=4, num_hnu=2)
+        HadamardNet(load_genotype("paper-lol"), channels=4, num_hnu=2)
     with pytest.raises(ValueError, match="differ in size"):
         copy_supernet_weights(SuperNet(4, 1), HadamardNet(cycling_genotype(1), 6))
 
 
 def test_bfloat16_autocast_forward_backward_finite(gen):
-    net = HadamardNet("paper-lol", channels=4)
+    net = HadamardNet(load_genotype("paper-lol"), channels=4)
     x = torch.rand(1, 3, 37, 31, generator=gen)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = net(x)
@@ -109,7 +109,7 @@ def test_bfloat16_autocast_forward_backward_finite(gen):
 @pytest.mark.slow
 def test_paper_lol_600x400_bfloat16_forward_backward_finite(gen):
     """Acceptance: the full-size derived LOL network on a LOL-sized image under bf16 autocast."""
-    net = HadamardNet("paper-lol")
+    net = HadamardNet(load_genotype("paper-lol"))
     x = torch.rand(1, 3, 400, 600, generator=gen)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = net(x)

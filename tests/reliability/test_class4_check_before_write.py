@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from hadamard_restore.cli.app import app
 from hadamard_restore.config import config_from_dict
+from hadamard_restore.losses.loss_weights import load_loss_weights
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.training.train import train
 from tests.reliability.helpers import run_config
 
@@ -22,7 +24,9 @@ def finished_run(tmp_path, pairs, genotype_file, loss_weights_file):
     run = tmp_path / "run"
     run.mkdir()
     cfg = run_config(pairs, genotype_file, loss_weights_file, tmp_path / "runs")
-    train(config_from_dict(cfg), run, genotype_file, loss_weights_file, progress=False)
+    train(
+        config_from_dict(cfg), run, load_genotype(genotype_file), load_loss_weights(loss_weights_file), progress=False
+    )
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
     return run
 

@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from hadamard_restore.cli.app import app
 from hadamard_restore.config import ConfigError, config_from_dict, load_config
+from hadamard_restore.losses.loss_weights import load_loss_weights
+from hadamard_restore.net.genotype import load_genotype
 from tests.reliability.helpers import run_config
 
 runner = CliRunner()
@@ -143,7 +145,7 @@ def test_divergence_stops_with_its_own_message_and_keeps_the_last_good_checkpoin
         run_config(pairs, genotype_file, loss_weights_file, tmp_path, steps=8, lr=1e30, val_every=2, checkpoint_every=1)
     )
     with pytest.raises(TrainingDiverged, match="training diverged") as err:
-        train(cfg, tmp_path / "run", genotype_file, loss_weights_file, progress=False)
+        train(cfg, tmp_path / "run", load_genotype(genotype_file), load_loss_weights(loss_weights_file), progress=False)
     assert "lower train.lr" in str(err.value)
     if (tmp_path / "run" / "last.pt").exists():
         state = load_training_state(tmp_path / "run" / "last.pt")
@@ -153,4 +155,6 @@ def test_divergence_stops_with_its_own_message_and_keeps_the_last_good_checkpoin
         run_config(pairs, genotype_file, loss_weights_file, tmp_path, steps=4, lr=1e30, val_every=1, checkpoint_every=1)
     )
     with pytest.raises(TrainingDiverged, match="NaN or infinite"):  # today: a ValueError from psnr
-        train(cfg, tmp_path / "run2", genotype_file, loss_weights_file, progress=False)
+        train(
+            cfg, tmp_path / "run2", load_genotype(genotype_file), load_loss_weights(loss_weights_file), progress=False
+        )

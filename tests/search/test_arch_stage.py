@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from hadamard_restore.config import ConfigError
+from hadamard_restore.losses.loss_weights import load_loss_weights
 from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.reporting.plots import plot_search
 from hadamard_restore.search.arch_stage import fixed_mix, search_arch
@@ -18,7 +19,7 @@ from tests.search.search_cfg import tiny_job
 @pytest.mark.weights
 def test_three_step_arch_search_writes_a_genotype(tmp_path, provisioned_weights):
     job = tiny_job(tmp_path)
-    out = search_arch(job, tmp_path / "arch", "paper-lol")
+    out = search_arch(job, tmp_path / "arch", load_loss_weights("paper-lol"))
     geno = load_genotype(out)
     assert geno.num_hnu == 1 and geno.probabilities is not None
     probs = torch.tensor([p for row in geno.probabilities.values() for p in row])
@@ -36,7 +37,6 @@ def test_three_step_arch_search_writes_a_genotype(tmp_path, provisioned_weights)
 
 @pytest.mark.weights
 def test_stage_two_forces_tv_and_laplacian_off(provisioned_weights, tmp_path):
-    from hadamard_restore.losses.loss_weights import load_loss_weights
 
     lw = load_loss_weights("equal")
     mix, used = fixed_mix(tiny_job(tmp_path).loss, lw, torch.device("cpu"))
@@ -58,10 +58,10 @@ def test_first_order_is_allowed_for_stage_two_only(tmp_path):
 @pytest.mark.weights
 def test_arch_stage_resumes_to_the_same_parameters(tmp_path, provisioned_weights):
     job = tiny_job(tmp_path, "search.arch_steps=4")
-    search_arch(job, tmp_path / "full", "paper-lol")
-    assert search_arch(job, tmp_path / "cut", "paper-lol", stop_after=2) is None
+    search_arch(job, tmp_path / "full", load_loss_weights("paper-lol"))
+    assert search_arch(job, tmp_path / "cut", load_loss_weights("paper-lol"), stop_after=2) is None
     assert not (tmp_path / "cut" / "genotype.json").exists()
-    search_arch(job, tmp_path / "cut", "paper-lol", resume=True)
+    search_arch(job, tmp_path / "cut", load_loss_weights("paper-lol"), resume=True)
     a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
     b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)
     assert a["step"] == b["step"] == 4

@@ -9,6 +9,7 @@ import torch
 
 from hadamard_restore.config_sections import TrainConfig
 from hadamard_restore.net import model_file
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.training import ema
 from hadamard_restore.training.ema import WeightAverage, warmed_decay
 from hadamard_restore.training.state import load_training_state
@@ -16,7 +17,7 @@ from hadamard_restore.training.trainer import TrainData, fit
 from tests.tiny import L1Mix, TinyNet, make_pool, make_sampler
 
 CPU = torch.device("cpu")
-META = model_file.make_meta("all-1c", {"weights": {"l1": 1.0}})
+META = model_file.make_meta(load_genotype("all-1c"), {"weights": {"l1": 1.0}})
 
 
 def test_warmed_decay_grows_to_the_configured_decay():

@@ -15,7 +15,9 @@ import yaml
 
 from hadamard_restore.config import config_from_dict
 from hadamard_restore.errors import GenotypeError
+from hadamard_restore.losses.loss_weights import load_loss_weights
 from hadamard_restore.net import model_file
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.training.state import load_training_state
 from hadamard_restore.training.train import train
 from tests.tiny import cli_env, run_cli, tiny_config
@@ -62,15 +64,24 @@ def test_genotype_depth_must_match_the_config(tmp_path, tiny_pairs, tiny_genotyp
     cfg = tiny_config(tiny_pairs)
     cfg["net"]["num_hnu"] = 2
     with pytest.raises(GenotypeError, match="describes 1 HNUs but num_hnu=2"):
-        train(config_from_dict(cfg), tmp_path, tiny_genotype, tiny_loss_weights, progress=False)
+        train(
+            config_from_dict(cfg),
+            tmp_path,
+            load_genotype(tiny_genotype),
+            load_loss_weights(tiny_loss_weights),
+            progress=False,
+        )
 
 
 # ------------------------------------------------------------------ resume after SIGKILL
 DRIVER = """
 import sys, time, yaml
 from hadamard_restore.config import config_from_dict
+from hadamard_restore.losses.loss_weights import load_loss_weights
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.training.train import train
-cfg, run_dir, geno, lw, hang_at = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+cfg, run_dir, hang_at = sys.argv[1], sys.argv[2], int(sys.argv[5])
+geno, lw = load_genotype(sys.argv[3]), load_loss_weights(sys.argv[4])
 def hang(step):
     if step == hang_at:            # past the checkpoint at step 8: steps 9-10 are lost by the kill
         open(run_dir + "/hanging", "w").close()

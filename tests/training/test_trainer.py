@@ -11,13 +11,14 @@ from hadamard_restore.config_sections import TrainConfig
 from hadamard_restore.errors import CheckpointError, HadamardRestoreError
 from hadamard_restore.inference.enhance import quantize_8bit
 from hadamard_restore.net import model_file
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.training.state import load_training_state
 from hadamard_restore.training.trainer import TrainData, fit
 from hadamard_restore.training.validation import validate_psnr
 from tests.tiny import L1Mix, TinyNet, make_pool, make_sampler, tiny_train
 
 CPU = torch.device("cpu")
-META = model_file.make_meta("all-1c", {"weights": {"l1": 1.0, "l2": 0.5}})
+META = model_file.make_meta(load_genotype("all-1c"), {"weights": {"l1": 1.0, "l2": 0.5}})
 
 
 def _tcfg(**kw):

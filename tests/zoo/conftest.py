@@ -100,6 +100,8 @@ def fake_run(tmp_path_factory) -> tuple[Path, Path]:
     """``(run_dir, data_root)`` of a finished tiny run; the pairs are under ``data_root/tiny``."""
     from hadamard_restore.config import config_from_dict
     from hadamard_restore.evaluation.evaluate import evaluate
+    from hadamard_restore.losses.loss_weights import load_loss_weights
+    from hadamard_restore.net.genotype import load_genotype
     from hadamard_restore.training.train import train
 
     data, run = tmp_path_factory.mktemp("data"), tmp_path_factory.mktemp("run")
@@ -115,8 +117,8 @@ def fake_run(tmp_path_factory) -> tuple[Path, Path]:
     train(
         config_from_dict(cfg),
         run / "train",
-        run / "search" / "genotype.json",
-        run / "search" / "loss_weights.json",
+        load_genotype(run / "search" / "genotype.json"),
+        load_loss_weights(run / "search" / "loss_weights.json"),
         progress=False,
     )
     evaluate(run / "train" / "model.pt", data / "tiny", split=run / "heldout.json", out=run / "eval", device="cpu")

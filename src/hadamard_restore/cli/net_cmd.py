@@ -19,6 +19,7 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON"),
 ) -> None:
     """Report parameters, MACs (torch FLOP counter) and peak activation memory."""
+    from hadamard_restore.net.genotype import load_genotype  # lazy: start-up cost (torch, 4-5 s)
     from hadamard_restore.net.info import format_info, network_report, parse_size  # lazy: start-up cost (torch, 4-5 s)
 
     try:
@@ -30,5 +31,10 @@ def info(
             f"--channels must be even, from 2 to {MAX_CHANNELS}, and --num-hnu from 1 to {MAX_HNU} "
             f"(got {channels}, {num_hnu})"
         )
-    result = guarded(lambda: network_report(genotype, hw, channels=channels, num_hnu=num_hnu))
+
+    def report() -> dict:
+        geno = None if genotype == "supernet" else load_genotype(genotype)
+        return network_report(geno, hw, channels=channels, num_hnu=num_hnu, source=genotype)
+
+    result = guarded(report)
     typer.echo(json.dumps(result, indent=2) if as_json else format_info(result))

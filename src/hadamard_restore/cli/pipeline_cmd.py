@@ -11,6 +11,8 @@ import typer
 from hadamard_restore.cli.app import OutOption, SetOption, UserError, app, config_or_fail, fail, guarded
 from hadamard_restore.cli.zoo_cmd import ModelOption, checkpoint_or_model
 from hadamard_restore.config import dump_config
+from hadamard_restore.losses.loss_weights import load_loss_weights
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.runtime.output_guard import refuse_earlier_run
 from hadamard_restore.runtime.run_session import claim_run_dir
 
@@ -58,7 +60,9 @@ def train(
 
     def go():
         run_dir = _train_dir(cfg, out, resume)
-        return train_fn(cfg, run_dir, genotype, loss_weights, resume=resume, allow_changes=allow_changes)
+        geno = None if genotype is None else load_genotype(genotype)
+        lw = None if loss_weights is None else load_loss_weights(loss_weights)
+        return train_fn(cfg, run_dir, geno, lw, resume=resume, allow_changes=allow_changes)
 
     summary = guarded(go)
     if summary and int(os.environ.get("RANK", "0")) == 0:

@@ -122,6 +122,7 @@ def search_arch(
     allow_changes: bool = AllowChangesOption,
 ) -> None:
     """Stage 2: search the architecture with the searched loss."""
+    from hadamard_restore.losses.loss_weights import load_loss_weights  # lazy: start-up cost (torch, 4-5 s)
     from hadamard_restore.search.arch_stage import search_arch as run  # lazy: start-up cost (torch, 4-5 s)
 
     _run_stage(
@@ -130,7 +131,9 @@ def search_arch(
         out,
         resume,
         "search-arch",
-        lambda job, run_dir, env: run(job, run_dir, loss_weights, resume=resume, env=env),
+        lambda job, run_dir, env: run(
+            job, run_dir, None if loss_weights is None else load_loss_weights(loss_weights), resume=resume, env=env
+        ),
         allow_changes,
     )
 

@@ -254,6 +254,9 @@ def bundled_names() -> list[str]:
 def load_loss_weights(name_or_path: str | Path) -> LossWeights:
     """A bundled name (``paper-lol``, ``equal``, ...) or a path to a ``loss_weights.json``.
 
+    The one place a name or path becomes :class:`LossWeights`: the edges (command line, workflows,
+    the config's ``loss.weights``) call it, and the library functions take the ``LossWeights``.
+
     Raises:
         LossWeightsError: unknown name and no such file, invalid JSON, or invalid content.
     """

@@ -4,12 +4,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
 from hadamard_restore.config_sections import NetConfig
-from hadamard_restore.net.genotype import Genotype, load_genotype
+from hadamard_restore.net.genotype import Genotype
 from hadamard_restore.net.hnu import Norm
 from hadamard_restore.net.network import HadamardNet
 from hadamard_restore.net.supernet import SuperNet
@@ -47,8 +45,8 @@ def net_for_genotype(cfg: NetConfig, genotype: Genotype) -> NetConfig:
     return cfg
 
 
-def build_network(genotype: Genotype | str | Path | None, cfg: NetConfig, seed: int) -> HadamardNet:
-    """The derived network of ``genotype`` (None: ``cfg.genotype``), initialised from ``seed``.
+def build_network(genotype: Genotype, cfg: NetConfig, seed: int) -> HadamardNet:
+    """The derived network of ``genotype``, initialised from ``seed``.
 
     Width and norm come from ``cfg`` as given (pass it through :func:`net_for_genotype` first, as
     ``training.train`` does, so the width is also what the run records); the genotype must have
@@ -57,7 +55,7 @@ def build_network(genotype: Genotype | str | Path | None, cfg: NetConfig, seed: 
     :func:`hadamard_restore.net.model_file.load_model`.
     """
     return HadamardNet(
-        load_genotype(cfg.genotype if genotype is None else genotype),
+        genotype,
         channels=cfg.channels,
         num_hnu=cfg.num_hnu,
         norm=cfg.norm,

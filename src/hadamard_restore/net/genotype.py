@@ -297,14 +297,15 @@ def bundled_genotypes() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
 
 
-def load_genotype(name_or_path: str | Path | Genotype) -> Genotype:
-    """A bundled genotype by name, or a ``genotype.json`` file; a :class:`Genotype` passes through.
+def load_genotype(name_or_path: str | Path) -> Genotype:
+    """A bundled genotype by name, or a ``genotype.json`` file.
+
+    The one place a name or path becomes a :class:`Genotype`: the edges (command line, workflows,
+    the config's ``net.genotype``) call it, and the library functions take the ``Genotype``.
 
     Raises:
         GenotypeError: unknown name and no such file, unreadable file, or invalid content.
     """
-    if isinstance(name_or_path, Genotype):
-        return name_or_path
     text_name = str(name_or_path)
     if text_name in bundled_genotypes():
         res = resources.files("hadamard_restore") / "resources" / "genotypes" / f"{text_name}.json"

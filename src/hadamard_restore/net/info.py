@@ -17,13 +17,13 @@ the same numbers as a CPU run (tested).
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from hadamard_restore.net.genotype import Genotype
 from hadamard_restore.net.memory import PeakMemory
 from hadamard_restore.net.network import HadamardNet
 from hadamard_restore.net.supernet import SuperNet
@@ -70,18 +70,24 @@ def net_info(model: nn.Module, size: tuple[int, int], device: str = "meta") -> d
 
 
 def network_report(
-    genotype: str | Path, size: tuple[int, int], channels: int = 32, num_hnu: int = 7, norm: str = "instance"
+    genotype: Genotype | None,
+    size: tuple[int, int],
+    channels: int = 32,
+    num_hnu: int = 7,
+    norm: str = "instance",
+    source: str = "",
 ) -> dict[str, Any]:
-    """:func:`net_info` of a bundled/saved genotype's network, or of the supernet for ``"supernet"``.
+    """:func:`net_info` of a genotype's network, or of the supernet for ``None``.
 
-    ``num_hnu`` applies to the supernet; a genotype fixes its own depth.
+    ``num_hnu`` applies to the supernet; a genotype fixes its own depth. ``source`` (the name or
+    path the genotype came from) names an unnamed genotype in the report.
     """
-    if str(genotype) == "supernet":
+    if genotype is None:
         model: nn.Module = SuperNet(channels, num_hnu, norm)  # type: ignore[arg-type]
         name = f"supernet ({num_hnu} HNUs)"
     else:
         model = HadamardNet(genotype, channels, norm=norm)  # type: ignore[arg-type]
-        name = model.genotype.name or str(genotype)
+        name = genotype.name or source
     return {"network": name, "channels": channels, **net_info(model, size)}
 
 

@@ -33,45 +33,38 @@ import torch
 from torch import nn
 
 from hadamard_restore.errors import CheckpointError
-from hadamard_restore.net.genotype import Genotype, load_genotype
+from hadamard_restore.net.genotype import Genotype
 from hadamard_restore.net.meta_checks import checked_net_settings
 from hadamard_restore.net.network import HadamardNet
 from hadamard_restore.runtime.checkpoint import PREFIX, load_checkpoint, save_checkpoint
 
 if TYPE_CHECKING:
     from hadamard_restore.config_sections import NetConfig
+    from hadamard_restore.losses.loss_weights import LossWeights
+    from hadamard_restore.net.genotype import Genotype
 
 MODEL_FORMAT = PREFIX + "model"
 
 
 # --------------------------------------------------------------------------- conversions
-def genotype_to_dict(genotype: Any) -> dict:
-    """A genotype (``Genotype``, bundled name, genotype.json path or dict) as a validated JSON dict."""
-    if isinstance(genotype, Mapping):
-        genotype = Genotype.from_dict(dict(genotype))
-    elif not isinstance(genotype, Genotype):
-        genotype = load_genotype(genotype)
+def genotype_to_dict(genotype: Genotype) -> dict:
+    """A genotype as the JSON dict genotype.json holds."""
     return json.loads(genotype.to_json())
 
 
-def genotype_from_dict(data: Mapping) -> Any:
+def genotype_from_dict(data: Mapping) -> Genotype:
     """Rebuild a validated ``net.genotype.Genotype`` from the dict stored in a checkpoint."""
     return Genotype.from_dict(dict(data), "the checkpoint's genotype")
 
 
-def loss_weights_to_dict(loss_weights: Any) -> dict:
-    """Loss weights (``LossMix``, ``LossWeights`` or a dict) as the plain loss_weights.json dict."""
+def loss_weights_to_dict(loss_weights: LossWeights | Mapping[str, Any] | None) -> dict:
+    """Loss weights as the plain loss_weights.json dict; a mapping is that dict already (a stored
+    ``meta["loss_weights"]``), ``None`` gives ``{}``."""
     if loss_weights is None:
         return {}
     if isinstance(loss_weights, Mapping):
         return json.loads(json.dumps(dict(loss_weights)))
-    to_weights = getattr(loss_weights, "to_weights", None)  # a LossMix
-    if callable(to_weights):
-        loss_weights = to_weights()
-    fn = getattr(loss_weights, "to_dict", None)
-    if callable(fn):
-        return json.loads(json.dumps(fn()))
-    raise TypeError(f"cannot turn {type(loss_weights).__name__} into a loss-weights dict")
+    return json.loads(json.dumps(loss_weights.to_dict()))
 
 
 def net_settings(net: NetConfig | None = None, model: nn.Module | None = None) -> dict:
@@ -86,8 +79,8 @@ def net_settings(net: NetConfig | None = None, model: nn.Module | None = None) -
 
 
 def make_meta(
-    genotype: Any,
-    loss_weights: Any,
+    genotype: Genotype,
+    loss_weights: LossWeights | Mapping[str, Any] | None,
     net: NetConfig | None = None,
     config_yaml: str = "",
     model: nn.Module | None = None,
@@ -127,8 +120,8 @@ def cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 def save_model(
     path: str | Path,
     model: nn.Module,
-    genotype: Any,
-    loss_weights: Any,
+    genotype: Genotype,
+    loss_weights: LossWeights | Mapping[str, Any] | None,
     net: NetConfig | None = None,
     config_yaml: str = "",
     **extra: Any,
@@ -138,8 +131,8 @@ def save_model(
     Args:
         path: destination, usually ``<run_dir>/model.pt``.
         model: the derived network (DDP/compiled wrappers are unwrapped).
-        genotype: its genotype (``Genotype`` or dict).
-        loss_weights: the loss weights it was trained with (``LossMix`` or dict).
+        genotype: its genotype.
+        loss_weights: the loss weights it was trained with (or their stored dict).
         net: the ``net`` config section (else the settings are read from the model).
         config_yaml: the run's resolved config as YAML text (stored for provenance), or "".
         **extra: JSON-compatible facts to store in ``meta`` (e.g. ``step``, ``val_psnr``).
@@ -207,7 +200,9 @@ def network_from_meta(meta: Mapping) -> nn.Module:
     return HadamardNet(genotype, **checked_net_settings(meta.get("net")))
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu", genotype: Any = None) -> tuple[nn.Module, dict]:
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu", genotype: Genotype | None = None
+) -> tuple[nn.Module, dict]:
     """Build the derived network from a model file (or training state) and load its weights.
 
     Args:

@@ -11,13 +11,11 @@ train mode at B = 1, i.e. per-image instance norm (docs/method.md 1.4, 8.9).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
 from hadamard_restore.errors import GenotypeError
 from hadamard_restore.net.backbone import Backbone
-from hadamard_restore.net.genotype import Genotype, load_genotype
+from hadamard_restore.net.genotype import Genotype
 from hadamard_restore.net.hnu import Norm
 from hadamard_restore.net.mixed import ChosenOp
 from hadamard_restore.net.supernet import SuperNet, _seed_from
@@ -27,27 +25,28 @@ class HadamardNet(Backbone):
     """The network a genotype describes.
 
     Args:
-        genotype: a :class:`Genotype`, a bundled name (``paper-lol``) or a genotype.json path.
+        genotype: the :class:`Genotype` (a bundled name or genotype.json path becomes one through
+            :func:`~hadamard_restore.net.genotype.load_genotype`).
         channels: C (default 32); full-resolution width C/2.
         num_hnu: HNUs; None takes the genotype's count (a different number is an error).
         norm: ``"instance"`` (default, final network) or ``"none"``.
         generator: source of the weight-init seed; default ``Generator().manual_seed(0)``.
 
     Examples:
-        >>> net = HadamardNet("all-3c", channels=8)
+        >>> net = HadamardNet(load_genotype("all-3c"), channels=8)
         >>> net(torch.rand(1, 3, 37, 31)).shape
         torch.Size([1, 3, 37, 31])
     """
 
     def __init__(
         self,
-        genotype: Genotype | str | Path,
+        genotype: Genotype,
         channels: int = 32,
         num_hnu: int | None = None,
         norm: Norm = "instance",
         generator: torch.Generator | None = None,
     ) -> None:
-        geno = load_genotype(genotype)
+        geno = genotype
         if num_hnu is not None and num_hnu != geno.num_hnu:
             raise GenotypeError(
                 f"genotype {geno.name or ''!s} describes {geno.num_hnu} HNUs but num_hnu={num_hnu} "

@@ -27,6 +27,7 @@ from hadamard_restore.config_sections import LossConfig
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.losses.loss_weights import LossWeights, load_loss_weights
 from hadamard_restore.losses.mix import LossMix
+from hadamard_restore.net.genotype import Genotype
 from hadamard_restore.search.build import alpha_scalars, mix_objective, supernet
 from hadamard_restore.search.data import rank_generators
 from hadamard_restore.search.loop import Problem
@@ -37,24 +38,23 @@ if TYPE_CHECKING:
     from typing import Unpack  # Python 3.11+; annotations only
 
 
-def fixed_mix(loss_cfg: LossConfig, loss_weights, device: torch.device):
+def fixed_mix(loss_cfg: LossConfig, loss_weights: LossWeights, device: torch.device):
     """The stage-2 loss: searched β as constants with TV and Laplacian forced off.
 
     Args:
         loss_cfg: the ``loss`` section (the VGG backbone).
-        loss_weights: a ``LossWeights``, a path to ``loss_weights.json`` or a bundled name.
+        loss_weights: the searched loss weights.
 
     Returns:
         ``(mix, weights)``: the frozen loss mix and the loss weights it uses.
     """
-    weights = loss_weights if isinstance(loss_weights, LossWeights) else load_loss_weights(loss_weights)
-    weights = weights.without("tv", "laplacian").require_active("the architecture search (TV and Laplacian off)")
+    weights = loss_weights.without("tv", "laplacian").require_active("the architecture search (TV and Laplacian off)")
     return LossMix.from_weights(weights, backbone=loss_cfg.vgg_backbone, trainable=False).to(device), weights
 
 
 def arch_problem(
     job: SearchJob,
-    loss_weights,
+    loss_weights: LossWeights,
     sample,
     device: torch.device,
     rank: int = 0,
@@ -80,7 +80,7 @@ def arch_problem(
     return problem, model, weights
 
 
-def arch_summary(job: SearchJob, genotype, alpha: Mapping[str, Tensor] | None) -> dict:
+def arch_summary(job: SearchJob, genotype: Genotype, alpha: Mapping[str, Tensor] | None) -> dict:
     """Which ops the search chose and how many layers moved away from the starting α."""
     ops = list(genotype.layers.values())
     start = supernet(job.net, job.seed, "none", torch.device("cpu"), alpha).genotype().layers
@@ -96,7 +96,7 @@ def arch_summary(job: SearchJob, genotype, alpha: Mapping[str, Tensor] | None) -
 def search_arch(
     job: SearchJob,
     run_dir: str | Path,
-    loss_weights=None,
+    loss_weights: LossWeights | None = None,
     *,
     alpha: Mapping[str, Tensor] | None = None,
     round_index: int = 1,
@@ -106,7 +106,7 @@ def search_arch(
 
     Args:
         job: the search settings and data.
-        loss_weights: ``LossWeights``, path or bundled name; default the ``loss`` section's.
+        loss_weights: the loss weights; default the ones the ``loss`` section names.
         alpha: ``{group: logits}`` to start α from (the previous round's), else the init.
         round_index: the alternation round (seeds the data streams).
         options: ``resume``, ``stop_after``, ``env`` (:class:`~hadamard_restore.search.stage.StageOptions`).
@@ -115,9 +115,9 @@ def search_arch(
         The path of ``genotype.json`` (None when stopped early).
     """
     run_dir = Path(run_dir)
-    chosen = job.loss.weights if loss_weights is None else loss_weights
 
     def build(ctx: StageContext):
+        chosen = load_loss_weights(job.loss.weights) if loss_weights is None else loss_weights
         problem, model, weights = arch_problem(job, chosen, ctx.sample, ctx.device, ctx.dist.rank, alpha, round_index)
 
         def write(history: list[dict]) -> dict:

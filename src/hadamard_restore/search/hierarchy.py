@@ -29,6 +29,7 @@ from hadamard_restore.artifacts import atomic_write_bytes
 from hadamard_restore.classifier.provide import provide_classifier
 from hadamard_restore.errors import GenotypeError
 from hadamard_restore.jobs import SearchJob
+from hadamard_restore.losses.loss_weights import load_loss_weights
 from hadamard_restore.net.genotype import Genotype, load_genotype
 from hadamard_restore.runtime.process import Dist, barrier, setup_process
 from hadamard_restore.search.arch_stage import search_arch
@@ -106,7 +107,8 @@ def search(
             break
         if not (resume and genotype.is_file()):
             log.info("round %d/%d: stage 2 (architecture search)", k, rounds)
-            search_arch(job, base / "arch", loss_weights, alpha=alpha, resume=resume, round_index=k, env=env)
+            chosen = load_loss_weights(loss_weights)
+            search_arch(job, base / "arch", chosen, alpha=alpha, resume=resume, round_index=k, env=env)
         alpha = torch.load(base / "arch" / "alpha.pt", map_location="cpu", weights_only=True)
     out = {"loss_weights": run_dir / "loss_weights.json", "genotype": run_dir / "genotype.json"}
     if dist_ctx.is_main:

@@ -23,6 +23,8 @@ from typing import Any
 from hadamard_restore.artifacts import read_json, write_json
 from hadamard_restore.config import config_changes as shared_changes
 from hadamard_restore.errors import CheckpointError
+from hadamard_restore.losses.loss_weights import LossWeights
+from hadamard_restore.net.genotype import Genotype
 from hadamard_restore.net.model_file import genotype_to_dict, loss_weights_to_dict
 from hadamard_restore.training.state import load_training_state
 
@@ -68,7 +70,7 @@ def _last(run_dir: str | Path) -> Path:
 
 
 def check_resume(
-    run_dir: str | Path, genotype: Any, loss_weights: Any, config_yaml: str, allow_changes: bool = False
+    run_dir: str | Path, genotype: Genotype, loss_weights: LossWeights, config_yaml: str, allow_changes: bool = False
 ) -> list[dict]:
     """Compare this command with ``run_dir/last.pt``; reads only, writes nothing.
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -50,34 +49,14 @@ from hadamard_restore.training.trainer import TrainData, fit
 log = get_logger("hadamard_restore.train")
 
 
-def resolve_genotype(genotype: Any):
-    """A ``Genotype`` from a bundled name, a path to genotype.json, a dict or a Genotype."""
-    if isinstance(genotype, Genotype):
-        return genotype
-    if isinstance(genotype, dict):
-        return genotype_from_dict(genotype)
-    return load_genotype(str(genotype))
-
-
-def resolve_loss_weights(loss_weights: Any):
-    """``LossWeights`` from a bundled name, a loss_weights.json path, a dict or a LossWeights."""
-    if isinstance(loss_weights, LossWeights):
-        return loss_weights
-    if isinstance(loss_weights, dict):
-        return LossWeights.from_dict(loss_weights)
-    return load_loss_weights(loss_weights)
-
-
-def build_loss(loss_weights: Any, vgg_backbone: str) -> torch.nn.Module:
+def build_loss(loss_weights: LossWeights, vgg_backbone: str) -> torch.nn.Module:
     """The fixed loss mix ``sum_i beta_i loss_i`` for final training (nothing trainable).
 
     Files whose VGG layers are named (``paper-*`` and searched results) give the discrete VGG
     term; ``equal`` keeps the uniform average over each group's candidates. The VGG that runs
     is ``vgg_backbone`` (``loss.vgg_backbone``; layers are matched by name).
     """
-    loss = LossMix.from_weights(
-        resolve_loss_weights(loss_weights).require_active("training"), backbone=vgg_backbone, trainable=False
-    )
+    loss = LossMix.from_weights(loss_weights.require_active("training"), backbone=vgg_backbone, trainable=False)
     for p in loss.parameters():
         p.requires_grad_(False)
     return loss
@@ -101,8 +80,8 @@ def build_data(data: DataConfig, seed: int, tcfg: TrainConfig, run_dir: str | Pa
 def train(
     cfg: RunConfig,
     run_dir: str | Path,
-    genotype: Any = None,
-    loss_weights: Any = None,
+    genotype: Genotype | None = None,
+    loss_weights: LossWeights | None = None,
     resume: bool = False,
     on_step: Callable[[int], None] | None = None,
     progress: bool = True,
@@ -118,8 +97,8 @@ def train(
     Args:
         cfg: the resolved ``RunConfig``.
         run_dir: the run directory (created by the caller, e.g. ``runtime.rundir.new_run_dir``).
-        genotype: name/path/dict/Genotype; default ``cfg.net.genotype``.
-        loss_weights: name/path/dict/LossWeights; default ``cfg.loss.weights``.
+        genotype: the genotype to train; default: the one ``cfg.net.genotype`` names.
+        loss_weights: the loss weights; default: the ones ``cfg.loss.weights`` names.
         resume: continue from ``run_dir/last.pt``; everything is checked against it before anything
             is written (:mod:`.resume_check`); a genotype or loss weights not given default to its own.
         allow_changes: let a resume change the loss weights or run-defining config (recorded in
@@ -133,11 +112,11 @@ def train(
     run_dir = Path(run_dir)
     if resume:
         stored_geno, stored_lw = resume_check.stored_choices(run_dir)
-        genotype = stored_geno if genotype is None else genotype
-        loss_weights = stored_lw if loss_weights is None else loss_weights
-    geno = resolve_genotype(genotype if genotype is not None else cfg.net.genotype)
+        genotype = genotype_from_dict(stored_geno) if genotype is None else genotype
+        loss_weights = LossWeights.from_dict(stored_lw) if loss_weights is None else loss_weights
+    geno = genotype if genotype is not None else load_genotype(cfg.net.genotype)
     cfg = cfg.model_copy(update={"net": net_for_genotype(cfg.net, geno)})  # recorded as built
-    lw = resolve_loss_weights(loss_weights if loss_weights is not None else cfg.loss.weights)
+    lw = loss_weights if loss_weights is not None else load_loss_weights(cfg.loss.weights)
     config_yaml = dump_config(cfg)
     changes = resume_check.check_resume(run_dir, geno, lw, config_yaml, allow_changes) if resume else []
     loss = build_loss(lw, cfg.loss.vgg_backbone)

@@ -28,6 +28,8 @@ from hadamard_restore.config import RunConfig, dump_config
 from hadamard_restore.data.task_data import load_test_pairs
 from hadamard_restore.evaluation.evaluate import evaluate_pairs
 from hadamard_restore.jobs import classifier_job, search_job
+from hadamard_restore.losses.loss_weights import load_loss_weights
+from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.reporting.plots import plot_search
 from hadamard_restore.reporting.report import write_report
 from hadamard_restore.runtime.log import get_logger
@@ -57,7 +59,7 @@ def stage_search(cfg: RunConfig, run_dir: Path, classifier: Path | None) -> tupl
 
 def stage_train(cfg: RunConfig, run_dir: Path, genotype: Path, loss_weights: Path) -> Path:
     """Train the derived network from scratch; returns the best ``model.pt``."""
-    return Path(train(cfg, run_dir / "train", genotype, loss_weights)["model"])
+    return Path(train(cfg, run_dir / "train", load_genotype(genotype), load_loss_weights(loss_weights))["model"])
 
 
 def stage_evaluate(cfg: RunConfig, run_dir: Path, model: Path) -> dict:
