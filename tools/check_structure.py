@@ -49,8 +49,9 @@ PACKAGE = "hadamard_restore"
 #: above: evaluation/ and zoo/ never import training/, search/ never imports reporting/, the
 #: building blocks never import the stages. Change the map and this table together.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("__init__", "errors", "artifacts", "config_yaml", "config_sections"),
-    ("config", "runtime", "backbones"),
+    ("__init__", "errors", "artifacts", "config_yaml"),
+    ("config",),
+    ("runtime", "backbones"),
     ("config_reference", "data", "metrics", "net", "losses"),
     ("photo", "jobs"),
     ("classifier",),

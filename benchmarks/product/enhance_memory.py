@@ -103,7 +103,7 @@ def main() -> None:
     args = ap.parse_args()
 
     params, wall, peak_gb, method, out_size = run_enhance(args.height, args.width, args.tile, args.overlap)
-    from hadamard_restore.config_sections import EnhanceConfig
+    from hadamard_restore.config import EnhanceConfig
 
     defaults = EnhanceConfig()
     tile = args.tile or defaults.tile

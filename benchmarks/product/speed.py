@@ -350,7 +350,7 @@ def trainer_step(
     ``amp`` is ``train.amp`` (bf16 autocast where bfloat16 is native) and ``channels_last`` is
     ``train.channels_last``; the schedule is constant so the learning rate never reaches zero.
     """
-    from hadamard_restore.config_sections import TrainConfig
+    from hadamard_restore.config import TrainConfig
     from hadamard_restore.training.trainer import TrainData, Trainer
 
     tcfg = TrainConfig(

@@ -98,7 +98,7 @@ def _model(args):
 
 
 def enhance_section(args) -> tuple[list, dict]:
-    from hadamard_restore.config_sections import EnhanceConfig
+    from hadamard_restore.config import EnhanceConfig
     from hadamard_restore.inference.enhance import enhance_tensor
 
     model, rows = _model(args), []

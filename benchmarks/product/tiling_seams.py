@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.timing import markdown_table, write_markdown  # noqa: E402
-from hadamard_restore.config_sections import EnhanceConfig  # noqa: E402
+from hadamard_restore.config import EnhanceConfig  # noqa: E402
 from hadamard_restore.data.io import read_image  # noqa: E402
 from hadamard_restore.inference.enhance import enhance_tensor  # noqa: E402
 from hadamard_restore.inference.tiling import tile_starts  # noqa: E402

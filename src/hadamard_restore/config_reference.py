@@ -131,7 +131,7 @@ def markdown() -> str:
     lines = [
         "# Configuration reference",
         "",
-        f"Generated from the pydantic models (`src/hadamard_restore/config_sections.py`); regenerate with "
+        f"Generated from the pydantic models (`src/hadamard_restore/config.py`); regenerate with "
         f"`{REGENERATE}`. Set any key in a YAML file (`section: {{key: value}}`) or with "
         "`--set section.key=value`; `hadamard-restore config show [SECTION]` prints this on the terminal.",
         "",

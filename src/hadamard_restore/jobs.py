@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from hadamard_restore.config import RunConfig
-from hadamard_restore.config_sections import ClassifierConfig, LossConfig, NetConfig, SearchConfig
+from hadamard_restore.config import ClassifierConfig, LossConfig, NetConfig, RunConfig, SearchConfig
 from hadamard_restore.data.layouts import Pair
 from hadamard_restore.data.task_data import load_pairs
 

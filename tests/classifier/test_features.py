@@ -86,7 +86,7 @@ def test_training_separates_dark_images_and_leaves_the_trunk_bitwise_unchanged(
 ):
     from hadamard_restore.backbones import weights
     from hadamard_restore.classifier.reliability import held_out_accuracy
-    from hadamard_restore.config_sections import ClassifierConfig
+    from hadamard_restore.config import ClassifierConfig
     from hadamard_restore.data.dataset import PairedImages
     from hadamard_restore.data.layouts import Pair
     from hadamard_restore.jobs import ClassifierJob
@@ -164,7 +164,7 @@ def test_mismatched_checkpoints_and_missing_weights_are_refused(provisioned_weig
 
 def test_feature_judges_train_their_head_at_head_lr_and_are_the_default():
     from hadamard_restore.classifier.training import learning_rate
-    from hadamard_restore.config_sections import ClassifierConfig
+    from hadamard_restore.config import ClassifierConfig
 
     assert ClassifierConfig().arch == "vgg16-features"
     assert learning_rate(ClassifierConfig(arch="vgg16-features", lr=5e-5, head_lr=2e-3)) == 2e-3

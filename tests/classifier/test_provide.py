@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hadamard_restore.classifier.provide import provide_classifier
-from hadamard_restore.config_sections import ClassifierConfig
+from hadamard_restore.config import ClassifierConfig
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.jobs import ClassifierJob
 

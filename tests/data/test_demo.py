@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from hadamard_restore.config_sections import DemoDataConfig
+from hadamard_restore.config import DemoDataConfig
 from hadamard_restore.data import demo
 from hadamard_restore.data.dataset import PairedImages
 from hadamard_restore.data.layouts import detect_layout, find_pairs

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hadamard_restore.config_sections import EvalConfig
+from hadamard_restore.config import EvalConfig
 from hadamard_restore.data.io import read_image
 from hadamard_restore.errors import CheckpointError, DataError
 from hadamard_restore.evaluation.evaluate import evaluate

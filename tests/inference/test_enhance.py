@@ -9,8 +9,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from hadamard_restore.cli.app import app
-from hadamard_restore.config import ConfigError
-from hadamard_restore.config_sections import EnhanceConfig
+from hadamard_restore.config import ConfigError, EnhanceConfig
 from hadamard_restore.data.codec16 import png_bit_depth
 from hadamard_restore.data.io import read_image, write_image
 from hadamard_restore.errors import DataError

@@ -12,7 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from hadamard_restore.cli.app import app
-from hadamard_restore.config_sections import EnhanceConfig
+from hadamard_restore.config import EnhanceConfig
 from hadamard_restore.data.io import read_image, write_image
 from hadamard_restore.errors import HadamardRestoreError
 from hadamard_restore.inference.enhance import enhance_tensor

@@ -174,7 +174,7 @@ def test_auto_falls_back_to_eager_when_the_check_fails(shallow, monkeypatch, bro
 
 
 def test_enhance_times_the_backends_only_when_asked(shallow, tmp_path, monkeypatch):
-    from hadamard_restore.config_sections import EnhanceConfig
+    from hadamard_restore.config import EnhanceConfig
     from hadamard_restore.data.io import write_image
 
     for i in range(6):

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from typer.testing import CliRunner
 
-from hadamard_restore.config_sections import EnhanceConfig
+from hadamard_restore.config import EnhanceConfig
 from hadamard_restore.inference.enhance import enhance_tensor
 from hadamard_restore.inference.fastpath import backends
 from hadamard_restore.inference.fastpath.choice import forget

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from hadamard_restore.config_sections import EvalConfig
+from hadamard_restore.config import EvalConfig
 from hadamard_restore.evaluation.scoring import score_gt_mean, score_image
 from hadamard_restore.metrics.gt_mean import gt_mean_factor, gt_mean_rescale
 from hadamard_restore.metrics.psnr import psnr

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from hadamard_restore.config_sections import NetConfig
+from hadamard_restore.config import NetConfig
 from hadamard_restore.errors import GenotypeError
 from hadamard_restore.net.build import build_network, build_supernet
 from hadamard_restore.net.genotype import load_genotype

@@ -48,7 +48,7 @@ def test_spaces_paper_is_the_default_and_global_appends_one_op():
 def test_the_config_offers_exactly_the_spaces():
     from typing import get_args
 
-    from hadamard_restore.config_sections import NetConfig
+    from hadamard_restore.config import NetConfig
 
     assert get_args(NetConfig.model_fields["space"].annotation) == tuple(SPACES)
     assert NetConfig().space == "paper"

@@ -11,8 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from hadamard_restore.cli.app import app
-from hadamard_restore.config import ConfigError, load_config
-from hadamard_restore.config_sections import MAX_BATCH, MAX_CHANNELS, MAX_HNU, MAX_STEPS
+from hadamard_restore.config import MAX_BATCH, MAX_CHANNELS, MAX_HNU, MAX_STEPS, ConfigError, load_config
 from hadamard_restore.errors import CheckpointError, GenotypeError
 from tests.reliability.helpers import run_config
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch.func import functional_call
 
-from hadamard_restore.config_sections import SearchConfig
+from hadamard_restore.config import SearchConfig
 from hadamard_restore.search.loop import Problem
 
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from hadamard_restore.config_sections import TrainConfig
+from hadamard_restore.config import TrainConfig
 from hadamard_restore.net import model_file
 from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.training import ema

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from hadamard_restore.config_sections import TrainConfig
+from hadamard_restore.config import TrainConfig
 from hadamard_restore.training.lr_schedule import LrFactor, make_optimizer, make_scheduler
 
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from hadamard_restore.config_sections import TrainConfig
+from hadamard_restore.config import TrainConfig
 from hadamard_restore.errors import CheckpointError, HadamardRestoreError
 from hadamard_restore.inference.enhance import quantize_8bit
 from hadamard_restore.net import model_file

@@ -51,7 +51,7 @@ from hadamard_restore.classifier.checkpoint import save_classifier
 from hadamard_restore.classifier.features import FeatureJudge
 from hadamard_restore.classifier.model import CLEAR, DEGRADED, Judge, build_classifier
 from hadamard_restore.classifier.reliability import ACCURACY_WARN, held_out_accuracy, reliability_warning
-from hadamard_restore.config_sections import ClassifierConfig
+from hadamard_restore.config import ClassifierConfig
 from hadamard_restore.data.dataset import PairedImages
 from hadamard_restore.jobs import ClassifierJob
 from hadamard_restore.runtime.log import get_logger

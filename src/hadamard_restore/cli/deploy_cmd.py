@@ -8,7 +8,7 @@ import typer
 
 from hadamard_restore.cli.app import SetOption, app, config_or_fail, fail, guarded
 from hadamard_restore.cli.zoo_cmd import ModelOption, checkpoint_or_model, split_enhance_paths
-from hadamard_restore.config_sections import EnhanceConfig
+from hadamard_restore.config import EnhanceConfig
 
 
 def _default(key: str) -> str:

@@ -7,7 +7,7 @@ import json
 import typer
 
 from hadamard_restore.cli.app import fail, guarded, net_app
-from hadamard_restore.config_sections import MAX_CHANNELS, MAX_HNU
+from hadamard_restore.config import MAX_CHANNELS, MAX_HNU
 
 
 @net_app.command("info")

@@ -11,8 +11,6 @@ import typer
 from hadamard_restore.cli.app import OutOption, SetOption, UserError, app, config_or_fail, fail, guarded
 from hadamard_restore.cli.zoo_cmd import ModelOption, checkpoint_or_model
 from hadamard_restore.config import dump_config
-from hadamard_restore.losses.loss_weights import load_loss_weights
-from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.runtime.output_guard import refuse_earlier_run
 from hadamard_restore.runtime.run_session import claim_run_dir
 
@@ -54,6 +52,8 @@ def train(
     ),
 ) -> None:
     """Train the derived network from scratch with the searched loss (torchrun for multi-GPU)."""
+    from hadamard_restore.losses.loss_weights import load_loss_weights  # lazy: start-up cost (torch, 4-5 s)
+    from hadamard_restore.net.genotype import load_genotype  # lazy: start-up cost (torch, 4-5 s)
     from hadamard_restore.training.train import train as train_fn  # lazy: start-up cost (torch, 4-5 s)
 
     cfg = config_or_fail(config, set_)

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from hadamard_restore.artifacts import read_json, write_json
-from hadamard_restore.config_sections import DemoDataConfig
+from hadamard_restore.config import DemoDataConfig
 from hadamard_restore.data.degrade import degrade, task_name
 from hadamard_restore.data.io import read_image, write_image
 from hadamard_restore.data.transforms import random_crop_box

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hadamard_restore.config_sections import DataConfig
+from hadamard_restore.config import DataConfig
 from hadamard_restore.data.demo import make_demo_pairs
 from hadamard_restore.data.integrity import verify_split
 from hadamard_restore.data.layouts import Pair, find_pairs, layout_folders, match_folders

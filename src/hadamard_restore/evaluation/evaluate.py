@@ -29,7 +29,7 @@ from pathlib import Path
 
 from hadamard_restore.artifacts import write_json
 from hadamard_restore.backbones import weights
-from hadamard_restore.config_sections import EvalConfig
+from hadamard_restore.config import EvalConfig
 from hadamard_restore.data.io import write_image
 from hadamard_restore.errors import DataError, WeightsMissingError
 from hadamard_restore.evaluation.appearance import summarize
@@ -73,7 +73,7 @@ def evaluate(
         layout: layout name (auto-detected when None).
         split: a split file; only its validation pairs are scored.
         out: output folder (default ``<checkpoint folder>/eval``).
-        eval_cfg: a ``config_sections.EvalConfig`` (defaults when None).
+        eval_cfg: a ``config.EvalConfig`` (defaults when None).
         device: ``auto``, ``cpu`` or ``cuda[:N]``.
         save_outputs: write ``outputs/<name>.png``.
         degraded_dir, reference_dir: the two folders (relative to ``data_root``) for layout ``paired``.

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from hadamard_restore.config_sections import EvalConfig
+from hadamard_restore.config import EvalConfig
 from hadamard_restore.data.integrity import read_eval_pair
 from hadamard_restore.data.io import write_image
 from hadamard_restore.errors import DataError

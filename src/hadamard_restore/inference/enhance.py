@@ -59,8 +59,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from hadamard_restore.config import ConfigError
-from hadamard_restore.config_sections import EnhanceConfig
+from hadamard_restore.config import ConfigError, EnhanceConfig
 from hadamard_restore.errors import DataError
 from hadamard_restore.inference.fastpath.runner import for_enhance
 from hadamard_restore.inference.norm_stats import has_image_stats, record_norm_stats, replay_norm_stats

@@ -1,12 +1,12 @@
 """Build the networks from the ``net`` section of a run config
-(:class:`~hadamard_restore.config_sections.NetConfig`).
+(:class:`~hadamard_restore.config.NetConfig`).
 """
 
 from __future__ import annotations
 
 import torch
 
-from hadamard_restore.config_sections import NetConfig
+from hadamard_restore.config import NetConfig
 from hadamard_restore.net.genotype import Genotype
 from hadamard_restore.net.hnu import Norm
 from hadamard_restore.net.network import HadamardNet

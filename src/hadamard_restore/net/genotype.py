@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from hadamard_restore.artifacts import atomic_write_text
-from hadamard_restore.config_sections import MAX_CHANNELS, MAX_HNU
+from hadamard_restore.config import MAX_CHANNELS, MAX_HNU
 from hadamard_restore.errors import GenotypeError
 from hadamard_restore.net.primitives import (
     ABBREVIATIONS,

@@ -3,7 +3,7 @@
 A model file names its network's size in ``meta["net"]``; a damaged or hand-made file could
 declare ``channels: 200000`` (a 360 GB network from an 80 KB file) or ``channels: "eight"``.
 :func:`checked_net_settings` holds it to the same types and bounds as the config's ``net``
-section (:class:`~hadamard_restore.config_sections.NetConfig`), so such a file is a
+section (:class:`~hadamard_restore.config.NetConfig`), so such a file is a
 :class:`~hadamard_restore.errors.CheckpointError` (exit 2), not an out-of-memory traceback.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hadamard_restore.config_sections import NetConfig
+from hadamard_restore.config import NetConfig
 from hadamard_restore.config_yaml import short_repr
 from hadamard_restore.errors import CheckpointError
 

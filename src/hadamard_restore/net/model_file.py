@@ -39,7 +39,7 @@ from hadamard_restore.net.network import HadamardNet
 from hadamard_restore.runtime.checkpoint import PREFIX, load_checkpoint, save_checkpoint
 
 if TYPE_CHECKING:
-    from hadamard_restore.config_sections import NetConfig
+    from hadamard_restore.config import NetConfig
     from hadamard_restore.losses.loss_weights import LossWeights
     from hadamard_restore.net.genotype import Genotype
 

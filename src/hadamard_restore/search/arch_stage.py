@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from hadamard_restore.config_sections import LossConfig
+from hadamard_restore.config import LossConfig
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.losses.loss_weights import LossWeights, load_loss_weights
 from hadamard_restore.losses.mix import LossMix

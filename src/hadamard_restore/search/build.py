@@ -18,7 +18,7 @@ from torch import Tensor
 from torch.func import functional_call
 
 from hadamard_restore.classifier.model import clear_loss
-from hadamard_restore.config_sections import NetConfig
+from hadamard_restore.config import NetConfig
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.net.build import build_supernet
 from hadamard_restore.net.unet import UNet

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from hadamard_restore.config_sections import SearchConfig
+from hadamard_restore.config import SearchConfig
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.runtime.log import get_logger
 from hadamard_restore.runtime.process import Dist, all_reduce_grads, gather_objects

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from hadamard_restore.artifacts import write_json
-from hadamard_restore.config_sections import SearchConfig
+from hadamard_restore.config import SearchConfig
 from hadamard_restore.runtime.process import Dist
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hadamard_restore.config_sections import TrainConfig
+from hadamard_restore.config import TrainConfig
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,7 @@ from pathlib import Path
 import torch
 
 from hadamard_restore.artifacts import atomic_write_text, write_json
-from hadamard_restore.config import RunConfig, dump_config
-from hadamard_restore.config_sections import DataConfig, TrainConfig
+from hadamard_restore.config import DataConfig, RunConfig, TrainConfig, dump_config
 from hadamard_restore.data.dataset import PairedImages
 from hadamard_restore.data.task_data import load_pairs
 from hadamard_restore.losses.loss_weights import LossWeights, load_loss_weights

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from hadamard_restore.config_sections import TrainConfig
+from hadamard_restore.config import TrainConfig
 from hadamard_restore.runtime.log import tensorboard_writer
 from hadamard_restore.training.state import LoopState
 

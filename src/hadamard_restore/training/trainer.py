@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from hadamard_restore.artifacts import write_json
-from hadamard_restore.config_sections import TrainConfig
+from hadamard_restore.config import TrainConfig
 from hadamard_restore.errors import CheckpointError, HadamardRestoreError
 from hadamard_restore.losses.feature_precision import bf16_features
 from hadamard_restore.net.model_file import cpu_state_dict, load_state_into, save_model_meta

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from hadamard_restore.artifacts import write_json
-from hadamard_restore.config_sections import EnhanceConfig
+from hadamard_restore.config import EnhanceConfig
 from hadamard_restore.data.degrade import TASKS, degrade, task_name
 from hadamard_restore.data.demo import clean_photos
 from hadamard_restore.data.io import read_image, write_image

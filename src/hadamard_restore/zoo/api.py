@@ -44,8 +44,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hadamard_restore.config import ConfigError
-from hadamard_restore.config_sections import EnhanceConfig
+from hadamard_restore.config import ConfigError, EnhanceConfig
 from hadamard_restore.inference.enhance import enhance_tensor
 from hadamard_restore.inference.fastpath.precision import PRECISIONS
 from hadamard_restore.inference.progress import TileProgress

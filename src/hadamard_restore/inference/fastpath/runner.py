@@ -12,7 +12,7 @@ from torch import nn
 
 import hadamard_restore.inference.fastpath.backends as backends
 import hadamard_restore.inference.fastpath.choice as choice
-from hadamard_restore.config_sections import EnhanceConfig
+from hadamard_restore.config import EnhanceConfig
 from hadamard_restore.errors import HadamardRestoreError
 from hadamard_restore.inference.fastpath.backends import size_class, weights_sha
 from hadamard_restore.inference.fastpath.cache import make_key, read_entry, store
