@@ -273,7 +273,7 @@ def search_cases(
         from hadamard_restore.losses.loss_weights import load_loss_weights
         from hadamard_restore.runtime.process import Dist
         from hadamard_restore.search.arch_stage import fixed_mix
-        from hadamard_restore.search.build import judge_objective, mix_objective, supernet
+        from hadamard_restore.search.build import classifier_objective, mix_objective, supernet
         from hadamard_restore.search.loop import Problem, bilevel_step, make_optimizers
         from hadamard_restore.search.loss_stage import search_mix
     except ImportError as exc:
@@ -294,7 +294,7 @@ def search_cases(
             mix = search_mix(cfg.loss, cfg.seed, device)
             upper = mix.upper_parameters()
             train_loss = mix_objective(model, mix)
-            upper_loss = judge_objective(model, clf)
+            upper_loss = classifier_objective(model, clf)
         else:
             mix, _ = fixed_mix(cfg.loss, load_loss_weights("paper-lol"), device)
             upper = model.arch_parameters()

@@ -56,7 +56,7 @@ def _tap_channels(trunk: nn.Sequential, taps: tuple[int, ...]) -> list[int]:
     return channels
 
 
-class FeatureJudge(nn.Module):
+class FeatureClassifier(nn.Module):
     """Frozen ImageNet trunk + trained head; ``forward(x (B,3,H,W) in [0,1]) -> (B, 2)`` logits.
 
     Attributes:
@@ -91,7 +91,7 @@ class FeatureJudge(nn.Module):
             )
         self.train()
 
-    def train(self, mode: bool = True) -> FeatureJudge:
+    def train(self, mode: bool = True) -> FeatureClassifier:
         """Set the head's mode; the trunk stays in eval mode whatever ``mode`` is."""
         super().train(mode)
         self.trunk.eval()

@@ -7,7 +7,7 @@
   :data:`ACCURACY_WARN`, or measured at another size than the one judged); the training logs it
   and records it in ``classifier_metrics.json``, the search logs it again and stores it with the
   searched loss weights;
-* :func:`classifier_record` / :func:`judge_record`: what is known about a checkpoint (from
+* :func:`classifier_record` / :func:`logged_classifier_record`: what is known about a checkpoint (from
   ``classifier_metrics.json`` beside it, else from the checkpoint itself), with the verdict.
 """
 
@@ -158,7 +158,7 @@ def classifier_record(path: str | Path, search_crop: int | None = None) -> dict:
     return record
 
 
-def judge_record(path: str | Path, search_crop: int) -> dict:
+def logged_classifier_record(path: str | Path, search_crop: int) -> dict:
     """:func:`classifier_record`, logged: its warning when there is one, else the accuracy."""
     record = classifier_record(path, search_crop)
     if record["warning"]:

@@ -48,8 +48,8 @@ from torch import nn
 
 from hadamard_restore.artifacts import write_json
 from hadamard_restore.classifier.checkpoint import save_classifier
-from hadamard_restore.classifier.features import FeatureJudge
-from hadamard_restore.classifier.model import CLEAR, DEGRADED, Judge, build_classifier
+from hadamard_restore.classifier.features import FeatureClassifier
+from hadamard_restore.classifier.model import CLEAR, DEGRADED, Classifier, build_classifier
 from hadamard_restore.classifier.reliability import ACCURACY_WARN, held_out_accuracy, reliability_warning
 from hadamard_restore.config import ClassifierConfig
 from hadamard_restore.data.dataset import PairedImages
@@ -102,11 +102,11 @@ def train_sides(crop: int, jitter: float, limit: int) -> list[int]:
     return list(range(lo, hi + 1))
 
 
-def _initialised(job: ClassifierJob, device: torch.device) -> Judge:
+def _initialised(job: ClassifierJob, device: torch.device) -> Classifier:
     """The fresh classifier, with a log line saying how its trunk starts."""
     settings = job.settings
     model = build_classifier(settings.arch, settings.pretrained, seed=job.seed).to(device)
-    if isinstance(model, FeatureJudge):
+    if isinstance(model, FeatureClassifier):
         log.info("classifier %s: frozen ImageNet trunk from the weights cache; only the head trains", settings.arch)
     elif model.init == "imagenet":
         log.info("classifier %s: ImageNet initialisation from the weights cache", settings.arch)
@@ -149,7 +149,7 @@ def _fit(model: nn.Module, job: ClassifierJob, train_ds, sides: list[int], devic
 
 
 def _held_out_metrics(
-    model: Judge,
+    model: Classifier,
     job: ClassifierJob,
     val_ds,
     device: torch.device,

@@ -37,7 +37,7 @@ from hadamard_restore.search.build import log
 from hadamard_restore.search.hypergrad import check_mode
 from hadamard_restore.search.joint_stage import search_joint
 from hadamard_restore.search.loss_stage import search_loss
-from hadamard_restore.search.upper import is_judged
+from hadamard_restore.search.upper import needs_classifier
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -89,7 +89,7 @@ def search(
         paths = search_joint(job, run_dir, classifier=classifier, resume=resume, env=env)
         assert paths is not None  # None only when stopped early by stop_after, not passed here
         return paths
-    if classifier is None and is_judged(job.search.upper):  # search.upper=reference needs no classifier
+    if classifier is None and needs_classifier(job.search.upper):  # search.upper=reference needs no classifier
         classifier = provide_classifier(job.classifier, run_dir / "classifier", dist_ctx)
     rounds = job.search.alternations
     alpha = None
