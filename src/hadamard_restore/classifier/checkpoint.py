@@ -7,7 +7,7 @@ initialised, the label meaning and the input preprocessing (a checkpoint trained
 preprocessing is refused rather than silently misused), plus what the training measured
 (``val_accuracy``, ``eval_crop``, ``reliable``; see :mod:`.reliability`).
 
-A feature judge (:mod:`.features`) stores only its head (``head.*``) and ``trunk_sha256``; its
+A feature classifier (:mod:`.features`) stores only its head (``head.*``) and ``trunk_sha256``; its
 frozen trunk is rebuilt from the weights cache at load, and a cache whose weights differ from
 those the head was trained on is refused.
 """
@@ -36,7 +36,7 @@ from hadamard_restore.runtime.checkpoint import load_checkpoint, save_checkpoint
 
 def save_classifier(model: Classifier, path: str | Path, **info: str | float | int | bool | None) -> Path:
     """Write the checkpoint atomically: state dict, arch, init, preprocessing, labels, ``info``
-    (a feature judge: its head's state and ``trunk_sha256`` instead of every weight)."""
+    (a feature classifier: its head's state and ``trunk_sha256`` instead of every weight)."""
     if isinstance(model, FeatureClassifier):
         state, extra = model.head_state(), {"trunk_sha256": trunk_digest(model.trunk)}
     else:
@@ -72,7 +72,7 @@ def read_classifier_checkpoint(path: str | Path) -> dict:
 
 
 def _feature_classifier(path: str | Path, arch: str, ckpt: dict) -> FeatureClassifier:
-    """The judge of a head-only checkpoint, its trunk from the weights cache (which must match)."""
+    """The classifier of a head-only checkpoint, its trunk from the weights cache (which must match)."""
     model = FeatureClassifier(arch)
     state = ckpt["state_dict"]
     if not isinstance(state, dict) or not all(str(k).startswith("head.") for k in state):
@@ -91,8 +91,8 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Cla
 
     Raises:
         CheckpointError: what :func:`read_classifier_checkpoint` refuses, other preprocessing, a
-            state dict that does not fit the recorded arch, or (a feature judge) other trunk weights.
-        WeightsMissingError: a feature judge whose trunk weights are not in the cache.
+            state dict that does not fit the recorded arch, or (a feature classifier) other trunk weights.
+        WeightsMissingError: a feature classifier whose trunk weights are not in the cache.
     """
     ckpt = read_classifier_checkpoint(path)
     prep = ckpt.get("preprocessing", {})

@@ -60,11 +60,11 @@ def build_classifier(arch: str = "resnet18", pretrained: bool = True, seed: int 
     The ImageNet weights come only from the weights cache (``weights.resnet_state_dict``); when
     they are absent a ResNet starts from scratch and ``model.init == "scratch"`` says so. The
     new 2-way head (and a scratch trunk) is initialised from ``seed`` without touching the global RNG.
-    A feature judge (:data:`FEATURE_ARCHS`) always has its frozen ImageNet trunk.
+    A feature classifier (:data:`FEATURE_ARCHS`) always has its frozen ImageNet trunk.
 
     Raises:
-        WeightsMissingError: a feature judge's trunk weights are not in the cache.
-        ValueError: a feature judge with ``pretrained=False`` (its trunk is never trained).
+        WeightsMissingError: a feature classifier's trunk weights are not in the cache.
+        ValueError: a feature classifier with ``pretrained=False`` (its trunk is never trained).
     """
     if arch in FEATURE_ARCHS:
         if not pretrained:

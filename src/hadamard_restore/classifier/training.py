@@ -19,13 +19,13 @@ the size of the search patches"):
   default ``search.crop``): the classifier is only ever used in eval mode at that size;
 - the held-out accuracy is measured on windows of the judged size
   (:func:`~hadamard_restore.classifier.reliability.held_out_accuracy`), so the number reported
-  is the reliability of the judge where stage 1 uses it; below the threshold the one
+  is the reliability of the classifier where stage 1 uses it; below the threshold the one
   reliability warning is logged and recorded.
 
 The measurements behind these choices (accuracy against window size, BN recalibration, scale
 jitter, learning rates, the three tasks) are in ``benchmarks/results/studies/classifier_sizes.md``.
 
-A feature judge (``classifier.arch`` ``vgg16-features`` / ``alexnet-features``, :mod:`.features`)
+A feature classifier (``classifier.arch`` ``vgg16-features`` / ``alexnet-features``, :mod:`.features`)
 trains the same way, but only its head: the optimizer holds the head's parameters, the frozen trunk
 stays in eval mode (its weights never change), and only the head's BatchNorm is recalibrated.
 
@@ -87,7 +87,7 @@ def recalibrate_batchnorm(model: nn.Module, batches) -> None:
 
 
 def learning_rate(settings: ClassifierConfig) -> float:
-    """``head_lr`` for a frozen-feature judge (only its head trains), else ``lr``."""
+    """``head_lr`` for a frozen-feature classifier (only its head trains), else ``lr``."""
     return settings.head_lr if settings.arch.endswith("-features") else settings.lr
 
 
@@ -132,7 +132,7 @@ def _fit(model: nn.Module, job: ClassifierJob, train_ds, sides: list[int], devic
         train_ds.crop = side or sides[int(torch.randint(len(sides), (1,), generator=draws))]
         return torch.cat(train_ds.sample_batch(n_pairs, draws)).to(device)
 
-    trainable = [p for p in model.parameters() if p.requires_grad]  # a feature judge: its head only
+    trainable = [p for p in model.parameters() if p.requires_grad]  # a feature classifier: its head only
     opt = torch.optim.Adam(trainable, lr=learning_rate(settings), weight_decay=settings.weight_decay)
     model.train()
     for step in range(1, settings.steps + 1):

@@ -1,6 +1,6 @@
 """What a report must warn about before anyone trusts its numbers.
 
-* **An untrustworthy judge**: the classifier's reliability warning
+* **An untrustworthy classifier**: the classifier's reliability warning
   (:func:`hadamard_restore.classifier.reliability.reliability_warning`), as recorded in
   ``classifier_metrics.json`` and in the searched ``loss_weights.json`` (``extra.classifier``);
 * **Near-uniform architecture weights**: searched layers whose largest softmax(α) stayed below

@@ -76,7 +76,7 @@ def search(
     Args:
         job: the search settings and data (``search.mode``, ``search.alternations``, ...).
         run_dir: the run directory (stage directories are made inside).
-        classifier: the judge's checkpoint; None provides one into ``run_dir/classifier``.
+        classifier: the classifier's checkpoint; None provides one into ``run_dir/classifier``.
         resume: skip finished stages and continue the unfinished one from its checkpoint.
         env: ``(device, dist)`` when the caller has already set up the process.
     """

@@ -1,14 +1,14 @@
 """The one skeleton every search stage runs: setup, problem, bilevel loop, artifacts, summary.
 
 A stage is a :class:`StageSpec`: its name, its number of steps, whether the classifier judges
-it, and a builder that turns a :class:`StageContext` (device, ranks, data, judge) into the
+it, and a builder that turns a :class:`StageContext` (device, ranks, data, classifier) into the
 bilevel :class:`~hadamard_restore.search.loop.Problem` plus the function that writes the
 stage's artifacts once every step is done. :func:`run_stage` does the rest, the same for the
 loss stage, the architecture stage and the joint mode:
 
 1. refuse a hypergradient mode that is wrong for the stage, before any work;
 2. set up the process (device, torchrun ranks, seeds) unless the caller did;
-3. obtain the judge when the stage has one (:func:`~hadamard_restore.classifier.provide_classifier`
+3. obtain the classifier when the stage has one (:func:`~hadamard_restore.classifier.provide_classifier`
    into ``<run_dir>/classifier`` unless a checkpoint is passed) and log how far it can be trusted;
 4. the search-train / search-validation samplers, then the stage's problem;
 5. :func:`~hadamard_restore.search.loop.run_bilevel` (resumable; may stop early for tests);
@@ -113,7 +113,7 @@ class StageOptions(TypedDict, total=False):
 
 
 class ClassifierStageOptions(StageOptions, total=False):
-    """:class:`StageOptions` of a stage the classifier may judge, plus ``classifier``: the judge's
+    """:class:`StageOptions` of a stage the classifier may judge, plus ``classifier``: its
     checkpoint; None provides one (trained into ``run_dir/classifier``)."""
 
     classifier: Path | None
@@ -146,7 +146,7 @@ def run_stage(
         spec: the stage.
         job: the search settings and data.
         run_dir: the stage directory (``checkpoint.pt``, ``tensorboard/`` and the artifacts go there).
-        classifier: the judge's checkpoint (judged stages); None provides one.
+        classifier: the classifier's checkpoint (judged stages); None provides one.
         resume: continue from ``run_dir/checkpoint.pt`` when present.
         stop_after: stop after this many steps without writing results (tests of resume).
         env: ``(device, dist)`` when the caller has already set up the process.

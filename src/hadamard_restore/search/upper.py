@@ -43,7 +43,7 @@ def reference_objective(model: torch.nn.Module) -> Objective:
 
 
 def needs_classifier(kind: str) -> bool:
-    """Whether ``search.upper = kind`` needs the classifier (a judge is then provided)."""
+    """Whether ``search.upper = kind`` needs the classifier (one is then provided)."""
     return kind == "classifier"
 
 
