@@ -10,7 +10,7 @@ start-up, the probes and the evaluation take about another 1-2 minutes, so the j
 
 1. probes: each of the four learning stages runs a few steps; their measured seconds per step
    size the stages below (steps = budget / measured rate, never a guessed rate);
-2. classifier (stage 1's judge) -> loss search -> architecture search -> training, on the
+2. classifier (stage 1's upper objective) -> loss search -> architecture search -> training, on the
    development split of the bundled model's pinned split (``dev.json`` of the pack);
 3. evaluation on the pack's held-out pairs (the bundled model's held-out split).
 
@@ -208,12 +208,12 @@ class Factory:
     def learn(self) -> dict:
         """Classifier, loss search, architecture search, training; returns the artifacts' paths."""
         w = self.work
-        judge = [f"classifier.checkpoint={w / 'classifier' / 'classifier.pt'}"]
+        use_classifier = [f"classifier.checkpoint={w / 'classifier' / 'classifier.pt'}"]
         weights, genotype = w / "search-loss" / "loss_weights.json", w / "search-arch" / "genotype.json"
         extras = {
             "classifier": [],
-            "search-loss": judge,
-            "search-arch": [*judge, f"loss.weights={weights}"],
+            "search-loss": use_classifier,
+            "search-arch": [*use_classifier, f"loss.weights={weights}"],
             "train": ["--genotype", str(genotype), "--loss-weights", str(weights)],
         }
         ok = True

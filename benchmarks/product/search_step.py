@@ -51,8 +51,8 @@ def step_runs(cfg: RunConfig, device: torch.device) -> dict[str, Callable[[], ob
 
     job = search_job(cfg)
     data = search_data(job, device)
-    feature_judge = cfg.classifier.arch.endswith("-features")  # a frozen ImageNet trunk: never from scratch
-    clf = freeze_classifier(build_classifier(cfg.classifier.arch, pretrained=feature_judge, seed=cfg.seed)).to(device)
+    frozen_trunk = cfg.classifier.arch.endswith("-features")  # a frozen ImageNet trunk: never from scratch
+    clf = freeze_classifier(build_classifier(cfg.classifier.arch, pretrained=frozen_trunk, seed=cfg.seed)).to(device)
 
     s1, mix = loss_problem(job, clf, data.sample, device)
     s1x, _ = loss_problem(job, clf, data.sample, device)

@@ -260,12 +260,12 @@ def search_cases(
     batch: int,
     device: torch.device,
     modes: tuple[str, ...] = MODES,
-    judge: str = "resnet18",
+    classifier_arch: str = "resnet18",
 ) -> tuple[Variants, Notes]:
     """``{"stage N | mode": step}``; on an import failure, one note says which area is missing.
 
-    ``judge``: the stage-1 classifier's ``classifier.arch`` (a ResNet at random init, or a feature
-    judge with its frozen ImageNet trunk and an untrained head: the weights do not change the cost).
+    ``classifier_arch``: the stage-1 classifier's ``classifier.arch`` (a ResNet at random init, or a
+    feature classifier with its frozen ImageNet trunk and an untrained head: the weights do not change the cost).
     """
     try:
         from hadamard_restore.classifier.model import build_classifier, freeze_classifier
@@ -273,7 +273,7 @@ def search_cases(
         from hadamard_restore.losses.loss_weights import load_loss_weights
         from hadamard_restore.runtime.process import Dist
         from hadamard_restore.search.arch_stage import fixed_mix
-        from hadamard_restore.search.build import judge_objective, mix_objective, supernet
+        from hadamard_restore.search.build import classifier_objective, mix_objective, supernet
         from hadamard_restore.search.loop import Problem, bilevel_step, make_optimizers
         from hadamard_restore.search.loss_stage import search_mix
     except ImportError as exc:
@@ -283,7 +283,7 @@ def search_cases(
     cfg.net.channels, cfg.net.num_hnu = channels, num_hnu
     cfg.search.crop, cfg.search.batch_size = crop, batch
     sample = _fixed_batches(batch, crop, device)
-    clf = freeze_classifier(build_classifier(judge, pretrained=judge != "resnet18").to(device))
+    clf = freeze_classifier(build_classifier(classifier_arch, pretrained=classifier_arch != "resnet18").to(device))
     out: Variants = {}
     notes: Notes = {}
     for stage in ("loss", "arch"):
@@ -294,7 +294,7 @@ def search_cases(
             mix = search_mix(cfg.loss, cfg.seed, device)
             upper = mix.upper_parameters()
             train_loss = mix_objective(model, mix)
-            upper_loss = judge_objective(model, clf)
+            upper_loss = classifier_objective(model, clf)
         else:
             mix, _ = fixed_mix(cfg.loss, load_loss_weights("paper-lol"), device)
             upper = model.arch_parameters()

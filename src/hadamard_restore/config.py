@@ -109,8 +109,8 @@ class ClassifierConfig(Strict):
         None, ge=16, le=MAX_CROP, description="training crop side; null: search.crop (the size stage 1 judges)"
     )
     scale_jitter: float = Field(0.0, ge=0, lt=1, description="each step's crop side is uniform in crop*(1 +- jitter)")
-    lr: float = Field(1e-4, gt=0, description="Adam lr of a resnet* judge (the whole network)")
-    head_lr: float = Field(1e-3, gt=0, description="Adam lr of a *-features judge's head (its trunk is frozen)")
+    lr: float = Field(1e-4, gt=0, description="Adam lr of a resnet* classifier (the whole network)")
+    head_lr: float = Field(1e-3, gt=0, description="Adam lr of a *-features classifier's head (its trunk is frozen)")
     weight_decay: float = Field(1e-4, ge=0, description="Adam weight decay")
     checkpoint: Path | None = Field(None, description="use this trained classifier instead of training one")
     eval_crop: int | None = count(

@@ -66,7 +66,7 @@ class SearchJob:
         search: the ``search`` section (steps, optimisers, crops, schedule, hessian).
         net: the ``net`` section (supernet size).
         loss: the ``loss`` section (VGG backbone, LPIPS trunk, default loss weights).
-        classifier: how to obtain the judge of stage 1 when none is passed explicitly.
+        classifier: how to obtain stage 1's classifier when none is passed explicitly.
         pairs: the task's training pairs (the search splits them; it never sees the held-out ones).
         group_key: the grouping rule that keeps related pairs on one side of the search split.
         seed: seeds every network, loss-mix initialisation and data stream.

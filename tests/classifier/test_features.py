@@ -1,4 +1,4 @@
-"""The frozen-feature judge: statistics against a direct computation, gradients to the images, a trunk
+"""The frozen-feature classifier: statistics against a direct computation, gradients to the images, a trunk
 that training never changes, head-only checkpoints and what they refuse."""
 
 from __future__ import annotations
@@ -21,47 +21,47 @@ pytestmark = pytest.mark.weights
 
 def test_statistics_are_the_per_channel_mean_and_std_at_each_tap(provisioned_weights, gen):
     state = torch.random.get_rng_state()
-    judge = build_classifier("vgg16-features", seed=2)
+    clf = build_classifier("vgg16-features", seed=2)
     assert torch.equal(torch.random.get_rng_state(), state)  # seeded head, global RNG untouched
     again = build_classifier("vgg16-features", seed=2)
-    assert all(torch.equal(p, q) for p, q in zip(judge.head.parameters(), again.head.parameters()))
-    assert judge.init == "imagenet" and not any(p.requires_grad for p in judge.trunk.parameters())
-    assert judge.training and not judge.trunk.training  # the trunk is in eval mode even in train()
+    assert all(torch.equal(p, q) for p, q in zip(clf.head.parameters(), again.head.parameters()))
+    assert clf.init == "imagenet" and not any(p.requires_grad for p in clf.trunk.parameters())
+    assert clf.training and not clf.trunk.training  # the trunk is in eval mode even in train()
     x = torch.rand(3, 3, 40, 36, generator=gen)
-    stats = judge.statistics(x)
+    stats = clf.statistics(x)
     assert stats.shape == (3, 2 * (64 + 128 + 256 + 512))
     with torch.no_grad():
-        relu1_2 = judge.trunk[:4](imagenet_normalize(x)).flatten(2)  # (3, 64, 40*36)
-        relu4_3 = judge.trunk(imagenet_normalize(x)).flatten(2)  # (3, 512, 5*4)
+        relu1_2 = clf.trunk[:4](imagenet_normalize(x)).flatten(2)  # (3, 64, 40*36)
+        relu4_3 = clf.trunk(imagenet_normalize(x)).flatten(2)  # (3, 512, 5*4)
     std = lambda f: torch.sqrt(f.var(2, unbiased=False) + EPS)  # noqa: E731
     assert torch.allclose(stats[:, :64], relu1_2.mean(2), rtol=1e-5, atol=1e-6)
     assert torch.allclose(stats[:, 64:128], std(relu1_2), rtol=1e-4, atol=1e-5)
     assert torch.allclose(stats[:, -1024:-512], relu4_3.mean(2), rtol=1e-4, atol=1e-5)
     assert torch.allclose(stats[:, -512:], std(relu4_3), rtol=1e-4, atol=1e-5)
-    assert judge(x).shape == (3, 2) and judge.head[1].in_features == stats.shape[1] == judge.head[0].num_features
-    assert judge.head[3].in_features == HIDDEN and judge.head[3].out_features == 2
+    assert clf(x).shape == (3, 2) and clf.head[1].in_features == stats.shape[1] == clf.head[0].num_features
+    assert clf.head[3].in_features == HIDDEN and clf.head[3].out_features == 2
     alex = build_classifier("alexnet-features").eval()
     assert alex.statistics(x).shape == (3, 2 * (64 + 192 + 384 + 256 + 256)) and alex(x).shape == (3, 2)
-    assert alex(x[..., :31, :31]).shape == (3, 2) and judge(x[..., :8, :8]).shape == (3, 2)  # the smallest
-    for model, side in ((alex, 30), (judge, 7)):
+    assert alex(x[..., :31, :31]).shape == (3, 2) and clf(x[..., :8, :8]).shape == (3, 2)  # the smallest
+    for model, side in ((alex, 30), (clf, 7)):
         with pytest.raises(ConfigError, match=f"at least {side + 1} px.*search.crop"):
             model(x[..., :side, :])
 
 
 def test_clear_loss_gradient_reaches_the_images_and_matches_finite_differences(provisioned_weights, gen):
-    judge = freeze_classifier(build_classifier("vgg16-features", seed=1)).double()
+    clf = freeze_classifier(build_classifier("vgg16-features", seed=1)).double()
     with torch.no_grad():  # a head that is not at its initialisation: non-trivial statistics
-        judge.head[0].running_mean.normal_(generator=gen)
-        judge.head[0].running_var.uniform_(0.5, 2.0, generator=gen)
+        clf.head[0].running_mean.normal_(generator=gen)
+        clf.head[0].running_var.uniform_(0.5, 2.0, generator=gen)
     x = torch.rand(2, 3, 24, 20, generator=gen, dtype=torch.float64, requires_grad=True)
-    loss = clear_loss(judge, x * 1.2)
+    loss = clear_loss(clf, x * 1.2)
     (grad,) = torch.autograd.grad(loss, x)
-    assert grad.abs().sum() > 0 and all(p.grad is None for p in judge.parameters())
+    assert grad.abs().sum() > 0 and all(p.grad is None for p in clf.parameters())
     h = 1e-8  # ReLU kinks lie within 1e-6 of some of the ~10^5 units; double precision allows 1e-8
     for _ in range(3):
         v = torch.randn(x.shape, generator=gen, dtype=torch.float64)
         with torch.no_grad():
-            fd = (clear_loss(judge, (x + h * v) * 1.2) - clear_loss(judge, (x - h * v) * 1.2)) / (2 * h)
+            fd = (clear_loss(clf, (x + h * v) * 1.2) - clear_loss(clf, (x - h * v) * 1.2)) / (2 * h)
         assert float((grad * v).sum()) == pytest.approx(float(fd), rel=1e-4, abs=1e-9)
 
 
@@ -110,26 +110,26 @@ def test_training_separates_dark_images_and_leaves_the_trunk_bitwise_unchanged(
     assert metrics["reliable"] is True and metrics["eval_crop"] == 32
     loaded = load_classifier(path)
     again = held_out_accuracy(loaded, val, "cpu", eval_crop=32)
-    assert again["accuracy"] == metrics["accuracy"]  # the checkpoint is the judge that was measured
+    assert again["accuracy"] == metrics["accuracy"]  # the checkpoint is the classifier that was measured
 
 
 def test_checkpoint_holds_only_the_head_and_round_trips(provisioned_weights, tmp_path, gen):
-    judge = build_classifier("alexnet-features", seed=0)
+    clf = build_classifier("alexnet-features", seed=0)
     with torch.no_grad():
-        for p in judge.head.parameters():
+        for p in clf.head.parameters():
             p.add_(torch.randn(p.shape, generator=gen))
-        judge.head[0].running_mean.normal_(generator=gen)
-    path = save_classifier(judge.eval(), tmp_path / "classifier.pt", val_accuracy=0.99, eval_crop=64)
+        clf.head[0].running_mean.normal_(generator=gen)
+    path = save_classifier(clf.eval(), tmp_path / "classifier.pt", val_accuracy=0.99, eval_crop=64)
     ckpt = torch.load(path, weights_only=True)
-    assert ckpt["arch"] == "alexnet-features" and set(ckpt["state_dict"]) == set(judge.head_state())
-    assert all(k.startswith("head.") for k in ckpt["state_dict"]) and ckpt["trunk_sha256"] == trunk_digest(judge.trunk)
-    trunk_bytes = sum(v.numel() * 4 for v in judge.trunk.state_dict().values())
+    assert ckpt["arch"] == "alexnet-features" and set(ckpt["state_dict"]) == set(clf.head_state())
+    assert all(k.startswith("head.") for k in ckpt["state_dict"]) and ckpt["trunk_sha256"] == trunk_digest(clf.trunk)
+    trunk_bytes = sum(v.numel() * 4 for v in clf.trunk.state_dict().values())
     assert path.stat().st_size < 1.5e6 < trunk_bytes
     back = load_classifier(tmp_path)
     assert not back.training and not any(p.requires_grad for p in back.parameters())
     x = torch.rand(2, 3, 64, 48, generator=gen)
     with torch.no_grad():
-        assert torch.equal(back(x), judge(x))
+        assert torch.equal(back(x), clf(x))
     assert classifier_record(path, 64)["accuracy"] == 0.99
 
 

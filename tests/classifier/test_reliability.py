@@ -139,13 +139,13 @@ def test_search_logs_a_warning_for_an_untrustworthy_judge(tmp_path, caplog):
 
     from hadamard_restore.classifier.checkpoint import save_classifier
     from hadamard_restore.classifier.model import build_classifier
-    from hadamard_restore.classifier.reliability import judge_record
+    from hadamard_restore.classifier.reliability import logged_classifier_record
 
     path = save_classifier(
         build_classifier("resnet18", pretrained=False), tmp_path / "classifier.pt", val_accuracy=0.5, eval_crop=48
     )
     with caplog.at_level(logging.INFO, logger="hadamard_restore"):
-        assert judge_record(path, 48)["reliable"] is False
+        assert logged_classifier_record(path, 48)["reliable"] is False
     assert [r.levelname for r in caplog.records] == ["WARNING"] and "untrustworthy" in caplog.text
     caplog.clear()
     path = save_classifier(
@@ -155,7 +155,7 @@ def test_search_logs_a_warning_for_an_untrustworthy_judge(tmp_path, caplog):
         eval_crop=48,
     )
     with caplog.at_level(logging.INFO, logger="hadamard_restore"):
-        assert judge_record(path, 48)["reliable"] is True
+        assert logged_classifier_record(path, 48)["reliable"] is True
     assert [r.levelname for r in caplog.records] == ["INFO"]
 
 

@@ -7,7 +7,7 @@ import torch
 
 from hadamard_restore.losses import functional as LF
 from hadamard_restore.losses.loss_weights import LOSS_NAMES, load_loss_weights
-from hadamard_restore.search.upper import is_judged, reference_upper, upper_objective
+from hadamard_restore.search.upper import needs_classifier, reference_upper, upper_objective
 from tests.search.search_cfg import tiny_job
 
 
@@ -28,7 +28,7 @@ def test_reference_objective_evaluates_the_model_at_the_given_parameters(odd_pai
     objective = upper_objective("reference", model, None)
     expected = reference_upper(torch.nn.functional.conv2d(deg, shifted["weight"], shifted["bias"]), ref)
     assert torch.allclose(objective(shifted, (deg, ref)), expected)
-    assert not is_judged("reference") and is_judged("classifier")
+    assert not needs_classifier("reference") and needs_classifier("classifier")
     with pytest.raises(ValueError, match="needs a classifier"):
         upper_objective("classifier", model, None)
     with pytest.raises(ValueError, match="one of classifier, reference"):

@@ -7,7 +7,7 @@ initialised, the label meaning and the input preprocessing (a checkpoint trained
 preprocessing is refused rather than silently misused), plus what the training measured
 (``val_accuracy``, ``eval_crop``, ``reliable``; see :mod:`.reliability`).
 
-A feature judge (:mod:`.features`) stores only its head (``head.*``) and ``trunk_sha256``; its
+A feature classifier (:mod:`.features`) stores only its head (``head.*``) and ``trunk_sha256``; its
 frozen trunk is rebuilt from the weights cache at load, and a cache whose weights differ from
 those the head was trained on is refused.
 """
@@ -19,14 +19,14 @@ from pathlib import Path
 import torch
 
 from hadamard_restore.artifacts import run_file
-from hadamard_restore.classifier.features import FEATURE_ARCHS, FeatureJudge, trunk_digest
+from hadamard_restore.classifier.features import FEATURE_ARCHS, FeatureClassifier, trunk_digest
 from hadamard_restore.classifier.model import (
     ARCHS,
     CLEAR,
     DEGRADED,
     PREPROCESSING,
+    Classifier,
     ClearClassifier,
-    Judge,
     freeze_classifier,
 )
 from hadamard_restore.errors import CheckpointError
@@ -34,10 +34,10 @@ from hadamard_restore.losses.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from hadamard_restore.runtime.checkpoint import load_checkpoint, save_checkpoint
 
 
-def save_classifier(model: Judge, path: str | Path, **info: str | float | int | bool | None) -> Path:
+def save_classifier(model: Classifier, path: str | Path, **info: str | float | int | bool | None) -> Path:
     """Write the checkpoint atomically: state dict, arch, init, preprocessing, labels, ``info``
-    (a feature judge: its head's state and ``trunk_sha256`` instead of every weight)."""
-    if isinstance(model, FeatureJudge):
+    (a feature classifier: its head's state and ``trunk_sha256`` instead of every weight)."""
+    if isinstance(model, FeatureClassifier):
         state, extra = model.head_state(), {"trunk_sha256": trunk_digest(model.trunk)}
     else:
         state, extra = {k: v.detach().cpu() for k, v in model.state_dict().items()}, {}
@@ -71,9 +71,9 @@ def read_classifier_checkpoint(path: str | Path) -> dict:
     return load_checkpoint(path, "classifier")
 
 
-def _feature_judge(path: str | Path, arch: str, ckpt: dict) -> FeatureJudge:
-    """The judge of a head-only checkpoint, its trunk from the weights cache (which must match)."""
-    model = FeatureJudge(arch)
+def _feature_classifier(path: str | Path, arch: str, ckpt: dict) -> FeatureClassifier:
+    """The classifier of a head-only checkpoint, its trunk from the weights cache (which must match)."""
+    model = FeatureClassifier(arch)
     state = ckpt["state_dict"]
     if not isinstance(state, dict) or not all(str(k).startswith("head.") for k in state):
         raise CheckpointError(f"{path}: a {arch} checkpoint holds only its head's weights (head.*); this one does not")
@@ -86,13 +86,13 @@ def _feature_judge(path: str | Path, arch: str, ckpt: dict) -> FeatureJudge:
     return model
 
 
-def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Judge:
+def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Classifier:
     """Load a checkpoint as a frozen eval-mode classifier on ``device``.
 
     Raises:
         CheckpointError: what :func:`read_classifier_checkpoint` refuses, other preprocessing, a
-            state dict that does not fit the recorded arch, or (a feature judge) other trunk weights.
-        WeightsMissingError: a feature judge whose trunk weights are not in the cache.
+            state dict that does not fit the recorded arch, or (a feature classifier) other trunk weights.
+        WeightsMissingError: a feature classifier whose trunk weights are not in the cache.
     """
     ckpt = read_classifier_checkpoint(path)
     prep = ckpt.get("preprocessing", {})
@@ -104,10 +104,10 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Jud
     arch = ckpt.get("arch")
     if arch not in ARCHS:
         raise CheckpointError(f"{path}: unknown arch {arch!r}; expected one of {', '.join(ARCHS)}")
-    model: Judge
+    model: Classifier
     try:
         if arch in FEATURE_ARCHS:
-            model = _feature_judge(path, arch, ckpt)
+            model = _feature_classifier(path, arch, ckpt)
         else:
             model = ClearClassifier(arch, init=ckpt.get("init", "scratch"))
             model.load_state_dict(ckpt["state_dict"], strict=True)

@@ -1,4 +1,4 @@
-"""A judge on frozen ImageNet features with a small trained head (beyond the paper; docs/method.md 4).
+"""A classifier on frozen ImageNet features with a small trained head (beyond the paper; docs/method.md 4).
 
 ``classifier.arch`` ``vgg16-features`` or ``alexnet-features``: the offline ImageNet conv trunk
 (the one the loss mix's VGG term uses, :func:`hadamard_restore.backbones.weights.vgg_features`)
@@ -11,7 +11,7 @@ Gradients flow through the frozen trunk to the input images (stage 1 backpropaga
 ``clear_loss`` into the restored images). A checkpoint holds only the head (``head.*``) and a
 sha256 of the trunk weights; the trunk is rebuilt from the weights cache when it is loaded, and a
 cache holding other weights than the head was trained on is refused. Without the cached weights the
-judge cannot be built (:class:`~hadamard_restore.errors.WeightsMissingError` names
+classifier cannot be built (:class:`~hadamard_restore.errors.WeightsMissingError` names
 ``hadamard-restore backbones install``); it never falls back to training a trunk from scratch.
 """
 
@@ -56,7 +56,7 @@ def _tap_channels(trunk: nn.Sequential, taps: tuple[int, ...]) -> list[int]:
     return channels
 
 
-class FeatureJudge(nn.Module):
+class FeatureClassifier(nn.Module):
     """Frozen ImageNet trunk + trained head; ``forward(x (B,3,H,W) in [0,1]) -> (B, 2)`` logits.
 
     Attributes:
@@ -67,7 +67,7 @@ class FeatureJudge(nn.Module):
     """
 
     def __init__(self, arch: str = "vgg16-features", trunk: nn.Sequential | None = None, seed: int = 0):
-        """Build the judge; ``trunk`` (default: the cached ImageNet weights) is frozen, ``seed``
+        """Build the classifier; ``trunk`` (default: the cached ImageNet weights) is frozen, ``seed``
         initialises the head without touching the global RNG.
 
         Raises:
@@ -91,7 +91,7 @@ class FeatureJudge(nn.Module):
             )
         self.train()
 
-    def train(self, mode: bool = True) -> FeatureJudge:
+    def train(self, mode: bool = True) -> FeatureClassifier:
         """Set the head's mode; the trunk stays in eval mode whatever ``mode`` is."""
         super().train(mode)
         self.trunk.eval()

@@ -22,7 +22,7 @@ import torchvision
 from torch import Tensor, nn
 
 from hadamard_restore.backbones import weights
-from hadamard_restore.classifier.features import FEATURE_ARCHS, FeatureJudge
+from hadamard_restore.classifier.features import FEATURE_ARCHS, FeatureClassifier
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.losses.preprocess import IMAGENET_MEAN, IMAGENET_STD, imagenet_normalize
 
@@ -51,25 +51,25 @@ class ClearClassifier(nn.Module):
         return self.net(imagenet_normalize(x))
 
 
-Judge = ClearClassifier | FeatureJudge
+Classifier = ClearClassifier | FeatureClassifier
 
 
-def build_classifier(arch: str = "resnet18", pretrained: bool = True, seed: int = 0) -> Judge:
+def build_classifier(arch: str = "resnet18", pretrained: bool = True, seed: int = 0) -> Classifier:
     """A fresh classifier; ImageNet trunk when ``pretrained`` and its weights are provisioned.
 
     The ImageNet weights come only from the weights cache (``weights.resnet_state_dict``); when
     they are absent a ResNet starts from scratch and ``model.init == "scratch"`` says so. The
     new 2-way head (and a scratch trunk) is initialised from ``seed`` without touching the global RNG.
-    A feature judge (:data:`FEATURE_ARCHS`) always has its frozen ImageNet trunk.
+    A feature classifier (:data:`FEATURE_ARCHS`) always has its frozen ImageNet trunk.
 
     Raises:
-        WeightsMissingError: a feature judge's trunk weights are not in the cache.
-        ValueError: a feature judge with ``pretrained=False`` (its trunk is never trained).
+        WeightsMissingError: a feature classifier's trunk weights are not in the cache.
+        ValueError: a feature classifier with ``pretrained=False`` (its trunk is never trained).
     """
     if arch in FEATURE_ARCHS:
         if not pretrained:
             raise ValueError(f"{arch} is a frozen ImageNet trunk; it cannot start from scratch (pretrained=False)")
-        return FeatureJudge(arch, seed=seed)
+        return FeatureClassifier(arch, seed=seed)
     state = None
     if pretrained:
         state = weights.resnet_state_dict(arch)

@@ -1,13 +1,13 @@
-"""How far the clear-vs-degraded judge can be trusted, measured where stage 1 uses it.
+"""How far the clear-vs-degraded classifier can be trusted, measured where stage 1 uses it.
 
 * :func:`held_out_accuracy`: accuracy on held-out pairs, on random windows of the size stage 1
   judges (a from-scratch ResNet is only reliable at the size its batch-norm statistics were
   estimated at, so a number measured on other sizes says little about the search);
-* :func:`reliability_warning`: the one warning for an untrustworthy judge (accuracy below
+* :func:`reliability_warning`: the one warning for an untrustworthy classifier (accuracy below
   :data:`ACCURACY_WARN`, or measured at another size than the one judged); the training logs it
   and records it in ``classifier_metrics.json``, the search logs it again and stores it with the
   searched loss weights;
-* :func:`classifier_record` / :func:`judge_record`: what is known about a checkpoint (from
+* :func:`classifier_record` / :func:`logged_classifier_record`: what is known about a checkpoint (from
   ``classifier_metrics.json`` beside it, else from the checkpoint itself), with the verdict.
 """
 
@@ -88,17 +88,17 @@ def reliability_warning(
     threshold: float = ACCURACY_WARN,
     source: str | Path | None = None,
 ) -> str | None:
-    """The warning for an untrustworthy judge, or None when it can be trusted.
+    """The warning for an untrustworthy classifier, or None when it can be trusted.
 
     A classifier that calls everything clear (accuracy 0.5, ``accuracy_degraded`` 0) gives stage 1
     a near-zero, meaningless objective; one measured at another window size than the one it will
-    judge has an accuracy that says little about the search. The message names each problem,
+    classifier has an accuracy that says little about the search. The message names each problem,
     which side fails, and what to do.
 
     Args:
         metrics: ``accuracy`` (None: unknown), ``eval_crop`` (None: full images) and, when
             known, ``accuracy_clear`` / ``accuracy_degraded``.
-        judged_crop: the side of the outputs stage 1 feeds the judge; None skips the size check.
+        judged_crop: the side of the outputs stage 1 feeds the classifier; None skips the size check.
         threshold: the lowest accuracy trusted.
         source: the checkpoint, named in the message.
     """
@@ -130,7 +130,7 @@ def reliability_warning(
 
 
 def classifier_record(path: str | Path, search_crop: int | None = None) -> dict:
-    """What is known about the judge at ``path``: accuracy, where it was measured, a verdict.
+    """What is known about the classifier at ``path``: accuracy, where it was measured, a verdict.
 
     Args:
         path: the classifier checkpoint (``classifier.pt``).
@@ -158,7 +158,7 @@ def classifier_record(path: str | Path, search_crop: int | None = None) -> dict:
     return record
 
 
-def judge_record(path: str | Path, search_crop: int) -> dict:
+def logged_classifier_record(path: str | Path, search_crop: int) -> dict:
     """:func:`classifier_record`, logged: its warning when there is one, else the accuracy."""
     record = classifier_record(path, search_crop)
     if record["warning"]:

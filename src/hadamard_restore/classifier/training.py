@@ -19,13 +19,13 @@ the size of the search patches"):
   default ``search.crop``): the classifier is only ever used in eval mode at that size;
 - the held-out accuracy is measured on windows of the judged size
   (:func:`~hadamard_restore.classifier.reliability.held_out_accuracy`), so the number reported
-  is the reliability of the judge where stage 1 uses it; below the threshold the one
+  is the reliability of the classifier where stage 1 uses it; below the threshold the one
   reliability warning is logged and recorded.
 
 The measurements behind these choices (accuracy against window size, BN recalibration, scale
 jitter, learning rates, the three tasks) are in ``benchmarks/results/studies/classifier_sizes.md``.
 
-A feature judge (``classifier.arch`` ``vgg16-features`` / ``alexnet-features``, :mod:`.features`)
+A feature classifier (``classifier.arch`` ``vgg16-features`` / ``alexnet-features``, :mod:`.features`)
 trains the same way, but only its head: the optimizer holds the head's parameters, the frozen trunk
 stays in eval mode (its weights never change), and only the head's BatchNorm is recalibrated.
 
@@ -48,8 +48,8 @@ from torch import nn
 
 from hadamard_restore.artifacts import write_json
 from hadamard_restore.classifier.checkpoint import save_classifier
-from hadamard_restore.classifier.features import FeatureJudge
-from hadamard_restore.classifier.model import CLEAR, DEGRADED, Judge, build_classifier
+from hadamard_restore.classifier.features import FeatureClassifier
+from hadamard_restore.classifier.model import CLEAR, DEGRADED, Classifier, build_classifier
 from hadamard_restore.classifier.reliability import ACCURACY_WARN, held_out_accuracy, reliability_warning
 from hadamard_restore.config import ClassifierConfig
 from hadamard_restore.data.dataset import PairedImages
@@ -87,7 +87,7 @@ def recalibrate_batchnorm(model: nn.Module, batches) -> None:
 
 
 def learning_rate(settings: ClassifierConfig) -> float:
-    """``head_lr`` for a frozen-feature judge (only its head trains), else ``lr``."""
+    """``head_lr`` for a frozen-feature classifier (only its head trains), else ``lr``."""
     return settings.head_lr if settings.arch.endswith("-features") else settings.lr
 
 
@@ -102,11 +102,11 @@ def train_sides(crop: int, jitter: float, limit: int) -> list[int]:
     return list(range(lo, hi + 1))
 
 
-def _initialised(job: ClassifierJob, device: torch.device) -> Judge:
+def _initialised(job: ClassifierJob, device: torch.device) -> Classifier:
     """The fresh classifier, with a log line saying how its trunk starts."""
     settings = job.settings
     model = build_classifier(settings.arch, settings.pretrained, seed=job.seed).to(device)
-    if isinstance(model, FeatureJudge):
+    if isinstance(model, FeatureClassifier):
         log.info("classifier %s: frozen ImageNet trunk from the weights cache; only the head trains", settings.arch)
     elif model.init == "imagenet":
         log.info("classifier %s: ImageNet initialisation from the weights cache", settings.arch)
@@ -132,7 +132,7 @@ def _fit(model: nn.Module, job: ClassifierJob, train_ds, sides: list[int], devic
         train_ds.crop = side or sides[int(torch.randint(len(sides), (1,), generator=draws))]
         return torch.cat(train_ds.sample_batch(n_pairs, draws)).to(device)
 
-    trainable = [p for p in model.parameters() if p.requires_grad]  # a feature judge: its head only
+    trainable = [p for p in model.parameters() if p.requires_grad]  # a feature classifier: its head only
     opt = torch.optim.Adam(trainable, lr=learning_rate(settings), weight_decay=settings.weight_decay)
     model.train()
     for step in range(1, settings.steps + 1):
@@ -149,7 +149,7 @@ def _fit(model: nn.Module, job: ClassifierJob, train_ds, sides: list[int], devic
 
 
 def _held_out_metrics(
-    model: Judge,
+    model: Classifier,
     job: ClassifierJob,
     val_ds,
     device: torch.device,

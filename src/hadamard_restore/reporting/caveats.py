@@ -1,6 +1,6 @@
 """What a report must warn about before anyone trusts its numbers.
 
-* **An untrustworthy judge**: the classifier's reliability warning
+* **An untrustworthy classifier**: the classifier's reliability warning
   (:func:`hadamard_restore.classifier.reliability.reliability_warning`), as recorded in
   ``classifier_metrics.json`` and in the searched ``loss_weights.json`` (``extra.classifier``);
 * **Near-uniform architecture weights**: searched layers whose largest softmax(α) stayed below
@@ -23,7 +23,7 @@ def _files(run_dir: Path, name: str, stages: tuple[str, ...] = _STAGES) -> list[
     return [p for s in stages if (p := (run_dir / s / name if s else run_dir / name)).is_file()]
 
 
-def judge_warnings(run_dir: str | Path) -> list[str]:
+def classifier_warnings(run_dir: str | Path) -> list[str]:
     """The classifier reliability warnings recorded anywhere in the run (each once)."""
     run_dir = Path(run_dir)
     found: list[str] = []
@@ -66,7 +66,7 @@ def uniform_warning(run_dir: str | Path) -> str | None:
 
 def caveats_section(run_dir: str | Path) -> list[str]:
     """``## Warnings`` with one bullet per caveat; no lines when there is nothing to warn about."""
-    items = [f"Classifier (stage 1's judge): {w}" for w in judge_warnings(run_dir)]
+    items = [f"Classifier (stage 1's judge): {w}" for w in classifier_warnings(run_dir)]
     if (flat := uniform_warning(run_dir)) is not None:
         items.append(f"Architecture: {flat}")
     if not items:

@@ -12,6 +12,6 @@
   :mod:`.logs` (progress bar, TensorBoard), :mod:`.plots`, :mod:`.summary`.
 
 Every entry point takes a :class:`~hadamard_restore.jobs.SearchJob` (its config sections and
-explicit values), never the whole run config; the judge of stage 1 comes from
+explicit values), never the whole run config; stage 1's classifier comes from
 :mod:`hadamard_restore.classifier`.
 """

@@ -4,7 +4,7 @@ Models are evaluated at explicit parameter sets through :func:`forward`
 (``torch.func.functional_call``), which is what lets one hypergradient function serve every
 stage without copying models. The objectives are closures ``(params, batch) -> loss`` over such
 evaluations: :func:`mix_objective` (the weighted loss mix, every stage's lower level) and
-:func:`judge_objective` (the classifier's "clear" cross-entropy, stage 1's upper level).
+:func:`classifier_objective` (the classifier's "clear" cross-entropy, stage 1's upper level).
 """
 
 from __future__ import annotations
@@ -82,14 +82,14 @@ def mix_objective(model: torch.nn.Module, mix: torch.nn.Module):
     return weighted_loss
 
 
-def judge_objective(model: torch.nn.Module, classifier: torch.nn.Module) -> Objective:
+def classifier_objective(model: torch.nn.Module, classifier: torch.nn.Module) -> Objective:
     """``(params, batch) -> L_Cval``: the frozen classifier's "clear" cross-entropy on the outputs
     for the batch's degraded inputs (its references are never used)."""
 
-    def judged_loss(params: Mapping[str, Tensor], batch: Batch) -> Tensor:
+    def classifier_loss(params: Mapping[str, Tensor], batch: Batch) -> Tensor:
         return clear_loss(classifier, forward(model, params, batch[0]))
 
-    return judged_loss
+    return classifier_loss
 
 
 def alpha_scalars(net) -> dict[str, float]:

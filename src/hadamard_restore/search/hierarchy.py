@@ -37,7 +37,7 @@ from hadamard_restore.search.build import log
 from hadamard_restore.search.hypergrad import check_mode
 from hadamard_restore.search.joint_stage import search_joint
 from hadamard_restore.search.loss_stage import search_loss
-from hadamard_restore.search.upper import is_judged
+from hadamard_restore.search.upper import needs_classifier
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -76,7 +76,7 @@ def search(
     Args:
         job: the search settings and data (``search.mode``, ``search.alternations``, ...).
         run_dir: the run directory (stage directories are made inside).
-        classifier: the judge's checkpoint; None provides one into ``run_dir/classifier``.
+        classifier: the classifier's checkpoint; None provides one into ``run_dir/classifier``.
         resume: skip finished stages and continue the unfinished one from its checkpoint.
         env: ``(device, dist)`` when the caller has already set up the process.
     """
@@ -89,7 +89,7 @@ def search(
         paths = search_joint(job, run_dir, classifier=classifier, resume=resume, env=env)
         assert paths is not None  # None only when stopped early by stop_after, not passed here
         return paths
-    if classifier is None and is_judged(job.search.upper):  # search.upper=reference needs no classifier
+    if classifier is None and needs_classifier(job.search.upper):  # search.upper=reference needs no classifier
         classifier = provide_classifier(job.classifier, run_dir / "classifier", dist_ctx)
     rounds = job.search.alternations
     alpha = None

@@ -28,7 +28,7 @@ from hadamard_restore.search.data import rank_generators
 from hadamard_restore.search.loop import Problem
 from hadamard_restore.search.loss_stage import mix_scalars, search_mix
 from hadamard_restore.search.outputs import write_searched_arch, write_searched_loss
-from hadamard_restore.search.stage import JudgedStageOptions, StageContext, loss_search_spec, run_stage
+from hadamard_restore.search.stage import ClassifierStageOptions, StageContext, loss_search_spec, run_stage
 from hadamard_restore.search.upper import upper_objective, upper_record
 
 if TYPE_CHECKING:
@@ -55,7 +55,9 @@ def joint_problem(job: SearchJob, classifier: torch.nn.Module | None, sample, de
     return problem, model, mix
 
 
-def search_joint(job: SearchJob, run_dir: str | Path, **options: Unpack[JudgedStageOptions]) -> dict[str, Path] | None:
+def search_joint(
+    job: SearchJob, run_dir: str | Path, **options: Unpack[ClassifierStageOptions]
+) -> dict[str, Path] | None:
     """Run the joint search for ``search.loss_steps`` steps; returns both artifact paths.
 
     Arguments as for :func:`~hadamard_restore.search.loss_stage.search_loss`; None when stopped early.
@@ -63,9 +65,9 @@ def search_joint(job: SearchJob, run_dir: str | Path, **options: Unpack[JudgedSt
     run_dir = Path(run_dir)
 
     def build(ctx: StageContext):
-        judge = ctx.judge
-        problem, model, mix = joint_problem(job, judge.model if judge else None, ctx.sample, ctx.device, ctx.dist.rank)
-        against = "the classifier" if judge is not None else "the references"
+        clf = ctx.classifier
+        problem, model, mix = joint_problem(job, clf.model if clf else None, ctx.sample, ctx.device, ctx.dist.rank)
+        against = "the classifier" if clf is not None else "the references"
         provenance = {
             "name": f"joint-{job.name}",
             "source": f"hadamard-restore search, joint mode ({run_dir})",
@@ -73,7 +75,7 @@ def search_joint(job: SearchJob, run_dir: str | Path, **options: Unpack[JudgedSt
         }
 
         def write(history: list[dict]) -> dict:
-            record = upper_record(job.search.upper, judge.record if judge is not None else None)
+            record = upper_record(job.search.upper, clf.record if clf is not None else None)
             results = write_searched_loss(mix, run_dir, record, provenance, job.search.upper)
             write_searched_arch(model, run_dir, provenance["name"])
             return results

@@ -40,7 +40,7 @@ from hadamard_restore.search.build import loss_model, mix_objective
 from hadamard_restore.search.data import rank_generators
 from hadamard_restore.search.loop import Problem
 from hadamard_restore.search.outputs import write_searched_loss
-from hadamard_restore.search.stage import JudgedStageOptions, StageContext, loss_search_spec, run_stage
+from hadamard_restore.search.stage import ClassifierStageOptions, StageContext, loss_search_spec, run_stage
 from hadamard_restore.search.upper import upper_objective, upper_record
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def search_loss(
     *,
     alpha: Mapping[str, Tensor] | None = None,
     round_index: int = 1,
-    **options: Unpack[JudgedStageOptions],
+    **options: Unpack[ClassifierStageOptions],
 ) -> Path | None:
     """Run stage 1 and write ``loss_weights.json`` into ``run_dir``.
 
@@ -115,7 +115,7 @@ def search_loss(
         alpha: ``{group: logits}`` to freeze the supernet at (a previous round's α).
         round_index: the alternation round (seeds the data streams and the VGG-logit init).
         options: ``classifier``, ``resume``, ``stop_after``, ``env``
-            (:class:`~hadamard_restore.search.stage.JudgedStageOptions`).
+            (:class:`~hadamard_restore.search.stage.ClassifierStageOptions`).
 
     Returns:
         The path of ``loss_weights.json`` (None when stopped early).
@@ -123,7 +123,7 @@ def search_loss(
     run_dir = Path(run_dir)
 
     def build(ctx: StageContext):
-        clf = ctx.judge.model if ctx.judge is not None else None
+        clf = ctx.classifier.model if ctx.classifier is not None else None
         problem, mix = loss_problem(job, clf, ctx.sample, ctx.device, ctx.dist.rank, alpha, round_index)
         provenance = {
             "name": f"searched-{job.name}",
@@ -132,7 +132,7 @@ def search_loss(
         }
 
         def write(history: list[dict]) -> dict:
-            record = upper_record(job.search.upper, ctx.judge.record if ctx.judge is not None else None)
+            record = upper_record(job.search.upper, ctx.classifier.record if ctx.classifier is not None else None)
             results = write_searched_loss(mix, run_dir, record, provenance, job.search.upper)
             return {**results, "loss_model": job.search.loss_model, "round": round_index}
 

@@ -15,18 +15,18 @@ from hadamard_restore.search.build import alpha_state, log
 def write_searched_loss(
     mix,
     run_dir: Path,
-    judge_record: dict | None,
+    reliability: dict | None,
     provenance: dict[str, str],
     upper: str = "classifier",
 ) -> dict:
-    """``loss_weights.json`` (raw β, argmax VGG layers with the softmax per group, the judge's
+    """``loss_weights.json`` (raw β, argmax VGG layers with the softmax per group, the classifier's
     reliability under ``extra.classifier`` and the upper objective ``search.upper`` under
     ``extra.upper``, ``provenance``: name, source, notes); warns when every β was projected to 0.
 
     Returns:
         The stage summary's part about the loss: ``{"beta", "vgg_layers", "classifier"}``.
     """
-    weights = mix.searched_weights(**provenance, extra={"classifier": judge_record, "upper": upper})
+    weights = mix.searched_weights(**provenance, extra={"classifier": reliability, "upper": upper})
     out = weights.save(run_dir / "loss_weights.json")
     if not weights.is_active():
         log.warning(
@@ -34,7 +34,7 @@ def write_searched_loss(
             "and training will refuse these weights",
             out,
         )
-    return {"beta": weights.weights, "vgg_layers": weights.vgg_layers, "classifier": judge_record}
+    return {"beta": weights.weights, "vgg_layers": weights.vgg_layers, "classifier": reliability}
 
 
 def write_searched_arch(net, run_dir: Path, name: str):

@@ -32,7 +32,7 @@ CHANGES_FILE = "resume_changes.json"
 LOCK = ".hadamard-restore.lock"
 SECTIONS = ("task", "seed", "data", "net", "loss", "classifier", "search")
 FREE_KEYS = frozenset({"search.loss_steps", "search.arch_steps", "search.checkpoint_every", "search.log_every"})
-#: sections and keys the saved state (network, β, judge, random streams) is bound to
+#: sections and keys the saved state (network, β, classifier, random streams) is bound to
 FIXED_SECTIONS = ("task", "seed", "net", "loss", "classifier")
 FIXED = frozenset(
     {

@@ -1,14 +1,14 @@
 """The one skeleton every search stage runs: setup, problem, bilevel loop, artifacts, summary.
 
 A stage is a :class:`StageSpec`: its name, its number of steps, whether the classifier judges
-it, and a builder that turns a :class:`StageContext` (device, ranks, data, judge) into the
+it, and a builder that turns a :class:`StageContext` (device, ranks, data, classifier) into the
 bilevel :class:`~hadamard_restore.search.loop.Problem` plus the function that writes the
 stage's artifacts once every step is done. :func:`run_stage` does the rest, the same for the
 loss stage, the architecture stage and the joint mode:
 
 1. refuse a hypergradient mode that is wrong for the stage, before any work;
 2. set up the process (device, torchrun ranks, seeds) unless the caller did;
-3. obtain the judge when the stage has one (:func:`~hadamard_restore.classifier.provide_classifier`
+3. obtain the classifier when the stage has one (:func:`~hadamard_restore.classifier.provide_classifier`
    into ``<run_dir>/classifier`` unless a checkpoint is passed) and log how far it can be trusted;
 4. the search-train / search-validation samplers, then the stage's problem;
 5. :func:`~hadamard_restore.search.loop.run_bilevel` (resumable; may stop early for tests);
@@ -28,7 +28,7 @@ import torch
 
 from hadamard_restore.classifier.checkpoint import load_classifier
 from hadamard_restore.classifier.provide import provide_classifier
-from hadamard_restore.classifier.reliability import judge_record
+from hadamard_restore.classifier.reliability import logged_classifier_record
 from hadamard_restore.jobs import SearchJob
 from hadamard_restore.runtime.process import Dist, barrier, setup_process
 from hadamard_restore.search.build import log
@@ -36,18 +36,18 @@ from hadamard_restore.search.data import search_data
 from hadamard_restore.search.hypergrad import check_mode
 from hadamard_restore.search.loop import Batch, Problem, run_bilevel
 from hadamard_restore.search.summary import finish_stage
-from hadamard_restore.search.upper import is_judged
+from hadamard_restore.search.upper import needs_classifier
 
 if TYPE_CHECKING:
-    from hadamard_restore.classifier.model import Judge
+    from hadamard_restore.classifier.model import Classifier
 
 #: writes a finished stage's artifacts (rank 0) and returns the results for its summary
 ArtifactWriter = Callable[[list[dict]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
-class FrozenJudge:
-    """A judged stage's frozen :data:`~hadamard_restore.classifier.model.Judge` and what is known
+class FrozenClassifier:
+    """A judged stage's frozen :data:`~hadamard_restore.classifier.model.Classifier` and what is known
     about its reliability.
 
     Attributes:
@@ -55,7 +55,7 @@ class FrozenJudge:
         record: :func:`~hadamard_restore.classifier.classifier_record` (rank 0 only, else None).
     """
 
-    model: Judge
+    model: Classifier
     record: dict | None
 
 
@@ -68,7 +68,7 @@ class StageContext:
     device: torch.device
     dist: Dist
     sample: Callable[[str, torch.Generator], Batch]
-    judge: FrozenJudge | None
+    classifier: FrozenClassifier | None
 
 
 #: ``StageContext -> (problem, artifact writer)``: what makes a stage's bilevel problem
@@ -82,20 +82,20 @@ class StageSpec:
     Attributes:
         stage: ``loss``, ``arch`` or ``joint`` (names the checkpoint and the summary file).
         steps: bilevel steps to run.
-        judged: whether the classifier is the upper objective (a judge is then provided).
+        uses_classifier: whether the classifier is the upper objective (one is then provided).
         build: ``StageContext -> (problem, artifact writer)``.
     """
 
     stage: str
     steps: int
-    judged: bool
+    uses_classifier: bool
     build: StageBuilder
 
 
 def loss_search_spec(stage: str, job: SearchJob, build: StageBuilder) -> StageSpec:
     """A stage that searches the loss mix (stage 1, the joint mode): ``search.loss_steps`` steps,
     judged unless ``search.upper`` is ``reference``."""
-    return StageSpec(stage, job.search.loss_steps, is_judged(job.search.upper), build)
+    return StageSpec(stage, job.search.loss_steps, needs_classifier(job.search.upper), build)
 
 
 class StageOptions(TypedDict, total=False):
@@ -112,22 +112,22 @@ class StageOptions(TypedDict, total=False):
     env: tuple[torch.device, Dist] | None
 
 
-class JudgedStageOptions(StageOptions, total=False):
-    """:class:`StageOptions` of a stage the classifier may judge, plus ``classifier``: the judge's
+class ClassifierStageOptions(StageOptions, total=False):
+    """:class:`StageOptions` of a stage the classifier may judge, plus ``classifier``: its
     checkpoint; None provides one (trained into ``run_dir/classifier``)."""
 
     classifier: Path | None
 
 
-def load_judge(
+def load_stage_classifier(
     job: SearchJob, run_dir: Path, device: torch.device, dist_ctx: Dist, classifier: Path | None = None
-) -> FrozenJudge:
+) -> FrozenClassifier:
     """The classifier ``classifier`` names, else the one :func:`provide_classifier` gives."""
     path = (
         classifier if classifier is not None else provide_classifier(job.classifier, run_dir / "classifier", dist_ctx)
     )
     model = load_classifier(path, device)
-    return FrozenJudge(model, judge_record(path, job.search.crop) if dist_ctx.is_main else None)
+    return FrozenClassifier(model, logged_classifier_record(path, job.search.crop) if dist_ctx.is_main else None)
 
 
 def run_stage(
@@ -146,7 +146,7 @@ def run_stage(
         spec: the stage.
         job: the search settings and data.
         run_dir: the stage directory (``checkpoint.pt``, ``tensorboard/`` and the artifacts go there).
-        classifier: the judge's checkpoint (judged stages); None provides one.
+        classifier: the classifier's checkpoint (judged stages); None provides one.
         resume: continue from ``run_dir/checkpoint.pt`` when present.
         stop_after: stop after this many steps without writing results (tests of resume).
         env: ``(device, dist)`` when the caller has already set up the process.
@@ -154,9 +154,9 @@ def run_stage(
     check_mode(job.search.hessian, spec.stage)
     run_dir = Path(run_dir)
     device, dist_ctx = env if env is not None else setup_process(job.device, job.seed)
-    judge = load_judge(job, run_dir, device, dist_ctx, classifier) if spec.judged else None
+    frozen = load_stage_classifier(job, run_dir, device, dist_ctx, classifier) if spec.uses_classifier else None
     data = search_data(job, device, run_dir, dist_ctx)
-    problem, write_artifacts = spec.build(StageContext(job, run_dir, device, dist_ctx, data.sample, judge))
+    problem, write_artifacts = spec.build(StageContext(job, run_dir, device, dist_ctx, data.sample, frozen))
     start = time.perf_counter()
     history = run_bilevel(problem, job.search, spec.steps, run_dir, dist_ctx, resume, stop_after)
     if len(history) < spec.steps:

@@ -2,7 +2,7 @@
 
 * ``classifier`` (the paper, docs/method.md 4): ``L_Cval`` = the frozen clear-vs-degraded classifier's
   cross-entropy of "clear" on the outputs for search-validation inputs
-  (:func:`~hadamard_restore.search.build.judge_objective`); the references of the validation
+  (:func:`~hadamard_restore.search.build.classifier_objective`); the references of the validation
   pairs are never used. The stage is *judged*: :func:`~hadamard_restore.search.stage.run_stage`
   provides the classifier.
 * ``reference`` (beyond the paper, issue 11): ``L1 + (1 − SSIM)`` of the outputs against the
@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from hadamard_restore.losses import functional as LF
-from hadamard_restore.search.build import Objective, forward, judge_objective
+from hadamard_restore.search.build import Objective, classifier_objective, forward
 from hadamard_restore.search.loop import Batch
 
 UPPERS = ("classifier", "reference")
@@ -42,8 +42,8 @@ def reference_objective(model: torch.nn.Module) -> Objective:
     return reference_loss
 
 
-def is_judged(kind: str) -> bool:
-    """Whether ``search.upper = kind`` needs the classifier (a judge is then provided)."""
+def needs_classifier(kind: str) -> bool:
+    """Whether ``search.upper = kind`` needs the classifier (one is then provided)."""
     return kind == "classifier"
 
 
@@ -58,12 +58,12 @@ def upper_objective(kind: str, model: torch.nn.Module, classifier: torch.nn.Modu
     if kind != "classifier" or classifier is None:
         need = "a classifier" if kind == "classifier" else f"to be one of {', '.join(UPPERS)}"
         raise ValueError(f"search.upper={kind!r} needs {need}")
-    return judge_objective(model, classifier)
+    return classifier_objective(model, classifier)
 
 
-def upper_record(kind: str, judge_record: dict | None) -> dict | None:
+def upper_record(kind: str, reliability: dict | None) -> dict | None:
     """What travels with the searched ``loss_weights.json`` under ``extra.classifier``: the
-    judge's reliability record (``classifier``), or what the reference objective was."""
+    classifier's reliability record (``classifier``), or what the reference objective was."""
     if kind == "reference":
         return {"upper": "reference", "objective": REFERENCE_OBJECTIVE}
-    return judge_record
+    return reliability
