@@ -252,3 +252,16 @@ def test_a_global_op_network_runs_on_every_backend_and_tiles_with_replayed_means
     assert (got - want).abs().max() <= TOLERANCE
     with pytest.raises(HadamardRestoreError, match="cannot replay"):
         enhance_tensor(plain, img, cfg.model_copy(update={"backend": "onnx"}))
+
+
+def test_networks_with_equal_weights_but_another_norm_are_different_models():
+    """The runner cache is keyed by weights_sha: a norm has no weights, so the module tree counts too
+    (two such models once shared one cached runner in a process)."""
+    gen = lambda: torch.Generator().manual_seed(7)  # noqa: E731
+    with_norm = HadamardNet(load_genotype("all-1c"), channels=4, norm="instance", generator=gen())
+    without = HadamardNet(load_genotype("all-1c"), channels=4, norm="none", generator=gen())
+    assert with_norm.state_dict().keys() == without.state_dict().keys()
+    assert all(torch.equal(a, b) for a, b in zip(with_norm.state_dict().values(), without.state_dict().values()))
+    assert backends.weights_sha(with_norm) != backends.weights_sha(without)
+    twin = HadamardNet(load_genotype("all-1c"), channels=4, norm="none", generator=gen())
+    assert backends.weights_sha(twin) == backends.weights_sha(without)  # equal models, equal keys

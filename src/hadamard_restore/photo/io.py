@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tifffile
 import torch
 from PIL import Image
 
@@ -114,8 +115,6 @@ def _to_array(img: torch.Tensor, bits: int) -> np.ndarray:
 
 
 def _tiff16(array: np.ndarray, photo: Photo) -> bytes:
-    import tifffile  # lazy: optional dependency (tifffile, comes with scikit-image; 16-bit TIFF only)
-
     buf = io.BytesIO()
     tifffile.imwrite(buf, array, photometric="rgb", iccprofile=photo.icc)
     return buf.getvalue()

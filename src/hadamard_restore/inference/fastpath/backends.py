@@ -105,7 +105,8 @@ def size_class(height: int, width: int) -> str:
 
 
 def weights_sha(model: nn.Module) -> str:
-    """sha256 over the names, shapes, dtypes and bytes of the model's state dict (and its class).
+    """sha256 over the names, shapes, dtypes and bytes of the model's state dict, its class and its
+    module tree (two networks with equal weights but another norm are different models).
 
     Remembered per model while its tensors stay the same objects at the same versions (an
     in-place update, e.g. an optimiser step or ``load_state_dict``, bumps a tensor's version), so
@@ -116,6 +117,7 @@ def weights_sha(model: nn.Module) -> str:
     if seen is not None and seen[0] == stamp:
         return seen[1]
     h = hashlib.sha256(type(model).__qualname__.encode())
+    h.update(repr(model).encode())  # the module tree: layers without weights (a norm or not) differ too
     for name, t in model.state_dict().items():
         t = t.detach().cpu().contiguous()
         h.update(f"{name}|{tuple(t.shape)}|{t.dtype}".encode())
