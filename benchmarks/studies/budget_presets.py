@@ -18,8 +18,9 @@ Choices made before any result was seen, and why:
 * Training: width 32 without instance norm (the pretrained models' recipe: on LOL development
   pairs an instance-norm network trained on 96 px crops lost 6 dB when run on whole images,
   16.9 vs 23.0 dB tile-wise), 4 x 64 px crops, AdamW 1e-3 cosine with 20 warm-up steps, the same
-  for every entry; the network is scored at its final weights (no checkpoint picking), so the
-  development split is never used to choose anything and the held-out split is never seen.
+  for every entry; the network is scored at its final weights (no checkpoint picking; with
+  ``--train-set train.ema_decay=...`` the run's model.pt, the better of the final raw and averaged
+  weights on the development split's validation pairs), and the held-out split is never seen.
 * Searches (once per task and variant, seed 0; the seeds vary the training): width 16, 64 px
   crops, 100 loss + 200 architecture steps (make_pretrained's budget) with ``upper_lr`` 0.01 so
   that β and α can move by ~1 (the paper's ~10^4 steps at 5e-4 move them by up to ~5).

@@ -10,8 +10,10 @@ An entry is ``(name, kind, model, loss)``:
   Fig. 6), ``paper`` (the task config's bundled weights), ``equal`` (all eight 1.0) or ``l1``.
 
 Every entry trains from scratch with the SAME ``train`` budget through the pipeline's training
-loop (:func:`hadamard_restore.training.trainer.fit`) and is scored at its final weights on the
-held-out pairs at full resolution: output clamped and quantised to 8 bits, PSNR/SSIM on RGB
+loop (:func:`hadamard_restore.training.trainer.fit`) and is scored on the held-out pairs at full
+resolution, at its final weights, or, when separate test pairs are given (the budget curves), as
+its model.pt (with ``train.ema_decay``, the better of the raw and averaged weights on development
+pairs): output clamped and quantised to 8 bits, PSNR/SSIM on RGB
 (peak 1), LPIPS AlexNet v0.1 on [-1, 1] (docs/evaluation.md §4).
 """
 
@@ -201,8 +203,10 @@ def train_and_score(
     t0 = time.time()
     summary = fit(model, loss, data, tcfg, run_dir, meta, seed=seed, device=device, progress=False)
     train_s = time.time() - t0
-    # score what a user would get: model.pt (the final raw weights when there is no average)
-    load_state_into(model, read_model_file(summary["model"])["state_dict"], source=summary["model"])
+    weights = "raw"  # the final weights, held by ``model``
+    if test_pairs is not None:  # score what a user gets: model.pt, chosen on pairs that are not scored
+        load_state_into(model, read_model_file(summary["model"])["state_dict"], source=summary["model"])
+        weights = summary["best_weights"]
     t0 = time.time()
     rows = score(model, val_pairs if test_pairs is None else test_pairs, device, cfg.eval.lpips_net)
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != "name"}
@@ -219,7 +223,7 @@ def train_and_score(
         "budget": {"steps": tcfg.steps, "crop": tcfg.crop, "batch": tcfg.batch_size, "lr": tcfg.lr},
         "held_out": len(rows),
         "train_pairs": len(train_pairs),
-        "weights": summary["best_weights"],
+        "weights": weights,
         "validation_pairs": n_val,
         "mean": mean,
         "per_image": rows,
