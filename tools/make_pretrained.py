@@ -1,6 +1,7 @@
 """Produce one bundled pretrained model with the full method, resumably.
 
     python tools/make_pretrained.py low-light --out /work/pretrained-runs/low-light
+    python tools/make_pretrained.py dehaze --out RUN_DIR --train-set train.steps=6000
 
 Stages (each one skipped when its artifact exists, so an interrupted run continues):
 
@@ -122,6 +123,13 @@ def main() -> None:
         "--data", type=Path, default=Path(os.environ.get("HADAMARD_RESTORE_DATA", REPO.parent / "shared/data"))
     )
     ap.add_argument("--stop-after", choices=["search", "train"], help="stop after this stage")
+    ap.add_argument(
+        "--train-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one training setting after the recipe's (e.g. train.steps=6000); repeatable",
+    )
     args = ap.parse_args()
     spec = TASKS[args.task]
     out = args.out.resolve()
@@ -156,7 +164,7 @@ def main() -> None:
         str(out / "search" / "genotype.json"),
         "--loss-weights",
         str(out / "search" / "loss_weights.json"),
-        *sets(dev + TRAIN),
+        *sets(dev + TRAIN + args.train_set),
         "--out",
         str(out / "train"),
     ]
