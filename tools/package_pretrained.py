@@ -7,6 +7,8 @@ Writes ``src/hadamard_restore/resources/models/NAME/{model.pt, card.json, heldou
 (fp16 weights when their output parity with fp32 holds within --tolerance on the first
 held-out image, else fp32; held-out metrics with colour errors; the split's and the weights'
 sha256; every command and the budget) and rewrites ``docs/models.md`` from all cards.
+A bundled model of that name is replaced only by one with a higher held-out PSNR on the same
+held-out pairs (``--replace-worse`` overrides), and its card moves into the new card's history.
 The same run directory gives byte-identical files.
 """
 
@@ -57,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         "--machine",
         help='what trained it, e.g. "GPU: NVIDIA H100 80GB" (default: RUN_DIR/machine.json, else this machine\'s CPU)',
     )
+    ap.add_argument(
+        "--replace-worse",
+        action="store_true",
+        help="replace a bundled model even if the new one does not score a higher held-out PSNR on the same "
+        "held-out pairs (the old card still goes into the new card's history)",
+    )
     ap.add_argument("--render-only", action="store_true", help="only rewrite --docs from the cards")
     args = ap.parse_args(argv)
     try:
@@ -65,7 +73,15 @@ def main(argv: list[str] | None = None) -> int:
                 ap.error("RUN_DIR and --name are needed (or --render-only)")
             from hadamard_restore.zoo.package import package_run
 
-            folder = package_run(args.run_dir, args.name, args.models, args.data_root, args.tolerance, args.machine)
+            folder = package_run(
+                args.run_dir,
+                args.name,
+                args.models,
+                args.data_root,
+                args.tolerance,
+                args.machine,
+                replace_worse=args.replace_worse,
+            )
             print(f"model: {folder}")
         print(f"docs: {render(args.models, args.docs)}")
     except HadamardRestoreError as exc:

@@ -135,3 +135,44 @@ def test_a_moved_run_directory_is_still_made_portable(fake_run, tmp_path):
     package_run(moved, "moved", tmp_path / "models", data)
     text = (tmp_path / "models" / "moved" / "card.json").read_text()
     assert str(run) not in text and str(moved) not in text and "RUN_DIR/train" in text
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_bundled_model_is_replaced_only_by_a_better_one_and_kept_in_history(fake_run, tmp_path):
+    run, data = fake_run
+    models = tmp_path / "models"
+    package_run(run, "m", models, data)
+    first = _card(models, "m")
+    assert "history" not in first
+    before = _files(models / "m")
+    with pytest.raises(PackageError, match=r"not above the bundled model's .* nothing was replaced"):
+        package_run(run, "m", models, data)  # the same model does not beat itself
+    assert _files(models / "m") == before and sorted(p.name for p in models.iterdir()) == ["m"]  # no staging left
+
+    worse = dict(first, heldout=dict(first["heldout"], model=dict(first["heldout"]["model"], psnr=1.0)))
+    (models / "m" / "card.json").write_text(json.dumps(worse))
+    package_run(run, "m", models, data)
+    card = _card(models, "m")
+    (entry,) = card["history"]
+    assert entry["weights_sha256"] == first["weights"]["sha256"] and entry["heldout"]["model"]["psnr"] == 1.0
+    assert entry["heldout"]["input"]["psnr"] == first["heldout"]["input"]["psnr"]
+    assert entry["split_sha256"] == card["data"]["split"]["sha256"] and entry["train"]["steps"] == 12
+    assert card["weights"]["sha256"] == first["weights"]["sha256"]  # the same run was shipped again
+
+    other = dict(card, data=dict(card["data"], split=dict(card["data"]["split"], sha256="0" * 64)))
+    other["heldout"] = dict(card["heldout"], model=dict(card["heldout"]["model"], psnr=1.0))
+    (models / "m" / "card.json").write_text(json.dumps(other))
+    with pytest.raises(PackageError, match="other held-out pairs"):
+        package_run(run, "m", models, data)
+    package_run(run, "m", models, data, replace_worse=True)
+    history = _card(models, "m")["history"]
+    assert len(history) == 2 and history[0] == entry and history[1]["split_sha256"] == "0" * 64
+
+    doc = tmp_path / "models.md"
+    assert _tool().main(["--render-only", "--models", str(models), "--docs", str(doc)]) == 0
+    text = doc.read_text()
+    assert "Earlier models shipped under this name" in text
+    assert f"| `{first['weights']['sha256'][:12]}` |" in text and "| 1.00 (" in text and "| no |" in text

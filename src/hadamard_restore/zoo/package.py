@@ -13,13 +13,22 @@
    Colour errors (mean CIEDE2000, mean colour angle; :mod:`.colour`) come from the saved 8-bit
    outputs when ``eval/metrics.json`` lacks them.
 3. **Card**: :mod:`.card` facts plus the above and the weights' sha256.
+4. **Replacing a bundled model**: the new files are written to a staging folder first. When
+   ``<name>/card.json`` exists, the new model ships only if it scored a higher held-out PSNR on
+   the *same* held-out pairs (equal split sha256); otherwise nothing is replaced and
+   :class:`~.card.PackageError` says both numbers (``replace_worse`` ships it anyway). The old
+   card is condensed into the new card's ``history`` (oldest first), so a card keeps every model
+   that was ever shipped under its name, with its held-out numbers and budget.
 
-The output is deterministic: the same run directory gives byte-identical files.
+The output is deterministic: the same run directory and the same existing card give
+byte-identical files.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -38,6 +47,8 @@ from hadamard_restore.zoo.colour import colour_errors
 from hadamard_restore.zoo.registry import CARD_FORMAT, CARD_VERSION, models_dir
 
 DEFAULT_TOLERANCE = 1.0 / 255.0
+SHIPPED_FILES = ("model.pt", "heldout.json", "card.json")  # the card last
+HISTORY_METRICS = ("psnr", "ssim", "lpips", "ciede2000", "colour_angle", "gt_mean_psnr")
 
 
 def _heldout_pairs(run_dir: Path, data_root: Path | None) -> tuple[list, Path]:
@@ -188,6 +199,46 @@ def build_card(
     }
 
 
+def history_entry(card: dict) -> dict:
+    """The condensed record of a shipped card kept in its successor's ``history``."""
+    held = card["heldout"]
+
+    def pick(row: dict) -> dict:
+        return {k: row[k] for k in HISTORY_METRICS if k in row}
+
+    return {
+        "weights_sha256": card["weights"]["sha256"],
+        "summary": card["summary"],
+        "network": {k: card["net"].get(k) for k in ("genotype_name", "channels", "norm", "parameters")},
+        "split_sha256": card["data"]["split"]["sha256"],
+        "heldout": {"count": held["count"], "model": pick(held["model"]), "input": pick(held["input"])},
+        "train": card["budget"].get("train"),
+        "wall_seconds": card["budget"].get("wall_seconds"),
+        "machine": card["budget"].get("machine", {}).get("description"),
+        "reproduce": card["commands"].get("reproduce"),
+    }
+
+
+def check_replacement(old: dict, new: dict, replace_worse: bool) -> None:
+    """Refuse a new card that does not beat ``old`` on the same held-out pairs (see module doc)."""
+    if replace_worse:
+        return
+    name = new["name"]
+    if old["data"]["split"]["sha256"] != new["data"]["split"]["sha256"]:
+        raise facts.PackageError(
+            f"the bundled {name!r} model was scored on other held-out pairs (split sha256 "
+            f"{old['data']['split']['sha256'][:12]} vs {new['data']['split']['sha256'][:12]}), so the two "
+            "cannot be compared; nothing was replaced. Re-run make_pretrained with the bundled heldout.json, "
+            "or pass --replace-worse to ship it anyway"
+        )
+    before, after = old["heldout"]["model"]["psnr"], new["heldout"]["model"]["psnr"]
+    if not after > before:
+        raise facts.PackageError(
+            f"the new {name!r} model scores {after:.2f} dB on the held-out pairs, not above the bundled "
+            f"model's {before:.2f} dB; nothing was replaced (pass --replace-worse to ship it anyway)"
+        )
+
+
 def package_run(
     run_dir: str | Path,
     name: str,
@@ -195,6 +246,7 @@ def package_run(
     data_root: str | Path | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     machine: str | None = None,
+    replace_worse: bool = False,
 ) -> Path:
     """Write ``<out_root>/<name>/{model.pt, card.json, heldout.json}`` from a finished run.
 
@@ -207,17 +259,42 @@ def package_run(
         tolerance: the largest fp16-vs-fp32 output difference for which fp16 is shipped.
         machine: what trained it, e.g. ``"GPU: NVIDIA H100"`` (default: ``RUN_DIR/machine.json``,
             else this machine's CPU model and cores).
+        replace_worse: replace a bundled model of the same name even when the new one does not
+            score a higher held-out PSNR on the same held-out pairs.
 
     Returns:
         The model's folder.
 
     Raises:
-        PackageError: a stage's artifact is missing; DataError: held-out files differ from the split.
+        PackageError: a stage's artifact is missing, or the new model does not beat the bundled
+            one; DataError: held-out files differ from the split.
     """
     run_dir = Path(run_dir).resolve()
     facts.check_run_dir(run_dir)
     data_root = Path(data_root).resolve() if data_root is not None else None
     out = Path(out_root if out_root is not None else models_dir()) / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.staging-", dir=out.parent))
+    try:
+        card = _write_package(run_dir, name, staging, data_root, tolerance, machine)
+        old_path = out / "card.json"
+        if old_path.is_file():
+            old = json.loads(old_path.read_text())
+            check_replacement(old, card, replace_worse)
+            card["history"] = [*old.get("history", []), history_entry(old)]
+            atomic_write_text(staging / "card.json", json.dumps(card, indent=2) + "\n")
+        out.mkdir(exist_ok=True)
+        for file in SHIPPED_FILES:  # until the new card lands, the old card's sha256 refuses the new weights
+            os.replace(staging / file, out / file)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def _write_package(
+    run_dir: Path, name: str, out: Path, data_root: Path | None, tolerance: float, machine: str | None
+) -> dict:
+    """Write model.pt, card.json and heldout.json of ``run_dir`` into ``out``; return the card."""
     blob = read_model_file(run_dir / "train" / "model.pt")
     pairs, _ = _heldout_pairs(run_dir, data_root)
     parity_facts = dict(
@@ -230,4 +307,4 @@ def package_run(
     card = build_card(run_dir, name, blob, weights, dtype, parity_facts, metrics, data_root, machine)
     atomic_write_text(out / "card.json", json.dumps(card, indent=2) + "\n")
     atomic_write_bytes(out / "heldout.json", (run_dir / "heldout.json").read_bytes())
-    return out
+    return card

@@ -102,10 +102,40 @@ def _rows(c: dict) -> list[tuple[str, str]]:
     ]
 
 
+def history_table(c: dict) -> list[str]:
+    """The models this one replaced (oldest first), each on the held-out pairs it was scored on."""
+    history = c.get("history") or []
+    if not history:
+        return []
+    head = ["weights", "network", "training", "held-out pairs", "PSNR (dB)", "SSIM", "CIEDE2000", "same split"]
+    lines = [
+        "Earlier models shipped under this name (oldest first; each replaced by a higher held-out PSNR):",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for h in history:
+        net, t, held = h["network"], h.get("train") or {}, h["heldout"]
+        cells = [
+            f"`{h['weights_sha256'][:12]}`",
+            f"`{net.get('genotype_name')}`, {net.get('channels')} ch, {_num(net.get('parameters'), '{:,}')} params",
+            f"{t.get('steps')} steps of {t.get('batch_size')} x {t.get('crop')} px, EMA {t.get('ema_decay')}",
+            str(held["count"]),
+            *[
+                f"{_num(held['model'].get(k), f)} ({_num(held['input'].get(k), f)})"
+                for k, f in (("psnr", "{:.2f}"), ("ssim", "{:.3f}"), ("ciede2000", "{:.2f}"))
+            ],
+            "yes" if h["split_sha256"] == c["data"]["split"]["sha256"] else "no",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def model_section(c: dict) -> list[str]:
     lines = [f"## `{c['name']}`", "", c["summary"], "", "| field | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in _rows(c)]
-    lines += ["", f"Commands that produced it (one command: `{c['commands']['reproduce']}`):", "", "```bash"]
+    lines += ["", *history_table(c)]
+    lines += [f"Commands that produced it (one command: `{c['commands']['reproduce']}`):", "", "```bash"]
     lines += [cmd["command"] for cmd in c["commands"]["stages"]]
     return lines + ["```", ""]
 
