@@ -67,7 +67,9 @@ TRAIN = [
     "train.schedule=cosine",
     "train.ema_decay=0.999",
     "train.val_every=250",
-    "train.val_max_images=6",
+    # every development-validation pair: with 6 of LOL's 19 the best checkpoint was the raw weights of
+    # step 1000, which scored 18.13 dB on all 19 pairs against the final average's 18.97 dB
+    "train.val_max_images=null",
     "train.checkpoint_every=100",
 ]
 
