@@ -16,8 +16,8 @@ Stages (each one skipped when its artifact exists, so an interrupted run continu
    paper's search losing to it), the other tasks search.
 4. ``evaluate`` on the held-out part of ``heldout.json``.
 
-The exact commands are written to ``commands.txt`` and their wall times to ``timings.json``;
-both go into the model card.
+The exact commands are written to ``commands.txt``, their wall times to ``timings.json`` and this
+script's own invocation (with any ``--train-set``) to ``reproduce.txt``; all go into the model card.
 """
 
 from __future__ import annotations
@@ -140,6 +140,9 @@ def main() -> None:
     cfg = REPO / spec["config"]
     root = args.data.resolve() / spec["data"]
     make_splits(args.task, cfg, root, out)
+    overrides = [f"--train-set {shlex.quote(item)}" for item in args.train_set]
+    invocation = " ".join(["python tools/make_pretrained.py", args.task, "--out RUN_DIR", *overrides])
+    (out / "reproduce.txt").write_text(invocation + "\n")  # the card's one reproducing command
     dev = [f"data.split_file={out / 'dev.json'}"]
     lines: list[str] = [
         f"# data: {root}\n# held-out split: {out / 'heldout.json'}; development split: {out / 'dev.json'}\n"

@@ -176,3 +176,22 @@ def test_a_bundled_model_is_replaced_only_by_a_better_one_and_kept_in_history(fa
     text = doc.read_text()
     assert "Earlier models shipped under this name" in text
     assert f"| `{first['weights']['sha256'][:12]}` |" in text and "| 1.00 (" in text and "| no |" in text
+
+
+def test_the_reproducing_command_keeps_make_pretrained_overrides(fake_run, tmp_path):
+    import shutil
+
+    run, data = fake_run
+    moved = tmp_path / "run"
+    shutil.copytree(run, moved)
+    assert _card_of(moved, tmp_path / "a", data)["commands"]["reproduce"] == (
+        "python tools/make_pretrained.py low-light --out RUN_DIR"
+    )
+    line = "python tools/make_pretrained.py dehaze --out RUN_DIR --train-set train.steps=6000"
+    (moved / "reproduce.txt").write_text(line + "\n")
+    assert _card_of(moved, tmp_path / "b", data)["commands"]["reproduce"] == line
+
+
+def _card_of(run: Path, models: Path, data: Path) -> dict:
+    package_run(run, "m", models, data)
+    return _card(models, "m")

@@ -83,6 +83,8 @@ def portable(text: str, run_dir: Path, data_root: Path | None) -> str:
 def commands(run_dir: Path, task: str, data_root: Path | None) -> dict:
     """The one reproducing command and every stage command of ``commands.txt``, in order.
 
+    The reproducing command is ``reproduce.txt`` (make_pretrained's own invocation, with its
+    ``--train-set`` overrides) when the run has one, else the plain ``make_pretrained`` call.
     The run directory is recognised where it was when the commands ran (the ``# held-out
     split:`` header line names it), so a moved run directory is made portable too.
     """
@@ -97,7 +99,13 @@ def commands(run_dir: Path, task: str, data_root: Path | None) -> dict:
             name = line[2:]
         elif line and not line.startswith("#"):
             stages.append({"stage": name, "command": portable(line, run_dir, data_root)})
-    return {"reproduce": f"python tools/make_pretrained.py {task} --out RUN_DIR", "stages": stages}
+    invocation = run_dir / "reproduce.txt"
+    reproduce = (
+        invocation.read_text().strip()
+        if invocation.is_file()
+        else f"python tools/make_pretrained.py {task} --out RUN_DIR"
+    )
+    return {"reproduce": reproduce, "stages": stages}
 
 
 def split_facts(run_dir: Path, data_root: Path | None) -> dict:
