@@ -82,9 +82,29 @@ def sets(items: list[str]) -> list[str]:
     return [arg for item in items for arg in ("--set", item)]
 
 
-def stage(out: Path, name: str, argv: list[str], done: Path, log_lines: list[str]) -> None:
-    """Run one command unless ``done`` exists; record the command and its wall time."""
+def recorded_commands(out: Path) -> dict[str, str]:
+    """``{stage: command}`` from an earlier call's ``commands.txt``, plus its header lines under
+    ``""`` (empty when there is none)."""
+    path, found, name = out / "commands.txt", {}, None
+    for line in path.read_text().splitlines() if path.exists() else []:
+        if line.startswith("# ") and " " not in line[2:]:
+            name = line[2:]
+        elif line.startswith("hadamard-restore ") and name:
+            found[name] = line
+        elif line.startswith("# ") and name is None:
+            found[""] = found.get("", "") + line + "\n"
+    return found
+
+
+def stage(out: Path, name: str, argv: list[str], done: Path, log_lines: list[str], recorded: dict[str, str]) -> None:
+    """Run one command unless ``done`` exists; record the command and its wall time.
+
+    A stage done already keeps the command recorded when it ran, so calling the script again after
+    the recipe changed never writes into ``commands.txt`` a command that did not produce the files.
+    """
     shown = " ".join(shlex.quote(a) for a in ["hadamard-restore", *argv[1:]])
+    if done.exists():
+        shown = recorded.get(name, shown)
     log_lines.append(f"# {name}\n{shown}\n")
     (out / "commands.txt").write_text("\n".join(log_lines))
     if done.exists():
@@ -142,10 +162,16 @@ def main() -> None:
     make_splits(args.task, cfg, root, out)
     overrides = [f"--train-set {shlex.quote(item)}" for item in args.train_set]
     invocation = " ".join(["python tools/make_pretrained.py", args.task, "--out RUN_DIR", *overrides])
-    (out / "reproduce.txt").write_text(invocation + "\n")  # the card's one reproducing command
+    first = out / "reproduce.txt"  # the card's one reproducing command: the call that started the run
+    if not first.exists():
+        first.write_text(invocation + "\n")
+    elif first.read_text().strip() != invocation:
+        print(f"note: this run was started as `{first.read_text().strip()}`; its record is kept", flush=True)
     dev = [f"data.split_file={out / 'dev.json'}"]
+    recorded = recorded_commands(out)  # read before the first stage rewrites the file
     lines: list[str] = [
-        f"# data: {root}\n# held-out split: {out / 'heldout.json'}; development split: {out / 'dev.json'}\n"
+        recorded.get("")
+        or f"# data: {root}\n# held-out split: {out / 'heldout.json'}; development split: {out / 'dev.json'}\n"
     ]
     stage(
         out,
@@ -153,12 +179,13 @@ def main() -> None:
         [*hr(), "classifier", str(cfg), *sets(dev + SEARCH), "--out", str(out / "classifier")],
         out / "classifier" / "classifier.pt",
         lines,
+        recorded,
     )
     clf = [f"classifier.checkpoint={out / 'classifier' / 'classifier.pt'}"]
     search_cmd = [*hr(), "search", str(cfg), *sets(dev + SEARCH + clf), "--out", str(out / "search")]
     if (out / "search").exists():
         search_cmd.append("--resume")
-    stage(out, "search", search_cmd, out / "search" / "genotype.json", lines)
+    stage(out, "search", search_cmd, out / "search" / "genotype.json", lines, recorded)
     if args.stop_after == "search":
         return
     train_cmd = [
@@ -175,7 +202,7 @@ def main() -> None:
     ]
     if (out / "train" / "last.pt").exists():
         train_cmd.append("--resume")
-    stage(out, "train", train_cmd, out / "train" / "train_summary.json", lines)
+    stage(out, "train", train_cmd, out / "train" / "train_summary.json", lines, recorded)
     if args.stop_after == "train":
         return
     stage(
@@ -194,6 +221,7 @@ def main() -> None:
         ],
         out / "eval" / "metrics.json",
         lines,
+        recorded,
     )
     print(f"done: {out / 'eval' / 'metrics.json'}", flush=True)
 

@@ -1,0 +1,31 @@
+"""tools/make_pretrained.py's records: a finished stage keeps the command that produced it."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("make_pretrained", REPO / "tools" / "make_pretrained.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_stage_done_already_keeps_its_recorded_command(tmp_path):
+    tool = _tool()
+    header = "# data: /d\n# held-out split: /r/heldout.json; development split: /r/dev.json\n"
+    ran = "hadamard-restore train cfg.yaml --set train.val_max_images=6 --out /r/train"
+    (tmp_path / "commands.txt").write_text(f"{header}\n# train\n{ran}\n")
+    (tmp_path / "done").write_text("")
+    recorded = tool.recorded_commands(tmp_path)
+    assert recorded == {"": header, "train": ran}
+    lines = [recorded[""]]
+    argv = ["/venv/bin/hadamard-restore", "train", "cfg.yaml", "--set", "train.val_max_images=null"]
+    tool.stage(tmp_path, "train", argv, tmp_path / "done", lines, recorded)  # done: nothing runs
+    assert (tmp_path / "commands.txt").read_text() == f"{header}\n# train\n{ran}\n"
+    tool.stage(tmp_path, "evaluate", ["/venv/bin/hadamard-restore", "--version"], tmp_path / "done", lines, {})
+    assert (tmp_path / "commands.txt").read_text().endswith("# evaluate\nhadamard-restore --version\n")
