@@ -109,6 +109,8 @@ def test_output_is_deterministic_and_docs_render(packaged, fake_run, tmp_path):
     assert "| `tiny-light` | low-light | paired folders | 2 |" in text
     assert f"sha256 `{card['weights']['sha256']}`" in text and "## `tiny-light`" in text
     assert "1 HNUs, norm `none`," in text
+    contrast = card["heldout"]["appearance"]["contrast_ratio"]
+    assert f"contrast {contrast:.2f}x and saturation" in text and "grey levels vs the reference |" in text
     assert f"{card['heldout']['model']['psnr']:.2f} ({card['heldout']['input']['psnr']:.2f})" in text
 
 

@@ -53,6 +53,19 @@ def _wall(budget: dict) -> str:
     return ", ".join(parts) if parts else "n/a"
 
 
+def _appearance(a: dict | None) -> str:
+    """Black level, contrast, saturation, checkerboard and border frame against the references."""
+    if not a:
+        return "n/a"
+    out, ref, inp = a["output"], a["reference"], a["input"]
+    return (
+        f"black level {out['black_level']:.3f} (reference {ref['black_level']:.3f}, input {inp['black_level']:.3f}); "
+        f"contrast {a['contrast_ratio']:.2f}x and saturation {a['saturation_ratio']:.2f}x the reference's; "
+        f"checkerboard amplitude {a['grid_energy_ratio']:.2f}x, Nyquist peak {a['grid_peak_ratio']:.1f}x the "
+        f"reference's; border frame {255 * a['border_frame_difference']:+.1f} grey levels vs the reference"
+    )
+
+
 def _rows(c: dict) -> list[tuple[str, str]]:
     d, b, lw, clf, w = c["data"], c["budget"], c["loss"], c["classifier"], c["weights"]
     split = d["split"]
@@ -93,6 +106,7 @@ def _rows(c: dict) -> list[tuple[str, str]]:
         ("development-validation PSNR by step", ", ".join(f"{s}: {v:.1f}" for s, v in b.get("dev_val_curve", []))),
         ("notes", c.get("notes") or ""),
         *[(f"held-out {label}, model (input)", _metric_cell(c, k, f)) for k, label, f in METRICS],
+        ("held-out appearance (docs/evaluation.md §4)", _appearance(c["heldout"].get("appearance"))),
         ("weights", f"`{w['file']}` {w['dtype']}, {w['bytes']:,} bytes, sha256 `{w['sha256']}`"),
         (
             "fp16 parity",
