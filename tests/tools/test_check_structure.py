@@ -4,14 +4,12 @@ the layers of docs/internals.md and re-exports (CI relies on it)."""
 from __future__ import annotations
 
 import ast
-import importlib.util
 from pathlib import Path
 
+from tests.tools.scripts import load_tool
+
 ROOT = Path(__file__).resolve().parents[2]
-TOOL = ROOT / "tools" / "check_structure.py"
-spec = importlib.util.spec_from_file_location("check_structure", TOOL)
-check = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(check)
+check = load_tool("check_structure")
 
 
 def _package(tmp_path: Path, files: dict[str, str], name: str = "pkg") -> Path:

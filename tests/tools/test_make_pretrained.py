@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location("make_pretrained", REPO / "tools" / "make_pretrained.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.tools.scripts import load_tool
 
 
 def test_a_stage_done_already_keeps_its_recorded_command(tmp_path):
-    tool = _tool()
+    tool = load_tool("make_pretrained")
     header = "# data: /d\n# held-out split: /r/heldout.json; development split: /r/dev.json\n"
     ran = "hadamard-restore train cfg.yaml --set train.val_max_images=6 --out /r/train"
     (tmp_path / "commands.txt").write_text(f"{header}\n# train\n{ran}\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -14,15 +13,11 @@ from hadamard_restore.data.io import read_image
 from hadamard_restore.zoo import colour
 from hadamard_restore.zoo.card import PackageError
 from hadamard_restore.zoo.package import package_run
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.tools.scripts import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("package_pretrained", REPO / "tools" / "package_pretrained.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("package_pretrained")
 
 
 def _card(models: Path, name: str = "tiny-light") -> dict:
