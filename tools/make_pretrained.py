@@ -32,6 +32,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from hadamard_restore.zoo.card import parse_commands  # noqa: E402
 
 TASKS = {
     "low-light": {"config": "configs/low-light.yaml", "data": "lol-v1/our485"},
@@ -87,15 +90,11 @@ def sets(items: list[str]) -> list[str]:
 def recorded_commands(out: Path) -> dict[str, str]:
     """``{stage: command}`` from an earlier call's ``commands.txt``, plus its header lines under
     ``""`` (empty when there is none)."""
-    path, found, name = out / "commands.txt", {}, None
-    for line in path.read_text().splitlines() if path.exists() else []:
-        if line.startswith("# ") and " " not in line[2:]:
-            name = line[2:]
-        elif line.startswith("hadamard-restore ") and name:
-            found[name] = line
-        elif line.startswith("# ") and name is None:
-            found[""] = found.get("", "") + line + "\n"
-    return found
+    path = out / "commands.txt"
+    if not path.exists():
+        return {}
+    header, stages = parse_commands(path.read_text())
+    return {**({"": header} if header else {}), **{name: command for name, command in stages if name}}
 
 
 def stage(out: Path, name: str, argv: list[str], done: Path, log_lines: list[str], recorded: dict[str, str]) -> None:
@@ -123,7 +122,6 @@ def stage(out: Path, name: str, argv: list[str], done: Path, log_lines: list[str
 
 
 def make_splits(task: str, cfg_path: Path, root: Path, out: Path) -> None:
-    sys.path.insert(0, str(REPO / "src"))
     from hadamard_restore.config import load_config
     from hadamard_restore.data.split import Split, development_split, make_split
     from hadamard_restore.data.task_data import dataset_pairs

@@ -80,6 +80,21 @@ def portable(text: str, run_dir: Path, data_root: Path | None) -> str:
     return re.sub(r"(?<![\w$}])/\S*/(configs|tools)/", r"\1/", text)
 
 
+def parse_commands(text: str) -> tuple[str, list[tuple[str | None, str]]]:
+    """A ``commands.txt`` text (make_pretrained's record): its header comment lines (those before
+    the first stage name, newline-terminated) and its ``(stage, command)`` pairs in order."""
+    header, stages, name = "", [], None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("# ") and " " not in line[2:] and not line.endswith(":"):
+            name = line[2:]
+        elif line.startswith("#") and name is None:
+            header += line + "\n"
+        elif line and not line.startswith("#"):
+            stages.append((name, line))
+    return header, stages
+
+
 def commands(run_dir: Path, task: str, data_root: Path | None) -> dict:
     """The one reproducing command and every stage command of ``commands.txt``, in order.
 
@@ -92,13 +107,9 @@ def commands(run_dir: Path, task: str, data_root: Path | None) -> dict:
     original = re.search(r"^# held-out split: (\S+)/heldout\.json", text, re.MULTILINE)
     if original and original.group(1) != str(run_dir):
         text = text.replace(original.group(1), str(run_dir))
-    stages, name = [], None
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("# ") and " " not in line[2:] and not line.endswith(":"):
-            name = line[2:]
-        elif line and not line.startswith("#"):
-            stages.append({"stage": name, "command": portable(line, run_dir, data_root)})
+    stages = [
+        {"stage": name, "command": portable(command, run_dir, data_root)} for name, command in parse_commands(text)[1]
+    ]
     invocation = run_dir / "reproduce.txt"
     reproduce = (
         invocation.read_text().strip()

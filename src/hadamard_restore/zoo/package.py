@@ -282,7 +282,7 @@ def package_run(
             old = json.loads(old_path.read_text())
             check_replacement(old, card, replace_worse)
             card["history"] = [*old.get("history", []), history_entry(old)]
-            atomic_write_text(staging / "card.json", json.dumps(card, indent=2) + "\n")
+        atomic_write_text(staging / "card.json", json.dumps(card, indent=2) + "\n")
         out.mkdir(exist_ok=True)
         for file in SHIPPED_FILES:  # until the new card lands, the old card's sha256 refuses the new weights
             os.replace(staging / file, out / file)
@@ -294,7 +294,7 @@ def package_run(
 def _write_package(
     run_dir: Path, name: str, out: Path, data_root: Path | None, tolerance: float, machine: str | None
 ) -> dict:
-    """Write model.pt, card.json and heldout.json of ``run_dir`` into ``out``; return the card."""
+    """Write model.pt and heldout.json of ``run_dir`` into ``out``; return the card (not yet written)."""
     blob = read_model_file(run_dir / "train" / "model.pt")
     pairs, _ = _heldout_pairs(run_dir, data_root)
     parity_facts = dict(
@@ -304,7 +304,5 @@ def _write_package(
     dtype = torch.float16 if fp16 else torch.float32
     weights = save_shipped(out / "model.pt", blob, name, dtype)
     metrics = heldout_metrics(run_dir, weights, not fp16, pairs, data_root)
-    card = build_card(run_dir, name, blob, weights, dtype, parity_facts, metrics, data_root, machine)
-    atomic_write_text(out / "card.json", json.dumps(card, indent=2) + "\n")
     atomic_write_bytes(out / "heldout.json", (run_dir / "heldout.json").read_bytes())
-    return card
+    return build_card(run_dir, name, blob, weights, dtype, parity_facts, metrics, data_root, machine)
