@@ -159,6 +159,12 @@ def test_a_bundled_model_is_replaced_only_by_a_better_one_and_kept_in_history(fa
     assert entry["split_sha256"] == card["data"]["split"]["sha256"] and entry["train"]["steps"] == 12
     assert card["weights"]["sha256"] == first["weights"]["sha256"]  # the same run was shipped again
 
+    good = (models / "m" / "card.json").read_text()
+    (models / "m" / "card.json").write_text("{ damaged")
+    with pytest.raises(PackageError, match="card .* is unreadable .* nothing was replaced"):
+        package_run(run, "m", models, data)
+    (models / "m" / "card.json").write_text(good)
+
     other = dict(card, data=dict(card["data"], split=dict(card["data"]["split"], sha256="0" * 64)))
     other["heldout"] = dict(card["heldout"], model=dict(card["heldout"]["model"], psnr=1.0))
     (models / "m" / "card.json").write_text(json.dumps(other))

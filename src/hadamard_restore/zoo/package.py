@@ -279,7 +279,13 @@ def package_run(
         card = _write_package(run_dir, name, staging, data_root, tolerance, machine)
         old_path = out / "card.json"
         if old_path.is_file():
-            old = json.loads(old_path.read_text())
+            try:
+                old = json.loads(old_path.read_text())
+            except (OSError, ValueError) as exc:
+                raise facts.PackageError(
+                    f"the bundled card {old_path} is unreadable ({exc}), so the new model cannot be compared "
+                    "with it; nothing was replaced. Restore it (e.g. `git checkout -- PATH`) and package again"
+                ) from None
             check_replacement(old, card, replace_worse)
             card["history"] = [*old.get("history", []), history_entry(old)]
         atomic_write_text(staging / "card.json", json.dumps(card, indent=2) + "\n")
