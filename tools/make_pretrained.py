@@ -79,6 +79,13 @@ TRAIN = [
 ]
 
 
+TAIL_LINES = 15  # of a failed stage's log, shown in its error
+
+
+class StageFailed(RuntimeError):
+    """One stage's command exited non-zero; the message names its log and how to continue."""
+
+
 def hr() -> list[str]:
     return [str(Path(sys.executable).with_name("hadamard-restore"))]
 
@@ -113,8 +120,17 @@ def stage(out: Path, name: str, argv: list[str], done: Path, log_lines: list[str
         return
     print(f"[{name}] {shown}", flush=True)
     t0 = time.time()
-    with open(out / f"{name}.log", "a") as fh:
-        subprocess.run(argv, check=True, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO)
+    log_path = out / f"{name}.log"
+    with open(log_path, "a") as fh:
+        code = subprocess.run(argv, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO).returncode
+    if code != 0:
+        tail = log_path.read_text(errors="replace").splitlines()[-TAIL_LINES:]
+        raise StageFailed(
+            f"stage {name!r} failed (exit status {code}); the last lines of {log_path}:\n"
+            + "\n".join(f"    {line}" for line in tail)
+            + "\nFix the cause and run the same make_pretrained command again: finished stages are kept"
+            + (" and training resumes from its last checkpoint." if name == "train" else ".")
+        )
     timings_path = out / "timings.json"
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
     timings[name] = timings.get(name, 0.0) + round(time.time() - t0, 1)
@@ -230,4 +246,7 @@ if __name__ == "__main__":
     from hadamard_restore.runtime.log import configure_logging
 
     configure_logging()  # a script: its progress lines on stderr, as the CLI shows them
-    main()
+    try:
+        main()
+    except StageFailed as exc:
+        sys.exit(f"error: {exc}")

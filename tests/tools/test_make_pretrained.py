@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
+import pytest
+
 from tests.tools.scripts import load_tool
 
 
@@ -19,3 +23,15 @@ def test_a_stage_done_already_keeps_its_recorded_command(tmp_path):
     assert (tmp_path / "commands.txt").read_text() == f"{header}\n# train\n{ran}\n"
     tool.stage(tmp_path, "evaluate", ["/venv/bin/hadamard-restore", "--version"], tmp_path / "done", lines, {})
     assert (tmp_path / "commands.txt").read_text().endswith("# evaluate\nhadamard-restore --version\n")
+
+
+def test_a_failing_stage_is_a_clear_error_naming_its_log_not_a_traceback(tmp_path):
+    tool = load_tool("make_pretrained")
+    argv = [sys.executable, "-c", "import sys; print('loss is nan at step 7'); sys.exit(3)"]
+    with pytest.raises(tool.StageFailed) as info:
+        tool.stage(tmp_path, "train", argv, tmp_path / "never-written", [""], {})
+    message = str(info.value)
+    assert "stage 'train' failed (exit status 3)" in message
+    assert str(tmp_path / "train.log") in message and "loss is nan at step 7" in message
+    assert "resumes from its last checkpoint" in message
+    assert not (tmp_path / "timings.json").exists()  # a failed stage records no wall time
