@@ -34,6 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from hadamard_restore.errors import HadamardRestoreError  # noqa: E402
 from hadamard_restore.zoo.card import parse_commands  # noqa: E402
 
 TASKS = {
@@ -82,7 +83,7 @@ TRAIN = [
 TAIL_LINES = 15  # of a failed stage's log, shown in its error
 
 
-class StageFailed(RuntimeError):
+class StageFailed(HadamardRestoreError):
     """One stage's command exited non-zero; the message names its log and how to continue."""
 
 
@@ -248,5 +249,5 @@ if __name__ == "__main__":
     configure_logging()  # a script: its progress lines on stderr, as the CLI shows them
     try:
         main()
-    except StageFailed as exc:
+    except HadamardRestoreError as exc:  # a failed stage, or bad data for the splits: one line, no traceback
         sys.exit(f"error: {exc}")
