@@ -90,7 +90,7 @@ def build_model(entry: Entry, cfg, found: dict, seed: int) -> torch.nn.Module:
     if entry.model == "unet":
         return UNet(generator=gen)
     if entry.model == "supernet":
-        net = SuperNet(cfg.net.channels, cfg.net.num_hnu, cfg.net.norm, generator=gen)
+        net = SuperNet(cfg.net.channels, cfg.net.num_hnu, cfg.net.norm, generator=gen, upsample=cfg.net.upsample)
         alpha = load_alpha(found["hier_alpha"])
         with torch.no_grad():
             for g, a in alpha.items():
@@ -102,7 +102,9 @@ def build_model(entry: Entry, cfg, found: dict, seed: int) -> torch.nn.Module:
         "joint": found.get("joint_genotype"),
         "paper": cfg.net.genotype,
     }.get(entry.model, entry.model)
-    return HadamardNet(load_genotype(str(geno)), channels=cfg.net.channels, norm=cfg.net.norm, generator=gen)
+    return HadamardNet(
+        load_genotype(str(geno)), channels=cfg.net.channels, norm=cfg.net.norm, generator=gen, upsample=cfg.net.upsample
+    )
 
 
 def alpha_json(alpha_pt: Path, out: Path) -> None:

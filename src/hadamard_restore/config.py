@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -36,6 +36,8 @@ Task = Literal["low-light", "dehaze", "underwater", "custom"]
 # steps=10**23) from ending in an out-of-memory traceback or a run that never ends.
 MAX_CHANNELS = 1024  # net.channels (the paper: 32)
 MAX_HNU = 64  # net.num_hnu (the paper: 7)
+Upsample = Literal["transpose", "resize"]  # net.upsample (the paper: transpose)
+UPSAMPLERS: tuple[str, ...] = get_args(Upsample)
 MAX_STEPS = 10**8  # every step count and every interval
 MAX_BATCH = 1024  # every batch size
 MAX_CROP = 4096  # every crop side, pixels
@@ -140,6 +142,11 @@ class NetConfig(Strict):
         "paper",
         description="search space: the paper's candidates, or 'global' adding globalres_1x1 (whole-image context)"
         " to every HNU layer; a trained network takes its space from its genotype",
+    )
+    upsample: Upsample = Field(
+        "transpose",
+        description="the decoder's x2 up-samplers: 'transpose' (the paper's k2 s2 transposed convolution) or "
+        "'resize' (bilinear x2 then a 3x3 convolution: no checkerboard locked to the pixel grid)",
     )
 
 

@@ -19,6 +19,9 @@ def test_reference_parameter_counts():
     assert lol.exit_code == 0, lol.output
     assert "527,840" in lol.output and "MACs at 600x400" in lol.output and "MiB" in lol.output
     assert "621,408" in run("all-3c", "--size", "37x31").output
+    # resize-conv up-samplers: 3x3 instead of 2x2 taps in up1 (C->C) and up2 (C->C/2), C = 32
+    resize = run("all-3c", "--size", "37x31", "--upsample", "resize")
+    assert f"{621_408 + 5 * 32 * 32 + 5 * 32 * 16:,}" in resize.output and "upsample resize" in resize.output
 
 
 def test_json_output_for_supernet_and_a_file(tmp_path):
@@ -38,3 +41,5 @@ def test_errors_exit_2_with_a_message():
     assert res.exit_code == 2 and "HxW" in res.output
     res = run("supernet", "--channels", "5")
     assert res.exit_code == 2 and "--channels must be even" in res.output
+    res = run("all-3c", "--upsample", "nearest")
+    assert res.exit_code == 2 and "--upsample must be one of transpose, resize" in res.output

@@ -96,10 +96,12 @@ def test_a_backend_failing_parity_is_never_chosen(net, monkeypatch):
 
 def test_named_backends_match_eager(net):
     x = _image(33, 47)
-    for backend in ("eager", "channels-last", "onnx"):
-        with torch.inference_mode():
-            got = runner_for(net, x, "cpu", backend, threads=1)(x)
-        assert (got - _eager(net, x)).abs().max() <= TOLERANCE, backend
+    resize = HadamardNet(load_genotype("all-1c"), channels=4, upsample="resize").eval()  # bilinear: ONNX Resize
+    for model in (net, resize):
+        for backend in ("eager", "channels-last", "onnx"):
+            with torch.inference_mode():
+                got = runner_for(model, x, "cpu", backend, threads=1)(x)
+            assert (got - _eager(model, x)).abs().max() <= TOLERANCE, (backend, model.upsample)
     with pytest.raises(HadamardRestoreError, match="unknown backend"):
         runner_for(net, x, "cpu", "tensorrt")
 

@@ -14,6 +14,18 @@ def test_build_supernet_honours_config_and_norm_override():
     sup = build_supernet(cfg, norm="none")
     assert (sup.channels, sup.num_hnu, sup.norm) == (4, 2, "none")
     assert build_supernet(cfg).norm == "instance"
+    assert build_supernet(cfg).upsample == "transpose"
+    assert build_supernet(cfg.model_copy(update={"upsample": "resize"})).upsample == "resize"
+
+
+def test_net_upsample_reaches_the_network_and_bad_values_are_refused():
+    from pydantic import ValidationError
+
+    cfg = NetConfig(channels=4, genotype="all-3c", upsample="resize")
+    net = build_network(load_genotype("all-3c"), cfg, seed=0)
+    assert net.upsample == "resize" and isinstance(net.up2[1], torch.nn.Conv2d)
+    with pytest.raises(ValidationError, match="'transpose' or 'resize'"):
+        NetConfig(upsample="nearest")
 
 
 def test_build_network_takes_width_and_depth_from_config_and_weights_from_seed():

@@ -17,8 +17,9 @@ def test_single_conv_closed_form():
     assert info["peak_activation_bytes"] == 4 * 5 * 7 * 9
 
 
+@pytest.mark.parametrize("upsample", ["transpose", "resize"])
 @pytest.mark.parametrize("c,n,size", [(8, 1, (37, 31)), (4, 2, (16, 20))])
-def test_all_3c_macs_closed_form(c, n, size):
+def test_all_3c_macs_closed_form(c, n, size, upsample):
     geno = Genotype.from_dict({"num_hnu": n, "layers": {l: "conv_3x3" for l in layer_labels(n)}})
     h2 = c // 2
     p0 = (-(-size[0] // 4) * 4) * (-(-size[1] // 4) * 4)  # padded to multiples of 4
@@ -27,11 +28,13 @@ def test_all_3c_macs_closed_form(c, n, size):
         9 * 3 * h2 * p0 * 2  # head, tail
         + 2 * 4 * 9 * h2 * h2 * p0
         + 2 * 4 * 9 * c * c * p1  # e1, d1 | e2, d2
-        + 4 * h2 * c * p1 * 2
-        + 4 * c * c * p2 * 2  # down1, up2 | down2, up1
-        + n * 8 * 9 * c * c * p2
-    )  # HNUs
-    assert net_info(HadamardNet(geno, channels=c), size)["macs"] == macs
+        + 4 * h2 * c * p1  # down1
+        + 4 * c * c * p2  # down2
+        + n * 8 * 9 * c * c * p2  # HNUs
+    )
+    # up1 (C->C, to H/2) and up2 (C->C/2, to H): k2 s2 transposed, or bilinear (not counted) + 3x3
+    macs += 4 * c * c * p2 + 4 * c * h2 * p1 if upsample == "transpose" else 9 * c * c * p1 + 9 * c * h2 * p0
+    assert net_info(HadamardNet(geno, channels=c, upsample=upsample), size)["macs"] == macs
 
 
 def test_meta_and_cpu_runs_agree():

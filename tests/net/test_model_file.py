@@ -133,11 +133,39 @@ def test_load_model_rebuilds_the_network_and_gives_the_same_outputs(tmp_path, ge
     path = model_file.save_model(tmp_path / "model.pt", net, net.genotype, LW, cfg.net, dump_config(cfg))
     loaded, meta = model_file.load_model(path, "cpu")
     assert type(loaded) is type(net) and not loaded.training
-    assert meta["net"] == {"channels": 4, "num_hnu": 7, "norm": "instance"}
+    assert meta["net"] == {"channels": 4, "num_hnu": 7, "norm": "instance", "upsample": "transpose"}
     assert meta["genotype"]["layers"] == net.genotype.to_dict()["layers"]
     assert "channels: 4" in meta["config"]
     x = torch.rand(1, 3, 37, 31, generator=gen)
     assert torch.equal(loaded(x), net(x))
+
+
+def test_a_resize_upsampler_model_round_trips_and_an_older_file_builds_the_paper_s(tmp_path, gen):
+    """The file records net.upsample; a file written before the setting (no key) holds transposed
+    convolutions and loads as such."""
+    from hadamard_restore.config import RunConfig, dump_config
+    from hadamard_restore.net.network import HadamardNet
+
+    cfg = RunConfig.model_validate({"net": {"channels": 4, "upsample": "resize"}})
+    net = HadamardNet(load_genotype("all-3c"), channels=4, upsample="resize")
+    path = model_file.save_model(tmp_path / "resize.pt", net, net.genotype, LW, cfg.net, dump_config(cfg))
+    loaded, meta = model_file.load_model(path, "cpu")
+    assert meta["net"]["upsample"] == "resize" and loaded.upsample == "resize"
+    x = torch.rand(1, 3, 37, 31, generator=gen)
+    assert torch.equal(loaded(x), net(x))
+
+    old = _hnet()
+    path = model_file.save_model(tmp_path / "old.pt", old, old.genotype, LW, None)
+    blob = model_file.read_model_file(path)
+    blob["meta"]["net"].pop("upsample", None)
+    torch.save(blob, tmp_path / "older.pt")
+    loaded, _ = model_file.load_model(tmp_path / "older.pt", "cpu")
+    assert loaded.upsample == "transpose" and torch.equal(loaded(x), old(x))
+
+    blob["meta"]["net"]["upsample"] = "pixelshuffle"  # a damaged file: a clear error, not a traceback
+    torch.save(blob, tmp_path / "damaged.pt")
+    with pytest.raises(CheckpointError, match="upsample"):
+        model_file.load_model(tmp_path / "damaged.pt", "cpu")
 
 
 def test_weights_of_another_genotype_are_a_clear_error(tmp_path):

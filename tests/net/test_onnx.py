@@ -4,6 +4,7 @@ import io
 import warnings
 
 import numpy as np
+import pytest
 import torch
 
 from hadamard_restore.net.genotype import Genotype
@@ -11,11 +12,12 @@ from hadamard_restore.net.network import HadamardNet
 from hadamard_restore.net.primitives import label_primitives, layer_labels
 
 
-def test_onnx_export_matches_torch_and_is_finite(gen):
+@pytest.mark.parametrize("upsample", ["transpose", "resize"])
+def test_onnx_export_matches_torch_and_is_finite(gen, upsample):
     import onnxruntime as ort
 
     layers = {l: label_primitives(l)[i % len(label_primitives(l))] for i, l in enumerate(layer_labels(1))}
-    net = HadamardNet(Genotype.from_dict({"num_hnu": 1, "layers": layers}), channels=4).eval()
+    net = HadamardNet(Genotype.from_dict({"num_hnu": 1, "layers": layers}), channels=4, upsample=upsample).eval()
     x = torch.rand(1, 3, 37, 31, generator=gen)
     buf = io.BytesIO()
     with warnings.catch_warnings():

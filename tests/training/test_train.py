@@ -43,7 +43,7 @@ def test_train_writes_every_artifact(tiny_run, tiny_genotype):
     split = json.loads((tiny_run / "split.json").read_text())
     assert len(split["train"]) == 6 and len(split["val"]) == 2
     model, meta = model_file.load_model(tiny_run / "model.pt")
-    assert meta["net"] == {"channels": 4, "num_hnu": 1, "norm": "instance"}
+    assert meta["net"] == {"channels": 4, "num_hnu": 1, "norm": "instance", "upsample": "transpose"}
     assert meta["genotype"]["name"] == "tiny" and meta["loss_weights"]["weights"]["l1"] == 1.0
     assert yaml.safe_load(meta["config"])["train"]["steps"] == 12
     assert sum(p.numel() for p in model.parameters()) > 0

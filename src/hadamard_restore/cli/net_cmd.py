@@ -7,7 +7,7 @@ import json
 import typer
 
 from hadamard_restore.cli.app import fail, guarded, net_app
-from hadamard_restore.config import MAX_CHANNELS, MAX_HNU
+from hadamard_restore.config import MAX_CHANNELS, MAX_HNU, UPSAMPLERS
 
 
 @net_app.command("info")
@@ -16,6 +16,7 @@ def info(
     size: str = typer.Option("600x400", help="input size HxW"),
     channels: int = typer.Option(32, help="network width C (full-resolution width C/2)"),
     num_hnu: int = typer.Option(7, "--num-hnu", help="HNUs of the supernet (a genotype fixes its own)"),
+    upsample: str = typer.Option("transpose", help="the decoder's up-samplers: transpose (the paper's) or resize"),
     as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON"),
 ) -> None:
     """Report parameters, MACs (torch FLOP counter) and peak activation memory."""
@@ -31,10 +32,12 @@ def info(
             f"--channels must be even, from 2 to {MAX_CHANNELS}, and --num-hnu from 1 to {MAX_HNU} "
             f"(got {channels}, {num_hnu})"
         )
+    if upsample not in UPSAMPLERS:
+        fail(f"--upsample must be one of {', '.join(UPSAMPLERS)} (got {upsample!r})")
 
     def report() -> dict:
         geno = None if genotype == "supernet" else load_genotype(genotype)
-        return network_report(geno, hw, channels=channels, num_hnu=num_hnu, source=genotype)
+        return network_report(geno, hw, channels=channels, num_hnu=num_hnu, source=genotype, upsample=upsample)
 
     result = guarded(report)
     typer.echo(json.dumps(result, indent=2) if as_json else format_info(result))

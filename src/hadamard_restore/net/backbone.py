@@ -10,7 +10,10 @@ Layout (docs/method.md 1.2; C = ``channels``, C/2 at full resolution)::
     -> up2 (convT k2 s2, C->C/2) -> FCM d1 (C/2) -> tail (S, C/2->3) --crop--> (B,3,H,W)
 
 The down/up-sampling layers are fixed and bias-free; there is no output activation (the raw
-tail output is the image; clamp only for saving/metrics). Each searched layer is made by a
+tail output is the image; clamp only for saving/metrics). ``upsample="resize"`` (beyond the
+paper, docs/method.md 8.26) makes each up-sampler a bilinear x2 resize followed by a bias-free
+3x3 convolution instead of the k2 s2 transposed convolution, whose four kernel taps stamp a
+fixed 2x2 pattern on every output block (a checkerboard locked to the pixel grid). Each searched layer is made by a
 *layer factory* ``(label, candidates, c_in, c_out) -> layer``; the supernet passes mixed ops,
 the derived network chosen ops, so both have the same module names (``head``, ``e1.a.op1``,
 ``hnus.0.ru.0``, ..., ``tail``).
@@ -24,12 +27,30 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hadamard_restore.config import UPSAMPLERS
 from hadamard_restore.net.fcm import FCM
 from hadamard_restore.net.hnu import HNU, LayerFactory, Norm
 from hadamard_restore.net.padding import crop_pads, reflect_pad
 from hadamard_restore.net.primitives import FCM_PRIMITIVES, group_names, space_primitives
 
 PAD_MULTIPLE = 4
+
+
+def make_upsampler(kind: str, c_in: int, c_out: int) -> nn.Module:
+    """A x2 up-sampler from ``c_in`` to ``c_out`` channels, bias-free.
+
+    ``"transpose"`` (the paper's): a k2 s2 transposed convolution. ``"resize"``: bilinear x2
+    (half-pixel centres) then a 3x3 convolution with zero padding, which has no per-position
+    pattern (a constant input gives a constant output away from the border).
+    """
+    if kind == "transpose":
+        return nn.ConvTranspose2d(c_in, c_out, 2, stride=2, bias=False)
+    if kind == "resize":
+        return nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        )
+    raise ValueError(f"upsample must be one of {', '.join(UPSAMPLERS)}, got {kind!r}")
 
 
 class Backbone(nn.Module):
@@ -43,6 +64,8 @@ class Backbone(nn.Module):
         seed: seed of the private RNG used for weight initialisation.
         space: the search space whose candidate sets the layer factory is given
             (:data:`~hadamard_restore.net.primitives.SPACES`; default the paper's).
+        upsample: the two x2 up-samplers, ``"transpose"`` (the paper's) or ``"resize"``
+            (:func:`make_upsampler`).
     """
 
     def __init__(
@@ -53,6 +76,7 @@ class Backbone(nn.Module):
         norm: Norm = "instance",
         seed: int = 0,
         space: str = "paper",
+        upsample: str = "transpose",
     ) -> None:
         super().__init__()
         if channels < 2 or channels % 2:
@@ -62,6 +86,7 @@ class Backbone(nn.Module):
         if num_hnu < 1:
             raise ValueError(f"num_hnu must be >= 1, got {num_hnu}")
         self.channels, self.num_hnu, self.norm, self.space = channels, num_hnu, norm, space
+        self.upsample = upsample
         c, c2 = channels, channels // 2
         hnu_candidates = space_primitives(space)["hnu"]
         with torch.random.fork_rng(devices=[]):
@@ -72,9 +97,9 @@ class Backbone(nn.Module):
             self.e2 = FCM("enc.e2", c, make_layer)
             self.down2 = nn.Conv2d(c, c, 2, stride=2, bias=False)
             self.hnus = nn.ModuleList(HNU(g, c, norm, make_layer, hnu_candidates) for g in group_names(num_hnu)[1:-1])
-            self.up1 = nn.ConvTranspose2d(c, c, 2, stride=2, bias=False)
+            self.up1 = make_upsampler(upsample, c, c)
             self.d2 = FCM("dec.d2", c, make_layer)
-            self.up2 = nn.ConvTranspose2d(c, c2, 2, stride=2, bias=False)
+            self.up2 = make_upsampler(upsample, c, c2)
             self.d1 = FCM("dec.d1", c2, make_layer)
             self.tail = make_layer("dec.tail", FCM_PRIMITIVES, c2, 3)
 

@@ -20,7 +20,7 @@ def build_supernet(cfg: NetConfig, norm: Norm | None = None, generator: torch.Ge
     """A supernet of ``cfg.channels`` x ``cfg.num_hnu`` over the candidate sets of ``cfg.space``;
     ``norm`` overrides ``cfg.norm`` (pass ``"instance"`` for stage 1 and ``"none"`` for stage 2,
     docs/method.md 1.4)."""
-    return SuperNet(cfg.channels, cfg.num_hnu, norm or cfg.norm, generator, space=cfg.space)
+    return SuperNet(cfg.channels, cfg.num_hnu, norm or cfg.norm, generator, space=cfg.space, upsample=cfg.upsample)
 
 
 def net_for_genotype(cfg: NetConfig, genotype: Genotype) -> NetConfig:
@@ -60,4 +60,5 @@ def build_network(genotype: Genotype, cfg: NetConfig, seed: int) -> HadamardNet:
         num_hnu=cfg.num_hnu,
         norm=cfg.norm,
         generator=torch.Generator().manual_seed(seed),
+        upsample=cfg.upsample,
     )

@@ -76,6 +76,7 @@ def network_report(
     num_hnu: int = 7,
     norm: str = "instance",
     source: str = "",
+    upsample: str = "transpose",
 ) -> dict[str, Any]:
     """:func:`net_info` of a genotype's network, or of the supernet for ``None``.
 
@@ -83,19 +84,19 @@ def network_report(
     path the genotype came from) names an unnamed genotype in the report.
     """
     if genotype is None:
-        model: nn.Module = SuperNet(channels, num_hnu, norm)  # type: ignore[arg-type]
+        model: nn.Module = SuperNet(channels, num_hnu, norm, upsample=upsample)  # type: ignore[arg-type]
         name = f"supernet ({num_hnu} HNUs)"
     else:
-        model = HadamardNet(genotype, channels, norm=norm)  # type: ignore[arg-type]
+        model = HadamardNet(genotype, channels, norm=norm, upsample=upsample)  # type: ignore[arg-type]
         name = genotype.name or source
-    return {"network": name, "channels": channels, **net_info(model, size)}
+    return {"network": name, "channels": channels, "upsample": upsample, **net_info(model, size)}
 
 
 def format_info(info: dict[str, Any]) -> str:
     """Human-readable lines for :func:`network_report`'s result."""
     h, w = info["size"]
     lines = [
-        f"network:            {info['network']} (channels {info['channels']})",
+        f"network:            {info['network']} (channels {info['channels']}, upsample {info['upsample']})",
         f"parameters:         {info['parameters']:,} ({info['parameters'] / 1e6:.3f} M)",
     ]
     if info["arch_parameters"]:

@@ -18,12 +18,14 @@ from hadamard_restore.config import NetConfig
 from hadamard_restore.config_yaml import short_repr
 from hadamard_restore.errors import CheckpointError
 
+NET_KEYS = ("channels", "num_hnu", "norm", "upsample")  # the network settings a model file records
+
 
 def checked_net_settings(net: Any) -> dict:
     """The ``net`` block of a checkpoint's meta, checked like the config's ``net`` section
     (types, and bounds such as ``channels <= 1024``) before any network is built."""
     net = net if net is not None else {}
-    keys = ("channels", "num_hnu", "norm")
+    keys = NET_KEYS
     if not isinstance(net, Mapping):
         problems = [f"it is a {type(net).__name__}, not a mapping"]
     else:

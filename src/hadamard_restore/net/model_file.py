@@ -5,7 +5,7 @@ A model file (``model.pt``) is a ``model`` checkpoint of
 
     {"format": "hadamard-restore/model", "version": 2,
      "meta": {"genotype": {...}, "loss_weights": {...},
-              "net": {"channels": 32, "num_hnu": 7, "norm": "instance"},
+              "net": {"channels": 32, "num_hnu": 7, "norm": "instance", "upsample": "transpose"},
               "config": "<resolved config YAML>", ...extra},
      "state_dict": {...}}
 
@@ -34,7 +34,7 @@ from torch import nn
 
 from hadamard_restore.errors import CheckpointError
 from hadamard_restore.net.genotype import Genotype
-from hadamard_restore.net.meta_checks import checked_net_settings
+from hadamard_restore.net.meta_checks import NET_KEYS, checked_net_settings
 from hadamard_restore.net.network import HadamardNet
 from hadamard_restore.runtime.checkpoint import PREFIX, load_checkpoint, save_checkpoint
 
@@ -68,11 +68,18 @@ def loss_weights_to_dict(loss_weights: LossWeights | Mapping[str, Any] | None) -
 
 
 def net_settings(net: NetConfig | None = None, model: nn.Module | None = None) -> dict:
-    """``{"channels", "num_hnu", "norm"}`` from the ``net`` config section (or the model's attributes)."""
+    """``{"channels", "num_hnu", "norm", "upsample"}`` from the ``net`` config section (or the model's
+    attributes). A file without ``upsample`` predates the setting and holds the paper's transposed
+    convolutions, which is what :class:`HadamardNet` builds when it is absent."""
     if net is not None:
-        return {"channels": int(net.channels), "num_hnu": int(net.num_hnu), "norm": str(net.norm)}
+        return {
+            "channels": int(net.channels),
+            "num_hnu": int(net.num_hnu),
+            "norm": str(net.norm),
+            "upsample": str(net.upsample),
+        }
     out = {}
-    for key in ("channels", "num_hnu", "norm"):
+    for key in NET_KEYS:
         if model is not None and hasattr(model, key):
             out[key] = getattr(model, key)
     return out

@@ -31,6 +31,8 @@ class HadamardNet(Backbone):
         num_hnu: HNUs; None takes the genotype's count (a different number is an error).
         norm: ``"instance"`` (default, final network) or ``"none"``.
         generator: source of the weight-init seed; default ``Generator().manual_seed(0)``.
+        upsample: the up-samplers, ``"transpose"`` (default, the paper's) or ``"resize"``
+            (:func:`~hadamard_restore.net.backbone.make_upsampler`); a model file records it.
 
     Examples:
         >>> net = HadamardNet(load_genotype("all-3c"), channels=8)
@@ -45,6 +47,7 @@ class HadamardNet(Backbone):
         num_hnu: int | None = None,
         norm: Norm = "instance",
         generator: torch.Generator | None = None,
+        upsample: str = "transpose",
     ) -> None:
         geno = genotype
         if num_hnu is not None and num_hnu != geno.num_hnu:
@@ -59,7 +62,9 @@ class HadamardNet(Backbone):
             layer.layer_label = label
             return layer
 
-        super().__init__(make_layer, channels, geno.num_hnu, norm, seed=_seed_from(gen), space=geno.space)
+        super().__init__(
+            make_layer, channels, geno.num_hnu, norm, seed=_seed_from(gen), space=geno.space, upsample=upsample
+        )
         self.genotype = geno
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -69,10 +74,10 @@ class HadamardNet(Backbone):
 
 def copy_supernet_weights(supernet: SuperNet, net: HadamardNet) -> HadamardNet:
     """Load into ``net`` the supernet's weights of the ops ``net`` kept (same keys)."""
-    if (supernet.channels, supernet.num_hnu) != (net.channels, net.num_hnu):
+    if (supernet.channels, supernet.num_hnu, supernet.upsample) != (net.channels, net.num_hnu, net.upsample):
         raise ValueError(
-            f"supernet (channels={supernet.channels}, num_hnu={supernet.num_hnu}) and network "
-            f"(channels={net.channels}, num_hnu={net.num_hnu}) differ in size"
+            f"supernet (channels={supernet.channels}, num_hnu={supernet.num_hnu}, upsample={supernet.upsample}) "
+            f"and network (channels={net.channels}, num_hnu={net.num_hnu}, upsample={net.upsample}) differ in size"
         )
     source = supernet.state_dict()
     net.load_state_dict({k: source[k] for k in net.state_dict()})

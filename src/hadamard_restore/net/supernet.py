@@ -64,6 +64,8 @@ class SuperNet(Backbone):
         generator: source of the weight-init seed and of alpha; default ``Generator().manual_seed(0)``.
         space: the candidate sets (:data:`~hadamard_restore.net.primitives.SPACES`): ``"paper"``
             (default) or ``"global"``.
+        upsample: the up-samplers (:func:`~hadamard_restore.net.backbone.make_upsampler`):
+            ``"transpose"`` (default, the paper's) or ``"resize"``.
 
     Examples:
         >>> net = SuperNet(channels=8, num_hnu=1, generator=torch.Generator().manual_seed(1))
@@ -78,9 +80,10 @@ class SuperNet(Backbone):
         norm: Norm = "instance",
         generator: torch.Generator | None = None,
         space: str = "paper",
+        upsample: str = "transpose",
     ) -> None:
         gen = generator if generator is not None else torch.Generator().manual_seed(0)
-        super().__init__(_mixed_layer, channels, num_hnu, norm, seed=_seed_from(gen), space=space)
+        super().__init__(_mixed_layer, channels, num_hnu, norm, seed=_seed_from(gen), space=space, upsample=upsample)
         self.arch = nn.ParameterDict(
             {
                 g: nn.Parameter(
