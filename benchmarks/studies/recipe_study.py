@@ -18,6 +18,10 @@ Questions (``RECIPES``; every recipe differs from the budget study's in one sett
 * crop and batch at equal pixels per step: 4 x 64 px (the budget study's) vs 1 x 128 px;
 * learning rate: 1e-3 vs 3e-4;
 * loss weights: the searched (published) β vs equal weights of the same eight terms;
+* up-sampler: the paper's k2 s2 transposed convolutions vs resize-convolutions (``net.upsample``),
+  judged also by the pixel-grid checkerboard: after training, every cell scores its ``model.pt`` on
+  the development validation pairs with ``hadamard-restore evaluate`` and keeps the appearance
+  means (grid peak and energy against the references', border frame, black level);
 * averaging: every cell records EMA and raw weights side by side;
 * length: the curve every ``val_every`` steps shows where each recipe flattens or turns down.
 """
@@ -34,6 +38,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import yaml
+
 if __package__ in (None, ""):
     sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[2] / "src")]
 
@@ -42,6 +48,8 @@ from benchmarks.studies.budget_report import verdict
 
 STUDY_LEDGER = L.ROOT / "benchmarks" / "results" / "studies" / "recipe"
 CONFIGS = {"lol": "configs/low-light.yaml", "sots": "configs/dehaze.yaml", "lsui": "configs/underwater.yaml"}
+TASK_ORDER = ("lol", "sots", "lsui")
+TASK_NAMES = {"lol": "LOL (low light)", "sots": "SOTS-indoor (haze)", "lsui": "LSUI (underwater)"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,7 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("crop128x1", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3")),
     Recipe("crop64x4-lr3e-4", ("train.crop=64", "train.batch_size=4", "train.lr=3e-4")),
     Recipe("crop128x1-equal", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3"), "equal"),
+    Recipe("crop128x1-resize", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3", "net.upsample=resize")),
 )
 BY_KEY = {r.key: r for r in RECIPES}
 # each table compares recipes that differ in one setting
@@ -73,7 +82,16 @@ QUESTIONS = {
     "crop and batch at equal pixels per step": ("crop64x4", "crop128x1"),
     "learning rate": ("crop64x4", "crop64x4-lr3e-4"),
     "loss weights (searched β vs equal)": ("crop128x1", "crop128x1-equal"),
+    "up-sampler (transposed convolution vs resize-convolution)": ("crop128x1", "crop128x1-resize"),
 }
+# appearance means kept from the dev evaluation (hadamard-restore evaluate's metrics.json "appearance")
+APPEARANCE = (
+    "grid_peak_ratio",
+    "grid_energy_ratio",
+    "border_frame_difference",
+    "contrast_ratio",
+    "saturation_ratio",
+)
 
 
 def cell_file(ledger: Path, tag: str, task: str, key: str, steps: int, seed: int) -> Path:
@@ -105,6 +123,7 @@ def run_cell(task: str, recipe: Recipe, steps: int, seed: int, args, path: Path,
     subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": str(L.ROOT / "src")})
     history = json.loads((run_dir / "history.json").read_text())
     summary = json.loads((run_dir / "train_summary.json").read_text())
+    dev_eval = evaluate_on_dev(run_dir, args, log)
     cell = {
         "task": task,
         "recipe": recipe.key,
@@ -118,6 +137,7 @@ def run_cell(task: str, recipe: Recipe, steps: int, seed: int, args, path: Path,
         "best_val_psnr": summary["best_val_psnr"],
         "best_step": summary["best_step"],
         "best_weights": summary.get("best_weights"),
+        "dev_eval": dev_eval,
         "wall_s": round(time.time() - t0, 1),
         "resumed": resume,
         "load_average": {"before": load_before, "after": L.load_average()},
@@ -129,6 +149,27 @@ def run_cell(task: str, recipe: Recipe, steps: int, seed: int, args, path: Path,
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(cell, indent=1))
     tmp.replace(path)
+
+
+def evaluate_on_dev(run_dir: Path, args, log) -> dict:
+    """Score the cell's model.pt on the development validation pairs (never the held-out ones):
+    PSNR / SSIM and the appearance means, with the input row beside them."""
+    out = run_dir / "dev-eval"
+    metrics = out / "metrics.json"
+    if not metrics.is_file():
+        root = yaml.safe_load((run_dir / "config.yaml").read_text())["data"]["root"]  # where the cell trained
+        cmd = [sys.executable, "-m", "hadamard_restore", "evaluate", str(run_dir / "model.pt")]
+        cmd += ["--data", root, "--split", str(args.dev_split.resolve()), "--out", str(out)]
+        log(f"dev evaluation: {' '.join(cmd[2:])}")
+        subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": str(L.ROOT / "src")})
+    m = json.loads(metrics.read_text())
+    return {
+        "count": m["count"],
+        "psnr": m["mean"]["psnr"],
+        "ssim": m["mean"]["ssim"],
+        "input_psnr": m["input_mean"]["psnr"],
+        "appearance": {k: m["appearance"].get(k) for k in APPEARANCE},
+    }
 
 
 def _mean_se(values: list[float]) -> str:
@@ -153,12 +194,16 @@ def render(ledger: Path, tag: str) -> Path | None:
         "and commit).",
         "",
     ]
-    for question, keys in QUESTIONS.items():
-        group = [c for c in cells if c["recipe"] in keys]
-        if not group:
+    for task, question, keys in ((t, q, k) for t in TASK_ORDER for q, k in QUESTIONS.items()):
+        group = [c for c in cells if c["recipe"] in keys and c.get("task", "lol") == task]
+        if len({c["recipe"] for c in group}) < 2:  # a comparison needs both sides
             continue
         steps = sorted({e["step"] for c in group for e in c["val"]})
-        lines += [f"## {question}", "", "| recipe | seeds | " + " | ".join(f"step {s}" for s in steps) + " |"]
+        lines += [
+            f"## {question}: {TASK_NAMES[task]}",
+            "",
+            "| recipe | seeds | " + " | ".join(f"step {s}" for s in steps) + " |",
+        ]
         lines.append("|---|---|" + "---|" * len(steps))
         for key in keys:
             mine = [c for c in group if c["recipe"] == key]
@@ -170,6 +215,7 @@ def render(ledger: Path, tag: str) -> Path | None:
                     vals = [e[f"psnr_{kind}"] for c in mine for e in c["val"] if e["step"] == s and f"psnr_{kind}" in e]
                     row.append(_mean_se(vals))
                 lines.append(f"| {key} ({kind}) | {len(mine)} | " + " | ".join(row) + " |")
+        lines += _appearance_table(group, keys)
         loads = [c["load_average"]["before"][0] for c in group if c["load_average"]["before"]]
         walls = [c["wall_s"] for c in group]
         lines += [
@@ -181,6 +227,30 @@ def render(ledger: Path, tag: str) -> Path | None:
     out = ledger / f"recipe-{tag}.md"
     out.write_text("\n".join(lines))
     return out
+
+
+def _appearance_table(group: list[dict], keys: tuple[str, ...]) -> list[str]:
+    """model.pt on the development validation pairs: PSNR and the appearance means, for the cells
+    that recorded them (cells from before the dev evaluation existed have none)."""
+    scored = [c for c in group if c.get("dev_eval")]
+    if not scored:
+        return []
+    n, inp = scored[0]["dev_eval"]["count"], scored[0]["dev_eval"]["input_psnr"]
+    lines = [
+        "",
+        f"model.pt on the {n} development validation pairs (input {inp:.2f} dB); appearance as output vs reference "
+        "(`hadamard-restore evaluate`, docs/evaluation.md):",
+        "",
+        "| recipe | steps | seeds | PSNR dB | SSIM | " + " | ".join(k.replace("_", " ") for k in APPEARANCE) + " |",
+        "|---|---|---|---|---|" + "---|" * len(APPEARANCE),
+    ]
+    for key in keys:
+        for steps in sorted({c["steps"] for c in scored if c["recipe"] == key}):
+            mine = [c["dev_eval"] for c in scored if c["recipe"] == key and c["steps"] == steps]
+            cols = [_mean_se([e["psnr"] for e in mine]), _mean_se([e["ssim"] for e in mine])]
+            cols += [_mean_se([e["appearance"][k] for e in mine]) for k in APPEARANCE]
+            lines.append(f"| {key} | {steps} | {len(mine)} | " + " | ".join(cols) + " |")
+    return lines
 
 
 def run(args, log=print) -> int:
