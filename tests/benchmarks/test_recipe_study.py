@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 
 import pytest
 
@@ -45,7 +46,7 @@ def test_dev_evaluation_is_read_from_an_existing_metrics_file(tmp_path, monkeypa
     run_dir = tmp_path / "cell"
     (run_dir / "dev-eval").mkdir(parents=True)
     (run_dir / "dev-eval" / "metrics.json").write_text(json.dumps(_metrics(18.5, 3.25)))
-    monkeypatch.setattr(R.subprocess, "run", lambda *a, **k: pytest.fail("a finished evaluation is not rerun"))
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("a finished evaluation is not rerun"))
     got = R.evaluate_on_dev(run_dir, argparse.Namespace(dev_split=tmp_path / "dev.json"), print)
     assert got["psnr"] == 18.5 and got["input_psnr"] == 14.0 and got["count"] == 13
     assert got["appearance"]["grid_peak_ratio"] == 3.25 and set(got["appearance"]) == set(R.APPEARANCE)
@@ -63,7 +64,7 @@ def test_the_evaluation_command_scores_the_dev_split(tmp_path, monkeypatch):
         out.mkdir()
         (out / "metrics.json").write_text(json.dumps(_metrics(17.0, 1.0)))
 
-    monkeypatch.setattr(R.subprocess, "run", fake_run)
+    monkeypatch.setattr(subprocess, "run", fake_run)
     split = tmp_path / "dev.json"
     R.evaluate_on_dev(run_dir, argparse.Namespace(dev_split=split), print)
     (cmd,) = calls
