@@ -238,16 +238,22 @@ def _appearance_table(group: list[dict], keys: tuple[str, ...]) -> list[str]:
     n, inp = scored[0]["dev_eval"]["count"], scored[0]["dev_eval"]["input_psnr"]
     lines = [
         "",
-        f"model.pt on the {n} development validation pairs (input {inp:.2f} dB); appearance as output vs reference "
-        "(`hadamard-restore evaluate`, docs/evaluation.md):",
+        f"model.pt on the {n} development validation pairs (input {inp:.2f} dB): the checkpoint the trainer kept "
+        "as best on those same pairs, so its PSNR is optimistic (the curve above is the fair comparison); "
+        "appearance as output vs reference, border frame in luminance units (`hadamard-restore evaluate`, "
+        "docs/evaluation.md):",
         "",
-        "| recipe | steps | seeds | PSNR dB | SSIM | " + " | ".join(k.replace("_", " ") for k in APPEARANCE) + " |",
-        "|---|---|---|---|---|" + "---|" * len(APPEARANCE),
+        "| recipe | steps | seeds | model.pt | PSNR dB | SSIM | "
+        + " | ".join(k.replace("_", " ") for k in APPEARANCE)
+        + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(APPEARANCE),
     ]
     for key in keys:
         for steps in sorted({c["steps"] for c in scored if c["recipe"] == key}):
-            mine = [c["dev_eval"] for c in scored if c["recipe"] == key and c["steps"] == steps]
-            cols = [_mean_se([e["psnr"] for e in mine]), _mean_se([e["ssim"] for e in mine])]
+            cells = [c for c in scored if c["recipe"] == key and c["steps"] == steps]
+            mine = [c["dev_eval"] for c in cells]
+            kept = ", ".join(f"step {c['best_step']} {c.get('best_weights') or ''}".strip() for c in cells)
+            cols = [kept, _mean_se([e["psnr"] for e in mine]), _mean_se([e["ssim"] for e in mine])]
             cols += [_mean_se([e["appearance"][k] for e in mine]) for k in APPEARANCE]
             lines.append(f"| {key} | {steps} | {len(mine)} | " + " | ".join(cols) + " |")
     return lines

@@ -37,6 +37,8 @@ def _cell(recipe: str, seed: int, psnr: float, peak: float) -> dict:
         "seed": seed,
         "val": [{"step": 3000, "psnr_raw": psnr, "psnr_ema": psnr}],
         "dev_eval": dev,
+        "best_step": 3000,
+        "best_weights": "raw",
         "wall_s": 60.0,
         "load_average": {"before": [2.0, 2.0, 2.0]},
     }
@@ -87,5 +89,11 @@ def test_the_upsampler_table_puts_psnr_beside_the_checkerboard(tmp_path):
     section = text.split("## up-sampler (transposed convolution vs resize-convolution): LSUI (underwater)")[1]
     assert "13 development validation pairs (input 14.00 dB)" in section
     rows = [line for line in section.splitlines() if line.startswith("| crop128x1")]
-    assert rows[-2].startswith("| crop128x1 | 3000 | 2 | 18.10 ± 0.10 |") and "50.00 ± 10.00" in rows[-2]
-    assert rows[-1].startswith("| crop128x1-resize | 3000 | 1 | 18.30 (1 seed) |") and "2.00 (1 seed)" in rows[-1]
+    assert (
+        rows[-2].startswith("| crop128x1 | 3000 | 2 | step 3000 raw, step 3000 raw | 18.10 ± 0.10 |")
+        and "50.00 ± 10.00" in rows[-2]
+    )
+    assert (
+        rows[-1].startswith("| crop128x1-resize | 3000 | 1 | step 3000 raw | 18.30 (1 seed) |")
+        and "2.00 (1 seed)" in rows[-1]
+    )
