@@ -12,33 +12,31 @@ from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.net.network import HadamardNet
 
 
-def _flat(c: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor:
-    """A spatially constant map: every channel one random value."""
-    return torch.rand(1, c, 1, 1, generator=gen).expand(1, c, h, w).contiguous()
+def _on_flat_input(kind: str, gen: torch.Generator):
+    """A 4->3 channel up-sampler of ``kind`` applied to a spatially constant 5x6 map (every channel
+    one random value): ``(up-sampler, channel values, output)``."""
+    up = make_upsampler(kind, 4, 3)
+    values = torch.rand(4, generator=gen)
+    with torch.no_grad():
+        out = up(values.view(1, 4, 1, 1).expand(1, 4, 5, 6).contiguous())
+    assert out.shape == (1, 3, 10, 12)
+    return up, values, out
 
 
 def test_transposed_convolution_stamps_its_kernel_on_a_flat_input(gen):
-    up = make_upsampler("transpose", 4, 3)
-    x = _flat(4, 5, 6, gen)
-    with torch.no_grad():
-        out = up(x)
-    assert out.shape == (1, 3, 10, 12)
+    up, values, out = _on_flat_input("transpose", gen)
     # closed form: every 2x2 output block is sum_c x_c * kernel[c, :, :, :], the same block everywhere
-    block = torch.einsum("c,cokl->okl", x[0, :, 0, 0], up.weight)
+    block = torch.einsum("c,cokl->okl", values, up.weight)
     torch.testing.assert_close(out[0], block.repeat(1, 5, 6))
     checker = block[:, 0, 0] - block[:, 0, 1] - block[:, 1, 0] + block[:, 1, 1]
     assert checker.abs().max() > 1e-3  # a random kernel leaves a pixel-grid checkerboard
 
 
 def test_resize_convolution_keeps_a_flat_input_flat_inside_the_border(gen):
-    up = make_upsampler("resize", 4, 3)
-    x = _flat(4, 5, 6, gen)
-    with torch.no_grad():
-        out = up(x)
-    assert out.shape == (1, 3, 10, 12)
+    up, values, out = _on_flat_input("resize", gen)
     inner = out[0, :, 1:-1, 1:-1]
     # closed form: bilinear keeps a constant, the 3x3 convolution sums its taps
-    expected = torch.einsum("c,ockl->o", x[0, :, 0, 0], up[1].weight)
+    expected = torch.einsum("c,ockl->o", values, up[1].weight)
     torch.testing.assert_close(inner, expected.view(3, 1, 1).expand_as(inner))
 
 
