@@ -21,7 +21,7 @@ Questions (``RECIPES``; every recipe differs from the budget study's in one sett
 * up-sampler: the paper's k2 s2 transposed convolutions vs resize-convolutions (``net.upsample``),
   judged also by the pixel-grid checkerboard: after training, every cell scores its ``model.pt`` on
   the development validation pairs with ``hadamard-restore evaluate`` and keeps the appearance
-  means (grid peak and energy against the references', border frame, black level);
+  means (grid peak and energy, contrast and saturation against the references', border frame);
 * averaging: every cell records EMA and raw weights side by side;
 * length: the curve every ``val_every`` steps shows where each recipe flattens or turns down.
 """
@@ -45,10 +45,9 @@ if __package__ in (None, ""):
 
 from benchmarks.studies import budget_ledger as L
 from benchmarks.studies.budget_report import verdict
+from benchmarks.studies.quality_presets import TASKS
 
 STUDY_LEDGER = L.ROOT / "benchmarks" / "results" / "studies" / "recipe"
-CONFIGS = {"lol": "configs/low-light.yaml", "sots": "configs/dehaze.yaml", "lsui": "configs/underwater.yaml"}
-TASK_ORDER = ("lol", "sots", "lsui")
 TASK_NAMES = {"lol": "LOL (low light)", "sots": "SOTS-indoor (haze)", "lsui": "LSUI (underwater)"}
 
 
@@ -108,7 +107,7 @@ def train_command(task: str, recipe: Recipe, steps: int, seed: int, args, run_di
         f"data.split_file={args.dev_split.resolve()}",
         "data.max_pairs=null",
     ]
-    cmd = [sys.executable, "-m", "hadamard_restore", "train", str(L.ROOT / CONFIGS[task])]
+    cmd = [sys.executable, "-m", "hadamard_restore", "train", str(L.ROOT / TASKS[task])]
     cmd += ["--genotype", args.genotype, "--loss-weights", recipe.loss_weights, "--out", str(run_dir)]
     cmd += [x for s in sets for x in ("--set", s)]
     return [*cmd, "--resume"] if resume else cmd
@@ -194,7 +193,7 @@ def render(ledger: Path, tag: str) -> Path | None:
         "and commit).",
         "",
     ]
-    for task, question, keys in ((t, q, k) for t in TASK_ORDER for q, k in QUESTIONS.items()):
+    for task, question, keys in ((t, q, k) for t in TASKS for q, k in QUESTIONS.items()):
         group = [c for c in cells if c["recipe"] in keys and c.get("task", "lol") == task]
         if len({c["recipe"] for c in group}) < 2:  # a comparison needs both sides
             continue
@@ -277,7 +276,7 @@ def run(args, log=print) -> int:
 
 def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--task", default="lol", choices=sorted(CONFIGS))
+    p.add_argument("--task", default="lol", choices=sorted(TASKS))
     p.add_argument("--recipes", nargs="+", default=[r.key for r in RECIPES], choices=[r.key for r in RECIPES])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     p.add_argument("--steps", type=int, default=3000)

@@ -25,13 +25,12 @@ def checked_net_settings(net: Any) -> dict:
     """The ``net`` block of a checkpoint's meta, checked like the config's ``net`` section
     (types, and bounds such as ``channels <= 1024``) before any network is built."""
     net = net if net is not None else {}
-    keys = NET_KEYS
     if not isinstance(net, Mapping):
         problems = [f"it is a {type(net).__name__}, not a mapping"]
     else:
         try:
-            NetConfig.model_validate({k: net[k] for k in keys if k in net})
-            return {k: net[k] for k in keys if k in net}
+            NetConfig.model_validate({k: net[k] for k in NET_KEYS if k in net})
+            return {k: net[k] for k in NET_KEYS if k in net}
         except ValidationError as exc:
             problems = [f"{e['loc'][0]}: {e['msg']} (got {short_repr(e.get('input'))})" for e in exc.errors()]
     raise CheckpointError(

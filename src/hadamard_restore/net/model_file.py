@@ -71,18 +71,8 @@ def net_settings(net: NetConfig | None = None, model: nn.Module | None = None) -
     """``{"channels", "num_hnu", "norm", "upsample"}`` from the ``net`` config section (or the model's
     attributes). A file without ``upsample`` predates the setting and holds the paper's transposed
     convolutions, which is what :class:`HadamardNet` builds when it is absent."""
-    if net is not None:
-        return {
-            "channels": int(net.channels),
-            "num_hnu": int(net.num_hnu),
-            "norm": str(net.norm),
-            "upsample": str(net.upsample),
-        }
-    out = {}
-    for key in NET_KEYS:
-        if model is not None and hasattr(model, key):
-            out[key] = getattr(model, key)
-    return out
+    source = net if net is not None else model  # the config section's values are validated int / str
+    return {key: getattr(source, key) for key in NET_KEYS if source is not None and hasattr(source, key)}
 
 
 def make_meta(
