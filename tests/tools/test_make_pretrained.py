@@ -35,3 +35,40 @@ def test_a_failing_stage_is_a_clear_error_naming_its_log_not_a_traceback(tmp_pat
     assert str(tmp_path / "train.log") in message and "loss is nan at step 7" in message
     assert "resumes from its last checkpoint" in message
     assert not (tmp_path / "timings.json").exists()  # a failed stage records no wall time
+
+
+def test_search_set_reaches_the_search_stages_and_the_recorded_command(tmp_path, monkeypatch):
+    """``--search-set search.architecture=search`` runs the paper's pipeline where the config's default
+    is a fixed architecture: it goes into the classifier and search commands (not training's) and into
+    reproduce.txt, which is the model card's one reproducing command."""
+    tool = load_tool("make_pretrained")
+    ran: dict[str, list[str]] = {}
+    monkeypatch.setattr(tool, "make_splits", lambda *a: None)
+    monkeypatch.setattr(tool, "stage", lambda out, name, argv, *rest: ran.__setitem__(name, argv))
+    out = tmp_path / "run"
+    argv = ["make_pretrained.py", "underwater", "--out", str(out), "--data", str(tmp_path)]
+    argv += ["--search-set", "search.architecture=search", "--train-set", "train.steps=50"]
+    monkeypatch.setattr(sys, "argv", argv)
+    tool.main()
+    for name in ("classifier", "search"):
+        assert "search.architecture=search" in ran[name], name
+    assert "search.architecture=search" not in ran["train"] and "train.steps=50" in ran["train"]
+    assert "train.steps=50" not in ran["search"]
+    assert (out / "reproduce.txt").read_text() == (
+        "python tools/make_pretrained.py underwater --out RUN_DIR "
+        "--search-set search.architecture=search --train-set train.steps=50\n"
+    )
+
+
+def test_a_bad_override_is_refused_before_any_stage_runs(tmp_path, monkeypatch):
+    tool = load_tool("make_pretrained")
+    from hadamard_restore.config import ConfigError
+
+    monkeypatch.setattr(tool, "stage", lambda *a: pytest.fail("no stage may run after a bad override"))
+    out = tmp_path / "run"
+    for flag, item in (("--search-set", "search.architecure=search"), ("--train-set", "train.steps=many")):
+        argv = ["make_pretrained.py", "dehaze", "--out", str(out), "--data", str(tmp_path), flag, item]
+        monkeypatch.setattr(sys, "argv", argv)
+        with pytest.raises(ConfigError):
+            tool.main()
+        assert not out.exists()  # nothing written: not even the output folder
