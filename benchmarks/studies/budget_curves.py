@@ -20,6 +20,7 @@ after every cell.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -122,7 +123,12 @@ def run_cell(task, budget, seed, entry, ccfg, found, test_pairs, meta: dict, pat
     cfg.train.steps, cfg.train.val_every = budget, budget
     load_before, t0 = L.load_average(), time.time()
     run_dir = work / task / "runs" / f"{entry.key}-b{budget}-s{seed}"
-    res = train_and_score(qentry, cfg, found, seed, run_dir, pick_device(cfg.device), test_pairs=test_pairs)
+    search_artifacts = {k: L.file_sha256(p) for k, p in sorted(found.items())}
+    identity = {"entry": entry.key, "settings_key": meta["settings_key"], "search_artifacts": search_artifacts}
+    resumed = continues_interrupted_cell(run_dir, {**identity, "config": cfg.model_dump(mode="json")})
+    res = train_and_score(
+        qentry, cfg, found, seed, run_dir, pick_device(cfg.device), test_pairs=test_pairs, resume=resumed
+    )
     cell = {
         "task": task,
         "entry": entry.key,
@@ -132,8 +138,9 @@ def run_cell(task, budget, seed, entry, ccfg, found, test_pairs, meta: dict, pat
         "seed": seed,
         **meta,
         "wall_s": round(time.time() - t0, 1),
+        "resumed": resumed,  # wall_s and train_s then count only this call's part
         "load_average": {"before": load_before, "after": L.load_average()},
-        "search_artifacts": {k: L.file_sha256(p) for k, p in sorted(found.items())},
+        "search_artifacts": search_artifacts,
         **{
             k: res[k]
             for k in (
@@ -154,6 +161,21 @@ def run_cell(task, budget, seed, entry, ccfg, found, test_pairs, meta: dict, pat
     write_json(path, cell)
     shutil.rmtree(run_dir, ignore_errors=True)  # checkpoints are large; the cell is the result
     return cell
+
+
+def continues_interrupted_cell(run_dir: Path, settings: dict) -> bool:
+    """Whether ``run_dir`` holds an interrupted training of this very cell (its ``last.pt``, written
+    under the same ``settings``), which the cell then continues (resuming is bitwise) instead of
+    starting over. Records ``settings`` there for a later call either way (atomic)."""
+    from hadamard_restore.artifacts import atomic_write_text
+
+    marker = run_dir / "cell-settings.json"
+    text = json.dumps(settings, sort_keys=True, indent=1, default=str) + "\n"
+    same = (run_dir / "last.pt").is_file() and marker.is_file() and marker.read_text() == text
+    if not same:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(marker, text)
+    return same
 
 
 def input_record(tdir: Path, test_pairs, lpips_net: str) -> dict:

@@ -175,12 +175,13 @@ def score_inputs(cfg, device: torch.device) -> dict:
 
 
 def train_and_score(
-    entry: Entry, cfg, found: dict, seed: int, run_dir: Path, device: torch.device, test_pairs=None
+    entry: Entry, cfg, found: dict, seed: int, run_dir: Path, device: torch.device, test_pairs=None, resume=False
 ) -> dict:
     """Train ``entry`` for ``cfg.train.steps`` and score it; returns the result record.
 
     Scored on the validation part of ``cfg``'s split, or on ``test_pairs`` when given (then the
     validation part only serves the training loop's end-of-run check and is never scored).
+    ``resume`` continues the training in ``run_dir/last.pt`` (the caller vouches it is this one's).
     """
     from hadamard_restore.data.dataset import PairedImages
     from hadamard_restore.data.task_data import load_pairs
@@ -203,7 +204,7 @@ def train_and_score(
     tcfg = cfg.train.model_copy(update={"val_every": cfg.train.steps, "val_max_images": n_val})
     meta = {"benchmark_entry": entry.key, "seed": seed, "loss_weights": lw.to_dict()}
     t0 = time.time()
-    summary = fit(model, loss, data, tcfg, run_dir, meta, seed=seed, device=device, progress=False)
+    summary = fit(model, loss, data, tcfg, run_dir, meta, seed=seed, device=device, progress=False, resume=resume)
     train_s = time.time() - t0
     weights = "raw"  # the final weights, held by ``model``
     if test_pairs is not None:  # score what a user gets: model.pt, chosen on pairs that are not scored

@@ -175,3 +175,59 @@ def test_cell_scores_model_pt_the_better_of_raw_and_average(tmp_path, provisione
     scored = res["per_image"][0]["psnr"]
     assert psnr_of(saved["state_dict"]) == pytest.approx(scored, abs=1e-4)  # channels-last rounding only
     assert abs(psnr_of(other) - scored) > 1e-3  # the other weights would have scored differently
+
+
+@pytest.mark.weights
+def test_an_interrupted_cell_continues_bitwise_a_changed_one_starts_over(tmp_path, provisioned_weights, monkeypatch):
+    """A cell killed mid-training continues from its last.pt on the next call (not from step 0), and
+    scores exactly what an uninterrupted cell scores; a run folder left by other settings is not
+    continued."""
+    from benchmarks.studies import budget_curves
+    from hadamard_restore.training import trainer
+
+    monkeypatch.setenv("HADAMARD_RESTORE_CACHE", str(tmp_path / "cache"))
+    real_fit = trainer.fit
+
+    def run(name: str, extra: list[str], stop_at: int | None = None) -> dict:
+        ledger, tag = tmp_path / name, "toy-machine"
+        if not ledger.exists():
+            _seed_search(ledger / tag / "demo" / "searches" / "paper")
+        if stop_at is not None:
+
+            def interrupted(*a, **k):
+                def stop(step):
+                    if step == stop_at:
+                        raise KeyboardInterrupt
+
+                return real_fit(*a, on_step=stop, **k)
+
+            monkeypatch.setattr(trainer, "fit", interrupted)
+            with pytest.raises(KeyboardInterrupt):
+                budget_curves.main(argv(ledger, tag, extra))
+            monkeypatch.setattr(trainer, "fit", real_fit)
+            return {}
+        assert budget_curves.main(argv(ledger, tag, extra)) == 1
+        return json.loads((ledger / tag / "demo" / "all-1c" / "b6-s0.json").read_text())
+
+    def argv(ledger, tag, extra):
+        sets = [*TOY, "train.checkpoint_every=2", *extra]
+        return [
+            *("--tasks", "demo", "--entries", "all-1c", "--budgets", "6", "--seeds", "0"),
+            *("--ledger", str(ledger), "--work", str(tmp_path / "w" / ledger.name), "--machine-tag", tag),
+            *[x for s in sets for x in ("--train-set", s)],
+        ]
+
+    whole = run("whole", [])
+    run("cut", [], stop_at=5)  # killed after step 5; last.pt holds step 4
+    run_dir = tmp_path / "w" / "cut" / "toy-machine" / "demo" / "runs" / "all-1c-b6-s0"
+    assert (run_dir / "last.pt").is_file() and (run_dir / "cell-settings.json").is_file()
+    resumed = run("cut", [])
+    assert resumed["resumed"] is True and whole["resumed"] is False
+    assert resumed["per_image"] == whole["per_image"]  # bitwise: the same PSNR to the last digit
+    assert not run_dir.exists()  # the finished cell's folder is cleared as before
+
+    run("other", [], stop_at=5)
+    other_dir = tmp_path / "w" / "other" / "toy-machine" / "demo" / "runs" / "all-1c-b6-s0"
+    assert (other_dir / "last.pt").is_file()
+    changed = run("other", ["train.lr=5e-4"])  # other settings: the old state is not continued
+    assert changed["resumed"] is False and changed["per_image"] != whole["per_image"]
