@@ -62,7 +62,7 @@ def build_loss(loss_weights: LossWeights, vgg_backbone: str) -> torch.nn.Module:
 
 
 def build_data(data: DataConfig, seed: int, tcfg: TrainConfig, run_dir: str | Path | None = None) -> TrainData:
-    """Train sampler (random crops + flips, seeded generator) and held-out full images.
+    """Train sampler (random crops + flips, seeded generator) and the split's validation images, whole.
 
     ``data`` and ``seed`` choose the pairs (:func:`~hadamard_restore.data.task_data.load_pairs`);
     ``tcfg`` (the ``train`` section) gives the crop and ``val_max_images``. The split used is
@@ -72,7 +72,9 @@ def build_data(data: DataConfig, seed: int, tcfg: TrainConfig, run_dir: str | Pa
     train_set = PairedImages(train_pairs, crop=tcfg.crop, flip=True)
     val_set = PairedImages(val_pairs[: tcfg.val_max_images or None], crop=None, flip=False)
     val = [val_set.full(i) for i in range(len(val_set))]
-    log.info("training on %d pairs, validating on %d held-out pairs", len(train_pairs), len(val))
+    # "validation", not "held-out": with make_pretrained's dev.json these pick checkpoints, so they are
+    # not the model's test pairs (those are read only by `evaluate`)
+    log.info("training on %d pairs, validating on %d pairs (the split's validation part)", len(train_pairs), len(val))
     return TrainData(sample=train_set.sample_batch, val=val)
 
 
