@@ -107,8 +107,8 @@ def test_default_architecture_follows_the_search_study(monkeypatch, tmp_path):
     """Issue 24's answer sets the default: on LOL and LSUI the paper's architecture search lost to
     all-3c at the shipped recipe (benchmarks/results/studies/budget-recipe/), so `run configs/low-light.yaml`
     and `run configs/underwater.yaml` train all-3c with searched loss weights (LOL -0.90 dB at 1000
-    steps, -0.23 ± 0.04 at 3000; LSUI -0.45 ± 0.16 at 3000; 3 seeds each); on SOTS the two tie, so
-    dehaze keeps the paper's search."""
+    steps, -0.23 ± 0.04 at 3000; LSUI -0.45 ± 0.16 at 3000; 3 seeds each); on SOTS they tie
+    (-0.36 ± 0.22 at 3000), so dehaze keeps the paper's search."""
     from hadamard_restore.config import load_config
     from hadamard_restore.net.genotype import load_genotype
 
