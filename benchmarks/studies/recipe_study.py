@@ -214,6 +214,7 @@ def render(ledger: Path, tag: str) -> Path | None:
                     vals = [e[f"psnr_{kind}"] for c in mine for e in c["val"] if e["step"] == s and f"psnr_{kind}" in e]
                     row.append(_mean_se(vals))
                 lines.append(f"| {key} ({kind}) | {len(mine)} | " + " | ".join(row) + " |")
+        lines += _paired_lines(group, keys)
         lines += _appearance_table(group, keys)
         loads = [c["load_average"]["before"][0] for c in group if c["load_average"]["before"]]
         walls = [c["wall_s"] for c in group]
@@ -226,6 +227,32 @@ def render(ledger: Path, tag: str) -> Path | None:
     out = ledger / f"recipe-{tag}.md"
     out.write_text("\n".join(lines))
     return out
+
+
+def _paired_lines(group: list[dict], keys: tuple[str, ...]) -> list[str]:
+    """The question's answer: per seed, the second recipe's dev PSNR minus the first's at the last step
+    both validated, raw and averaged weights, with the budget study's mean, s.e. and wording."""
+    first, second = keys
+    by = {(c["recipe"], c["seed"]): c for c in group}
+    seeds = sorted(s for r, s in by if r == second and (first, s) in by)
+    if not seeds:
+        return []
+    lines = [""]
+    for kind in ("raw", "ema"):
+        diffs, last = [], set()
+        for seed in seeds:
+            a, b = ({e["step"]: e.get(f"psnr_{kind}") for e in by[(r, seed)]["val"]} for r in (first, second))
+            step = max(k for k in a.keys() & b.keys() if a[k] is not None and b[k] is not None)
+            diffs.append(b[step] - a[step])
+            last.add(step)
+        mean, se, word = verdict(diffs)
+        spread = f"± {se:.2f} dB (s.e., {len(diffs)} seeds)" if len(diffs) > 1 else "dB (one seed, no s.e.)"
+        steps = "/".join(str(s) for s in sorted(last))
+        each = ", ".join(f"{d:+.2f}" for d in diffs)
+        lines.append(
+            f"- paired, {kind} weights at step {steps}: {second} {word} {first}: {mean:+.2f} {spread}; per seed {each}"
+        )
+    return lines
 
 
 def _appearance_table(group: list[dict], keys: tuple[str, ...]) -> list[str]:

@@ -97,3 +97,31 @@ def test_the_upsampler_table_puts_psnr_beside_the_checkerboard(tmp_path):
         rows[-1].startswith("| crop128x1-resize | 3000 | 1 | step 3000 raw | 18.30 (1 seed) |")
         and "2.00 (1 seed)" in rows[-1]
     )
+
+
+def test_each_question_states_its_paired_answer_per_seed(tmp_path):
+    """The verdict line pairs seeds (the second recipe minus the first at the last step both reached)
+    and uses the budget study's rule: beyond 2 s.e. "loses to"/"beats", else "within"."""
+    cells = [
+        _cell("crop128x1", 0, 18.0, 40.0),
+        _cell("crop128x1", 1, 18.2, 60.0),
+        _cell("crop128x1", 2, 17.0, 60.0),  # no partner: not paired
+        _cell("crop128x1-resize", 0, 17.5, 2.0),
+        _cell("crop128x1-resize", 1, 17.6, 2.0),
+    ]
+    cells[3]["val"] = [{"step": 1500, "psnr_raw": 19.0, "psnr_ema": 19.0}, *cells[3]["val"]]
+    cells[4]["val"][0]["psnr_ema"] = 18.4
+    for c in cells:
+        path = R.cell_file(tmp_path, "tag", c["task"], c["recipe"], c["steps"], c["seed"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(c))
+    text = R.render(tmp_path, "tag").read_text()
+    raw = next(line for line in text.splitlines() if line.startswith("- paired, raw"))
+    ema = next(line for line in text.splitlines() if line.startswith("- paired, ema"))
+    # raw: -0.5 and -0.6 -> mean -0.55, s.e. 0.05: beyond 2 s.e.
+    assert raw == (
+        "- paired, raw weights at step 3000: crop128x1-resize loses to crop128x1: -0.55 ± 0.05 dB (s.e., 2 seeds); "
+        "per seed -0.50, -0.60"
+    )
+    # ema: -0.5 and +0.2 -> mean -0.15, s.e. 0.35: within
+    assert "crop128x1-resize is within 2 s.e. of crop128x1: -0.15 ± 0.35 dB" in ema
