@@ -29,8 +29,9 @@ def checked_net_settings(net: Any) -> dict:
         problems = [f"it is a {type(net).__name__}, not a mapping"]
     else:
         try:
-            NetConfig.model_validate({k: net[k] for k in NET_KEYS if k in net})
-            return {k: net[k] for k in NET_KEYS if k in net}
+            settings = {k: net[k] for k in NET_KEYS if k in net}
+            NetConfig.model_validate(settings)
+            return settings
         except ValidationError as exc:
             problems = [f"{e['loc'][0]}: {e['msg']} (got {short_repr(e.get('input'))})" for e in exc.errors()]
     raise CheckpointError(
