@@ -9,6 +9,8 @@ held-out image, else fp32; held-out metrics with colour errors; the split's and 
 sha256; every command and the budget) and rewrites ``docs/models.md`` from all cards.
 A bundled model of that name is replaced only by one with a higher held-out PSNR on the same
 held-out pairs (``--replace-worse`` overrides), and its card moves into the new card's history.
+A model that does not beat its input on every held-out pair is refused (``--accept-input-losses``
+overrides).
 The same run directory gives byte-identical files.
 """
 
@@ -65,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         help="replace a bundled model even if the new one does not score a higher held-out PSNR on the same "
         "held-out pairs (the old card still goes into the new card's history)",
     )
+    ap.add_argument(
+        "--accept-input-losses",
+        action="store_true",
+        help="package a model even if its output is no better than its input on some held-out pair "
+        "(the bundled-model tests refuse such a model)",
+    )
     ap.add_argument("--render-only", action="store_true", help="only rewrite --docs from the cards")
     args = ap.parse_args(argv)
     try:
@@ -81,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.tolerance,
                 args.machine,
                 replace_worse=args.replace_worse,
+                accept_input_losses=args.accept_input_losses,
             )
             print(f"model: {folder}")
         print(f"docs: {render(args.models, args.docs)}")

@@ -14,6 +14,7 @@ from hadamard_restore.zoo import colour
 from hadamard_restore.zoo.card import PackageError
 from hadamard_restore.zoo.package import package_run
 from tests.tools.scripts import load_tool
+from tests.zoo.conftest import FAKE_STEPS
 
 
 def _tool():
@@ -38,7 +39,7 @@ def test_card_holds_the_runs_facts_and_is_portable(packaged, fake_run):
     assert stages[0]["command"].startswith(
         "hadamard-restore classifier configs/low-light.yaml --set data.split_file=RUN_DIR/dev.json"
     )
-    assert card["budget"]["wall_seconds"]["train"] == 1200.5 and card["budget"]["train"]["steps"] == 12
+    assert card["budget"]["wall_seconds"]["train"] == 1200.5 and card["budget"]["train"]["steps"] == FAKE_STEPS
     summary = json.loads((run / "train" / "train_summary.json").read_text())
     assert card["budget"]["best_step"] == summary["best_step"]
     history = json.loads((run / "train" / "history.json").read_text())["val"]
@@ -156,7 +157,7 @@ def test_a_bundled_model_is_replaced_only_by_a_better_one_and_kept_in_history(fa
     (entry,) = card["history"]
     assert entry["weights_sha256"] == first["weights"]["sha256"] and entry["heldout"]["model"]["psnr"] == 1.0
     assert entry["heldout"]["input"]["psnr"] == first["heldout"]["input"]["psnr"]
-    assert entry["split_sha256"] == card["data"]["split"]["sha256"] and entry["train"]["steps"] == 12
+    assert entry["split_sha256"] == card["data"]["split"]["sha256"] and entry["train"]["steps"] == FAKE_STEPS
     assert card["weights"]["sha256"] == first["weights"]["sha256"]  # the same run was shipped again
 
     good = (models / "m" / "card.json").read_text()
@@ -198,3 +199,58 @@ def test_the_reproducing_command_keeps_make_pretrained_overrides(fake_run, tmp_p
 def _card_of(run: Path, models: Path, data: Path) -> dict:
     package_run(run, "m", models, data)
     return _card(models, "m")
+
+
+def _gains(metrics: Path) -> dict[str, float]:
+    """Per held-out pair: the model's PSNR minus the input's, from an evaluation's metrics.json."""
+    return {r["name"]: r["psnr"] - r["input_psnr"] for r in json.loads(metrics.read_text())["per_image"]}
+
+
+def test_the_card_records_every_pair_beats_its_input(packaged, fake_run):
+    gains = _gains(fake_run[0] / "eval" / "metrics.json")
+    pairs = _card(packaged)["heldout"]["pairs"]
+    assert min(gains.values()) > 0 and pairs["below_input"] == 0 and pairs["failed"] == []
+    worst = min(gains, key=gains.get)
+    assert pairs["worst"]["name"] == worst
+    assert pairs["worst"]["psnr_gain_db"] == pytest.approx(gains[worst], abs=0.05)  # fp16 weights: re-evaluated
+
+
+def test_a_model_that_loses_to_its_input_on_a_heldout_pair_is_refused(fake_run, tmp_path):
+    """An untrained network of the same architecture: packaged only with --accept-input-losses."""
+    import shutil
+
+    from hadamard_restore.evaluation.evaluate import evaluate
+    from hadamard_restore.net.model_file import network_from_meta, read_model_file, save_model_meta
+
+    run, data = fake_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("eval"))
+    meta = read_model_file(run / "train" / "model.pt")["meta"]
+    torch.manual_seed(0)
+    save_model_meta(copy / "train" / "model.pt", network_from_meta(meta), meta)
+    evaluate(copy / "train" / "model.pt", data / "tiny", split=copy / "heldout.json", out=copy / "eval", device="cpu")
+    gains = _gains(copy / "eval" / "metrics.json")
+    below = sum(g <= 0 for g in gains.values())
+    assert below >= 1, f"the untrained network must lose on some pair for this test: {gains}"
+
+    models, docs = tmp_path / "models", tmp_path / "models.md"
+    with pytest.raises(PackageError, match=rf"does not beat its input on {below} of {len(gains)} held-out pairs"):
+        package_run(copy, "m", models, data)
+    assert list(models.iterdir()) == []  # nothing written, no staging folder left
+    argv = [str(copy), "--name", "m", "--models", str(models), "--docs", str(docs), "--data-root", str(data)]
+    assert _tool().main(argv) == 2 and list(models.iterdir()) == [] and not docs.exists()
+    assert _tool().main([*argv, "--accept-input-losses"]) == 0
+    pairs = _card(models, "m")["heldout"]["pairs"]
+    assert pairs["below_input"] == below and pairs["worst"]["name"] == min(gains, key=gains.get)
+    assert "held-out pairs below the input" in docs.read_text()
+
+
+def test_a_pair_that_could_not_be_evaluated_is_refused():
+    from hadamard_restore.zoo.package import check_beats_input
+
+    card = {
+        "name": "m",
+        "heldout": {"count": 1, "pairs": {"failed": ["b.png"], "below_input": 0, "worst": {"name": "a.png"}}},
+    }
+    with pytest.raises(PackageError, match=r"1 held-out pair\(s\) .* could not be evaluated \(b.png\)"):
+        check_beats_input(card, accept_input_losses=True)

@@ -19,6 +19,11 @@
    :class:`~.card.PackageError` says both numbers (``replace_worse`` ships it anyway). The old
    card is condensed into the new card's ``history`` (oldest first), so a card keeps every model
    that was ever shipped under its name, with its held-out numbers and budget.
+5. **Every held-out pair**: a model ships only if every held-out pair was evaluated and its
+   output beats the input's PSNR on each of them (the card's ``heldout.pairs`` records the
+   count below the input and the worst pair). A better mean can hide an image the model makes
+   worse than doing nothing (an over-saturated underwater photo, say), and the bundled-model
+   tests refuse such a model; ``accept_input_losses`` packages it anyway.
 
 The output is deterministic: the same run directory and the same existing card give
 byte-identical files.
@@ -125,7 +130,39 @@ def heldout_metrics(run_dir: Path, weights: Path, fp32: bool, pairs: list, data_
         "evaluated_weights": "shipped file" if not fp32 else "train/model.pt (identical to the shipped fp32 file)",
         "fp32_eval": json.loads(metrics_file.read_text())["mean"] if metrics_file.is_file() else None,
         "appearance": result.get("appearance"),  # black level, contrast, saturation, checkerboard, frame
+        "pairs": pair_facts(result),
     }
+
+
+def pair_facts(result: dict) -> dict:
+    """Per-pair facts of an evaluation: pairs that failed, pairs at or below the input's PSNR, the worst."""
+    gains = sorted((r["psnr"] - r["input_psnr"], r["name"]) for r in result["per_image"])
+    return {
+        "failed": [Path(f["degraded"]).name for f in result.get("failed") or []],
+        "below_input": sum(gain <= 0 for gain, _ in gains),
+        "worst": {"name": gains[0][1], "psnr_gain_db": gains[0][0]},
+    }
+
+
+def check_beats_input(card: dict, accept_input_losses: bool) -> None:
+    """Refuse a model that failed on, or does not beat its input on, some held-out pair (module doc, 5)."""
+    pairs, name = card["heldout"]["pairs"], card["name"]
+    if pairs["failed"]:
+        raise facts.PackageError(
+            f"{len(pairs['failed'])} held-out pair(s) of the new {name!r} model could not be evaluated "
+            f"({', '.join(pairs['failed'][:5])}), so its card would describe fewer pairs than its split; "
+            "nothing was written. Fix or remove those files and evaluate again"
+        )
+    if pairs["below_input"] and not accept_input_losses:
+        worst = pairs["worst"]
+        raise facts.PackageError(
+            f"the new {name!r} model does not beat its input on {pairs['below_input']} of "
+            f"{card['heldout']['count']} held-out pairs (worst: {worst['name']}, {worst['psnr_gain_db']:+.2f} dB "
+            "PSNR against the input), although its mean is "
+            f"{card['heldout']['model']['psnr']:.2f} dB against the input's {card['heldout']['input']['psnr']:.2f}; "
+            "a shipped model must make every held-out image better. Nothing was written "
+            "(pass --accept-input-losses to package it anyway)"
+        )
 
 
 def _colour(pairs: list, outputs: Path, weights: Path) -> dict:
@@ -247,6 +284,7 @@ def package_run(
     tolerance: float = DEFAULT_TOLERANCE,
     machine: str | None = None,
     replace_worse: bool = False,
+    accept_input_losses: bool = False,
 ) -> Path:
     """Write ``<out_root>/<name>/{model.pt, card.json, heldout.json}`` from a finished run.
 
@@ -261,13 +299,15 @@ def package_run(
             else this machine's CPU model and cores).
         replace_worse: replace a bundled model of the same name even when the new one does not
             score a higher held-out PSNR on the same held-out pairs.
+        accept_input_losses: package a model that does not beat its input on every held-out pair.
 
     Returns:
         The model's folder.
 
     Raises:
-        PackageError: a stage's artifact is missing, or the new model does not beat the bundled
-            one; DataError: held-out files differ from the split.
+        PackageError: a stage's artifact is missing, a held-out pair failed or is not improved
+            over its input, or the new model does not beat the bundled one; DataError: held-out
+            files differ from the split.
     """
     run_dir = Path(run_dir).resolve()
     facts.check_run_dir(run_dir)
@@ -277,6 +317,7 @@ def package_run(
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.staging-", dir=out.parent))
     try:
         card = _write_package(run_dir, name, staging, data_root, tolerance, machine)
+        check_beats_input(card, accept_input_losses)
         old_path = out / "card.json"
         if old_path.is_file():
             try:

@@ -107,6 +107,7 @@ def _rows(c: dict) -> list[tuple[str, str]]:
         ("notes", c.get("notes") or ""),
         *[(f"held-out {label}, model (input)", _metric_cell(c, k, f)) for k, label, f in METRICS],
         ("held-out appearance (docs/evaluation.md §4)", _appearance(c["heldout"].get("appearance"))),
+        ("held-out pairs below the input", _below_input(c["heldout"].get("pairs"))),
         ("weights", f"`{w['file']}` {w['dtype']}, {w['bytes']:,} bytes, sha256 `{w['sha256']}`"),
         (
             "fp16 parity",
@@ -114,6 +115,14 @@ def _rows(c: dict) -> list[tuple[str, str]]:
             f"(tolerance {w['parity']['tolerance']:.2e})",
         ),
     ]
+
+
+def _below_input(pairs: dict | None) -> str:
+    """How many held-out pairs the model did not improve, and its worst pair (n/a on older cards)."""
+    if pairs is None:
+        return "n/a (packaged before this was recorded)"
+    worst = pairs["worst"]
+    return f"{pairs['below_input']}; worst pair `{worst['name']}` {worst['psnr_gain_db']:+.2f} dB PSNR over the input"
 
 
 def history_table(c: dict) -> list[str]:
