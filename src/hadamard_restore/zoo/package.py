@@ -22,8 +22,8 @@
 5. **Every held-out pair**: a model ships only if every held-out pair was evaluated and its
    output beats the input's PSNR on each of them (the card's ``heldout.pairs`` records the
    count below the input and the worst pair). A better mean can hide an image the model makes
-   worse than doing nothing (an over-saturated underwater photo, say), and the bundled-model
-   tests refuse such a model; ``accept_input_losses`` packages it anyway.
+   worse than doing nothing (an underwater photo whose strong cast it leaves, say), and the
+   bundled-model tests refuse such a model; ``accept_input_losses`` packages it anyway.
 
 The output is deterministic: the same run directory and the same existing card give
 byte-identical files.
