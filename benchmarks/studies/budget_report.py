@@ -194,7 +194,8 @@ def _header(cells: list[dict], tag: str) -> list[str]:
         "the training part). The scored network is the run's model.pt: the final weights, or with "
         "train.ema_decay the better of the final raw and averaged weights on the development split's "
         "validation pairs. Δ is the paired per-image PSNR difference searched − baseline, averaged per "
-        "seed; s.e. across seeds. See benchmarks/studies/budget_report.py.",
+        "seed; s.e. across seeds. The entry tables give mean ± standard deviation across seeds. "
+        "See benchmarks/studies/budget_report.py.",
         "",
         *_recipe(cells),
         "",
