@@ -23,7 +23,9 @@ Questions (``RECIPES``; every recipe differs from the budget study's in one sett
   the development validation pairs with ``hadamard-restore evaluate`` and keeps the appearance
   means (grid peak and energy, contrast and saturation against the references', border frame);
 * averaging: every cell records EMA and raw weights side by side;
-* length: the curve every ``val_every`` steps shows where each recipe flattens or turns down.
+* length: the curve every ``val_every`` steps shows where each recipe flattens or turns down; a
+  recipe also run longer (``--steps 10000``: the cosine schedule then spans the longer run) gets a
+  length table pairing each seed's runs, each at its own end. Questions compare one length only.
 """
 
 from __future__ import annotations
@@ -178,8 +180,19 @@ def _mean_se(values: list[float]) -> str:
     return f"{mean:.2f} (1 seed)" if len(values) < 2 else f"{mean:.2f} ± {se:.2f}"
 
 
+@dataclass(frozen=True)
+class Side:
+    """One row group of a table: the cells of one recipe at one length (one cell per seed)."""
+
+    label: str
+    recipe: str
+    steps: int
+    cells: tuple[dict, ...]
+
+
 def render(ledger: Path, tag: str) -> Path | None:
-    """One table per question: dev PSNR of raw and averaged weights at every validated step."""
+    """One table per question at each length both its recipes ran, and one length table per recipe
+    that ran at several lengths: dev PSNR of raw and averaged weights at every validated step."""
     cells = [json.loads(p.read_text()) for p in sorted((ledger / tag).glob("*/*/b*-s*.json"))]
     if not cells:
         return None
@@ -193,72 +206,94 @@ def render(ledger: Path, tag: str) -> Path | None:
         "and commit).",
         "",
     ]
-    for task, question, keys in ((t, q, k) for t in TASKS for q, k in QUESTIONS.items()):
-        group = [c for c in cells if c["recipe"] in keys and c.get("task", "lol") == task]
-        if len({c["recipe"] for c in group}) < 2:  # a comparison needs both sides
-            continue
-        steps = sorted({e["step"] for c in group for e in c["val"]})
-        lines += [
-            f"## {question}: {TASK_NAMES[task]}",
-            "",
-            "| recipe | seeds | " + " | ".join(f"step {s}" for s in steps) + " |",
-        ]
-        lines.append("|---|---|" + "---|" * len(steps))
-        for key in keys:
-            mine = [c for c in group if c["recipe"] == key]
-            if not mine:
-                continue
-            for kind in ("raw", "ema"):
-                row = []
-                for s in steps:
-                    vals = [e[f"psnr_{kind}"] for c in mine for e in c["val"] if e["step"] == s and f"psnr_{kind}" in e]
-                    row.append(_mean_se(vals))
-                lines.append(f"| {key} ({kind}) | {len(mine)} | " + " | ".join(row) + " |")
-        lines += _paired_lines(group, keys)
-        lines += _appearance_table(group, keys)
-        loads = [c["load_average"]["before"][0] for c in group if c["load_average"]["before"]]
-        walls = [c["wall_s"] for c in group]
-        lines += [
-            "",
-            f"Load average (1 min) at cell start: {min(loads):.2f}–{max(loads):.2f}; wall per cell "
-            f"{min(walls) / 60:.0f}–{max(walls) / 60:.0f} min.",
-            "",
-        ]
+    for task in TASKS:
+        mine = [c for c in cells if c.get("task", "lol") == task]
+        for question, keys in QUESTIONS.items():
+            lengths = sorted(set.intersection(*({c["steps"] for c in mine if c["recipe"] == k} for k in keys)))
+            for steps in lengths:  # a comparison needs both sides, trained for the same length
+                sides = [_side(mine, k, steps, k) for k in keys]
+                heading = f"{question}: {TASK_NAMES[task]}" + (f", {steps} steps" if len(lengths) > 1 else "")
+                lines += _section(heading, sides)
+        for recipe in dict.fromkeys(c["recipe"] for c in mine):
+            lengths = sorted({c["steps"] for c in mine if c["recipe"] == recipe})
+            if len(lengths) > 1:
+                sides = [_side(mine, recipe, n, f"{recipe}, {n} steps") for n in lengths]
+                lines += _section(
+                    f"length ({recipe}, the cosine schedule spans each length): {TASK_NAMES[task]}", sides
+                )
     out = ledger / f"recipe-{tag}.md"
     out.write_text("\n".join(lines))
     return out
 
 
-def _paired_lines(group: list[dict], keys: tuple[str, ...]) -> list[str]:
-    """The question's answer: per seed, the second recipe's dev PSNR minus the first's at the last step
-    both validated, raw and averaged weights, with the budget study's mean, s.e. and wording."""
-    first, second = keys
-    by = {(c["recipe"], c["seed"]): c for c in group}
-    seeds = sorted(s for r, s in by if r == second and (first, s) in by)
+def _side(cells: list[dict], recipe: str, steps: int, label: str) -> Side:
+    return Side(label, recipe, steps, tuple(c for c in cells if c["recipe"] == recipe and c["steps"] == steps))
+
+
+def _section(heading: str, sides: list[Side]) -> list[str]:
+    """The curves of every side, the paired answer (each later side against the first) and the
+    appearance of the kept checkpoints."""
+    steps = sorted({e["step"] for side in sides for c in side.cells for e in c["val"]})
+    lines = [f"## {heading}", "", "| recipe | seeds | " + " | ".join(f"step {s}" for s in steps) + " |"]
+    lines.append("|---|---|" + "---|" * len(steps))
+    for side in sides:
+        for kind in ("raw", "ema"):
+            row = []
+            for s in steps:
+                vals = [
+                    e[f"psnr_{kind}"] for c in side.cells for e in c["val"] if e["step"] == s and f"psnr_{kind}" in e
+                ]
+                row.append(_mean_se(vals))
+            lines.append(f"| {side.label} ({kind}) | {len(side.cells)} | " + " | ".join(row) + " |")
+    for other in sides[1:]:
+        lines += _paired_lines(sides[0], other)
+    lines += _appearance_table(sides)
+    group = [c for side in sides for c in side.cells]
+    loads = [c["load_average"]["before"][0] for c in group if c["load_average"]["before"]]
+    walls = [c["wall_s"] for c in group]
+    return [
+        *lines,
+        "",
+        f"Load average (1 min) at cell start: {min(loads):.2f}–{max(loads):.2f}; wall per cell "
+        f"{min(walls) / 60:.0f}–{max(walls) / 60:.0f} min.",
+        "",
+    ]
+
+
+def _paired_lines(first: Side, second: Side) -> list[str]:
+    """The question's answer: per seed, the second side's dev PSNR minus the first's, each at its own
+    last validated step (the same step when the two trained equally long), raw and averaged weights,
+    with the budget study's mean, s.e. and wording."""
+    a_by, b_by = ({c["seed"]: c for c in side.cells} for side in (first, second))
+    seeds = sorted(a_by.keys() & b_by.keys())
     if not seeds:
         return []
     lines = [""]
     for kind in ("raw", "ema"):
         diffs, last = [], set()
         for seed in seeds:
-            a, b = ({e["step"]: e.get(f"psnr_{kind}") for e in by[(r, seed)]["val"]} for r in (first, second))
-            step = max(k for k in a.keys() & b.keys() if a[k] is not None and b[k] is not None)
-            diffs.append(b[step] - a[step])
-            last.add(step)
+            a, b = ({e["step"]: e.get(f"psnr_{kind}") for e in by[seed]["val"]} for by in (a_by, b_by))
+            if first.steps == second.steps:  # equal lengths: the last step both validated
+                step_a = step_b = max(k for k in a.keys() & b.keys() if a[k] is not None and b[k] is not None)
+            else:  # a length question: each cell's own end
+                step_a, step_b = (max(k for k, v in d.items() if v is not None) for d in (a, b))
+            diffs.append(b[step_b] - a[step_a])
+            last.add(str(step_a) if step_a == step_b else f"{step_b} vs {step_a}")
         mean, se, word = verdict(diffs)
         spread = f"± {se:.2f} dB (s.e., {len(diffs)} seeds)" if len(diffs) > 1 else "dB (one seed, no s.e.)"
-        steps = "/".join(str(s) for s in sorted(last))
+        at = "/".join(sorted(last))
         each = ", ".join(f"{d:+.2f}" for d in diffs)
         lines.append(
-            f"- paired, {kind} weights at step {steps}: {second} {word} {first}: {mean:+.2f} {spread}; per seed {each}"
+            f"- paired, {kind} weights at step {at}: {second.label} {word} {first.label}: {mean:+.2f} {spread}; "
+            f"per seed {each}"
         )
     return lines
 
 
-def _appearance_table(group: list[dict], keys: tuple[str, ...]) -> list[str]:
+def _appearance_table(sides: list[Side]) -> list[str]:
     """model.pt on the development validation pairs: PSNR and the appearance means, for the cells
     that recorded them (cells from before the dev evaluation existed have none)."""
-    scored = [c for c in group if c.get("dev_eval")]
+    scored = [c for side in sides for c in side.cells if c.get("dev_eval")]
     if not scored:
         return []
     n, inp = scored[0]["dev_eval"]["count"], scored[0]["dev_eval"]["input_psnr"]
@@ -274,14 +309,15 @@ def _appearance_table(group: list[dict], keys: tuple[str, ...]) -> list[str]:
         + " |",
         "|---|---|---|---|---|---|" + "---|" * len(APPEARANCE),
     ]
-    for key in keys:
-        for steps in sorted({c["steps"] for c in scored if c["recipe"] == key}):
-            cells = [c for c in scored if c["recipe"] == key and c["steps"] == steps]
-            mine = [c["dev_eval"] for c in cells]
-            kept = ", ".join(f"step {c['best_step']} {c.get('best_weights') or ''}".strip() for c in cells)
-            cols = [kept, _mean_se([e["psnr"] for e in mine]), _mean_se([e["ssim"] for e in mine])]
-            cols += [_mean_se([e["appearance"][k] for e in mine]) for k in APPEARANCE]
-            lines.append(f"| {key} | {steps} | {len(mine)} | " + " | ".join(cols) + " |")
+    for side in sides:
+        cells = [c for c in side.cells if c.get("dev_eval")]
+        if not cells:
+            continue
+        mine = [c["dev_eval"] for c in cells]
+        kept = ", ".join(f"step {c['best_step']} {c.get('best_weights') or ''}".strip() for c in cells)
+        cols = [kept, _mean_se([e["psnr"] for e in mine]), _mean_se([e["ssim"] for e in mine])]
+        cols += [_mean_se([e["appearance"][k] for e in mine]) for k in APPEARANCE]
+        lines.append(f"| {side.recipe} | {side.steps} | {len(mine)} | " + " | ".join(cols) + " |")
     return lines
 
 

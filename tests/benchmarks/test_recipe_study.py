@@ -125,3 +125,39 @@ def test_each_question_states_its_paired_answer_per_seed(tmp_path):
     )
     # ema: -0.5 and +0.2 -> mean -0.15, s.e. 0.35: within
     assert "crop128x1-resize is within 2 s.e. of crop128x1: -0.15 ± 0.35 dB" in ema
+
+
+def test_a_longer_run_gets_a_length_table_and_stays_out_of_the_questions(tmp_path):
+    """A recipe run at two lengths: the question tables compare only cells of one length (a 10k-step
+    cell's curve is not a 3k-step cell's, the cosine schedule spans each run), and a length table pairs
+    each seed's longer run, at its own end, with its shorter one."""
+
+    def cell(recipe: str, steps: int, seed: int, curve: dict[int, float]) -> dict:
+        c = _cell(recipe, seed, curve[max(curve)], 1.0) | {"task": "lol", "steps": steps}
+        return c | {"val": [{"step": s, "psnr_raw": v, "psnr_ema": v + 0.1} for s, v in curve.items()]}
+
+    cells = [
+        cell("crop128x1", 3000, 0, {1000: 18.0, 3000: 19.0}),
+        cell("crop128x1", 3000, 1, {1000: 18.2, 3000: 19.2}),
+        cell("crop128x1-equal", 3000, 0, {1000: 18.1, 3000: 19.1}),
+        cell("crop128x1-equal", 3000, 1, {1000: 18.3, 3000: 19.1}),
+        cell("crop128x1", 10000, 0, {1000: 17.0, 3000: 18.5, 10000: 19.6}),
+        cell("crop128x1", 10000, 1, {1000: 17.5, 3000: 18.7, 10000: 19.7}),
+    ]
+    for c in cells:
+        path = R.cell_file(tmp_path, "tag", c["task"], c["recipe"], c["steps"], c["seed"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(c))
+    text = R.render(tmp_path, "tag").read_text()
+    loss = text.split("## loss weights (searched β vs equal): LOL (low light)")[1].split("## ")[0]
+    assert "step 10000" not in loss and "| crop128x1 (raw) | 2 | 18.10 ± 0.10 | 19.10 ± 0.10 |" in loss
+    length = text.split("## length (crop128x1, the cosine schedule spans each length): LOL (low light)")[1]
+    assert "| crop128x1, 3000 steps (raw) | 2 | 18.10 ± 0.10 | 19.10 ± 0.10 | — |" in length
+    assert "| crop128x1, 10000 steps (raw) | 2 | 17.25 ± 0.25 | 18.60 ± 0.10 | 19.65 ± 0.05 |" in length
+    raw = next(line for line in length.splitlines() if line.startswith("- paired, raw"))
+    # per seed 19.6 - 19.0 and 19.7 - 19.2: +0.55 ± 0.05, beyond 2 s.e.
+    assert raw == (
+        "- paired, raw weights at step 10000 vs 3000: crop128x1, 10000 steps beats crop128x1, 3000 steps: "
+        "+0.55 ± 0.05 dB (s.e., 2 seeds); per seed +0.60, +0.50"
+    )
+    assert "| crop128x1 | 3000 | 2 |" in length and "| crop128x1 | 10000 | 2 |" in length
