@@ -22,6 +22,8 @@ Questions (``RECIPES``; every recipe differs from the budget study's in one sett
   judged also by the pixel-grid checkerboard: after training, every cell scores its ``model.pt`` on
   the development validation pairs with ``hadamard-restore evaluate`` and keeps the appearance
   means (grid peak and energy, contrast and saturation against the references', border frame);
+* up-sampler initialisation: the same transposed convolutions, started with four equal taps
+  (``net.upsample=transpose-icnr``: no checkerboard at the start), judged the same way;
 * averaging: every cell records EMA and raw weights side by side;
 * length: the curve every ``val_every`` steps shows where each recipe flattens or turns down; a
   recipe also run longer (``--steps 10000``: the cosine schedule then spans the longer run) gets a
@@ -76,6 +78,7 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("crop64x4-lr3e-4", ("train.crop=64", "train.batch_size=4", "train.lr=3e-4")),
     Recipe("crop128x1-equal", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3"), "equal"),
     Recipe("crop128x1-resize", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3", "net.upsample=resize")),
+    Recipe("crop128x1-icnr", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3", "net.upsample=transpose-icnr")),
 )
 BY_KEY = {r.key: r for r in RECIPES}
 # each table compares recipes that differ in one setting
@@ -84,6 +87,10 @@ QUESTIONS = {
     "learning rate": ("crop64x4", "crop64x4-lr3e-4"),
     "loss weights (searched β vs equal)": ("crop128x1", "crop128x1-equal"),
     "up-sampler (transposed convolution vs resize-convolution)": ("crop128x1", "crop128x1-resize"),
+    "up-sampler initialisation (transposed convolution: default vs four equal taps, ICNR)": (
+        "crop128x1",
+        "crop128x1-icnr",
+    ),
 }
 # appearance means kept from the dev evaluation (hadamard-restore evaluate's metrics.json "appearance")
 APPEARANCE = (

@@ -36,7 +36,7 @@ Task = Literal["low-light", "dehaze", "underwater", "custom"]
 # steps=10**23) from ending in an out-of-memory traceback or a run that never ends.
 MAX_CHANNELS = 1024  # net.channels (the paper: 32)
 MAX_HNU = 64  # net.num_hnu (the paper: 7)
-Upsample = Literal["transpose", "resize"]  # net.upsample (the paper: transpose)
+Upsample = Literal["transpose", "transpose-icnr", "resize"]  # net.upsample (the paper: transpose)
 UPSAMPLERS: tuple[str, ...] = get_args(Upsample)
 MAX_STEPS = 10**8  # every step count and every interval
 MAX_BATCH = 1024  # every batch size
@@ -145,7 +145,8 @@ class NetConfig(Strict):
     )
     upsample: Upsample = Field(
         "transpose",
-        description="the decoder's x2 up-samplers: 'transpose' (the paper's k2 s2 transposed convolution) or "
+        description="the decoder's x2 up-samplers: 'transpose' (the paper's k2 s2 transposed convolution), "
+        "'transpose-icnr' (the same, initialised with four equal taps: no checkerboard at the start) or "
         "'resize' (bilinear x2 then a 3x3 convolution: no checkerboard locked to the pixel grid)",
     )
 

@@ -42,4 +42,4 @@ def test_errors_exit_2_with_a_message():
     res = run("supernet", "--channels", "5")
     assert res.exit_code == 2 and "--channels must be even" in res.output
     res = run("all-3c", "--upsample", "nearest")
-    assert res.exit_code == 2 and "--upsample must be one of transpose, resize" in res.output
+    assert res.exit_code == 2 and "--upsample must be one of transpose, transpose-icnr, resize" in res.output

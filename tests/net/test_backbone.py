@@ -1,10 +1,12 @@
 """The decoder's up-samplers (net.upsample): the paper's k2 s2 transposed convolution stamps a
-2x2 pattern on a flat input, the resize-conv does not; both give the right shapes and gradients."""
+2x2 pattern on a flat input, the resize-conv does not, nor does the transposed convolution with
+equal taps (ICNR) before training; all give the right shapes and gradients."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from hadamard_restore.evaluation.appearance import grid_peak
 from hadamard_restore.net.backbone import make_upsampler
@@ -21,6 +23,34 @@ def _on_flat_input(kind: str, gen: torch.Generator):
         out = up(values.view(1, 4, 1, 1).expand(1, 4, 5, 6).contiguous())
     assert out.shape == (1, 3, 10, 12)
     return up, values, out
+
+
+def test_icnr_starts_as_nearest_neighbour_after_a_1x1_convolution(gen):
+    """Closed form at initialisation, on any input: out = nearest x2 of (first tap as a 1x1 conv)."""
+    up = make_upsampler("transpose-icnr", 4, 3)
+    x = torch.rand(2, 4, 5, 6, generator=gen)
+    with torch.no_grad():
+        out = up(x)
+        one_by_one = F.conv2d(x, up.weight[:, :, 0, 0].t()[:, :, None, None])
+    torch.testing.assert_close(out, F.interpolate(one_by_one, scale_factor=2, mode="nearest"))
+
+
+def test_icnr_draws_what_the_paper_s_up_sampler_draws(gen):
+    """Same seed: every weight of the network equals the transposed-convolution network's, and the
+    up-samplers' four taps are its first tap, so a comparison of the two differs in that alone."""
+    nets = {
+        kind: HadamardNet(
+            load_genotype("all-3c"), channels=4, generator=torch.Generator().manual_seed(3), upsample=kind
+        )
+        for kind in ("transpose", "transpose-icnr")
+    }
+    a, b = (nets[k].state_dict() for k in ("transpose", "transpose-icnr"))
+    assert a.keys() == b.keys()
+    for key in a:
+        if key.startswith(("up1.", "up2.")):
+            torch.testing.assert_close(b[key], a[key][:, :, :1, :1].expand_as(a[key]), rtol=0, atol=0)
+        else:
+            assert torch.equal(a[key], b[key]), key
 
 
 def test_transposed_convolution_stamps_its_kernel_on_a_flat_input(gen):
@@ -48,26 +78,29 @@ def test_a_network_with_resize_upsamplers_has_no_grid_peak_where_the_paper_s_has
     x = torch.full((1, 3, 64, 64), 0.5)
     for seed in range(3):
         peaks = {}
-        for kind in ("transpose", "resize"):
+        for kind in ("transpose", "transpose-icnr", "resize"):
             g = torch.Generator().manual_seed(seed)
             net = HadamardNet(load_genotype("all-3c"), channels=8, norm="none", generator=g, upsample=kind)
             with torch.no_grad():
                 peaks[kind] = grid_peak(net(x)[0, :, 8:-8, 8:-8])
         assert peaks["resize"] < 1e-5 < 1e-4 < peaks["transpose"], peaks
+        assert peaks["transpose-icnr"] < 1e-5, peaks
 
 
-@pytest.mark.parametrize("kind", ["transpose", "resize"])
-def test_both_upsamplers_train(kind, gen):
+@pytest.mark.parametrize("kind", ["transpose", "transpose-icnr", "resize"])
+def test_every_upsampler_trains(kind, gen):
     net = HadamardNet(load_genotype("paper-lol"), channels=4, upsample=kind)
     out = net(torch.rand(2, 3, 37, 31, generator=gen))
     assert out.shape == (2, 3, 37, 31)
     out.square().mean().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
-    assert net.up1.__class__.__name__ == ("ConvTranspose2d" if kind == "transpose" else "Sequential")
+    assert net.up1.__class__.__name__ == ("Sequential" if kind == "resize" else "ConvTranspose2d")
 
 
 def test_unknown_upsampler_is_a_clear_error():
-    with pytest.raises(ValueError, match="upsample must be one of transpose, resize, got 'pixelshuffle'"):
+    with pytest.raises(
+        ValueError, match="upsample must be one of transpose, transpose-icnr, resize, got 'pixelshuffle'"
+    ):
         HadamardNet(load_genotype("all-1c"), channels=4, upsample="pixelshuffle")
 
 

@@ -24,7 +24,7 @@ def test_net_upsample_reaches_the_network_and_bad_values_are_refused():
     cfg = NetConfig(channels=4, genotype="all-3c", upsample="resize")
     net = build_network(load_genotype("all-3c"), cfg, seed=0)
     assert net.upsample == "resize" and isinstance(net.up2[1], torch.nn.Conv2d)
-    with pytest.raises(ValidationError, match="'transpose' or 'resize'"):
+    with pytest.raises(ValidationError, match="'transpose', 'transpose-icnr' or 'resize'"):
         NetConfig(upsample="nearest")
 
 

@@ -154,6 +154,15 @@ def test_a_resize_upsampler_model_round_trips_and_an_older_file_builds_the_paper
     x = torch.rand(1, 3, 37, 31, generator=gen)
     assert torch.equal(loaded(x), net(x))
 
+    # ICNR is an initialisation: a trained file (taps moved apart) loads its weights, not the init
+    icnr = HadamardNet(load_genotype("all-3c"), channels=4, upsample="transpose-icnr")
+    with torch.no_grad():
+        icnr.up1.weight.add_(torch.rand(icnr.up1.weight.shape, generator=gen))
+    cfg = RunConfig.model_validate({"net": {"channels": 4, "upsample": "transpose-icnr"}})
+    path = model_file.save_model(tmp_path / "icnr.pt", icnr, icnr.genotype, LW, cfg.net, dump_config(cfg))
+    loaded, meta = model_file.load_model(path, "cpu")
+    assert meta["net"]["upsample"] == "transpose-icnr" and torch.equal(loaded(x), icnr(x))
+
     old = _hnet()
     path = model_file.save_model(tmp_path / "old.pt", old, old.genotype, LW, None)
     blob = model_file.read_model_file(path)

@@ -16,7 +16,9 @@ def info(
     size: str = typer.Option("600x400", help="input size HxW"),
     channels: int = typer.Option(32, help="network width C (full-resolution width C/2)"),
     num_hnu: int = typer.Option(7, "--num-hnu", help="HNUs of the supernet (a genotype fixes its own)"),
-    upsample: str = typer.Option("transpose", help="the decoder's up-samplers: transpose (the paper's) or resize"),
+    upsample: str = typer.Option(
+        "transpose", help="the decoder's up-samplers: transpose (the paper's), transpose-icnr or resize"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON"),
 ) -> None:
     """Report parameters, MACs (torch FLOP counter) and peak activation memory."""

@@ -39,12 +39,21 @@ PAD_MULTIPLE = 4
 def make_upsampler(kind: str, c_in: int, c_out: int) -> nn.Module:
     """A x2 up-sampler from ``c_in`` to ``c_out`` channels, bias-free.
 
-    ``"transpose"`` (the paper's): a k2 s2 transposed convolution. ``"resize"``: bilinear x2
+    ``"transpose"`` (the paper's): a k2 s2 transposed convolution. ``"transpose-icnr"``: the same
+    layer, initialised with its four taps equal (the default draw's first tap copied to the other
+    three), so that it starts as nearest-neighbour x2 after a 1x1 convolution, with no pattern
+    locked to the pixel grid; training may move the taps apart (Aitken et al., 2017, "Checkerboard
+    artifact free sub-pixel convolution"). It draws the same random numbers as ``"transpose"``, so
+    every other layer of a network starts with the same weights. ``"resize"``: bilinear x2
     (half-pixel centres) then a 3x3 convolution with zero padding, which has no per-position
     pattern (a constant input gives a constant output away from the border).
     """
-    if kind == "transpose":
-        return nn.ConvTranspose2d(c_in, c_out, 2, stride=2, bias=False)
+    if kind in ("transpose", "transpose-icnr"):
+        up = nn.ConvTranspose2d(c_in, c_out, 2, stride=2, bias=False)
+        if kind == "transpose-icnr":  # the same draws, then one tap for all four: no grid pattern at the start
+            with torch.no_grad():
+                up.weight.copy_(up.weight[:, :, :1, :1].expand_as(up.weight))
+        return up
     if kind == "resize":
         return nn.Sequential(
             nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
@@ -64,8 +73,8 @@ class Backbone(nn.Module):
         seed: seed of the private RNG used for weight initialisation.
         space: the search space whose candidate sets the layer factory is given
             (:data:`~hadamard_restore.net.primitives.SPACES`; default the paper's).
-        upsample: the two x2 up-samplers, ``"transpose"`` (the paper's) or ``"resize"``
-            (:func:`make_upsampler`).
+        upsample: the two x2 up-samplers, ``"transpose"`` (the paper's), ``"transpose-icnr"``
+            or ``"resize"`` (:func:`make_upsampler`).
     """
 
     def __init__(

@@ -31,7 +31,7 @@ class HadamardNet(Backbone):
         num_hnu: HNUs; None takes the genotype's count (a different number is an error).
         norm: ``"instance"`` (default, final network) or ``"none"``.
         generator: source of the weight-init seed; default ``Generator().manual_seed(0)``.
-        upsample: the up-samplers, ``"transpose"`` (default, the paper's) or ``"resize"``
+        upsample: the up-samplers, ``"transpose"`` (default, the paper's), ``"transpose-icnr"`` or ``"resize"``
             (:func:`~hadamard_restore.net.backbone.make_upsampler`); a model file records it.
 
     Examples:

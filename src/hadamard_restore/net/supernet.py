@@ -65,7 +65,7 @@ class SuperNet(Backbone):
         space: the candidate sets (:data:`~hadamard_restore.net.primitives.SPACES`): ``"paper"``
             (default) or ``"global"``.
         upsample: the up-samplers (:func:`~hadamard_restore.net.backbone.make_upsampler`):
-            ``"transpose"`` (default, the paper's) or ``"resize"``.
+            ``"transpose"`` (default, the paper's), ``"transpose-icnr"`` or ``"resize"``.
 
     Examples:
         >>> net = SuperNet(channels=8, num_hnu=1, generator=torch.Generator().manual_seed(1))
