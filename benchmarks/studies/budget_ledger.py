@@ -22,7 +22,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from benchmarks.timing import cpu_model
+from benchmarks.timing import cpu_family, cpu_flags, cpu_model
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LEDGER = ROOT / "benchmarks" / "results" / "studies" / "cells"
@@ -38,7 +38,9 @@ def _slug(text: str) -> str:
 
 
 def machine() -> dict:
-    """The hardware a cell ran on: its tag, the CPU model and cores, the GPU name (or None)."""
+    """The hardware a cell ran on: its tag, the CPU model, generation, speed-relevant flags and cores,
+    the GPU name (or None). The tag names the model and cores only, so two generations sold under
+    one name ("AMD EPYC") share a ledger folder; ``cpu_family`` and ``cpu_flags`` tell them apart."""
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
@@ -47,6 +49,8 @@ def machine() -> dict:
     return {
         "tag": tag,
         "cpu": cpu,
+        "cpu_family": cpu_family(),
+        "cpu_flags": cpu_flags(),
         "cores": cores,
         "gpu": gpu,
         "torch": torch.__version__,

@@ -34,6 +34,19 @@ def test_measure_records_a_failing_variant_instead_of_stopping():
         measure({"ok": lambda: None}, repeats=0)
 
 
+def test_cpu_flags_name_the_instruction_sets_that_decide_bf16_speed(tmp_path):
+    """Two EPYC generations share the name "AMD EPYC"; the flags tell a Zen 4 (native bf16) from a
+    Zen 3, in the order of SPEED_FLAGS, from the first CPU's line only."""
+    from benchmarks.timing import SPEED_FLAGS, cpu_flags
+
+    zen4 = tmp_path / "zen4"
+    zen4.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512_bf16 avx2 avx512f\n\nflags\t: amx_bf16\n")
+    zen3 = tmp_path / "zen3"
+    zen3.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n")
+    assert cpu_flags(zen4) == ["avx2", "avx512f", "avx512_bf16"] and cpu_flags(zen3) == ["avx2"]
+    assert cpu_flags(tmp_path / "missing") == [] and set(cpu_flags()) <= set(SPEED_FLAGS)
+
+
 def test_traffic_counter_counts_inputs_and_outputs():
     import torch
 
