@@ -217,5 +217,6 @@ def test_amp_runs_the_network_in_bf16_only_where_native_and_still_learns(tmp_pat
     input_psnr = validate_psnr(torch.nn.Identity(), data.val, CPU)
     summary = fit(model, L1Mix(), data, _tcfg(amp=amp), tmp_path, META, seed=0, device=CPU, progress=False)
     assert seen == {torch.bfloat16 if amp and native_bf16(CPU) else torch.float32}
+    assert summary["precision"] == ("bf16 autocast" if seen == {torch.bfloat16} else "float32")  # what ran
     assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
     assert summary["best_val_psnr"] > input_psnr + 3.0

@@ -310,6 +310,8 @@ class Trainer:
             "best_step": state.best_step,
             "best_weights": best_weights(state.history, state.best_step),
             "wall_s_this_session": round(time.time() - t0, 1),
+            # what train.amp became on this device (bf16 only where native): runs on two machines can differ
+            "precision": "bf16 autocast" if self.bf16 else "float32",
             # optimizer steps only (validation and checkpoints excluded), as the search summaries
             "seconds_per_step_median": sorted(self.step_seconds)[len(self.step_seconds) // 2]
             if self.step_seconds
