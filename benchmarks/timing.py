@@ -101,32 +101,33 @@ def measure(
     return {n: Stats.of(times[n]) for n in names}
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (``platform.processor()`` elsewhere)."""
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def _cpuinfo(cpuinfo: Path = CPUINFO) -> dict[str, str]:
+    """``{field: value}`` of /proc/cpuinfo, each field's first occurrence (the first CPU's); {} where
+    there is no such file."""
+    fields: dict[str, str] = {}
     try:
-        with open("/proc/cpuinfo") as fh:
+        with open(cpuinfo) as fh:
             for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if ":" in line:
+                    key, value = line.split(":", 1)
+                    fields.setdefault(key.strip().lower(), value.strip())
     except OSError:
         pass
-    return platform.processor() or "unknown CPU"
+    return fields
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (``platform.processor()`` elsewhere)."""
+    return _cpuinfo().get("model name") or platform.processor() or "unknown CPU"
 
 
 def cpu_family() -> str:
     """``family F model M`` from /proc/cpuinfo (identifies the generation when the name is generic)."""
-    fam = mod = None
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                key = line.split(":", 1)[0].strip().lower()
-                if key == "cpu family" and fam is None:
-                    fam = line.split(":", 1)[1].strip()
-                elif key == "model" and mod is None:
-                    mod = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return f"family {fam} model {mod}" if fam else ""
+    info = _cpuinfo()
+    return f"family {info['cpu family']} model {info.get('model')}" if info.get("cpu family") else ""
 
 
 # the instruction sets that decide CPU speed here: training and the inference fast path use bf16 only
@@ -135,14 +136,9 @@ def cpu_family() -> str:
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 
 
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+def cpu_flags(cpuinfo: Path = CPUINFO) -> list[str]:
     """Which of :data:`SPEED_FLAGS` the first CPU lists, in that order ([] where unknown)."""
-    try:
-        with open(cpuinfo) as fh:
-            line = next((ln for ln in fh if ln.split(":", 1)[0].strip().lower() == "flags"), "")
-    except OSError:
-        return []
-    have = set(line.split(":", 1)[1].split()) if ":" in line else set()
+    have = set(_cpuinfo(cpuinfo).get("flags", "").split())
     return [f for f in SPEED_FLAGS if f in have]
 
 
