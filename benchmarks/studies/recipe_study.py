@@ -150,7 +150,7 @@ def run_cell(task: str, recipe: Recipe, steps: int, seed: int, args, path: Path,
         "wall_s": round(time.time() - t0, 1),
         "resumed": resume,
         "load_average": {"before": load_before, "after": L.load_average()},
-        "machine": L.machine(),
+        "machine": {**L.machine(), **({"tag": args.machine_tag} if args.machine_tag else {})},
         "commit": L.code_commit(),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -330,7 +330,7 @@ def _appearance_table(sides: list[Side]) -> list[str]:
 
 
 def run(args, log=print) -> int:
-    tag = L.machine()["tag"]
+    tag = args.machine_tag or L.machine()["tag"]
     deadline = time.time() + args.max_minutes * 60
     for seed in args.seeds:
         for key in args.recipes:
@@ -357,6 +357,12 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--ledger", type=Path, default=STUDY_LEDGER)
     p.add_argument("--work", type=Path, default=Path("/tmp/recipe-runs"), help="run folders (outside the tree)")
     p.add_argument("--max-minutes", type=float, default=150.0, help="start no new cell after this")
+    p.add_argument(
+        "--machine-tag",
+        default=None,
+        help="ledger folder of this machine's cells (default: from the CPU model or GPU name); name the "
+        "generation when one model name covers several, e.g. cpu-amd-epyc-zen3-2core",
+    )
     p.add_argument("--report-only", action="store_true")
     return p.parse_args(argv)
 
@@ -364,7 +370,7 @@ def parse(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse(argv)
     if args.report_only:
-        print(render(args.ledger, L.machine()["tag"]))
+        print(render(args.ledger, args.machine_tag or L.machine()["tag"]))
         return 0
     return run(args)
 

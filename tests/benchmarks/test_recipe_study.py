@@ -161,3 +161,18 @@ def test_a_longer_run_gets_a_length_table_and_stays_out_of_the_questions(tmp_pat
         "+0.55 ± 0.05 dB (s.e., 2 seeds); per seed +0.60, +0.50"
     )
     assert "| crop128x1 | 3000 | 2 |" in length and "| crop128x1 | 10000 | 2 |" in length
+
+
+def test_a_named_machine_tag_keeps_its_cells_apart(tmp_path, monkeypatch):
+    """Two CPU generations sold as one model name ("AMD EPYC") share the derived tag; --machine-tag
+    gives this machine's cells their own folder, and a finished cell there is not run again."""
+    ran = []
+    monkeypatch.setattr(R, "run_cell", lambda task, recipe, steps, seed, args, path, log: ran.append(path))
+    monkeypatch.setattr(R, "render", lambda ledger, tag: None)
+    args = R.parse(["--task", "lsui", "--recipes", "crop128x1-icnr", "--seeds", "0", "1", "--steps", "20"])
+    args.ledger, args.machine_tag = tmp_path, "cpu-zen3-2core"
+    done = R.cell_file(tmp_path, "cpu-zen3-2core", "lsui", "crop128x1-icnr", 20, 0)
+    done.parent.mkdir(parents=True)
+    done.write_text("{}")
+    assert R.run(args, log=lambda _: None) == 0
+    assert ran == [R.cell_file(tmp_path, "cpu-zen3-2core", "lsui", "crop128x1-icnr", 20, 1)]
