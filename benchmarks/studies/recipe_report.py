@@ -64,8 +64,8 @@ def render(ledger: Path, tag: str) -> Path | None:
         "Development-split validation PSNR (dB, 8-bit full-resolution outputs; the pinned held-out pairs",
         "are not in the development split). Mean ± s.e. across seeds; `raw` the trained weights, `ema` their",
         "average (decay 0.999 with warm-up). Re-render: `PYTHONPATH=src:. python -m benchmarks.studies.recipe_study",
-        "--report-only`; cells: `benchmarks/results/studies/recipe/` (each records its command settings, load",
-        "and commit).",
+        f"--report-only --machine-tag {tag}`; cells: `benchmarks/results/studies/recipe/{tag}/` (each records its",
+        "command settings, load, machine, precision where recorded, and commit).",
         "",
     ]
     for task in TASKS:
@@ -204,5 +204,5 @@ def _appearance_table(sides: list[Side]) -> list[str]:
         kept = ", ".join(f"step {c['best_step']} {c.get('best_weights') or ''}".strip() for c in cells)
         cols = [kept, _mean_se([e["psnr"] for e in mine]), _mean_se([e["ssim"] for e in mine])]
         cols += [_mean_se([e["appearance"][k] for e in mine]) for k in APPEARANCE]
-        lines.append(f"| {side.recipe} | {side.steps} | {len(mine)} | " + " | ".join(cols) + " |")
+        lines.append(f"| {side.label} | {side.steps} | {len(mine)} | " + " | ".join(cols) + " |")
     return lines

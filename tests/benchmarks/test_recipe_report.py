@@ -118,7 +118,7 @@ def test_a_longer_run_gets_a_length_table_and_stays_out_of_the_questions(tmp_pat
         "- paired, raw weights at step 10000 vs 3000: crop128x1, 10000 steps beats crop128x1, 3000 steps: "
         "+0.55 ± 0.05 dB (s.e., 2 seeds); per seed +0.60, +0.50"
     )
-    assert "| crop128x1 | 3000 | 2 |" in length and "| crop128x1 | 10000 | 2 |" in length
+    assert "| crop128x1, 3000 steps | 3000 | 2 |" in length and "| crop128x1, 10000 steps | 10000 | 2 |" in length
 
 
 def test_the_same_cells_on_two_machines_get_a_paired_machine_table(tmp_path):
@@ -142,4 +142,5 @@ def test_the_same_cells_on_two_machines_get_a_paired_machine_table(tmp_path):
         "- paired, raw weights at step 3000: crop128x1 on zen3 (float32) is within 2 s.e. of "
         "crop128x1 on zen4 (bf16 autocast): +0.00 ± 0.10 dB"
     )
+    assert "| crop128x1 on zen3 (float32) | 3000 | 2 |" in section  # appearance rows named by machine
     assert "crop128x1-icnr on" not in text
