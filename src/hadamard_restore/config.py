@@ -146,7 +146,8 @@ class NetConfig(Strict):
     upsample: Upsample = Field(
         "transpose",
         description="the decoder's x2 up-samplers: 'transpose' (the paper's k2 s2 transposed convolution), "
-        "'transpose-icnr' (the same, initialised with four equal taps: no checkerboard at the start) or "
+        "'transpose-icnr' (the same, initialised with four equal taps: no checkerboard at the start, but training "
+        "brings it back) or "
         "'resize' (bilinear x2 then a 3x3 convolution: no checkerboard locked to the pixel grid)",
     )
 
