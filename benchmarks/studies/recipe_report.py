@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.studies.budget_ledger import machine_tags
 from benchmarks.studies.budget_report import verdict
 from benchmarks.studies.quality_presets import TASKS
 
@@ -55,9 +56,10 @@ def render(ledger: Path, tag: str) -> Path | None:
     """One table per question at each length both its recipes ran, one length table per recipe that
     ran at several lengths, and one machine table per recipe and length that another machine of the
     ledger ran with the same seeds: dev PSNR of raw and averaged weights at every validated step."""
-    cells = [json.loads(p.read_text()) for p in sorted((ledger / tag).glob("*/*/b*-s*.json"))]
+    cells = _load(ledger, tag)
     if not cells:
         return None
+    others = {other: _load(ledger, other) for other in machine_tags(ledger) if other != tag}
     lines = [
         f"# Recipe study on {tag}",
         "",
@@ -83,19 +85,23 @@ def render(ledger: Path, tag: str) -> Path | None:
                 lines += _section(
                     f"length ({recipe}, the cosine schedule spans each length): {TASK_NAMES[task]}", sides
                 )
-        lines += _machine_sections(ledger, tag, task, mine)
+        lines += _machine_sections(others, tag, task, mine)
     out = ledger / f"recipe-{tag}.md"
     out.write_text("\n".join(lines))
     return out
 
 
-def _machine_sections(ledger: Path, tag: str, task: str, mine: list[dict]) -> list[str]:
+def _load(ledger: Path, tag: str) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((Path(ledger) / tag).glob("*/*/b*-s*.json"))]
+
+
+def _machine_sections(others: dict[str, list[dict]], tag: str, task: str, mine: list[dict]) -> list[str]:
     """The same recipe, length and seeds on another machine of the ledger: how far apart cells land
     when only the hardware and its arithmetic differ (bf16 autocast where the CPU has it, else float32),
     which says how much a comparison across machines can be trusted."""
     lines: list[str] = []
-    for other in sorted(p.name for p in Path(ledger).iterdir() if p.is_dir() and p.name != tag):
-        theirs = [json.loads(p.read_text()) for p in sorted((Path(ledger) / other / task).glob("*/b*-s*.json"))]
+    for other, cells in others.items():
+        theirs = [c for c in cells if c.get("task", "lol") == task]
         for recipe, steps in dict.fromkeys((c["recipe"], c["steps"]) for c in mine):
             sides = [
                 _side(cells, recipe, steps, f"{recipe} on {name} ({_precision(cells, recipe, steps)})")
