@@ -24,6 +24,7 @@ QUESTIONS = {
         "crop128x1",
         "crop128x1-icnr",
     ),
+    "crop size at an equal pixel budget (1 x 192 px for 4/9 of the steps)": ("crop128x1", "crop192x1"),
 }
 # appearance means kept from the dev evaluation (hadamard-restore evaluate's metrics.json "appearance")
 APPEARANCE = (
@@ -44,7 +45,8 @@ def _mean_se(values: list[float]) -> str:
 
 @dataclass(frozen=True)
 class Side:
-    """One row group of a table: the cells of one recipe at one length (one cell per seed)."""
+    """One row group of a table: the cells of one recipe at one budget (``steps``, see ``_budget``; one
+    cell per seed)."""
 
     label: str
     recipe: str
@@ -73,13 +75,13 @@ def render(ledger: Path, tag: str) -> Path | None:
     for task in TASKS:
         mine = [c for c in cells if c.get("task", "lol") == task]
         for question, keys in QUESTIONS.items():
-            lengths = sorted(set.intersection(*({c["steps"] for c in mine if c["recipe"] == k} for k in keys)))
-            for steps in lengths:  # a comparison needs both sides, trained for the same length
-                sides = [_side(mine, k, steps, k) for k in keys]
+            lengths = sorted(set.intersection(*({_budget(c) for c in mine if c["recipe"] == k} for k in keys)))
+            for steps in lengths:  # a comparison needs both sides, trained for the same budget
+                sides = [_side(mine, k, steps, _own_steps_label(mine, k, steps)) for k in keys]
                 heading = f"{question}: {TASK_NAMES[task]}" + (f", {steps} steps" if len(lengths) > 1 else "")
                 lines += _section(heading, sides)
         for recipe in dict.fromkeys(c["recipe"] for c in mine):
-            lengths = sorted({c["steps"] for c in mine if c["recipe"] == recipe})
+            lengths = sorted({_budget(c) for c in mine if c["recipe"] == recipe})
             if len(lengths) > 1:
                 sides = [_side(mine, recipe, n, f"{recipe}, {n} steps") for n in lengths]
                 lines += _section(
@@ -102,7 +104,7 @@ def _machine_sections(others: dict[str, list[dict]], tag: str, task: str, mine: 
     lines: list[str] = []
     for other, cells in others.items():
         theirs = [c for c in cells if c.get("task", "lol") == task]
-        for recipe, steps in dict.fromkeys((c["recipe"], c["steps"]) for c in mine):
+        for recipe, steps in dict.fromkeys((c["recipe"], _budget(c)) for c in mine):
             sides = [
                 _side(cells, recipe, steps, f"{recipe} on {name} ({_precision(cells, recipe, steps)})")
                 for name, cells in ((other, theirs), (tag, mine))
@@ -114,13 +116,24 @@ def _machine_sections(others: dict[str, list[dict]], tag: str, task: str, mine: 
 
 def _precision(cells: list[dict], recipe: str, steps: int) -> str:
     found = {
-        c.get("precision") or "precision not recorded" for c in cells if (c["recipe"], c["steps"]) == (recipe, steps)
+        c.get("precision") or "precision not recorded" for c in cells if (c["recipe"], _budget(c)) == (recipe, steps)
     }
     return ", ".join(sorted(found))
 
 
+def _budget(cell: dict) -> int:
+    """The length a cell is compared at: its own steps, or the 1 x 128 px steps of the same pixels
+    for a recipe that sees more pixels per step (cells from before ``budget_steps`` ran their budget)."""
+    return cell.get("budget_steps", cell["steps"])
+
+
+def _own_steps_label(cells: list[dict], recipe: str, budget: int) -> str:
+    own = sorted({c["steps"] for c in cells if c["recipe"] == recipe and _budget(c) == budget})
+    return recipe if own == [budget] else f"{recipe} ({'/'.join(map(str, own))} steps)"
+
+
 def _side(cells: list[dict], recipe: str, steps: int, label: str) -> Side:
-    return Side(label, recipe, steps, tuple(c for c in cells if c["recipe"] == recipe and c["steps"] == steps))
+    return Side(label, recipe, steps, tuple(c for c in cells if c["recipe"] == recipe and _budget(c) == steps))
 
 
 def _section(heading: str, sides: list[Side]) -> list[str]:
@@ -166,9 +179,9 @@ def _paired_lines(first: Side, second: Side) -> list[str]:
         diffs, last = [], set()
         for seed in seeds:
             a, b = ({e["step"]: e.get(f"psnr_{kind}") for e in by[seed]["val"]} for by in (a_by, b_by))
-            if first.steps == second.steps:  # equal lengths: the last step both validated
+            if a_by[seed]["steps"] == b_by[seed]["steps"]:  # equal lengths: the last step both validated
                 step_a = step_b = max(k for k in a.keys() & b.keys() if a[k] is not None and b[k] is not None)
-            else:  # a length question: each cell's own end
+            else:  # a length question or an equal pixel budget: each cell's own end
                 step_a, step_b = (max(k for k, v in d.items() if v is not None) for d in (a, b))
             diffs.append(b[step_b] - a[step_a])
             last.add(str(step_a) if step_a == step_b else f"{step_b} vs {step_a}")
@@ -210,5 +223,6 @@ def _appearance_table(sides: list[Side]) -> list[str]:
         kept = ", ".join(f"step {c['best_step']} {c.get('best_weights') or ''}".strip() for c in cells)
         cols = [kept, _mean_se([e["psnr"] for e in mine]), _mean_se([e["ssim"] for e in mine])]
         cols += [_mean_se([e["appearance"][k] for e in mine]) for k in APPEARANCE]
-        lines.append(f"| {side.label} | {side.steps} | {len(mine)} | " + " | ".join(cols) + " |")
+        steps = "/".join(str(s) for s in sorted({c["steps"] for c in cells}))
+        lines.append(f"| {side.label} | {steps} | {len(mine)} | " + " | ".join(cols) + " |")
     return lines

@@ -16,6 +16,9 @@ background, one core::
 Questions (``RECIPES``; every recipe differs from the budget study's in one setting):
 
 * crop and batch at equal pixels per step: 4 x 64 px (the budget study's) vs 1 x 128 px;
+* crop size at an equal pixel budget: 1 x 192 px crops see 2.25 times the pixels of 1 x 128 px per
+  step, so they run 4/9 of the steps (``Recipe.steps_scale``: ``--steps 3000`` trains 1333); a cell
+  keeps both its own ``steps`` and the ``budget_steps`` it is compared at;
 * learning rate: 1e-3 vs 3e-4;
 * loss weights: the searched (published) β vs equal weights of the same eight terms;
 * up-sampler: the paper's k2 s2 transposed convolutions vs resize-convolutions (``net.upsample``),
@@ -59,6 +62,12 @@ class Recipe:
     key: str
     sets: tuple[str, ...]  # overrides on top of COMMON
     loss_weights: str = "paper-lol"
+    # steps run per step of the budget (--steps): below 1 where a step sees more pixels than the
+    # 1 x 128 px reference, so that the two sides of a question see the same pixels
+    steps_scale: float = 1.0
+
+    def run_steps(self, budget_steps: int) -> int:
+        return round(budget_steps * self.steps_scale)
 
 
 COMMON = (
@@ -78,6 +87,7 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("crop128x1-equal", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3"), "equal"),
     Recipe("crop128x1-resize", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3", "net.upsample=resize")),
     Recipe("crop128x1-icnr", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3", "net.upsample=transpose-icnr")),
+    Recipe("crop192x1", ("train.crop=192", "train.batch_size=1", "train.lr=1e-3"), steps_scale=(128 / 192) ** 2),
 )
 BY_KEY = {r.key: r for r in RECIPES}
 
@@ -90,7 +100,7 @@ def train_command(task: str, recipe: Recipe, steps: int, seed: int, args, run_di
     sets = [
         *COMMON,
         *recipe.sets,
-        f"train.steps={steps}",
+        f"train.steps={recipe.run_steps(steps)}",
         f"train.val_every={args.val_every}",
         f"seed={seed}",
         f"data.split_file={args.dev_split.resolve()}",
@@ -115,7 +125,8 @@ def run_cell(task: str, recipe: Recipe, steps: int, seed: int, args, path: Path,
     cell = {
         "task": task,
         "recipe": recipe.key,
-        "steps": steps,
+        "steps": recipe.run_steps(steps),
+        "budget_steps": steps,
         "seed": seed,
         "genotype": args.genotype,
         "loss_weights": recipe.loss_weights,

@@ -1,4 +1,4 @@
-"""benchmarks.studies.recipe_report: each question pairs its recipes per seed at one length, the
+"""benchmarks.studies.recipe_report: each question pairs its recipes per seed at one budget, the
 up-sampler tables show PSNR and checkerboard side by side, a longer run gets a length table, and the
 same cells on two machines get a machine table."""
 
@@ -119,6 +119,40 @@ def test_a_longer_run_gets_a_length_table_and_stays_out_of_the_questions(tmp_pat
         "+0.55 ± 0.05 dB (s.e., 2 seeds); per seed +0.60, +0.50"
     )
     assert "| crop128x1, 3000 steps | 3000 | 2 |" in length and "| crop128x1, 10000 steps | 10000 | 2 |" in length
+
+
+def test_an_equal_pixel_budget_pairs_each_run_at_its_own_end(tmp_path):
+    """1 x 192 px crops run 4/9 of the 1 x 128 px steps: the question table puts the two recipes side by
+    side at their shared budget, labels the shorter run with its own steps, and pairs each seed at each
+    run's own last step (the 192 px run never reaches step 3000)."""
+
+    def cell(recipe: str, steps: int, seed: int, curve: dict[int, float]) -> dict:
+        c = _cell(recipe, seed, curve[max(curve)], 1.0) | {"task": "lol", "steps": steps, "budget_steps": 3000}
+        return c | {"val": [{"step": s, "psnr_raw": v, "psnr_ema": v} for s, v in curve.items()]}
+
+    cells = [
+        cell("crop128x1", 3000, 0, {1000: 18.0, 3000: 19.0}),
+        cell("crop128x1", 3000, 1, {1000: 18.2, 3000: 19.2}),
+        cell("crop192x1", 1333, 0, {1000: 18.9, 1333: 19.5}),
+        cell("crop192x1", 1333, 1, {1000: 19.0, 1333: 19.8}),
+    ]
+    del cells[0]["budget_steps"]  # a cell from before the field: its budget is its own length
+    for c in cells:
+        path = R.cell_file(tmp_path, "tag", c["task"], c["recipe"], 3000, c["seed"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(c))
+    text = RR.render(tmp_path, "tag").read_text()
+    section = text.split("## crop size at an equal pixel budget (1 x 192 px for 4/9 of the steps): LOL (low light)")[1]
+    assert "| recipe | seeds | step 1000 | step 1333 | step 3000 |" in section
+    assert "| crop192x1 (1333 steps) (raw) | 2 | 18.95 ± 0.05 | 19.65 ± 0.15 | — |" in section
+    raw = next(line for line in section.splitlines() if line.startswith("- paired, raw"))
+    # per seed 19.5 - 19.0 and 19.8 - 19.2: +0.55 ± 0.05, beyond 2 s.e.
+    assert raw == (
+        "- paired, raw weights at step 1333 vs 3000: crop192x1 (1333 steps) beats crop128x1: "
+        "+0.55 ± 0.05 dB (s.e., 2 seeds); per seed +0.50, +0.60"
+    )
+    assert "| crop192x1 (1333 steps) | 1333 | 2 |" in section
+    assert "## length" not in text  # one budget per recipe: no length table
 
 
 def test_the_same_cells_on_two_machines_get_a_paired_machine_table(tmp_path):

@@ -66,3 +66,19 @@ def test_a_named_machine_tag_keeps_its_cells_apart(tmp_path, monkeypatch):
     done.write_text("{}")
     assert R.run(args, log=lambda _: None) == 0
     assert ran == [R.cell_file(tmp_path, "cpu-zen3-2core", "lsui", "crop128x1-icnr", 20, 1)]
+
+
+def test_a_larger_crop_trains_fewer_steps_for_the_same_pixels(tmp_path):
+    """crop192x1 sees (192/128)^2 = 2.25 times the pixels of crop128x1 per step, so a 3000-step budget
+    trains it round(3000 * 4/9) = 1333 steps; the 128 px recipe trains the budget itself."""
+    args = R.parse(["--steps", "3000"])
+    args.work = tmp_path
+
+    def sets(key: str) -> list[str]:
+        cmd = R.train_command("lol", R.BY_KEY[key], 3000, 0, args, tmp_path / key, resume=False)
+        return [cmd[i + 1] for i, x in enumerate(cmd) if x == "--set"]
+
+    big, small = sets("crop192x1"), sets("crop128x1")
+    assert "train.steps=1333" in big and "train.crop=192" in big and "train.batch_size=1" in big
+    assert "train.steps=3000" in small and "train.crop=128" in small
+    assert 1333 * 192**2 == pytest.approx(3000 * 128**2, rel=1e-3)
