@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -72,3 +73,33 @@ def test_a_bad_override_is_refused_before_any_stage_runs(tmp_path, monkeypatch):
         with pytest.raises(ConfigError):
             tool.main()
         assert not out.exists()  # nothing written: not even the output folder
+
+
+def test_low_light_trains_the_recipe_its_bundled_model_was_chosen_with(tmp_path, monkeypatch):
+    """low-light adds 1 x 128 px crops and resize-convolution up-samplers after the shared recipe (the
+    last setting wins), so the plain command reproduces the bundled model; a user's --train-set still
+    comes last, and the other tasks keep the shared recipe."""
+    tool = load_tool("make_pretrained")
+    ran: dict[str, dict[str, list[str]]] = {}
+    monkeypatch.setattr(tool, "make_splits", lambda *a: None)
+    for task, extra in (("low-light", []), ("low-light", ["--train-set", "net.upsample=transpose"]), ("dehaze", [])):
+        got: dict[str, list[str]] = {}
+        monkeypatch.setattr(tool, "stage", lambda out, name, argv, *rest, got=got: got.__setitem__(name, argv))
+        argv = ["make_pretrained.py", task, "--out", str(tmp_path / task), "--data", str(tmp_path), *extra]
+        monkeypatch.setattr(sys, "argv", argv)
+        tool.main()
+        ran[f"{task}{extra}"] = got
+
+    def last(argv: list[str], key: str) -> str:
+        return [a for a in argv if a.startswith(key + "=")][-1]
+
+    plain = ran["low-light[]"]["train"]
+    assert (
+        last(plain, "train.batch_size") == "train.batch_size=1" and last(plain, "net.upsample") == "net.upsample=resize"
+    )
+    mine = ran["low-light['--train-set', 'net.upsample=transpose']"]["train"]
+    assert last(mine, "net.upsample") == "net.upsample=transpose"
+    dehaze = ran["dehaze[]"]["train"]
+    assert last(dehaze, "train.batch_size") == "train.batch_size=2" and not any("net.upsample" in a for a in dehaze)
+    card = json.loads((tool.REPO / "src/hadamard_restore/resources/models/low-light/card.json").read_text())
+    assert card["budget"]["train"]["batch_size"] == 1 and card["net"]["upsample"] == "resize"

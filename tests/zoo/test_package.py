@@ -104,7 +104,11 @@ def test_output_is_deterministic_and_docs_render(packaged, fake_run, tmp_path):
     card = _card(packaged)
     assert "| `tiny-light` | low-light | paired folders | 2 |" in text
     assert f"sha256 `{card['weights']['sha256']}`" in text and "## `tiny-light`" in text
-    assert "1 HNUs, norm `none`," in text
+    assert f"1 HNUs, norm `none`, up-sampler `{card['net']['upsample']}`," in text
+    old = dict(card, net={k: v for k, v in card["net"].items() if k != "upsample"})  # a card from before the option
+    (again / "tiny-light" / "card.json").write_text(json.dumps(old))  # the copy, not the shared fixture
+    assert tool.main(["--render-only", "--models", str(again), "--docs", str(docs[1])]) == 0
+    assert "1 HNUs, norm `none`, up-sampler `transpose`," in docs[1].read_text()
     contrast = card["heldout"]["appearance"]["contrast_ratio"]
     assert f"contrast {contrast:.2f}x and saturation" in text and "grey levels vs the reference |" in text
     assert f"{card['heldout']['model']['psnr']:.2f} ({card['heldout']['input']['psnr']:.2f})" in text
@@ -158,6 +162,7 @@ def test_a_bundled_model_is_replaced_only_by_a_better_one_and_kept_in_history(fa
     assert entry["weights_sha256"] == first["weights"]["sha256"] and entry["heldout"]["model"]["psnr"] == 1.0
     assert entry["heldout"]["input"]["psnr"] == first["heldout"]["input"]["psnr"]
     assert entry["split_sha256"] == card["data"]["split"]["sha256"] and entry["train"]["steps"] == FAKE_STEPS
+    assert entry["network"]["upsample"] == first["net"]["upsample"]
     assert card["weights"]["sha256"] == first["weights"]["sha256"]  # the same run was shipped again
 
     good = (models / "m" / "card.json").read_text()
@@ -174,6 +179,9 @@ def test_a_bundled_model_is_replaced_only_by_a_better_one_and_kept_in_history(fa
     package_run(run, "m", models, data, replace_worse=True)
     history = _card(models, "m")["history"]
     assert len(history) == 2 and history[0] == entry and history[1]["split_sha256"] == "0" * 64
+    (models / "m" / "card.json").write_text(json.dumps(dict(other, net={"channels": 8})))  # a card before net.upsample
+    package_run(run, "m", models, data, replace_worse=True)
+    assert _card(models, "m")["history"][-1]["network"] == {"channels": 8}  # no field made up for it
 
     doc = tmp_path / "models.md"
     assert _tool().main(["--render-only", "--models", str(models), "--docs", str(doc)]) == 0

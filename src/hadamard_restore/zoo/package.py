@@ -246,7 +246,12 @@ def history_entry(card: dict) -> dict:
     return {
         "weights_sha256": card["weights"]["sha256"],
         "summary": card["summary"],
-        "network": {k: card["net"].get(k) for k in ("genotype_name", "channels", "norm", "parameters")},
+        # upsample: absent from cards of models older than net.upsample (the paper's transposed convolutions)
+        "network": {
+            k: card["net"][k]
+            for k in ("genotype_name", "channels", "norm", "upsample", "parameters")
+            if k in card["net"]
+        },
         "split_sha256": card["data"]["split"]["sha256"],
         "heldout": {"count": held["count"], "model": pick(held["model"]), "input": pick(held["input"])},
         "train": card["budget"].get("train"),

@@ -84,7 +84,8 @@ def _rows(c: dict) -> list[tuple[str, str]]:
             "network",
             f"genotype `{c['net'].get('genotype_name')}`, {c['net'].get('channels')} channels, "
             f"{c['net'].get('num_hnu')} HNUs, norm `{c['net'].get('norm')}`, "
-            f"{c['net'].get('parameters'):,} parameters",
+            # models from before net.upsample existed used the paper's transposed convolutions
+            f"up-sampler `{c['net'].get('upsample', 'transpose')}`, {c['net'].get('parameters'):,} parameters",
         ),
         ("loss weights", weights),
         ("VGG layers", f"{', '.join(lw['vgg_layers'] or [])} ({lw['vgg_backbone']})"),
