@@ -32,17 +32,22 @@ def _cell(recipe: str, seed: int, psnr: float, peak: float) -> dict:
     }
 
 
+def _render(ledger, cells: list[dict], tag: str = "tag") -> str:
+    """Write each cell where the study keeps it (by its budget) and render the report."""
+    for c in cells:
+        path = R.cell_file(ledger, tag, c["task"], c["recipe"], c.get("budget_steps", c["steps"]), c["seed"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(c))
+    return RR.render(ledger, tag).read_text()
+
+
 def test_the_upsampler_table_puts_psnr_beside_the_checkerboard(tmp_path):
     cells = [
         _cell("crop128x1", 0, 18.0, 40.0),
         _cell("crop128x1", 1, 18.2, 60.0),
         _cell("crop128x1-resize", 0, 18.3, 2.0),
     ]
-    for c in cells:
-        path = R.cell_file(tmp_path, "tag", c["task"], c["recipe"], c["steps"], c["seed"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(c))
-    text = RR.render(tmp_path, "tag").read_text()
+    text = _render(tmp_path, cells)
     assert "## crop and batch" not in text  # one side only (crop128x1): no comparison to show
     section = text.split("## up-sampler (transposed convolution vs resize-convolution): LSUI (underwater)")[1]
     assert "13 development validation pairs (input 14.00 dB)" in section
@@ -69,11 +74,7 @@ def test_each_question_states_its_paired_answer_per_seed(tmp_path):
     ]
     cells[3]["val"] = [{"step": 1500, "psnr_raw": 19.0, "psnr_ema": 19.0}, *cells[3]["val"]]
     cells[4]["val"][0]["psnr_ema"] = 18.4
-    for c in cells:
-        path = R.cell_file(tmp_path, "tag", c["task"], c["recipe"], c["steps"], c["seed"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(c))
-    text = RR.render(tmp_path, "tag").read_text()
+    text = _render(tmp_path, cells)
     raw = next(line for line in text.splitlines() if line.startswith("- paired, raw"))
     ema = next(line for line in text.splitlines() if line.startswith("- paired, ema"))
     # raw: -0.5 and -0.6 -> mean -0.55, s.e. 0.05: beyond 2 s.e.
@@ -102,11 +103,7 @@ def test_a_longer_run_gets_a_length_table_and_stays_out_of_the_questions(tmp_pat
         cell("crop128x1", 10000, 0, {1000: 17.0, 3000: 18.5, 10000: 19.6}),
         cell("crop128x1", 10000, 1, {1000: 17.5, 3000: 18.7, 10000: 19.7}),
     ]
-    for c in cells:
-        path = R.cell_file(tmp_path, "tag", c["task"], c["recipe"], c["steps"], c["seed"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(c))
-    text = RR.render(tmp_path, "tag").read_text()
+    text = _render(tmp_path, cells)
     loss = text.split("## loss weights (searched β vs equal): LOL (low light)")[1].split("## ")[0]
     assert "step 10000" not in loss and "| crop128x1 (raw) | 2 | 18.10 ± 0.10 | 19.10 ± 0.10 |" in loss
     length = text.split("## length (crop128x1, the cosine schedule spans each length): LOL (low light)")[1]
@@ -137,11 +134,7 @@ def test_an_equal_pixel_budget_pairs_each_run_at_its_own_end(tmp_path):
         cell("crop192x1", 1333, 1, {1000: 19.0, 1333: 19.8}),
     ]
     del cells[0]["budget_steps"]  # a cell from before the field: its budget is its own length
-    for c in cells:
-        path = R.cell_file(tmp_path, "tag", c["task"], c["recipe"], 3000, c["seed"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(c))
-    text = RR.render(tmp_path, "tag").read_text()
+    text = _render(tmp_path, cells)
     section = text.split("## crop size at an equal pixel budget (1 x 192 px for 4/9 of the steps): LOL (low light)")[1]
     assert "| recipe | seeds | step 1000 | step 1333 | step 3000 |" in section
     assert "| crop192x1 (1333 steps) (raw) | 2 | 18.95 ± 0.05 | 19.65 ± 0.15 | — |" in section
