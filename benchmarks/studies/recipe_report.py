@@ -6,7 +6,7 @@ and the appearance of the kept checkpoints on the development validation pairs."
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks.studies.budget_ledger import machine_tags
@@ -106,19 +106,16 @@ def _machine_sections(others: dict[str, list[dict]], tag: str, task: str, mine: 
         theirs = [c for c in cells if c.get("task", "lol") == task]
         for recipe, steps in dict.fromkeys((c["recipe"], _budget(c)) for c in mine):
             sides = [
-                _side(cells, recipe, steps, f"{recipe} on {name} ({_precision(cells, recipe, steps)})")
-                for name, cells in ((other, theirs), (tag, mine))
+                replace(side, label=f"{recipe} on {name} ({_precision(side.cells)})")
+                for name, side in ((other, _side(theirs, recipe, steps, "")), (tag, _side(mine, recipe, steps, "")))
             ]
             if all(side.cells for side in sides):
                 lines += _section(f"machine ({recipe}, {steps} steps, {other} vs {tag}): {TASK_NAMES[task]}", sides)
     return lines
 
 
-def _precision(cells: list[dict], recipe: str, steps: int) -> str:
-    found = {
-        c.get("precision") or "precision not recorded" for c in cells if (c["recipe"], _budget(c)) == (recipe, steps)
-    }
-    return ", ".join(sorted(found))
+def _precision(cells: tuple[dict, ...]) -> str:
+    return ", ".join(sorted({c.get("precision") or "precision not recorded" for c in cells}))
 
 
 def _budget(cell: dict) -> int:
