@@ -77,7 +77,7 @@ def render(ledger: Path, tag: str) -> Path | None:
         for question, keys in QUESTIONS.items():
             lengths = sorted(set.intersection(*({_budget(c) for c in mine if c["recipe"] == k} for k in keys)))
             for steps in lengths:  # a comparison needs both sides, trained for the same budget
-                sides = [_side(mine, k, steps, _own_steps_label(mine, k, steps)) for k in keys]
+                sides = [_own_steps_label(_side(mine, k, steps, k)) for k in keys]
                 heading = f"{question}: {TASK_NAMES[task]}" + (f", {steps} steps" if len(lengths) > 1 else "")
                 lines += _section(heading, sides)
         for recipe in dict.fromkeys(c["recipe"] for c in mine):
@@ -124,9 +124,15 @@ def _budget(cell: dict) -> int:
     return cell.get("budget_steps", cell["steps"])
 
 
-def _own_steps_label(cells: list[dict], recipe: str, budget: int) -> str:
-    own = sorted({c["steps"] for c in cells if c["recipe"] == recipe and _budget(c) == budget})
-    return recipe if own == [budget] else f"{recipe} ({'/'.join(map(str, own))} steps)"
+def _own_steps(cells) -> str:
+    """The steps the cells ran ("1333"; "889/890" if they differ)."""
+    return "/".join(str(s) for s in sorted({c["steps"] for c in cells}))
+
+
+def _own_steps_label(side: Side) -> Side:
+    """The side labelled with its own steps where they differ from its budget."""
+    own = _own_steps(side.cells)
+    return side if own == str(side.steps) else replace(side, label=f"{side.recipe} ({own} steps)")
 
 
 def _side(cells: list[dict], recipe: str, steps: int, label: str) -> Side:
@@ -220,6 +226,5 @@ def _appearance_table(sides: list[Side]) -> list[str]:
         kept = ", ".join(f"step {c['best_step']} {c.get('best_weights') or ''}".strip() for c in cells)
         cols = [kept, _mean_se([e["psnr"] for e in mine]), _mean_se([e["ssim"] for e in mine])]
         cols += [_mean_se([e["appearance"][k] for e in mine]) for k in APPEARANCE]
-        steps = "/".join(str(s) for s in sorted({c["steps"] for c in cells}))
-        lines.append(f"| {side.label} | {steps} | {len(mine)} | " + " | ".join(cols) + " |")
+        lines.append(f"| {side.label} | {_own_steps(cells)} | {len(mine)} | " + " | ".join(cols) + " |")
     return lines

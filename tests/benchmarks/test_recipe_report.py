@@ -35,7 +35,7 @@ def _cell(recipe: str, seed: int, psnr: float, peak: float) -> dict:
 def _render(ledger, cells: list[dict], tag: str = "tag") -> str:
     """Write each cell where the study keeps it (by its budget) and render the report."""
     for c in cells:
-        path = R.cell_file(ledger, tag, c["task"], c["recipe"], c.get("budget_steps", c["steps"]), c["seed"])
+        path = R.cell_file(ledger, tag, c["task"], c["recipe"], RR._budget(c), c["seed"])
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(c))
     return RR.render(ledger, tag).read_text()
