@@ -21,6 +21,7 @@ Questions (``RECIPES``; every recipe differs from the budget study's in one sett
   keeps both its own ``steps`` and the ``budget_steps`` it is compared at;
 * learning rate: 1e-3 vs 3e-4;
 * loss weights: the searched (published) β vs equal weights of the same eight terms;
+* loss: the searched (published) β vs the hand-set L1 + (1 - SSIM) (``l1-ssim``);
 * up-sampler: the paper's k2 s2 transposed convolutions vs resize-convolutions (``net.upsample``),
   judged also by the pixel-grid checkerboard: after training, every cell scores its ``model.pt`` on
   the development validation pairs with ``hadamard-restore evaluate`` and keeps the appearance
@@ -85,6 +86,7 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("crop128x1", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3")),
     Recipe("crop64x4-lr3e-4", ("train.crop=64", "train.batch_size=4", "train.lr=3e-4")),
     Recipe("crop128x1-equal", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3"), "equal"),
+    Recipe("crop128x1-l1ssim", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3"), "l1-ssim"),
     Recipe("crop128x1-resize", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3", "net.upsample=resize")),
     Recipe("crop128x1-icnr", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3", "net.upsample=transpose-icnr")),
     Recipe("crop192x1", ("train.crop=192", "train.batch_size=1", "train.lr=1e-3"), steps_scale=(128 / 192) ** 2),

@@ -13,7 +13,7 @@ from hadamard_restore.losses.mix import LossMix
 
 
 def test_bundled_names_and_published_values():
-    assert bundled_names() == ["equal", "paper-lol", "paper-mit", "paper-sihr-substitute", "paper-uie"]
+    assert bundled_names() == ["equal", "l1-ssim", "paper-lol", "paper-mit", "paper-sihr-substitute", "paper-uie"]
     lol = load_loss_weights("paper-lol")
     assert lol.as_list() == [1.38, 1.28, 0.82, 1.23, 0.49, 0.74, 0.0, 0.0]
     assert lol.vgg_layers == ["relu1_1", "relu2_1", "relu3_1", "relu4_2"] and lol.vgg_backbone == "vgg19"
@@ -54,6 +54,20 @@ def test_relaxed_round_trip(tmp_path, gen, tiny_features, random_lpips, odd_pair
         assert torch.allclose(torch.softmax(a, 0), torch.softmax(b, 0), atol=1e-6)
     x, y = odd_pair
     assert torch.allclose(back(x, y)[0], mix(x, y)[0], atol=1e-5)
+
+
+def test_l1_ssim_is_the_textbook_loss_and_computes_only_its_two_terms(gen):
+    """``l1-ssim`` is mean |u - u*| + (1 - SSIM): the ssim term is 10 * (1 - SSIM) here, so its weight is
+    0.1; the six zero-weight terms (VGG and LPIPS among them) are never computed."""
+    from hadamard_restore.losses.functional import ssim_map
+
+    mix = LossMix.from_weights(load_loss_weights("l1-ssim"))
+    out, ref = torch.rand(2, 3, 24, 20, generator=gen), torch.rand(2, 3, 24, 20, generator=gen)
+    with torch.no_grad():
+        total, terms = mix(out, ref)
+    assert set(terms) == {"l1", "ssim"}
+    expected = (out - ref).abs().mean() + (1 - ssim_map(out, ref).mean())
+    assert float(total) == pytest.approx(float(expected), rel=1e-5)
 
 
 def test_discrete_round_trip(tmp_path):

@@ -17,6 +17,8 @@ Bundled names (``resources/loss_weights/<name>.json``, docs/method.md 7.1 and 8.
   ``10*(1-SSIM)`` form, TV and Laplacian dropped, group-2 layer from Fig. 8, other layers guessed.
 - ``equal``: all eight weights 1.0 and no layer choice (the search's starting point; as a fixed
   loss the VGG term is the uniform average over each group's candidates).
+- ``l1-ssim``: the common hand-set loss L1 + (1 - SSIM) (weights 1.0 and 0.1 in these conventions,
+  the other six 0): a baseline for the searched weights, not a searched result.
 
 Examples:
     >>> lw = load_loss_weights("paper-lol")
