@@ -177,7 +177,7 @@ def check_overrides(cfg_path: Path, search_set: list[str], train_set: list[str])
     from hadamard_restore.config import load_config
 
     load_config(cfg_path, SEARCH + search_set)
-    load_config(cfg_path, TRAIN + train_set)  # train_set: the task's recipe, then the user's
+    load_config(cfg_path, TRAIN + train_set)
 
 
 def reproducing_command(task: str, search_set: list[str], train_set: list[str]) -> str:

@@ -6,6 +6,7 @@ and the appearance of the kept checkpoints on the development validation pairs."
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -125,7 +126,7 @@ def _budget(cell: dict) -> int:
     return cell.get("budget_steps", cell["steps"])
 
 
-def _own_steps(cells) -> str:
+def _own_steps(cells: Iterable[dict]) -> str:
     """The steps the cells ran ("1333"; "889/890" if they differ)."""
     return "/".join(str(s) for s in sorted({c["steps"] for c in cells}))
 

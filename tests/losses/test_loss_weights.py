@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from hadamard_restore.errors import LossWeightsError
+from hadamard_restore.losses.functional import ssim_map
 from hadamard_restore.losses.loss_weights import CONVENTIONS, LOSS_NAMES, bundled_names, load_loss_weights
 from hadamard_restore.losses.mix import LossMix
 
@@ -59,8 +60,6 @@ def test_relaxed_round_trip(tmp_path, gen, tiny_features, random_lpips, odd_pair
 def test_l1_ssim_is_the_textbook_loss_and_computes_only_its_two_terms(gen):
     """``l1-ssim`` is mean |u - u*| + (1 - SSIM): the ssim term is 10 * (1 - SSIM) here, so its weight is
     0.1; the six zero-weight terms (VGG and LPIPS among them) are never computed."""
-    from hadamard_restore.losses.functional import ssim_map
-
     mix = LossMix.from_weights(load_loss_weights("l1-ssim"))
     out, ref = torch.rand(2, 3, 24, 20, generator=gen), torch.rand(2, 3, 24, 20, generator=gen)
     with torch.no_grad():
