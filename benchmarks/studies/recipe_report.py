@@ -21,6 +21,7 @@ QUESTIONS = {
     "learning rate": ("crop64x4", "crop64x4-lr3e-4"),
     "loss weights (searched β vs equal)": ("crop128x1", "crop128x1-equal"),
     "loss (searched β vs L1 + SSIM)": ("crop128x1", "crop128x1-l1ssim"),
+    "loss terms (searched β vs the same without VGG and LPIPS)": ("crop128x1", "crop128x1-pixel"),
     "up-sampler (transposed convolution vs resize-convolution)": ("crop128x1", "crop128x1-resize"),
     "up-sampler initialisation (transposed convolution: default vs four equal taps, ICNR)": (
         "crop128x1",

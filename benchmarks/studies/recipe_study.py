@@ -22,6 +22,9 @@ Questions (``RECIPES``; every recipe differs from the budget study's in one sett
 * learning rate: 1e-3 vs 3e-4;
 * loss weights: the searched (published) β vs equal weights of the same eight terms;
 * loss: the searched (published) β vs the hand-set L1 + (1 - SSIM) (``l1-ssim``);
+* loss terms: the searched β vs the same β without its two network terms, VGG and LPIPS
+  (``Recipe.loss_without``: the cell trains a derived ``loss_weights.json``, written beside its run), which
+  cost most of a step's time;
 * up-sampler: the paper's k2 s2 transposed convolutions vs resize-convolutions (``net.upsample``),
   judged also by the pixel-grid checkerboard: after training, every cell scores its ``model.pt`` on
   the development validation pairs with ``hadamard-restore evaluate`` and keeps the appearance
@@ -66,6 +69,8 @@ class Recipe:
     # steps run per step of the budget (--steps): below 1 where a step sees more pixels than the
     # 1 x 128 px reference, so that the two sides of a question see the same pixels
     steps_scale: float = 1.0
+    # terms whose weight the recipe sets to 0 in ``loss_weights`` (LossWeights.without)
+    loss_without: tuple[str, ...] = ()
 
     def run_steps(self, budget_steps: int) -> int:
         return round(budget_steps * self.steps_scale)
@@ -90,12 +95,28 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("crop128x1-resize", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3", "net.upsample=resize")),
     Recipe("crop128x1-icnr", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3", "net.upsample=transpose-icnr")),
     Recipe("crop192x1", ("train.crop=192", "train.batch_size=1", "train.lr=1e-3"), steps_scale=(128 / 192) ** 2),
+    Recipe("crop128x1-pixel", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3"), loss_without=("vgg", "lpips")),
 )
 BY_KEY = {r.key: r for r in RECIPES}
 
 
 def cell_file(ledger: Path, tag: str, task: str, key: str, steps: int, seed: int) -> Path:
     return ledger / tag / task / key / f"b{steps}-s{seed}.json"
+
+
+def loss_weights_arg(recipe: Recipe, folder: Path) -> str:
+    """What the cell passes to ``--loss-weights``: the bundled name, or, for a recipe that drops terms,
+    a derived file in ``folder`` (rewritten each time: it is a pure function of the recipe)."""
+    if not recipe.loss_without:
+        return recipe.loss_weights
+    from dataclasses import replace
+
+    from hadamard_restore.losses.loss_weights import load_loss_weights
+
+    dropped = load_loss_weights(recipe.loss_weights).without(*recipe.loss_without)
+    derived = replace(dropped, name=f"{recipe.loss_weights} without {', '.join(recipe.loss_without)}")
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(derived.save(folder / "loss_weights.json"))
 
 
 def train_command(task: str, recipe: Recipe, steps: int, seed: int, args, run_dir: Path, resume: bool) -> list[str]:
@@ -109,7 +130,8 @@ def train_command(task: str, recipe: Recipe, steps: int, seed: int, args, run_di
         "data.max_pairs=null",
     ]
     cmd = [sys.executable, "-m", "hadamard_restore", "train", str(L.ROOT / TASKS[task])]
-    cmd += ["--genotype", args.genotype, "--loss-weights", recipe.loss_weights, "--out", str(run_dir)]
+    weights = loss_weights_arg(recipe, run_dir.parent)
+    cmd += ["--genotype", args.genotype, "--loss-weights", weights, "--out", str(run_dir)]
     cmd += [x for s in sets for x in ("--set", s)]
     return [*cmd, "--resume"] if resume else cmd
 
@@ -132,6 +154,7 @@ def run_cell(task: str, recipe: Recipe, steps: int, seed: int, args, path: Path,
         "seed": seed,
         "genotype": args.genotype,
         "loss_weights": recipe.loss_weights,
+        "loss_without": list(recipe.loss_without),
         "sets": [*COMMON, *recipe.sets],
         "dev_split_sha256": L.file_sha256(args.dev_split),
         "val": history["val"],

@@ -82,3 +82,23 @@ def test_a_larger_crop_trains_fewer_steps_for_the_same_pixels(tmp_path):
     assert "train.steps=1333" in big and "train.crop=192" in big and "train.batch_size=1" in big
     assert "train.steps=3000" in small and "train.crop=128" in small
     assert 1333 * 192**2 == pytest.approx(3000 * 128**2, rel=1e-3)
+
+
+def test_a_recipe_without_terms_trains_the_bundled_weights_with_those_terms_at_zero(tmp_path):
+    """crop128x1-pixel passes a derived loss_weights.json: paper-lol's β with VGG and LPIPS at 0 and
+    every other weight (and the VGG layer choice) unchanged; crop128x1 passes the bundled name."""
+    from hadamard_restore.losses.loss_weights import load_loss_weights
+
+    args = R.parse(["--steps", "20"])
+
+    def weights_arg(key: str) -> str:
+        cmd = R.train_command("lol", R.BY_KEY[key], 20, 0, args, tmp_path / key / "b20-s0", resume=False)
+        return cmd[cmd.index("--loss-weights") + 1]
+
+    assert weights_arg("crop128x1") == "paper-lol"
+    derived, bundled = load_loss_weights(weights_arg("crop128x1-pixel")), load_loss_weights("paper-lol")
+    assert derived.weights["vgg"] == 0 and derived.weights["lpips"] == 0
+    assert bundled.weights["vgg"] > 0 and bundled.weights["lpips"] > 0
+    kept = [n for n in bundled.weights if n not in ("vgg", "lpips")]
+    assert {n: derived.weights[n] for n in kept} == {n: bundled.weights[n] for n in kept}
+    assert derived.name == "paper-lol without vgg, lpips" and derived.vgg_layers == bundled.vgg_layers
