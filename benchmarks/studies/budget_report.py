@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks.studies.budget_ledger import load_cells, task_dir
+from benchmarks.studies.budget_ledger import load_cells, machine_tags, task_dir
 from benchmarks.studies.budget_presets import BASELINES, ENTRIES, SEARCHED
 from benchmarks.timing import markdown_table
 
@@ -81,24 +81,72 @@ def budget_table(by_entry: dict[str, dict[int, dict]]) -> str:
     return markdown_table(["entry", "seeds", "PSNR dB ↑", "SSIM ↑", "LPIPS ↓", "wall s / cell"], rows)
 
 
+def pairs(keys) -> list[tuple[str, str]]:
+    """The (searched entry, baseline) pairs among ``keys`` in report order: each searched entry against
+    every baseline and every searched entry listed before it (the best variant also against the paper's)."""
+    out = []
+    for s in [k for k in SEARCHED if k in keys]:
+        out += [(s, b) for b in BASELINES + SEARCHED[: SEARCHED.index(s)] if b in keys]
+    return out
+
+
 def comparisons(by_entry: dict[str, dict[int, dict]]) -> tuple[str, list[str]]:
     """The paired-difference table and one plain sentence per (searched entry, baseline)."""
     rows, sentences = [], []
-    for s in [k for k in SEARCHED if k in by_entry]:
-        others = BASELINES + SEARCHED[: SEARCHED.index(s)]  # the best variant is also compared with the paper's
-        for b in [k for k in others if k in by_entry]:
-            diffs = seed_differences(by_entry[s], by_entry[b])
-            if not diffs:
-                continue
-            mean, se, word = verdict(diffs)
-            se_text = f"{se:.2f}" if math.isfinite(se) else "n/a"
-            rows.append([s, b, len(diffs), f"{mean:+.2f}", se_text, word])
-            sentences.append(
-                f"{s} {word} {b}: {mean:+.2f} dB"
-                + (f" ± {se:.2f} (s.e., {len(diffs)} seeds)" if math.isfinite(se) else " (one seed, no s.e.)")
-            )
+    for s, b in pairs(by_entry):
+        diffs = seed_differences(by_entry[s], by_entry[b])
+        if not diffs:
+            continue
+        mean, se, word = verdict(diffs)
+        rows.append([s, b, len(diffs), f"{mean:+.2f}", _se(se), word])
+        sentences.append(
+            f"{s} {word} {b}: {mean:+.2f} dB"
+            + (f" ± {se:.2f} (s.e., {len(diffs)} seeds)" if math.isfinite(se) else " (one seed, no s.e.)")
+        )
     table = markdown_table(["searched", "baseline", "seeds", "Δ PSNR dB (mean)", "s.e.", "statement"], rows)
     return (table if rows else "(no pair of entries with a common seed yet)"), sentences
+
+
+def _se(se: float) -> str:
+    return f"{se:.2f}" if math.isfinite(se) else "n/a"
+
+
+def _comparable(a: dict[int, dict], b: dict[int, dict]) -> tuple[dict[int, dict], dict[int, dict]]:
+    """The seeds both sides ran with the same training settings (``settings_key``)."""
+    seeds = [k for k in sorted(set(a) & set(b)) if a[k].get("settings_key") == b[k].get("settings_key")]
+    return {k: a[k] for k in seeds}, {k: b[k] for k in seeds}
+
+
+def machine_lines(mine: dict, theirs: dict, tag: str, other: str) -> list[str]:
+    """Two machines' cells of one task and budget (``{entry: {seed: cell}}`` each): first the entries
+    both ran (this − other, same seeds and settings: how far apart the machines land), then each pair of
+    the comparison that only a mix of the two machines can make (an entry here against an entry only
+    there). The mixed rows are indicative: two CPU generations pair no tighter than unpaired seeds."""
+    rows = []
+    for key in [k for k in ORDER if k in mine and k in theirs]:
+        diffs = seed_differences(*_comparable(mine[key], theirs[key]))
+        if diffs:
+            mean, se, word = verdict(diffs)
+            per_seed = ", ".join(f"{d:+.2f}" for d in diffs)
+            rows.append([LABELS.get(key, key), len(diffs), f"{mean:+.2f}", _se(se), word, per_seed])
+    mixed = []
+    merged = {**theirs, **mine}
+    for s, b in pairs(merged):
+        if (s in mine) == (b in mine):
+            continue  # both sides from one machine: the machine's own table has the pair
+        diffs = seed_differences(*_comparable(merged[s], merged[b]))
+        if diffs:
+            mean, se, word = verdict(diffs)
+            where = {k: tag if k in mine else other for k in (s, b)}
+            mixed.append([f"{s} ({where[s]})", f"{b} ({where[b]})", len(diffs), f"{mean:+.2f}", _se(se), word])
+    lines = []
+    if rows:
+        head = ["entry", "seeds", f"Δ PSNR dB ({tag} − {other})", "s.e.", "statement", "per seed"]
+        lines += [markdown_table(head, rows), ""]
+    if mixed:
+        head = ["searched", "baseline", "seeds", "Δ PSNR dB (mean)", "s.e.", "statement (across machines)"]
+        lines += [markdown_table(head, mixed), ""]
+    return lines
 
 
 def plot(grid: dict, inputs: dict[str, float], path: Path) -> Path:
@@ -237,5 +285,12 @@ def write_report(ledger: Path, tag: str, out_dir: Path) -> Path | None:
             table, sentences = comparisons(grid[task][budget])
             summary += [f"- **{task}, {budget} steps**: " + ("; ".join(sentences) or "no comparison yet")]
             body += [f"### {budget} steps", "", budget_table(grid[task][budget]), "", table, ""]
+    for other in [t for t in machine_tags(ledger) if t != tag]:
+        theirs = _grid(load_cells(ledger, other))
+        for task in sorted(grid):
+            for budget in sorted(grid[task]):
+                lines = machine_lines(grid[task][budget], theirs[task][budget], tag, other)
+                if lines:
+                    body += [f"## Across machines: {task}, {budget} steps, {tag} and {other}", "", *lines]
     text = _header(cells, tag) + summary + ["", f"![PSNR against steps]({png.name})", ""] + body
     return atomic_write_text(Path(out_dir) / f"budget-curves-{tag}.md", "\n".join(text))

@@ -33,6 +33,30 @@ def test_verdict_and_paired_seed_differences_closed_form():
     assert seed_differences(cells([1.0, 5.0]), {0: cells([0.0])[0]}) == [1.0]
 
 
+def test_two_machines_pair_the_entries_both_ran_and_label_the_mixed_pairs():
+    """machine_lines: the entry both machines ran gives this − other per seed (closed form, same
+    settings only); a searched entry here against a baseline only there is a mixed row, labelled
+    with each side's machine; a pair both of whose sides ran here is left to this machine's table."""
+    from benchmarks.studies.budget_report import machine_lines
+
+    def cells(offsets, key="k1"):
+        return {
+            s: {"settings_key": key, "per_image": [{"name": "a", "psnr": 20 + o}, {"name": "b", "psnr": 21 + o}]}
+            for s, o in enumerate(offsets)
+        }
+
+    mine = {"all-3c": cells([0.5, 0.1, 0.3]), "searched-global": cells([1.0, 1.0, 1.0])}
+    theirs = {"all-3c": cells([0.0, 0.0, 0.0]), "searched": cells([0.2, 0.2, 0.2]), "all-1c": cells([0.0, 0.0])}
+    theirs["all-3c"][2]["settings_key"] = "k2"  # another recipe: never paired
+    text = "\n".join(machine_lines(mine, theirs, "zen3", "zen4"))
+    assert "| all 3-C + searched loss | 2 | +0.30 | 0.20 | is within 2 s.e. of | +0.50, +0.10 |" in text
+    assert "| searched-global (zen3) | searched (zen4) | 3 | +0.80 | 0.00 | beats |" in text
+    assert "| searched (zen4) | all-3c (zen3) | 3 | -0.10 | 0.12 | is within 2 s.e. of |" in text
+    assert "| searched-global (zen3) | all-1c (zen4) | 2 | +1.00 | 0.00 | beats |" in text
+    assert "searched-global (zen3) | all-3c" not in text  # both ran here
+    assert machine_lines({"all-3c": cells([0.1])}, {"equal": cells([0.0], key="k2")}, "a", "b") == []
+
+
 def test_cells_are_filled_in_order_of_value():
     from benchmarks.studies.budget_presets import ENTRIES, order_cells
 
