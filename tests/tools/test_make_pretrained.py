@@ -10,6 +10,13 @@ import pytest
 from tests.tools.scripts import load_tool
 
 
+@pytest.fixture(autouse=True)
+def _data_variable_restored(monkeypatch):
+    """make_pretrained's main() exports HADAMARD_RESTORE_DATA (its --data) for its stages; monkeypatch puts the
+    caller's value back after each test, so later tests' ``data_root`` still finds the real data."""
+    monkeypatch.delenv("HADAMARD_RESTORE_DATA", raising=False)
+
+
 def test_a_stage_done_already_keeps_its_recorded_command(tmp_path):
     tool = load_tool("make_pretrained")
     header = "# data: /d\n# held-out split: /r/heldout.json; development split: /r/dev.json\n"
@@ -77,8 +84,10 @@ def test_a_bad_override_is_refused_before_any_stage_runs(tmp_path, monkeypatch):
 
 def test_low_light_trains_the_recipe_its_bundled_model_was_chosen_with(tmp_path, monkeypatch):
     """low-light adds 1 x 128 px crops and resize-convolution up-samplers after the shared recipe (the
-    last setting wins), so the plain command reproduces the bundled model; a user's --train-set still
-    comes last, and the other tasks keep the shared recipe."""
+    last setting wins), the bundled model's training recipe; a user's --train-set still comes last, and
+    the other tasks keep the shared recipe. The plain command searches the architecture in the config's
+    global space; the bundled model predates that default (all-3c), so its card's reproduce line fixes
+    the architecture and space it was made with."""
     tool = load_tool("make_pretrained")
     ran: dict[str, dict[str, list[str]]] = {}
     monkeypatch.setattr(tool, "make_splits", lambda *a: None)
@@ -101,5 +110,9 @@ def test_low_light_trains_the_recipe_its_bundled_model_was_chosen_with(tmp_path,
     assert last(mine, "net.upsample") == "net.upsample=transpose"
     dehaze = ran["dehaze[]"]["train"]
     assert last(dehaze, "train.batch_size") == "train.batch_size=2" and not any("net.upsample" in a for a in dehaze)
+    assert not any("search.architecture" in a or "net.space" in a for a in ran["low-light[]"]["search"])
     card = json.loads((tool.REPO / "src/hadamard_restore/resources/models/low-light/card.json").read_text())
     assert card["budget"]["train"]["batch_size"] == 1 and card["net"]["upsample"] == "resize"
+    assert card["genotype"]["name"] == "all-3c"
+    reproduce = card["commands"]["reproduce"]
+    assert "--search-set search.architecture=all-3c --search-set net.space=paper" in reproduce
