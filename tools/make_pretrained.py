@@ -13,9 +13,11 @@ Stages (each one skipped when its artifact exists, so an interrupted run continu
    learns from and a development-validation part that picks the best checkpoint.
 3. classifier -> loss search -> architecture search -> training, each a ``hadamard-restore``
    command reading ``dev.json`` only. The architecture search follows the task config's
-   ``search.architecture``: low-light and underwater use all-3c (stage 2 skipped; issue 24's study
-   found the paper's search losing to it at the shipped recipe), dehaze searches.
-   ``--search-set search.architecture=search`` runs the paper's pipeline on any task.
+   ``search.architecture`` and ``net.space``: underwater uses all-3c (stage 2 skipped; issue 24's study
+   found the paper's search losing to it at the shipped recipe), low-light searches in the
+   global-context space (which beat all-3c there), dehaze searches the paper's space.
+   ``--search-set search.architecture=search`` (low-light: ``--search-set net.space=paper``) runs the
+   paper's pipeline on any task.
 4. ``evaluate`` on the held-out part of ``heldout.json``.
 
 The exact commands are written to ``commands.txt``, their wall times to ``timings.json`` and this

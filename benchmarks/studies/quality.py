@@ -55,8 +55,7 @@ def run_searches(cfg, work: Path, needed: set[str], log=print) -> dict:
     """Run (or reuse) the searches; returns the artifact paths the entries need.
 
     The studies measure the search itself, so stage 2 always runs here, whatever architecture a task
-    config fixes by default (``search.architecture``; low-light's and underwater's are all-3c because
-    of these studies).
+    config fixes by default (``search.architecture``; underwater's is all-3c because of these studies).
     """
     cfg = cfg.model_copy(update={"search": cfg.search.model_copy(update={"architecture": "search"})})
     from hadamard_restore.artifacts import read_json, write_json
