@@ -45,7 +45,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -109,8 +109,6 @@ def loss_weights_arg(recipe: Recipe, folder: Path) -> str:
     a derived file in ``folder`` (rewritten each time: it is a pure function of the recipe)."""
     if not recipe.loss_without:
         return recipe.loss_weights
-    from dataclasses import replace
-
     from hadamard_restore.losses.loss_weights import load_loss_weights
 
     dropped = load_loss_weights(recipe.loss_weights).without(*recipe.loss_without)
