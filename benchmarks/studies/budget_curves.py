@@ -153,6 +153,7 @@ def run_cell(task, budget, seed, entry, ccfg, found, test_pairs, meta: dict, pat
                 "train_pairs",
                 "weights",
                 "validation_pairs",
+                "validation_psnr",
                 "mean",
                 "per_image",
             )

@@ -49,6 +49,18 @@ def seed_differences(a: dict[int, dict], b: dict[int, dict], metric: str = "psnr
     return diffs
 
 
+def validation_differences(a: dict[int, dict], b: dict[int, dict]) -> list[float]:
+    """Per common seed recorded on both sides: ``a − b`` of the scored weights' PSNR on the
+    development-validation pairs (``validation_psnr``; the same pairs for every entry of a task), a
+    second look at the comparison that never reads the held-out pairs. Cells from before the ledger
+    kept it have none."""
+    return [
+        a[s]["validation_psnr"] - b[s]["validation_psnr"]
+        for s in sorted(set(a) & set(b))
+        if a[s].get("validation_psnr") is not None and b[s].get("validation_psnr") is not None
+    ]
+
+
 def verdict(diffs: list[float]) -> tuple[float, float, str]:
     """``(mean, standard error, plain word)`` of per-seed differences (see the module docstring)."""
     mean = statistics.fmean(diffs)
@@ -73,6 +85,7 @@ def budget_table(by_entry: dict[str, dict[int, dict]]) -> str:
     for key in [k for k in ORDER if k in by_entry]:
         runs = list(by_entry[key].values())
         vals = {m: [r["mean"][m] for r in runs] for m in ("psnr", "ssim", "lpips")}
+        dev = [r["validation_psnr"] for r in runs if r.get("validation_psnr") is not None]
         rows.append(
             [
                 LABELS.get(key, key),
@@ -80,10 +93,12 @@ def budget_table(by_entry: dict[str, dict[int, dict]]) -> str:
                 _spread(vals["psnr"], 2),
                 _spread(vals["ssim"], 4),
                 _spread(vals["lpips"], 4),
+                _spread(dev, 2) if len(dev) == len(runs) else "n/a",
                 f"{statistics.fmean(r['wall_s'] for r in runs):.0f}",
             ]
         )
-    return markdown_table(["entry", "seeds", "PSNR dB ↑", "SSIM ↑", "LPIPS ↓", "wall s / cell"], rows)
+    head = ["entry", "seeds", "PSNR dB ↑", "SSIM ↑", "LPIPS ↓", "dev-val PSNR dB", "wall s / cell"]
+    return markdown_table(head, rows)
 
 
 def pairs(keys) -> list[tuple[str, str]]:
@@ -103,12 +118,15 @@ def comparisons(by_entry: dict[str, dict[int, dict]]) -> tuple[str, list[str]]:
         if not diffs:
             continue
         mean, se, word = verdict(diffs)
-        rows.append([s, b, len(diffs), f"{mean:+.2f}", _se(se), word])
+        dev = validation_differences(by_entry[s], by_entry[b])
+        dev_cell = "n/a" if not dev else f"{statistics.fmean(dev):+.2f} ± {_se(verdict(dev)[1])} ({len(dev)})"
+        rows.append([s, b, len(diffs), f"{mean:+.2f}", _se(se), word, dev_cell])
         sentences.append(
             f"{s} {word} {b}: {mean:+.2f} dB"
             + (f" ± {se:.2f} (s.e., {len(diffs)} seeds)" if math.isfinite(se) else " (one seed, no s.e.)")
         )
-    table = markdown_table(["searched", "baseline", "seeds", "Δ PSNR dB (mean)", "s.e.", "statement"], rows)
+    head = ["searched", "baseline", "seeds", "Δ PSNR dB (mean)", "s.e.", "statement", "Δ dev-val dB ± s.e. (seeds)"]
+    table = markdown_table(head, rows)
     return (table if rows else "(no pair of entries with a common seed yet)"), sentences
 
 
@@ -248,7 +266,9 @@ def _header(cells: list[dict], tag: str) -> list[str]:
         "the training part). The scored network is the run's model.pt: the final weights, or with "
         "train.ema_decay the better of the final raw and averaged weights on the development split's "
         "validation pairs. Δ is the paired per-image PSNR difference searched − baseline, averaged per "
-        "seed; s.e. across seeds. The entry tables give mean ± standard deviation across seeds. "
+        "seed; s.e. across seeds. Dev-val is the scored weights' PSNR on the development-validation "
+        "pairs (a second look that never reads the held-out ones; n/a for cells from before the ledger "
+        "kept it). The entry tables give mean ± standard deviation across seeds. "
         "See benchmarks/studies/budget_report.py.",
         "",
         *_recipe(cells),

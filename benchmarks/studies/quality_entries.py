@@ -207,9 +207,10 @@ def train_and_score(
     summary = fit(model, loss, data, tcfg, run_dir, meta, seed=seed, device=device, progress=False, resume=resume)
     train_s = time.time() - t0
     weights = "raw"  # the final weights, held by ``model``
+    validation_psnr = None  # of model.pt on the development-validation pairs: a look that never reads the scored ones
     if test_pairs is not None:  # score what a user gets: model.pt, chosen on pairs that are not scored
         load_state_into(model, read_model_file(summary["model"])["state_dict"], source=summary["model"])
-        weights = summary["best_weights"]
+        weights, validation_psnr = summary["best_weights"], summary["best_val_psnr"]
     t0 = time.time()
     rows = score(model, val_pairs if test_pairs is None else test_pairs, device, cfg.eval.lpips_net)
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != "name"}
@@ -228,6 +229,7 @@ def train_and_score(
         "train_pairs": len(train_pairs),
         "weights": weights,
         "validation_pairs": n_val,
+        "validation_psnr": validation_psnr,
         "mean": mean,
         "per_image": rows,
     }

@@ -33,6 +33,36 @@ def test_verdict_and_paired_seed_differences_closed_form():
     assert seed_differences(cells([1.0, 5.0]), {0: cells([0.0])[0]}) == [1.0]
 
 
+def test_the_development_validation_look_pairs_seeds_that_recorded_it():
+    """validation_differences: per seed, a − b of validation_psnr, only where both cells recorded it;
+    the comparison table shows its mean ± s.e. beside the held-out Δ, and n/a without it."""
+    from benchmarks.studies.budget_report import budget_table, comparisons, validation_differences
+
+    def cells(held, dev):
+        return {
+            s: {
+                "per_image": [{"name": "a", "psnr": 20 + h}],
+                "validation_psnr": v,
+                "wall_s": 1.0,
+                "mean": {"psnr": 20 + h, "ssim": 0.8, "lpips": 0.2},
+            }
+            for s, (h, v) in enumerate(zip(held, dev, strict=True))
+        }
+
+    a, b = cells([1.0, 1.0, 1.0], [19.5, 19.6, 19.9]), cells([0.0, 0.0, 0.0], [19.0, 19.2, 19.0])
+    assert validation_differences(a, b) == pytest.approx([0.5, 0.4, 0.9])
+    b[2]["validation_psnr"] = None  # an older cell
+    assert validation_differences(a, b) == pytest.approx([0.5, 0.4])
+    table, _ = comparisons({"searched-global": a, "all-3c": b})
+    assert "| beats | +0.45 ± 0.05 (2) |" in table
+    assert "| 19.67 ± 0.21 |" in budget_table({"searched-global": a})
+    assert "| n/a |" in budget_table({"all-3c": b})
+    for c in b.values():
+        del c["validation_psnr"]
+    assert validation_differences(a, b) == []
+    assert "| beats | n/a |" in comparisons({"searched-global": a, "all-3c": b})[0]
+
+
 def test_two_machines_pair_the_entries_both_ran_and_label_the_mixed_pairs():
     """machine_lines: the entry both machines ran gives this − other per seed (closed form, same
     settings only); a searched entry here against a baseline only there is a mixed row, labelled
@@ -186,6 +216,7 @@ def test_cell_scores_model_pt_the_better_of_raw_and_average(tmp_path, provisione
     val = json.loads((tmp_path / "run" / "history.json").read_text())["val"][-1]
     assert {"psnr_raw", "psnr_ema"} <= val.keys()
     assert res["weights"] == ("ema" if val["psnr_ema"] > val["psnr_raw"] else "raw")
+    assert res["validation_psnr"] == max(val["psnr_ema"], val["psnr_raw"])  # the chosen weights' dev-val PSNR
     saved = read_model_file(tmp_path / "run" / "model.pt")
     assert saved["meta"]["weights"] == res["weights"]
     last = read_model_file(tmp_path / "run" / "last.pt")  # raw weights + their average
