@@ -67,7 +67,15 @@ SEARCH = [
     "search.loss_steps=100",
     "search.arch_steps=200",
     "search.checkpoint_every=25",
+    # the budget study's searches (benchmarks/studies/budget_presets.py), whose networks chose the defaults:
+    # at the config's 5e-4 the 100 loss and 200 architecture steps leave beta within 0.04 of its start
+    # (the bundled low-light model's beta: 0.97-1.00 on all eight terms), so the "searched" loss is equal
+    # weights and the architecture a draw near the start; 0.01 lets beta and alpha move by about 1
+    "search.upper_lr=0.01",
 ]
+# TV and Laplacian are searched (stage 1) but trained with weight 0: the authors' final training, stage 2
+# (search/arch_stage.py) and every study cell (benchmarks/studies/quality_entries.py) drop them
+TRAIN_WITHOUT = ("tv", "laplacian")
 # net.norm=none: instance norm trained on 96-px crops normalises each crop to a typical exposure, and
 # at full resolution its whole-image statistics leave outputs too dark (measured on the development
 # pairs: 16.9 dB at full size vs 23.0 dB tile by tile for the same weights); see the model cards.
@@ -182,11 +190,29 @@ def check_overrides(cfg_path: Path, search_set: list[str], train_set: list[str])
     load_config(cfg_path, TRAIN + train_set)
 
 
-def reproducing_command(task: str, search_set: list[str], train_set: list[str]) -> str:
+def reproducing_command(task: str, search_set: list[str], train_set: list[str], keep_tv_laplacian: bool = False) -> str:
     """This script's invocation as the model card shows it (``RUN_DIR`` for the output folder)."""
     overrides = [f"--search-set {shlex.quote(item)}" for item in search_set]
     overrides += [f"--train-set {shlex.quote(item)}" for item in train_set]
+    overrides += ["--keep-tv-laplacian"] if keep_tv_laplacian else []
     return " ".join(["python tools/make_pretrained.py", task, "--out RUN_DIR", *overrides])
+
+
+def training_loss_weights(out: Path, keep_tv_laplacian: bool) -> Path:
+    """The loss weights the training stage reads: the searched ones, or (the default) the searched
+    ones with ``TRAIN_WITHOUT`` set to 0, written once beside them as ``train_loss_weights.json``."""
+    searched = out / "search" / "loss_weights.json"
+    if keep_tv_laplacian:
+        return searched
+    from dataclasses import replace
+
+    from hadamard_restore.losses.loss_weights import load_loss_weights
+
+    derived = out / "train_loss_weights.json"
+    if not derived.exists():  # a pure function of the search's file: an interrupted run finds the same
+        lw = load_loss_weights(searched)
+        replace(lw.without(*TRAIN_WITHOUT), name=f"{lw.name} without {', '.join(TRAIN_WITHOUT)}").save(derived)
+    return derived
 
 
 def main() -> None:
@@ -212,6 +238,12 @@ def main() -> None:
         help="override one setting of the classifier and search stages after the recipe's "
         "(e.g. search.architecture=search for the paper's architecture search); repeatable",
     )
+    ap.add_argument(
+        "--keep-tv-laplacian",
+        action="store_true",
+        help="train with the searched TV and Laplacian weights (default: 0, as the authors' final training "
+        "and the studies)",
+    )
     args = ap.parse_args()
     spec = TASKS[args.task]
     out = args.out.resolve()
@@ -222,7 +254,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     root = args.data.resolve() / spec["data"]
     make_splits(args.task, cfg, root, out)
-    invocation = reproducing_command(args.task, args.search_set, args.train_set)
+    invocation = reproducing_command(args.task, args.search_set, args.train_set, args.keep_tv_laplacian)
     first = out / "reproduce.txt"  # the card's one reproducing command: the call that started the run
     if not first.exists():
         first.write_text(invocation + "\n")
@@ -249,6 +281,7 @@ def main() -> None:
     stage(out, "search", search_cmd, out / "search" / "genotype.json", lines, recorded)
     if args.stop_after == "search":
         return
+    weights = training_loss_weights(out, args.keep_tv_laplacian)
     train_cmd = [
         *hr(),
         "train",
@@ -256,7 +289,7 @@ def main() -> None:
         "--genotype",
         str(out / "search" / "genotype.json"),
         "--loss-weights",
-        str(out / "search" / "loss_weights.json"),
+        str(weights),
         *sets(dev + TRAIN + train_set),
         "--out",
         str(out / "train"),
