@@ -17,7 +17,9 @@ Stages (each one skipped when its artifact exists, so an interrupted run continu
    found the paper's search losing to it at the shipped recipe), low-light searches in the
    global-context space (which beat all-3c there), dehaze searches the paper's space.
    ``--search-set search.architecture=search`` (low-light: ``--search-set net.space=paper``) runs the
-   paper's pipeline on any task.
+   paper's pipeline on any task. The searches run at ``search.upper_lr=0.01`` and training reads the
+   searched loss weights with TV and Laplacian at 0 (``train_loss_weights.json``; the pipeline the
+   studies measured); ``--keep-tv-laplacian`` trains with the searched file as it is.
 4. ``evaluate`` on the held-out part of ``heldout.json``.
 
 The exact commands are written to ``commands.txt``, their wall times to ``timings.json`` and this

@@ -53,6 +53,7 @@ def test_search_set_reaches_the_search_stages_and_the_recorded_command(tmp_path,
     ran: dict[str, list[str]] = {}
     monkeypatch.setattr(tool, "make_splits", lambda *a: None)
     monkeypatch.setattr(tool, "stage", lambda out, name, argv, *rest: ran.__setitem__(name, argv))
+    monkeypatch.setattr(tool, "training_loss_weights", lambda out, keep: out / "train_loss_weights.json")
     out = tmp_path / "run"
     argv = ["make_pretrained.py", "underwater", "--out", str(out), "--data", str(tmp_path)]
     argv += ["--search-set", "search.architecture=search", "--train-set", "train.steps=50"]
@@ -66,6 +67,48 @@ def test_search_set_reaches_the_search_stages_and_the_recorded_command(tmp_path,
         "python tools/make_pretrained.py underwater --out RUN_DIR "
         "--search-set search.architecture=search --train-set train.steps=50\n"
     )
+
+
+def test_searches_move_beta_and_training_drops_tv_and_laplacian_unless_kept(tmp_path, monkeypatch):
+    """The studies' pipeline: the searches run at upper_lr 0.01 (a user's --search-set comes after and
+    wins), training reads the searched weights with TV and Laplacian at 0 (written once, the other seven
+    weights unchanged), and --keep-tv-laplacian trains with the searched file and is in reproduce.txt.
+    Every bundled model trained with its searched TV > 0 at upper_lr 5e-4, so each card's reproduce line
+    says both."""
+    from hadamard_restore.losses.loss_weights import load_loss_weights
+
+    tool = load_tool("make_pretrained")
+    out = tmp_path / "run"
+    searched = load_loss_weights("equal").save(out / "search" / "loss_weights.json")
+    derived = tool.training_loss_weights(out, keep_tv_laplacian=False)
+    lw, before = load_loss_weights(derived), load_loss_weights(searched)
+    assert lw.weights == {n: (0.0 if n in ("tv", "laplacian") else w) for n, w in before.weights.items()}
+    assert before.weights["tv"] > 0 and "without tv, laplacian" in lw.name
+    first = derived.read_bytes()
+    assert tool.training_loss_weights(out, keep_tv_laplacian=False).read_bytes() == first  # once, same bytes
+    assert tool.training_loss_weights(out, keep_tv_laplacian=True) == searched
+
+    ran: dict[str, list[str]] = {}
+    monkeypatch.setattr(tool, "make_splits", lambda *a: None)
+    monkeypatch.setattr(tool, "stage", lambda out, name, argv, *rest: ran.__setitem__(name, argv))
+    for extra in ([], ["--search-set", "search.upper_lr=5e-4", "--keep-tv-laplacian"]):
+        ran.clear()
+        argv = ["make_pretrained.py", "dehaze", "--out", str(out), "--data", str(tmp_path), *extra]
+        monkeypatch.setattr(sys, "argv", argv)
+        tool.main()
+        lrs = [a for a in ran["search"] if a.startswith("search.upper_lr=")]
+        weights = ran["train"][ran["train"].index("--loss-weights") + 1]
+        if not extra:
+            assert lrs == ["search.upper_lr=0.01"] and weights == str(derived)
+        else:
+            assert lrs[-1] == "search.upper_lr=5e-4" and weights == str(searched)
+        (out / "reproduce.txt").unlink()
+    assert tool.reproducing_command("dehaze", [], [], keep_tv_laplacian=True).endswith(" --keep-tv-laplacian")
+    for name in ("low-light", "underwater", "dehaze"):
+        card = json.loads((tool.REPO / f"src/hadamard_restore/resources/models/{name}/card.json").read_text())
+        assert card["loss"]["weights"]["tv"] > 0, name
+        reproduce = card["commands"]["reproduce"]
+        assert "--search-set search.upper_lr=5e-4" in reproduce and reproduce.endswith(" --keep-tv-laplacian"), name
 
 
 def test_a_bad_override_is_refused_before_any_stage_runs(tmp_path, monkeypatch):
@@ -91,6 +134,7 @@ def test_low_light_trains_the_recipe_its_bundled_model_was_chosen_with(tmp_path,
     tool = load_tool("make_pretrained")
     ran: dict[str, dict[str, list[str]]] = {}
     monkeypatch.setattr(tool, "make_splits", lambda *a: None)
+    monkeypatch.setattr(tool, "training_loss_weights", lambda out, keep: out / "train_loss_weights.json")
     for task, extra in (("low-light", []), ("low-light", ["--train-set", "net.upsample=transpose"]), ("dehaze", [])):
         got: dict[str, list[str]] = {}
         monkeypatch.setattr(tool, "stage", lambda out, name, argv, *rest, got=got: got.__setitem__(name, argv))
