@@ -204,6 +204,29 @@ def test_the_reproducing_command_keeps_make_pretrained_overrides(fake_run, tmp_p
     assert _card_of(moved, tmp_path / "b", data)["commands"]["reproduce"] == line
 
 
+def test_the_card_gives_the_loss_weights_training_used_and_the_searched_ones_where_they_differ(fake_run, tmp_path):
+    """make_pretrained trains with the searched TV and Laplacian at 0: the card's weights are the
+    training's own copy (train/loss_weights.json), the search's are kept beside them when they differ,
+    and a run without that copy (older runs) reports the search's."""
+    import shutil
+
+    from hadamard_restore.zoo.card import loss_facts
+
+    run, _ = fake_run
+    moved = tmp_path / "run"
+    shutil.copytree(run, moved)
+    trained = json.loads((moved / "train" / "loss_weights.json").read_text())["weights"]
+    assert loss_facts(moved)["weights"] == trained and "searched_weights" not in loss_facts(moved)
+    searched = json.loads((moved / "search" / "loss_weights.json").read_text())
+    searched["weights"] = {**searched["weights"], "tv": 0.5, "laplacian": 0.6}
+    (moved / "search" / "loss_weights.json").write_text(json.dumps(searched))
+    facts = loss_facts(moved)
+    assert facts["weights"] == trained and facts["weights"]["tv"] == 0.0
+    assert facts["searched_weights"]["tv"] == 0.5 and facts["searched_weights"]["laplacian"] == 0.6
+    (moved / "train" / "loss_weights.json").unlink()
+    assert loss_facts(moved)["weights"]["tv"] == 0.5 and "searched_weights" not in loss_facts(moved)
+
+
 def _card_of(run: Path, models: Path, data: Path) -> dict:
     package_run(run, "m", models, data)
     return _card(models, "m")

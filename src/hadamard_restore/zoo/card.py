@@ -153,14 +153,21 @@ def split_facts(run_dir: Path, data_root: Path | None) -> dict:
 
 
 def loss_facts(run_dir: Path) -> dict:
-    lw = _json(run_dir, "search/loss_weights.json")
-    vgg = lw.get("vgg") or {}
-    return {
-        "weights": lw.get("weights"),
+    """The loss weights the training used (its own copy, ``train/loss_weights.json``; runs from
+    before it kept one trained with the search's), and the searched ones where they differ
+    (``tools/make_pretrained.py`` trains with the searched TV and Laplacian set to 0)."""
+    searched = _json(run_dir, "search/loss_weights.json")
+    trained = _json(run_dir, "train/loss_weights.json") if (run_dir / "train/loss_weights.json").is_file() else searched
+    vgg = trained.get("vgg") or {}
+    facts = {
+        "weights": trained.get("weights"),
         "vgg_layers": vgg.get("layers"),
         "vgg_backbone": vgg.get("backbone"),
-        "lpips_net": (lw.get("lpips") or {}).get("net"),
+        "lpips_net": (trained.get("lpips") or {}).get("net"),
     }
+    if trained.get("weights") != searched.get("weights"):
+        facts["searched_weights"] = searched.get("weights")
+    return facts
 
 
 def classifier_facts(run_dir: Path) -> dict:
