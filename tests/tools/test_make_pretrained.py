@@ -73,8 +73,8 @@ def test_searches_move_beta_and_training_drops_tv_and_laplacian_unless_kept(tmp_
     """The studies' pipeline: the searches run at upper_lr 0.01 (a user's --search-set comes after and
     wins), training reads the searched weights with TV and Laplacian at 0 (written once, the other seven
     weights unchanged), and --keep-tv-laplacian trains with the searched file and is in reproduce.txt.
-    Every bundled model trained with its searched TV > 0 at upper_lr 5e-4, so each card's reproduce line
-    says both."""
+    A bundled model that trained with its searched TV > 0 predates this (and ran at upper_lr 5e-4), so its
+    card's reproduce line says both; one that trained with TV at 0 is the plain pipeline's."""
     from hadamard_restore.losses.loss_weights import load_loss_weights
 
     tool = load_tool("make_pretrained")
@@ -104,11 +104,15 @@ def test_searches_move_beta_and_training_drops_tv_and_laplacian_unless_kept(tmp_
             assert lrs[-1] == "search.upper_lr=5e-4" and weights == str(searched)
         (out / "reproduce.txt").unlink()
     assert tool.reproducing_command("dehaze", [], [], keep_tv_laplacian=True).endswith(" --keep-tv-laplacian")
+    kept = {}
     for name in ("low-light", "underwater", "dehaze"):
         card = json.loads((tool.REPO / f"src/hadamard_restore/resources/models/{name}/card.json").read_text())
-        assert card["loss"]["weights"]["tv"] > 0, name
-        reproduce = card["commands"]["reproduce"]
-        assert "--search-set search.upper_lr=5e-4" in reproduce and reproduce.endswith(" --keep-tv-laplacian"), name
+        reproduce, kept[name] = card["commands"]["reproduce"], card["loss"]["weights"]["tv"] > 0
+        assert reproduce.endswith(" --keep-tv-laplacian") == kept[name], name
+        assert ("--search-set search.upper_lr=5e-4" in reproduce) == kept[name], name
+        if not kept[name]:
+            assert card["loss"]["searched_weights"]["tv"] > 0, name  # searched, then set to 0 for training
+    assert kept == {"low-light": False, "underwater": True, "dehaze": True}
 
 
 def test_a_bad_override_is_refused_before_any_stage_runs(tmp_path, monkeypatch):
@@ -129,8 +133,7 @@ def test_low_light_trains_the_recipe_its_bundled_model_was_chosen_with(tmp_path,
     """low-light adds 1 x 128 px crops and resize-convolution up-samplers after the shared recipe (the
     last setting wins), the bundled model's training recipe; a user's --train-set still comes last, and
     the other tasks keep the shared recipe. The plain command searches the architecture in the config's
-    global space; the bundled model predates that default (all-3c), so its card's reproduce line fixes
-    the architecture and space it was made with."""
+    global space, and the bundled model is that command's run."""
     tool = load_tool("make_pretrained")
     ran: dict[str, dict[str, list[str]]] = {}
     monkeypatch.setattr(tool, "make_splits", lambda *a: None)
@@ -157,6 +160,5 @@ def test_low_light_trains_the_recipe_its_bundled_model_was_chosen_with(tmp_path,
     assert not any("search.architecture" in a or "net.space" in a for a in ran["low-light[]"]["search"])
     card = json.loads((tool.REPO / "src/hadamard_restore/resources/models/low-light/card.json").read_text())
     assert card["budget"]["train"]["batch_size"] == 1 and card["net"]["upsample"] == "resize"
-    assert card["genotype"]["name"] == "all-3c"
-    reproduce = card["commands"]["reproduce"]
-    assert "--search-set search.architecture=all-3c --search-set net.space=paper" in reproduce
+    assert "globalres_1x1" in card["genotype"]["layers"].values()  # searched in the global space
+    assert card["commands"]["reproduce"] == "python tools/make_pretrained.py low-light --out RUN_DIR"
