@@ -206,14 +206,11 @@ def training_loss_weights(out: Path, keep_tv_laplacian: bool) -> Path:
     searched = out / "search" / "loss_weights.json"
     if keep_tv_laplacian:
         return searched
-    from dataclasses import replace
-
     from hadamard_restore.losses.loss_weights import load_loss_weights
 
     derived = out / "train_loss_weights.json"
     if not derived.exists():  # a pure function of the search's file: an interrupted run finds the same
-        lw = load_loss_weights(searched)
-        replace(lw.without(*TRAIN_WITHOUT), name=f"{lw.name} without {', '.join(TRAIN_WITHOUT)}").save(derived)
+        load_loss_weights(searched).derived_without(*TRAIN_WITHOUT).save(derived)
     return derived
 
 

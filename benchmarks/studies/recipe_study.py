@@ -45,7 +45,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -111,8 +111,7 @@ def loss_weights_arg(recipe: Recipe, folder: Path) -> str:
         return recipe.loss_weights
     from hadamard_restore.losses.loss_weights import load_loss_weights
 
-    dropped = load_loss_weights(recipe.loss_weights).without(*recipe.loss_without)
-    derived = replace(dropped, name=f"{recipe.loss_weights} without {', '.join(recipe.loss_without)}")
+    derived = load_loss_weights(recipe.loss_weights).derived_without(*recipe.loss_without)
     folder.mkdir(parents=True, exist_ok=True)
     return str(derived.save(folder / "loss_weights.json"))
 

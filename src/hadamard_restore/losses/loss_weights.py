@@ -195,6 +195,11 @@ class LossWeights:
             raise LossWeightsError(f"unknown loss names {unknown}; known: {', '.join(LOSS_NAMES)}")
         return replace(self, weights={n: (0.0 if n in names else w) for n, w in self.weights.items()})
 
+    def derived_without(self, *names: str) -> LossWeights:
+        """``without(*names)``, named for what it is (``"<name> without tv, laplacian"``): a file of
+        its own that a run trains with (tools/make_pretrained.py, the recipe study)."""
+        return replace(self.without(*names), name=f"{self.name} without {', '.join(names)}")
+
     def is_active(self) -> bool:
         """Whether any weight is positive (an all-zero loss has no gradient)."""
         return any(w > 0 for w in self.weights.values())
