@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -11,10 +12,15 @@ from tests.tools.scripts import load_tool
 
 
 @pytest.fixture(autouse=True)
-def _data_variable_restored(monkeypatch):
-    """make_pretrained's main() exports HADAMARD_RESTORE_DATA (its --data) for its stages; monkeypatch puts the
-    caller's value back after each test, so later tests' ``data_root`` still finds the real data."""
-    monkeypatch.delenv("HADAMARD_RESTORE_DATA", raising=False)
+def _data_variable_restored():
+    """make_pretrained's main() exports HADAMARD_RESTORE_DATA (its --data) for its stages; the caller's value
+    (or its absence: monkeypatch.delenv of an unset variable records nothing to undo) is put back after
+    each test, so later tests' ``data_root`` still finds the real data."""
+    before = os.environ.pop("HADAMARD_RESTORE_DATA", None)
+    yield
+    os.environ.pop("HADAMARD_RESTORE_DATA", None)
+    if before is not None:
+        os.environ["HADAMARD_RESTORE_DATA"] = before
 
 
 def test_a_stage_done_already_keeps_its_recorded_command(tmp_path):
