@@ -55,3 +55,9 @@ def test_enhance_help_shows_the_defaults():
     assert res.exit_code == 0
     for text in ("512, from enhance.tile", "32, from enhance.overlap", "1048576, from enhance.max_untiled_pixels"):
         assert text in res.output
+
+
+def test_type_names_spell_fixed_and_variable_length_tuples():
+    assert config_reference.type_name(tuple[float, float]) == "[float, float]"
+    assert config_reference.type_name(tuple[str, ...]) == "[str, ...]"
+    assert config_reference.type_name(tuple[int, ...] | None) == "[int, ...] | null"

@@ -75,9 +75,6 @@ SEARCH = [
     # weights and the architecture a draw near the start; 0.01 lets beta and alpha move by about 1
     "search.upper_lr=0.01",
 ]
-# TV and Laplacian are searched (stage 1) but trained with weight 0: the authors' final training, stage 2
-# (search/arch_stage.py) and every study cell (benchmarks/studies/quality_entries.py) drop them
-TRAIN_WITHOUT = ("tv", "laplacian")
 # net.norm=none: instance norm trained on 96-px crops normalises each crop to a typical exposure, and
 # at full resolution its whole-image statistics leave outputs too dark (measured on the development
 # pairs: 16.9 dB at full size vs 23.0 dB tile by tile for the same weights); see the model cards.
@@ -187,9 +184,10 @@ def check_overrides(cfg_path: Path, search_set: list[str], train_set: list[str])
     """Refuse a bad ``--search-set``/``--train-set`` before any stage runs (a typo would otherwise
     surface only when its stage starts, possibly hours in), with the config's own error."""
     from hadamard_restore.config import load_config
+    from hadamard_restore.losses.loss_weights import check_loss_names
 
     load_config(cfg_path, SEARCH + search_set)
-    load_config(cfg_path, TRAIN + train_set)
+    check_loss_names(load_config(cfg_path, TRAIN + train_set).loss.searched_without, "loss.searched_without")
 
 
 def reproducing_command(task: str, search_set: list[str], train_set: list[str], keep_tv_laplacian: bool = False) -> str:
@@ -200,17 +198,26 @@ def reproducing_command(task: str, search_set: list[str], train_set: list[str], 
     return " ".join(["python tools/make_pretrained.py", task, "--out RUN_DIR", *overrides])
 
 
-def training_loss_weights(out: Path, keep_tv_laplacian: bool) -> Path:
-    """The loss weights the training stage reads: the searched ones, or (the default) the searched
-    ones with ``TRAIN_WITHOUT`` set to 0, written once beside them as ``train_loss_weights.json``."""
+def searched_without(cfg_path: Path, train_set: list[str], keep_tv_laplacian: bool) -> tuple[str, ...]:
+    """The searched loss terms the training stage sets to 0: the config's ``loss.searched_without``
+    (TV and Laplacian, as the authors' final training, stage 2 and every study cell), none with
+    ``--keep-tv-laplacian``."""
+    from hadamard_restore.config import load_config
+
+    return () if keep_tv_laplacian else tuple(load_config(cfg_path, TRAIN + train_set).loss.searched_without)
+
+
+def training_loss_weights(out: Path, without: tuple[str, ...]) -> Path:
+    """The loss weights the training stage reads: the searched ones, or the searched ones with
+    ``without`` set to 0, written once beside them as ``train_loss_weights.json``."""
     searched = out / "search" / "loss_weights.json"
-    if keep_tv_laplacian:
+    if not without:
         return searched
     from hadamard_restore.losses.loss_weights import load_loss_weights
 
     derived = out / "train_loss_weights.json"
     if not derived.exists():  # a pure function of the search's file: an interrupted run finds the same
-        load_loss_weights(searched).derived_without(*TRAIN_WITHOUT).save(derived)
+        load_loss_weights(searched).derived_without(*without).save(derived)
     return derived
 
 
@@ -240,8 +247,8 @@ def main() -> None:
     ap.add_argument(
         "--keep-tv-laplacian",
         action="store_true",
-        help="train with the searched TV and Laplacian weights (default: 0, as the authors' final training "
-        "and the studies)",
+        help="train with the searched TV and Laplacian weights (default: 0, the config's loss.searched_without, "
+        "as the authors' final training and the studies)",
     )
     args = ap.parse_args()
     spec = TASKS[args.task]
@@ -280,7 +287,7 @@ def main() -> None:
     stage(out, "search", search_cmd, out / "search" / "genotype.json", lines, recorded)
     if args.stop_after == "search":
         return
-    weights = training_loss_weights(out, args.keep_tv_laplacian)
+    weights = training_loss_weights(out, searched_without(cfg, train_set, args.keep_tv_laplacian))
     train_cmd = [
         *hr(),
         "train",

@@ -158,6 +158,13 @@ class LossConfig(Strict):
     weights: str = Field("equal", description="bundled name or path of loss_weights.json")
     vgg_backbone: Literal["vgg16", "vgg19"] = Field("vgg16", description="network of the VGG perceptual term")
     lpips_net: Literal["alex", "vgg"] = Field("alex", description="network of the LPIPS loss term")
+    searched_without: tuple[str, ...] = Field(
+        ("tv", "laplacian"),
+        description="terms set to 0 when the final training reads weights a loss search found "
+        "(hadamard-restore run, tools/make_pretrained.py), as the authors' final training does; [] trains "
+        "with the searched weights as found; a --loss-weights file is used as written (names checked when a run "
+        "starts: losses.loss_weights.check_loss_names)",
+    )
 
 
 class SearchConfig(Strict):

@@ -37,13 +37,16 @@ def _is_model(annotation: Any) -> bool:
 
 
 def type_name(annotation: Any) -> str:
-    """``int``, ``path | null``, ``instance | none`` (a Literal's choices), ``[float, float]``."""
+    """``int``, ``path | null``, ``instance | none`` (a Literal's choices), ``[float, float]``,
+    ``[str, ...]`` (a tuple of any length)."""
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is Literal:
         return " | ".join(str(a) for a in args)
     if origin in (Union, types.UnionType):
         names = [type_name(a) for a in args if a is not type(None)]
         return " | ".join(names + (["null"] if type(None) in args else []))
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return f"[{type_name(args[0])}, ...]"
     if origin is tuple:
         return "[" + ", ".join(type_name(a) for a in args) + "]"
     if annotation is Path:

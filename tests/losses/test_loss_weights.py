@@ -80,7 +80,7 @@ def test_discrete_round_trip(tmp_path):
 def test_without_zeroes_named_terms():
     lw = load_loss_weights("equal").without("tv", "laplacian")
     assert lw.as_list() == [1, 1, 1, 1, 1, 1, 0, 0]
-    with pytest.raises(LossWeightsError, match="unknown loss names"):
+    with pytest.raises(LossWeightsError, match="unknown loss terms"):
         lw.without("entropy")
 
 

@@ -86,18 +86,20 @@ def test_searches_move_beta_and_training_drops_tv_and_laplacian_unless_kept(tmp_
     tool = load_tool("make_pretrained")
     out = tmp_path / "run"
     searched = load_loss_weights("equal").save(out / "search" / "loss_weights.json")
-    derived = tool.training_loss_weights(out, keep_tv_laplacian=False)
+    derived = tool.training_loss_weights(out, ("tv", "laplacian"))
     lw, before = load_loss_weights(derived), load_loss_weights(searched)
     assert lw.weights == {n: (0.0 if n in ("tv", "laplacian") else w) for n, w in before.weights.items()}
     assert before.weights["tv"] > 0 and "without tv, laplacian" in lw.name
     first = derived.read_bytes()
-    assert tool.training_loss_weights(out, keep_tv_laplacian=False).read_bytes() == first  # once, same bytes
-    assert tool.training_loss_weights(out, keep_tv_laplacian=True) == searched
+    assert tool.training_loss_weights(out, ("tv", "laplacian")).read_bytes() == first  # once, same bytes
+    assert tool.training_loss_weights(out, ()) == searched
 
     ran: dict[str, list[str]] = {}
     monkeypatch.setattr(tool, "make_splits", lambda *a: None)
     monkeypatch.setattr(tool, "stage", lambda out, name, argv, *rest: ran.__setitem__(name, argv))
-    for extra in ([], ["--search-set", "search.upper_lr=5e-4", "--keep-tv-laplacian"]):
+    # the terms dropped are the config's loss.searched_without: [] (a --train-set) trains as searched too
+    kept_by_config = ["--train-set", "loss.searched_without=[]"]
+    for extra in ([], ["--search-set", "search.upper_lr=5e-4", "--keep-tv-laplacian"], kept_by_config):
         ran.clear()
         argv = ["make_pretrained.py", "dehaze", "--out", str(out), "--data", str(tmp_path), *extra]
         monkeypatch.setattr(sys, "argv", argv)
@@ -106,6 +108,8 @@ def test_searches_move_beta_and_training_drops_tv_and_laplacian_unless_kept(tmp_
         weights = ran["train"][ran["train"].index("--loss-weights") + 1]
         if not extra:
             assert lrs == ["search.upper_lr=0.01"] and weights == str(derived)
+        elif extra == kept_by_config:
+            assert lrs == ["search.upper_lr=0.01"] and weights == str(searched)
         else:
             assert lrs[-1] == "search.upper_lr=5e-4" and weights == str(searched)
         (out / "reproduce.txt").unlink()
@@ -133,6 +137,13 @@ def test_a_bad_override_is_refused_before_any_stage_runs(tmp_path, monkeypatch):
         with pytest.raises(ConfigError):
             tool.main()
         assert not out.exists()  # nothing written: not even the output folder
+    from hadamard_restore.errors import LossWeightsError
+
+    argv = ["make_pretrained.py", "dehaze", "--out", str(out), "--data", str(tmp_path)]
+    monkeypatch.setattr(sys, "argv", [*argv, "--train-set", "loss.searched_without=[tvv]"])
+    with pytest.raises(LossWeightsError, match="loss.searched_without: unknown loss terms"):
+        tool.main()
+    assert not out.exists()
 
 
 def test_low_light_trains_the_recipe_its_bundled_model_was_chosen_with(tmp_path, monkeypatch):

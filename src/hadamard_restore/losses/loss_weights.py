@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -147,6 +147,14 @@ def _vgg_choice(vgg: Mapping[str, Any], origin: str) -> tuple[list[str] | None, 
     return layers, softmax, backbone
 
 
+def check_loss_names(names: Iterable[str], where: str) -> None:
+    """Raise a :class:`LossWeightsError` naming ``where`` when a name is not one of the eight terms
+    (e.g. ``loss.searched_without``, checked before a run's first stage, not hours in)."""
+    unknown = [n for n in names if n not in LOSS_NAMES]
+    if unknown:
+        raise LossWeightsError(f"{where}: unknown loss terms {unknown}; the eight terms are {', '.join(LOSS_NAMES)}")
+
+
 @dataclass
 class LossWeights:
     """Loss weights by name plus the VGG layer choice.
@@ -190,9 +198,7 @@ class LossWeights:
 
     def without(self, *names: str) -> LossWeights:
         """A copy with the named terms' weights set to 0 (e.g. stage 2 drops ``tv``, ``laplacian``)."""
-        unknown = [n for n in names if n not in LOSS_NAMES]
-        if unknown:
-            raise LossWeightsError(f"unknown loss names {unknown}; known: {', '.join(LOSS_NAMES)}")
+        check_loss_names(names, "LossWeights.without")
         return replace(self, weights={n: (0.0 if n in names else w) for n, w in self.weights.items()})
 
     def derived_without(self, *names: str) -> LossWeights:

@@ -6,7 +6,8 @@ Each stage is one call and writes into its own folder of the run directory::
     <run>/classifier/           clear-vs-degraded classifier (classifier.provide_classifier)
     <run>/search/               stage 1 + stage 2 (search.hierarchy.search): loss_weights.json,
                                 genotype.json, their plots and checkpoints
-    <run>/train/                model.pt (best by validation PSNR), last.pt, history.json, tensorboard/
+    <run>/train/                model.pt (best by validation PSNR), last.pt, history.json, tensorboard/,
+                                loss_weights.json (the searched ones less loss.searched_without)
     <run>/eval/                 metrics.json, grid.png, outputs/
     <run>/plots/, report.md     the report (reporting.report.write_report)
     <run>/run_summary.json      wall time of every stage
@@ -28,7 +29,7 @@ from hadamard_restore.config import RunConfig, dump_config
 from hadamard_restore.data.task_data import load_test_pairs
 from hadamard_restore.evaluation.evaluate import evaluate_pairs
 from hadamard_restore.jobs import classifier_job, search_job
-from hadamard_restore.losses.loss_weights import load_loss_weights
+from hadamard_restore.losses.loss_weights import check_loss_names, load_loss_weights
 from hadamard_restore.net.genotype import load_genotype
 from hadamard_restore.reporting.plots import plot_search
 from hadamard_restore.reporting.report import write_report
@@ -58,8 +59,13 @@ def stage_search(cfg: RunConfig, run_dir: Path, classifier: Path | None) -> tupl
 
 
 def stage_train(cfg: RunConfig, run_dir: Path, genotype: Path, loss_weights: Path) -> Path:
-    """Train the derived network from scratch; returns the best ``model.pt``."""
-    return Path(train(cfg, run_dir / "train", load_genotype(genotype), load_loss_weights(loss_weights))["model"])
+    """Train the derived network from scratch with the searched loss weights less
+    ``loss.searched_without`` (TV and Laplacian by default, as the authors' final training; the weights
+    used are in ``train/loss_weights.json``); returns the best ``model.pt``."""
+    weights = load_loss_weights(loss_weights)
+    if cfg.loss.searched_without:
+        weights = weights.derived_without(*cfg.loss.searched_without)
+    return Path(train(cfg, run_dir / "train", load_genotype(genotype), weights)["model"])
 
 
 def stage_evaluate(cfg: RunConfig, run_dir: Path, model: Path) -> dict:
@@ -84,6 +90,7 @@ def _timed(name: str, wall: dict, run_dir: Path, fn: Callable):
 
 def run(cfg: RunConfig, out: str | Path | None = None) -> Path:
     """Run every stage on ``cfg``; returns the path of ``report.md``."""
+    check_loss_names(cfg.loss.searched_without, "loss.searched_without")  # before hours of search, not after
     run_dir = new_run_dir(cfg.out_dir, cfg.name, dump_config(cfg), out)
     wall: dict[str, float] = {}
     t0 = time.time()
