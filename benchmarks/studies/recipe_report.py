@@ -22,6 +22,10 @@ QUESTIONS = {
     "loss weights (searched β vs equal)": ("crop128x1", "crop128x1-equal"),
     "loss (searched β vs L1 + SSIM)": ("crop128x1", "crop128x1-l1ssim"),
     "loss terms (searched β vs the same without VGG and LPIPS)": ("crop128x1", "crop128x1-pixel"),
+    "TV and Laplacian in final training (a searched β with both at 0 vs as searched)": (
+        "crop128x1-searched",
+        "crop128x1-searched-tvlap",
+    ),
     "up-sampler (transposed convolution vs resize-convolution)": ("crop128x1", "crop128x1-resize"),
     "up-sampler initialisation (transposed convolution: default vs four equal taps, ICNR)": (
         "crop128x1",

@@ -25,6 +25,8 @@ Questions (``RECIPES``; every recipe differs from the budget study's in one sett
 * loss terms: the searched β vs the same β without its two network terms, VGG and LPIPS
   (``Recipe.loss_without``: the cell trains a derived ``loss_weights.json``, written beside its run), which
   cost most of a step's time;
+* TV and Laplacian in final training: a searched β that weighs them (``SEARCHED_LOL``) trained with both
+  at 0 (what ``loss.searched_without`` does after a search) and as found;
 * up-sampler: the paper's k2 s2 transposed convolutions vs resize-convolutions (``net.upsample``),
   judged also by the pixel-grid checkerboard: after training, every cell scores its ``model.pt`` on
   the development validation pairs with ``hadamard-restore evaluate`` and keeps the appearance
@@ -61,11 +63,15 @@ from benchmarks.studies.recipe_report import APPEARANCE, render
 STUDY_LEDGER = L.ROOT / "benchmarks" / "results" / "studies" / "recipe"
 
 
+# the budget study's global-space loss search on LOL (Zen 3 ledger): TV 0.57, Laplacian 0.56
+SEARCHED_LOL = "benchmarks/results/studies/budget-recipe/cpu-amd-epyc-zen3-2core/lol/searches/global/loss_weights.json"
+
+
 @dataclass(frozen=True)
 class Recipe:
     key: str
     sets: tuple[str, ...]  # overrides on top of COMMON
-    loss_weights: str = "paper-lol"
+    loss_weights: str = "paper-lol"  # a bundled name, or a loss_weights.json relative to the repository root
     # steps run per step of the budget (--steps): below 1 where a step sees more pixels than the
     # 1 x 128 px reference, so that the two sides of a question see the same pixels
     steps_scale: float = 1.0
@@ -96,6 +102,15 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("crop128x1-icnr", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3", "net.upsample=transpose-icnr")),
     Recipe("crop192x1", ("train.crop=192", "train.batch_size=1", "train.lr=1e-3"), steps_scale=(128 / 192) ** 2),
     Recipe("crop128x1-pixel", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3"), loss_without=("vgg", "lpips")),
+    # TV and Laplacian in final training: a searched β that keeps them (the published ones set both to 0),
+    # trained with both at 0 (make_pretrained, run: loss.searched_without) and as found
+    Recipe(
+        "crop128x1-searched",
+        ("train.crop=128", "train.batch_size=1", "train.lr=1e-3"),
+        SEARCHED_LOL,
+        loss_without=("tv", "laplacian"),
+    ),
+    Recipe("crop128x1-searched-tvlap", ("train.crop=128", "train.batch_size=1", "train.lr=1e-3"), SEARCHED_LOL),
 )
 BY_KEY = {r.key: r for r in RECIPES}
 
@@ -105,13 +120,15 @@ def cell_file(ledger: Path, tag: str, task: str, key: str, steps: int, seed: int
 
 
 def loss_weights_arg(recipe: Recipe, folder: Path) -> str:
-    """What the cell passes to ``--loss-weights``: the bundled name, or, for a recipe that drops terms,
-    a derived file in ``folder`` (rewritten each time: it is a pure function of the recipe)."""
+    """What the cell passes to ``--loss-weights``: the bundled name or the repository's file, or, for a
+    recipe that drops terms, a derived file in ``folder`` (rewritten each time: it is a pure function of
+    the recipe)."""
+    source = str(L.ROOT / recipe.loss_weights) if recipe.loss_weights.endswith(".json") else recipe.loss_weights
     if not recipe.loss_without:
-        return recipe.loss_weights
+        return source
     from hadamard_restore.losses.loss_weights import load_loss_weights
 
-    derived = load_loss_weights(recipe.loss_weights).derived_without(*recipe.loss_without)
+    derived = load_loss_weights(source).derived_without(*recipe.loss_without)
     folder.mkdir(parents=True, exist_ok=True)
     return str(derived.save(folder / "loss_weights.json"))
 

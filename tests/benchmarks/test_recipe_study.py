@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -102,3 +103,25 @@ def test_a_recipe_without_terms_trains_the_bundled_weights_with_those_terms_at_z
     kept = [n for n in bundled.weights if n not in ("vgg", "lpips")]
     assert {n: derived.weights[n] for n in kept} == {n: bundled.weights[n] for n in kept}
     assert derived.name == "paper-lol without vgg, lpips" and derived.vgg_layers == bundled.vgg_layers
+
+
+def test_the_tv_laplacian_question_trains_one_searched_file_with_both_at_zero_and_as_found(tmp_path):
+    """crop128x1-searched-tvlap passes the committed search file itself (found from any working
+    directory), crop128x1-searched the same weights with TV and Laplacian at 0 (the rest unchanged),
+    and the two recipes differ in nothing else: one question of the report."""
+    from hadamard_restore.losses.loss_weights import load_loss_weights
+
+    args = R.parse(["--steps", "20"])
+
+    def weights_arg(key: str) -> str:
+        cmd = R.train_command("lol", R.BY_KEY[key], 20, 0, args, tmp_path / key / "b20-s0", resume=False)
+        return cmd[cmd.index("--loss-weights") + 1]
+
+    as_found = Path(weights_arg("crop128x1-searched-tvlap"))
+    assert as_found.is_absolute() and as_found == R.L.ROOT / R.SEARCHED_LOL
+    searched, dropped = load_loss_weights(as_found), load_loss_weights(weights_arg("crop128x1-searched"))
+    assert searched.weights["tv"] > 0.1 and searched.weights["laplacian"] > 0.1  # the question is not empty
+    assert dropped.weights == {n: (0.0 if n in ("tv", "laplacian") else w) for n, w in searched.weights.items()}
+    a, b = R.BY_KEY["crop128x1-searched"], R.BY_KEY["crop128x1-searched-tvlap"]
+    assert a.sets == b.sets and a.loss_weights == b.loss_weights
+    assert ("crop128x1-searched", "crop128x1-searched-tvlap") in RR.QUESTIONS.values()
