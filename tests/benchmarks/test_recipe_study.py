@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks.studies import recipe_report as RR
 from benchmarks.studies import recipe_study as R
+from benchmarks.studies.budget_ledger import ROOT
 
 
 def _metrics(psnr: float, peak: float) -> dict:
@@ -118,7 +119,7 @@ def test_the_tv_laplacian_question_trains_one_searched_file_with_both_at_zero_an
         return cmd[cmd.index("--loss-weights") + 1]
 
     as_found = Path(weights_arg("crop128x1-searched-tvlap"))
-    assert as_found.is_absolute() and as_found == R.L.ROOT / R.SEARCHED_LOL
+    assert as_found.is_absolute() and as_found == ROOT / R.SEARCHED_LOL
     searched, dropped = load_loss_weights(as_found), load_loss_weights(weights_arg("crop128x1-searched"))
     assert searched.weights["tv"] > 0.1 and searched.weights["laplacian"] > 0.1  # the question is not empty
     assert dropped.weights == {n: (0.0 if n in ("tv", "laplacian") else w) for n, w in searched.weights.items()}
