@@ -183,14 +183,18 @@ def make_splits(task: str, cfg_path: Path, root: Path, out: Path) -> None:
         development_split(Split.load(out / "heldout.json"), note).save(out / "dev.json")
 
 
-def check_overrides(cfg_path: Path, search_set: list[str], train_set: list[str]) -> None:
+def check_overrides(cfg_path: Path, search_set: list[str], train_set: list[str]) -> tuple[str, ...]:
     """Refuse a bad ``--search-set``/``--train-set`` before any stage runs (a typo would otherwise
-    surface only when its stage starts, possibly hours in), with the config's own error."""
+    surface only when its stage starts, possibly hours in), with the config's own error. Returns the
+    training config's ``loss.searched_without``: the searched terms training sets to 0 (TV and
+    Laplacian, as the authors' final training, stage 2 and every study cell)."""
     from hadamard_restore.config import load_config
     from hadamard_restore.losses.loss_weights import check_loss_names
 
     load_config(cfg_path, SEARCH + search_set)
-    check_loss_names(load_config(cfg_path, TRAIN + train_set).loss.searched_without, "loss.searched_without")
+    without = load_config(cfg_path, TRAIN + train_set).loss.searched_without
+    check_loss_names(without, "loss.searched_without")
+    return tuple(without)
 
 
 def reproducing_command(task: str, search_set: list[str], train_set: list[str], keep_tv_laplacian: bool = False) -> str:
@@ -199,15 +203,6 @@ def reproducing_command(task: str, search_set: list[str], train_set: list[str], 
     overrides += [f"--train-set {shlex.quote(item)}" for item in train_set]
     overrides += ["--keep-tv-laplacian"] if keep_tv_laplacian else []
     return " ".join(["python tools/make_pretrained.py", task, "--out RUN_DIR", *overrides])
-
-
-def searched_without(cfg_path: Path, train_set: list[str], keep_tv_laplacian: bool) -> tuple[str, ...]:
-    """The searched loss terms the training stage sets to 0: the config's ``loss.searched_without``
-    (TV and Laplacian, as the authors' final training, stage 2 and every study cell), none with
-    ``--keep-tv-laplacian``."""
-    from hadamard_restore.config import load_config
-
-    return () if keep_tv_laplacian else tuple(load_config(cfg_path, TRAIN + train_set).loss.searched_without)
 
 
 def training_loss_weights(out: Path, without: tuple[str, ...]) -> Path:
@@ -259,7 +254,7 @@ def main() -> None:
     os.environ["HADAMARD_RESTORE_DATA"] = str(args.data.resolve())
     cfg = REPO / spec["config"]
     train_set = [*spec.get("train", []), *args.train_set]  # the task's recipe, then the user's overrides
-    check_overrides(cfg, args.search_set, train_set)
+    searched_without = check_overrides(cfg, args.search_set, train_set)
     out.mkdir(parents=True, exist_ok=True)
     root = args.data.resolve() / spec["data"]
     make_splits(args.task, cfg, root, out)
@@ -290,7 +285,7 @@ def main() -> None:
     stage(out, "search", search_cmd, out / "search" / "genotype.json", lines, recorded)
     if args.stop_after == "search":
         return
-    weights = training_loss_weights(out, searched_without(cfg, train_set, args.keep_tv_laplacian))
+    weights = training_loss_weights(out, () if args.keep_tv_laplacian else searched_without)
     train_cmd = [
         *hr(),
         "train",

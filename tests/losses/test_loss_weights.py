@@ -82,6 +82,9 @@ def test_without_zeroes_named_terms():
     assert lw.as_list() == [1, 1, 1, 1, 1, 1, 0, 0]
     with pytest.raises(LossWeightsError, match="unknown loss terms"):
         lw.without("entropy")
+    equal = load_loss_weights("equal")
+    assert equal.derived_without() == equal  # no names: the same weights under the same name
+    assert equal.derived_without("tv").name == "equal without tv"
 
 
 def _write(tmp_path, obj):

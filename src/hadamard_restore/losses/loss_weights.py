@@ -203,7 +203,10 @@ class LossWeights:
 
     def derived_without(self, *names: str) -> LossWeights:
         """``without(*names)``, named for what it is (``"<name> without tv, laplacian"``): a file of
-        its own that a run trains with (tools/make_pretrained.py, the recipe study)."""
+        its own that a run trains with (hadamard-restore run, tools/make_pretrained.py, the recipe
+        study); no names: these weights, unchanged."""
+        if not names:
+            return self
         return replace(self.without(*names), name=f"{self.name} without {', '.join(names)}")
 
     def is_active(self) -> bool:

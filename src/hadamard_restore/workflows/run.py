@@ -62,9 +62,7 @@ def stage_train(cfg: RunConfig, run_dir: Path, genotype: Path, loss_weights: Pat
     """Train the derived network from scratch with the searched loss weights less
     ``loss.searched_without`` (TV and Laplacian by default, as the authors' final training; the weights
     used are in ``train/loss_weights.json``); returns the best ``model.pt``."""
-    weights = load_loss_weights(loss_weights)
-    if cfg.loss.searched_without:
-        weights = weights.derived_without(*cfg.loss.searched_without)
+    weights = load_loss_weights(loss_weights).derived_without(*cfg.loss.searched_without)
     return Path(train(cfg, run_dir / "train", load_genotype(genotype), weights)["model"])
 
 
