@@ -22,6 +22,13 @@ Stages (each one skipped when its artifact exists, so an interrupted run continu
    studies measured); ``--keep-tv-laplacian`` trains with the searched file as it is.
 4. ``evaluate`` on the held-out part of ``heldout.json``.
 
+``--init-from MODEL`` fine-tunes the bundled model MODEL instead of searching (no classifier or search
+stage): its card and weights are copied to ``RUN_DIR/source/``, and training starts from them with
+their genotype, network and loss weights (``hadamard-restore train --init-from``). Refused unless
+MODEL was held out on exactly this run's ``heldout.json`` (else it may have trained on this run's
+test pairs). Training scores the source's weights before its first step, so ``train/model.pt`` is
+never below them on the development-validation pairs.
+
 The exact commands are written to ``commands.txt``, their wall times to ``timings.json`` and this
 script's own invocation (with any ``--search-set`` and ``--train-set``) to ``reproduce.txt``; all go
 into the model card.
@@ -197,12 +204,53 @@ def check_overrides(cfg_path: Path, search_set: list[str], train_set: list[str])
     return tuple(without)
 
 
-def reproducing_command(task: str, search_set: list[str], train_set: list[str], keep_tv_laplacian: bool = False) -> str:
+def reproducing_command(
+    task: str,
+    search_set: list[str],
+    train_set: list[str],
+    keep_tv_laplacian: bool = False,
+    init_from: str | None = None,
+) -> str:
     """This script's invocation as the model card shows it (``RUN_DIR`` for the output folder)."""
-    overrides = [f"--search-set {shlex.quote(item)}" for item in search_set]
+    overrides = [f"--init-from {shlex.quote(init_from)}"] if init_from else []
+    overrides += [f"--search-set {shlex.quote(item)}" for item in search_set]
     overrides += [f"--train-set {shlex.quote(item)}" for item in train_set]
     overrides += ["--keep-tv-laplacian"] if keep_tv_laplacian else []
     return " ".join(["python tools/make_pretrained.py", task, "--out RUN_DIR", *overrides])
+
+
+def fine_tune_source(name: str, task: str, out: Path) -> Path:
+    """Copy bundled model ``name``'s card and weights to ``out/source/`` (once; sha256 checked) and
+    return the weights' path there. Refused when ``name`` is another task's model or was held out on
+    other pairs than ``out/heldout.json``: it may have been trained on this run's test pairs."""
+    import shutil
+
+    from hadamard_restore.artifacts import atomic_write_text, sha256_file
+    from hadamard_restore.zoo.registry import model_path, read_card
+
+    card = read_card(name)
+    if card["task"] != task:
+        raise HadamardRestoreError(f"--init-from {name}: that model restores {card['task']}, not {task}")
+    held = sha256_file(out / "heldout.json")
+    if card["data"]["split"]["sha256"] != held:
+        raise HadamardRestoreError(
+            f"--init-from {name}: the bundled model was held out on other pairs (split sha256 "
+            f"{card['data']['split']['sha256'][:12]}, this run's heldout.json {held[:12]}), so it may have "
+            "trained on this run's held-out pairs; fine-tune it only in a run with its own heldout.json"
+        )
+    source = out / "source"
+    weights = source / "model.pt"
+    if not weights.is_file():
+        source.mkdir(exist_ok=True)
+        partial = source / "model.pt.partial"
+        shutil.copyfile(model_path(name), partial)  # model_path verified the bundled file's sha256
+        partial.replace(weights)
+        atomic_write_text(source / "card.json", json.dumps(card, indent=2) + "\n")
+    if sha256_file(weights) != card["weights"]["sha256"]:
+        raise HadamardRestoreError(
+            f"{weights} is not the bundled {name} model's weights (sha256 differs); remove {source} and run again"
+        )
+    return weights
 
 
 def training_loss_weights(out: Path, without: tuple[str, ...]) -> Path:
@@ -217,6 +265,25 @@ def training_loss_weights(out: Path, without: tuple[str, ...]) -> Path:
     if not derived.exists():  # a pure function of the search's file: an interrupted run finds the same
         load_loss_weights(searched).derived_without(*without).save(derived)
     return derived
+
+
+def search_stages(
+    out: Path, cfg: Path, dev: list[str], search_set: list[str], lines: list[str], recorded: dict
+) -> None:
+    """Stages 1-2: the classifier, then the loss and architecture search (each skipped when done)."""
+    stage(
+        out,
+        "classifier",
+        [*hr(), "classifier", str(cfg), *sets(dev + SEARCH + search_set), "--out", str(out / "classifier")],
+        out / "classifier" / "classifier.pt",
+        lines,
+        recorded,
+    )
+    clf = [f"classifier.checkpoint={out / 'classifier' / 'classifier.pt'}"]
+    search_cmd = [*hr(), "search", str(cfg), *sets(dev + SEARCH + search_set + clf), "--out", str(out / "search")]
+    if (out / "search").exists():
+        search_cmd.append("--resume")
+    stage(out, "search", search_cmd, out / "search" / "genotype.json", lines, recorded)
 
 
 def main() -> None:
@@ -248,7 +315,18 @@ def main() -> None:
         help="train with the searched TV and Laplacian weights (default: 0, the config's loss.searched_without, "
         "as the authors' final training and the studies)",
     )
+    ap.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        help="fine-tune the bundled model MODEL of this task (no classifier or search stage; it trains with "
+        "MODEL's genotype, network and loss weights), e.g. --init-from dehaze --train-set train.lr=3e-4",
+    )
     args = ap.parse_args()
+    if args.init_from and (args.search_set or args.keep_tv_laplacian):
+        ap.error(
+            "--init-from searches nothing and trains with the model's own loss weights: "
+            "drop --search-set and --keep-tv-laplacian"
+        )
     spec = TASKS[args.task]
     out = args.out.resolve()
     os.environ["HADAMARD_RESTORE_DATA"] = str(args.data.resolve())
@@ -258,7 +336,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     root = args.data.resolve() / spec["data"]
     make_splits(args.task, cfg, root, out)
-    invocation = reproducing_command(args.task, args.search_set, args.train_set, args.keep_tv_laplacian)
+    invocation = reproducing_command(args.task, args.search_set, args.train_set, args.keep_tv_laplacian, args.init_from)
     first = out / "reproduce.txt"  # the card's one reproducing command: the call that started the run
     if not first.exists():
         first.write_text(invocation + "\n")
@@ -270,34 +348,15 @@ def main() -> None:
         recorded.get("")
         or f"# data: {root}\n# held-out split: {out / 'heldout.json'}; development split: {out / 'dev.json'}\n"
     ]
-    stage(
-        out,
-        "classifier",
-        [*hr(), "classifier", str(cfg), *sets(dev + SEARCH + args.search_set), "--out", str(out / "classifier")],
-        out / "classifier" / "classifier.pt",
-        lines,
-        recorded,
-    )
-    clf = [f"classifier.checkpoint={out / 'classifier' / 'classifier.pt'}"]
-    search_cmd = [*hr(), "search", str(cfg), *sets(dev + SEARCH + args.search_set + clf), "--out", str(out / "search")]
-    if (out / "search").exists():
-        search_cmd.append("--resume")
-    stage(out, "search", search_cmd, out / "search" / "genotype.json", lines, recorded)
-    if args.stop_after == "search":
-        return
-    weights = training_loss_weights(out, () if args.keep_tv_laplacian else searched_without)
-    train_cmd = [
-        *hr(),
-        "train",
-        str(cfg),
-        "--genotype",
-        str(out / "search" / "genotype.json"),
-        "--loss-weights",
-        str(weights),
-        *sets(dev + TRAIN + train_set),
-        "--out",
-        str(out / "train"),
-    ]
+    if args.init_from:
+        start = ["--init-from", str(fine_tune_source(args.init_from, args.task, out))]
+    else:
+        search_stages(out, cfg, dev, args.search_set, lines, recorded)
+        if args.stop_after == "search":
+            return
+        weights = training_loss_weights(out, () if args.keep_tv_laplacian else searched_without)
+        start = ["--genotype", str(out / "search" / "genotype.json"), "--loss-weights", str(weights)]
+    train_cmd = [*hr(), "train", str(cfg), *start, *sets(dev + TRAIN + train_set), "--out", str(out / "train")]
     if (out / "train" / "last.pt").exists():
         train_cmd.append("--resume")
     stage(out, "train", train_cmd, out / "train" / "train_summary.json", lines, recorded)

@@ -179,3 +179,66 @@ def test_low_light_trains_the_recipe_its_bundled_model_was_chosen_with(tmp_path,
     assert card["budget"]["train"]["batch_size"] == 1 and card["net"]["upsample"] == "resize"
     assert "globalres_1x1" in card["genotype"]["layers"].values()  # searched in the global space
     assert card["commands"]["reproduce"] == "python tools/make_pretrained.py low-light --out RUN_DIR"
+
+
+def test_init_from_fine_tunes_the_bundled_model_without_searching(tmp_path, monkeypatch):
+    """``--init-from dehaze``: no classifier or search stage; the bundled card and weights are copied to
+    RUN_DIR/source (sha256 as the card says) and training starts from that copy with the model's own
+    genotype and loss weights; the reproducing command says so."""
+    import shutil
+
+    from hadamard_restore.artifacts import sha256_file
+    from hadamard_restore.zoo.registry import heldout_split_path, read_card
+
+    tool = load_tool("make_pretrained")
+    ran: dict[str, list[str]] = {}
+    monkeypatch.setattr(
+        tool, "make_splits", lambda task, cfg, root, out: shutil.copy(heldout_split_path("dehaze"), out)
+    )
+    monkeypatch.setattr(tool, "stage", lambda out, name, argv, *rest: ran.__setitem__(name, argv))
+    out = tmp_path / "run"
+    argv = ["make_pretrained.py", "dehaze", "--out", str(out), "--data", str(tmp_path), "--init-from", "dehaze"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--train-set", "train.lr=3e-4"])
+    tool.main()
+    assert list(ran) == ["train", "evaluate"]
+    weights = out / "source" / "model.pt"
+    assert ran["train"][ran["train"].index("--init-from") + 1] == str(weights)
+    assert "--genotype" not in ran["train"] and "--loss-weights" not in ran["train"]
+    assert "train.lr=3e-4" in ran["train"]
+    card = read_card("dehaze")
+    assert sha256_file(weights) == card["weights"]["sha256"]
+    assert json.loads((out / "source" / "card.json").read_text()) == card
+    assert (out / "reproduce.txt").read_text() == (
+        "python tools/make_pretrained.py dehaze --out RUN_DIR --init-from dehaze --train-set train.lr=3e-4\n"
+    )
+
+
+def test_init_from_refuses_a_model_held_out_on_other_pairs_or_of_another_task(tmp_path, monkeypatch):
+    """A bundled model held out on other pairs may have trained on this run's held-out pairs: refused
+    before any stage, as is another task's model and a search setting that would search nothing."""
+    import shutil
+
+    from hadamard_restore.zoo.registry import heldout_split_path
+
+    tool = load_tool("make_pretrained")
+    monkeypatch.setattr(tool, "stage", lambda *a: pytest.fail("no stage may run"))
+    out = tmp_path / "run"
+
+    def splits(task, cfg, root, out_dir):
+        held = json.loads(heldout_split_path("dehaze").read_text())
+        held["val"] = held["val"][1:]  # one held-out pair fewer: another split
+        (out_dir / "heldout.json").write_text(json.dumps(held))
+
+    monkeypatch.setattr(tool, "make_splits", splits)
+    base = ["make_pretrained.py", "dehaze", "--out", str(out), "--data", str(tmp_path)]
+    monkeypatch.setattr(sys, "argv", [*base, "--init-from", "dehaze"])
+    with pytest.raises(tool.HadamardRestoreError, match="held out on other pairs"):
+        tool.main()
+    assert not (out / "source").exists()
+    monkeypatch.setattr(tool, "make_splits", lambda task, cfg, root, o: shutil.copy(heldout_split_path("dehaze"), o))
+    monkeypatch.setattr(sys, "argv", [*base, "--init-from", "underwater"])
+    with pytest.raises(tool.HadamardRestoreError, match="that model restores underwater, not dehaze"):
+        tool.main()
+    monkeypatch.setattr(sys, "argv", [*base, "--init-from", "dehaze", "--search-set", "search.upper_lr=1e-3"])
+    with pytest.raises(SystemExit):
+        tool.main()

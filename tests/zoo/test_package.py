@@ -285,3 +285,38 @@ def test_a_pair_that_could_not_be_evaluated_is_refused():
     }
     with pytest.raises(PackageError, match=r"1 held-out pair\(s\) .* could not be evaluated \(b.png\)"):
         check_beats_input(card, accept_input_losses=True)
+
+
+def test_a_fine_tune_run_is_packaged_with_its_sources_search_facts_and_start(packaged, fake_run, tmp_path):
+    """make_pretrained --init-from runs no classifier or search: its run directory holds the source
+    model's card (source/card.json) instead, and the card takes the classifier and search facts from it
+    and records the weights the training started from."""
+    import shutil
+
+    run, data = fake_run
+    fine = tmp_path / "run"
+    shutil.copytree(run, fine)
+    for stage in ("classifier", "search"):
+        shutil.rmtree(fine / stage)
+    with pytest.raises(PackageError, match="classifier/classifier_metrics.json"):
+        package_run(fine, "m", tmp_path / "refused", data)  # neither searched nor started from a model
+    source = _card(packaged, "tiny-light")
+    (fine / "source").mkdir()
+    (fine / "source" / "card.json").write_text(json.dumps(source))
+    card = _card_of(fine, tmp_path / "models", data)
+    assert card["init_from"] == {
+        "model": "tiny-light",
+        "weights_sha256": source["weights"]["sha256"],
+        "summary": source["summary"],
+        "reproduce": source["commands"]["reproduce"],
+    }
+    assert card["classifier"] == source["classifier"]
+    assert card["budget"]["search"] == source["budget"]["search"]
+    assert card["budget"]["classifier_steps"] == source["budget"]["classifier_steps"]
+    assert card["loss"]["weights"] == json.loads((fine / "train" / "loss_weights.json").read_text())["weights"]
+    assert "init_from" not in _card(packaged, "tiny-light")  # a searched run's card has none
+    from hadamard_restore.zoo.render import render_models_md
+
+    page = render_models_md([card])
+    assert f"| fine-tuned from | `tiny-light` weights sha256 `{source['weights']['sha256'][:12]}`" in page
+    assert "fine-tuned from" not in render_models_md([source])

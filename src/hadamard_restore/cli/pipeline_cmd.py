@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from hadamard_restore.cli.app import OutOption, SetOption, UserError, app, config_or_fail, fail, guarded
-from hadamard_restore.cli.zoo_cmd import ModelOption, checkpoint_or_model
+from hadamard_restore.cli.zoo_cmd import ModelOption, checkpoint_or_model, model_file_or_name
 from hadamard_restore.config import dump_config
 from hadamard_restore.runtime.output_guard import refuse_earlier_run
 from hadamard_restore.runtime.run_session import claim_run_dir
@@ -45,24 +45,33 @@ def train(
         None, "--loss-weights", help="loss_weights.json or bundled name (default: loss.weights)"
     ),
     resume: bool = typer.Option(False, "--resume", help="continue from RUN_DIR/last.pt (needs --out)"),
+    init_from: str | None = typer.Option(
+        None,
+        "--init-from",
+        help="fine-tune: start from this model's weights (a model.pt of an earlier run, or a bundled model's "
+        "name); its genotype, net settings and loss weights are used unless --genotype / --loss-weights say otherwise",
+    ),
     allow_changes: bool = typer.Option(
         False,
         "--allow-changes",
         help="let --resume continue with other loss weights or settings (recorded in RUN_DIR/resume_changes.json)",
     ),
 ) -> None:
-    """Train the derived network from scratch with the searched loss (torchrun for multi-GPU)."""
+    """Train the derived network with the searched loss, from scratch or (--init-from) from a model's
+    weights (torchrun for multi-GPU)."""
     from hadamard_restore.losses.loss_weights import load_loss_weights  # lazy: start-up cost (torch, 4-5 s)
     from hadamard_restore.net.genotype import load_genotype  # lazy: start-up cost (torch, 4-5 s)
+    from hadamard_restore.training.init_from import read_init_source  # lazy: start-up cost (torch, 4-5 s)
     from hadamard_restore.training.train import train as train_fn  # lazy: start-up cost (torch, 4-5 s)
 
     cfg = config_or_fail(config, set_)
 
     def go():
-        run_dir = _train_dir(cfg, out, resume)
+        source = None if init_from is None else read_init_source(model_file_or_name(init_from))
         geno = None if genotype is None else load_genotype(genotype)
         lw = None if loss_weights is None else load_loss_weights(loss_weights)
-        return train_fn(cfg, run_dir, geno, lw, resume=resume, allow_changes=allow_changes)
+        run_dir = _train_dir(cfg, out, resume)
+        return train_fn(cfg, run_dir, geno, lw, resume=resume, allow_changes=allow_changes, init_from=source)
 
     summary = guarded(go)
     if summary and int(os.environ.get("RANK", "0")) == 0:

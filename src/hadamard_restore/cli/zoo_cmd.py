@@ -43,6 +43,22 @@ def checkpoint_or_model(checkpoint: Path | None, model: str | None) -> Path:
     return checkpoint
 
 
+def model_file_or_name(value: str) -> Path:
+    """One argument that is a model file or a bundled model's name (``train --init-from``): an
+    existing file wins; else a bundled name (sha256 checked).
+
+    Raises:
+        UserError: neither a file nor a bundled name; ModelIntegrityError for a damaged bundled file.
+    """
+    path = Path(value)
+    if path.is_file():
+        return path
+    if value in available_models():
+        return model_path(value)
+    names = ", ".join(available_models()) or "none bundled"
+    raise UserError(f"{value} is neither a model file nor a bundled model (bundled: {names}); pass a model.pt path")
+
+
 def split_enhance_paths(paths: list[Path], model: str | None) -> tuple[Path, list[Path]]:
     """``enhance [CHECKPOINT] INPUT...``: the model file and the inputs (the first path is the
     checkpoint unless ``--model`` is given)."""

@@ -1,4 +1,5 @@
-"""Training the derived network from scratch with the searched loss (docs/method.md 5.4).
+"""Training the derived network with the searched loss (docs/method.md 5.4): from scratch, or
+from another model's weights (fine-tuning, :mod:`.init_from`).
 
 ``train(cfg, run_dir, genotype, loss_weights)`` builds
 
@@ -38,11 +39,12 @@ from hadamard_restore.losses.loss_weights import LossWeights, load_loss_weights
 from hadamard_restore.losses.mix import LossMix
 from hadamard_restore.net.build import build_network, net_for_genotype
 from hadamard_restore.net.genotype import Genotype, load_genotype
-from hadamard_restore.net.model_file import genotype_from_dict, make_meta
+from hadamard_restore.net.model_file import genotype_from_dict, load_state_into, make_meta
 from hadamard_restore.reporting.train_report import write_train_report
 from hadamard_restore.runtime.log import get_logger
 from hadamard_restore.runtime.process import setup_process
 from hadamard_restore.training import resume_check
+from hadamard_restore.training.init_from import InitSource, starting_point
 from hadamard_restore.training.trainer import TrainData, fit
 
 log = get_logger("hadamard_restore.train")
@@ -87,6 +89,7 @@ def train(
     on_step: Callable[[int], None] | None = None,
     progress: bool = True,
     allow_changes: bool = False,
+    init_from: InitSource | None = None,
 ) -> dict:
     """Train the derived network; see the module docstring.
 
@@ -104,6 +107,9 @@ def train(
             is written (:mod:`.resume_check`); a genotype or loss weights not given default to its own.
         allow_changes: let a resume change the loss weights or run-defining config (recorded in
             ``resume_changes.json``); without it such a change is refused.
+        init_from: start from these weights (fine-tuning, :mod:`.init_from`): its genotype (unless
+            ``genotype`` is given), net settings and loss weights (unless ``loss_weights`` is given);
+            with ``resume``, only the weights the run started from.
         on_step: optional callback after each optimizer step (tests).
         progress: show the progress bar.
 
@@ -111,6 +117,7 @@ def train(
         The summary of :func:`~hadamard_restore.training.trainer.fit` (paths of model.pt and last.pt, best val PSNR).
     """
     run_dir = Path(run_dir)
+    cfg, genotype, loss_weights, start = starting_point(cfg, run_dir, genotype, loss_weights, init_from, resume)
     if resume:
         stored_geno, stored_lw = resume_check.stored_choices(run_dir)
         genotype = genotype_from_dict(stored_geno) if genotype is None else genotype
@@ -124,15 +131,20 @@ def train(
     device, dist_ctx = setup_process(cfg.device)
     data = build_data(cfg.data, cfg.seed, cfg.train, run_dir if dist_ctx.is_main else None)
     model = build_network(geno, cfg.net, cfg.seed)
-    meta = make_meta(geno, lw, cfg.net, config_yaml, model, vgg_backbone_used=cfg.loss.vgg_backbone)
+    if init_from is not None and not resume:
+        load_state_into(model, init_from.state_dict, source=f"--init-from {init_from.path}")
+    started = {} if start is None else {"init_from": start}
+    meta = make_meta(geno, lw, cfg.net, config_yaml, model, vgg_backbone_used=cfg.loss.vgg_backbone, **started)
     if dist_ctx.is_main:
         resume_check.record_changes(run_dir, changes)
+        if init_from is not None and not resume:
+            write_json(run_dir / "init_from.json", start)
         write_json(run_dir / "genotype.json", meta["genotype"])
         write_json(run_dir / "loss_weights.json", meta["loss_weights"])
         atomic_write_text(run_dir / "config.yaml", meta["config"])
     log.info(
         "training %s on %s for %d steps (world size %d)",
-        "resumed run" if resume else "from scratch",
+        "resumed run" if resume else f"from the weights of {init_from.path}" if init_from else "from scratch",
         device,
         cfg.train.steps,
         dist_ctx.world_size,
@@ -148,6 +160,7 @@ def train(
         device=device,
         dist_ctx=dist_ctx,
         resume=resume,
+        score_start=init_from is not None and not resume,
         on_step=on_step,
         progress=progress,
     )

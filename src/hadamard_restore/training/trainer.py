@@ -278,13 +278,17 @@ class Trainer:
     def _due(self, every: int) -> bool:
         return self.dist_ctx.is_main and (self.state.step % every == 0 or self.state.step == self.tcfg.steps)
 
-    def fit(self, on_step: Callable[[int], None] | None = None) -> dict:
-        """Run the remaining steps; returns the summary (also written to ``train_summary.json``)."""
+    def fit(self, on_step: Callable[[int], None] | None = None, score_start: bool = False) -> dict:
+        """Run the remaining steps; returns the summary (also written to ``train_summary.json``).
+        ``score_start``: validate the weights the run starts from before the first step (a fine-tune:
+        model.pt then never scores below them)."""
         net, t0 = self._wrapped(), time.time()
         logger = TrainLogger(self.run_dir, self.tcfg, self.state, self.dist_ctx.is_main, self.progress)
         self.model.train()
         self.step_seconds: list[float] = []
         try:
+            if score_start and self.state.step == 0 and self.dist_ctx.is_main:
+                self.validate(logger.writer)
             while self.state.step < self.tcfg.steps:
                 started = time.perf_counter()
                 values, lr, grad_norm = self.train_step(net)  # ends with a host sync (the loss value)
@@ -325,6 +329,7 @@ class Trainer:
 def fit(
     *trainer_args: Any,
     resume: bool = False,
+    score_start: bool = False,
     on_step: Callable[[int], None] | None = None,
     **trainer_kwargs: Any,
 ) -> dict:
@@ -335,6 +340,7 @@ def fit(
         trainer_args, trainer_kwargs: the :class:`Trainer`'s arguments (``model, loss_fn, data, tcfg,
             run_dir, meta, seed=, device=``, optionally ``dist_ctx=, progress=``).
         resume: restore everything from ``run_dir/last.pt`` first.
+        score_start: validate the starting weights before the first step (:meth:`Trainer.fit`).
         on_step: called with the step number after every optimizer step.
 
     Returns:
@@ -349,4 +355,4 @@ def fit(
             "(use --resume to continue it instead)",
             trainer.run_dir,
         )
-    return trainer.fit(on_step)
+    return trainer.fit(on_step, score_start=score_start)

@@ -3,7 +3,9 @@
 A run directory holds ``heldout.json`` (pinned split; its validation part is the held-out
 test set), ``dev.json``, ``classifier/``, ``search/`` (``loss_weights.json``,
 ``genotype.json``), ``train/`` (``model.pt``, ``train_summary.json``, ``config.yaml``),
-``eval/metrics.json``, ``commands.txt`` and ``timings.json``. Every function here reads some
+``eval/metrics.json``, ``commands.txt`` and ``timings.json``; a fine-tune's run (``make_pretrained
+--init-from``) holds ``source/`` (the bundled model it started from: ``card.json``, ``model.pt``) in
+place of ``classifier/`` and ``search/``. Every function here reads some
 of them and returns JSON-ready values; :mod:`.package` assembles the card.
 
 Paths are made portable: the run directory is written ``RUN_DIR``, the data folder
@@ -36,14 +38,15 @@ DATASETS = {
 REQUIRED = (
     "heldout.json",
     "dev.json",
-    "classifier/classifier_metrics.json",
-    "search/loss_weights.json",
-    "search/genotype.json",
     "train/model.pt",
     "train/train_summary.json",
     "train/config.yaml",
     "commands.txt",
     "timings.json",
+)
+SEARCHED = ("classifier/classifier_metrics.json", "search/loss_weights.json", "search/genotype.json")
+SOURCE_CARD = (
+    "source/card.json"  # a fine-tune's run (make_pretrained --init-from): the card of the model it started from
 )
 
 
@@ -60,12 +63,33 @@ def _json(run_dir: Path, rel: str) -> Any:
 
 def check_run_dir(run_dir: Path) -> None:
     """Every artifact the card needs is present, or one error listing the missing ones."""
-    missing = [rel for rel in REQUIRED if not (run_dir / rel).is_file()]
+    stages = () if fine_tune_source(run_dir) is not None else SEARCHED
+    missing = [rel for rel in (*REQUIRED, *stages) if not (run_dir / rel).is_file()]
     if missing:
         raise PackageError(
             f"{run_dir} is not a finished make_pretrained run: missing {', '.join(missing)}; "
             "run `python tools/make_pretrained.py TASK --out RUN_DIR` to finish it"
         )
+
+
+def fine_tune_source(run_dir: Path) -> dict | None:
+    """The card of the bundled model a fine-tune run started from (``source/card.json``), or None
+    for a run that searched its own loss and network."""
+    return _json(run_dir, SOURCE_CARD) if (run_dir / SOURCE_CARD).is_file() else None
+
+
+def init_from_facts(run_dir: Path) -> dict | None:
+    """Where a fine-tune's weights started: the source model's name, weights sha256, summary and
+    reproducing command (its card stays in the new card's ``history`` when it is replaced)."""
+    source = fine_tune_source(run_dir)
+    if source is None:
+        return None
+    return {
+        "model": source["name"],
+        "weights_sha256": source["weights"]["sha256"],
+        "summary": source["summary"],
+        "reproduce": source["commands"]["reproduce"],
+    }
 
 
 def train_config(run_dir: Path) -> dict:
@@ -155,8 +179,13 @@ def split_facts(run_dir: Path, data_root: Path | None) -> dict:
 def loss_facts(run_dir: Path) -> dict:
     """The loss weights the training used (its own copy, ``train/loss_weights.json``; runs from
     before it kept one trained with the search's), and the searched ones where they differ
-    (``tools/make_pretrained.py`` trains with the searched TV and Laplacian set to 0)."""
-    searched = _json(run_dir, "search/loss_weights.json")
+    (``tools/make_pretrained.py`` trains with the searched TV and Laplacian set to 0). A fine-tune
+    searched nothing: its source's searched weights are given where they differ."""
+    source = fine_tune_source(run_dir)
+    if source is not None:
+        searched = {"weights": source["loss"].get("searched_weights") or source["loss"]["weights"]}
+    else:
+        searched = _json(run_dir, "search/loss_weights.json")
     trained = _json(run_dir, "train/loss_weights.json") if (run_dir / "train/loss_weights.json").is_file() else searched
     vgg = trained.get("vgg") or {}
     facts = {
@@ -171,6 +200,11 @@ def loss_facts(run_dir: Path) -> dict:
 
 
 def classifier_facts(run_dir: Path) -> dict:
+    """The stage-1 classifier's accuracy and budget (a fine-tune's: its source's, which judged the
+    search of the loss it trains with)."""
+    source = fine_tune_source(run_dir)
+    if source is not None:
+        return dict(source["classifier"])
     m = _json(run_dir, "classifier/classifier_metrics.json")
     keys = ("accuracy", "accuracy_clear", "accuracy_degraded", "images", "arch", "init", "steps", "crop")
     return {k: m.get(k) for k in keys}
@@ -206,10 +240,18 @@ def budget(run_dir: Path, machine_facts: dict) -> dict:
     search_cfg = run_dir / "search" / "config.yaml"
     scfg = load_yaml(search_cfg.read_text()) if search_cfg.is_file() else {}
     t, s = cfg.get("train", {}), scfg.get("search", {})
+    source = fine_tune_source(run_dir)
+    searched = (
+        {k: source["budget"].get(k) for k in ("classifier_steps", "search")}
+        if source is not None
+        else {
+            "classifier_steps": _json(run_dir, "classifier/classifier_metrics.json").get("steps"),
+            "search": {k: s.get(k) for k in ("loss_steps", "arch_steps", "crop", "batch_size")}
+            | {"channels": scfg.get("net", {}).get("channels")},
+        }
+    )
     return {
-        "classifier_steps": _json(run_dir, "classifier/classifier_metrics.json").get("steps"),
-        "search": {k: s.get(k) for k in ("loss_steps", "arch_steps", "crop", "batch_size")}
-        | {"channels": scfg.get("net", {}).get("channels")},
+        **searched,
         "train": {
             k: t.get(k)
             for k in ("steps", "batch_size", "crop", "optimizer", "lr", "schedule", "warmup_steps", "ema_decay")

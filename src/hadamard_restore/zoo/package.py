@@ -225,6 +225,7 @@ def build_card(
         "commands": facts.commands(run_dir, task, data_root),
         "budget": facts.budget(run_dir, facts.machine(run_dir, machine)),
         "notes": facts.notes(run_dir),
+        **({"init_from": started} if (started := facts.init_from_facts(run_dir)) is not None else {}),
         "heldout": metrics,
         "weights": {
             "file": weights.name,

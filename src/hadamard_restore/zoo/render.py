@@ -87,6 +87,7 @@ def _rows(c: dict) -> list[tuple[str, str]]:
             # models from before net.upsample existed used the paper's transposed convolutions
             f"up-sampler `{c['net'].get('upsample', 'transpose')}`, {c['net'].get('parameters'):,} parameters",
         ),
+        *_started(c),
         ("loss weights", weights),
         ("VGG layers", f"{', '.join(lw['vgg_layers'] or [])} ({lw['vgg_backbone']})"),
         ("classifier accuracy", f"{_num(clf.get('accuracy'), '{:.3f}')} ({clf.get('arch')}, {clf.get('steps')} steps)"),
@@ -115,6 +116,21 @@ def _rows(c: dict) -> list[tuple[str, str]]:
             f"max abs difference {w['parity']['max_abs_diff']:.2e} on `{w['parity']['image']}` "
             f"(tolerance {w['parity']['tolerance']:.2e})",
         ),
+    ]
+
+
+def _started(c: dict) -> list[tuple[str, str]]:
+    """A fine-tuned model's row: the weights its training started from (none for a searched one;
+    the classifier and search rows are then that model's)."""
+    start = c.get("init_from")
+    if start is None:
+        return []
+    return [
+        (
+            "fine-tuned from",
+            f"`{start['model']}` weights sha256 `{start['weights_sha256'][:12]}` ({start['summary']}); "
+            "the classifier and search rows are that model's",
+        )
     ]
 
 
