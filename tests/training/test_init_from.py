@@ -37,13 +37,19 @@ def test_a_fine_tune_starts_from_the_source_and_scores_it_before_the_first_step(
             at_step_one.update(model_file.read_model_file(tmp_path / "model.pt"))
 
     summary = train(
-        _config(tiny_pairs, steps=6), tmp_path, init_from=read_init_source(source), on_step=grab, progress=False
+        _config(tiny_pairs, steps=6, ema_decay=0.9),
+        tmp_path,
+        init_from=read_init_source(source),
+        on_step=grab,
+        progress=False,
     )
 
     for k, v in src["state_dict"].items():
         assert torch.equal(at_step_one["state_dict"][k], v), k
     val = json.loads((tmp_path / "history.json").read_text())["val"]
-    assert val[0]["step"] == 0
+    assert (
+        val[0]["step"] == 0 and "psnr_ema" not in val[0] and "psnr_ema" in val[-1]
+    )  # the average starts as the weights
     assert val[0]["psnr"] == pytest.approx(src["meta"]["val_psnr"], abs=1e-9)  # same pairs, same weights
     assert summary["best_val_psnr"] >= val[0]["psnr"]
     _, meta = model_file.load_model(tmp_path / "last.pt")

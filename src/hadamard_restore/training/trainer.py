@@ -244,7 +244,7 @@ class Trainer:
         kept as model.pt (its meta and the history say which weights it holds)."""
         state, averaged = self.state, self.ema.model if self.ema is not None else None
         scores = {"raw": self._score(self.model)}
-        if averaged is not None:
+        if averaged is not None and state.step > 0:  # before the first step the average is the weights themselves
             scores["ema"] = self._score(averaged)
         kind = max(scores, key=lambda k: scores[k])  # ties keep the raw weights
         psnr = scores[kind]
