@@ -119,3 +119,14 @@ def test_cli_fine_tunes_a_bundled_model_and_refuses_bad_sources(tmp_path, tiny_p
     run_cli("train", cfg_path, "--genotype", tiny_genotype, "--loss-weights", tiny_loss_weights, "--out", scratch)
     done = run_cli("train", cfg_path, "--init-from", "dehaze", "--resume", "--out", scratch, check=False)
     assert done.returncode == 2 and "which started from scratch" in done.stderr
+
+
+def test_a_model_file_without_a_valid_genotype_is_a_clear_error(tmp_path, tiny_run):
+    from hadamard_restore.errors import CheckpointError
+    from hadamard_restore.runtime.checkpoint import save_checkpoint
+
+    blob = model_file.read_model_file(tiny_run / "model.pt")
+    meta = {k: v for k, v in blob["meta"].items() if k != "genotype"}
+    save_checkpoint(tmp_path / "bad.pt", "model", {"meta": meta, "state_dict": blob["state_dict"]})
+    with pytest.raises(CheckpointError, match="holds no valid genotype .* pass a model.pt"):
+        read_init_source(tmp_path / "bad.pt")

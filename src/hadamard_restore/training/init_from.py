@@ -76,10 +76,17 @@ def read_init_source(path: str | Path) -> InitSource:
     net = {"upsample": "transpose", **checked_net_settings(meta.get("net"))}
     stored_lw = meta.get("loss_weights") or None
     lw = LossWeights.from_dict(stored_lw, f"the loss weights stored in {path}") if stored_lw else None
+    try:
+        genotype = genotype_from_dict(meta["genotype"])
+    except Exception as exc:  # a missing or malformed genotype block: the file, not the code, is wrong
+        raise CheckpointError(
+            f"{path} holds no valid genotype ({type(exc).__name__}: {exc}); it is damaged or not a model "
+            "file of hadamard-restore: pass a model.pt written by `hadamard-restore train`"
+        ) from None
     return InitSource(
         path=path,
         sha256=sha256_file(path),
-        genotype=genotype_from_dict(meta["genotype"]),
+        genotype=genotype,
         net=net,
         loss_weights=lw,
         state_dict=blob["state_dict"],
