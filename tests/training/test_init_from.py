@@ -130,3 +130,14 @@ def test_a_model_file_without_a_valid_genotype_is_a_clear_error(tmp_path, tiny_r
     save_checkpoint(tmp_path / "bad.pt", "model", {"meta": meta, "state_dict": blob["state_dict"]})
     with pytest.raises(CheckpointError, match="holds no valid genotype .* pass a model.pt"):
         read_init_source(tmp_path / "bad.pt")
+
+
+def test_a_fine_tune_without_warm_up_is_warned_about(tmp_path, tiny_run, tiny_pairs, caplog):
+    from hadamard_restore.training.init_from import starting_point
+
+    source = read_init_source(tiny_run / "model.pt")
+    for warmup, warned in ((0, True), (2, False)):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="hadamard_restore.train"):
+            starting_point(_config(tiny_pairs, warmup_steps=warmup), tmp_path, None, None, source, False)
+        assert ("without warm-up" in caplog.text) is warned, warmup

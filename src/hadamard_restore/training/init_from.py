@@ -155,6 +155,13 @@ def starting_point(
     if init_from is not None:
         genotype = init_from.genotype if genotype is None else genotype
         loss_weights = init_from.loss_weights if loss_weights is None else loss_weights
+    if init_from is not None and not resume and cfg.train.warmup_steps == 0:
+        log.warning(
+            "fine-tuning %s without warm-up: Adam's first steps move every weight by about train.lr (%g), "
+            "which can undo much of what the model learned; set train.warmup_steps (e.g. 100)",
+            init_from.path,
+            cfg.train.lr,
+        )
     start = recorded if resume else init_from.record() if init_from is not None else None
     if start is not None:
         cfg = cfg.model_copy(update={"net": net_with(cfg.net, start["net"], start["path"])})
