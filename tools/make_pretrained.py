@@ -225,9 +225,7 @@ def fine_tune_source(name: str, task: str, out: Path) -> Path:
     """Copy bundled model ``name``'s card and weights to ``out/source/`` (once; sha256 checked) and
     return the weights' path there. Refused when ``name`` is another task's model or was held out on
     other pairs than ``out/heldout.json``: it may have been trained on this run's test pairs."""
-    import shutil
-
-    from hadamard_restore.artifacts import atomic_write_text, sha256_file
+    from hadamard_restore.artifacts import atomic_write_bytes, atomic_write_text, sha256_file
     from hadamard_restore.zoo.registry import model_path, read_card
 
     card = read_card(name)
@@ -242,12 +240,10 @@ def fine_tune_source(name: str, task: str, out: Path) -> Path:
         )
     source = out / "source"
     weights = source / "model.pt"
-    if not weights.is_file():
+    if not weights.is_file():  # the weights are written last: an interrupted copy is redone whole
         source.mkdir(exist_ok=True)
-        partial = source / "model.pt.partial"
-        shutil.copyfile(model_path(name), partial)  # model_path verified the bundled file's sha256
-        partial.replace(weights)
         atomic_write_text(source / "card.json", json.dumps(card, indent=2) + "\n")
+        atomic_write_bytes(weights, model_path(name).read_bytes())  # model_path verified its sha256
     if sha256_file(weights) != card["weights"]["sha256"]:
         raise HadamardRestoreError(
             f"{weights} is not the bundled {name} model's weights (sha256 differs); remove {source} and run again"

@@ -118,6 +118,7 @@ def train(
     """
     run_dir = Path(run_dir)
     cfg, genotype, loss_weights, start = starting_point(cfg, run_dir, genotype, loss_weights, init_from, resume)
+    fresh = None if resume else init_from  # weights to load now (a resume restores its own from last.pt)
     if resume:
         stored_geno, stored_lw = resume_check.stored_choices(run_dir)
         genotype = genotype_from_dict(stored_geno) if genotype is None else genotype
@@ -131,20 +132,20 @@ def train(
     device, dist_ctx = setup_process(cfg.device)
     data = build_data(cfg.data, cfg.seed, cfg.train, run_dir if dist_ctx.is_main else None)
     model = build_network(geno, cfg.net, cfg.seed)
-    if init_from is not None and not resume:
-        load_state_into(model, init_from.state_dict, source=f"--init-from {init_from.path}")
+    if fresh is not None:
+        load_state_into(model, fresh.state_dict, source=f"--init-from {fresh.path}")
     started = {} if start is None else {"init_from": start}
     meta = make_meta(geno, lw, cfg.net, config_yaml, model, vgg_backbone_used=cfg.loss.vgg_backbone, **started)
     if dist_ctx.is_main:
         resume_check.record_changes(run_dir, changes)
-        if init_from is not None and not resume:
+        if fresh is not None:
             write_json(run_dir / "init_from.json", start)
         write_json(run_dir / "genotype.json", meta["genotype"])
         write_json(run_dir / "loss_weights.json", meta["loss_weights"])
         atomic_write_text(run_dir / "config.yaml", meta["config"])
     log.info(
         "training %s on %s for %d steps (world size %d)",
-        "resumed run" if resume else f"from the weights of {init_from.path}" if init_from else "from scratch",
+        "resumed run" if resume else f"from the weights of {fresh.path}" if fresh else "from scratch",
         device,
         cfg.train.steps,
         dist_ctx.world_size,
@@ -160,7 +161,7 @@ def train(
         device=device,
         dist_ctx=dist_ctx,
         resume=resume,
-        score_start=init_from is not None and not resume,
+        score_start=fresh is not None,
         on_step=on_step,
         progress=progress,
     )
