@@ -216,15 +216,15 @@ def test_the_card_gives_the_loss_weights_training_used_and_the_searched_ones_whe
     moved = tmp_path / "run"
     shutil.copytree(run, moved)
     trained = json.loads((moved / "train" / "loss_weights.json").read_text())["weights"]
-    assert loss_facts(moved)["weights"] == trained and "searched_weights" not in loss_facts(moved)
+    assert loss_facts(moved, None)["weights"] == trained and "searched_weights" not in loss_facts(moved, None)
     searched = json.loads((moved / "search" / "loss_weights.json").read_text())
     searched["weights"] = {**searched["weights"], "tv": 0.5, "laplacian": 0.6}
     (moved / "search" / "loss_weights.json").write_text(json.dumps(searched))
-    facts = loss_facts(moved)
+    facts = loss_facts(moved, None)
     assert facts["weights"] == trained and facts["weights"]["tv"] == 0.0
     assert facts["searched_weights"]["tv"] == 0.5 and facts["searched_weights"]["laplacian"] == 0.6
     (moved / "train" / "loss_weights.json").unlink()
-    assert loss_facts(moved)["weights"]["tv"] == 0.5 and "searched_weights" not in loss_facts(moved)
+    assert loss_facts(moved, None)["weights"]["tv"] == 0.5 and "searched_weights" not in loss_facts(moved, None)
 
 
 def _card_of(run: Path, models: Path, data: Path) -> dict:

@@ -63,7 +63,7 @@ def _json(run_dir: Path, rel: str) -> Any:
 
 def check_run_dir(run_dir: Path) -> None:
     """Every artifact the card needs is present, or one error listing the missing ones."""
-    stages = () if fine_tune_source(run_dir) is not None else SEARCHED
+    stages = () if (run_dir / SOURCE_CARD).is_file() else SEARCHED
     missing = [rel for rel in (*REQUIRED, *stages) if not (run_dir / rel).is_file()]
     if missing:
         raise PackageError(
@@ -78,10 +78,10 @@ def fine_tune_source(run_dir: Path) -> dict | None:
     return _json(run_dir, SOURCE_CARD) if (run_dir / SOURCE_CARD).is_file() else None
 
 
-def init_from_facts(run_dir: Path) -> dict | None:
-    """Where a fine-tune's weights started: the source model's name, weights sha256, summary and
-    reproducing command (its card stays in the new card's ``history`` when it is replaced)."""
-    source = fine_tune_source(run_dir)
+def init_from_facts(source: dict | None) -> dict | None:
+    """Where a fine-tune's weights started (``source``: :func:`fine_tune_source`): the source model's
+    name, weights sha256, summary and reproducing command (its card stays in the new card's
+    ``history`` when it is replaced)."""
     if source is None:
         return None
     return {
@@ -176,12 +176,12 @@ def split_facts(run_dir: Path, data_root: Path | None) -> dict:
     }
 
 
-def loss_facts(run_dir: Path) -> dict:
+def loss_facts(run_dir: Path, source: dict | None) -> dict:
     """The loss weights the training used (its own copy, ``train/loss_weights.json``; runs from
     before it kept one trained with the search's), and the searched ones where they differ
     (``tools/make_pretrained.py`` trains with the searched TV and Laplacian set to 0). A fine-tune
-    searched nothing: its source's searched weights are given where they differ."""
-    source = fine_tune_source(run_dir)
+    searched nothing: its source's (``source``: :func:`fine_tune_source`) searched weights are given
+    where they differ."""
     if source is not None:
         searched = {"weights": source["loss"].get("searched_weights") or source["loss"]["weights"]}
     else:
@@ -199,10 +199,9 @@ def loss_facts(run_dir: Path) -> dict:
     return facts
 
 
-def classifier_facts(run_dir: Path) -> dict:
-    """The stage-1 classifier's accuracy and budget (a fine-tune's: its source's, which judged the
-    search of the loss it trains with)."""
-    source = fine_tune_source(run_dir)
+def classifier_facts(run_dir: Path, source: dict | None) -> dict:
+    """The stage-1 classifier's accuracy and budget (a fine-tune's: its ``source``'s, which judged
+    the search of the loss it trains with)."""
     if source is not None:
         return dict(source["classifier"])
     m = _json(run_dir, "classifier/classifier_metrics.json")
@@ -234,13 +233,13 @@ def notes(run_dir: Path) -> str | None:
     return " ".join(path.read_text().split()) if path.is_file() else None
 
 
-def budget(run_dir: Path, machine_facts: dict) -> dict:
-    """Steps and sizes of every stage, wall time per stage (timings.json) and the machine."""
+def budget(run_dir: Path, machine_facts: dict, source: dict | None) -> dict:
+    """Steps and sizes of every stage, wall time per stage (timings.json) and the machine (a
+    fine-tune's classifier and search budgets: its ``source``'s)."""
     cfg, summary = train_config(run_dir), _json(run_dir, "train/train_summary.json")
     search_cfg = run_dir / "search" / "config.yaml"
     scfg = load_yaml(search_cfg.read_text()) if search_cfg.is_file() else {}
     t, s = cfg.get("train", {}), scfg.get("search", {})
-    source = fine_tune_source(run_dir)
     searched = (
         {k: source["budget"].get(k) for k in ("classifier_steps", "search")}
         if source is not None

@@ -211,6 +211,7 @@ def build_card(
         f"(input {i['ciede2000']:.2f}) on {metrics['count']} pairs"
     )
     genotype = blob["meta"]["genotype"]
+    source = facts.fine_tune_source(run_dir)
     return {
         "format": CARD_FORMAT,
         "version": CARD_VERSION,
@@ -220,12 +221,12 @@ def build_card(
         "data": data,
         "net": dict(blob["meta"].get("net") or {}, parameters=_parameters(blob), genotype_name=genotype.get("name")),
         "genotype": genotype,
-        "loss": facts.loss_facts(run_dir),
-        "classifier": facts.classifier_facts(run_dir),
+        "loss": facts.loss_facts(run_dir, source),
+        "classifier": facts.classifier_facts(run_dir, source),
         "commands": facts.commands(run_dir, task, data_root),
-        "budget": facts.budget(run_dir, facts.machine(run_dir, machine)),
+        "budget": facts.budget(run_dir, facts.machine(run_dir, machine), source),
         "notes": facts.notes(run_dir),
-        **({"init_from": started} if (started := facts.init_from_facts(run_dir)) is not None else {}),
+        **({"init_from": started} if (started := facts.init_from_facts(source)) is not None else {}),
         "heldout": metrics,
         "weights": {
             "file": weights.name,
