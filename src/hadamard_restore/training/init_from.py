@@ -78,7 +78,7 @@ def read_init_source(path: str | Path) -> InitSource:
     lw = LossWeights.from_dict(stored_lw, f"the loss weights stored in {path}") if stored_lw else None
     try:
         genotype = genotype_from_dict(meta["genotype"])
-    except Exception as exc:  # a missing or malformed genotype block: the file, not the code, is wrong
+    except (KeyError, TypeError, ValueError) as exc:  # no genotype block, not a mapping, or invalid (GenotypeError)
         raise CheckpointError(
             f"{path} holds no valid genotype ({type(exc).__name__}: {exc}); it is damaged or not a model "
             "file of hadamard-restore: pass a model.pt written by `hadamard-restore train`"
