@@ -85,6 +85,34 @@ def test_two_machines_pair_the_entries_both_ran_and_label_the_mixed_pairs():
     assert "| searched-global (zen3) | all-1c (zen4) | 2 | +1.00 | 0.00 | beats |" in text
     assert "searched-global (zen3) | all-3c" not in text  # both ran here
     assert machine_lines({"all-3c": cells([0.1])}, {"equal": cells([0.0], key="k2")}, "a", "b") == []
+    assert "Searched separately" not in text
+
+
+def test_an_entry_each_machine_searched_itself_is_not_one_entry_on_two_machines():
+    """A searched entry whose search artifacts differ between the machines trained another network on
+    each: its seeds are left out of the machines' agreement table (only those with the same artifacts
+    pair), and the report names it instead of calling the gap the machines' disagreement."""
+    from benchmarks.studies.budget_report import machine_lines
+
+    def cells(offsets, genotype):
+        return {
+            s: {
+                "settings_key": "k1",
+                "search_artifacts": {"hier_genotype": genotype},
+                "per_image": [{"name": "a", "psnr": 20 + o}],
+            }
+            for s, o in enumerate(offsets)
+        }
+
+    mine, theirs = cells([0.5, 0.1], "g-zen3"), cells([0.0, 0.0], "g-zen4")
+    theirs[1]["search_artifacts"] = {"hier_genotype": "g-zen3"}  # seed 1: the same search copied over
+    text = "\n".join(machine_lines({"searched-global": mine}, {"searched-global": theirs}, "zen3", "zen4"))
+    label = "searched in the global space (+ globalres_1x1; paper's stage 1)"
+    assert f"| {label} | 1 | +0.10 | n/a | is ahead of | +0.10 |" in text
+    assert f"another network; not compared as one entry): {label}." in text
+    theirs[1]["search_artifacts"] = {"hier_genotype": "g-zen4"}
+    text = "\n".join(machine_lines({"searched-global": mine}, {"searched-global": theirs}, "zen3", "zen4"))
+    assert "| 2 |" not in text and "| 1 |" not in text and "Searched separately" in text
 
 
 def test_cells_are_filled_in_order_of_value():
