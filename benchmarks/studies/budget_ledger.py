@@ -58,15 +58,17 @@ def machine() -> dict:
     }
 
 
-def code_commit() -> str:
-    """``git rev-parse HEAD`` of the repository (``+dirty`` when tracked files differ), or unknown."""
+def code_commit(root: Path = ROOT) -> str:
+    """``git rev-parse HEAD`` of the repository (``+dirty`` when tracked files differ), or unknown.
+    Files under ``benchmarks/results`` do not count: the studies write their reports there, and a
+    report written by one cell must not mark the next cell's code as changed."""
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks/results"],
+            cwd=root,
             capture_output=True,
             text=True,
             check=True,

@@ -314,3 +314,32 @@ def test_an_interrupted_cell_continues_bitwise_a_changed_one_starts_over(tmp_pat
     assert (other_dir / "last.pt").is_file()
     changed = run("other", ["train.lr=5e-4"])  # other settings: the old state is not continued
     assert changed["resumed"] is False and changed["per_image"] != whole["per_image"]
+
+
+def test_the_cell_commit_is_dirty_for_code_changes_not_for_the_studies_own_reports(tmp_path):
+    """A study run writes its report under benchmarks/results; the next cell of the same clone must
+    still record a clean commit, while a change to tracked code marks it ``+dirty``."""
+    import shutil
+    import subprocess
+
+    from benchmarks.studies.budget_ledger import code_commit
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    report = tmp_path / "benchmarks" / "results" / "studies" / "report.md"
+    report.parent.mkdir(parents=True)
+    report.write_text("old\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    assert code_commit(tmp_path) == head
+    report.write_text("new\n")
+    assert code_commit(tmp_path) == head
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert code_commit(tmp_path) == head + "+dirty"
